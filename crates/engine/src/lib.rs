@@ -1,0 +1,25 @@
+//! The load engine: turns a [`Plan`] into requests on a [`Transport`] and
+//! measurements in a [`RunOutput`].
+//!
+//! Shape (DESIGN §12): one OS thread per worker, each with a current-thread
+//! tokio runtime, its own transport (its own connection) and its own
+//! recorder ([`cliffload_metrics::TaskTable`]). Users are spread round-robin
+//! over workers. The hot loop records into the worker's table through a
+//! `RefCell` (no lock, no channel, no allocation per request); once per
+//! second each worker hands its table to the aggregator, which merges
+//! exactly and keeps a per-second summary.
+//!
+//! Key types: [`Plan`], [`Transport`] and [`Connector`] (the seam; [`mock`]
+//! has a scripted implementation for tests under virtual time), [`run`] with
+//! [`RunOptions`], and [`RunOutput`].
+
+pub mod mock;
+mod plan;
+mod run;
+mod transport;
+mod worker;
+
+pub use plan::{Payload, Plan, PlanTask};
+pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
+pub use tokio_util::sync::CancellationToken;
+pub use transport::{Connector, Transport};

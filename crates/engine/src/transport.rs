@@ -1,0 +1,26 @@
+use std::future::Future;
+
+use cliffload_metrics::Outcome;
+
+use crate::plan::Payload;
+
+/// Sends one request and classifies what came back. One instance per
+/// worker thread, so implementations need not be `Send` or `Sync`.
+///
+/// The transport enforces the task's timeout (it knows how to cancel its own
+/// request) and never fails: every failure is an [`Outcome`].
+pub trait Transport {
+    /// Sends `payload` for task number `task` (its position in the plan).
+    fn call(&self, task: usize, payload: &Payload) -> impl Future<Output = Outcome>;
+}
+
+/// Makes one [`Transport`] per worker. Called on the worker's own thread and
+/// runtime, so a connection's background tasks run beside its users.
+pub trait Connector: Send + Sync + 'static {
+    /// The transport it makes.
+    type Transport: Transport + 'static;
+
+    /// Connects worker number `worker`. The error says what failed and how
+    /// to fix it.
+    fn connect(&self, worker: usize) -> impl Future<Output = Result<Self::Transport, String>>;
+}

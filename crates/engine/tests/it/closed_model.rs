@@ -1,0 +1,222 @@
+// Closed model: users, spawn rate, weights, think time, stop, cancellation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cliffload_engine::mock::{MockConnector, Script};
+use cliffload_engine::{CancellationToken, EngineError, Payload, Plan, RunOptions, RunOutput, run};
+use cliffload_metrics::Outcome;
+use cliffload_scenario::ScenarioFile;
+
+fn plan(yaml_scenario: &str) -> Plan {
+    let yaml = format!("scenarios:\n  s:\n{yaml_scenario}");
+    let file = ScenarioFile::parse(&yaml, "test.yaml").expect("valid scenario");
+    let s = file.get("s").expect("present");
+    let pools = s
+        .tasks
+        .iter()
+        .map(|_| vec![Payload::valid(&b"{}"[..])])
+        .collect();
+    Plan::new(s, pools)
+}
+
+async fn run_inline(plan: Plan, connector: &MockConnector, cancel: CancellationToken) -> RunOutput {
+    run(
+        Arc::new(plan),
+        Arc::new(connector.clone()),
+        RunOptions { workers: 0 },
+        cancel,
+        |_| {},
+    )
+    .await
+    .expect("runs")
+}
+
+#[tokio::test(start_paused = true)]
+async fn back_to_back_users_send_duration_over_latency_requests() {
+    let p = plan(
+        "    users: 2\n    spawn_rate: 1000\n    duration: 10s\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    let total = out.totals.counts().total();
+    // user 0 starts at 0, user 1 at 1 ms; each sends one request per ms for 10 s.
+    assert!((19_997..=20_001).contains(&total), "{total}");
+    assert_eq!(total, mock.calls(0));
+    let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
+    // Ten full seconds, then the replies that were in flight at the deadline.
+    assert_eq!(per_second.len(), 11, "{per_second:?}");
+    assert!(
+        per_second[..10].iter().all(|n| (1990..=2010).contains(n)),
+        "{per_second:?}"
+    );
+    assert!(per_second[10] <= 2, "{per_second:?}");
+    let ok = out.totals.tasks()[0]
+        .get(Outcome::Ok)
+        .expect("ok histogram")
+        .summary();
+    assert_eq!(
+        (ok.p50, ok.max),
+        (1000, 1000),
+        "latency is measured exactly: 1 ms = 1000 µs"
+    );
+    assert!(!out.interrupted);
+    assert!(out.elapsed >= Duration::from_secs(10) && out.elapsed < Duration::from_millis(10_010));
+}
+
+#[tokio::test(start_paused = true)]
+async fn tasks_are_chosen_by_weight_and_outcomes_kept_apart() {
+    let p = plan(concat!(
+        "    users: 4\n    duration: 60s\n    wait_time: {constant: 0.01}\n    tasks:\n",
+        "      - {name: a, subject: x.a, weight: 3}\n",
+        "      - {name: b, subject: x.b, weight: 1}\n",
+    ));
+    let mock = MockConnector::new(vec![
+        Script::ok(Duration::from_millis(2)),
+        Script {
+            latency: Duration::from_millis(5),
+            outcomes: vec![Outcome::Ok, Outcome::Timeout],
+        },
+    ]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    let (a, b) = (
+        out.totals.tasks()[0].counts(),
+        out.totals.tasks()[1].counts(),
+    );
+    let share = a.total() as f64 / (a.total() + b.total()) as f64;
+    assert!((share - 0.75).abs() < 0.02, "share of a = {share}");
+    assert_eq!(a.get(Outcome::Timeout), 0);
+    assert!(
+        b.get(Outcome::Timeout).abs_diff(b.get(Outcome::Ok)) <= 4,
+        "{b:?}"
+    );
+    let timeouts = out.totals.tasks()[1]
+        .get(Outcome::Timeout)
+        .expect("timeouts")
+        .summary();
+    // HDR reports the top of the value's bucket: within 0.1% (3 digits).
+    assert!((5000..=5005).contains(&timeouts.p50), "{}", timeouts.p50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn users_start_at_the_spawn_rate() {
+    // 10 users at 2/s: the last starts at 4.5 s. Each sends about one request
+    // per second (1 ms of latency keeps completions off interval boundaries).
+    let p = plan(
+        "    users: 10\n    spawn_rate: 2\n    duration: 20s\n    wait_time: {constant: 1}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
+    assert_eq!(&per_second[..6], &[2, 4, 6, 8, 10, 10], "{per_second:?}");
+    assert!(per_second[6..19].iter().all(|n| *n == 10), "{per_second:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn think_time_between_bounds_sets_the_rate() {
+    // Uniform 1–3 s: a mean of 2 s, so 10 users make ~5 requests/s.
+    let p = plan(
+        "    users: 10\n    duration: 600s\n    wait_time: {between: [1, 3]}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::ZERO)]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    let rate = out.totals.counts().total() as f64 / 600.0;
+    assert!((rate - 5.0).abs() < 0.25, "rate {rate}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_stops_sending_and_keeps_what_was_measured() {
+    let p = plan("    users: 3\n    duration: 1h\n    tasks:\n      - {name: a, subject: x.y}\n");
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(10))]);
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(5_005)).await;
+        c.cancel();
+    });
+    let out = run_inline(p, &mock, cancel).await;
+    assert!(out.interrupted);
+    assert!(
+        out.elapsed < Duration::from_millis(5_020),
+        "{:?}",
+        out.elapsed
+    );
+    // every call made was recorded: the in-flight ones finished and counted
+    assert_eq!(out.totals.counts().total(), mock.calls(0));
+    // users start at 0, 1/3 and 2/3 s (spawn rate defaults to users/s) and
+    // send every 10 ms until 5.005 s: 501 + 468 + 434 calls.
+    assert!(
+        (1_400..=1_406).contains(&mock.calls(0)),
+        "{}",
+        mock.calls(0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn connect_failure_is_an_error_and_nothing_runs() {
+    let p = plan("    users: 3\n    duration: 10s\n    tasks:\n      - {name: a, subject: x.y}\n");
+    let mock = MockConnector::failing("connection refused: is nats-server running?");
+    let err = run(
+        Arc::new(p),
+        Arc::new(mock),
+        RunOptions { workers: 0 },
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect_err("cannot connect");
+    assert!(matches!(err, EngineError::Connect { .. }));
+    assert!(err.to_string().contains("is nats-server running?"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn progress_is_reported_once_per_interval_with_running_totals() {
+    let p = plan(
+        "    users: 1\n    duration: 5s\n    wait_time: {constant: 0.1}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::ZERO)]);
+    let mut seen = vec![];
+    run(
+        Arc::new(p),
+        Arc::new(mock),
+        RunOptions { workers: 0 },
+        CancellationToken::new(),
+        |pr| {
+            seen.push((pr.interval.index, pr.totals.total()));
+        },
+    )
+    .await
+    .expect("runs");
+    // The last entry is the partial interval at the deadline (nothing in flight).
+    assert_eq!(
+        seen,
+        vec![(0, 10), (1, 20), (2, 30), (3, 40), (4, 50), (5, 50)]
+    );
+}
+
+#[test]
+fn threaded_workers_split_users_and_merge_exactly() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let p = plan(
+        "    users: 5\n    duration: 1s\n    wait_time: {constant: 0.05}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::ZERO)]);
+    let out = rt
+        .block_on(run(
+            Arc::new(p),
+            Arc::new(mock.clone()),
+            RunOptions { workers: 3 },
+            CancellationToken::new(),
+            |_| {},
+        ))
+        .expect("runs");
+    assert_eq!(out.workers, 3);
+    assert_eq!(out.totals.counts().total(), mock.calls(0));
+    // users start every 0.2 s and send every 50 ms until 1 s: 20+16+12+8+4,
+    // in real time, so allow scheduling slack.
+    assert!((50..=65).contains(&mock.calls(0)), "{}", mock.calls(0));
+    assert!(out.intervals.len() >= 1);
+}

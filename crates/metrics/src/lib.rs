@@ -1,0 +1,15 @@
+//! Measurement for cliffload: microsecond HDR histograms per task × outcome,
+//! mergeable across workers and intervals.
+//!
+//! Key types: [`Outcome`] (the closed set of request outcomes, which indexes
+//! every counter), [`LatencyHistogram`] (1 µs–60 s, 3 significant digits),
+//! [`TaskTable`] (what a worker records into, merged once per interval) and
+//! [`IntervalStats`] (one second of a run, summarised).
+
+mod histogram;
+mod outcome;
+mod table;
+
+pub use histogram::{HIGHEST_US, LOWEST_US, LatencyHistogram, LatencySummary, SIGFIG};
+pub use outcome::{Outcome, OutcomeClass, OutcomeCounts};
+pub use table::{IntervalStats, OutcomeHistograms, TaskTable};

@@ -1,0 +1,174 @@
+//! What a client makes of a reply (DESIGN §4). Runs once per request, so it
+//! reads only `success` and `error` and skips the rest of the body.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use crate::codec::Codec;
+use crate::envelope::{INTERNAL_ERROR_PREFIX, UNKNOWN_METHOD_PREFIX, VALIDATION_FAILED};
+
+/// How a task's replies are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Interpretation {
+    /// Cliffracer envelope: `success` decides, `error` says why.
+    #[default]
+    Cliffracer,
+    /// NATS micro service: a `Nats-Service-Error-Code` header means failure.
+    Micro,
+    /// Any reply is a success.
+    Raw,
+}
+
+/// The class of a reply, before the request's injected-error label is considered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// The call succeeded.
+    Success,
+    /// `validation failed` (or a micro 4xx error): the arguments were refused.
+    ValidationRefused,
+    /// `success: false` for another, deliberate reason (a business rule).
+    BusinessRefused,
+    /// Unknown method, internal error, or a micro 5xx error.
+    ServiceError,
+    /// Not an envelope: the reason, for preflight to show.
+    Unrecognised(String),
+}
+
+#[derive(Deserialize)]
+struct View<'a> {
+    success: Option<bool>,
+    #[serde(borrow, default)]
+    error: Option<Cow<'a, str>>,
+}
+
+/// Classifies a reply. `content_type` and `service_error_code` are the reply's
+/// header values, if present.
+pub fn classify(
+    interpretation: Interpretation,
+    content_type: Option<&str>,
+    service_error_code: Option<&str>,
+    body: &[u8],
+) -> ReplyKind {
+    match interpretation {
+        Interpretation::Raw => ReplyKind::Success,
+        Interpretation::Micro => match service_error_code {
+            None => ReplyKind::Success,
+            Some(code) if code.trim().starts_with('4') => ReplyKind::ValidationRefused,
+            Some(_) => ReplyKind::ServiceError,
+        },
+        Interpretation::Cliffracer => classify_envelope(content_type, body),
+    }
+}
+
+fn classify_envelope(content_type: Option<&str>, body: &[u8]) -> ReplyKind {
+    let codec = content_type.map_or_else(|| Codec::sniff(body), Codec::from_content_type);
+    let view: Result<View<'_>, String> = match codec {
+        Codec::Json => serde_json::from_slice(body).map_err(|e| e.to_string()),
+        Codec::MsgPack => rmp_serde::from_slice(body).map_err(|e| e.to_string()),
+    };
+    let view = match view {
+        Ok(v) => v,
+        Err(e) if body.is_empty() => {
+            return ReplyKind::Unrecognised(format!("empty reply body ({e})"));
+        }
+        Err(e) => return ReplyKind::Unrecognised(format!("not a {codec:?} object: {e}")),
+    };
+    match (view.success, view.error.as_deref()) {
+        (Some(true), _) => ReplyKind::Success,
+        (Some(false), Some(VALIDATION_FAILED)) => ReplyKind::ValidationRefused,
+        (Some(false), Some(e))
+            if e.starts_with(UNKNOWN_METHOD_PREFIX) || e.starts_with(INTERNAL_ERROR_PREFIX) =>
+        {
+            ReplyKind::ServiceError
+        }
+        (Some(false), _) => ReplyKind::BusinessRefused,
+        (None, _) => ReplyKind::Unrecognised("no boolean \"success\" key".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cliff(body: &[u8]) -> ReplyKind {
+        classify(
+            Interpretation::Cliffracer,
+            Some("application/json"),
+            None,
+            body,
+        )
+    }
+
+    // Bodies below are the captured replies of protocol doc §9.
+    #[test]
+    fn captured_success_is_success() {
+        let body = br#"{"success": true, "result": "hello", "timestamp": "2026-11-29T12:38:04.138380+00:00", "correlation_id": "corr-demo-0001"}"#;
+        assert_eq!(cliff(body), ReplyKind::Success);
+    }
+
+    #[test]
+    fn captured_validation_failure_is_validation_refused() {
+        let body = br#"{"success": false, "error": "validation failed", "details": [{"type": "too_short", "loc": ["order", "items"], "msg": "List should have at least 1 item after validation, not 0", "input": [], "ctx": {"field_type": "List", "min_length": 1, "actual_length": 0}, "url": "https://errors.pydantic.dev/2.14/v/too_short"}], "timestamp": "2026-11-29T12:38:12.944554+00:00", "correlation_id": "corr-nats-py-1"}"#;
+        assert_eq!(cliff(body), ReplyKind::ValidationRefused);
+    }
+
+    #[test]
+    fn captured_unknown_method_and_internal_error_are_service_errors() {
+        let unknown = br#"{"success": false, "error": "Unknown method: no_such_method", "timestamp": "2026-11-29T12:38:04.145669+00:00", "correlation_id": "corr-demo-0001"}"#;
+        let internal = br#"{"success": false, "error": "Internal server error (correlation_id: corr-demo-0001)", "timestamp": "2026-11-29T12:38:04.149110+00:00", "correlation_id": "corr-demo-0001"}"#;
+        assert_eq!(cliff(unknown), ReplyKind::ServiceError);
+        assert_eq!(cliff(internal), ReplyKind::ServiceError);
+    }
+
+    #[test]
+    fn refusal_is_a_business_rejection() {
+        let body = br#"{"success": false, "error": "refused: insufficient stock for SKU-1", "timestamp": "t", "correlation_id": null}"#;
+        assert_eq!(cliff(body), ReplyKind::BusinessRefused);
+    }
+
+    #[test]
+    fn captured_msgpack_success_is_success() {
+        let body = b"\x84\xa7success\xc3\xa6result\xa6packed\xa9timestamp\xd9 2026-11-29T12:38:05.153520+00:00\xaecorrelation_id\xb5corr_386da0d3a0ae4497";
+        assert_eq!(
+            classify(
+                Interpretation::Cliffracer,
+                Some("application/msgpack"),
+                None,
+                body
+            ),
+            ReplyKind::Success
+        );
+        assert_eq!(
+            classify(Interpretation::Cliffracer, None, None, body),
+            ReplyKind::Success
+        );
+    }
+
+    #[test]
+    fn non_envelopes_are_unrecognised() {
+        assert!(matches!(cliff(b""), ReplyKind::Unrecognised(_)));
+        assert!(matches!(cliff(b"pong"), ReplyKind::Unrecognised(_)));
+        assert!(matches!(
+            cliff(br#"{"message": "hello"}"#),
+            ReplyKind::Unrecognised(_)
+        ));
+        assert!(matches!(cliff(br#"[1,2]"#), ReplyKind::Unrecognised(_)));
+    }
+
+    #[test]
+    fn micro_uses_the_error_code_header() {
+        let m = |code| classify(Interpretation::Micro, None, code, b"anything");
+        assert_eq!(m(None), ReplyKind::Success);
+        assert_eq!(m(Some("400")), ReplyKind::ValidationRefused);
+        assert_eq!(m(Some("500")), ReplyKind::ServiceError);
+    }
+
+    #[test]
+    fn raw_accepts_anything() {
+        assert_eq!(
+            classify(Interpretation::Raw, None, None, b"\x00garbage"),
+            ReplyKind::Success
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! The Cliffracer wire protocol, as `docs/cliffracer-protocol.md` (checked
+//! against a real Cliffracer 1.0.0 service) describes it. Pure: no I/O.
+//!
+//! Key types: [`subject`] (the `{ns.}{service}.rpc.{method}` family),
+//! [`Codec`] (JSON or MsgPack, chosen by `Content-Type` or sniffed),
+//! [`Envelope`] and [`ErrorDetail`] (what a service answers), and
+//! [`classify`] with [`Interpretation`] and [`ReplyKind`] (what a client
+//! makes of a reply).
+
+mod classify;
+mod codec;
+mod envelope;
+pub mod headers;
+pub mod subject;
+
+pub use classify::{Interpretation, ReplyKind, classify};
+pub use codec::{Codec, CodecError};
+pub use envelope::{
+    Envelope, ErrorDetail, INTERNAL_ERROR_PREFIX, Loc, REFUSED_PREFIX, UNKNOWN_METHOD_PREFIX,
+    VALIDATION_FAILED,
+};
