@@ -24,6 +24,12 @@ pub enum CodecError {
     /// MsgPack decoding failed.
     #[error("invalid MsgPack: {0}")]
     MsgPackDecode(#[from] rmp_serde::decode::Error),
+    /// A MsgPack value was followed by more bytes: not one MsgPack value.
+    #[error("invalid MsgPack: {extra} bytes after the value")]
+    TrailingBytes {
+        /// Bytes left over.
+        extra: usize,
+    },
     /// MsgPack encoding failed.
     #[error("cannot encode MsgPack: {0}")]
     MsgPackEncode(#[from] rmp_serde::encode::Error),
@@ -66,12 +72,20 @@ impl Codec {
         })
     }
 
-    /// Decodes a value.
+    /// Decodes a body holding exactly one value.
     pub fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, CodecError> {
-        Ok(match self {
-            Codec::Json => serde_json::from_slice(body)?,
-            Codec::MsgPack => rmp_serde::from_slice(body)?,
-        })
+        match self {
+            Codec::Json => Ok(serde_json::from_slice(body)?),
+            Codec::MsgPack => {
+                let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(body));
+                let value = T::deserialize(&mut de)?;
+                let extra = body.len().saturating_sub(de.position() as usize);
+                if extra > 0 {
+                    return Err(CodecError::TrailingBytes { extra });
+                }
+                Ok(value)
+            }
+        }
     }
 }
 
@@ -115,5 +129,15 @@ mod tests {
             .decode(b"\x81\xa7message\xa6packed")
             .expect("decodes");
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn msgpack_refuses_trailing_bytes() {
+        // `{` is a MsgPack positive fixint: "{bad" is not one MsgPack value.
+        let r: Result<serde_json::Value, _> = Codec::MsgPack.decode(b"{bad");
+        assert!(
+            matches!(r, Err(CodecError::TrailingBytes { extra: 3 })),
+            "{r:?}"
+        );
     }
 }

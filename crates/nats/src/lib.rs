@@ -1,0 +1,18 @@
+//! NATS for cliffload.
+//!
+//! Key types: [`NatsServer`] (a `nats-server` child process on a free
+//! loopback port, stopped on drop; the CLI's embedded default and every
+//! integration test use it), [`NatsConnector`] and [`NatsTransport`] (the
+//! engine's [`cliffload_engine::Transport`] over async-nats), [`preflight`]
+//! (one smoke call per task before any load) and [`outcome_of`] (reply class
+//! plus injected-error label → [`cliffload_metrics::Outcome`]).
+
+mod outcome;
+mod preflight;
+mod server;
+mod transport;
+
+pub use outcome::outcome_of;
+pub use preflight::{PreflightError, PreflightReport, preflight};
+pub use server::{NatsServer, ServerError};
+pub use transport::{NatsConnector, NatsTransport, Target, connect, encode_payloads};

@@ -1,0 +1,157 @@
+//! One smoke call per task before any load (DESIGN §4): a subject nobody
+//! serves, or a reply that is not what the task expects, stops the run here
+//! with a message that names the subject and what came back. The original
+//! suite (subjects without `.rpc.`, flat payloads) would have stopped here.
+
+use std::time::{Duration, Instant};
+
+use async_nats::{Client, RequestErrorKind};
+use cliffload_engine::Plan;
+use cliffload_metrics::Outcome;
+use cliffload_protocol::{ReplyKind, subject};
+
+use crate::outcome::outcome_of;
+use crate::transport::{Target, request_once};
+
+/// The smoke call of one task.
+#[derive(Debug, Clone)]
+pub struct PreflightReport {
+    /// Task name.
+    pub task: String,
+    /// What the reply meant.
+    pub outcome: Outcome,
+    /// Round trip.
+    pub latency: Duration,
+}
+
+/// A task whose smoke call shows the run would measure nothing useful.
+#[derive(Debug, thiserror::Error)]
+#[error("preflight: task {task:?} on subject {subject:?}: {problem}")]
+pub struct PreflightError {
+    /// Task name.
+    pub task: String,
+    /// Its subject.
+    pub subject: String,
+    /// What came back and what to do.
+    pub problem: String,
+}
+
+/// Sends each task's first payload once and checks the reply.
+pub async fn preflight(
+    client: &Client,
+    plan: &Plan,
+    targets: &[Target],
+) -> Result<Vec<PreflightReport>, PreflightError> {
+    let mut reports = Vec::with_capacity(targets.len());
+    for (task, target) in plan.tasks.iter().zip(targets) {
+        // Prefer a valid payload: the smoke call checks the service, not injection.
+        let payload = task
+            .payloads
+            .iter()
+            .find(|p| p.injected.is_none())
+            .unwrap_or(&task.payloads[0]);
+        let fail = |problem: String| PreflightError {
+            task: target.name.clone(),
+            subject: target.subject.to_string(),
+            problem,
+        };
+        let sent = Instant::now();
+        let reply = request_once(client, target, payload.body.clone()).await;
+        let latency = sent.elapsed();
+        let msg = match reply {
+            Ok(msg) => msg,
+            Err(e) => {
+                let kind = e.kind();
+                return Err(fail(match kind {
+                    RequestErrorKind::NoResponders => no_responders_hint(target.subject.as_str()),
+                    RequestErrorKind::TimedOut => format!(
+                        "no reply within {:?}: the service is subscribed but did not answer (overloaded, or not a request/reply handler); raise the task's timeout or check the service",
+                        target.timeout
+                    ),
+                    _ => format!("the request failed: {e}"),
+                }));
+            }
+        };
+        let kind = target.reply_kind(&msg);
+        let excerpt = || excerpt(&msg.payload);
+        match &kind {
+            ReplyKind::Success | ReplyKind::BusinessRefused => {}
+            ReplyKind::Unrecognised(why) => {
+                return Err(fail(format!(
+                    "the reply is not a Cliffracer envelope ({why}); got {}. If this service is not Cliffracer, set `protocol: raw` (any reply counts as success) or `protocol: micro` on the task",
+                    excerpt()
+                )));
+            }
+            ReplyKind::ValidationRefused if payload.injected.is_none() => {
+                return Err(fail(format!(
+                    "the service refused the payload as invalid: {}. A Cliffracer body is an object of the handler's keyword arguments, e.g. {{\"order\": {{...}}}}, not the bare fields",
+                    excerpt()
+                )));
+            }
+            ReplyKind::ValidationRefused => {}
+            ReplyKind::ServiceError => {
+                return Err(fail(format!(
+                    "the service answered with an error: {}",
+                    excerpt()
+                )));
+            }
+        }
+        reports.push(PreflightReport {
+            task: target.name.clone(),
+            outcome: outcome_of(&kind, payload.injected.is_some()),
+            latency,
+        });
+    }
+    Ok(reports)
+}
+
+fn no_responders_hint(subj: &str) -> String {
+    let mut msg = "no responders: nothing subscribes to this subject".to_owned();
+    if !subject::looks_like_rpc(subj) {
+        let (svc, method) = subj.rsplit_once('.').unwrap_or(("SERVICE", subj));
+        msg.push_str(&format!(
+            ". Cliffracer services listen on {{service}}.rpc.{{method}}; did you mean {:?}?",
+            format!("{svc}.rpc.{method}")
+        ));
+    } else {
+        msg.push_str(". Is the service running and connected to this NATS server?");
+    }
+    msg
+}
+
+fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 400;
+    if body.is_empty() {
+        return "an empty body".to_owned();
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let more = if body.len() > MAX {
+        format!(" … ({} bytes)", body.len())
+    } else {
+        String::new()
+    };
+    format!("{text}{more}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_rpc_token_gets_a_suggestion() {
+        let m = no_responders_hint("order_processing_service.process_order");
+        assert!(
+            m.contains("\"order_processing_service.rpc.process_order\""),
+            "{m}"
+        );
+        let m = no_responders_hint("test.rpc.ping");
+        assert!(!m.contains("did you mean"), "{m}");
+    }
+
+    #[test]
+    fn excerpts_are_bounded() {
+        let long = vec![b'x'; 5000];
+        assert!(excerpt(&long).ends_with("(5000 bytes)"));
+        assert_eq!(excerpt(b""), "an empty body");
+    }
+}

@@ -1,0 +1,208 @@
+//! The engine's [`Transport`] over async-nats.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, Subject};
+use bytes::Bytes;
+use cliffload_engine::{Connector, Payload, Transport};
+use cliffload_metrics::Outcome;
+use cliffload_protocol::{Codec, Interpretation, ReplyKind, classify, headers};
+use cliffload_scenario::{Encoding, Protocol, Scenario, Task};
+
+use crate::outcome::outcome_of;
+
+/// Where and how one task's requests go, prepared once before the load.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Task name (for messages).
+    pub name: String,
+    /// Subject, shared cheaply (`Subject` is reference-counted bytes).
+    pub subject: Subject,
+    /// Reply timeout.
+    pub timeout: Duration,
+    /// How replies are judged.
+    pub interpretation: Interpretation,
+    /// Headers sent with every request (`Content-Type`), if any.
+    pub headers: Option<HeaderMap>,
+    /// Add a unique `X-Correlation-ID` to each request.
+    pub correlation: bool,
+}
+
+impl Target {
+    /// The target of a scenario task.
+    pub fn of(task: &Task) -> Self {
+        let codec = codec_of(task.encoding);
+        let headers = task.headers.then(|| {
+            let mut h = HeaderMap::new();
+            h.insert(headers::CONTENT_TYPE, codec.mime());
+            h
+        });
+        Self {
+            name: task.name.clone(),
+            subject: Subject::from(task.subject.as_str()),
+            timeout: task.timeout,
+            interpretation: match task.protocol {
+                Protocol::Cliffracer => Interpretation::Cliffracer,
+                Protocol::Micro => Interpretation::Micro,
+                Protocol::Raw => Interpretation::Raw,
+            },
+            headers,
+            correlation: task.headers,
+        }
+    }
+
+    /// Classifies a reply to this target.
+    pub fn reply_kind(&self, msg: &Message) -> ReplyKind {
+        let header = |name: &str| {
+            msg.headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str())
+        };
+        classify(
+            self.interpretation,
+            header(headers::CONTENT_TYPE),
+            header(headers::SERVICE_ERROR_CODE),
+            &msg.payload,
+        )
+    }
+}
+
+fn codec_of(encoding: Encoding) -> Codec {
+    match encoding {
+        Encoding::Json => Codec::Json,
+        Encoding::Msgpack => Codec::MsgPack,
+    }
+}
+
+/// Encodes each task's payload in its encoding: one pool per task.
+pub fn encode_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> {
+    scenario
+        .tasks
+        .iter()
+        .map(|t| {
+            codec_of(t.encoding)
+                .encode(&t.payload)
+                .map(|b| vec![Payload::valid(b)])
+                .map_err(|e| format!("task {}: cannot encode payload: {e}", t.name))
+        })
+        .collect()
+}
+
+/// Connects a client the way the load generator uses it.
+pub async fn connect(url: &str, name: &str) -> Result<Client, String> {
+    ConnectOptions::new()
+        .name(name)
+        .connection_timeout(Duration::from_secs(5))
+        // Subjects are validated once, when the scenario is loaded.
+        .skip_subject_validation(true)
+        .connect(url)
+        .await
+        .map_err(|e| {
+            format!("cannot connect to {url}: {e}; is nats-server running there? (without --nats-url, cliffload starts its own)")
+        })
+}
+
+/// Makes one [`NatsTransport`] (one connection) per worker.
+#[derive(Debug, Clone)]
+pub struct NatsConnector {
+    url: String,
+    targets: Arc<[Target]>,
+}
+
+impl NatsConnector {
+    /// A connector for `targets` (one per task, in plan order) on the server at `url`.
+    pub fn new(url: &str, targets: Vec<Target>) -> Self {
+        Self {
+            url: url.to_owned(),
+            targets: targets.into(),
+        }
+    }
+}
+
+impl Connector for NatsConnector {
+    type Transport = NatsTransport;
+
+    async fn connect(&self, worker: usize) -> Result<NatsTransport, String> {
+        let client = connect(&self.url, &format!("cliffload-worker-{worker}")).await?;
+        Ok(NatsTransport {
+            client,
+            targets: self.targets.clone(),
+            worker,
+            sequence: Cell::new(0),
+        })
+    }
+}
+
+/// One worker's connection.
+#[derive(Debug)]
+pub struct NatsTransport {
+    client: Client,
+    targets: Arc<[Target]>,
+    worker: usize,
+    sequence: Cell<u64>,
+}
+
+impl NatsTransport {
+    fn headers_for(&self, target: &Target) -> Option<HeaderMap> {
+        let mut h = target.headers.clone()?;
+        if target.correlation {
+            let n = self.sequence.get();
+            self.sequence.set(n + 1);
+            h.insert(
+                headers::CORRELATION_ID,
+                format!("cl-{}-{n}", self.worker).as_str(),
+            );
+        }
+        Some(h)
+    }
+}
+
+impl Transport for NatsTransport {
+    async fn call(&self, task: usize, payload: &Payload) -> Outcome {
+        let target = &self.targets[task];
+        let mut request = async_nats::Request::new()
+            .payload(payload.body.clone())
+            .timeout(Some(target.timeout));
+        if let Some(h) = self.headers_for(target) {
+            request = request.headers(h);
+        }
+        match self
+            .client
+            .send_request(target.subject.clone(), request)
+            .await
+        {
+            Ok(msg) => outcome_of(&target.reply_kind(&msg), payload.injected.is_some()),
+            Err(e) => error_outcome(e.kind()),
+        }
+    }
+}
+
+/// The outcome of a request that got no usable reply.
+pub(crate) fn error_outcome(kind: RequestErrorKind) -> Outcome {
+    match kind {
+        RequestErrorKind::TimedOut => Outcome::Timeout,
+        RequestErrorKind::NoResponders => Outcome::NoResponders,
+        _ => Outcome::Transport,
+    }
+}
+
+/// Sends one request outside the engine (preflight, tools) and returns the reply.
+pub(crate) async fn request_once(
+    client: &Client,
+    target: &Target,
+    body: Bytes,
+) -> Result<Message, async_nats::RequestError> {
+    let mut request = async_nats::Request::new()
+        .payload(body)
+        .timeout(Some(target.timeout));
+    if let Some(mut h) = target.headers.clone() {
+        if target.correlation {
+            h.insert(headers::CORRELATION_ID, "cl-preflight");
+        }
+        request = request.headers(h);
+    }
+    client.send_request(target.subject.clone(), request).await
+}

@@ -1,0 +1,294 @@
+//! The server side of the Cliffracer protocol (protocol doc §11 checklist).
+//!
+//! A service subscribes to `{ns.}{svc}.rpc.*` and `{ns.}{svc}.describe` in
+//! queue group `{ns.}{svc}.rpc`, and to `{ns.}{svc}.async.*` in queue group
+//! `{ns.}{svc}.async`, through the NATS service API, so `$SRV.PING`,
+//! `$SRV.INFO` and `$SRV.STATS` also answer (Cliffracer itself has no `$SRV`;
+//! this is an addition that lets a load tester read the service's own count).
+
+use std::future::Future;
+
+use async_nats::service::{Request, ServiceExt};
+use async_nats::{Client, HeaderMap, Message};
+use bytes::Bytes;
+use cliffload_protocol::{
+    Codec, Envelope, ErrorDetail, INTERNAL_ERROR_PREFIX, UNKNOWN_METHOD_PREFIX, VALIDATION_FAILED,
+    headers, subject,
+};
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+
+/// A method, for `describe`.
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// Name: the last subject token.
+    pub name: &'static str,
+    /// One-line description.
+    pub doc: &'static str,
+    /// Parameters: name and Python-style type.
+    pub params: &'static [(&'static str, &'static str)],
+}
+
+/// What a handler answers.
+#[derive(Debug)]
+pub enum Reply {
+    /// Success with a result.
+    Ok(Value),
+    /// The arguments failed validation: every error found.
+    Invalid(Vec<ErrorDetail>),
+    /// A deliberate refusal (business rule): `refused: {reason}`.
+    Refused(String),
+    /// The method does not exist.
+    Unknown,
+    /// The handler failed; the client sees no internals.
+    Internal,
+}
+
+/// A service's methods.
+pub trait Handler: Send + Sync + 'static {
+    /// Service name (subject prefix, `$SRV` name).
+    fn name(&self) -> &str;
+    /// Its methods, for `describe` and unknown-method checks.
+    fn methods(&self) -> &[Method];
+    /// Runs `method` with its keyword arguments (`correlation_id` removed).
+    fn call(&self, method: &str, args: &Map<String, Value>) -> Reply;
+}
+
+/// Why a service could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Registration or subscription failed.
+    #[error("cannot start service {name}: {message}")]
+    Start {
+        /// Service name.
+        name: String,
+        /// The client's error.
+        message: String,
+    },
+}
+
+/// Serves `handler` on `client` until `shutdown` completes.
+pub async fn serve<H: Handler>(
+    client: Client,
+    handler: H,
+    namespace: Option<&str>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServiceError> {
+    let name = handler.name().to_owned();
+    let start_err = |e: &dyn std::fmt::Display| ServiceError::Start {
+        name: name.clone(),
+        message: e.to_string(),
+    };
+    let rpc_group = subject::rpc_queue_group(namespace, &name);
+    let service = client
+        .service_builder()
+        .description(format!(
+            "cliffload reference service `{name}` (Cliffracer protocol)"
+        ))
+        .queue_group(&rpc_group)
+        .start(&name, env!("CARGO_PKG_VERSION"))
+        .await
+        .map_err(|e| start_err(&e))?;
+    let endpoint = |ep: &'static str, subj: String, group: String| {
+        let builder = service.endpoint_builder().name(ep).queue_group(group);
+        async move { builder.add(subj).await }
+    };
+    let mut rpc = endpoint(
+        "rpc",
+        subject::rpc_wildcard(namespace, &name),
+        rpc_group.clone(),
+    )
+    .await
+    .map_err(|e| start_err(&e))?;
+    let mut describe = endpoint("describe", subject::describe(namespace, &name), rpc_group)
+        .await
+        .map_err(|e| start_err(&e))?;
+    let mut fire_and_forget = endpoint(
+        "async",
+        subject::async_wildcard(namespace, &name),
+        subject::async_queue_group(namespace, &name),
+    )
+    .await
+    .map_err(|e| start_err(&e))?;
+    let description = describe_body(&handler);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(req) = rpc.next() => {
+                let (headers, body) = handle(&handler, &req.message);
+                respond(&req, headers, body).await;
+            }
+            Some(req) = describe.next() => {
+                let headers = req.message.headers.clone().unwrap_or_default();
+                respond(&req, headers, description.clone()).await;
+            }
+            Some(req) = fire_and_forget.next() => {
+                // Runs the handler, never replies (protocol doc §2).
+                let _ = handle(&handler, &req.message);
+            }
+            else => break,
+        }
+    }
+    let _ = service.stop().await;
+    Ok(())
+}
+
+async fn respond(req: &Request, headers: HeaderMap, body: Bytes) {
+    // No reply subject (a plain publish) means no reply; a failed publish
+    // means the client is gone: nothing to tell anyone either way.
+    if req.message.reply.is_some() {
+        let _ = req.respond_with_headers(Ok(body), headers).await;
+    }
+}
+
+/// Processes one RPC message: returns the reply headers and body.
+pub fn handle<H: Handler + ?Sized>(handler: &H, msg: &Message) -> (HeaderMap, Bytes) {
+    let mut reply_headers = msg.headers.clone().unwrap_or_default();
+    let header_corr = msg.headers.as_ref().and_then(correlation_from_headers);
+    let codec = msg
+        .headers
+        .as_ref()
+        .and_then(|h| find_header(h, headers::CONTENT_TYPE))
+        .map(Codec::from_content_type);
+    let envelope = envelope_for(handler, msg, codec, header_corr);
+    let out_codec = codec.unwrap_or_else(|| Codec::sniff(&msg.payload));
+    reply_headers.insert(headers::CONTENT_TYPE, out_codec.mime());
+    // Envelopes are plain data: encoding cannot fail.
+    let body = out_codec.encode(&envelope).unwrap_or_default();
+    (reply_headers, Bytes::from(body))
+}
+
+fn envelope_for<H: Handler + ?Sized>(
+    handler: &H,
+    msg: &Message,
+    codec: Option<Codec>,
+    header_corr: Option<String>,
+) -> Envelope {
+    let method = subject::method_of(msg.subject.as_str());
+    let now = timestamp();
+    let args = match decode(codec, &msg.payload) {
+        Ok(v) => v,
+        Err(why) => {
+            let d = ErrorDetail {
+                kind: "payload_invalid".into(),
+                loc: vec!["__root__".into()],
+                msg: format!("Invalid payload: {why}"),
+                input: None,
+                ctx: None,
+            };
+            return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, header_corr);
+        }
+    };
+    if !handler.methods().iter().any(|m| m.name == method) {
+        return Envelope::err(
+            format!("{UNKNOWN_METHOD_PREFIX}{method}"),
+            None,
+            now,
+            header_corr,
+        );
+    }
+    let mut args = match args {
+        Value::Object(map) => map,
+        other => {
+            let class = format!("{}_{method}_Payload", handler.name());
+            let d = ErrorDetail {
+                kind: "model_type".into(),
+                loc: vec![],
+                msg: format!("Input should be a valid dictionary or instance of {class}"),
+                input: Some(other),
+                ctx: Some(json!({"class_name": class})),
+            };
+            let corr = header_corr.or_else(new_correlation_id);
+            return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, corr);
+        }
+    };
+    let body_corr = match args.remove("correlation_id") {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let corr = header_corr.or(body_corr).or_else(new_correlation_id);
+    match handler.call(method, &args) {
+        Reply::Ok(v) => Envelope::ok(v, now, corr),
+        Reply::Invalid(d) => Envelope::err(VALIDATION_FAILED.into(), Some(d), now, corr),
+        Reply::Refused(reason) => Envelope::err(format!("refused: {reason}"), None, now, corr),
+        Reply::Unknown => {
+            Envelope::err(format!("{UNKNOWN_METHOD_PREFIX}{method}"), None, now, corr)
+        }
+        Reply::Internal => {
+            let id = corr.clone().unwrap_or_default();
+            Envelope::err(
+                format!("{INTERNAL_ERROR_PREFIX} (correlation_id: {id})"),
+                None,
+                now,
+                corr,
+            )
+        }
+    }
+}
+
+/// Decodes a body: empty is `{}`; with a Content-Type, that codec only;
+/// without, JSON first and MsgPack second (as Cliffracer sniffs).
+fn decode(codec: Option<Codec>, body: &[u8]) -> Result<Value, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    match codec {
+        Some(c) => c.decode(body).map_err(|e| e.to_string()),
+        None => Codec::Json
+            .decode(body)
+            .or_else(|e| Codec::MsgPack.decode(body).map_err(|_| e.to_string())),
+    }
+}
+
+fn find_header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.iter()
+        .find(|(k, _)| AsRef::<str>::as_ref(*k).eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.first())
+        .map(|v| v.as_str())
+}
+
+fn correlation_from_headers(h: &HeaderMap) -> Option<String> {
+    headers::CORRELATION_HEADERS
+        .iter()
+        .find_map(|name| find_header(h, name))
+        .map(str::to_owned)
+}
+
+fn new_correlation_id() -> Option<String> {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    Some(format!("corr_{}", &hex[..16]))
+}
+
+/// Now, as Python's `datetime.now(timezone.utc).isoformat()` writes it.
+pub fn timestamp() -> String {
+    let now = jiff::Timestamp::now();
+    format!(
+        "{}.{:06}+00:00",
+        now.strftime("%Y-%m-%dT%H:%M:%S"),
+        now.subsec_microsecond()
+    )
+}
+
+fn describe_body<H: Handler>(handler: &H) -> Bytes {
+    let methods: Vec<Value> = handler
+        .methods()
+        .iter()
+        .map(|m| {
+            let params: Vec<Value> = m
+                .params
+                .iter()
+                .map(|(n, t)| json!({"name": n, "type": {"kind": "scalar", "name": t}}))
+                .collect();
+            json!({"name": m.name, "description": m.doc, "doc": m.doc, "doc_summary": m.doc, "params": params})
+        })
+        .collect();
+    let body = json!({
+        "service": handler.name(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "methods": methods,
+        "listeners": [],
+        "streams": [],
+    });
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}

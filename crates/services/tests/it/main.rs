@@ -1,0 +1,3 @@
+//! The reference services against a real nats-server.
+
+mod test_service;
