@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Three classes: success ([`Outcome::Ok`]), a correct refusal by the service
 /// ([`Outcome::RejectedExpected`], [`Outcome::RejectedBusiness`]: reported, not
 /// failures), and failures (everything else).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The service answered with success.

@@ -1,5 +1,6 @@
 //! A `nats-server` child process on a free loopback port.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -114,6 +115,10 @@ impl NatsServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
+            // Its own process group: a terminal's Ctrl-C reaches cliffload,
+            // which finishes in-flight requests and then stops the server,
+            // instead of the server dying under the run.
+            .process_group(0)
             .spawn()
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => ServerError::NotFound {

@@ -260,6 +260,32 @@ fn new_correlation_id() -> Option<String> {
     Some(format!("corr_{}", &hex[..16]))
 }
 
+/// Waits until service `name` answers `$SRV.PING.{name}` (its endpoints are
+/// subscribed by then), polling until `timeout`.
+pub async fn wait_ready(
+    client: &Client,
+    name: &str,
+    timeout: std::time::Duration,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let subject = format!("$SRV.PING.{name}");
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let ping = async_nats::Request::new()
+            .timeout(Some(left.min(std::time::Duration::from_millis(250))));
+        if client.send_request(subject.clone(), ping).await.is_ok() {
+            return Ok(());
+        }
+        if left.is_zero() {
+            return Err(format!(
+                "service {name} did not answer {subject} within {timeout:?}"
+            ));
+        }
+        // No responders comes back at once: give the service's task a turn.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
 /// Now, as Python's `datetime.now(timezone.utc).isoformat()` writes it.
 pub fn timestamp() -> String {
     let now = jiff::Timestamp::now();

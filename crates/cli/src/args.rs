@@ -1,0 +1,109 @@
+//! Command-line arguments. Parsed here, validated into the scenario's typed
+//! values by [`crate::run`]; the library crates never see this struct.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Load testing for NATS request/reply microservices, measured honestly.
+///
+/// Exit codes: 0 ran and every check passed; 1 ran and a check failed;
+/// 2 usage, config, connection or preflight error; 130 interrupted
+/// (partial results written).
+#[derive(Debug, Parser)]
+#[command(name = "cliffload", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario: preflight, load, summary, verdict.
+    Run(RunArgs),
+    /// Run the reference `test` service until Ctrl-C.
+    Serve(ServeArgs),
+    /// List the scenarios (built-in, or in a file).
+    Scenarios(ScenariosArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario name (built-in, or a key under `scenarios:` in --config).
+    pub scenario: String,
+
+    /// Scenario file (YAML). Without it, the built-in catalog is used.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// NATS server to target. Without it, cliffload starts its own
+    /// nats-server on a free 127.0.0.1 port and the reference services.
+    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
+    pub nats_url: Option<String>,
+
+    /// Override the scenario's duration (e.g. 30s, 2m).
+    #[arg(long, short = 'd', value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Override the number of virtual users.
+    #[arg(long, short = 'u', value_name = "N")]
+    pub users: Option<u32>,
+
+    /// Override the users started per second.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub spawn_rate: Option<f64>,
+
+    /// Override the seed of the run's random choices.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Generator threads, each with its own connection.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub workers: usize,
+
+    /// Write the results (result.json, summary.txt) into this directory.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// What to print on stdout at the end.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// No progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned summary table and the verdict.
+    Text,
+    /// The RunResult JSON (docs/run-result.schema.json).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// NATS server to serve on. Without it, cliffload starts its own
+    /// nats-server on a free 127.0.0.1 port and prints its URL.
+    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
+    pub nats_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScenariosArgs {
+    /// List the scenarios of this file instead of the built-in ones.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,83 @@
+//! `cliffload`: load testing for NATS request/reply microservices.
+//!
+//! This binary is wiring: clap arguments ([`args`]), the subcommands
+//! ([`run`], [`serve`], [`list`]), live progress ([`progress`]), and the
+//! mapping of results to exit codes (DESIGN §7).
+
+mod args;
+mod embedded;
+mod list;
+mod progress;
+mod run;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cliffload_engine::CancellationToken;
+
+use crate::args::{Cli, Command};
+
+/// Exit codes (DESIGN §7).
+pub mod exit {
+    /// Ran; every check passed.
+    pub const OK: u8 = 0;
+    /// Ran; a check failed.
+    pub const CHECK_FAILED: u8 = 1;
+    /// Usage, config, connection or preflight error.
+    pub const USAGE: u8 = 2;
+    /// Interrupted; partial results written.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One current-thread runtime for the embedded services, the aggregator and
+    // the progress display; the load itself runs on the engine's worker threads.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let code = runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        tokio::spawn(stop_on_signals(cancel.clone()));
+        let result = match cli.command {
+            Command::Run(a) => run::run(a, cancel).await,
+            Command::Serve(a) => serve::serve(a, cancel).await,
+            Command::Scenarios(a) => list::scenarios(a),
+        };
+        result.unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            exit::USAGE
+        })
+    });
+    // Worker threads have been joined; don't wait on anything left behind.
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+/// First Ctrl-C (or SIGTERM): stop sending and finish in-flight requests.
+/// Second: give up at once.
+async fn stop_on_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    eprintln!(
+        "\ninterrupted: finishing in-flight requests and writing results (Ctrl-C again to abort)"
+    );
+    cancel.cancel();
+    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    eprintln!("aborted");
+    std::process::exit(i32::from(exit::INTERRUPTED));
+}

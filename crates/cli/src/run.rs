@@ -1,0 +1,187 @@
+//! `cliffload run`: scenario → (embedded services) → preflight → load →
+//! result → verdict → exit code.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
+use cliffload_nats::{NatsConnector, Target};
+use cliffload_report::{PreflightRow, RunMeta, RunResult, write_atomically};
+use cliffload_scenario::{Scenario, ScenarioFile, catalog, parse_duration};
+
+use crate::args::{Format, RunArgs};
+use crate::embedded::Embedded;
+use crate::exit;
+use crate::progress::Printer;
+
+pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
+    let scenario = resolve(&args)?;
+    if args.workers == 0 || args.workers > 256 {
+        bail!("--workers: must be 1..=256, got {}", args.workers);
+    }
+    if let Some(dir) = &args.out {
+        check_writable(dir)?;
+    }
+    let mut printer = Printer::new(args.quiet);
+    let embedded = match &args.nats_url {
+        Some(_) => None,
+        None => Some(Embedded::start(None).await?),
+    };
+    let url = match (&embedded, &args.nats_url) {
+        (Some(e), _) => e.url().to_owned(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => unreachable!("either embedded or a URL"),
+    };
+    if embedded.is_some() {
+        printer.note(&format!(
+            "started nats-server on {url} with the reference `test` service"
+        ));
+    }
+    let outcome = load(
+        &args,
+        &scenario,
+        &url,
+        embedded.is_some(),
+        &mut printer,
+        cancel,
+    )
+    .await;
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    let result = outcome?;
+    report(&args, &result)?;
+    Ok(if result.interrupted {
+        exit::INTERRUPTED
+    } else if result.verdict.passed {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
+}
+
+/// The scenario named on the command line, with the flags' overrides.
+fn resolve(args: &RunArgs) -> Result<Scenario> {
+    let mut s = match &args.config {
+        Some(path) => ScenarioFile::load(path)?.get(&args.scenario)?.clone(),
+        None => catalog::builtin().get(&args.scenario)?.clone(),
+    };
+    if let Some(d) = &args.duration {
+        s.duration = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+        if s.duration.is_zero() {
+            bail!("--duration: must be > 0");
+        }
+    }
+    if let Some(u) = args.users {
+        s.users = NonZeroU32::new(u).context("--users: must be ≥ 1, got 0")?;
+    }
+    if let Some(r) = args.spawn_rate {
+        if !(r.is_finite() && r > 0.0) {
+            bail!("--spawn-rate: must be > 0 users/s, got {r}");
+        }
+        s.spawn_rate = r;
+    }
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    Ok(s)
+}
+
+fn check_writable(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--out: cannot create {}", dir.display()))?;
+    let probe = dir.join(".cliffload-write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("--out: cannot write into {}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+async fn load(
+    args: &RunArgs,
+    scenario: &Scenario,
+    url: &str,
+    embedded: bool,
+    printer: &mut Printer,
+    cancel: CancellationToken,
+) -> Result<RunResult> {
+    let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
+    let payloads = cliffload_nats::encode_payloads(scenario).map_err(anyhow::Error::msg)?;
+    let plan = Arc::new(Plan::new(scenario, payloads));
+
+    let client = cliffload_nats::connect(url, "cliffload-preflight")
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let preflight = cliffload_nats::preflight(&client, &plan, &targets).await?;
+    drop(client);
+
+    printer.note(&format!(
+        "running {} for {:?}: {} users at {}/s, {} task(s), seed {}",
+        scenario.name,
+        scenario.duration,
+        scenario.users,
+        scenario.spawn_rate,
+        scenario.tasks.len(),
+        scenario.seed
+    ));
+    let connector = Arc::new(NatsConnector::new(url, targets));
+    let options = RunOptions {
+        workers: args.workers,
+    };
+    let out = cliffload_engine::run(plan, connector, options, cancel, |p| printer.update(&p)).await;
+    printer.finish();
+    let out: RunOutput = match out {
+        Ok(o) => o,
+        Err(EngineError::CancelledBeforeStart) => bail!("interrupted before the load started"),
+        Err(e) => return Err(e.into()),
+    };
+    let mut warnings = Vec::new();
+    if out.lost_workers > 0 {
+        warnings.push(format!(
+            "{} generator worker(s) stopped early: their last second is missing from the figures",
+            out.lost_workers
+        ));
+    }
+    let meta = RunMeta {
+        scenario,
+        nats_url: url.to_owned(),
+        embedded,
+        workers: out.workers.max(1),
+        preflight: preflight
+            .iter()
+            .map(|p| PreflightRow {
+                task: p.task.clone(),
+                outcome: p.outcome,
+                latency_us: p.latency.as_micros() as u64,
+            })
+            .collect(),
+        started_at: out.started_at.max(SystemTime::UNIX_EPOCH),
+        elapsed: out.elapsed,
+        interrupted: out.interrupted,
+        warnings,
+    };
+    Ok(RunResult::build(meta, &out.totals, &out.intervals))
+}
+
+/// Writes the files, then prints: results are on disk before anything else can fail.
+fn report(args: &RunArgs, result: &RunResult) -> Result<()> {
+    let json = result.to_json();
+    let text = cliffload_report::text::render(result);
+    if let Some(dir) = &args.out {
+        write_atomically(&dir.join("result.json"), json.as_bytes())
+            .with_context(|| format!("cannot write {}", dir.join("result.json").display()))?;
+        write_atomically(&dir.join("summary.txt"), text.as_bytes())
+            .with_context(|| format!("cannot write {}", dir.join("summary.txt").display()))?;
+    }
+    match args.format {
+        Format::Json => println!("{json}"),
+        Format::Text => print!("{text}"),
+    }
+    if let Some(dir) = args.out.as_ref().filter(|_| !args.quiet) {
+        eprintln!("results written to {}", dir.display());
+    }
+    Ok(())
+}

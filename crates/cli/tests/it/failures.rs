@@ -1,0 +1,118 @@
+// Outcomes from real replies: refusals, timeouts, a service that goes away.
+
+use std::time::Duration;
+
+use crate::harness::{
+    Env, assert_schema_valid, read_result, respond_always, respond_every_other, run, stderr,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_rejections_and_silence_is_a_timeout() {
+    let env = Env::bare().await;
+    respond_always(&env.client, "shop.rpc.buy", br#"{"success": false, "error": "refused: out of stock", "timestamp": "t", "correlation_id": null}"#).await;
+    respond_every_other(
+        &env.client,
+        "shop.rpc.slow",
+        br#"{"success": true, "result": 1, "timestamp": "t", "correlation_id": null}"#,
+    )
+    .await;
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  s:\n    users: 4\n    duration: 2s\n    tasks:\n",
+        "      - {name: buy, subject: shop.rpc.buy}\n",
+        "      - {name: slow, subject: shop.rpc.slow, timeout: 200ms}\n",
+    ));
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "s",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    // Timeouts are failures, but no expectation bounds them here.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    let buy = &r["tasks"][0];
+    assert_eq!(
+        buy["outcomes"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["rejected_business".to_owned()]),
+        "{buy}"
+    );
+    assert_eq!(buy["rejected"], buy["requests"]);
+    assert_eq!(buy["failures"], 0);
+    assert_eq!(buy["successes"], 0);
+    let slow = &r["tasks"][1];
+    let timeouts = slow["outcomes"]["timeout"]["count"]
+        .as_u64()
+        .expect("timeouts counted");
+    let ok = slow["outcomes"]["ok"]["count"]
+        .as_u64()
+        .expect("successes counted");
+    assert!(timeouts > 0 && ok > 0, "{slow}");
+    // A timeout waits the task's timeout: 200 ms, measured as such.
+    let waited = slow["outcomes"]["timeout"]["latency_us"]["p50"]
+        .as_u64()
+        .expect("µs");
+    assert!((200_000..400_000).contains(&waited), "{waited}");
+    assert_eq!(r["summary"]["failures"].as_u64(), Some(timeouts));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_stopped_mid_run_gives_classified_failures_and_a_result() {
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let mut child = crate::harness::cliffload()
+        .args([
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--duration",
+            "3s",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Stop the service once it has served some load.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
+        if cliffload_testkit::endpoint_requests(&stats, "rpc") > 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    env.stop_service.cancel();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("finished")
+        .expect("ran");
+    // ping expects 0% failures: the run completes and reports the failed check.
+    assert_eq!(status.code(), Some(1));
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    let outcomes = &r["summary"]["outcomes"];
+    assert!(outcomes["ok"].as_u64() > Some(200), "{outcomes}");
+    let gone =
+        outcomes["no_responders"].as_u64().unwrap_or(0) + outcomes["timeout"].as_u64().unwrap_or(0);
+    assert!(gone > 0, "{outcomes}");
+    assert_eq!(r["verdict"]["passed"], false);
+}

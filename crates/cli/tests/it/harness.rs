@@ -1,0 +1,140 @@
+// Shared set-up: a server, the test service or hand-written responders, the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use async_nats::Client;
+use cliffload_services::{cliffracer, test_service};
+use cliffload_testkit::NatsServer;
+use futures_util::StreamExt;
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+/// A nats-server with the `test` service on it, stopped on drop.
+pub struct Env {
+    pub server: NatsServer,
+    pub client: Client,
+    pub stop_service: CancellationToken,
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn with_test_service() -> Self {
+        let env = Self::bare().await;
+        let svc = cliffload_testkit::client(&env.server).await;
+        let shutdown = env.stop_service.clone();
+        tokio::spawn(async move {
+            test_service::run(svc, Default::default(), shutdown.cancelled_owned())
+                .await
+                .expect("service runs");
+        });
+        cliffracer::wait_ready(&env.client, "test", Duration::from_secs(5))
+            .await
+            .expect("service ready");
+        env
+    }
+
+    pub async fn bare() -> Self {
+        let server = cliffload_testkit::server();
+        let client = cliffload_testkit::client(&server).await;
+        Self {
+            server,
+            client,
+            stop_service: CancellationToken::new(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.server.url()
+    }
+
+    /// Writes a scenario file and returns its path.
+    pub fn scenario(&self, yaml: &str) -> PathBuf {
+        let p = self.dir.path().join("scenario.yaml");
+        std::fs::write(&p, yaml).expect("write scenario");
+        p
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+}
+
+/// The cliffload binary under test.
+pub fn cliffload() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cliffload"));
+    c.env_remove("CLIFFLOAD_NATS_URL").kill_on_drop(true);
+    c
+}
+
+/// Runs cliffload to completion, bounded by `limit`.
+pub async fn run(args: &[&str], limit: Duration) -> Output {
+    let child = cliffload().args(args).output();
+    tokio::time::timeout(limit, child)
+        .await
+        .expect("cliffload finished in time")
+        .expect("cliffload ran")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn read_result(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("result.json")).expect("result.json written");
+    serde_json::from_str(&text).expect("result.json is JSON")
+}
+
+/// Checks a result against docs/run-result.schema.json.
+pub fn assert_schema_valid(result: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(cliffload_report::SCHEMA).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(result)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "result.json violates the schema:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// Answers every request on `subject` with `body` (a hand-written responder).
+pub async fn respond_always(client: &Client, subject: &str, body: &'static [u8]) {
+    let mut sub = client
+        .subscribe(subject.to_owned())
+        .await
+        .expect("subscribe");
+    let c = client.clone();
+    tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            if let Some(r) = m.reply {
+                let _ = c.publish(r, body.into()).await;
+            }
+        }
+    });
+    client.flush().await.expect("flush");
+}
+
+/// Answers the first request and then every second one; the rest time out.
+pub async fn respond_every_other(client: &Client, subject: &str, body: &'static [u8]) {
+    let mut sub = client
+        .subscribe(subject.to_owned())
+        .await
+        .expect("subscribe");
+    let c = client.clone();
+    tokio::spawn(async move {
+        let mut n = 0u64;
+        while let Some(m) = sub.next().await {
+            if let (Some(r), true) = (m.reply, n.is_multiple_of(2)) {
+                let _ = c.publish(r, body.into()).await;
+            }
+            n += 1;
+        }
+    });
+    client.flush().await.expect("flush");
+}

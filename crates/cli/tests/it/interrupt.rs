@@ -1,0 +1,66 @@
+// Ctrl-C: stop sending, finish in-flight requests, write the partial result, exit 130.
+
+use std::time::Duration;
+
+use crate::harness::{Env, assert_schema_valid, read_result};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_mid_run_exits_130_with_a_partial_result() {
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let mut child = crate::harness::cliffload()
+        .args([
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--duration",
+            "60s",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
+        if cliffload_testkit::endpoint_requests(&stats, "rpc") > 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().expect("running").to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("stopped in time")
+        .expect("ran");
+    assert_eq!(status.code(), Some(130));
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    assert_eq!(r["interrupted"], true);
+    assert!(r["duration_s"].as_f64() < Some(30.0), "{}", r["duration_s"]);
+    assert!(r["summary"]["requests"].as_u64() > Some(200));
+    assert_eq!(
+        r["summary"]["failures"], 0,
+        "in-flight requests finished, none were cut"
+    );
+    let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
+    let served = cliffload_testkit::endpoint_requests(&stats, "rpc");
+    assert_eq!(
+        served,
+        r["summary"]["requests"].as_u64().expect("requests") + 3,
+        "every request sent was recorded"
+    );
+}

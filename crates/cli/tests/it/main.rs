@@ -1,0 +1,9 @@
+//! The `cliffload` binary end to end, against a real nats-server started per
+//! test (testkit) and services run in the test process.
+
+mod harness;
+
+mod failures;
+mod interrupt;
+mod ping;
+mod preflight;

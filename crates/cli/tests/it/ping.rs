@@ -1,0 +1,117 @@
+// The built-in ping scenario against the test service: counts, schema, µs.
+
+use std::time::Duration;
+
+use crate::harness::{Env, assert_schema_valid, read_result, run, stderr};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_has_no_failures_and_the_service_counted_every_request() {
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--duration",
+            "2s",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    let requests = r["summary"]["requests"].as_u64().expect("requests");
+    assert!(requests > 100, "{requests}");
+    assert_eq!(r["summary"]["failures"], 0);
+    assert_eq!(r["summary"]["successes"].as_u64(), Some(requests));
+    assert_eq!(r["target"]["embedded"], false);
+    // The service saw every load request plus one preflight call per task.
+    let preflight = r["preflight"].as_array().expect("preflight").len() as u64;
+    assert_eq!(preflight, 3);
+    let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
+    assert_eq!(
+        cliffload_testkit::endpoint_requests(&stats, "rpc"),
+        requests + preflight,
+        "{stats}"
+    );
+    // Task counts add up to the total.
+    let by_task: u64 = r["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| t["requests"].as_u64())
+        .sum();
+    assert_eq!(by_task, requests);
+    // The per-second series covers the run and adds up too.
+    let by_second: u64 = r["intervals"]
+        .as_array()
+        .expect("intervals")
+        .iter()
+        .filter_map(|i| i["requests"].as_u64())
+        .sum();
+    assert_eq!(by_second, requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latencies_are_microseconds_in_json_and_text() {
+    let env = Env::with_test_service().await;
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--duration",
+            "1s",
+            "--users",
+            "1",
+            "--quiet",
+            "--format",
+            "json",
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("--format json prints the result");
+    assert_schema_valid(&r);
+    let lat = &r["summary"]["latency_us"];
+    let p50 = lat["p50"].as_u64().expect("integer µs");
+    assert!(p50 > 0);
+    // Distinct percentiles at µs resolution, not whole milliseconds.
+    let values: Vec<u64> = ["min", "p50", "p90", "p99"]
+        .iter()
+        .filter_map(|k| lat[k].as_u64())
+        .collect();
+    assert!(values.iter().any(|v| v % 1000 != 0), "{lat}");
+
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--duration",
+            "1s",
+            "--users",
+            "1",
+            "--quiet",
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&o.stdout);
+    let total = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("total"))
+        .expect("a total row");
+    assert!(total.contains("µs") || total.contains("ms"), "{total}");
+    assert!(text.contains("verdict: PASSED"), "{text}");
+}

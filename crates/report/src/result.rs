@@ -1,0 +1,377 @@
+//! `RunResult`: everything a run measured, as versioned JSON (`result.json`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use cliffload_metrics::{
+    IntervalStats, LatencySummary, Outcome, OutcomeClass, OutcomeCounts, TaskTable,
+};
+use cliffload_scenario::{Scenario, WaitTime};
+use serde::{Deserialize, Serialize};
+
+use crate::verdict::{self, Verdict};
+
+/// Version of the `result.json` format; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Latency percentiles in µs (integers: µs resolution).
+pub type LatencyUs = LatencySummary;
+
+/// The whole result of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Format version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// `cliffload` and its version.
+    pub tool: Tool,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: Option<String>,
+    /// Seed of the run's random choices.
+    pub seed: u64,
+    /// Start of the load, RFC 3339 UTC.
+    pub started_at: String,
+    /// From the start to the last recorded reply, in seconds.
+    pub duration_s: f64,
+    /// The planned load duration, in seconds.
+    pub planned_duration_s: f64,
+    /// True when the run was cut short (Ctrl-C).
+    pub interrupted: bool,
+    /// Where the load went.
+    pub target: Target,
+    /// The load model that ran.
+    pub load: Load,
+    /// The smoke call of each task, made before the load (not in the counts below).
+    pub preflight: Vec<PreflightRow>,
+    /// All tasks together.
+    pub summary: Summary,
+    /// Per task, in scenario order.
+    pub tasks: Vec<TaskRow>,
+    /// Per second of the run.
+    pub intervals: Vec<IntervalRow>,
+    /// The checks and whether they passed.
+    pub verdict: Verdict,
+    /// Things the reader should know (each says what to do).
+    pub warnings: Vec<String>,
+}
+
+/// The tool that wrote the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// Always `cliffload`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// Where the load went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// NATS server URL.
+    pub nats_url: String,
+    /// True when cliffload started the server and the reference services itself.
+    pub embedded: bool,
+}
+
+/// The load model that ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    /// `closed` (virtual users).
+    pub model: String,
+    /// Virtual users.
+    pub users: u32,
+    /// Users started per second.
+    pub spawn_rate: f64,
+    /// Think time, in words (`constant 0s`, `between 0.1s and 1s`).
+    pub wait_time: String,
+    /// Generator threads.
+    pub workers: usize,
+}
+
+/// The smoke call of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreflightRow {
+    /// Task name.
+    pub task: String,
+    /// Outcome name.
+    pub outcome: Outcome,
+    /// Round trip in µs.
+    pub latency_us: u64,
+}
+
+/// All tasks together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Requests completed (every outcome).
+    pub requests: u64,
+    /// Outcome `ok`.
+    pub successes: u64,
+    /// Outcomes counted as failures.
+    pub failures: u64,
+    /// Correct refusals (expected or business): neither success nor failure.
+    pub rejected: u64,
+    /// failures / requests × 100.
+    pub failure_percent: f64,
+    /// Requests per second over the run.
+    pub rps: f64,
+    /// Successful requests per second.
+    pub success_rps: f64,
+    /// Latency of the successful requests only: what performance claims are judged on.
+    pub latency_us: LatencyUs,
+    /// Latency of every request, whatever its outcome.
+    pub all_latency_us: LatencyUs,
+    /// Count per outcome (only outcomes that happened).
+    pub outcomes: BTreeMap<Outcome, u64>,
+}
+
+/// One task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRow {
+    /// Task name.
+    pub name: String,
+    /// Subject.
+    pub subject: String,
+    /// Requests completed.
+    pub requests: u64,
+    /// Outcome `ok`.
+    pub successes: u64,
+    /// Failures.
+    pub failures: u64,
+    /// Correct refusals.
+    pub rejected: u64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Latency of the successful requests.
+    pub latency_us: LatencyUs,
+    /// Count and latency per outcome (only outcomes that happened).
+    pub outcomes: BTreeMap<Outcome, OutcomeEntry>,
+}
+
+/// Count and latency of one outcome of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeEntry {
+    /// Requests with this outcome.
+    pub count: u64,
+    /// Their latency (for a timeout: the time waited).
+    pub latency_us: LatencyUs,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalRow {
+    /// Seconds since the start.
+    pub t: u32,
+    /// Length of the interval (1, or less for the last).
+    pub duration_s: f64,
+    /// Requests completed in it.
+    pub requests: u64,
+    /// Successes.
+    pub successes: u64,
+    /// Failures.
+    pub failures: u64,
+    /// Correct refusals.
+    pub rejected: u64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Latency of its successful requests.
+    pub latency_us: LatencyUs,
+}
+
+/// What the caller knows about the run, beside the measurements.
+#[derive(Debug, Clone)]
+pub struct RunMeta<'a> {
+    /// The scenario that ran (after CLI overrides).
+    pub scenario: &'a Scenario,
+    /// NATS server URL.
+    pub nats_url: String,
+    /// True when cliffload started the server and services.
+    pub embedded: bool,
+    /// Generator threads.
+    pub workers: usize,
+    /// Smoke calls.
+    pub preflight: Vec<PreflightRow>,
+    /// Wall-clock start of the load.
+    pub started_at: SystemTime,
+    /// Start to last reply.
+    pub elapsed: Duration,
+    /// Cut short.
+    pub interrupted: bool,
+    /// Warnings from elsewhere (engine, preflight).
+    pub warnings: Vec<String>,
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn per_second(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        round3(n as f64 / secs)
+    } else {
+        0.0
+    }
+}
+
+fn outcome_map(counts: &OutcomeCounts) -> BTreeMap<Outcome, u64> {
+    Outcome::ALL
+        .into_iter()
+        .filter(|o| counts.get(*o) > 0)
+        .map(|o| (o, counts.get(o)))
+        .collect()
+}
+
+fn wait_words(w: WaitTime) -> String {
+    match w {
+        WaitTime::Constant(d) => format!("constant {d:?}"),
+        WaitTime::Between(a, b) => format!("between {a:?} and {b:?}"),
+    }
+}
+
+impl RunResult {
+    /// Builds the result from the run's measurements and applies the
+    /// scenario's expectations.
+    pub fn build(meta: RunMeta<'_>, totals: &TaskTable, intervals: &[IntervalStats]) -> Self {
+        let s = meta.scenario;
+        let secs = meta.elapsed.as_secs_f64();
+        let counts = totals.counts();
+        let success = |o: Outcome| o.class() == OutcomeClass::Success;
+        let summary = Summary {
+            requests: counts.total(),
+            successes: counts.in_class(OutcomeClass::Success),
+            failures: counts.in_class(OutcomeClass::Failure),
+            rejected: counts.in_class(OutcomeClass::Rejected),
+            failure_percent: if counts.total() == 0 {
+                0.0
+            } else {
+                round3(
+                    counts.in_class(OutcomeClass::Failure) as f64 * 100.0 / counts.total() as f64,
+                )
+            },
+            rps: per_second(counts.total(), secs),
+            success_rps: per_second(counts.in_class(OutcomeClass::Success), secs),
+            latency_us: totals.merged(success).summary(),
+            all_latency_us: totals.merged(|_| true).summary(),
+            outcomes: outcome_map(&counts),
+        };
+        let tasks = s
+            .tasks
+            .iter()
+            .zip(totals.tasks())
+            .map(|(task, row)| {
+                let c = row.counts();
+                TaskRow {
+                    name: task.name.clone(),
+                    subject: task.subject.clone(),
+                    requests: c.total(),
+                    successes: c.in_class(OutcomeClass::Success),
+                    failures: c.in_class(OutcomeClass::Failure),
+                    rejected: c.in_class(OutcomeClass::Rejected),
+                    rps: per_second(c.total(), secs),
+                    latency_us: row.merged(success).summary(),
+                    outcomes: Outcome::ALL
+                        .into_iter()
+                        .filter_map(|o| {
+                            row.get(o).map(|h| {
+                                (
+                                    o,
+                                    OutcomeEntry {
+                                        count: h.count(),
+                                        latency_us: h.summary(),
+                                    },
+                                )
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let intervals = intervals
+            .iter()
+            .map(|i| {
+                let len = (secs - f64::from(i.index)).clamp(0.001, 1.0);
+                IntervalRow {
+                    t: i.index,
+                    duration_s: round3(len),
+                    requests: i.counts.total(),
+                    successes: i.counts.in_class(OutcomeClass::Success),
+                    failures: i.counts.in_class(OutcomeClass::Failure),
+                    rejected: i.counts.in_class(OutcomeClass::Rejected),
+                    rps: per_second(i.counts.total(), len),
+                    latency_us: i.success_latency,
+                }
+            })
+            .collect();
+        let mut warnings = meta.warnings;
+        if meta.interrupted {
+            warnings.push(format!(
+                "the run was interrupted after {secs:.1} s of {:.1} s planned: figures cover the part that ran",
+                s.duration.as_secs_f64()
+            ));
+        }
+        let mut result = RunResult {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "cliffload".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            scenario: s.name.clone(),
+            description: s.description.clone(),
+            seed: s.seed,
+            started_at: jiff::Timestamp::try_from(meta.started_at)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            duration_s: round3(secs),
+            planned_duration_s: s.duration.as_secs_f64(),
+            interrupted: meta.interrupted,
+            target: Target {
+                nats_url: meta.nats_url,
+                embedded: meta.embedded,
+            },
+            load: Load {
+                model: "closed".into(),
+                users: s.users.get(),
+                spawn_rate: s.spawn_rate,
+                wait_time: wait_words(s.wait_time),
+                workers: meta.workers,
+            },
+            preflight: meta.preflight,
+            summary,
+            tasks,
+            intervals,
+            verdict: Verdict {
+                passed: true,
+                checks: vec![],
+            },
+            warnings,
+        };
+        result.verdict = verdict::evaluate(&s.expectations, &result);
+        result
+    }
+
+    /// The result as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys: serialisation cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, then a rename, so a reader never sees half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

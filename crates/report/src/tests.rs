@@ -1,0 +1,138 @@
+//! RunResult building, verdicts and the schema, on synthetic measurements.
+
+use std::time::{Duration, SystemTime};
+
+use cliffload_metrics::{IntervalStats, Outcome, TaskTable};
+use cliffload_scenario::ScenarioFile;
+
+use crate::{RunMeta, RunResult, SCHEMA, text};
+
+fn scenario(expectations: &str) -> cliffload_scenario::Scenario {
+    let yaml = format!(
+        "scenarios:\n  s:\n    users: 2\n    duration: 10s\n    expectations: {expectations}\n    tasks:\n      - {{name: ping, subject: test.rpc.ping}}\n      - {{name: \"<script>alert(1)</script>\", subject: test.rpc.echo}}\n"
+    );
+    ScenarioFile::parse(&yaml, "t.yaml")
+        .expect("valid")
+        .get("s")
+        .expect("s")
+        .clone()
+}
+
+fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
+    let meta = RunMeta {
+        scenario: s,
+        nats_url: "nats://127.0.0.1:4".into(),
+        embedded: true,
+        workers: 1,
+        preflight: vec![],
+        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        elapsed: Duration::from_secs(10),
+        interrupted: false,
+        warnings: vec![],
+    };
+    RunResult::build(meta, table, &[IntervalStats::from_table(0, table)])
+}
+
+fn validate(r: &RunResult) {
+    let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let value = serde_json::to_value(r).expect("serialises");
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "result does not match docs/run-result.schema.json:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn summary_separates_successes_rejections_and_failures() {
+    let s = scenario("{max_failure_percent: 50}");
+    let mut t = TaskTable::new(2);
+    for _ in 0..6 {
+        t.record(0, Outcome::Ok, Duration::from_micros(250));
+    }
+    t.record(0, Outcome::RejectedBusiness, Duration::from_micros(300));
+    t.record(1, Outcome::Timeout, Duration::from_secs(5));
+    t.record(1, Outcome::NoResponders, Duration::from_micros(90));
+    t.record(1, Outcome::Ok, Duration::from_micros(350));
+    let r = build(&s, &t);
+    assert_eq!(
+        (
+            r.summary.requests,
+            r.summary.successes,
+            r.summary.rejected,
+            r.summary.failures
+        ),
+        (10, 7, 1, 2)
+    );
+    assert_eq!(r.summary.failure_percent, 20.0);
+    assert_eq!(r.summary.rps, 1.0);
+    assert_eq!(
+        r.summary.latency_us.max, 350,
+        "success latency excludes the 5 s timeout"
+    );
+    assert!(r.summary.all_latency_us.max >= 5_000_000);
+    assert_eq!(r.tasks[1].outcomes[&Outcome::Timeout].count, 1);
+    assert!(r.verdict.passed, "{:?}", r.verdict);
+    validate(&r);
+}
+
+#[test]
+fn the_seeds_all_failed_run_is_not_validated() {
+    // 810 requests, 810 failures in 10.9 µs each: the seed's "sub-millisecond" run.
+    let s = scenario("{max_failure_percent: 1, max_median_ms: 1}");
+    let mut t = TaskTable::new(2);
+    for _ in 0..810 {
+        t.record(0, Outcome::NoResponders, Duration::from_nanos(10_900));
+    }
+    let r = build(&s, &t);
+    assert!(!r.verdict.passed);
+    let median = r
+        .verdict
+        .checks
+        .iter()
+        .find(|c| c.name == "max_median_ms")
+        .expect("median check");
+    assert!(!median.passed);
+    assert!(
+        median.actual.contains("no successful requests"),
+        "{}",
+        median.actual
+    );
+    let text = text::render(&r);
+    assert!(
+        text.contains("FAILED") && text.contains("no_responders 810"),
+        "{text}"
+    );
+    validate(&r);
+}
+
+#[test]
+fn an_empty_run_fails_rather_than_passes() {
+    let r = build(&scenario("{}"), &TaskTable::new(2));
+    assert!(!r.verdict.passed);
+    assert_eq!(r.verdict.checks[0].name, "requests_completed");
+    validate(&r);
+}
+
+#[test]
+fn json_round_trips() {
+    let mut t = TaskTable::new(2);
+    t.record(0, Outcome::Ok, Duration::from_micros(120));
+    let r = build(&scenario("{}"), &t);
+    let back: RunResult = serde_json::from_str(&r.to_json()).expect("parses");
+    assert_eq!(back, r);
+    assert!(r.started_at.starts_with("2027-01-15T"), "{}", r.started_at);
+}
+
+#[test]
+fn text_shows_microseconds() {
+    let mut t = TaskTable::new(2);
+    t.record(0, Outcome::Ok, Duration::from_micros(420));
+    let out = text::render(&build(&scenario("{}"), &t));
+    assert!(out.contains("420µs"), "{out}");
+}

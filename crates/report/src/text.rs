@@ -1,0 +1,169 @@
+//! The terminal summary: an aligned table per task, outcomes, the verdict.
+
+use std::fmt::Write;
+
+use cliffload_metrics::Outcome;
+
+use crate::result::{LatencyUs, RunResult};
+
+/// Formats a latency in µs: `850µs` below 1 ms (never rounded to whole
+/// milliseconds), `12.35ms` below 1 s, `1.234s` above.
+pub fn latency(us: u64) -> String {
+    match us {
+        0..=999 => format!("{us}µs"),
+        1_000..=999_999 => format!("{:.2}ms", us as f64 / 1e3),
+        _ => format!("{:.3}s", us as f64 / 1e6),
+    }
+}
+
+fn row(out: &mut String, cells: &[String]) {
+    let widths = [14, 10, 10, 9, 8, 10, 9, 9, 9, 9, 9];
+    for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+        if i == 0 {
+            let _ = write!(out, "  {c:<w$}");
+        } else {
+            let _ = write!(out, " {c:>w$}");
+        }
+    }
+    out.push('\n');
+}
+
+fn latency_cells(l: &LatencyUs, any: bool) -> [String; 5] {
+    if !any {
+        return std::array::from_fn(|_| "-".to_owned());
+    }
+    [
+        latency(l.p50),
+        latency(l.p90),
+        latency(l.p99),
+        latency(l.p999),
+        latency(l.max),
+    ]
+}
+
+/// Renders the summary as plain text (no colour).
+pub fn render(r: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cliffload · {} · {} users · {:.1} s{} · seed {} · {}{}",
+        r.scenario,
+        r.load.users,
+        r.duration_s,
+        if r.interrupted { " (interrupted)" } else { "" },
+        r.seed,
+        r.target.nats_url,
+        if r.target.embedded { " (embedded)" } else { "" },
+    );
+    out.push('\n');
+    row(
+        &mut out,
+        &[
+            "task", "requests", "ok", "rejected", "failed", "req/s", "p50", "p90", "p99", "p99.9",
+            "max",
+        ]
+        .map(str::to_owned),
+    );
+    let mut line =
+        |name: &str, req: u64, ok: u64, rej: u64, fail: u64, rps: f64, lat: &LatencyUs| {
+            let mut cells = vec![
+                name.to_owned(),
+                req.to_string(),
+                ok.to_string(),
+                rej.to_string(),
+                fail.to_string(),
+                format!("{rps:.1}"),
+            ];
+            cells.extend(latency_cells(lat, ok > 0));
+            row(&mut out, &cells);
+        };
+    for t in &r.tasks {
+        line(
+            &t.name,
+            t.requests,
+            t.successes,
+            t.rejected,
+            t.failures,
+            t.rps,
+            &t.latency_us,
+        );
+    }
+    let s = &r.summary;
+    line(
+        "total",
+        s.requests,
+        s.successes,
+        s.rejected,
+        s.failures,
+        s.rps,
+        &s.latency_us,
+    );
+    out.push_str("  (latency percentiles are of successful requests)\n\n");
+
+    let outcomes: Vec<String> = s
+        .outcomes
+        .iter()
+        .map(|(o, n)| format!("{} {n}", o.name()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "outcomes: {}",
+        if outcomes.is_empty() {
+            "none".into()
+        } else {
+            outcomes.join(" · ")
+        }
+    );
+    for t in &r.tasks {
+        for (o, e) in t.outcomes.iter().filter(|(o, _)| **o != Outcome::Ok) {
+            let _ = writeln!(
+                out,
+                "  {}: {} {} (after {} median)",
+                t.name,
+                e.count,
+                o.name(),
+                latency(e.latency_us.p50)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "failure rate: {:.3}% · successful req/s: {:.1}",
+        s.failure_percent, s.success_rps
+    );
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out.push('\n');
+    let passed = r.verdict.checks.iter().filter(|c| c.passed).count();
+    let _ = writeln!(
+        out,
+        "verdict: {} ({passed}/{} checks passed)",
+        if r.verdict.passed { "PASSED" } else { "FAILED" },
+        r.verdict.checks.len()
+    );
+    for c in &r.verdict.checks {
+        let _ = writeln!(
+            out,
+            "  {} {}: {} (expected {})",
+            if c.passed { "✓" } else { "✗" },
+            c.name,
+            c.actual,
+            c.expected
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_millisecond_latencies_are_microseconds() {
+        assert_eq!(latency(87), "87µs");
+        assert_eq!(latency(999), "999µs");
+        assert_eq!(latency(1_234), "1.23ms");
+        assert_eq!(latency(2_500_000), "2.500s");
+    }
+}
