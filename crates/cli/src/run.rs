@@ -162,6 +162,7 @@ async fn load(
         elapsed: out.elapsed,
         interrupted: out.interrupted,
         warnings,
+        generator_cpu: out.generator_cpu,
     };
     Ok(RunResult::build(meta, &out.totals, &out.intervals))
 }

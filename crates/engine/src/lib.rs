@@ -13,12 +13,14 @@
 //! has a scripted implementation for tests under virtual time), [`run`] with
 //! [`RunOptions`], and [`RunOutput`].
 
+mod cpu;
 pub mod mock;
 mod plan;
 mod run;
 mod transport;
 mod worker;
 
+pub use cpu::thread_cpu_time;
 pub use plan::{Payload, Plan, PlanTask};
 pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
 pub use tokio_util::sync::CancellationToken;

@@ -52,6 +52,10 @@ pub struct RunOutput {
     pub workers: usize,
     /// Workers that stopped without finishing (their last interval is missing).
     pub lost_workers: usize,
+    /// CPU time the worker threads spent during the load (users and their
+    /// connections; not the aggregator or anything else in the process).
+    /// `None` where the platform cannot tell.
+    pub generator_cpu: Option<Duration>,
 }
 
 /// Why a run could not happen.
@@ -202,18 +206,24 @@ async fn aggregate(
 
     let mut merger = Merger::new(workers, plan.tasks.len());
     let mut end = start;
+    let mut cpu = Some(Duration::ZERO);
     while merger.running() > 0 {
         let Some((w, msg)) = rx.recv().await else {
             break;
         };
         match msg {
             Msg::Interval { index, table } => merger.add(w, index, table),
-            Msg::Done { at } => {
+            Msg::Done {
+                at,
+                cpu: worker_cpu,
+            } => {
                 end = end.max(at);
+                cpu = cpu.zip(worker_cpu).map(|(a, b)| a + b);
                 merger.finish(w, false);
             }
             Msg::Lost => {
                 end = end.max(Instant::now());
+                cpu = None;
                 merger.finish(w, true);
             }
             Msg::Ready | Msg::Failed(_) => {}
@@ -236,6 +246,7 @@ async fn aggregate(
         interrupted: cancel.is_cancelled() && elapsed < plan.duration,
         workers,
         lost_workers,
+        generator_cpu: cpu,
     })
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use crate::cpu::thread_cpu_time;
 use crate::plan::Plan;
 use crate::transport::{Connector, Transport};
 
@@ -29,7 +30,8 @@ pub(crate) enum Msg {
     /// Everything recorded in interval `index` (seconds since start).
     Interval { index: u32, table: TaskTable },
     /// Every user has stopped and every in-flight request is recorded.
-    Done { at: Instant },
+    /// `cpu`: what this worker thread spent on the load (users and connection).
+    Done { at: Instant, cpu: Option<Duration> },
     /// The worker stopped without finishing (a panic): its last interval is lost.
     Lost,
 }
@@ -105,6 +107,7 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
             () = cancel.cancelled() => { guard.armed = false; return },
         }
     };
+    let cpu_at_start = thread_cpu_time();
     let ctx = Rc::new(Ctx {
         transport,
         recorder: RefCell::new(TaskTable::new(plan.tasks.len())),
@@ -126,8 +129,11 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     let index = (at - start).as_secs() as u32;
     let table = ctx.recorder.borrow_mut().take();
     send(Msg::Interval { index, table });
+    let cpu = thread_cpu_time()
+        .zip(cpu_at_start)
+        .map(|(end, start)| end.saturating_sub(start));
     guard.armed = false;
-    send(Msg::Done { at });
+    send(Msg::Done { at, cpu });
 }
 
 /// Hands the recorder's contents to the aggregator once per interval.

@@ -43,6 +43,8 @@ pub struct RunResult {
     pub target: Target,
     /// The load model that ran.
     pub load: Load,
+    /// What generating the load cost.
+    pub generator: Generator,
     /// The smoke call of each task, made before the load (not in the counts below).
     pub preflight: Vec<PreflightRow>,
     /// All tasks together.
@@ -88,6 +90,16 @@ pub struct Load {
     pub wait_time: String,
     /// Generator threads.
     pub workers: usize,
+}
+
+/// What generating the load cost cliffload itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    /// CPU seconds of the generator threads during the load (their
+    /// connections included; embedded services excluded). Null when unknown.
+    pub cpu_s: Option<f64>,
+    /// `cpu_s` per completed request, in µs.
+    pub cpu_us_per_request: Option<f64>,
 }
 
 /// The smoke call of one task.
@@ -200,6 +212,8 @@ pub struct RunMeta<'a> {
     pub interrupted: bool,
     /// Warnings from elsewhere (engine, preflight).
     pub warnings: Vec<String>,
+    /// CPU time of the generator threads during the load.
+    pub generator_cpu: Option<Duration>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -335,6 +349,13 @@ impl RunResult {
                 spawn_rate: s.spawn_rate,
                 wait_time: wait_words(s.wait_time),
                 workers: meta.workers,
+            },
+            generator: Generator {
+                cpu_s: meta.generator_cpu.map(|c| round3(c.as_secs_f64())),
+                cpu_us_per_request: meta
+                    .generator_cpu
+                    .filter(|_| counts.total() > 0)
+                    .map(|c| round3(c.as_secs_f64() * 1e6 / counts.total() as f64)),
             },
             preflight: meta.preflight,
             summary,

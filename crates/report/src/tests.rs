@@ -29,6 +29,7 @@ fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
         elapsed: Duration::from_secs(10),
         interrupted: false,
         warnings: vec![],
+        generator_cpu: Some(Duration::from_millis(20)),
     };
     RunResult::build(meta, table, &[IntervalStats::from_table(0, table)])
 }

@@ -1,0 +1,88 @@
+//! The reference: `concurrency` tasks, each `request().await` in a loop, on
+//! one current-thread runtime with one connection. Nothing else.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use cliffload_metrics::LatencyHistogram;
+use serde::Serialize;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// NATS server.
+    #[arg(long)]
+    url: String,
+    /// Subject of the echo responder.
+    #[arg(long, default_value = "bench.echo")]
+    subject: String,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 128)]
+    concurrency: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Request body size in bytes.
+    #[arg(long, default_value_t = 128)]
+    payload: usize,
+}
+
+/// One run's figures (also what `compare` reads back).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Figures {
+    pub requests: u64,
+    pub errors: u64,
+    pub wall_s: f64,
+    pub cpu_s: f64,
+    pub p50_us: u64,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let figures = rt.block_on(async {
+        let client = async_nats::connect(&args.url).await?;
+        let payload = bytes::Bytes::from(vec![b'x'; args.payload]);
+        let subject = async_nats::Subject::from(args.subject.as_str());
+        let cpu0 = cliffload_engine::thread_cpu_time().unwrap_or_default();
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs_f64(args.seconds);
+        let tasks: Vec<_> = (0..args.concurrency)
+            .map(|_| {
+                let (client, subject, payload) = (client.clone(), subject.clone(), payload.clone());
+                tokio::spawn(async move {
+                    let (mut ok, mut err, mut hist) = (0u64, 0u64, LatencyHistogram::new());
+                    while Instant::now() < deadline {
+                        let sent = Instant::now();
+                        match client.request(subject.clone(), payload.clone()).await {
+                            Ok(_) => {
+                                ok += 1;
+                                hist.record(sent.elapsed());
+                            }
+                            Err(_) => err += 1,
+                        }
+                    }
+                    (ok, err, hist)
+                })
+            })
+            .collect();
+        let (mut requests, mut errors, mut hist) = (0, 0, LatencyHistogram::new());
+        for t in tasks {
+            let (ok, err, h) = t.await?;
+            requests += ok;
+            errors += err;
+            hist.merge(&h);
+        }
+        let wall_s = start.elapsed().as_secs_f64();
+        let cpu_s = (cliffload_engine::thread_cpu_time().unwrap_or_default() - cpu0).as_secs_f64();
+        anyhow::Ok(Figures {
+            requests,
+            errors,
+            wall_s,
+            cpu_s,
+            p50_us: hist.quantile_us(0.5),
+        })
+    })?;
+    println!("{}", serde_json::to_string(&figures)?);
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Rounds of bare loop vs cliffload against one responder; ratios with spread.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use cliffload_nats::NatsServer;
+
+use crate::bare::Figures;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Rounds per concurrency (each runs both contenders, order alternating).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Seconds of load per contender per round.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Requests in flight (bare) = users without think time (cliffload); comma-separated.
+    #[arg(long, default_value = "1,128", value_delimiter = ',')]
+    concurrency: Vec<usize>,
+    /// Request body size in bytes.
+    #[arg(long, default_value_t = 128)]
+    payload: usize,
+    /// cliffload generator threads.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// The cliffload binary (default: next to this one).
+    #[arg(long)]
+    cliffload: Option<PathBuf>,
+}
+
+/// Kills the responder when the comparison ends, however it ends.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sibling(name: &str) -> Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    Ok(me.with_file_name(name))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let cliffload = match &args.cliffload {
+        Some(p) => p.clone(),
+        None => sibling("cliffload")?,
+    };
+    if !cliffload.exists() {
+        bail!(
+            "{} not found: build it (cargo build --release -p cliffload) or pass --cliffload",
+            cliffload.display()
+        );
+    }
+    if args.payload < 2 {
+        bail!("--payload: at least 2 bytes (a JSON string)");
+    }
+    let server = NatsServer::start()?;
+    let me = std::env::current_exe()?;
+    let mut responder = Command::new(&me)
+        .args(["responder", "--url", server.url()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start the responder")?;
+    let mut ready = String::new();
+    BufReader::new(responder.stdout.take().context("responder stdout")?).read_line(&mut ready)?;
+    let _responder = Reaped(responder);
+    if ready.trim() != "ready" {
+        bail!("the responder did not start: {ready:?}");
+    }
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("bench.yaml");
+    eprintln!(
+        "nats-server {} · echo responder · {}-byte requests · {} round(s) × {} s · cliffload {} worker(s)",
+        server.url(),
+        args.payload,
+        args.rounds,
+        args.seconds,
+        args.workers
+    );
+    for &c in &args.concurrency {
+        // A JSON string of exactly `payload` bytes, quotes included.
+        let body = "x".repeat(args.payload - 2);
+        std::fs::write(
+            &config,
+            format!(
+                "scenarios:\n  bench:\n    users: {c}\n    spawn_rate: 1000000\n    duration: {}s\n    wait_time: {{constant: 0}}\n    tasks:\n      - {{name: echo, subject: bench.echo, protocol: raw, timeout: 5s, payload: \"{body}\"}}\n",
+                args.seconds
+            ),
+        )?;
+        println!("\nconcurrency {c}");
+        println!(
+            "{:>5}  {:>10} {:>10} {:>7}  {:>9} {:>9} {:>7}  {:>7} {:>7}",
+            "round",
+            "bare r/s",
+            "cl r/s",
+            "ratio",
+            "bare µs/r",
+            "cl µs/r",
+            "ratio",
+            "bare p50",
+            "cl p50"
+        );
+        let (mut tput, mut cpu, mut p50) = (vec![], vec![], vec![]);
+        for round in 0..args.rounds {
+            let (bare, cl) = if round % 2 == 0 {
+                let b = run_bare(&me, server.url(), c, &args)?;
+                (
+                    b,
+                    run_cliffload(&cliffload, &config, server.url(), args.workers)?,
+                )
+            } else {
+                let cl = run_cliffload(&cliffload, &config, server.url(), args.workers)?;
+                (run_bare(&me, server.url(), c, &args)?, cl)
+            };
+            let rps = |f: &Figures| f.requests as f64 / f.wall_s;
+            let cpr = |f: &Figures| f.cpu_s * 1e6 / f.requests.max(1) as f64;
+            tput.push(rps(&cl) / rps(&bare));
+            cpu.push(cpr(&cl) / cpr(&bare));
+            p50.push(cl.p50_us as f64 / bare.p50_us.max(1) as f64);
+            println!(
+                "{:>5}  {:>10.0} {:>10.0} {:>7.3}  {:>9.2} {:>9.2} {:>7.3}  {:>6}µs {:>6}µs",
+                round + 1,
+                rps(&bare),
+                rps(&cl),
+                tput[round],
+                cpr(&bare),
+                cpr(&cl),
+                cpu[round],
+                bare.p50_us,
+                cl.p50_us
+            );
+            if bare.errors > 0 {
+                eprintln!("warning: the bare loop had {} errors", bare.errors);
+            }
+        }
+        println!(
+            "ratios cliffload/bare (median [min–max]): throughput {} · CPU per request {} · p50 {}",
+            spread(&mut tput),
+            spread(&mut cpu),
+            spread(&mut p50)
+        );
+    }
+    Ok(())
+}
+
+fn spread(v: &mut [f64]) -> String {
+    v.sort_by(f64::total_cmp);
+    let median = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    format!("{median:.3} [{:.3}–{:.3}]", v[0], v[v.len() - 1])
+}
+
+fn run_bare(me: &PathBuf, url: &str, c: usize, args: &Args) -> Result<Figures> {
+    let out = Command::new(me)
+        .args(["bare", "--url", url, "--concurrency", &c.to_string()])
+        .args([
+            "--seconds",
+            &args.seconds.to_string(),
+            "--payload",
+            &args.payload.to_string(),
+        ])
+        .output()?;
+    if !out.status.success() {
+        bail!("bare loop failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn run_cliffload(
+    bin: &PathBuf,
+    config: &std::path::Path,
+    url: &str,
+    workers: usize,
+) -> Result<Figures> {
+    let out = Command::new(bin)
+        .args(["run", "bench", "--config"])
+        .arg(config)
+        .args([
+            "--nats-url",
+            url,
+            "--format",
+            "json",
+            "--quiet",
+            "--workers",
+            &workers.to_string(),
+        ])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "cliffload failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let num = |v: &serde_json::Value| v.as_f64().context("missing figure in result.json");
+    Ok(Figures {
+        requests: r["summary"]["successes"].as_u64().context("successes")?,
+        errors: r["summary"]["failures"].as_u64().unwrap_or(0),
+        wall_s: num(&r["duration_s"])?,
+        cpu_s: num(&r["generator"]["cpu_s"])?,
+        p50_us: r["summary"]["latency_us"]["p50"].as_u64().unwrap_or(0),
+    })
+}

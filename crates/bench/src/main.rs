@@ -1,0 +1,44 @@
+//! `cliffload-bench`: measures what cliffload costs per request against the
+//! cheapest thing that does the same job, a bare async-nats request loop,
+//! with the same responder, server and concurrency, alternating in one run.
+//!
+//! `compare` starts a nats-server and an echo responder (a separate
+//! process), then runs, round after round, the bare loop and `cliffload run`
+//! (each a separate process), and prints throughput, CPU per request and
+//! median latency with their ratios. CPU is the on-CPU time of the threads
+//! that generate load (from `/proc/thread-self/schedstat`), measured the same
+//! way in both.
+
+mod bare;
+mod compare;
+mod responder;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cliffload-bench",
+    about = "cliffload vs a bare async-nats loop"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Rounds of bare loop vs cliffload; prints ratios.
+    Compare(compare::Args),
+    /// A bare async-nats request loop (prints one JSON line).
+    Bare(bare::Args),
+    /// Echo responder: replies to every request with its payload.
+    Responder(responder::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Compare(a) => compare::run(a),
+        Cmd::Bare(a) => bare::run(a),
+        Cmd::Responder(a) => responder::run(a),
+    }
+}
