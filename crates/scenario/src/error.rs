@@ -13,10 +13,12 @@ pub enum ConfigError {
     },
     /// Not valid YAML, or a key or type the format does not have. The message
     /// carries line, column and a snippet.
-    #[error("{origin}: {message}")]
+    #[error("{origin}: {}{message}", path.as_ref().map(|p| format!("at {p}: ")).unwrap_or_default())]
     Parse {
         /// File name.
         origin: String,
+        /// Key path of the offending value, when known.
+        path: Option<String>,
         /// The parser's message.
         message: String,
     },

@@ -27,9 +27,22 @@ pub struct ScenarioFile {
 impl ScenarioFile {
     /// Parses and validates YAML text. `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let raw: raw::RawFile = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+        // serde_path_to_error adds the key path (`scenarios.smoke.tasks[0]`)
+        // to the parser's line, column and snippet.
+        let mut path = None;
+        let raw: Result<raw::RawFile, _> = serde_saphyr::with_deserializer_from_str(text, |de| {
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                path = Some(e.path().to_string()).filter(|p| p != ".");
+                e.into_inner()
+            })
+        });
+        let raw = raw.map_err(|e| ConfigError::Parse {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            path,
+            message: e
+                .to_string()
+                .trim_start_matches("error: ")
+                .replace("<input>", origin),
         })?;
         validate::file(raw)
     }

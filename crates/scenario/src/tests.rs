@@ -216,4 +216,5 @@ fn parse_errors_carry_line_and_column() {
     assert!(matches!(err, ConfigError::Parse { .. }));
     let msg = err.to_string();
     assert!(msg.contains("f.yaml") && msg.contains("line 8"), "{msg}");
+    assert!(msg.contains("at scenarios.s.tasks[0].wieght"), "{msg}");
 }

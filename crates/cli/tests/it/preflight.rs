@@ -138,3 +138,19 @@ async fn usage_errors_exit_2_with_the_flag_named() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_missing_nats_server_says_how_to_install_it() {
+    let o = crate::harness::cliffload()
+        .args(["run", "ping", "--duration", "1s"])
+        .env("CLIFFLOAD_NATS_SERVER", "/nonexistent/nats-server")
+        .output()
+        .await
+        .expect("ran");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent/nats-server") && err.contains("apt-get install nats-server"),
+        "{err}"
+    );
+}
