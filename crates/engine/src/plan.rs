@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cliffload_scenario::{Scenario, WaitTime};
-use rand::Rng;
+use rand::RngExt;
 
 /// One request body, encoded ahead of time so the load loop only picks bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +100,7 @@ impl Plan {
 
     /// Picks a task by weight.
     #[inline]
-    pub(crate) fn pick_task(&self, rng: &mut impl Rng) -> usize {
+    pub(crate) fn pick_task(&self, rng: &mut impl RngExt) -> usize {
         let total = self.cumulative.last().copied().unwrap_or(1);
         let x = rng.random_range(0..total);
         self.cumulative.partition_point(|&c| c <= x)
@@ -113,7 +113,7 @@ impl Plan {
 
     /// The think time after one request.
     #[inline]
-    pub(crate) fn think_time(&self, rng: &mut impl Rng) -> Duration {
+    pub(crate) fn think_time(&self, rng: &mut impl RngExt) -> Duration {
         match self.wait_time {
             WaitTime::Constant(d) => d,
             WaitTime::Between(lo, hi) if hi > lo => lo + (hi - lo).mul_f64(rng.random::<f64>()),

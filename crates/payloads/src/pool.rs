@@ -1,0 +1,306 @@
+//! Payload pools: N payloads per task, generated and serialised before the
+//! load, each labelled valid or with its injected error, so the load loop only
+//! picks bytes. The injected share is exact: round(N × rate) payloads.
+
+use jiff::Timestamp;
+use rand::seq::SliceRandom;
+use serde_json::{Map, Value};
+
+use crate::generate::Generator;
+use crate::inject::{self, InjectKind};
+use crate::model::*;
+use crate::validate::{Seg, Violation, validate_value};
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSpec {
+    /// A `ComplexOrder`; `items` fixes the item range, else the generator's complexity.
+    Order {
+        /// Items per order, inclusive range.
+        items: Option<(usize, usize)>,
+    },
+    /// A list of orders.
+    OrderBatch {
+        /// Orders per batch, inclusive range.
+        orders: (usize, usize),
+    },
+    /// A `CustomerProfile`.
+    Customer,
+    /// A `Product`.
+    Product,
+    /// One `AnalyticsEvent`.
+    AnalyticsEvent,
+    /// A list of events.
+    AnalyticsBatch {
+        /// Events per batch, inclusive range.
+        events: (usize, usize),
+    },
+    /// A `BatchProcessingRequest`.
+    BatchRequest {
+        /// Items per request, inclusive range.
+        items: (usize, usize),
+        /// KB of metadata filler.
+        metadata_kb: usize,
+    },
+    /// A `ValidationErrorTest`.
+    ValidationErrorTest,
+}
+
+/// One generated payload (before wrapping and encoding).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The value.
+    pub value: Value,
+    /// The error injected into it, if any.
+    pub injected: Option<InjectKind>,
+    /// Where validation must report the injected error (under the model's root).
+    pub expect_at: Vec<Seg>,
+}
+
+/// A payload that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    /// The model has no such injection.
+    #[error("cannot inject {kind} into {model}; it takes: {}", allowed.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "))]
+    NotInjectable {
+        /// Model name.
+        model: &'static str,
+        /// The kind asked for.
+        kind: InjectKind,
+        /// The kinds it takes.
+        allowed: &'static [InjectKind],
+    },
+    /// `error_rate` outside 0..=1.
+    #[error("error_rate must be in 0..=1, got {0}")]
+    Rate(f64),
+    /// Serialisation failed.
+    #[error("cannot encode payload: {0}")]
+    Encode(String),
+}
+
+fn to_value<T: serde::Serialize>(t: &T) -> Value {
+    // Plain data with string keys: cannot fail.
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+fn keys(path: &[&str]) -> Vec<Seg> {
+    path.iter().map(|k| Seg::Key((*k).to_owned())).collect()
+}
+
+fn remove(value: &mut Value, path: &[Seg]) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut v = value;
+    for seg in parents {
+        v = match seg {
+            Seg::Key(k) => &mut v[k.as_str()],
+            Seg::Index(i) => &mut v[*i],
+        };
+    }
+    if let (Seg::Key(k), Some(obj)) = (last, v.as_object_mut()) {
+        obj.remove(k);
+    }
+}
+
+impl ModelSpec {
+    /// The model's name (as `cliffload sample` takes it).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelSpec::Order { .. } => "order",
+            ModelSpec::OrderBatch { .. } => "order_batch",
+            ModelSpec::Customer => "customer",
+            ModelSpec::Product => "product",
+            ModelSpec::AnalyticsEvent => "analytics_event",
+            ModelSpec::AnalyticsBatch { .. } => "analytics_batch",
+            ModelSpec::BatchRequest { .. } => "batch_request",
+            ModelSpec::ValidationErrorTest => "validation_error_test",
+        }
+    }
+
+    /// The injections this model takes.
+    pub fn inject_kinds(&self) -> &'static [InjectKind] {
+        use InjectKind::*;
+        match self {
+            ModelSpec::Order { .. } | ModelSpec::OrderBatch { .. } => &InjectKind::ORDER,
+            ModelSpec::Customer => &[InvalidEmail, FutureBirthDate, MissingRequired],
+            ModelSpec::Product | ModelSpec::AnalyticsEvent | ModelSpec::AnalyticsBatch { .. } => &[MissingRequired],
+            ModelSpec::BatchRequest { .. } => &[MissingRequired, OutOfRange],
+            ModelSpec::ValidationErrorTest => &InjectKind::VALIDATION_TEST,
+        }
+    }
+
+    /// Generates one payload, with `inject` applied if given.
+    pub fn sample(&self, g: &mut Generator, inject: Option<InjectKind>) -> Result<Sample, PayloadError> {
+        if let Some(kind) = inject
+            && !self.inject_kinds().contains(&kind)
+        {
+            return Err(PayloadError::NotInjectable { model: self.name(), kind, allowed: self.inject_kinds() });
+        }
+        let between = |g: &mut Generator, (lo, hi): (usize, usize)| {
+            let (lo, hi) = (lo.max(1), hi.max(lo.max(1)));
+            rand::RngExt::random_range(g.rng(), lo..=hi)
+        };
+        let mut expect_at = Vec::new();
+        let mut value = match self {
+            ModelSpec::Order { items } => {
+                let mut o = match items {
+                    Some(r) => {
+                        let n = between(g, *r);
+                        g.order_with_items(n)
+                    }
+                    None => g.order(),
+                };
+                if let Some(kind) = inject {
+                    expect_at = keys(inject::break_order(&mut o, kind, g.rng()).unwrap_or(&[]));
+                }
+                to_value(&o)
+            }
+            ModelSpec::OrderBatch { orders } => {
+                let n = between(g, *orders);
+                let mut list: Vec<ComplexOrder> = (0..n).map(|_| g.order()).collect();
+                if let Some(kind) = inject {
+                    expect_at = vec![Seg::Index(0)];
+                    expect_at.extend(keys(inject::break_order(&mut list[0], kind, g.rng()).unwrap_or(&[])));
+                }
+                to_value(&list)
+            }
+            ModelSpec::Customer => {
+                let mut c = g.customer();
+                match inject {
+                    Some(InjectKind::InvalidEmail | InjectKind::MissingRequired) => {
+                        c.email = c.email.replace('@', "-at-");
+                        expect_at = keys(&["email"]);
+                    }
+                    Some(InjectKind::FutureBirthDate) => {
+                        let today = g.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+                        c.date_of_birth = today.checked_add(jiff::Span::new().days(30)).ok();
+                        expect_at = keys(&["date_of_birth"]);
+                    }
+                    _ => {}
+                }
+                to_value(&c)
+            }
+            ModelSpec::Product => {
+                expect_at = keys(&["name"]);
+                to_value(&g.product())
+            }
+            ModelSpec::AnalyticsEvent => {
+                expect_at = keys(&["event_type"]);
+                to_value(&g.analytics_event(None))
+            }
+            ModelSpec::AnalyticsBatch { events } => {
+                let n = between(g, *events);
+                expect_at = vec![Seg::Index(0), Seg::Key("event_type".into())];
+                to_value(&g.analytics_batch(n))
+            }
+            ModelSpec::BatchRequest { items, metadata_kb } => {
+                let n = between(g, *items);
+                let mut b = g.batch_request(n, *metadata_kb);
+                expect_at = keys(&["operation_type"]);
+                if inject == Some(InjectKind::OutOfRange) {
+                    b.priority = 99;
+                    expect_at = keys(&["priority"]);
+                }
+                to_value(&b)
+            }
+            ModelSpec::ValidationErrorTest => {
+                let mut t = g.validation_error_test();
+                if let Some(kind) = inject {
+                    expect_at = keys(inject::break_validation_test(&mut t, kind).unwrap_or(&[]));
+                }
+                to_value(&t)
+            }
+        };
+        if inject.is_none() {
+            expect_at.clear();
+        } else if inject == Some(InjectKind::MissingRequired) && !matches!(self, ModelSpec::Customer) {
+            remove(&mut value, &expect_at);
+        }
+        Ok(Sample { value, injected: inject, expect_at })
+    }
+
+    /// Validates a value as this model, paths starting at `root`.
+    pub fn validate(&self, value: &Value, root: &str, now: Timestamp) -> Vec<Violation> {
+        match self {
+            ModelSpec::Order { .. } => validate_value::<ComplexOrder>(root, value, now),
+            ModelSpec::OrderBatch { .. } => validate_value::<Vec<ComplexOrder>>(root, value, now),
+            ModelSpec::Customer => validate_value::<CustomerProfile>(root, value, now),
+            ModelSpec::Product => validate_value::<Product>(root, value, now),
+            ModelSpec::AnalyticsEvent => validate_value::<AnalyticsEvent>(root, value, now),
+            ModelSpec::AnalyticsBatch { .. } => validate_value::<Vec<AnalyticsEvent>>(root, value, now),
+            ModelSpec::BatchRequest { .. } => validate_value::<BatchProcessingRequest>(root, value, now),
+            ModelSpec::ValidationErrorTest => validate_value::<ValidationErrorTest>(root, value, now),
+        }
+    }
+}
+
+/// How pool bodies are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// JSON.
+    #[default]
+    Json,
+    /// MsgPack (maps keep their keys).
+    MsgPack,
+}
+
+impl Encoding {
+    /// Encodes a value.
+    pub fn encode(self, value: &Value) -> Result<Vec<u8>, PayloadError> {
+        match self {
+            Encoding::Json => serde_json::to_vec(value).map_err(|e| PayloadError::Encode(e.to_string())),
+            Encoding::MsgPack => rmp_serde::to_vec_named(value).map_err(|e| PayloadError::Encode(e.to_string())),
+        }
+    }
+}
+
+/// What a pool holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSpec {
+    /// The model.
+    pub model: ModelSpec,
+    /// Payloads in the pool.
+    pub size: usize,
+    /// Share of payloads with an injected error, 0..=1.
+    pub error_rate: f64,
+    /// Wrap each payload as `{arg: payload}` (a Cliffracer handler's keyword argument).
+    pub arg: Option<String>,
+    /// Body encoding.
+    pub encoding: Encoding,
+}
+
+/// One pre-built request body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Encoded body.
+    pub body: Vec<u8>,
+    /// The injected error, if any.
+    pub injected: Option<InjectKind>,
+}
+
+/// Builds a pool: exactly `round(size × error_rate)` entries are injected,
+/// at seeded random positions, cycling through the model's kinds.
+pub fn build(g: &mut Generator, spec: &PoolSpec) -> Result<Vec<Entry>, PayloadError> {
+    if !(0.0..=1.0).contains(&spec.error_rate) {
+        return Err(PayloadError::Rate(spec.error_rate));
+    }
+    let size = spec.size.max(1);
+    let n_injected = (size as f64 * spec.error_rate).round() as usize;
+    let kinds = spec.model.inject_kinds();
+    let mut positions: Vec<usize> = (0..size).collect();
+    positions.shuffle(g.rng());
+    let mut injected = vec![None; size];
+    for (n, &p) in positions.iter().take(n_injected).enumerate() {
+        injected[p] = Some(kinds[n % kinds.len()]);
+    }
+    injected
+        .into_iter()
+        .map(|kind| {
+            let s = spec.model.sample(g, kind)?;
+            let value = match &spec.arg {
+                Some(arg) => Value::Object(Map::from_iter([(arg.clone(), s.value)])),
+                None => s.value,
+            };
+            Ok(Entry { body: spec.encoding.encode(&value)?, injected: s.injected })
+        })
+        .collect()
+}
