@@ -25,6 +25,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the scenarios (built-in, or in a file).
     Scenarios(ScenariosArgs),
+    /// Print generated payloads as JSON lines: exactly what a run would send.
+    Sample(SampleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +97,48 @@ pub struct ScenariosArgs {
     /// List the scenarios of this file instead of the built-in ones.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The model to generate.
+    #[arg(value_enum)]
+    pub model: Model,
+
+    /// Seed (same seed and --at: same bytes).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// How many payloads.
+    #[arg(long, short = 'n', default_value_t = 1)]
+    pub count: usize,
+
+    /// Inject this error into every payload (e.g. negative_total, invalid_email,
+    /// future_birth_date, invalid_totals, missing_required, short_field,
+    /// bad_email, out_of_range, bad_pattern, contains_fail).
+    #[arg(long, value_name = "KIND")]
+    pub inject: Option<String>,
+
+    /// Items per order or batch request, events per analytics batch, orders per order batch.
+    #[arg(long, value_name = "N")]
+    pub items: Option<usize>,
+
+    /// The instant generated times are relative to (RFC 3339; default: today 00:00 UTC).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum Model {
+    Order,
+    OrderBatch,
+    Customer,
+    Product,
+    AnalyticsEvent,
+    AnalyticsBatch,
+    BatchRequest,
+    ValidationErrorTest,
 }
 
 #[cfg(test)]

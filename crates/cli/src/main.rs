@@ -1,7 +1,7 @@
 //! `cliffload`: load testing for NATS request/reply microservices.
 //!
 //! This binary is wiring: clap arguments ([`args`]), the subcommands
-//! ([`run`], [`serve`], [`list`]), live progress ([`progress`]), and the
+//! ([`run`], [`serve`], [`list`], [`sample`]), live progress ([`progress`]), and the
 //! mapping of results to exit codes (DESIGN §7).
 
 mod args;
@@ -9,6 +9,7 @@ mod embedded;
 mod list;
 mod progress;
 mod run;
+mod sample;
 mod serve;
 
 use std::process::ExitCode;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             Command::Run(a) => run::run(a, cancel).await,
             Command::Serve(a) => serve::serve(a, cancel).await,
             Command::Scenarios(a) => list::scenarios(a),
+            Command::Sample(a) => sample::sample(a),
         };
         result.unwrap_or_else(|e| {
             eprintln!("error: {e:#}");

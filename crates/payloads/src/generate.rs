@@ -31,7 +31,11 @@ pub struct OrderComplexity {
 
 impl Default for OrderComplexity {
     fn default() -> Self {
-        Self { min_items: 1, max_items: 8, average_items: 3.0 }
+        Self {
+            min_items: 1,
+            max_items: 8,
+            average_items: 3.0,
+        }
     }
 }
 
@@ -54,7 +58,13 @@ pub struct GenConfig {
 impl GenConfig {
     /// The original's defaults (1000 customers, 500 products, 1–8 items, 3 on average).
     pub fn new(seed: u64, now: Timestamp) -> Self {
-        Self { seed, now, customer_pool_size: 1000, product_pool_size: 500, order: OrderComplexity::default() }
+        Self {
+            seed,
+            now,
+            customer_pool_size: 1000,
+            product_pool_size: 500,
+            order: OrderComplexity::default(),
+        }
     }
 }
 
@@ -69,10 +79,30 @@ pub struct Generator {
 }
 
 const TAX_RATE: Decimal = Decimal::from_parts(85, 0, 0, false, 3);
-const EVENT_TYPES: [&str; 10] =
-    ["page_view", "click", "scroll", "form_submit", "purchase", "add_to_cart", "remove_from_cart", "search", "login", "logout"];
-const FRAUD_FLAGS: [&str; 4] = ["high_velocity", "unusual_location", "new_device", "suspicious_pattern"];
-const SERVICE_LEVELS: [(&str, u32); 4] = [("standard", 10), ("express", 15), ("two-day", 20), ("overnight", 30)];
+const EVENT_TYPES: [&str; 10] = [
+    "page_view",
+    "click",
+    "scroll",
+    "form_submit",
+    "purchase",
+    "add_to_cart",
+    "remove_from_cart",
+    "search",
+    "login",
+    "logout",
+];
+const FRAUD_FLAGS: [&str; 4] = [
+    "high_velocity",
+    "unusual_location",
+    "new_device",
+    "suspicious_pattern",
+];
+const SERVICE_LEVELS: [(&str, u32); 4] = [
+    ("standard", 10),
+    ("express", 15),
+    ("two-day", 20),
+    ("overnight", 30),
+];
 
 fn cents(c: i64) -> Decimal {
     Decimal::new(c, 2)
@@ -92,8 +122,12 @@ impl Generator {
             customers: Vec::new(),
             products: Vec::new(),
         };
-        g.customers = (0..config.customer_pool_size.max(1)).map(|_| g.customer()).collect();
-        g.products = (0..config.product_pool_size.max(1)).map(|_| g.product()).collect();
+        g.customers = (0..config.customer_pool_size.max(1))
+            .map(|_| g.customer())
+            .collect();
+        g.products = (0..config.product_pool_size.max(1))
+            .map(|_| g.product())
+            .collect();
         g
     }
 
@@ -116,11 +150,15 @@ impl Generator {
     }
 
     fn hex(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b"0123456789ABCDEF"[self.rng.random_range(0..16)])).collect()
+        (0..n)
+            .map(|_| char::from(b"0123456789ABCDEF"[self.rng.random_range(0..16)]))
+            .collect()
     }
 
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.rng.random_range(0..10u8))).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + self.rng.random_range(0..10u8)))
+            .collect()
     }
 
     fn uuid(&mut self) -> Uuid {
@@ -129,12 +167,16 @@ impl Generator {
 
     fn ago(&mut self, max_secs: i64) -> Timestamp {
         let secs = self.rng.random_range(0..=max_secs);
-        self.now.checked_sub(SignedDuration::from_secs(secs)).unwrap_or(self.now)
+        self.now
+            .checked_sub(SignedDuration::from_secs(secs))
+            .unwrap_or(self.now)
     }
 
     fn ahead(&mut self, min_secs: i64, max_secs: i64) -> Timestamp {
         let secs = self.rng.random_range(min_secs..=max_secs);
-        self.now.checked_add(SignedDuration::from_secs(secs)).unwrap_or(self.now)
+        self.now
+            .checked_add(SignedDuration::from_secs(secs))
+            .unwrap_or(self.now)
     }
 
     fn sentence(&mut self, words: std::ops::Range<usize>, max_chars: usize) -> String {
@@ -147,12 +189,22 @@ impl Generator {
         let number = self.rng.random_range(1..9999);
         let street: String = StreetName().fake_with_rng(&mut self.rng);
         let suffix: String = StreetSuffix().fake_with_rng(&mut self.rng);
-        let zip = if self.chance(0.3) { format!("{}-{}", self.digits(5), self.digits(4)) } else { self.digits(5) };
+        let zip = if self.chance(0.3) {
+            format!("{}-{}", self.digits(5), self.digits(4))
+        } else {
+            self.digits(5)
+        };
         let city: String = CityName().fake_with_rng(&mut self.rng);
         Address {
             street_address: format!("{number} {street} {suffix}"),
-            apartment: self.chance(0.3).then(|| format!("Apt {}", self.rng.random_range(1..999))),
-            city: if city.chars().count() < 2 { format!("{city} City") } else { city },
+            apartment: self
+                .chance(0.3)
+                .then(|| format!("Apt {}", self.rng.random_range(1..999))),
+            city: if city.chars().count() < 2 {
+                format!("{city} City")
+            } else {
+                city
+            },
             state: StateAbbr().fake_with_rng(&mut self.rng),
             postal_code: zip,
             country: "US".into(),
@@ -166,11 +218,19 @@ impl Generator {
     /// A customer.
     pub fn customer(&mut self) -> CustomerProfile {
         let n_addresses = self.rng.random_range(1..=3);
-        let tier = *self.pick(&[LoyaltyTier::Bronze, LoyaltyTier::Bronze, LoyaltyTier::Silver, LoyaltyTier::Gold, LoyaltyTier::Platinum]);
+        let tier = *self.pick(&[
+            LoyaltyTier::Bronze,
+            LoyaltyTier::Bronze,
+            LoyaltyTier::Silver,
+            LoyaltyTier::Gold,
+            LoyaltyTier::Platinum,
+        ]);
         let dob = self.chance(0.7).then(|| {
             let days = self.rng.random_range(18 * 365..80 * 365);
             let today = self.now.to_zoned(jiff::tz::TimeZone::UTC).date();
-            today.checked_sub(jiff::Span::new().days(days)).unwrap_or(today)
+            today
+                .checked_sub(jiff::Span::new().days(days))
+                .unwrap_or(today)
         });
         CustomerProfile {
             customer_id: format!("CUST-{}", self.hex(8)),
@@ -184,24 +244,38 @@ impl Generator {
             marketing_consent: self.chance(0.6),
             loyalty_tier: tier,
             account_balance: cents(self.rng.random_range(0..50_000)),
-            preferences: json!({"newsletter": self.chance(0.5), "theme": *self.pick(&["light", "dark"])})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
+            preferences:
+                json!({"newsletter": self.chance(0.5), "theme": *self.pick(&["light", "dark"])})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
         }
     }
 
     fn variant(&mut self, product_id: &str, i: usize, category: ProductCategory) -> ProductVariant {
         let color = *self.pick(&["black", "white", "red", "blue", "green", "silver"]);
         let size = *self.pick(&["S", "M", "L", "XL", "one-size"]);
-        let dims = [("length", 5.0, 120.0), ("width", 2.0, 80.0), ("height", 1.0, 60.0)]
-            .into_iter()
-            .map(|(k, lo, hi)| (k.to_owned(), (self.rng.random_range(lo..hi) * 10.0f64).round() / 10.0))
-            .collect();
+        let dims = [
+            ("length", 5.0, 120.0),
+            ("width", 2.0, 80.0),
+            ("height", 1.0, 60.0),
+        ]
+        .into_iter()
+        .map(|(k, lo, hi)| {
+            (
+                k.to_owned(),
+                (self.rng.random_range(lo..hi) * 10.0f64).round() / 10.0,
+            )
+        })
+        .collect();
         ProductVariant {
             sku: format!("SKU-{}-{i}", &product_id[4..]),
             name: format!("{color} / {size}"),
-            attributes: [("color".to_owned(), color.to_owned()), ("size".to_owned(), size.to_owned())].into(),
+            attributes: [
+                ("color".to_owned(), color.to_owned()),
+                ("size".to_owned(), size.to_owned()),
+            ]
+            .into(),
             price: cents(self.rng.random_range(499..49_999)),
             weight_grams: self.rng.random_range(50..=5_000),
             dimensions_cm: dims,
@@ -216,24 +290,43 @@ impl Generator {
         let category = *self.pick(ProductCategory::ALL);
         let n_variants = self.rng.random_range(1..=5);
         let created = self.ago(3 * 365 * 86_400);
-        let updated = created.checked_add(SignedDuration::from_secs(self.rng.random_range(0..86_400 * 30))).unwrap_or(created);
+        let updated = created
+            .checked_add(SignedDuration::from_secs(
+                self.rng.random_range(0..86_400 * 30),
+            ))
+            .unwrap_or(created);
         let name: String = CatchPhrase().fake_with_rng(&mut self.rng);
         let description = self.sentence(8..30, 2000);
         let n_images = self.rng.random_range(1..=3);
         let tags: Vec<String> = Words(1..5).fake_with_rng(&mut self.rng);
         Product {
-            variants: (0..n_variants).map(|i| self.variant(&product_id, i, category)).collect(),
-            images: (0..n_images).map(|i| format!("https://cdn.example.com/p/{product_id}/{i}.jpg")).collect(),
+            variants: (0..n_variants)
+                .map(|i| self.variant(&product_id, i, category))
+                .collect(),
+            images: (0..n_images)
+                .map(|i| format!("https://cdn.example.com/p/{product_id}/{i}.jpg"))
+                .collect(),
             name: name.chars().take(200).collect(),
-            description: if description.chars().count() < 10 { format!("{description} — well made.") } else { description },
+            description: if description.chars().count() < 10 {
+                format!("{description} — well made.")
+            } else {
+                description
+            },
             category,
-            brand: CompanyName().fake_with_rng::<String, _>(&mut self.rng).chars().take(100).collect(),
+            brand: CompanyName()
+                .fake_with_rng::<String, _>(&mut self.rng)
+                .chars()
+                .take(100)
+                .collect(),
             tags,
             reviews_average: f64::from(self.rng.random_range(0..=50u32)) / 10.0,
             reviews_count: self.rng.random_range(0..5_000),
             created_at: created,
             updated_at: updated,
-            metadata: json!({"warehouse": format!("WH-{}", self.rng.random_range(1..20))}).as_object().cloned().unwrap_or_default(),
+            metadata: json!({"warehouse": format!("WH-{}", self.rng.random_range(1..20))})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             product_id,
         }
     }
@@ -255,7 +348,11 @@ impl Generator {
         let variant = self.pick(&product.variants).clone();
         let quantity = self.rng.random_range(1..=5i64);
         let line = variant.price * Decimal::from(quantity);
-        let discount = if self.chance(0.2) { round2(line * cents(self.rng.random_range(5..=20))) } else { Decimal::ZERO };
+        let discount = if self.chance(0.2) {
+            round2(line * cents(self.rng.random_range(5..=20)))
+        } else {
+            Decimal::ZERO
+        };
         let tax = round2((line - discount) * TAX_RATE);
         OrderItem {
             item_id: self.uuid(),
@@ -285,21 +382,39 @@ impl Generator {
         let weight: i64 = items
             .iter()
             .map(|i| {
-                let w = i.product_snapshot.variants.iter().find(|v| v.sku == i.variant_sku).map_or(500, |v| v.weight_grams);
+                let w = i
+                    .product_snapshot
+                    .variants
+                    .iter()
+                    .find(|v| v.sku == i.variant_sku)
+                    .map_or(500, |v| v.weight_grams);
                 w * i.quantity
             })
             .sum();
         let (level, factor) = *self.pick(&SERVICE_LEVELS);
-        let shipping_cost = round2((cents(599) + Decimal::from(weight) * Decimal::new(1, 3)) * Decimal::new(i64::from(factor), 1));
+        let shipping_cost = round2(
+            (cents(599) + Decimal::from(weight) * Decimal::new(1, 3))
+                * Decimal::new(i64::from(factor), 1),
+        );
         let tax_amount = round2(shipping_cost * TAX_RATE);
-        let discount = if self.chance(0.3) { round2(subtotal * cents(self.rng.random_range(5..=15))) } else { Decimal::ZERO };
+        let discount = if self.chance(0.3) {
+            round2(subtotal * cents(self.rng.random_range(5..=15)))
+        } else {
+            Decimal::ZERO
+        };
         let total = subtotal + tax_amount + shipping_cost - discount;
         let created = self.ago(72 * 3600);
         let risk: f64 = (self.rng.random::<f64>() * 1e4).round() / 1e4;
         let method = *self.pick(PaymentMethod::ALL);
         let card = matches!(method, PaymentMethod::CreditCard | PaymentMethod::DebitCard);
-        let n_flags = if risk > 0.8 { self.rng.random_range(1..=2) } else { 0 };
-        let fraud_flags = (0..n_flags).map(|_| self.pick(&FRAUD_FLAGS).to_string()).collect();
+        let n_flags = if risk > 0.8 {
+            self.rng.random_range(1..=2)
+        } else {
+            0
+        };
+        let fraud_flags = (0..n_flags)
+            .map(|_| self.pick(&FRAUD_FLAGS).to_string())
+            .collect();
         let address = customer.addresses[0].clone();
         let payment = PaymentDetails {
             payment_id: self.uuid(),
@@ -308,10 +423,17 @@ impl Generator {
             currency: "USD".into(),
             transaction_reference: Some(format!("TXN-{}", self.hex(12))),
             processed_at: Some(created),
-            gateway_response: json!({"code": "00", "message": "approved"}).as_object().cloned().unwrap_or_default(),
+            gateway_response: json!({"code": "00", "message": "approved"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             card_last_four: card.then(|| self.digits(4)),
-            card_brand: card.then(|| self.pick(&["visa", "mastercard", "amex", "discover"]).to_string()),
-            cardholder_name: card.then(|| format!("{} {}", customer.first_name, customer.last_name)),
+            card_brand: card.then(|| {
+                self.pick(&["visa", "mastercard", "amex", "discover"])
+                    .to_string()
+            }),
+            cardholder_name: card
+                .then(|| format!("{} {}", customer.first_name, customer.last_name)),
             risk_score: Some(risk),
             fraud_flags,
         };
@@ -325,8 +447,15 @@ impl Generator {
             shipping_address: address,
             cost: shipping_cost,
             weight_grams: weight.max(1),
-            package_dimensions: json!({"length": 40, "width": 30, "height": 20}).as_object().cloned().unwrap_or_default(),
-            insurance_amount: if total > Decimal::from(500) { round2(total * cents(1)) } else { Decimal::ZERO },
+            package_dimensions: json!({"length": 40, "width": 30, "height": 20})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            insurance_amount: if total > Decimal::from(500) {
+                round2(total * cents(1))
+            } else {
+                Decimal::ZERO
+            },
             signature_required: total > Decimal::from(1000),
         };
         ComplexOrder {
@@ -363,11 +492,21 @@ impl Generator {
     pub fn analytics_event(&mut self, batch_id: Option<&str>) -> AnalyticsEvent {
         let event_type = *self.pick(&EVENT_TYPES);
         let properties = match event_type {
-            "page_view" => json!({"url": format!("https://shop.example.com/{}", Word().fake_with_rng::<String, _>(&mut self.rng)), "referrer": "https://www.example.org/", "duration_ms": self.rng.random_range(100..60_000)}),
-            "click" => json!({"element_id": format!("btn-{}", self.rng.random_range(1..200)), "x": self.rng.random_range(0..1920), "y": self.rng.random_range(0..1080)}),
-            "purchase" => json!({"value": f64::from(self.rng.random_range(500..50_000u32)) / 100.0, "currency": "USD", "order_id": format!("ORD-{}", self.hex(8))}),
-            "add_to_cart" | "remove_from_cart" => json!({"product_id": format!("PRD-{}", self.hex(8)), "quantity": self.rng.random_range(1..5)}),
-            "search" => json!({"query": Words(1..4).fake_with_rng::<Vec<String>, _>(&mut self.rng).join(" "), "results": self.rng.random_range(0..500)}),
+            "page_view" => {
+                json!({"url": format!("https://shop.example.com/{}", Word().fake_with_rng::<String, _>(&mut self.rng)), "referrer": "https://www.example.org/", "duration_ms": self.rng.random_range(100..60_000)})
+            }
+            "click" => {
+                json!({"element_id": format!("btn-{}", self.rng.random_range(1..200)), "x": self.rng.random_range(0..1920), "y": self.rng.random_range(0..1080)})
+            }
+            "purchase" => {
+                json!({"value": f64::from(self.rng.random_range(500..50_000u32)) / 100.0, "currency": "USD", "order_id": format!("ORD-{}", self.hex(8))})
+            }
+            "add_to_cart" | "remove_from_cart" => {
+                json!({"product_id": format!("PRD-{}", self.hex(8)), "quantity": self.rng.random_range(1..5)})
+            }
+            "search" => {
+                json!({"query": Words(1..4).fake_with_rng::<Vec<String>, _>(&mut self.rng).join(" "), "results": self.rng.random_range(0..500)})
+            }
             _ => json!({}),
         };
         AnalyticsEvent {
@@ -424,19 +563,31 @@ impl Generator {
         }
         BatchProcessingRequest {
             batch_id: format!("BATCH-{}", self.hex(8)),
-            operation_type: self.pick(&["transform", "validate", "enrich", "aggregate"]).to_string(),
+            operation_type: self
+                .pick(&["transform", "validate", "enrich", "aggregate"])
+                .to_string(),
             items,
-            options: json!({"parallel": true, "chunk_size": 100}).as_object().cloned().unwrap_or_default(),
+            options: json!({"parallel": true, "chunk_size": 100})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             priority: self.rng.random_range(1..=10),
             timeout_seconds: self.rng.random_range(30..=600),
-            callback_url: self.chance(0.5).then(|| format!("https://hooks.example.com/batch/{}", self.hex(8).to_lowercase())),
+            callback_url: self.chance(0.5).then(|| {
+                format!(
+                    "https://hooks.example.com/batch/{}",
+                    self.hex(8).to_lowercase()
+                )
+            }),
             metadata,
         }
     }
 
     /// A valid `ValidationErrorTest` (injection makes it invalid).
     pub fn validation_error_test(&mut self) -> ValidationErrorTest {
-        let letters: String = (0..3).map(|_| char::from(b'A' + self.rng.random_range(0..26u8))).collect();
+        let letters: String = (0..3)
+            .map(|_| char::from(b'A' + self.rng.random_range(0..26u8)))
+            .collect();
         let mut text: String = Sentence(3..8).fake_with_rng(&mut self.rng);
         while text.chars().count() < 10 || text.to_uppercase().contains("FAIL") {
             text = Sentence(3..8).fake_with_rng(&mut self.rng);

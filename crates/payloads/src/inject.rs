@@ -101,7 +101,11 @@ impl fmt::Display for InjectKind {
 /// Breaks a valid order in the way `kind` says; returns the path (under the
 /// order) where validation must report it. `MissingRequired` is applied to
 /// the JSON form by [`crate::pool`]; here it returns its path only.
-pub(crate) fn break_order(order: &mut ComplexOrder, kind: InjectKind, rng: &mut impl RngExt) -> Option<&'static [&'static str]> {
+pub(crate) fn break_order(
+    order: &mut ComplexOrder,
+    kind: InjectKind,
+    rng: &mut impl RngExt,
+) -> Option<&'static [&'static str]> {
     Some(match kind {
         InjectKind::NegativeTotal => {
             order.total_amount = -order.total_amount.abs().max(Decimal::ONE);
@@ -114,9 +118,12 @@ pub(crate) fn break_order(order: &mut ComplexOrder, kind: InjectKind, rng: &mut 
         InjectKind::FutureBirthDate => {
             let days = rng.random_range(1..3650i64);
             order.customer.date_of_birth = Some(
-                (order.created_at.checked_add(SignedDuration::from_hours(24 * (days + 4))).unwrap_or(order.created_at))
-                    .to_zoned(jiff::tz::TimeZone::UTC)
-                    .date(),
+                (order
+                    .created_at
+                    .checked_add(SignedDuration::from_hours(24 * (days + 4)))
+                    .unwrap_or(order.created_at))
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .date(),
             );
             &["customer", "date_of_birth"]
         }
@@ -130,7 +137,10 @@ pub(crate) fn break_order(order: &mut ComplexOrder, kind: InjectKind, rng: &mut 
 }
 
 /// Breaks a valid `ValidationErrorTest`; returns the path of the error.
-pub(crate) fn break_validation_test(t: &mut ValidationErrorTest, kind: InjectKind) -> Option<&'static [&'static str]> {
+pub(crate) fn break_validation_test(
+    t: &mut ValidationErrorTest,
+    kind: InjectKind,
+) -> Option<&'static [&'static str]> {
     Some(match kind {
         InjectKind::ShortField => {
             t.required_field = "too short".chars().take(9).collect();

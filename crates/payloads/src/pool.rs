@@ -88,7 +88,9 @@ fn keys(path: &[&str]) -> Vec<Seg> {
 }
 
 fn remove(value: &mut Value, path: &[Seg]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut v = value;
     for seg in parents {
         v = match seg {
@@ -122,18 +124,28 @@ impl ModelSpec {
         match self {
             ModelSpec::Order { .. } | ModelSpec::OrderBatch { .. } => &InjectKind::ORDER,
             ModelSpec::Customer => &[InvalidEmail, FutureBirthDate, MissingRequired],
-            ModelSpec::Product | ModelSpec::AnalyticsEvent | ModelSpec::AnalyticsBatch { .. } => &[MissingRequired],
+            ModelSpec::Product | ModelSpec::AnalyticsEvent | ModelSpec::AnalyticsBatch { .. } => {
+                &[MissingRequired]
+            }
             ModelSpec::BatchRequest { .. } => &[MissingRequired, OutOfRange],
             ModelSpec::ValidationErrorTest => &InjectKind::VALIDATION_TEST,
         }
     }
 
     /// Generates one payload, with `inject` applied if given.
-    pub fn sample(&self, g: &mut Generator, inject: Option<InjectKind>) -> Result<Sample, PayloadError> {
+    pub fn sample(
+        &self,
+        g: &mut Generator,
+        inject: Option<InjectKind>,
+    ) -> Result<Sample, PayloadError> {
         if let Some(kind) = inject
             && !self.inject_kinds().contains(&kind)
         {
-            return Err(PayloadError::NotInjectable { model: self.name(), kind, allowed: self.inject_kinds() });
+            return Err(PayloadError::NotInjectable {
+                model: self.name(),
+                kind,
+                allowed: self.inject_kinds(),
+            });
         }
         let between = |g: &mut Generator, (lo, hi): (usize, usize)| {
             let (lo, hi) = (lo.max(1), hi.max(lo.max(1)));
@@ -159,7 +171,9 @@ impl ModelSpec {
                 let mut list: Vec<ComplexOrder> = (0..n).map(|_| g.order()).collect();
                 if let Some(kind) = inject {
                     expect_at = vec![Seg::Index(0)];
-                    expect_at.extend(keys(inject::break_order(&mut list[0], kind, g.rng()).unwrap_or(&[])));
+                    expect_at.extend(keys(
+                        inject::break_order(&mut list[0], kind, g.rng()).unwrap_or(&[]),
+                    ));
                 }
                 to_value(&list)
             }
@@ -212,10 +226,16 @@ impl ModelSpec {
         };
         if inject.is_none() {
             expect_at.clear();
-        } else if inject == Some(InjectKind::MissingRequired) && !matches!(self, ModelSpec::Customer) {
+        } else if inject == Some(InjectKind::MissingRequired)
+            && !matches!(self, ModelSpec::Customer)
+        {
             remove(&mut value, &expect_at);
         }
-        Ok(Sample { value, injected: inject, expect_at })
+        Ok(Sample {
+            value,
+            injected: inject,
+            expect_at,
+        })
     }
 
     /// Validates a value as this model, paths starting at `root`.
@@ -226,9 +246,15 @@ impl ModelSpec {
             ModelSpec::Customer => validate_value::<CustomerProfile>(root, value, now),
             ModelSpec::Product => validate_value::<Product>(root, value, now),
             ModelSpec::AnalyticsEvent => validate_value::<AnalyticsEvent>(root, value, now),
-            ModelSpec::AnalyticsBatch { .. } => validate_value::<Vec<AnalyticsEvent>>(root, value, now),
-            ModelSpec::BatchRequest { .. } => validate_value::<BatchProcessingRequest>(root, value, now),
-            ModelSpec::ValidationErrorTest => validate_value::<ValidationErrorTest>(root, value, now),
+            ModelSpec::AnalyticsBatch { .. } => {
+                validate_value::<Vec<AnalyticsEvent>>(root, value, now)
+            }
+            ModelSpec::BatchRequest { .. } => {
+                validate_value::<BatchProcessingRequest>(root, value, now)
+            }
+            ModelSpec::ValidationErrorTest => {
+                validate_value::<ValidationErrorTest>(root, value, now)
+            }
         }
     }
 }
@@ -247,8 +273,12 @@ impl Encoding {
     /// Encodes a value.
     pub fn encode(self, value: &Value) -> Result<Vec<u8>, PayloadError> {
         match self {
-            Encoding::Json => serde_json::to_vec(value).map_err(|e| PayloadError::Encode(e.to_string())),
-            Encoding::MsgPack => rmp_serde::to_vec_named(value).map_err(|e| PayloadError::Encode(e.to_string())),
+            Encoding::Json => {
+                serde_json::to_vec(value).map_err(|e| PayloadError::Encode(e.to_string()))
+            }
+            Encoding::MsgPack => {
+                rmp_serde::to_vec_named(value).map_err(|e| PayloadError::Encode(e.to_string()))
+            }
         }
     }
 }
@@ -300,7 +330,10 @@ pub fn build(g: &mut Generator, spec: &PoolSpec) -> Result<Vec<Entry>, PayloadEr
                 Some(arg) => Value::Object(Map::from_iter([(arg.clone(), s.value)])),
                 None => s.value,
             };
-            Ok(Entry { body: spec.encoding.encode(&value)?, injected: s.injected })
+            Ok(Entry {
+                body: spec.encoding.encode(&value)?,
+                injected: s.injected,
+            })
         })
         .collect()
 }

@@ -49,7 +49,11 @@ pub struct Violation {
 impl Violation {
     /// The dotted path: `order.items.3.product_snapshot.variants.0.price`.
     pub fn dotted(&self) -> String {
-        self.path.iter().map(ToString::to_string).collect::<Vec<_>>().join(".")
+        self.path
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// As a Cliffracer `details` entry: `{"type", "loc", "msg"}`.
@@ -77,12 +81,16 @@ pub struct Violations {
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$").expect("valid regex")
 });
-static POSTAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{5}(-\d{4})?$").expect("valid regex"));
-static PHONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\+?1?\d{9,15}$").expect("valid regex"));
+static POSTAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\d{5}(-\d{4})?$").expect("valid regex"));
+static PHONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\+?1?\d{9,15}$").expect("valid regex"));
 static LANG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z]{2}$").expect("valid regex"));
-static CURRENCY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z]{3}$").expect("valid regex"));
+static CURRENCY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z]{3}$").expect("valid regex"));
 static LAST_FOUR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}$").expect("valid regex"));
-static ORDER_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^ORD-[0-9A-F]{8}$").expect("valid regex"));
+static ORDER_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^ORD-[0-9A-F]{8}$").expect("valid regex"));
 static TEST_PATTERN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^TEST-\d{4}-[A-Z]{3}$").expect("valid regex"));
 
@@ -92,8 +100,16 @@ const CENT: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 impl Violations {
     /// Starts at `root` (the argument name, e.g. `order`), judging dates against `now`.
     pub fn new(root: &str, now: Timestamp) -> Self {
-        let path = if root.is_empty() { vec![] } else { vec![Seg::Key(root.to_owned())] };
-        Self { path, found: Vec::new(), now }
+        let path = if root.is_empty() {
+            vec![]
+        } else {
+            vec![Seg::Key(root.to_owned())]
+        };
+        Self {
+            path,
+            found: Vec::new(),
+            now,
+        }
     }
 
     /// The violations found.
@@ -125,16 +141,28 @@ impl Violations {
         if !field.is_empty() {
             path.push(Seg::Key(field.to_owned()));
         }
-        self.found.push(Violation { path, code, message: message.into() });
+        self.found.push(Violation {
+            path,
+            code,
+            message: message.into(),
+        });
     }
 
     fn len(&mut self, field: &str, v: &str, min: usize, max: usize) {
         let n = v.chars().count();
         if n < min {
             let unit = if min == 1 { "character" } else { "characters" };
-            self.push(field, "string_too_short", format!("String should have at least {min} {unit}"));
+            self.push(
+                field,
+                "string_too_short",
+                format!("String should have at least {min} {unit}"),
+            );
         } else if n > max {
-            self.push(field, "string_too_long", format!("String should have at most {max} characters"));
+            self.push(
+                field,
+                "string_too_long",
+                format!("String should have at most {max} characters"),
+            );
         }
     }
 
@@ -146,7 +174,11 @@ impl Violations {
 
     fn pattern(&mut self, field: &str, v: &str, re: &Regex) {
         if !re.is_match(v) {
-            self.push(field, "string_pattern_mismatch", format!("String should match pattern '{}'", re.as_str()));
+            self.push(
+                field,
+                "string_pattern_mismatch",
+                format!("String should match pattern '{}'", re.as_str()),
+            );
         }
     }
 
@@ -158,17 +190,33 @@ impl Violations {
 
     fn int(&mut self, field: &str, v: i64, min: i64, max: i64) {
         if v < min {
-            self.push(field, "greater_than_equal", format!("Input should be greater than or equal to {min}"));
+            self.push(
+                field,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+            );
         } else if v > max {
-            self.push(field, "less_than_equal", format!("Input should be less than or equal to {max}"));
+            self.push(
+                field,
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+            );
         }
     }
 
     fn float(&mut self, field: &str, v: f64, min: f64, max: f64) {
         if !(v.is_finite() && v >= min) {
-            self.push(field, "greater_than_equal", format!("Input should be greater than or equal to {min}"));
+            self.push(
+                field,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+            );
         } else if v > max {
-            self.push(field, "less_than_equal", format!("Input should be less than or equal to {max}"));
+            self.push(
+                field,
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+            );
         }
     }
 
@@ -182,7 +230,11 @@ impl Violations {
 
     fn money_non_negative(&mut self, field: &str, v: Decimal) {
         if v < Decimal::ZERO {
-            self.push(field, "greater_than_equal", "Input should be greater than or equal to 0");
+            self.push(
+                field,
+                "greater_than_equal",
+                "Input should be greater than or equal to 0",
+            );
         } else {
             self.money_shape(field, v);
         }
@@ -191,17 +243,33 @@ impl Violations {
     /// At most 10 digits, 2 of them decimals.
     fn money_shape(&mut self, field: &str, v: Decimal) {
         if v.normalize().scale() > 2 {
-            self.push(field, "decimal_max_places", "Decimal input should have no more than 2 decimal places");
+            self.push(
+                field,
+                "decimal_max_places",
+                "Decimal input should have no more than 2 decimal places",
+            );
         } else if v.abs() >= Decimal::from(100_000_000) {
-            self.push(field, "decimal_max_digits", "Decimal input should have no more than 10 digits in total");
+            self.push(
+                field,
+                "decimal_max_digits",
+                "Decimal input should have no more than 10 digits in total",
+            );
         }
     }
 
     fn count(&mut self, field: &str, n: usize, min: usize, max: usize) {
         if n < min {
-            self.push(field, "too_short", format!("List should have at least {min} item after validation, not {n}"));
+            self.push(
+                field,
+                "too_short",
+                format!("List should have at least {min} item after validation, not {n}"),
+            );
         } else if n > max {
-            self.push(field, "too_long", format!("List should have at most {max} items after validation, not {n}"));
+            self.push(
+                field,
+                "too_long",
+                format!("List should have at most {max} items after validation, not {n}"),
+            );
         }
     }
 }
@@ -222,22 +290,34 @@ pub trait Validate {
 /// Validates a JSON value as a `T`: type and shape errors (missing keys,
 /// wrong types, unknown keys) first, with their paths; then every rule.
 /// Never panics, whatever the value.
-pub fn validate_value<T: DeserializeOwned + Validate>(root: &str, value: &Value, now: Timestamp) -> Vec<Violation> {
+pub fn validate_value<T: DeserializeOwned + Validate>(
+    root: &str,
+    value: &Value,
+    now: Timestamp,
+) -> Vec<Violation> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(t) => t.validate(root, now),
         Err(e) => {
-            let mut path: Vec<Seg> = if root.is_empty() { vec![] } else { vec![Seg::Key(root.to_owned())] };
+            let mut path: Vec<Seg> = if root.is_empty() {
+                vec![]
+            } else {
+                vec![Seg::Key(root.to_owned())]
+            };
             for seg in e.path().iter() {
                 match seg {
                     serde_path_to_error::Segment::Seq { index } => path.push(Seg::Index(*index)),
-                    serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
+                    serde_path_to_error::Segment::Map { key }
+                    | serde_path_to_error::Segment::Enum { variant: key } => {
                         path.push(Seg::Key(key.clone()))
                     }
                     serde_path_to_error::Segment::Unknown => {}
                 }
             }
             let msg = e.inner().to_string();
-            let code = if let Some(field) = msg.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            let code = if let Some(field) = msg
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next())
+            {
                 path.push(Seg::Key(field.to_owned()));
                 "missing"
             } else if msg.starts_with("unknown field") {
@@ -245,7 +325,11 @@ pub fn validate_value<T: DeserializeOwned + Validate>(root: &str, value: &Value,
             } else {
                 "type_error"
             };
-            vec![Violation { path, code, message: msg }]
+            vec![Violation {
+                path,
+                code,
+                message: msg,
+            }]
         }
     }
 }
@@ -278,7 +362,11 @@ impl Validate for CustomerProfile {
         if let Some(dob) = self.date_of_birth {
             let today = self.today(v.now);
             if dob > today {
-                v.push("date_of_birth", "value_error", format!("date_of_birth {dob} is in the future"));
+                v.push(
+                    "date_of_birth",
+                    "value_error",
+                    format!("date_of_birth {dob} is in the future"),
+                );
             }
         }
         v.count("addresses", self.addresses.len(), 1, 10);
@@ -299,7 +387,11 @@ impl Validate for ProductVariant {
         v.len("sku", &self.sku, 3, 50);
         v.len("name", &self.name, 1, 200);
         if self.attributes.is_empty() {
-            v.push("attributes", "too_short", "Dictionary should have at least 1 item after validation, not 0");
+            v.push(
+                "attributes",
+                "too_short",
+                "Dictionary should have at least 1 item after validation, not 0",
+            );
         }
         v.money_positive("price", self.price);
         v.int("weight_grams", self.weight_grams, 1, 50_000);
@@ -342,7 +434,8 @@ impl Validate for OrderItem {
         v.money_non_negative("discount_amount", self.discount_amount);
         v.money_non_negative("tax_amount", self.tax_amount);
         v.money_positive("total_price", self.total_price);
-        let expected = self.unit_price * Decimal::from(self.quantity) - self.discount_amount + self.tax_amount;
+        let expected =
+            self.unit_price * Decimal::from(self.quantity) - self.discount_amount + self.tax_amount;
         if (self.total_price - expected).abs() > CENT {
             v.push(
                 "total_price",
@@ -379,7 +472,11 @@ impl Validate for ShippingDetails {
         v.key("shipping_address", |v| self.shipping_address.check(v));
         v.money_non_negative("cost", self.cost);
         if self.weight_grams <= 0 {
-            v.push("weight_grams", "greater_than", "Input should be greater than 0");
+            v.push(
+                "weight_grams",
+                "greater_than",
+                "Input should be greater than 0",
+            );
         }
         v.money_non_negative("insurance_amount", self.insurance_amount);
     }
@@ -398,7 +495,11 @@ impl Validate for ComplexOrder {
         v.money_positive("total_amount", self.total_amount);
         let items: Decimal = self.items.iter().map(|i| i.total_price).sum();
         if (self.subtotal - items).abs() > CENT {
-            v.push("subtotal", "value_error", format!("subtotal {} ≠ Σ items.total_price = {items}", self.subtotal));
+            v.push(
+                "subtotal",
+                "value_error",
+                format!("subtotal {} ≠ Σ items.total_price = {items}", self.subtotal),
+            );
         }
         let total = self.subtotal + self.tax_amount + self.shipping_cost - self.discount_amount;
         if (self.total_amount - total).abs() > CENT {
@@ -413,7 +514,11 @@ impl Validate for ComplexOrder {
         if let Some(ship) = self.expected_ship_date
             && ship <= v.now
         {
-            v.push("expected_ship_date", "value_error", format!("expected_ship_date {ship} is not in the future"));
+            v.push(
+                "expected_ship_date",
+                "value_error",
+                format!("expected_ship_date {ship} is not in the future"),
+            );
         }
         v.len("source", &self.source, 0, 50);
         v.len("sales_channel", &self.sales_channel, 0, 50);
@@ -422,7 +527,11 @@ impl Validate for ComplexOrder {
         v.opt_len("internal_notes", &self.internal_notes, 1000);
         v.int("priority_level", self.priority_level, 1, 5);
         if self.total_amount > Decimal::from(10_000) && !self.requires_approval {
-            v.push("requires_approval", "value_error", "requires_approval must be true when total_amount > 10000");
+            v.push(
+                "requires_approval",
+                "value_error",
+                "requires_approval must be true when total_amount > 10000",
+            );
         }
     }
 }
@@ -449,7 +558,11 @@ impl Validate for ValidationErrorTest {
     fn check(&self, v: &mut Violations) {
         v.len("required_field", &self.required_field, 10, usize::MAX);
         if self.required_field.to_uppercase().contains("FAIL") {
-            v.push("required_field", "value_error", "required_field must not contain FAIL");
+            v.push(
+                "required_field",
+                "value_error",
+                "required_field must not contain FAIL",
+            );
         }
         v.email("email_field", &self.email_field);
         v.int("numeric_field", self.numeric_field, 100, 1000);

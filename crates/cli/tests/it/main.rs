@@ -7,3 +7,4 @@ mod failures;
 mod interrupt;
 mod ping;
 mod preflight;
+mod sample;

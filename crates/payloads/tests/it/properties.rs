@@ -21,13 +21,18 @@ fn generator(seed: u64) -> Generator {
 fn models() -> Vec<ModelSpec> {
     vec![
         ModelSpec::Order { items: None },
-        ModelSpec::Order { items: Some((12, 12)) },
+        ModelSpec::Order {
+            items: Some((12, 12)),
+        },
         ModelSpec::OrderBatch { orders: (2, 4) },
         ModelSpec::Customer,
         ModelSpec::Product,
         ModelSpec::AnalyticsEvent,
         ModelSpec::AnalyticsBatch { events: (5, 20) },
-        ModelSpec::BatchRequest { items: (1, 30), metadata_kb: 2 },
+        ModelSpec::BatchRequest {
+            items: (1, 30),
+            metadata_kb: 2,
+        },
         ModelSpec::ValidationErrorTest,
     ]
 }
@@ -94,21 +99,36 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..8).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
 
 #[test]
 fn pools_hold_exactly_the_configured_injected_share() {
-    for (size, rate, want) in [(100, 0.2, 20), (1000, 0.01, 10), (7, 0.5, 4), (50, 0.0, 0), (10, 1.0, 10)] {
-        let spec = PoolSpec { model: ModelSpec::ValidationErrorTest, size, error_rate: rate, arg: Some("test_data".into()), encoding: Encoding::Json };
+    for (size, rate, want) in [
+        (100, 0.2, 20),
+        (1000, 0.01, 10),
+        (7, 0.5, 4),
+        (50, 0.0, 0),
+        (10, 1.0, 10),
+    ] {
+        let spec = PoolSpec {
+            model: ModelSpec::ValidationErrorTest,
+            size,
+            error_rate: rate,
+            arg: Some("test_data".into()),
+            encoding: Encoding::Json,
+        };
         let entries = pool::build(&mut generator(1), &spec).expect("builds");
         assert_eq!(entries.len(), size);
         let injected: Vec<InjectKind> = entries.iter().filter_map(|e| e.injected).collect();
@@ -116,17 +136,35 @@ fn pools_hold_exactly_the_configured_injected_share() {
         // every label is honest: injected bodies fail validation, the others pass
         for e in &entries {
             let v: Value = serde_json::from_slice(&e.body).expect("JSON");
-            let violations = ModelSpec::ValidationErrorTest.validate(&v["test_data"], "test_data", now());
-            assert_eq!(violations.is_empty(), e.injected.is_none(), "{:?}: {violations:?}", e.injected);
+            let violations =
+                ModelSpec::ValidationErrorTest.validate(&v["test_data"], "test_data", now());
+            assert_eq!(
+                violations.is_empty(),
+                e.injected.is_none(),
+                "{:?}: {violations:?}",
+                e.injected
+            );
         }
     }
-    let bad = PoolSpec { model: ModelSpec::Customer, size: 3, error_rate: 1.5, arg: None, encoding: Encoding::Json };
+    let bad = PoolSpec {
+        model: ModelSpec::Customer,
+        size: 3,
+        error_rate: 1.5,
+        arg: None,
+        encoding: Encoding::Json,
+    };
     assert!(pool::build(&mut generator(1), &bad).is_err());
 }
 
 #[test]
 fn msgpack_pools_decode_to_the_json_values() {
-    let spec = |encoding| PoolSpec { model: ModelSpec::AnalyticsBatch { events: (5, 5) }, size: 3, error_rate: 0.0, arg: Some("events".into()), encoding };
+    let spec = |encoding| PoolSpec {
+        model: ModelSpec::AnalyticsBatch { events: (5, 5) },
+        size: 3,
+        error_rate: 0.0,
+        arg: Some("events".into()),
+        encoding,
+    };
     let json = pool::build(&mut generator(9), &spec(Encoding::Json)).expect("json");
     let packed = pool::build(&mut generator(9), &spec(Encoding::MsgPack)).expect("msgpack");
     for (j, p) in json.iter().zip(&packed) {
@@ -139,7 +177,9 @@ fn msgpack_pools_decode_to_the_json_values() {
 
 #[test]
 fn injection_into_a_model_that_cannot_take_it_is_an_error() {
-    let err = ModelSpec::Product.sample(&mut generator(1), Some(InjectKind::NegativeTotal)).expect_err("not for products");
+    let err = ModelSpec::Product
+        .sample(&mut generator(1), Some(InjectKind::NegativeTotal))
+        .expect_err("not for products");
     assert!(err.to_string().contains("missing_required"), "{err}");
     let _ = Seg::Index(0);
 }

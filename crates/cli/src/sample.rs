@@ -1,0 +1,69 @@
+//! `cliffload sample`: generated payloads as JSON lines on stdout.
+
+use anyhow::{Context, Result, bail};
+use cliffload_payloads::{GenConfig, Generator, InjectKind, ModelSpec};
+
+use crate::args::{Model, SampleArgs};
+use crate::exit;
+
+pub fn sample(args: SampleArgs) -> Result<u8> {
+    let now = match &args.at {
+        Some(t) => t.parse::<jiff::Timestamp>().with_context(|| {
+            format!("--at: {t:?} is not an RFC 3339 time (e.g. 2026-11-29T12:00:00Z)")
+        })?,
+        None => jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .start_of_day()
+            .map(|z| z.timestamp())
+            .context("cannot compute today's start")?,
+    };
+    let inject = match &args.inject {
+        None => None,
+        Some(k) => Some(InjectKind::parse(k).with_context(|| {
+            let all: Vec<&str> = InjectKind::ALL.iter().map(|k| k.name()).collect();
+            format!("--inject: unknown kind {k:?}; one of {}", all.join(", "))
+        })?),
+    };
+    let n = args.items;
+    if n == Some(0) {
+        bail!("--items: must be ≥ 1");
+    }
+    let spec = match args.model {
+        Model::Order => ModelSpec::Order {
+            items: n.map(|n| (n, n)),
+        },
+        Model::OrderBatch => ModelSpec::OrderBatch {
+            orders: n.map_or((5, 15), |n| (n, n)),
+        },
+        Model::Customer => ModelSpec::Customer,
+        Model::Product => ModelSpec::Product,
+        Model::AnalyticsEvent => ModelSpec::AnalyticsEvent,
+        Model::AnalyticsBatch => ModelSpec::AnalyticsBatch {
+            events: n.map_or((10, 50), |n| (n, n)),
+        },
+        Model::BatchRequest => ModelSpec::BatchRequest {
+            items: n.map_or((500, 2000), |n| (n, n)),
+            metadata_kb: 1,
+        },
+        Model::ValidationErrorTest => ModelSpec::ValidationErrorTest,
+    };
+    let mut generator = Generator::new(&GenConfig::new(args.seed, now));
+    let mut out = std::io::stdout().lock();
+    for _ in 0..args.count {
+        let s = spec.sample(&mut generator, inject)?;
+        if let Some(kind) = s.injected {
+            let at: Vec<String> = s.expect_at.iter().map(ToString::to_string).collect();
+            eprintln!(
+                "# injected {kind}: validation must fail at {}",
+                at.join(".")
+            );
+        }
+        let line = serde_json::to_string(&s.value)? + "\n";
+        match std::io::Write::write_all(&mut out, line.as_bytes()) {
+            // `cliffload sample … | head`: the reader has what it wanted.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(exit::OK),
+            r => r?,
+        }
+    }
+    Ok(exit::OK)
+}
