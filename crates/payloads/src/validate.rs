@@ -295,43 +295,49 @@ pub fn validate_value<T: DeserializeOwned + Validate>(
     value: &Value,
     now: Timestamp,
 ) -> Vec<Violation> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
+    match parse_value::<T>(root, value) {
         Ok(t) => t.validate(root, now),
-        Err(e) => {
-            let mut path: Vec<Seg> = if root.is_empty() {
-                vec![]
-            } else {
-                vec![Seg::Key(root.to_owned())]
-            };
-            for seg in e.path().iter() {
-                match seg {
-                    serde_path_to_error::Segment::Seq { index } => path.push(Seg::Index(*index)),
-                    serde_path_to_error::Segment::Map { key }
-                    | serde_path_to_error::Segment::Enum { variant: key } => {
-                        path.push(Seg::Key(key.clone()))
-                    }
-                    serde_path_to_error::Segment::Unknown => {}
-                }
-            }
-            let msg = e.inner().to_string();
-            let code = if let Some(field) = msg
-                .strip_prefix("missing field `")
-                .and_then(|m| m.split('`').next())
-            {
-                path.push(Seg::Key(field.to_owned()));
-                "missing"
-            } else if msg.starts_with("unknown field") {
-                "extra_forbidden"
-            } else {
-                "type_error"
-            };
-            vec![Violation {
-                path,
-                code,
-                message: msg,
-            }]
-        }
+        Err(v) => v,
     }
+}
+
+/// Reads a JSON value as a `T`. A shape error (missing key, wrong type,
+/// unknown key) becomes one violation at its path; the rules are not checked.
+pub fn parse_value<T: DeserializeOwned>(root: &str, value: &Value) -> Result<T, Vec<Violation>> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let mut path: Vec<Seg> = if root.is_empty() {
+            vec![]
+        } else {
+            vec![Seg::Key(root.to_owned())]
+        };
+        for seg in e.path().iter() {
+            match seg {
+                serde_path_to_error::Segment::Seq { index } => path.push(Seg::Index(*index)),
+                serde_path_to_error::Segment::Map { key }
+                | serde_path_to_error::Segment::Enum { variant: key } => {
+                    path.push(Seg::Key(key.clone()))
+                }
+                serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let msg = e.inner().to_string();
+        let code = if let Some(field) = msg
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            path.push(Seg::Key(field.to_owned()));
+            "missing"
+        } else if msg.starts_with("unknown field") {
+            "extra_forbidden"
+        } else {
+            "type_error"
+        };
+        vec![Violation {
+            path,
+            code,
+            message: msg,
+        }]
+    })
 }
 
 impl Validate for Address {

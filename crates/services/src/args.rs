@@ -46,6 +46,11 @@ impl<'a> Args<'a> {
         v
     }
 
+    /// A required value of any type.
+    pub fn value(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.get(key)
+    }
+
     /// A required string.
     pub fn string(&mut self, key: &'static str) -> Option<&'a str> {
         let v = self.get(key)?;
@@ -123,6 +128,27 @@ impl<'a> Args<'a> {
             Err(self.errors)
         }
     }
+}
+
+/// Payload violations as Cliffracer `details` entries.
+pub fn details(violations: &[cliffload_payloads::Violation]) -> Vec<ErrorDetail> {
+    violations
+        .iter()
+        .map(|v| ErrorDetail {
+            kind: v.code.to_owned(),
+            loc: v
+                .path
+                .iter()
+                .map(|s| match s {
+                    cliffload_payloads::Seg::Key(k) => Loc::Key(k.clone()),
+                    cliffload_payloads::Seg::Index(i) => Loc::Index(*i as u64),
+                })
+                .collect(),
+            msg: v.message.clone(),
+            input: None,
+            ctx: None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,16 +7,18 @@
 //! this is an addition that lets a load tester read the service's own count).
 
 use std::future::Future;
+use std::sync::Arc;
 
 use async_nats::service::{Request, ServiceExt};
 use async_nats::{Client, HeaderMap, Message};
 use bytes::Bytes;
 use cliffload_protocol::{
-    Codec, Envelope, ErrorDetail, INTERNAL_ERROR_PREFIX, UNKNOWN_METHOD_PREFIX, VALIDATION_FAILED,
-    headers, subject,
+    Codec, Envelope, ErrorDetail, INTERNAL_ERROR_PREFIX, REFUSED_PREFIX, UNKNOWN_METHOD_PREFIX,
+    VALIDATION_FAILED, headers, subject,
 };
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
 
 /// A method, for `describe`.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +53,29 @@ pub trait Handler: Send + Sync + 'static {
     /// Its methods, for `describe` and unknown-method checks.
     fn methods(&self) -> &[Method];
     /// Runs `method` with its keyword arguments (`correlation_id` removed).
-    fn call(&self, method: &str, args: &Map<String, Value>) -> Reply;
+    fn call(&self, method: &str, args: Map<String, Value>) -> impl Future<Output = Reply> + Send;
+}
+
+/// How a service runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Subject prefix (`{ns}.{svc}.rpc.*`), if any.
+    pub namespace: Option<String>,
+    /// Requests handled at once; further requests wait in the subscription
+    /// (as with Cliffracer, overload means late or no replies, never an error envelope).
+    pub max_in_flight: usize,
+    /// Larger request bodies get a `validation failed` envelope, unread.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            max_in_flight: 1024,
+            max_request_bytes: 8 * 1024 * 1024,
+        }
+    }
 }
 
 /// Why a service could not run.
@@ -70,11 +94,12 @@ pub enum ServiceError {
 /// Serves `handler` on `client` until `shutdown` completes.
 pub async fn serve<H: Handler>(
     client: Client,
-    handler: H,
-    namespace: Option<&str>,
+    handler: Arc<H>,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let name = handler.name().to_owned();
+    let namespace = options.namespace.as_deref();
     let start_err = |e: &dyn std::fmt::Display| ServiceError::Start {
         name: name.clone(),
         message: e.to_string(),
@@ -110,14 +135,21 @@ pub async fn serve<H: Handler>(
     )
     .await
     .map_err(|e| start_err(&e))?;
-    let description = describe_body(&handler);
+    let description = describe_body(&*handler);
+    let permits = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
+    let limit = options.max_request_bytes;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             Some(req) = rpc.next() => {
-                let (headers, body) = handle(&handler, &req.message);
-                respond(&req, headers, body).await;
+                let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let (headers, body) = handle(&*handler, &req.message, limit).await;
+                    respond(&req, headers, body).await;
+                    drop(permit);
+                });
             }
             Some(req) = describe.next() => {
                 let headers = req.message.headers.clone().unwrap_or_default();
@@ -125,7 +157,12 @@ pub async fn serve<H: Handler>(
             }
             Some(req) = fire_and_forget.next() => {
                 // Runs the handler, never replies (protocol doc §2).
-                let _ = handle(&handler, &req.message);
+                let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let _ = handle(&*handler, &req.message, limit).await;
+                    drop(permit);
+                });
             }
             else => break,
         }
@@ -143,7 +180,11 @@ async fn respond(req: &Request, headers: HeaderMap, body: Bytes) {
 }
 
 /// Processes one RPC message: returns the reply headers and body.
-pub fn handle<H: Handler + ?Sized>(handler: &H, msg: &Message) -> (HeaderMap, Bytes) {
+pub async fn handle<H: Handler>(
+    handler: &H,
+    msg: &Message,
+    max_request_bytes: usize,
+) -> (HeaderMap, Bytes) {
     let mut reply_headers = msg.headers.clone().unwrap_or_default();
     let header_corr = msg.headers.as_ref().and_then(correlation_from_headers);
     let codec = msg
@@ -151,7 +192,16 @@ pub fn handle<H: Handler + ?Sized>(handler: &H, msg: &Message) -> (HeaderMap, By
         .as_ref()
         .and_then(|h| find_header(h, headers::CONTENT_TYPE))
         .map(Codec::from_content_type);
-    let envelope = envelope_for(handler, msg, codec, header_corr);
+    let method = subject::method_of(msg.subject.as_str());
+    let envelope = envelope_for(
+        handler,
+        method,
+        codec,
+        &msg.payload,
+        header_corr,
+        max_request_bytes,
+    )
+    .await;
     let out_codec = codec.unwrap_or_else(|| Codec::sniff(&msg.payload));
     reply_headers.insert(headers::CONTENT_TYPE, out_codec.mime());
     // Envelopes are plain data: encoding cannot fail.
@@ -159,15 +209,32 @@ pub fn handle<H: Handler + ?Sized>(handler: &H, msg: &Message) -> (HeaderMap, By
     (reply_headers, Bytes::from(body))
 }
 
-fn envelope_for<H: Handler + ?Sized>(
+/// The envelope answering `body` sent to `method`: decoding, the
+/// unknown-method check, argument shape, correlation id, the handler's reply.
+/// Shared by the NATS and HTTP front ends.
+pub async fn envelope_for<H: Handler>(
     handler: &H,
-    msg: &Message,
+    method: &str,
     codec: Option<Codec>,
+    body: &[u8],
     header_corr: Option<String>,
+    max_request_bytes: usize,
 ) -> Envelope {
-    let method = subject::method_of(msg.subject.as_str());
     let now = timestamp();
-    let args = match decode(codec, &msg.payload) {
+    if body.len() > max_request_bytes {
+        let d = ErrorDetail {
+            kind: "payload_too_large".into(),
+            loc: vec!["__root__".into()],
+            msg: format!(
+                "Request body of {} bytes exceeds the limit of {max_request_bytes} bytes",
+                body.len()
+            ),
+            input: None,
+            ctx: Some(json!({"max_bytes": max_request_bytes})),
+        };
+        return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, header_corr);
+    }
+    let args = match decode(codec, body) {
         Ok(v) => v,
         Err(why) => {
             let d = ErrorDetail {
@@ -208,10 +275,14 @@ fn envelope_for<H: Handler + ?Sized>(
         _ => None,
     };
     let corr = header_corr.or(body_corr).or_else(new_correlation_id);
-    match handler.call(method, &args) {
+    let reply = handler.call(method, args).await;
+    let now = timestamp();
+    match reply {
         Reply::Ok(v) => Envelope::ok(v, now, corr),
         Reply::Invalid(d) => Envelope::err(VALIDATION_FAILED.into(), Some(d), now, corr),
-        Reply::Refused(reason) => Envelope::err(format!("refused: {reason}"), None, now, corr),
+        Reply::Refused(reason) => {
+            Envelope::err(format!("{REFUSED_PREFIX}{reason}"), None, now, corr)
+        }
         Reply::Unknown => {
             Envelope::err(format!("{UNKNOWN_METHOD_PREFIX}{method}"), None, now, corr)
         }
@@ -241,14 +312,14 @@ fn decode(codec: Option<Codec>, body: &[u8]) -> Result<Value, String> {
     }
 }
 
-fn find_header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn find_header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.iter()
         .find(|(k, _)| AsRef::<str>::as_ref(*k).eq_ignore_ascii_case(name))
         .and_then(|(_, v)| v.first())
         .map(|v| v.as_str())
 }
 
-fn correlation_from_headers(h: &HeaderMap) -> Option<String> {
+pub(crate) fn correlation_from_headers(h: &HeaderMap) -> Option<String> {
     headers::CORRELATION_HEADERS
         .iter()
         .find_map(|name| find_header(h, name))
@@ -296,7 +367,8 @@ pub fn timestamp() -> String {
     )
 }
 
-fn describe_body<H: Handler>(handler: &H) -> Bytes {
+/// The `describe` reply: the service and its methods.
+pub fn describe_body<H: Handler>(handler: &H) -> Bytes {
     let methods: Vec<Value> = handler
         .methods()
         .iter()

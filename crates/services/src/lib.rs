@@ -9,4 +9,6 @@
 
 pub mod args;
 pub mod cliffracer;
+pub mod http;
+pub mod order_service;
 pub mod test_service;

@@ -4,12 +4,13 @@
 //! speaks the real protocol so the sub-millisecond check means something.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use async_nats::Client;
 use serde_json::{Map, Value, json};
 
 use crate::args::Args;
-use crate::cliffracer::{self, Handler, Method, Reply, ServiceError};
+use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
 
 /// Service name: subjects are `test.rpc.*`.
 pub const NAME: &str = "test";
@@ -52,8 +53,8 @@ impl Handler for TestService {
         METHODS
     }
 
-    fn call(&self, method: &str, args: &Map<String, Value>) -> Reply {
-        let mut a = Args::new(args);
+    async fn call(&self, method: &str, args: Map<String, Value>) -> Reply {
+        let mut a = Args::new(&args);
         match method {
             "ping" => match a.finish() {
                 Ok(()) => Reply::Ok(json!("pong")),
@@ -92,5 +93,9 @@ pub async fn run(
     config: TestConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    cliffracer::serve(client, TestService, config.namespace.as_deref(), shutdown).await
+    let options = ServeOptions {
+        namespace: config.namespace,
+        ..ServeOptions::default()
+    };
+    cliffracer::serve(client, Arc::new(TestService), options, shutdown).await
 }

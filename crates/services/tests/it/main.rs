@@ -1,3 +1,4 @@
 //! The reference services against a real nats-server.
 
+mod order_service;
 mod test_service;

@@ -1,0 +1,570 @@
+//! The reference `order_processing_service` (`docs/workload.md` §3): the six
+//! operations of the original suite (plus `echo`, which the real service the
+//! protocol doc captured also had), validated with cliffload-payloads, with
+//! business logic whose state is remembered between calls, and a simulated
+//! I/O latency profile.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::Client;
+use cliffload_payloads::{
+    AnalyticsEvent, BatchProcessingRequest, ComplexOrder, PaymentMethod, Validate,
+    ValidationErrorTest, parse_value,
+};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::args::{Args, details};
+use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
+
+/// Service name: subjects are `order_processing_service.rpc.*`.
+pub const NAME: &str = "order_processing_service";
+
+/// Simulated I/O latency (the original slept); `none` measures raw service cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LatencyProfile {
+    /// The delays of workload.md §3.
+    #[default]
+    Realistic,
+    /// No simulated delays.
+    None,
+}
+
+impl LatencyProfile {
+    fn scaled(self, d: Duration) -> Duration {
+        match self {
+            LatencyProfile::Realistic => d,
+            LatencyProfile::None => Duration::ZERO,
+        }
+    }
+}
+
+/// Options of the order service.
+#[derive(Debug, Clone)]
+pub struct OrderConfig {
+    /// Simulated I/O.
+    pub latency: LatencyProfile,
+    /// Orders per `batch_process_orders` call, at most.
+    pub max_batch_orders: usize,
+    /// Events per `analytics_ingestion` call, at most.
+    pub max_events: usize,
+    /// Protocol options (namespace, concurrency, request size limit).
+    pub serve: ServeOptions,
+}
+
+impl Default for OrderConfig {
+    fn default() -> Self {
+        Self {
+            latency: LatencyProfile::Realistic,
+            max_batch_orders: 100,
+            max_events: 10_000,
+            serve: ServeOptions::default(),
+        }
+    }
+}
+
+const METHODS: &[Method] = &[
+    Method {
+        name: "process_order",
+        doc: "Validate, score fraud, check inventory and business rules, save an order.",
+        params: &[("order", "ComplexOrder")],
+    },
+    Method {
+        name: "batch_process_orders",
+        doc: "Process orders concurrently.",
+        params: &[("orders", "list[ComplexOrder]")],
+    },
+    Method {
+        name: "analytics_ingestion",
+        doc: "Aggregate analytics events.",
+        params: &[("events", "list[AnalyticsEvent]")],
+    },
+    Method {
+        name: "large_payload_processing",
+        doc: "Check every item of a large batch.",
+        params: &[("batch_request", "BatchProcessingRequest")],
+    },
+    Method {
+        name: "error_scenario_test",
+        doc: "Validate a ValidationErrorTest (invalid input is the expected path).",
+        params: &[("test_data", "ValidationErrorTest")],
+    },
+    Method {
+        name: "get_service_metrics",
+        doc: "Counters and timings of this instance.",
+        params: &[],
+    },
+    Method {
+        name: "echo",
+        doc: "Return the message unchanged.",
+        params: &[("message", "str")],
+    },
+];
+
+#[derive(Debug, Default)]
+struct State {
+    /// Fraud baseline (0–0.3) and orders seen, per customer.
+    customers: HashMap<String, (f64, u64)>,
+    /// Stock per SKU, first taken from the order's product snapshot.
+    stock: HashMap<String, i64>,
+    processed: u64,
+    failed: u64,
+    revenue: Decimal,
+    processing_ms_total: f64,
+    recent_ms: VecDeque<f64>,
+}
+
+#[derive(Debug, Default)]
+struct Timings {
+    validation_ns: AtomicU64,
+    serialization_ns: AtomicU64,
+    business_ns: AtomicU64,
+    database_ns: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, d: Duration) {
+    counter.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+}
+
+fn ms(counter: &AtomicU64) -> f64 {
+    (counter.load(Ordering::Relaxed) as f64 / 1e6 * 1000.0).round() / 1000.0
+}
+
+/// The handler of `order_processing_service`.
+#[derive(Debug)]
+pub struct OrderService {
+    config: OrderConfig,
+    state: Mutex<State>,
+    timings: Timings,
+    noise: AtomicU64,
+}
+
+/// A uniform value in [0, 1) from a counter (splitmix64): noise without a lock.
+fn unit(counter: &AtomicU64) -> f64 {
+    let mut z = counter
+        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) as f64 / u64::MAX as f64
+}
+
+/// Outcome of one order, for single and batch replies.
+enum OrderResult {
+    Done(Value),
+    Refused(String),
+}
+
+impl OrderService {
+    /// A service with fresh state.
+    pub fn new(config: OrderConfig) -> Self {
+        Self {
+            config,
+            state: Mutex::new(State::default()),
+            timings: Timings::default(),
+            noise: AtomicU64::new(0x5EED),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the counters invalid
+        // enough to matter; keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn io(&self, d: Duration) {
+        let d = self.config.latency.scaled(d);
+        if !d.is_zero() {
+            let t = Instant::now();
+            tokio::time::sleep(d).await;
+            add(&self.timings.database_ns, t.elapsed());
+        }
+    }
+
+    /// Reads and validates one argument as a `T`.
+    fn parse<T: DeserializeOwned + Validate>(&self, root: &str, value: &Value) -> Result<T, Reply> {
+        let t0 = Instant::now();
+        let parsed = parse_value::<T>(root, value);
+        add(&self.timings.serialization_ns, t0.elapsed());
+        let t = parsed.map_err(|v| Reply::Invalid(details(&v)))?;
+        let t1 = Instant::now();
+        let violations = t.validate(root, jiff::Timestamp::now());
+        add(&self.timings.validation_ns, t1.elapsed());
+        if violations.is_empty() {
+            Ok(t)
+        } else {
+            Err(Reply::Invalid(details(&violations)))
+        }
+    }
+
+    async fn process(&self, order: ComplexOrder) -> OrderResult {
+        let started = Instant::now();
+        let total = order.total_amount;
+        let international = order.shipping.shipping_address.country != "US";
+        // Fraud score: amount, a remembered per-customer baseline, method, noise.
+        self.io(Duration::from_millis(1)).await;
+        let t = Instant::now();
+        let (baseline, seen) = {
+            let mut st = self.state();
+            let entry = st
+                .customers
+                .entry(order.customer.customer_id.clone())
+                .or_insert_with(|| (unit(&self.noise) * 0.3, 0));
+            *entry
+        };
+        let mut score = baseline + unit(&self.noise) * 0.2;
+        if total > Decimal::from(5000) {
+            score += 0.2;
+        }
+        if order.payment.method == PaymentMethod::Crypto {
+            score += 0.3;
+        }
+        let score = (score * 1000.0).round() / 1000.0;
+        add(&self.timings.business_ns, t.elapsed());
+        if score > 0.8 {
+            return self.refuse(format!("fraud score {score} above 0.8"));
+        }
+        // Inventory: stock remembered per SKU, starting from the snapshot's.
+        self.io(Duration::from_micros(500) * order.items.len() as u32)
+            .await;
+        let t = Instant::now();
+        let shortfalls: Vec<String> = {
+            let mut st = self.state();
+            order
+                .items
+                .iter()
+                .filter_map(|item| {
+                    let initial = item
+                        .product_snapshot
+                        .variants
+                        .iter()
+                        .find(|v| v.sku == item.variant_sku)
+                        .map_or(0, |v| v.stock_quantity);
+                    let stock = st.stock.entry(item.variant_sku.clone()).or_insert(initial);
+                    if *stock >= item.quantity {
+                        None
+                    } else {
+                        let msg = format!(
+                            "{} (requested {}, available {})",
+                            item.variant_sku, item.quantity, *stock
+                        );
+                        // Replenished for later orders, as a warehouse would.
+                        *stock += 1000;
+                        Some(msg)
+                    }
+                })
+                .collect()
+        };
+        add(&self.timings.business_ns, t.elapsed());
+        if !shortfalls.is_empty() {
+            return self.refuse(format!("insufficient stock: {}", shortfalls.join("; ")));
+        }
+        // Business rules, each a named violation.
+        self.io(Duration::from_millis(2)).await;
+        let mut violations = Vec::new();
+        if seen == 0 && total > Decimal::from(1000) {
+            violations.push("new_customer_limit: first order over 1000");
+        }
+        if international && total > Decimal::from(10_000) {
+            violations.push("international_limit: international order over 10000");
+        }
+        if !order.fraud_check_passed && total > Decimal::from(500) {
+            violations.push("failed_fraud_check_limit: failed fraud check with an order over 500");
+        }
+        if !violations.is_empty() {
+            return self.refuse(format!(
+                "business rule violation: {}",
+                violations.join("; ")
+            ));
+        }
+        // Save, update the customer, reserve stock.
+        self.io(Duration::from_millis(5)).await;
+        self.io(Duration::from_millis(2)).await;
+        self.io(Duration::from_millis(1)).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        {
+            let mut st = self.state();
+            for item in &order.items {
+                if let Some(s) = st.stock.get_mut(&item.variant_sku) {
+                    *s -= item.quantity;
+                }
+            }
+            if let Some(c) = st.customers.get_mut(&order.customer.customer_id) {
+                c.1 += 1;
+            }
+            st.processed += 1;
+            st.revenue += total;
+            st.processing_ms_total += elapsed_ms;
+            st.recent_ms.push_back(elapsed_ms);
+            if st.recent_ms.len() > 100 {
+                st.recent_ms.pop_front();
+            }
+        }
+        let tracking = format!("TRK{:012X}", (unit(&self.noise) * 2f64.powi(48)) as u64);
+        OrderResult::Done(json!({
+            "order_id": order.order_id,
+            "status": "processed",
+            "tracking_number": tracking,
+            "total": total.to_string(),
+            "processing_time_ms": (elapsed_ms * 1000.0).round() / 1000.0,
+            "fraud_score": score,
+        }))
+    }
+
+    fn refuse(&self, reason: String) -> OrderResult {
+        self.state().failed += 1;
+        OrderResult::Refused(reason)
+    }
+
+    async fn process_order(&self, args: &Map<String, Value>) -> Reply {
+        let mut a = Args::new(args);
+        let order = a.value("order");
+        if let Err(e) = a.finish() {
+            return Reply::Invalid(e);
+        }
+        let order = match self.parse::<ComplexOrder>("order", order.unwrap_or(&Value::Null)) {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
+        match self.process(order).await {
+            OrderResult::Done(v) => Reply::Ok(v),
+            OrderResult::Refused(why) => Reply::Refused(why),
+        }
+    }
+
+    async fn batch_process_orders(&self, args: &Map<String, Value>) -> Reply {
+        let mut a = Args::new(args);
+        let orders = a.value("orders");
+        if let Err(e) = a.finish() {
+            return Reply::Invalid(e);
+        }
+        let list = orders.and_then(Value::as_array).map_or(0, Vec::len);
+        if list > self.config.max_batch_orders {
+            return too_many("orders", list, self.config.max_batch_orders);
+        }
+        let orders = match self.parse::<Vec<ComplexOrder>>("orders", orders.unwrap_or(&Value::Null))
+        {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
+        if orders.is_empty() {
+            return too_few("orders");
+        }
+        let started = Instant::now();
+        let results =
+            futures_util::future::join_all(orders.into_iter().map(|o| self.process(o))).await;
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        let successful = results
+            .iter()
+            .filter(|r| matches!(r, OrderResult::Done(_)))
+            .count();
+        let per_order: Vec<Value> = results
+            .into_iter()
+            .map(|r| match r {
+                OrderResult::Done(v) => json!({"success": true, "result": v}),
+                OrderResult::Refused(why) => {
+                    json!({"success": false, "error": format!("refused: {why}")})
+                }
+            })
+            .collect();
+        let total = per_order.len();
+        Reply::Ok(json!({
+            "total_orders": total,
+            "successful": successful,
+            "failed": total - successful,
+            "orders_per_second": (total as f64 / secs * 10.0).round() / 10.0,
+            "results": per_order,
+        }))
+    }
+
+    async fn analytics_ingestion(&self, args: &Map<String, Value>) -> Reply {
+        let mut a = Args::new(args);
+        let events = a.value("events");
+        if let Err(e) = a.finish() {
+            return Reply::Invalid(e);
+        }
+        let n = events.and_then(Value::as_array).map_or(0, Vec::len);
+        if n > self.config.max_events {
+            return too_many("events", n, self.config.max_events);
+        }
+        let events =
+            match self.parse::<Vec<AnalyticsEvent>>("events", events.unwrap_or(&Value::Null)) {
+                Ok(e) => e,
+                Err(r) => return r,
+            };
+        if events.is_empty() {
+            return too_few("events");
+        }
+        let started = Instant::now();
+        self.io(Duration::from_millis(1) * events.len() as u32)
+            .await;
+        let t = Instant::now();
+        let mut by_type: HashMap<&str, u64> = HashMap::new();
+        let mut users: HashSet<&str> = HashSet::new();
+        let (mut sum, mut valued) = (0.0, 0u64);
+        for e in &events {
+            *by_type.entry(e.event_type.as_str()).or_default() += 1;
+            if let Some(u) = &e.user_id {
+                users.insert(u);
+            }
+            if let Some(v) = e.properties.get("value").and_then(Value::as_f64) {
+                sum += v;
+                valued += 1;
+            }
+        }
+        add(&self.timings.business_ns, t.elapsed());
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        Reply::Ok(json!({
+            "processed_events": events.len(),
+            "event_types": by_type,
+            "unique_users": users.len(),
+            "value_sum": (sum * 100.0).round() / 100.0,
+            "value_mean": if valued > 0 { (sum / valued as f64 * 100.0).round() / 100.0 } else { 0.0 },
+            "events_per_second": (events.len() as f64 / secs * 10.0).round() / 10.0,
+        }))
+    }
+
+    async fn large_payload_processing(&self, args: &Map<String, Value>) -> Reply {
+        let mut a = Args::new(args);
+        let batch = a.value("batch_request");
+        if let Err(e) = a.finish() {
+            return Reply::Invalid(e);
+        }
+        let size = batch.map_or(0, |b| serde_json::to_vec(b).map_or(0, |v| v.len()));
+        let batch = match self
+            .parse::<BatchProcessingRequest>("batch_request", batch.unwrap_or(&Value::Null))
+        {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let started = Instant::now();
+        self.io(Duration::from_micros(100) * batch.items.len() as u32)
+            .await;
+        let failed = batch.items.iter().filter(|i| !i.contains_key("id")).count();
+        let processed = batch.items.len() - failed;
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        let mb = size as f64 / (1024.0 * 1024.0);
+        Reply::Ok(json!({
+            "batch_id": batch.batch_id,
+            "processed_items": processed,
+            "failed_items": failed,
+            "items_per_second": (batch.items.len() as f64 / secs * 10.0).round() / 10.0,
+            "payload_size_mb": (mb * 10_000.0).round() / 10_000.0,
+            "items_per_mb": if mb > 0.0 { (batch.items.len() as f64 / mb).round() } else { 0.0 },
+        }))
+    }
+
+    fn error_scenario_test(&self, args: &Map<String, Value>) -> Reply {
+        let mut a = Args::new(args);
+        let data = a.value("test_data");
+        if let Err(e) = a.finish() {
+            return Reply::Invalid(e);
+        }
+        match self.parse::<ValidationErrorTest>("test_data", data.unwrap_or(&Value::Null)) {
+            Ok(t) => Reply::Ok(json!({"valid": true, "complex_pattern": t.complex_pattern})),
+            Err(r) => r,
+        }
+    }
+
+    fn metrics(&self) -> Reply {
+        let st = self.state();
+        let all = st.processed + st.failed;
+        Reply::Ok(json!({
+            "processed_orders": st.processed,
+            "failed_orders": st.failed,
+            "success_rate": if all > 0 { st.processed as f64 / all as f64 } else { 0.0 },
+            "total_revenue": st.revenue.to_string(),
+            "average_processing_time_ms": if st.processed > 0 { st.processing_ms_total / st.processed as f64 } else { 0.0 },
+            "customers_cached": st.customers.len(),
+            "skus_cached": st.stock.len(),
+            "recent_processing_times_ms": st.recent_ms.iter().rev().take(10).collect::<Vec<_>>(),
+            "validation_time_ms": ms(&self.timings.validation_ns),
+            "serialization_time_ms": ms(&self.timings.serialization_ns),
+            "business_logic_time_ms": ms(&self.timings.business_ns),
+            "database_simulation_time_ms": ms(&self.timings.database_ns),
+            "latency_profile": match self.config.latency { LatencyProfile::Realistic => "realistic", LatencyProfile::None => "none" },
+        }))
+    }
+
+    /// Revenue so far (for tests).
+    pub fn revenue(&self) -> f64 {
+        self.state().revenue.to_f64().unwrap_or(0.0)
+    }
+
+    /// Orders processed so far (for tests).
+    pub fn processed(&self) -> u64 {
+        self.state().processed
+    }
+}
+
+fn too_many(key: &str, n: usize, max: usize) -> Reply {
+    Reply::Invalid(vec![cliffload_protocol::ErrorDetail {
+        kind: "too_long".into(),
+        loc: vec![key.into()],
+        msg: format!("List should have at most {max} items after validation, not {n}"),
+        input: None,
+        ctx: Some(json!({"max_length": max, "actual_length": n})),
+    }])
+}
+
+fn too_few(key: &str) -> Reply {
+    Reply::Invalid(vec![cliffload_protocol::ErrorDetail {
+        kind: "too_short".into(),
+        loc: vec![key.into()],
+        msg: "List should have at least 1 item after validation, not 0".into(),
+        input: None,
+        ctx: Some(json!({"min_length": 1, "actual_length": 0})),
+    }])
+}
+
+impl Handler for OrderService {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn methods(&self) -> &[Method] {
+        METHODS
+    }
+
+    async fn call(&self, method: &str, args: Map<String, Value>) -> Reply {
+        match method {
+            "process_order" => self.process_order(&args).await,
+            "batch_process_orders" => self.batch_process_orders(&args).await,
+            "analytics_ingestion" => self.analytics_ingestion(&args).await,
+            "large_payload_processing" => self.large_payload_processing(&args).await,
+            "error_scenario_test" => self.error_scenario_test(&args),
+            "get_service_metrics" => match Args::new(&args).finish() {
+                Ok(()) => self.metrics(),
+                Err(e) => Reply::Invalid(e),
+            },
+            "echo" => {
+                let mut a = Args::new(&args);
+                let m = a.string("message").map(str::to_owned);
+                match (a.finish(), m) {
+                    (Ok(()), Some(m)) => Reply::Ok(Value::String(m)),
+                    (Err(e), _) => Reply::Invalid(e),
+                    (Ok(()), None) => Reply::Internal,
+                }
+            }
+            _ => Reply::Unknown,
+        }
+    }
+}
+
+/// Runs the order service on `client` until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    service: Arc<OrderService>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServiceError> {
+    let options = service.config.serve.clone();
+    cliffracer::serve(client, service, options, shutdown).await
+}
