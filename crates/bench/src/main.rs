@@ -11,6 +11,7 @@
 
 mod bare;
 mod compare;
+mod order;
 mod responder;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ enum Cmd {
     Bare(bare::Args),
     /// Echo responder: replies to every request with its payload.
     Responder(responder::Args),
+    /// process_order throughput of the reference service (latency profile none).
+    Order(order::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +43,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Compare(a) => compare::run(a),
         Cmd::Bare(a) => bare::run(a),
         Cmd::Responder(a) => responder::run(a),
+        Cmd::Order(a) => order::run(a),
     }
 }

@@ -90,6 +90,38 @@ pub struct ServeArgs {
     /// nats-server on a free 127.0.0.1 port and prints its URL.
     #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
     pub nats_url: Option<String>,
+
+    /// Which services (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Service::Test, Service::Order])]
+    pub services: Vec<Service>,
+
+    /// Also serve them over HTTP on this address (e.g. 127.0.0.1:8080; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+
+    /// Simulated I/O latency of order_processing_service.
+    #[arg(long, value_enum, default_value_t = Latency::Realistic)]
+    pub latency: Latency,
+
+    /// Instances of each service (they share load through the queue group).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub replicas: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Service {
+    /// `test`: ping, echo, compute.
+    Test,
+    /// `order_processing_service`: the six operations of the workload.
+    Order,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Latency {
+    /// The delays of the original service (fraud lookup, inventory, save, …).
+    Realistic,
+    /// No simulated delays: raw service cost.
+    None,
 }
 
 #[derive(Debug, Args)]

@@ -1,26 +1,61 @@
 //! The reference services on a NATS server (our own nats-server unless a URL
-//! is given), stopped when [`Embedded::stop`] is called or the guard drops.
+//! is given), and optionally over HTTP; stopped by [`Embedded::stop`] or on drop.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use cliffload_engine::CancellationToken;
 use cliffload_nats::NatsServer;
-use cliffload_services::{cliffracer, test_service};
+use cliffload_services::order_service::{self, LatencyProfile, OrderConfig, OrderService};
+use cliffload_services::{cliffracer, http, test_service};
+
+use crate::args::{Latency, Service};
+
+/// What to serve.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub services: Vec<Service>,
+    pub latency: Latency,
+    pub replicas: usize,
+    pub http: Option<SocketAddr>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            services: vec![Service::Test, Service::Order],
+            latency: Latency::Realistic,
+            replicas: 1,
+            http: None,
+        }
+    }
+}
 
 /// A server (if we started it) with the reference services on it.
 #[derive(Debug)]
 pub struct Embedded {
     server: Option<NatsServer>,
     url: String,
+    http: Option<SocketAddr>,
     stop: CancellationToken,
-    service: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn report(result: Result<(), impl std::fmt::Display>) {
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+    }
 }
 
 impl Embedded {
-    /// Starts nats-server (unless `url` is given) and the `test` service on it,
-    /// and waits until the service answers.
-    pub async fn start(url: Option<&str>) -> Result<Self> {
+    /// Starts nats-server (unless `url` is given) and the services on it,
+    /// and waits until each answers.
+    pub async fn start(url: Option<&str>, config: &ServeConfig) -> Result<Self> {
+        if config.replicas == 0 || config.replicas > 64 {
+            bail!("--replicas: must be 1..=64, got {}", config.replicas);
+        }
         let (server, url) = match url {
             Some(u) => (None, u.to_owned()),
             None => {
@@ -33,34 +68,98 @@ impl Embedded {
             .await
             .map_err(anyhow::Error::msg)?;
         let stop = CancellationToken::new();
-        let shutdown = stop.clone();
-        let svc_client = client.clone();
-        let service = tokio::spawn(async move {
-            let cfg = test_service::TestConfig::default();
-            if let Err(e) = test_service::run(svc_client, cfg, shutdown.cancelled_owned()).await {
-                eprintln!("error: {e}");
+        let mut tasks = Vec::new();
+        let latency = match config.latency {
+            Latency::Realistic => LatencyProfile::Realistic,
+            Latency::None => LatencyProfile::None,
+        };
+        let order = Arc::new(OrderService::new(OrderConfig {
+            latency,
+            ..OrderConfig::default()
+        }));
+        for replica in 0..config.replicas {
+            // Each replica has its own connection, as separate processes would.
+            let c = cliffload_nats::connect(&url, &format!("cliffload-services-{replica}"))
+                .await
+                .map_err(anyhow::Error::msg)?;
+            for s in &config.services {
+                let (c, shutdown) = (c.clone(), stop.clone().cancelled_owned());
+                tasks.push(match s {
+                    Service::Test => tokio::spawn(async move {
+                        report(test_service::run(c, Default::default(), shutdown).await)
+                    }),
+                    Service::Order => {
+                        // Replicas of one process share state, like workers of one service.
+                        let svc = if replica == 0 {
+                            order.clone()
+                        } else {
+                            Arc::new(OrderService::new(OrderConfig {
+                                latency,
+                                ..OrderConfig::default()
+                            }))
+                        };
+                        tokio::spawn(
+                            async move { report(order_service::run(c, svc, shutdown).await) },
+                        )
+                    }
+                });
             }
-        });
-        cliffracer::wait_ready(&client, test_service::NAME, Duration::from_secs(5))
-            .await
-            .map_err(anyhow::Error::msg)?;
+        }
+        for s in &config.services {
+            let name = match s {
+                Service::Test => test_service::NAME,
+                Service::Order => order_service::NAME,
+            };
+            cliffracer::wait_ready(&client, name, Duration::from_secs(5))
+                .await
+                .map_err(anyhow::Error::msg)?;
+        }
+        let http = match config.http {
+            None => None,
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("--http: cannot bind {addr}"))?;
+                let bound = listener.local_addr()?;
+                let mut app = axum::Router::new();
+                for s in &config.services {
+                    app = app.merge(match s {
+                        Service::Test => http::router(Arc::new(test_service::TestService), 8 << 20),
+                        Service::Order => http::router(order.clone(), 8 << 20),
+                    });
+                }
+                let shutdown = stop.clone().cancelled_owned();
+                tasks.push(tokio::spawn(async move {
+                    report(http::serve(listener, app, shutdown).await)
+                }));
+                Some(bound)
+            }
+        };
         Ok(Self {
             server,
             url,
+            http,
             stop,
-            service,
+            tasks,
         })
     }
 
-    /// The server's URL.
+    /// The NATS server's URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The HTTP address, when serving HTTP.
+    pub fn http(&self) -> Option<SocketAddr> {
+        self.http
     }
 
     /// Stops the services, then the server if we started it.
     pub async fn stop(self) {
         self.stop.cancel();
-        let _ = self.service.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
         drop(self.server);
     }
 }

@@ -13,7 +13,7 @@ use cliffload_report::{PreflightRow, RunMeta, RunResult, write_atomically};
 use cliffload_scenario::{Scenario, ScenarioFile, catalog, parse_duration};
 
 use crate::args::{Format, RunArgs};
-use crate::embedded::Embedded;
+use crate::embedded::{Embedded, ServeConfig};
 use crate::exit;
 use crate::progress::Printer;
 
@@ -28,7 +28,7 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
     let mut printer = Printer::new(args.quiet);
     let embedded = match &args.nats_url {
         Some(_) => None,
-        None => Some(Embedded::start(None).await?),
+        None => Some(Embedded::start(None, &ServeConfig::default()).await?),
     };
     let url = match (&embedded, &args.nats_url) {
         (Some(e), _) => e.url().to_owned(),

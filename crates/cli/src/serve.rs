@@ -3,16 +3,32 @@
 use anyhow::Result;
 use cliffload_engine::CancellationToken;
 
-use crate::args::ServeArgs;
-use crate::embedded::Embedded;
+use crate::args::{ServeArgs, Service};
+use crate::embedded::{Embedded, ServeConfig};
 use crate::exit;
 
 pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
-    let services = Embedded::start(args.nats_url.as_deref()).await?;
-    println!(
-        "serving `test` (test.rpc.ping|echo|compute) on {}",
-        services.url()
-    );
+    let config = ServeConfig {
+        services: args.services.clone(),
+        latency: args.latency,
+        replicas: args.replicas,
+        http: args.http,
+    };
+    let services = Embedded::start(args.nats_url.as_deref(), &config).await?;
+    println!("nats: {}", services.url());
+    for s in &args.services {
+        match s {
+            Service::Test => println!("  test.rpc.{{ping,echo,compute}}"),
+            Service::Order => println!(
+                "  order_processing_service.rpc.{{process_order,batch_process_orders,analytics_ingestion,large_payload_processing,error_scenario_test,get_service_metrics}} (latency: {:?})",
+                args.latency
+            ),
+        }
+    }
+    if let Some(addr) = services.http() {
+        println!("http: http://{addr}/{{service}}/rpc/{{method}}");
+    }
+    println!("replicas: {}", args.replicas);
     eprintln!("Ctrl-C to stop");
     cancel.cancelled().await;
     services.stop().await;

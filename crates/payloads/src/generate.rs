@@ -276,7 +276,9 @@ impl Generator {
                 ("size".to_owned(), size.to_owned()),
             ]
             .into(),
-            price: cents(self.rng.random_range(499..49_999)),
+            // Log-uniform from 4.99 to 499.99: most items are cheap, a few dear
+            // (median ≈ 50), as in a real catalogue.
+            price: cents((499.0f64 * (100.2f64).powf(self.rng.random::<f64>())).round() as i64),
             weight_grams: self.rng.random_range(50..=5_000),
             dimensions_cm: dims,
             stock_quantity: self.rng.random_range(0..=1_000),
@@ -346,7 +348,14 @@ impl Generator {
     fn item(&mut self) -> OrderItem {
         let product = self.products[self.rng.random_range(0..self.products.len())].clone();
         let variant = self.pick(&product.variants).clone();
-        let quantity = self.rng.random_range(1..=5i64);
+        // Mostly one of a thing: 1 (50%), 2 (25%), 3 (12%), 4 (8%), 5 (5%).
+        let quantity = match self.rng.random_range(0..100) {
+            0..50 => 1,
+            50..75 => 2,
+            75..87 => 3,
+            87..95 => 4,
+            _ => 5i64,
+        };
         let line = variant.price * Decimal::from(quantity);
         let discount = if self.chance(0.2) {
             round2(line * cents(self.rng.random_range(5..=20)))

@@ -19,4 +19,4 @@ pub use generate::{GenConfig, Generator, OrderComplexity};
 pub use inject::InjectKind;
 pub use model::*;
 pub use pool::{Encoding, Entry, ModelSpec, PayloadError, PoolSpec, Sample};
-pub use validate::{Seg, Validate, Violation, Violations, parse_value, validate_value};
+pub use validate::{Seg, Validate, Violation, Violations, parse_value, parse_with, validate_value};

@@ -304,7 +304,19 @@ pub fn validate_value<T: DeserializeOwned + Validate>(
 /// Reads a JSON value as a `T`. A shape error (missing key, wrong type,
 /// unknown key) becomes one violation at its path; the rules are not checked.
 pub fn parse_value<T: DeserializeOwned>(root: &str, value: &Value) -> Result<T, Vec<Violation>> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+    parse_with(root, value)
+}
+
+/// [`parse_value`] from any deserializer: an owned `Value` (its strings are
+/// moved, not copied) or a JSON or MsgPack deserializer over the raw bytes.
+pub fn parse_with<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    root: &str,
+    de: D,
+) -> Result<T, Vec<Violation>>
+where
+    D::Error: fmt::Display,
+{
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
         let mut path: Vec<Seg> = if root.is_empty() {
             vec![]
         } else {

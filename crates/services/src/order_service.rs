@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_nats::Client;
 use cliffload_payloads::{
     AnalyticsEvent, BatchProcessingRequest, ComplexOrder, PaymentMethod, Validate,
-    ValidationErrorTest, parse_value,
+    ValidationErrorTest, parse_with,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -189,10 +189,10 @@ impl OrderService {
         }
     }
 
-    /// Reads and validates one argument as a `T`.
-    fn parse<T: DeserializeOwned + Validate>(&self, root: &str, value: &Value) -> Result<T, Reply> {
+    /// Reads and validates one argument as a `T` (moving its strings out of the value).
+    fn parse<T: DeserializeOwned + Validate>(&self, root: &str, value: Value) -> Result<T, Reply> {
         let t0 = Instant::now();
-        let parsed = parse_value::<T>(root, value);
+        let parsed = parse_with::<T, _>(root, value);
         add(&self.timings.serialization_ns, t0.elapsed());
         let t = parsed.map_err(|v| Reply::Invalid(details(&v)))?;
         let t1 = Instant::now();
@@ -218,7 +218,10 @@ impl OrderService {
                 .customers
                 .entry(order.customer.customer_id.clone())
                 .or_insert_with(|| (unit(&self.noise) * 0.3, 0));
-            *entry
+            // A customer is new until their first order reaches us, accepted or not.
+            let before = *entry;
+            entry.1 += 1;
+            before
         };
         let mut score = baseline + unit(&self.noise) * 0.2;
         if total > Decimal::from(5000) {
@@ -297,9 +300,6 @@ impl OrderService {
                     *s -= item.quantity;
                 }
             }
-            if let Some(c) = st.customers.get_mut(&order.customer.customer_id) {
-                c.1 += 1;
-            }
             st.processed += 1;
             st.revenue += total;
             st.processing_ms_total += elapsed_ms;
@@ -324,13 +324,12 @@ impl OrderService {
         OrderResult::Refused(reason)
     }
 
-    async fn process_order(&self, args: &Map<String, Value>) -> Reply {
-        let mut a = Args::new(args);
-        let order = a.value("order");
-        if let Err(e) = a.finish() {
-            return Reply::Invalid(e);
-        }
-        let order = match self.parse::<ComplexOrder>("order", order.unwrap_or(&Value::Null)) {
+    async fn process_order(&self, args: Map<String, Value>) -> Reply {
+        let order = match take("order", args) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let order = match self.parse::<ComplexOrder>("order", order) {
             Ok(o) => o,
             Err(r) => return r,
         };
@@ -340,18 +339,16 @@ impl OrderService {
         }
     }
 
-    async fn batch_process_orders(&self, args: &Map<String, Value>) -> Reply {
-        let mut a = Args::new(args);
-        let orders = a.value("orders");
-        if let Err(e) = a.finish() {
-            return Reply::Invalid(e);
-        }
-        let list = orders.and_then(Value::as_array).map_or(0, Vec::len);
+    async fn batch_process_orders(&self, args: Map<String, Value>) -> Reply {
+        let orders = match take("orders", args) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let list = orders.as_array().map_or(0, Vec::len);
         if list > self.config.max_batch_orders {
             return too_many("orders", list, self.config.max_batch_orders);
         }
-        let orders = match self.parse::<Vec<ComplexOrder>>("orders", orders.unwrap_or(&Value::Null))
-        {
+        let orders = match self.parse::<Vec<ComplexOrder>>("orders", orders) {
             Ok(o) => o,
             Err(r) => return r,
         };
@@ -385,21 +382,19 @@ impl OrderService {
         }))
     }
 
-    async fn analytics_ingestion(&self, args: &Map<String, Value>) -> Reply {
-        let mut a = Args::new(args);
-        let events = a.value("events");
-        if let Err(e) = a.finish() {
-            return Reply::Invalid(e);
-        }
-        let n = events.and_then(Value::as_array).map_or(0, Vec::len);
+    async fn analytics_ingestion(&self, args: Map<String, Value>) -> Reply {
+        let events = match take("events", args) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let n = events.as_array().map_or(0, Vec::len);
         if n > self.config.max_events {
             return too_many("events", n, self.config.max_events);
         }
-        let events =
-            match self.parse::<Vec<AnalyticsEvent>>("events", events.unwrap_or(&Value::Null)) {
-                Ok(e) => e,
-                Err(r) => return r,
-            };
+        let events = match self.parse::<Vec<AnalyticsEvent>>("events", events) {
+            Ok(e) => e,
+            Err(r) => return r,
+        };
         if events.is_empty() {
             return too_few("events");
         }
@@ -432,16 +427,13 @@ impl OrderService {
         }))
     }
 
-    async fn large_payload_processing(&self, args: &Map<String, Value>) -> Reply {
-        let mut a = Args::new(args);
-        let batch = a.value("batch_request");
-        if let Err(e) = a.finish() {
-            return Reply::Invalid(e);
-        }
-        let size = batch.map_or(0, |b| serde_json::to_vec(b).map_or(0, |v| v.len()));
-        let batch = match self
-            .parse::<BatchProcessingRequest>("batch_request", batch.unwrap_or(&Value::Null))
-        {
+    async fn large_payload_processing(&self, args: Map<String, Value>) -> Reply {
+        let batch = match take("batch_request", args) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let size = serde_json::to_vec(&batch).map_or(0, |v| v.len());
+        let batch = match self.parse::<BatchProcessingRequest>("batch_request", batch) {
             Ok(b) => b,
             Err(r) => return r,
         };
@@ -462,13 +454,12 @@ impl OrderService {
         }))
     }
 
-    fn error_scenario_test(&self, args: &Map<String, Value>) -> Reply {
-        let mut a = Args::new(args);
-        let data = a.value("test_data");
-        if let Err(e) = a.finish() {
-            return Reply::Invalid(e);
-        }
-        match self.parse::<ValidationErrorTest>("test_data", data.unwrap_or(&Value::Null)) {
+    fn error_scenario_test(&self, args: Map<String, Value>) -> Reply {
+        let data = match take("test_data", args) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        match self.parse::<ValidationErrorTest>("test_data", data) {
             Ok(t) => Reply::Ok(json!({"valid": true, "complex_pattern": t.complex_pattern})),
             Err(r) => r,
         }
@@ -505,6 +496,29 @@ impl OrderService {
     }
 }
 
+/// The one keyword argument `key` of a method: missing and extra keys are
+/// reported as pydantic does.
+fn take(key: &'static str, mut args: Map<String, Value>) -> Result<Value, Reply> {
+    let value = args.remove(key);
+    let mut errors = Vec::new();
+    if value.is_none() {
+        errors.push(cliffload_protocol::ErrorDetail {
+            kind: "missing".into(),
+            loc: vec![key.into()],
+            msg: "Field required".into(),
+            input: Some(Value::Object(args.clone())),
+            ctx: None,
+        });
+    }
+    if let Err(extra) = Args::new(&args).finish() {
+        errors.extend(extra);
+    }
+    match value {
+        Some(v) if errors.is_empty() => Ok(v),
+        _ => Err(Reply::Invalid(errors)),
+    }
+}
+
 fn too_many(key: &str, n: usize, max: usize) -> Reply {
     Reply::Invalid(vec![cliffload_protocol::ErrorDetail {
         kind: "too_long".into(),
@@ -536,11 +550,11 @@ impl Handler for OrderService {
 
     async fn call(&self, method: &str, args: Map<String, Value>) -> Reply {
         match method {
-            "process_order" => self.process_order(&args).await,
-            "batch_process_orders" => self.batch_process_orders(&args).await,
-            "analytics_ingestion" => self.analytics_ingestion(&args).await,
-            "large_payload_processing" => self.large_payload_processing(&args).await,
-            "error_scenario_test" => self.error_scenario_test(&args),
+            "process_order" => self.process_order(args).await,
+            "batch_process_orders" => self.batch_process_orders(args).await,
+            "analytics_ingestion" => self.analytics_ingestion(args).await,
+            "large_payload_processing" => self.large_payload_processing(args).await,
+            "error_scenario_test" => self.error_scenario_test(args),
             "get_service_metrics" => match Args::new(&args).finish() {
                 Ok(()) => self.metrics(),
                 Err(e) => Reply::Invalid(e),
