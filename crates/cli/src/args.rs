@@ -21,12 +21,22 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: preflight, load, summary, verdict.
     Run(RunArgs),
-    /// Run the reference `test` service until Ctrl-C.
+    /// Run the reference services (test, order_processing_service) until Ctrl-C.
     Serve(ServeArgs),
     /// List the scenarios (built-in, or in a file).
     Scenarios(ScenariosArgs),
     /// Print generated payloads as JSON lines: exactly what a run would send.
     Sample(SampleArgs),
+    /// Check a scenario file (laid over the built-in catalog) and print the resolved plan.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The scenario file (YAML).
+    pub file: std::path::PathBuf,
+    /// Only this scenario.
+    pub scenario: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use cliffload_scenario::{ScenarioFile, catalog};
 
-use crate::args::ScenariosArgs;
+use crate::args::{ScenariosArgs, ValidateArgs};
 use crate::exit;
 
 pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
@@ -19,6 +19,63 @@ pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
             format!("{:?}", s.duration),
             s.description.as_deref().unwrap_or("")
         );
+    }
+    Ok(exit::OK)
+}
+
+/// `cliffload validate FILE [SCENARIO]`: the resolved plan, or the first error.
+pub fn validate(args: ValidateArgs) -> Result<u8> {
+    let file = ScenarioFile::load(&args.file)?;
+    let chosen: Vec<&cliffload_scenario::Scenario> = match &args.scenario {
+        Some(name) => vec![file.get(name)?],
+        None => file.scenarios.iter().collect(),
+    };
+    println!(
+        "{}: valid ({} scenario(s))",
+        args.file.display(),
+        file.scenarios.len()
+    );
+    for s in chosen {
+        println!("\n{} — {}", s.name, s.description.as_deref().unwrap_or(""));
+        let stages = s
+            .stages
+            .as_ref()
+            .map(|st| format!(", stages {:?} × {:?}", st.steps, st.step_duration))
+            .unwrap_or_default();
+        println!(
+            "  {} users at {}/s for {:?}{stages}; error rate {}; seed {}",
+            s.users, s.spawn_rate, s.duration, s.error_rate, s.seed
+        );
+        let e = &s.expectations;
+        println!(
+            "  expectations: median ≤ {:?} ms, p95 ≤ {:?} ms, p99 ≤ {:?} ms, ≥ {:?} req/s, failures ≤ {:?}%",
+            e.max_median_ms, e.max_p95_ms, e.max_p99_ms, e.min_rps, e.max_failure_percent
+        );
+        for c in &s.classes {
+            println!(
+                "  class {} (weight {}, wait {:?})",
+                c.name, c.weight, c.wait_time
+            );
+            for &t in &c.tasks {
+                let t = &s.tasks[t];
+                let payload = match &t.payload {
+                    cliffload_scenario::Payload::Static(v) => format!("fixed {v}"),
+                    cliffload_scenario::Payload::Generated { models, arg } => format!(
+                        "generated {} as {}",
+                        models
+                            .iter()
+                            .map(|m| format!("{m:?}"))
+                            .collect::<Vec<_>>()
+                            .join(" | "),
+                        arg.as_deref().unwrap_or("the whole body")
+                    ),
+                };
+                println!(
+                    "    {:<40} {} weight {} timeout {:?} error rate {} · {payload}",
+                    t.name, t.subject, t.weight, t.timeout, t.error_rate
+                );
+            }
+        }
     }
     Ok(exit::OK)
 }

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => serve::serve(a, cancel).await,
             Command::Scenarios(a) => list::scenarios(a),
             Command::Sample(a) => sample::sample(a),
+            Command::Validate(a) => list::validate(a),
         };
         result.unwrap_or_else(|e| {
             eprintln!("error: {e:#}");

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
 use cliffload_nats::{NatsConnector, Target};
 use cliffload_report::{PreflightRow, RunMeta, RunResult, write_atomically};
-use cliffload_scenario::{Scenario, ScenarioFile, catalog, parse_duration};
+use cliffload_scenario::{Scenario, ScenarioFile, Settings, catalog, parse_duration};
 
 use crate::args::{Format, RunArgs};
 use crate::embedded::{Embedded, ServeConfig};
@@ -18,7 +18,9 @@ use crate::exit;
 use crate::progress::Printer;
 
 pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
-    let scenario = resolve(&args)?;
+    let (scenario, settings) = resolve(&args)?;
+    // --nats-url, else the file's environment.nats_url, else our own server.
+    let target = args.nats_url.clone().or(settings.nats_url.clone());
     if args.workers == 0 || args.workers > 256 {
         bail!("--workers: must be 1..=256, got {}", args.workers);
     }
@@ -26,18 +28,18 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
         check_writable(dir)?;
     }
     let mut printer = Printer::new(args.quiet);
-    let embedded = match &args.nats_url {
+    let embedded = match &target {
         Some(_) => None,
         None => Some(Embedded::start(None, &ServeConfig::default()).await?),
     };
-    let url = match (&embedded, &args.nats_url) {
+    let url = match (&embedded, &target) {
         (Some(e), _) => e.url().to_owned(),
         (None, Some(u)) => u.clone(),
         (None, None) => unreachable!("either embedded or a URL"),
     };
     if embedded.is_some() {
         printer.note(&format!(
-            "started nats-server on {url} with the reference `test` service"
+            "started nats-server on {url} with the reference services (test, order_processing_service)"
         ));
     }
     let outcome = load(
@@ -64,11 +66,12 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
 }
 
 /// The scenario named on the command line, with the flags' overrides.
-fn resolve(args: &RunArgs) -> Result<Scenario> {
-    let mut s = match &args.config {
-        Some(path) => ScenarioFile::load(path)?.get(&args.scenario)?.clone(),
-        None => catalog::builtin().get(&args.scenario)?.clone(),
+fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
+    let file = match &args.config {
+        Some(path) => ScenarioFile::load(path)?,
+        None => catalog::builtin(),
     };
+    let mut s = file.get(&args.scenario)?.clone();
     if let Some(d) = &args.duration {
         s.duration = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
         if s.duration.is_zero() {
@@ -87,7 +90,7 @@ fn resolve(args: &RunArgs) -> Result<Scenario> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
-    Ok(s)
+    Ok((s, file.settings))
 }
 
 fn check_writable(dir: &Path) -> Result<()> {
@@ -109,7 +112,7 @@ async fn load(
     cancel: CancellationToken,
 ) -> Result<RunResult> {
     let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
-    let payloads = cliffload_nats::encode_payloads(scenario).map_err(anyhow::Error::msg)?;
+    let payloads = cliffload_engine::build_payloads(scenario).map_err(anyhow::Error::msg)?;
     let plan = Arc::new(Plan::new(scenario, payloads));
 
     let client = cliffload_nats::connect(url, "cliffload-preflight")
@@ -119,12 +122,14 @@ async fn load(
     drop(client);
 
     printer.note(&format!(
-        "running {} for {:?}: {} users at {}/s, {} task(s), seed {}",
+        "running {} for {:?}: {} users at {}/s, {} class(es), {} task(s), error rate {}, seed {}",
         scenario.name,
         scenario.duration,
         scenario.users,
         scenario.spawn_rate,
+        scenario.classes.len(),
         scenario.tasks.len(),
+        scenario.error_rate,
         scenario.seed
     ));
     let connector = Arc::new(NatsConnector::new(url, targets));

@@ -21,7 +21,7 @@ mod transport;
 mod worker;
 
 pub use cpu::thread_cpu_time;
-pub use plan::{Payload, Plan, PlanTask};
+pub use plan::{Payload, Plan, PlanClass, PlanTask, build_payloads};
 pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{Connector, Transport};

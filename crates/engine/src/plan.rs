@@ -3,7 +3,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cliffload_scenario::{Scenario, WaitTime};
+use cliffload_payloads::{Encoding, GenConfig, Generator, OrderComplexity, PoolSpec, pool};
+use cliffload_scenario::{
+    Encoding as WireEncoding, Payload as PayloadSource, Scenario, Stages, WaitTime,
+};
 use rand::RngExt;
 
 /// One request body, encoded ahead of time so the load loop only picks bytes.
@@ -31,10 +34,22 @@ impl Payload {
 pub struct PlanTask {
     /// Name in reports.
     pub name: String,
-    /// Relative frequency.
+    /// Relative frequency within its class.
     pub weight: NonZeroU32,
     /// Bodies to cycle through; never empty.
     pub payloads: Arc<[Payload]>,
+}
+
+/// A user class as the engine needs it.
+#[derive(Debug, Clone)]
+pub struct PlanClass {
+    /// Name.
+    pub name: String,
+    /// Think time.
+    pub wait_time: WaitTime,
+    /// Positions of its tasks in [`Plan::tasks`].
+    pub tasks: Vec<usize>,
+    cumulative: Vec<u64>,
 }
 
 /// Everything a run needs, shared read-only by all workers.
@@ -42,17 +57,113 @@ pub struct PlanTask {
 pub struct Plan {
     /// Tasks; their positions index recorders and transports.
     pub tasks: Vec<PlanTask>,
-    /// Virtual users.
+    /// User classes.
+    pub classes: Vec<PlanClass>,
+    /// Virtual users (at most, with stages).
     pub users: NonZeroU32,
     /// Users started per second.
     pub spawn_rate: f64,
     /// Load duration, counted from the start.
     pub duration: Duration,
-    /// Think time.
-    pub wait_time: WaitTime,
     /// Seed of every user's random choices.
     pub seed: u64,
-    cumulative: Vec<u64>,
+    /// Stepped user counts, if any.
+    pub stages: Option<Stages>,
+    /// The class of each user.
+    user_class: Vec<u16>,
+}
+
+/// Byte budget of one task's pool: large payloads get fewer pool entries.
+const POOL_BYTES: usize = 32 << 20;
+
+/// Generates and encodes every task's pool of bodies (before the load).
+pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> {
+    let d = &scenario.data;
+    let mut config = GenConfig::new(scenario.seed, jiff::Timestamp::now());
+    config.customer_pool_size = d.customer_pool_size;
+    config.product_pool_size = d.product_pool_size;
+    config.order = OrderComplexity {
+        min_items: d.order_items.0,
+        max_items: d.order_items.1,
+        average_items: d.order_items.2,
+    };
+    let mut generator: Option<Generator> = None;
+    scenario
+        .tasks
+        .iter()
+        .map(|t| {
+            let encoding = match t.encoding {
+                WireEncoding::Json => Encoding::Json,
+                WireEncoding::Msgpack => Encoding::MsgPack,
+            };
+            match &t.payload {
+                PayloadSource::Static(v) => {
+                    let body = encoding
+                        .encode(v)
+                        .map_err(|e| format!("task {}: {e}", t.name))?;
+                    Ok(vec![Payload::valid(body)])
+                }
+                PayloadSource::Generated { models, arg } => {
+                    let g = generator.get_or_insert_with(|| Generator::new(&config));
+                    let mut subs: Vec<std::vec::IntoIter<Payload>> = Vec::new();
+                    let per_model = (d.payload_pool_size / models.len()).max(1);
+                    for model in models {
+                        let probe = model
+                            .sample(g, None)
+                            .map_err(|e| format!("task {}: {e}", t.name))?;
+                        let bytes = serde_json::to_vec(&probe.value)
+                            .map_or(1, |b| b.len())
+                            .max(1);
+                        let size = per_model.min(POOL_BYTES / models.len() / bytes).max(4);
+                        let spec = PoolSpec {
+                            model: model.clone(),
+                            size,
+                            error_rate: t.error_rate,
+                            arg: arg.clone(),
+                            encoding,
+                        };
+                        let entries =
+                            pool::build(g, &spec).map_err(|e| format!("task {}: {e}", t.name))?;
+                        let sub: Vec<Payload> = entries
+                            .into_iter()
+                            .map(|e| Payload {
+                                body: e.body.into(),
+                                injected: e.injected.map(|k| k.name()),
+                            })
+                            .collect();
+                        subs.push(sub.into_iter());
+                    }
+                    // Interleave the sub-pools (payload_sizes) so users cycle through all of them.
+                    let mut out = Vec::new();
+                    while subs.iter().any(|s| s.len() > 0) {
+                        out.extend(subs.iter_mut().filter_map(Iterator::next));
+                    }
+                    Ok(out)
+                }
+            }
+        })
+        .collect()
+}
+
+/// Smooth weighted round-robin: spreads `n` users over classes by weight,
+/// interleaved (A B A C A B …) so any prefix of users is also in proportion.
+fn assign_classes(weights: &[u32], n: u32) -> Vec<u16> {
+    let total: i64 = weights.iter().map(|w| i64::from(*w)).sum();
+    let mut current = vec![0i64; weights.len()];
+    (0..n)
+        .map(|_| {
+            for (c, w) in current.iter_mut().zip(weights) {
+                *c += i64::from(*w);
+            }
+            let (best, _) = current
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, c)| (**c, -(*i as i64)))
+                .unwrap_or((0, &0));
+            current[best] -= total;
+            best as u16
+        })
+        .collect()
 }
 
 impl Plan {
@@ -80,41 +191,82 @@ impl Plan {
                 }
             })
             .collect();
-        let cumulative = tasks
+        let classes: Vec<PlanClass> = scenario
+            .classes
             .iter()
-            .scan(0u64, |acc, t| {
-                *acc += u64::from(t.weight.get());
-                Some(*acc)
+            .map(|c| PlanClass {
+                name: c.name.clone(),
+                wait_time: c.wait_time,
+                cumulative: c
+                    .tasks
+                    .iter()
+                    .scan(0u64, |acc, t| {
+                        *acc += u64::from(tasks[*t].weight.get());
+                        Some(*acc)
+                    })
+                    .collect(),
+                tasks: c.tasks.clone(),
             })
             .collect();
+        let weights: Vec<u32> = scenario.classes.iter().map(|c| c.weight.get()).collect();
         Self {
+            user_class: assign_classes(&weights, scenario.users.get()),
             tasks,
+            classes,
             users: scenario.users,
             spawn_rate: scenario.spawn_rate,
             duration: scenario.duration,
-            wait_time: scenario.wait_time,
             seed: scenario.seed,
-            cumulative,
+            stages: scenario.stages.clone(),
         }
     }
 
-    /// Picks a task by weight.
+    /// The class of user number `user`.
+    pub(crate) fn class_of(&self, user: u32) -> &PlanClass {
+        &self.classes[usize::from(self.user_class.get(user as usize).copied().unwrap_or(0))]
+    }
+
+    /// When user number `user` starts and (with stages) stops, after the run's start.
+    pub(crate) fn user_window(&self, user: u32) -> (Duration, Option<Duration>) {
+        let Some(stages) = &self.stages else {
+            return (
+                Duration::from_secs_f64(f64::from(user) / self.spawn_rate),
+                None,
+            );
+        };
+        let d = stages.step_duration;
+        let Some(first) = stages.steps.iter().position(|n| *n > user) else {
+            return (self.duration, None);
+        };
+        let below = if first == 0 {
+            0
+        } else {
+            stages.steps[first - 1].min(user)
+        };
+        let start =
+            d * first as u32 + Duration::from_secs_f64(f64::from(user - below) / self.spawn_rate);
+        let stop = stages.steps[first..]
+            .iter()
+            .position(|n| *n <= user)
+            .map(|k| d * (first + k) as u32);
+        (start.min(stop.unwrap_or(self.duration)), stop)
+    }
+
+    /// Picks a task of `class` by weight.
     #[inline]
-    pub(crate) fn pick_task(&self, rng: &mut impl RngExt) -> usize {
-        let total = self.cumulative.last().copied().unwrap_or(1);
+    pub(crate) fn pick_task(&self, class: &PlanClass, rng: &mut impl RngExt) -> usize {
+        let total = class.cumulative.last().copied().unwrap_or(1);
         let x = rng.random_range(0..total);
-        self.cumulative.partition_point(|&c| c <= x)
+        class.tasks[class
+            .cumulative
+            .partition_point(|&c| c <= x)
+            .min(class.tasks.len() - 1)]
     }
 
-    /// When user number `user` starts, after the run's start.
-    pub(crate) fn spawn_offset(&self, user: u32) -> Duration {
-        Duration::from_secs_f64(f64::from(user) / self.spawn_rate)
-    }
-
-    /// The think time after one request.
+    /// The think time after one request of a `class` user.
     #[inline]
-    pub(crate) fn think_time(&self, rng: &mut impl RngExt) -> Duration {
-        match self.wait_time {
+    pub(crate) fn think_time(class: &PlanClass, rng: &mut impl RngExt) -> Duration {
+        match class.wait_time {
             WaitTime::Constant(d) => d,
             WaitTime::Between(lo, hi) if hi > lo => lo + (hi - lo).mul_f64(rng.random::<f64>()),
             WaitTime::Between(lo, _) => lo,
@@ -128,31 +280,30 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
 
-    fn plan(weights: &[u32]) -> Plan {
-        let mut p = Plan {
-            tasks: vec![],
-            users: NonZeroU32::MIN,
-            spawn_rate: 2.0,
-            duration: Duration::from_secs(1),
-            wait_time: WaitTime::Between(Duration::from_secs(1), Duration::from_secs(3)),
-            seed: 1,
-            cumulative: vec![],
-        };
-        let mut acc = 0;
-        for w in weights {
-            acc += u64::from(*w);
-            p.cumulative.push(acc);
-        }
-        p
+    fn scenario(yaml: &str) -> Scenario {
+        let f = cliffload_scenario::ScenarioFile::parse(yaml, "t.yaml").expect("valid");
+        f.scenarios[0].clone()
+    }
+
+    fn plan(yaml: &str) -> Plan {
+        let s = scenario(yaml);
+        let pools = s
+            .tasks
+            .iter()
+            .map(|_| vec![Payload::valid(&b"{}"[..])])
+            .collect();
+        Plan::new(&s, pools)
     }
 
     #[test]
     fn picks_tasks_in_proportion_to_weight() {
-        let p = plan(&[1, 3, 6]);
+        let p = plan(
+            "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - {name: a, subject: x.a, weight: 1}\n      - {name: b, subject: x.b, weight: 3}\n      - {name: c, subject: x.c, weight: 6}\n",
+        );
         let mut rng = SmallRng::seed_from_u64(7);
         let mut n = [0u32; 3];
         for _ in 0..100_000 {
-            n[p.pick_task(&mut rng)] += 1;
+            n[p.pick_task(&p.classes[0], &mut rng)] += 1;
         }
         for (i, want) in [0.1, 0.3, 0.6].iter().enumerate() {
             let got = f64::from(n[i]) / 100_000.0;
@@ -161,13 +312,61 @@ mod tests {
     }
 
     #[test]
-    fn think_time_stays_in_range_and_spawn_follows_rate() {
-        let p = plan(&[1]);
+    fn users_are_spread_over_classes_by_weight_and_interleaved() {
+        assert_eq!(assign_classes(&[3, 1], 8), [0, 0, 1, 0, 0, 0, 1, 0]);
+        let a = assign_classes(&[3, 2, 1, 1, 2], 90);
+        let count = |c| a.iter().filter(|x| **x == c).count();
+        assert_eq!(
+            [count(0), count(1), count(2), count(3), count(4)],
+            [30, 20, 10, 10, 20]
+        );
+    }
+
+    #[test]
+    fn stages_give_each_user_a_window() {
+        let mut p = plan(
+            "scenarios:\n  s:\n    users: 5\n    spawn_rate: 10\n    duration: 30s\n    tasks:\n      - {name: a, subject: x.a}\n",
+        );
+        p.stages = Some(Stages {
+            steps: vec![2, 5, 3],
+            step_duration: Duration::from_secs(10),
+        });
+        assert_eq!(p.user_window(0), (Duration::ZERO, None));
+        assert_eq!(p.user_window(1), (Duration::from_millis(100), None));
+        assert_eq!(p.user_window(2), (Duration::from_secs(10), None));
+        assert_eq!(
+            p.user_window(4),
+            (Duration::from_millis(10_200), Some(Duration::from_secs(20)))
+        );
+        let plain = plan(
+            "scenarios:\n  s:\n    users: 5\n    spawn_rate: 2\n    duration: 30s\n    tasks:\n      - {name: a, subject: x.a}\n",
+        );
+        assert_eq!(plain.user_window(3), (Duration::from_millis(1500), None));
+    }
+
+    #[test]
+    fn think_time_stays_in_range() {
+        let p = plan(
+            "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    wait_time: {between: [1, 3]}\n    tasks:\n      - {name: a, subject: x.a}\n",
+        );
         let mut rng = SmallRng::seed_from_u64(7);
         for _ in 0..1000 {
-            let d = p.think_time(&mut rng);
+            let d = Plan::think_time(&p.classes[0], &mut rng);
             assert!(d >= Duration::from_secs(1) && d <= Duration::from_secs(3));
         }
-        assert_eq!(p.spawn_offset(3), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn generated_pools_hold_the_configured_injected_share() {
+        let s = scenario("scenarios:\n  s:\n    users: 1\n    duration: 1s\n    error_rate: 0.1\ndata_generation: {payload_pool_size: 50, customer_pool_size: 5, product_pool_size: 5}\n".replace("error_rate: 0.1\n", "error_rate: 0.1\n    tasks:\n      - {name: o, subject: x.o, arg: order, generate: {model: order}}\n      - {name: e, subject: x.e, arg: test_data, generate: {model: validation_error_test}, error_rate: 1.0}\n").as_str());
+        let pools = build_payloads(&s).expect("builds");
+        assert_eq!(pools[0].len(), 50);
+        assert_eq!(pools[0].iter().filter(|p| p.injected.is_some()).count(), 5);
+        assert!(pools[1].iter().all(|p| p.injected.is_some()));
+        let v: serde_json::Value = serde_json::from_slice(&pools[0][0].body).expect("JSON");
+        assert!(
+            v["order"]["order_id"].is_string(),
+            "wrapped under the argument name"
+        );
     }
 }

@@ -159,8 +159,10 @@ async fn flush_every_interval<T>(
 /// One virtual user: pick a task, send, record, think, until the deadline or
 /// cancellation. A request in flight at the deadline completes and counts.
 async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
-    let begin = start + ctx.plan.spawn_offset(user);
-    if begin >= ctx.deadline {
+    let (from, until) = ctx.plan.user_window(user);
+    let begin = start + from;
+    let deadline = until.map_or(ctx.deadline, |u| (start + u).min(ctx.deadline));
+    if begin >= deadline {
         return;
     }
     tokio::select! {
@@ -168,14 +170,15 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
         () = ctx.cancel.cancelled() => return,
     }
     let plan = &*ctx.plan;
+    let class = plan.class_of(user);
     let mut rng =
         SmallRng::seed_from_u64(plan.seed ^ u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut cursor = user as usize;
     loop {
-        if ctx.cancel.is_cancelled() || Instant::now() >= ctx.deadline {
+        if ctx.cancel.is_cancelled() || Instant::now() >= deadline {
             return;
         }
-        let task = plan.pick_task(&mut rng);
+        let task = plan.pick_task(class, &mut rng);
         let pool = &plan.tasks[task].payloads;
         let payload = &pool[cursor % pool.len()];
         cursor = cursor.wrapping_add(1);
@@ -183,14 +186,14 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
         let outcome = ctx.transport.call(task, payload).await;
         let done = Instant::now();
         ctx.recorder.borrow_mut().record(task, outcome, done - sent);
-        let think = plan.think_time(&mut rng);
+        let think = Plan::think_time(class, &mut rng);
         if think.is_zero() {
             // A transport that completes without waiting must not starve
             // the ticker and the other users.
             tokio::task::consume_budget().await;
         } else {
             tokio::select! {
-                () = tokio::time::sleep_until((done + think).min(ctx.deadline)) => {}
+                () = tokio::time::sleep_until((done + think).min(deadline)) => {}
                 () = ctx.cancel.cancelled() => return,
             }
         }

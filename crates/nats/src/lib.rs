@@ -15,4 +15,4 @@ mod transport;
 pub use outcome::outcome_of;
 pub use preflight::{PreflightError, PreflightReport, preflight};
 pub use server::{NatsServer, ServerError};
-pub use transport::{NatsConnector, NatsTransport, Target, connect, encode_payloads};
+pub use transport::{NatsConnector, NatsTransport, Target, connect};

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use cliffload_engine::{Connector, Payload, Transport};
 use cliffload_metrics::Outcome;
 use cliffload_protocol::{Codec, Interpretation, ReplyKind, classify, headers};
-use cliffload_scenario::{Encoding, Protocol, Scenario, Task};
+use cliffload_scenario::{Encoding, Protocol, Task};
 
 use crate::outcome::outcome_of;
 
@@ -75,20 +75,6 @@ fn codec_of(encoding: Encoding) -> Codec {
         Encoding::Json => Codec::Json,
         Encoding::Msgpack => Codec::MsgPack,
     }
-}
-
-/// Encodes each task's payload in its encoding: one pool per task.
-pub fn encode_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> {
-    scenario
-        .tasks
-        .iter()
-        .map(|t| {
-            codec_of(t.encoding)
-                .encode(&t.payload)
-                .map(|b| vec![Payload::valid(b)])
-                .map_err(|e| format!("task {}: cannot encode payload: {e}", t.name))
-        })
-        .collect()
 }
 
 /// Connects a client the way the load generator uses it.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use cliffload_metrics::{
     IntervalStats, LatencySummary, Outcome, OutcomeClass, OutcomeCounts, TaskTable,
 };
-use cliffload_scenario::{Scenario, WaitTime};
+use cliffload_scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
 use crate::verdict::{self, Verdict};
@@ -236,13 +236,6 @@ fn outcome_map(counts: &OutcomeCounts) -> BTreeMap<Outcome, u64> {
         .collect()
 }
 
-fn wait_words(w: WaitTime) -> String {
-    match w {
-        WaitTime::Constant(d) => format!("constant {d:?}"),
-        WaitTime::Between(a, b) => format!("between {a:?} and {b:?}"),
-    }
-}
-
 impl RunResult {
     /// Builds the result from the run's measurements and applies the
     /// scenario's expectations.
@@ -347,7 +340,7 @@ impl RunResult {
                 model: "closed".into(),
                 users: s.users.get(),
                 spawn_rate: s.spawn_rate,
-                wait_time: wait_words(s.wait_time),
+                wait_time: s.describe_wait(),
                 workers: meta.workers,
             },
             generator: Generator {

@@ -16,8 +16,8 @@ pub fn latency(us: u64) -> String {
     }
 }
 
-fn row(out: &mut String, cells: &[String]) {
-    let widths = [14, 10, 10, 9, 8, 10, 9, 9, 9, 9, 9];
+fn row(out: &mut String, name_width: usize, cells: &[String]) {
+    let widths = [name_width, 10, 10, 9, 8, 10, 9, 9, 9, 9, 9];
     for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
         if i == 0 {
             let _ = write!(out, "  {c:<w$}");
@@ -56,8 +56,16 @@ pub fn render(r: &RunResult) -> String {
         if r.target.embedded { " (embedded)" } else { "" },
     );
     out.push('\n');
+    let name_width = r
+        .tasks
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     row(
         &mut out,
+        name_width,
         &[
             "task", "requests", "ok", "rejected", "failed", "req/s", "p50", "p90", "p99", "p99.9",
             "max",
@@ -75,7 +83,7 @@ pub fn render(r: &RunResult) -> String {
                 format!("{rps:.1}"),
             ];
             cells.extend(latency_cells(lat, ok > 0));
-            row(&mut out, &cells);
+            row(&mut out, name_width, &cells);
         };
     for t in &r.tasks {
         line(

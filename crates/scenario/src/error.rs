@@ -50,3 +50,55 @@ impl fmt::Display for Known<'_> {
         f.write_str(&self.0.join(", "))
     }
 }
+
+/// The closest allowed name to the unknown one in a parser message
+/// ("unknown field `wieght`, expected one of name, weight, …"), as a hint.
+pub(crate) fn suggestion(message: &str) -> Option<String> {
+    let rest = message
+        .split("unknown field `")
+        .nth(1)
+        .or_else(|| message.split("unknown variant `").nth(1))?;
+    let (bad, rest) = rest.split_once('`')?;
+    let allowed = rest.split("expected").nth(1)?.lines().next()?;
+    let allowed = allowed
+        .trim_start_matches(" one of")
+        .trim_start_matches(' ');
+    closest(
+        bad,
+        allowed
+            .split([',', ' '])
+            .map(|s| s.trim_matches(|c: char| c == '`' || c.is_whitespace()))
+            .filter(|s| !s.is_empty() && *s != "or"),
+    )
+    .map(|best| format!("did you mean `{best}`?"))
+}
+
+/// The candidate closest to `bad`, if close enough to be a typo.
+pub(crate) fn closest<'a>(
+    bad: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(bad, c), c))
+        .filter(|(score, _)| *score > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_closest_known_key() {
+        let m = "line 8 column 9: unknown field `wieght`, expected one of name, subject, weight, timeout";
+        assert_eq!(suggestion(m).as_deref(), Some("did you mean `weight`?"));
+        let m = "unknown variant `cliffrace`, expected one of `cliffracer`, `micro`, `raw`";
+        assert_eq!(suggestion(m).as_deref(), Some("did you mean `cliffracer`?"));
+        assert_eq!(
+            suggestion("unknown field `zzzzzz`, expected one of name, weight"),
+            None
+        );
+    }
+}

@@ -1,8 +1,13 @@
-//! Scenario files: YAML parsed into a serde mirror ([`raw`]), then validated
-//! into typed [`Scenario`]s whose errors name the key path and what is allowed.
+//! Scenario files in the original suite's format (`environment`,
+//! `scenarios`, `data_generation`, `performance_expectations`, `monitoring`,
+//! `reporting`, `comparison_frameworks`, `advanced`), extended with what the
+//! original hid in Python: `user_classes` and their tasks. YAML is parsed
+//! into a serde mirror ([`raw`]), laid over the built-in catalog, then
+//! validated into typed [`Scenario`]s whose errors name the key path and
+//! what is allowed.
 //!
-//! Key types: [`ScenarioFile`] (a parsed file: scenarios keyed by name),
-//! [`Scenario`], [`Task`], [`WaitTime`], [`Expectations`], and
+//! Key types: [`ScenarioFile`], [`Scenario`], [`UserClass`], [`Task`],
+//! [`Payload`], [`WaitTime`], [`Expectations`], [`Settings`] and
 //! [`ConfigError`]. [`catalog`] holds the built-in scenarios.
 
 pub mod catalog;
@@ -20,40 +25,69 @@ pub use error::ConfigError;
 /// A parsed and validated scenario file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioFile {
-    /// Scenarios in file order.
+    /// Scenarios, by name.
     pub scenarios: Vec<Scenario>,
+    /// The file's other sections.
+    pub settings: Settings,
+}
+
+fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
+    // serde_path_to_error adds the key path (`scenarios.smoke.tasks[0]`)
+    // to the parser's line, column and snippet.
+    let mut path = None;
+    let raw: Result<raw::RawFile, _> = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            path = Some(e.path().to_string()).filter(|p| p != ".");
+            e.into_inner()
+        })
+    });
+    raw.map_err(|e| {
+        let message = e
+            .to_string()
+            .trim_start_matches("error: ")
+            .replace("<input>", origin);
+        let message = match error::suggestion(&message) {
+            Some(s) => format!("{message}\n{s}"),
+            None => message,
+        };
+        ConfigError::Parse {
+            origin: origin.to_owned(),
+            path,
+            message,
+        }
+    })
 }
 
 impl ScenarioFile {
-    /// Parses and validates YAML text. `origin` names the file in messages.
+    /// Parses and validates YAML text on its own (no catalog underneath).
+    /// `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        // serde_path_to_error adds the key path (`scenarios.smoke.tasks[0]`)
-        // to the parser's line, column and snippet.
-        let mut path = None;
-        let raw: Result<raw::RawFile, _> = serde_saphyr::with_deserializer_from_str(text, |de| {
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                path = Some(e.path().to_string()).filter(|p| p != ".");
-                e.into_inner()
-            })
-        });
-        let raw = raw.map_err(|e| ConfigError::Parse {
-            origin: origin.to_owned(),
-            path,
-            message: e
-                .to_string()
-                .trim_start_matches("error: ")
-                .replace("<input>", origin),
-        })?;
+        validate::file(parse_raw(text, origin)?)
+    }
+
+    /// Parses YAML text laid over the built-in catalog: the file may
+    /// override any value of the catalog or add scenarios and user classes.
+    pub fn parse_over_catalog(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let user = parse_raw(text, origin)?;
+        let base = parse_raw(catalog::BUILTIN_YAML, "<built-in>")?;
+        let to_value =
+            |r: &raw::RawFile| serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+        let merged = raw::merge(to_value(&base), to_value(&user));
+        let raw: raw::RawFile =
+            serde_json::from_value(merged).map_err(|e| ConfigError::Invalid {
+                path: origin.to_owned(),
+                message: format!("cannot combine with the built-in catalog: {e}"),
+            })?;
         validate::file(raw)
     }
 
-    /// Reads, parses and validates a file.
+    /// Reads a file and lays it over the built-in catalog.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        Self::parse(&text, &path.display().to_string())
+        Self::parse_over_catalog(&text, &path.display().to_string())
     }
 
     /// The scenario called `name`.
@@ -68,6 +102,34 @@ impl ScenarioFile {
     }
 }
 
+/// The sections of a file beside `scenarios` and `user_classes`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Settings {
+    /// `environment.nats_url`: the deployment to target when no `--nats-url` is given.
+    pub nats_url: Option<String>,
+    /// `environment.nats_monitoring_url`.
+    pub nats_monitoring_url: Option<String>,
+    /// `reporting.benchmark_claims`.
+    pub claims: Claims,
+    /// `advanced.memory_leak_detection.max_memory_increase_mb`, when enabled.
+    pub max_memory_increase_mb: Option<f64>,
+    /// `advanced.regression_detection.max_performance_degradation_percent`, when enabled.
+    pub max_degradation_percent: Option<f64>,
+    /// `advanced.regression_detection.baseline_results_path`, when enabled.
+    pub baseline_results_path: Option<String>,
+}
+
+/// The performance claims to judge (`reporting.benchmark_claims`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Claims {
+    /// Judge "sub-millisecond" (median of successful simple RPCs < 1 ms).
+    pub sub_millisecond: bool,
+    /// Judge "10× faster than REST" (needs a comparison run).
+    pub ten_x_faster_than_rest: bool,
+    /// Judge "high throughput": successful requests per second at least this.
+    pub high_throughput_rps: Option<f64>,
+}
+
 /// One load scenario: who sends what, how fast, for how long, and what must hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -75,20 +137,90 @@ pub struct Scenario {
     pub name: String,
     /// One line for listings.
     pub description: Option<String>,
-    /// Virtual users (closed model).
+    /// Virtual users (closed model); with stages, the most at any time.
     pub users: NonZeroU32,
     /// Users started per second.
     pub spawn_rate: f64,
     /// How long the load runs once the first user starts.
     pub duration: Duration,
-    /// Think time between a user's requests.
-    pub wait_time: WaitTime,
-    /// What each user picks from, by weight.
+    /// The user classes; users are spread over them by weight.
+    pub classes: Vec<UserClass>,
+    /// Every task of every class; positions index recorders and transports.
     pub tasks: Vec<Task>,
     /// Pass/fail checks applied to the result.
     pub expectations: Expectations,
-    /// Seed for task choice and think times (reproducible runs).
+    /// Seed for payloads, task choice and think times (reproducible runs).
     pub seed: u64,
+    /// Share of generated payloads with an injected error.
+    pub error_rate: f64,
+    /// Stepped user counts (`advanced.gradual_load_increase`), if enabled.
+    pub stages: Option<Stages>,
+    /// How payloads are generated.
+    pub data: DataGeneration,
+}
+
+impl Scenario {
+    /// Think times, in words, per class.
+    pub fn describe_wait(&self) -> String {
+        let words = |w: WaitTime| match w {
+            WaitTime::Constant(d) => format!("constant {d:?}"),
+            WaitTime::Between(a, b) => format!("between {a:?} and {b:?}"),
+        };
+        if let [only] = self.classes.as_slice() {
+            return words(only.wait_time);
+        }
+        self.classes
+            .iter()
+            .map(|c| format!("{}: {}", c.name, words(c.wait_time)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// A kind of user: its share of the users, its think time, its tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserClass {
+    /// Name (`OrderProcessingUser`).
+    pub name: String,
+    /// Relative share of the users.
+    pub weight: NonZeroU32,
+    /// Think time between this user's requests.
+    pub wait_time: WaitTime,
+    /// Positions in [`Scenario::tasks`].
+    pub tasks: Vec<usize>,
+}
+
+/// Stepped load: `steps[k]` users during step `k`, each `step_duration` long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stages {
+    /// Users per step.
+    pub steps: Vec<u32>,
+    /// Length of each step.
+    pub step_duration: Duration,
+}
+
+/// How payloads are generated (`data_generation`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataGeneration {
+    /// Customers generated once and reused.
+    pub customer_pool_size: usize,
+    /// Products generated once and reused.
+    pub product_pool_size: usize,
+    /// Payloads pre-built per generated task.
+    pub payload_pool_size: usize,
+    /// Items per order: min, max, average.
+    pub order_items: (usize, usize, f64),
+}
+
+impl Default for DataGeneration {
+    fn default() -> Self {
+        Self {
+            customer_pool_size: 1000,
+            product_pool_size: 500,
+            payload_pool_size: 256,
+            order_items: (1, 8, 3.0),
+        }
+    }
 }
 
 /// Think time between two requests of one user.
@@ -101,7 +233,7 @@ pub enum WaitTime {
 }
 
 /// How replies of a task are judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// Cliffracer envelope (`success`, `error`).
@@ -114,7 +246,7 @@ pub enum Protocol {
 }
 
 /// How request bodies are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     /// JSON, `Content-Type: application/json`.
@@ -124,34 +256,52 @@ pub enum Encoding {
     Msgpack,
 }
 
+/// Where a task's bodies come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// The same body every time (never injected).
+    Static(serde_json::Value),
+    /// Generated and pre-built into a pool.
+    Generated {
+        /// One model spec per sub-pool (payloads split evenly across them).
+        models: Vec<cliffload_payloads::ModelSpec>,
+        /// Wrap as `{arg: payload}`.
+        arg: Option<String>,
+    },
+}
+
 /// One kind of request a user sends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
-    /// Name in reports (unique within the scenario).
+    /// Name in reports: `Class.task` (unique within the scenario).
     pub name: String,
     /// NATS subject the request goes to.
     pub subject: String,
     /// How replies are judged.
     pub protocol: Protocol,
-    /// Relative frequency among the scenario's tasks.
+    /// Relative frequency among its class's tasks.
     pub weight: NonZeroU32,
     /// How long to wait for a reply.
     pub timeout: Duration,
-    /// The request body (the handler's keyword arguments for Cliffracer).
-    pub payload: serde_json::Value,
+    /// The request bodies.
+    pub payload: Payload,
     /// How the body is encoded on the wire.
     pub encoding: Encoding,
     /// Send `Content-Type` and a unique `X-Correlation-ID` with each request.
     pub headers: bool,
+    /// Share of this task's generated payloads with an injected error.
+    pub error_rate: f64,
 }
 
-/// Pass/fail checks of a scenario (DESIGN §6, `performance_expectations`).
+/// Pass/fail checks of a scenario (`performance_expectations`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Expectations {
     /// Highest acceptable failure rate, in percent of all requests.
     pub max_failure_percent: Option<f64>,
     /// Highest acceptable median latency of successful requests, in ms.
     pub max_median_ms: Option<f64>,
+    /// Highest acceptable p95 latency of successful requests, in ms.
+    pub max_p95_ms: Option<f64>,
     /// Highest acceptable p99 latency of successful requests, in ms.
     pub max_p99_ms: Option<f64>,
     /// Lowest acceptable rate of successful requests per second.

@@ -1,98 +1,270 @@
-//! The serde mirror of a scenario file: exactly the keys the file may hold
-//! (unknown keys are errors), with loose types that [`crate::validate`] checks.
+//! The serde mirror of a scenario file: the original suite's sections
+//! (`environment`, `scenarios`, `data_generation`, `performance_expectations`,
+//! `monitoring`, `reporting`, `comparison_frameworks`, `advanced`) and ours
+//! (`user_classes`, and `tasks`, `wait_time`, `expectations`, `seed` in a
+//! scenario). Unknown keys are errors. Every field is optional here so a
+//! user's file can be laid over the built-in catalog key by key;
+//! [`crate::validate`] says what is required.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::{Encoding, Protocol};
 
 /// The whole file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFile {
-    /// Scenarios by name.
-    pub scenarios: BTreeMap<String, RawScenario>,
+    pub environment: Option<RawEnvironment>,
+    pub scenarios: Option<BTreeMap<String, RawScenario>>,
+    pub user_classes: Option<BTreeMap<String, RawUserClass>>,
+    pub data_generation: Option<RawDataGeneration>,
+    pub performance_expectations: Option<BTreeMap<String, RawExpectations>>,
+    pub monitoring: Option<RawMonitoring>,
+    pub reporting: Option<RawReporting>,
+    pub comparison_frameworks: Option<BTreeMap<String, RawFramework>>,
+    pub advanced: Option<RawAdvanced>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    pub nats_url: Option<String>,
+    pub nats_monitoring_url: Option<String>,
+    /// The original's Python import paths: accepted, not used.
+    pub python_path_extensions: Option<Vec<String>>,
 }
 
 /// One entry under `scenarios:`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
-    /// One line for listings.
     pub description: Option<String>,
-    /// Virtual users.
-    pub users: i64,
-    /// Users started per second (default: all in the first second).
+    pub users: Option<i64>,
     pub spawn_rate: Option<f64>,
-    /// Run length.
-    pub duration: RawDuration,
-    /// Think time.
-    pub wait_time: Option<RawWait>,
-    /// Seed for reproducible task choice and think times.
+    pub duration: Option<RawDuration>,
+    /// Share of generated payloads with an injected error, 0..=1.
+    pub error_rate: Option<f64>,
+    /// Items per batch request: `{small: 100, medium: 1000, large: 5000}`.
+    pub payload_sizes: Option<BTreeMap<String, i64>>,
+    /// Task name → share of requests (weights of the scenario's tasks).
+    pub workload_distribution: Option<BTreeMap<String, f64>>,
     pub seed: Option<u64>,
-    /// Pass/fail checks.
-    #[serde(default)]
-    pub expectations: RawExpectations,
-    /// What users send.
-    pub tasks: Vec<RawTask>,
+    /// Think time of the scenario's own `tasks`.
+    pub wait_time: Option<RawWait>,
+    /// Checks (override `performance_expectations.<name>` key by key).
+    pub expectations: Option<RawExpectations>,
+    /// Tasks of one anonymous user class, instead of `user_classes`.
+    pub tasks: Option<Vec<RawTask>>,
+    /// Which user classes run (default: all of the file's).
+    pub user_classes: Option<Vec<String>>,
+    /// Follow `advanced.gradual_load_increase` even when it is not enabled globally.
+    pub gradual_load_increase: Option<bool>,
 }
 
 /// A duration: seconds as a number, or text (`30s`, `1m 30s`, `250ms`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RawDuration {
-    /// Seconds.
     Seconds(f64),
-    /// Friendly or ISO 8601 text.
     Text(String),
 }
 
 /// `{between: [min, max]}` or `{constant: t}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawWait {
-    /// Uniform think time.
     Between(Vec<RawDuration>),
-    /// Fixed think time.
     Constant(RawDuration),
 }
 
-/// Checks under `expectations:`.
-#[derive(Debug, Default, Deserialize)]
+/// Checks; the original's key names are accepted as aliases.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpectations {
-    /// Failure rate bound, percent.
+    #[serde(alias = "max_failure_rate_percent")]
     pub max_failure_percent: Option<f64>,
-    /// Median bound, ms.
+    #[serde(alias = "max_median_response_time_ms")]
     pub max_median_ms: Option<f64>,
-    /// p99 bound, ms.
+    pub max_p95_ms: Option<f64>,
     pub max_p99_ms: Option<f64>,
-    /// Successful requests per second, lower bound.
+    #[serde(alias = "min_requests_per_second")]
     pub min_rps: Option<f64>,
 }
 
-/// One entry under `tasks:`.
-#[derive(Debug, Deserialize)]
+/// A user class: weight, think time, tasks.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserClass {
+    pub description: Option<String>,
+    pub weight: Option<i64>,
+    pub wait_time: Option<RawWait>,
+    pub tasks: Option<Vec<RawTask>>,
+}
+
+/// One task.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTask {
-    /// Name in reports.
-    pub name: String,
-    /// NATS subject.
-    pub subject: String,
-    /// Reply interpretation.
-    #[serde(default)]
-    pub protocol: Protocol,
-    /// Relative frequency (default 1).
+    pub name: Option<String>,
+    /// Explicit subject; or `service` + `method` (+ `namespace`) give
+    /// `{namespace.}{service}.rpc.{method}`.
+    pub subject: Option<String>,
+    pub service: Option<String>,
+    pub method: Option<String>,
+    pub namespace: Option<String>,
+    /// Wrap generated payloads as `{arg: payload}` (the handler's keyword argument).
+    pub arg: Option<String>,
+    pub protocol: Option<Protocol>,
     pub weight: Option<i64>,
-    /// Reply timeout (default 5 s).
     pub timeout: Option<RawDuration>,
-    /// Request body (default `{}`).
-    pub payload: Option<serde_json::Value>,
-    /// Body encoding.
-    #[serde(default)]
-    pub encoding: Encoding,
-    /// Send Content-Type and a unique X-Correlation-ID.
-    #[serde(default)]
-    pub headers: bool,
+    /// A fixed body.
+    pub payload: Option<Value>,
+    /// Generated bodies.
+    pub generate: Option<RawGenerate>,
+    pub encoding: Option<Encoding>,
+    pub headers: Option<bool>,
+    /// Overrides the scenario's `error_rate` for this task.
+    pub error_rate: Option<f64>,
+}
+
+/// What to generate: `{model: order, count: [1, 3]}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGenerate {
+    pub model: String,
+    /// Items per order or batch request, orders per order batch, events per
+    /// analytics batch: a number, `[min, max]`, or `small|medium|large`
+    /// (from `data_generation.analytics_batch_sizes`).
+    pub count: Option<RawCount>,
+    /// KB of metadata filler in batch requests (default: `payload_complexity.metadata_size_kb`).
+    pub metadata_kb: Option<RawCount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawCount {
+    One(i64),
+    Range(Vec<i64>),
+    Named(String),
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDataGeneration {
+    pub customer_pool_size: Option<i64>,
+    pub product_pool_size: Option<i64>,
+    pub cache_generated_data: Option<bool>,
+    /// Payloads pre-built per task (ours).
+    pub payload_pool_size: Option<i64>,
+    pub order_complexity: Option<RawOrderComplexity>,
+    pub analytics_batch_sizes: Option<BTreeMap<String, Vec<i64>>>,
+    pub payload_complexity: Option<RawPayloadComplexity>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrderComplexity {
+    pub min_items: Option<i64>,
+    pub max_items: Option<i64>,
+    pub average_items: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPayloadComplexity {
+    pub validation_depth: Option<i64>,
+    pub metadata_size_kb: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitoring {
+    pub collect_system_metrics: Option<bool>,
+    pub memory_sampling_interval_seconds: Option<f64>,
+    pub cpu_sampling_interval_seconds: Option<f64>,
+    pub custom_metrics: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReporting {
+    pub generate_html_reports: Option<bool>,
+    pub generate_csv_exports: Option<bool>,
+    pub generate_summary_markdown: Option<bool>,
+    pub include_performance_analysis: Option<bool>,
+    pub benchmark_claims: Option<RawClaims>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaims {
+    pub sub_millisecond_claim: Option<bool>,
+    pub ten_x_faster_than_rest: Option<bool>,
+    pub high_throughput_claim: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFramework {
+    pub enabled: Option<bool>,
+    pub endpoint: Option<String>,
+    pub broker_url: Option<String>,
+    pub scenarios: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdvanced {
+    pub gradual_load_increase: Option<RawGradual>,
+    pub memory_leak_detection: Option<RawLeak>,
+    pub regression_detection: Option<RawRegression>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGradual {
+    pub enabled: Option<bool>,
+    pub steps: Option<Vec<i64>>,
+    pub step_duration_seconds: Option<RawDuration>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLeak {
+    pub enabled: Option<bool>,
+    pub max_memory_increase_mb: Option<f64>,
+    pub measurement_interval_seconds: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegression {
+    pub enabled: Option<bool>,
+    pub baseline_results_path: Option<String>,
+    pub max_performance_degradation_percent: Option<f64>,
+}
+
+/// Lays `over` on `base`: objects merge key by key, anything else (and
+/// arrays) replaces; `null` in `over` leaves `base` as it is.
+pub fn merge(base: Value, over: Value) -> Value {
+    match (base, over) {
+        (Value::Object(mut b), Value::Object(o)) => {
+            for (k, v) in o {
+                if v.is_null() {
+                    continue;
+                }
+                let merged = match b.remove(&k) {
+                    Some(old) => merge(old, v),
+                    None => v,
+                };
+                b.insert(k, merged);
+            }
+            Value::Object(b)
+        }
+        (b, Value::Null) => b,
+        (_, o) => o,
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{ConfigError, Protocol, ScenarioFile, WaitTime, catalog};
+use crate::{ConfigError, Payload, Protocol, ScenarioFile, WaitTime, catalog};
 
 const SMOKE: &str = r#"
 scenarios:
@@ -31,14 +31,18 @@ fn parses_the_documented_shape() {
     assert_eq!(s.spawn_rate, 5.0);
     assert_eq!(s.duration, Duration::from_secs(30));
     assert_eq!(
-        s.wait_time,
+        s.classes[0].wait_time,
         WaitTime::Between(Duration::from_millis(100), Duration::from_secs(1))
     );
+    assert_eq!(s.tasks[0].name, "smoke.echo");
     assert_eq!(s.tasks[0].weight.get(), 3);
-    assert_eq!(s.tasks[0].payload, serde_json::json!({"message": "hello"}));
+    assert_eq!(
+        s.tasks[0].payload,
+        Payload::Static(serde_json::json!({"message": "hello"}))
+    );
     assert_eq!(s.tasks[1].protocol, Protocol::Raw);
     assert_eq!(s.tasks[1].timeout, Duration::from_secs(5));
-    assert_eq!(s.tasks[1].payload, serde_json::json!({}));
+    assert_eq!(s.tasks[1].payload, Payload::Static(serde_json::json!({})));
 }
 
 #[test]
@@ -50,6 +54,111 @@ fn builtin_catalog_is_valid() {
             .iter()
             .all(|t| t.subject.starts_with("test.rpc."))
     );
+    let names: Vec<&str> = c.scenarios.iter().map(|s| s.name.as_str()).collect();
+    for want in [
+        "baseline",
+        "high_throughput",
+        "error_resilience",
+        "large_payloads",
+        "mixed_workload",
+        "stress_test",
+        "comparison_baseline",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    let baseline = c.get("baseline").expect("baseline");
+    assert_eq!(
+        (baseline.users.get(), baseline.spawn_rate, baseline.duration),
+        (10, 2.0, Duration::from_secs(60))
+    );
+    assert_eq!(baseline.error_rate, 0.01);
+    assert_eq!(baseline.expectations.max_median_ms, Some(50.0));
+    assert_eq!(baseline.expectations.min_rps, Some(100.0));
+    assert_eq!(baseline.expectations.max_failure_percent, Some(1.0));
+    let classes: Vec<(&str, u32)> = baseline
+        .classes
+        .iter()
+        .map(|c| (c.name.as_str(), c.weight.get()))
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            ("AnalyticsUser", 2),
+            ("ErrorScenarioUser", 1),
+            ("LargePayloadUser", 1),
+            ("MixedWorkloadUser", 2),
+            ("OrderProcessingUser", 3)
+        ]
+    );
+    assert!(
+        baseline
+            .tasks
+            .iter()
+            .all(|t| t.subject.starts_with("order_processing_service.rpc."))
+    );
+    let mixed = c.get("mixed_workload").expect("mixed");
+    let weights: Vec<(&str, u32)> = mixed
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight.get()))
+        .collect();
+    assert_eq!(weights[0], ("MixedWorkloadUser.simple_orders", 600));
+    let large = c.get("large_payloads").expect("large");
+    let batch = large
+        .tasks
+        .iter()
+        .find(|t| t.name == "LargePayloadUser.process_large_batch")
+        .expect("batch task");
+    assert!(
+        matches!(&batch.payload, Payload::Generated { models, .. } if models.len() == 3),
+        "{:?}",
+        batch.payload
+    );
+    let errors = baseline
+        .tasks
+        .iter()
+        .find(|t| t.name == "ErrorScenarioUser.trigger_validation_errors")
+        .expect("error task");
+    assert_eq!(errors.error_rate, 1.0);
+}
+
+#[test]
+fn the_example_file_resolves_to_the_catalog() {
+    let example = include_str!("../../../examples/cliffracer-suite.yaml");
+    let from_file =
+        ScenarioFile::parse(example, "examples/cliffracer-suite.yaml").expect("example is valid");
+    assert_eq!(from_file, catalog::builtin());
+}
+
+#[test]
+fn a_users_file_overrides_the_catalog_key_by_key_and_adds_scenarios() {
+    let f = ScenarioFile::parse_over_catalog(
+        "scenarios:\n  baseline:\n    users: 3\n  mine:\n    users: 1\n    duration: 2s\n    user_classes: [AnalyticsUser]\nperformance_expectations:\n  baseline:\n    min_requests_per_second: 5\n",
+        "mine.yaml",
+    )
+    .expect("valid");
+    let b = f.get("baseline").expect("baseline");
+    assert_eq!(b.users.get(), 3);
+    assert_eq!(b.duration, Duration::from_secs(60), "kept from the catalog");
+    assert_eq!(b.expectations.min_rps, Some(5.0));
+    assert_eq!(
+        b.expectations.max_median_ms,
+        Some(50.0),
+        "kept from the catalog"
+    );
+    let mine = f.get("mine").expect("added");
+    assert_eq!(mine.classes.len(), 1);
+    assert!(f.get("ping").is_ok());
+}
+
+#[test]
+fn stages_follow_the_gradual_load_increase() {
+    let f = ScenarioFile::parse_over_catalog("advanced:\n  gradual_load_increase: {enabled: true, steps: [2, 5], step_duration_seconds: 3}\n", "f.yaml").expect("valid");
+    let s = f.get("stress_test").expect("stress");
+    let stages = s.stages.as_ref().expect("stages on");
+    assert_eq!(stages.steps, [2, 5]);
+    assert_eq!(s.users.get(), 5);
+    assert_eq!(s.duration, Duration::from_secs(6));
 }
 
 #[test]
@@ -75,6 +184,136 @@ const TASK: &str = "    tasks:\n      - {name: t, subject: a.rpc.b}\n";
 fn bad_inputs_are_named_and_never_panic() {
     let cases: Vec<(String, &str)> = vec![
         ("scenarios: {}\n".into(), "scenarios: is empty"),
+        (
+            with_scenario("    users: 1\n    duration: 1s\n    user_classes: [Nobody]\n"),
+            "no user class named \"Nobody\"",
+        ),
+        (
+            format!(
+                "user_classes:\n  OrderUser: {{tasks: [{{name: a, subject: a.b}}]}}\n{}",
+                with_scenario("    users: 1\n    duration: 1s\n    user_classes: [OrderUsr]\n")
+            ),
+            "did you mean \"OrderUser\"",
+        ),
+        (
+            with_scenario(&format!(
+                "    users: 1\n    duration: 1s\n    error_rate: 1.5\n{TASK}"
+            )),
+            "error_rate: must be 0..=1",
+        ),
+        (
+            with_scenario(&format!(
+                "    users: 1\n    duration: 1s\n    error_rate: -0.1\n{TASK}"
+            )),
+            "error_rate: must be 0..=1",
+        ),
+        (
+            with_scenario(
+                "    users: 1\n    duration: 1s\n    tasks:\n      - {name: t, service: svc}\n",
+            ),
+            "needs a subject, or a service and a method",
+        ),
+        (
+            with_scenario(
+                "    users: 1\n    duration: 1s\n    tasks:\n      - {name: t, subject: a.b, service: s, method: m}\n",
+            ),
+            "not both",
+        ),
+        (
+            with_scenario(
+                "    users: 1\n    duration: 1s\n    tasks:\n      - {name: t, subject: a.b, generate: {model: ordr}}\n",
+            ),
+            "did you mean \"order\"",
+        ),
+        (
+            with_scenario(
+                "    users: 1\n    duration: 1s\n    tasks:\n      - {name: t, subject: a.b, generate: {model: order, count: [5, 2]}}\n",
+            ),
+            "min 5 is above max 2",
+        ),
+        (
+            with_scenario(
+                "    users: 1\n    duration: 1s\n    tasks:\n      - {name: t, subject: a.b, generate: {model: analytics_batch, count: huge}}\n",
+            ),
+            "\"huge\" is not a size",
+        ),
+        (
+            with_scenario(
+                "    users: 1\n    duration: 1s\n    tasks:\n      - {name: t, subject: a.b, payload: {}, generate: {model: order}}\n",
+            ),
+            "either payload (fixed) or generate",
+        ),
+        (
+            with_scenario(&format!(
+                "    users: 1\n    duration: 1s\n    workload_distribution: {{nothing: 0.5}}\n{TASK}"
+            )),
+            "no task named \"nothing\"",
+        ),
+        (
+            with_scenario(&format!(
+                "    users: 1\n    duration: 1s\n    workload_distribution: {{t: 2}}\n{TASK}"
+            )),
+            "must be a share in (0, 1]",
+        ),
+        (
+            with_scenario("    users: 1\n    duration: 1s\n    user_classes: []\n"),
+            "no tasks",
+        ),
+        (
+            format!(
+                "performance_expectations:\n  baselin: {{max_median_response_time_ms: 5}}\n{}",
+                with_scenario(&format!("    users: 1\n    duration: 1s\n{TASK}"))
+            ),
+            "no scenario named \"baselin\"",
+        ),
+        (
+            format!(
+                "advanced:\n  gradual_load_increase: {{enabled: true, steps: []}}\n{}",
+                with_scenario(&format!("    users: 1\n    duration: 1s\n{TASK}"))
+            ),
+            "steps: is empty",
+        ),
+        (
+            format!(
+                "advanced:\n  gradual_load_increase: {{enabled: true, steps: [5, 0]}}\n{}",
+                with_scenario(&format!("    users: 1\n    duration: 1s\n{TASK}"))
+            ),
+            "steps.1: must be 1",
+        ),
+        (
+            format!(
+                "data_generation:\n  order_complexity: {{min_items: 5, max_items: 2}}\n{}",
+                with_scenario(&format!("    users: 1\n    duration: 1s\n{TASK}"))
+            ),
+            "min_items 5 is above max_items 2",
+        ),
+        (
+            format!(
+                "data_generation:\n  customer_pool_size: 0\n{}",
+                with_scenario(&format!("    users: 1\n    duration: 1s\n{TASK}"))
+            ),
+            "customer_pool_size: must be 1",
+        ),
+        (
+            format!(
+                "environment:\n  nats_url: localhost:4222\n{}",
+                with_scenario(&format!("    users: 1\n    duration: 1s\n{TASK}"))
+            ),
+            "is not a NATS URL",
+        ),
+        (
+            format!(
+                "reporting:\n  benchmark_claims: {{high_throughput_claim: -1}}\n{}",
+                with_scenario(&format!("    users: 1\n    duration: 1s\n{TASK}"))
+            ),
+            "high_throughput_claim: must be > 0",
+        ),
+        (
+            with_scenario(&format!(
+                "    users: 1\n    duration: 1s\n    user_classes: [A]\n{TASK}"
+            )),
+            "either tasks or user_classes",
+        ),
         ("scenarioz: {}\n".into(), "unknown field `scenarioz`"),
         (
             with_scenario(&format!("    users: 0\n    duration: 1s\n{TASK}")),
@@ -196,13 +435,13 @@ fn bad_inputs_are_named_and_never_panic() {
         ),
         (
             with_scenario(&format!("    duration: 1s\n{TASK}")),
-            "missing field `users`",
+            "scenarios.s.users: is required",
         ),
         ("scenarios: [1, 2]\n".into(), "line 1"),
         ("{{{{\n".into(), "bad.yaml"),
-        ("".into(), "bad.yaml"),
+        ("".into(), "scenarios: is empty"),
     ];
-    assert!(cases.len() >= 25);
+    assert!(cases.len() >= 45, "{}", cases.len());
     for (yaml, want) in cases {
         let got = error_of(&yaml);
         assert!(got.contains(want), "for\n{yaml}\nwant {want:?} in\n{got}");
@@ -217,4 +456,5 @@ fn parse_errors_carry_line_and_column() {
     let msg = err.to_string();
     assert!(msg.contains("f.yaml") && msg.contains("line 8"), "{msg}");
     assert!(msg.contains("at scenarios.s.tasks[0].wieght"), "{msg}");
+    assert!(msg.contains("did you mean `weight`?"), "{msg}");
 }

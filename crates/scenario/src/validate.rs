@@ -1,12 +1,16 @@
 //! Raw file → typed scenarios. Every error names its key path and what is allowed.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use crate::raw::{RawDuration, RawExpectations, RawFile, RawScenario, RawTask, RawWait};
+use cliffload_payloads::ModelSpec;
+
+use crate::error::closest;
+use crate::raw::*;
 use crate::{
-    ConfigError, DEFAULT_SEED, DEFAULT_TIMEOUT, Expectations, Scenario, ScenarioFile, Task,
-    WaitTime, parse_duration,
+    Claims, ConfigError, DEFAULT_SEED, DEFAULT_TIMEOUT, DataGeneration, Expectations, Payload,
+    Scenario, ScenarioFile, Settings, Stages, Task, UserClass, WaitTime, parse_duration,
 };
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -16,32 +20,275 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
     }
 }
 
+fn positive_u32(path: &str, v: i64) -> Result<NonZeroU32, ConfigError> {
+    u32::try_from(v)
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| invalid(path, format!("must be 1..={}, got {v}", u32::MAX)))
+}
+
+fn rate(path: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
+    match v {
+        Some(x) if !(0.0..=1.0).contains(&x) => Err(invalid(
+            path,
+            format!("must be 0..=1 (a share, 0.05 = 5%), got {x}"),
+        )),
+        _ => Ok(v),
+    }
+}
+
+fn count(path: &str, v: i64, max: i64) -> Result<usize, ConfigError> {
+    if (1..=max).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(invalid(path, format!("must be 1..={max}, got {v}")))
+    }
+}
+
+fn range(path: &str, v: &[i64], max: i64) -> Result<(usize, usize), ConfigError> {
+    let [lo, hi] = v else {
+        return Err(invalid(
+            path,
+            format!("must be [min, max], got {} values", v.len()),
+        ));
+    };
+    let (lo, hi) = (count(path, *lo, max)?, count(path, *hi, max)?);
+    if lo > hi {
+        return Err(invalid(path, format!("min {lo} is above max {hi}")));
+    }
+    Ok((lo, hi))
+}
+
 pub(crate) fn file(raw: RawFile) -> Result<ScenarioFile, ConfigError> {
-    if raw.scenarios.is_empty() {
+    let data = data_generation(raw.data_generation.as_ref())?;
+    let batch_sizes = analytics_sizes(raw.data_generation.as_ref())?;
+    let metadata_kb = raw
+        .data_generation
+        .as_ref()
+        .and_then(|d| d.payload_complexity.as_ref())
+        .and_then(|p| p.metadata_size_kb.as_deref())
+        .map(|v| {
+            range(
+                "data_generation.payload_complexity.metadata_size_kb",
+                v,
+                1024,
+            )
+        })
+        .transpose()?
+        .unwrap_or((1, 1));
+    let ctx = Ctx {
+        batch_sizes,
+        metadata_kb,
+    };
+    let settings = settings(&raw)?;
+    let stages = match raw
+        .advanced
+        .as_ref()
+        .and_then(|a| a.gradual_load_increase.as_ref())
+    {
+        Some(g) => Some((g.enabled.unwrap_or(false), stages(g)?)),
+        None => None,
+    };
+    let classes = raw.user_classes.unwrap_or_default();
+    let expectations = raw.performance_expectations.unwrap_or_default();
+    for name in expectations.keys() {
+        if !raw.scenarios.as_ref().is_some_and(|s| s.contains_key(name)) {
+            let known = raw
+                .scenarios
+                .as_ref()
+                .map(|s| s.keys().map(String::as_str).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let hint = closest(name, known)
+                .map(|c| format!("; did you mean {c:?}?"))
+                .unwrap_or_default();
+            return Err(invalid(
+                format!("performance_expectations.{name}"),
+                format!("no scenario named {name:?}{hint}"),
+            ));
+        }
+    }
+    let scenarios = raw.scenarios.unwrap_or_default();
+    if scenarios.is_empty() {
         return Err(invalid(
             "scenarios",
             "is empty; define at least one scenario",
         ));
     }
-    let scenarios = raw
-        .scenarios
+    let scenarios = scenarios
         .into_iter()
-        .map(|(name, s)| scenario(name, s))
+        .map(|(name, s)| {
+            let exp = expectations.get(&name).cloned().unwrap_or_default();
+            scenario(name, s, &exp, &classes, &data, &ctx, stages.as_ref())
+        })
         .collect::<Result<_, _>>()?;
-    Ok(ScenarioFile { scenarios })
+    Ok(ScenarioFile {
+        scenarios,
+        settings,
+    })
 }
 
-fn scenario(name: String, raw: RawScenario) -> Result<Scenario, ConfigError> {
-    let at = |key: &str| format!("scenarios.{name}.{key}");
-    let users = u32::try_from(raw.users)
-        .ok()
-        .and_then(NonZeroU32::new)
-        .ok_or_else(|| {
-            invalid(
-                at("users"),
-                format!("must be 1..={}, got {}", u32::MAX, raw.users),
-            )
+struct Ctx {
+    batch_sizes: BTreeMap<String, (usize, usize)>,
+    metadata_kb: (usize, usize),
+}
+
+fn data_generation(d: Option<&RawDataGeneration>) -> Result<DataGeneration, ConfigError> {
+    let mut out = DataGeneration::default();
+    let Some(d) = d else { return Ok(out) };
+    let p = "data_generation";
+    if let Some(v) = d.customer_pool_size {
+        out.customer_pool_size = count(&format!("{p}.customer_pool_size"), v, 1_000_000)?;
+    }
+    if let Some(v) = d.product_pool_size {
+        out.product_pool_size = count(&format!("{p}.product_pool_size"), v, 1_000_000)?;
+    }
+    if let Some(v) = d.payload_pool_size {
+        out.payload_pool_size = count(&format!("{p}.payload_pool_size"), v, 1_000_000)?;
+    }
+    if let Some(o) = &d.order_complexity {
+        let path = format!("{p}.order_complexity");
+        let min = o.min_items.map_or(Ok(out.order_items.0), |v| {
+            count(&format!("{path}.min_items"), v, 100)
         })?;
+        let max = o.max_items.map_or(Ok(out.order_items.1), |v| {
+            count(&format!("{path}.max_items"), v, 100)
+        })?;
+        let avg = o.average_items.unwrap_or(out.order_items.2);
+        if min > max {
+            return Err(invalid(
+                &path,
+                format!("min_items {min} is above max_items {max}"),
+            ));
+        }
+        if !(min as f64..=max as f64).contains(&avg) {
+            return Err(invalid(
+                format!("{path}.average_items"),
+                format!("must be between min_items and max_items ({min}..={max}), got {avg}"),
+            ));
+        }
+        out.order_items = (min, max, avg);
+    }
+    Ok(out)
+}
+
+fn analytics_sizes(
+    d: Option<&RawDataGeneration>,
+) -> Result<BTreeMap<String, (usize, usize)>, ConfigError> {
+    let mut out: BTreeMap<String, (usize, usize)> = [
+        ("small", (5, 20)),
+        ("medium", (20, 100)),
+        ("large", (100, 500)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if let Some(sizes) = d.and_then(|d| d.analytics_batch_sizes.as_ref()) {
+        for (k, v) in sizes {
+            out.insert(
+                k.clone(),
+                range(
+                    &format!("data_generation.analytics_batch_sizes.{k}"),
+                    v,
+                    10_000,
+                )?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn settings(raw: &RawFile) -> Result<Settings, ConfigError> {
+    let env = raw.environment.as_ref();
+    let claims = raw
+        .reporting
+        .as_ref()
+        .and_then(|r| r.benchmark_claims.as_ref());
+    let adv = raw.advanced.as_ref();
+    let leak = adv
+        .and_then(|a| a.memory_leak_detection.as_ref())
+        .filter(|l| l.enabled.unwrap_or(false));
+    let regression = adv
+        .and_then(|a| a.regression_detection.as_ref())
+        .filter(|r| r.enabled.unwrap_or(false));
+    if let Some(rps) = claims.and_then(|c| c.high_throughput_claim)
+        && !(rps.is_finite() && rps > 0.0)
+    {
+        return Err(invalid(
+            "reporting.benchmark_claims.high_throughput_claim",
+            format!("must be > 0 requests/s, got {rps}"),
+        ));
+    }
+    if let Some(url) = env.and_then(|e| e.nats_url.as_deref())
+        && !(url.starts_with("nats://")
+            || url.starts_with("tls://")
+            || url.starts_with("ws://")
+            || url.starts_with("wss://"))
+    {
+        return Err(invalid(
+            "environment.nats_url",
+            format!("{url:?} is not a NATS URL (nats://HOST:PORT)"),
+        ));
+    }
+    Ok(Settings {
+        nats_url: env.and_then(|e| e.nats_url.clone()),
+        nats_monitoring_url: env.and_then(|e| e.nats_monitoring_url.clone()),
+        claims: Claims {
+            sub_millisecond: claims
+                .and_then(|c| c.sub_millisecond_claim)
+                .unwrap_or(false),
+            ten_x_faster_than_rest: claims
+                .and_then(|c| c.ten_x_faster_than_rest)
+                .unwrap_or(false),
+            high_throughput_rps: claims.and_then(|c| c.high_throughput_claim),
+        },
+        max_memory_increase_mb: leak.and_then(|l| l.max_memory_increase_mb),
+        max_degradation_percent: regression.and_then(|r| r.max_performance_degradation_percent),
+        baseline_results_path: regression.and_then(|r| r.baseline_results_path.clone()),
+    })
+}
+
+fn stages(g: &RawGradual) -> Result<Stages, ConfigError> {
+    let p = "advanced.gradual_load_increase";
+    let steps = g.steps.clone().unwrap_or_default();
+    if steps.is_empty() {
+        return Err(invalid(
+            format!("{p}.steps"),
+            "is empty; list the users of each step, e.g. [10, 25, 50]",
+        ));
+    }
+    let steps = steps
+        .iter()
+        .enumerate()
+        .map(|(i, v)| positive_u32(&format!("{p}.steps.{i}"), *v).map(NonZeroU32::get))
+        .collect::<Result<Vec<_>, _>>()?;
+    let step_duration = match &g.step_duration_seconds {
+        Some(d) => duration(&format!("{p}.step_duration_seconds"), d)?,
+        None => Duration::from_secs(60),
+    };
+    if step_duration.is_zero() {
+        return Err(invalid(format!("{p}.step_duration_seconds"), "must be > 0"));
+    }
+    Ok(Stages {
+        steps,
+        step_duration,
+    })
+}
+
+fn scenario(
+    name: String,
+    raw: RawScenario,
+    file_expectations: &RawExpectations,
+    file_classes: &BTreeMap<String, RawUserClass>,
+    data: &DataGeneration,
+    ctx: &Ctx,
+    file_stages: Option<&(bool, Stages)>,
+) -> Result<Scenario, ConfigError> {
+    let at = |key: &str| format!("scenarios.{name}.{key}");
+    let users = positive_u32(
+        &at("users"),
+        raw.users
+            .ok_or_else(|| invalid(at("users"), "is required (virtual users, ≥ 1)"))?,
+    )?;
     let spawn_rate = match raw.spawn_rate {
         None => f64::from(users.get()),
         Some(r) if r.is_finite() && r > 0.0 => r,
@@ -52,75 +299,241 @@ fn scenario(name: String, raw: RawScenario) -> Result<Scenario, ConfigError> {
             ));
         }
     };
-    let duration = duration(&at("duration"), &raw.duration)?;
+    let duration = duration(
+        &at("duration"),
+        raw.duration
+            .as_ref()
+            .ok_or_else(|| invalid(at("duration"), "is required (e.g. 60s)"))?,
+    )?;
     if duration.is_zero() {
         return Err(invalid(at("duration"), "must be > 0"));
     }
-    let wait_time = match raw.wait_time {
-        None => WaitTime::Constant(Duration::ZERO),
-        Some(RawWait::Constant(d)) => {
-            WaitTime::Constant(self::duration(&at("wait_time.constant"), &d)?)
-        }
-        Some(RawWait::Between(v)) => {
-            let path = at("wait_time.between");
-            let [lo, hi] = v.as_slice() else {
-                return Err(invalid(
-                    path,
-                    format!("must be [min, max], got {} values", v.len()),
-                ));
-            };
-            let (lo, hi) = (self::duration(&path, lo)?, self::duration(&path, hi)?);
-            if lo > hi {
-                return Err(invalid(path, format!("min {lo:?} is above max {hi:?}")));
-            }
-            WaitTime::Between(lo, hi)
-        }
-    };
-    if raw.tasks.is_empty() {
-        return Err(invalid(
-            at("tasks"),
-            "is empty; a scenario needs at least one task",
-        ));
+    let error_rate = rate(&at("error_rate"), raw.error_rate)?.unwrap_or(0.0);
+    let mut expectations = file_expectations.clone();
+    if let Some(e) = &raw.expectations {
+        expectations.max_failure_percent =
+            e.max_failure_percent.or(expectations.max_failure_percent);
+        expectations.max_median_ms = e.max_median_ms.or(expectations.max_median_ms);
+        expectations.max_p95_ms = e.max_p95_ms.or(expectations.max_p95_ms);
+        expectations.max_p99_ms = e.max_p99_ms.or(expectations.max_p99_ms);
+        expectations.min_rps = e.min_rps.or(expectations.min_rps);
     }
-    let mut tasks = Vec::with_capacity(raw.tasks.len());
-    for (i, t) in raw.tasks.into_iter().enumerate() {
-        let path = at(&format!("tasks.{i}"));
-        if tasks.iter().any(|x: &Task| x.name == t.name) {
+    let payload_sizes = match &raw.payload_sizes {
+        None => None,
+        Some(m) if m.is_empty() => return Err(invalid(at("payload_sizes"), "is empty")),
+        Some(m) => Some(
+            m.iter()
+                .map(|(k, v)| count(&at(&format!("payload_sizes.{k}")), *v, 10_000))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    // The classes that run: the scenario's own tasks, or named user classes.
+    let mut classes = Vec::new();
+    let mut tasks = Vec::new();
+    let mut add_class = |class_name: &str,
+                         weight: NonZeroU32,
+                         wait: WaitTime,
+                         raw_tasks: &[RawTask],
+                         path: &str|
+     -> Result<(), ConfigError> {
+        if raw_tasks.is_empty() {
             return Err(invalid(
-                format!("{path}.name"),
-                format!("{:?} is used twice; task names must be unique", t.name),
+                format!("{path}.tasks"),
+                "is empty; a user needs at least one task",
             ));
         }
-        tasks.push(task(&path, t)?);
+        let mut positions = Vec::new();
+        for (i, t) in raw_tasks.iter().enumerate() {
+            let task = task(
+                &format!("{path}.tasks.{i}"),
+                t,
+                class_name,
+                error_rate,
+                payload_sizes.as_deref(),
+                ctx,
+            )?;
+            if tasks.iter().any(|x: &Task| x.name == task.name) {
+                return Err(invalid(
+                    format!("{path}.tasks.{i}.name"),
+                    format!("{:?} is used twice; task names must be unique", task.name),
+                ));
+            }
+            positions.push(tasks.len());
+            tasks.push(task);
+        }
+        classes.push(UserClass {
+            name: class_name.to_owned(),
+            weight,
+            wait_time: wait,
+            tasks: positions,
+        });
+        Ok(())
+    };
+    match (&raw.tasks, &raw.user_classes) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                at("tasks"),
+                "give either tasks or user_classes, not both",
+            ));
+        }
+        (Some(t), None) => {
+            let wait = wait_time(&at("wait_time"), raw.wait_time.as_ref())?;
+            add_class(
+                &name,
+                NonZeroU32::MIN,
+                wait,
+                t,
+                &format!("scenarios.{name}"),
+            )?;
+        }
+        (None, names) => {
+            if raw.wait_time.is_some() {
+                return Err(invalid(
+                    at("wait_time"),
+                    "applies to the scenario's own tasks; set wait_time on the user classes instead",
+                ));
+            }
+            let names: Vec<String> = match names {
+                Some(n) => n.clone(),
+                None => file_classes.keys().cloned().collect(),
+            };
+            if names.is_empty() {
+                return Err(invalid(
+                    at("tasks"),
+                    "no tasks: give the scenario tasks, or define user_classes",
+                ));
+            }
+            for (i, class_name) in names.iter().enumerate() {
+                let Some(c) = file_classes.get(class_name) else {
+                    let hint = closest(class_name, file_classes.keys().map(String::as_str))
+                        .map(|c| format!("; did you mean {c:?}?"))
+                        .unwrap_or_default();
+                    let known = file_classes.keys().cloned().collect::<Vec<_>>().join(", ");
+                    return Err(invalid(
+                        format!("{}.{i}", at("user_classes")),
+                        format!("no user class named {class_name:?}{hint} (known: {known})"),
+                    ));
+                };
+                let path = format!("user_classes.{class_name}");
+                let weight = positive_u32(&format!("{path}.weight"), c.weight.unwrap_or(1))?;
+                let wait = wait_time(&format!("{path}.wait_time"), c.wait_time.as_ref())?;
+                add_class(
+                    class_name,
+                    weight,
+                    wait,
+                    c.tasks.as_deref().unwrap_or_default(),
+                    &path,
+                )?;
+            }
+        }
     }
+    if let Some(dist) = &raw.workload_distribution {
+        for (task_name, share) in dist {
+            let path = at(&format!("workload_distribution.{task_name}"));
+            if !(share.is_finite() && *share > 0.0 && *share <= 1.0) {
+                return Err(invalid(
+                    path,
+                    format!("must be a share in (0, 1], got {share}"),
+                ));
+            }
+            let matching: Vec<usize> = (0..tasks.len())
+                .filter(|i| tasks[*i].name.rsplit('.').next() == Some(task_name.as_str()))
+                .collect();
+            if matching.is_empty() {
+                let names: Vec<&str> = tasks
+                    .iter()
+                    .filter_map(|t| t.name.rsplit('.').next())
+                    .collect();
+                let hint = closest(task_name, names.iter().copied())
+                    .map(|c| format!("; did you mean {c:?}?"))
+                    .unwrap_or_default();
+                return Err(invalid(
+                    path,
+                    format!("no task named {task_name:?} in this scenario{hint}"),
+                ));
+            }
+            for i in matching {
+                tasks[i].weight = NonZeroU32::new((share * 1000.0).round().max(1.0) as u32)
+                    .unwrap_or(NonZeroU32::MIN);
+            }
+        }
+    }
+    let stages = match (file_stages, raw.gradual_load_increase) {
+        (Some((enabled, s)), opt) if opt.unwrap_or(*enabled) => Some(s.clone()),
+        (None, Some(true)) => {
+            return Err(invalid(
+                at("gradual_load_increase"),
+                "is true but advanced.gradual_load_increase has no steps",
+            ));
+        }
+        _ => None,
+    };
+    let (users, duration) = match &stages {
+        Some(s) => {
+            let most = s.steps.iter().copied().max().unwrap_or(1);
+            (
+                NonZeroU32::new(most).unwrap_or(users),
+                s.step_duration * s.steps.len() as u32,
+            )
+        }
+        None => (users, duration),
+    };
     Ok(Scenario {
-        expectations: expectations(&at("expectations"), &raw.expectations)?,
+        expectations: expectations_of(&at("expectations"), &expectations)?,
         name,
         description: raw.description,
         users,
         spawn_rate,
         duration,
-        wait_time,
+        classes,
         tasks,
         seed: raw.seed.unwrap_or(DEFAULT_SEED),
+        error_rate,
+        stages,
+        data: data.clone(),
     })
 }
 
-fn task(path: &str, raw: RawTask) -> Result<Task, ConfigError> {
-    if raw.name.trim().is_empty() {
-        return Err(invalid(format!("{path}.name"), "must not be empty"));
+fn task(
+    path: &str,
+    raw: &RawTask,
+    class: &str,
+    scenario_error_rate: f64,
+    payload_sizes: Option<&[usize]>,
+    ctx: &Ctx,
+) -> Result<Task, ConfigError> {
+    let short = raw
+        .name
+        .clone()
+        .or_else(|| raw.method.clone())
+        .unwrap_or_default();
+    if short.trim().is_empty() {
+        return Err(invalid(
+            format!("{path}.name"),
+            "must not be empty (or give a method)",
+        ));
     }
-    validate_subject(&format!("{path}.subject"), &raw.subject)?;
-    let weight = raw.weight.unwrap_or(1);
-    let weight = u32::try_from(weight)
-        .ok()
-        .and_then(NonZeroU32::new)
-        .ok_or_else(|| {
-            invalid(
-                format!("{path}.weight"),
-                format!("must be 1..={}, got {weight}", u32::MAX),
-            )
-        })?;
+    let subject = match (&raw.subject, &raw.service, &raw.method) {
+        (Some(s), None, None) => s.clone(),
+        (None, Some(svc), Some(m)) => match raw.namespace.as_deref() {
+            Some(ns) if !ns.is_empty() => format!("{ns}.{svc}.rpc.{m}"),
+            _ => format!("{svc}.rpc.{m}"),
+        },
+        (Some(_), _, _) => {
+            return Err(invalid(
+                format!("{path}.subject"),
+                "give either subject, or service and method, not both",
+            ));
+        }
+        _ => {
+            return Err(invalid(
+                path,
+                "needs a subject, or a service and a method (→ {service}.rpc.{method})",
+            ));
+        }
+    };
+    validate_subject(&format!("{path}.subject"), &subject)?;
+    let weight = positive_u32(&format!("{path}.weight"), raw.weight.unwrap_or(1))?;
     let timeout = match &raw.timeout {
         None => DEFAULT_TIMEOUT,
         Some(d) => duration(&format!("{path}.timeout"), d)?,
@@ -131,17 +544,142 @@ fn task(path: &str, raw: RawTask) -> Result<Task, ConfigError> {
             format!("must be in (0, 1h], got {timeout:?}"),
         ));
     }
+    let error_rate =
+        rate(&format!("{path}.error_rate"), raw.error_rate)?.unwrap_or(scenario_error_rate);
+    let payload = match (&raw.payload, &raw.generate) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                format!("{path}.generate"),
+                "give either payload (fixed) or generate, not both",
+            ));
+        }
+        (Some(v), None) => match &raw.arg {
+            Some(arg) => Payload::Static(serde_json::json!({ arg: v })),
+            None => Payload::Static(v.clone()),
+        },
+        (None, Some(g)) => Payload::Generated {
+            models: models(&format!("{path}.generate"), g, payload_sizes, ctx)?,
+            arg: raw.arg.clone(),
+        },
+        (None, None) => Payload::Static(serde_json::Value::Object(Default::default())),
+    };
+    if let Payload::Generated { models, .. } = &payload
+        && error_rate > 0.0
+        && models.iter().any(|m| m.inject_kinds().is_empty())
+    {
+        return Err(invalid(
+            format!("{path}.error_rate"),
+            "this model takes no injected errors; set error_rate: 0",
+        ));
+    }
+    // A fixed body is never injected.
+    let error_rate = if matches!(payload, Payload::Static(_)) {
+        0.0
+    } else {
+        error_rate
+    };
     Ok(Task {
-        name: raw.name,
-        subject: raw.subject,
-        protocol: raw.protocol,
+        name: format!("{class}.{short}"),
+        subject,
+        protocol: raw.protocol.unwrap_or_default(),
         weight,
         timeout,
-        payload: raw
-            .payload
-            .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
-        encoding: raw.encoding,
-        headers: raw.headers,
+        payload,
+        encoding: raw.encoding.unwrap_or_default(),
+        headers: raw.headers.unwrap_or(false),
+        error_rate,
+    })
+}
+
+const MODELS: [&str; 8] = [
+    "order",
+    "order_batch",
+    "customer",
+    "product",
+    "analytics_event",
+    "analytics_batch",
+    "batch_request",
+    "validation_error_test",
+];
+
+fn models(
+    path: &str,
+    g: &RawGenerate,
+    payload_sizes: Option<&[usize]>,
+    ctx: &Ctx,
+) -> Result<Vec<ModelSpec>, ConfigError> {
+    let cpath = format!("{path}.count");
+    let count_of = |default: (usize, usize), max: i64| -> Result<(usize, usize), ConfigError> {
+        match &g.count {
+            None => Ok(default),
+            Some(RawCount::One(n)) => count(&cpath, *n, max).map(|n| (n, n)),
+            Some(RawCount::Range(v)) => range(&cpath, v, max),
+            Some(RawCount::Named(n)) => ctx.batch_sizes.get(n).copied().ok_or_else(|| {
+                let known: Vec<&str> = ctx.batch_sizes.keys().map(String::as_str).collect();
+                invalid(&cpath, format!("{n:?} is not a size; one of {} (data_generation.analytics_batch_sizes) or a number or [min, max]", known.join(", ")))
+            }),
+        }
+    };
+    let metadata_kb = match &g.metadata_kb {
+        None => ctx.metadata_kb,
+        Some(RawCount::One(n)) => {
+            count(&format!("{path}.metadata_kb"), *n, 1024).map(|n| (n, n))?
+        }
+        Some(RawCount::Range(v)) => range(&format!("{path}.metadata_kb"), v, 1024)?,
+        Some(RawCount::Named(n)) => {
+            return Err(invalid(
+                format!("{path}.metadata_kb"),
+                format!("{n:?}: give KB as a number or [min, max]"),
+            ));
+        }
+    };
+    Ok(match g.model.as_str() {
+        "order" => vec![ModelSpec::Order {
+            items: g
+                .count
+                .as_ref()
+                .map(|_| count_of((1, 8), 100))
+                .transpose()?,
+        }],
+        "order_batch" => vec![ModelSpec::OrderBatch {
+            orders: count_of((5, 15), 100)?,
+        }],
+        "customer" => vec![ModelSpec::Customer],
+        "product" => vec![ModelSpec::Product],
+        "analytics_event" => vec![ModelSpec::AnalyticsEvent],
+        "analytics_batch" => vec![ModelSpec::AnalyticsBatch {
+            events: count_of((10, 50), 10_000)?,
+        }],
+        "batch_request" => {
+            // A scenario's payload_sizes (small/medium/large items) replace the count.
+            let kb = (metadata_kb.0 + metadata_kb.1) / 2;
+            match payload_sizes {
+                Some(sizes) => sizes
+                    .iter()
+                    .map(|n| ModelSpec::BatchRequest {
+                        items: (*n, *n),
+                        metadata_kb: kb,
+                    })
+                    .collect(),
+                None => vec![ModelSpec::BatchRequest {
+                    items: count_of((500, 2000), 10_000)?,
+                    metadata_kb: kb,
+                }],
+            }
+        }
+        "validation_error_test" => vec![ModelSpec::ValidationErrorTest],
+        other => {
+            let hint = closest(other, MODELS)
+                .map(|c| format!("; did you mean {c:?}?"))
+                .unwrap_or_default();
+            return Err(invalid(
+                format!("{path}.model"),
+                format!(
+                    "unknown model {other:?}{hint}; one of {}",
+                    MODELS.join(", ")
+                ),
+            ));
+        }
     })
 }
 
@@ -163,7 +701,28 @@ fn validate_subject(path: &str, subject: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn expectations(path: &str, raw: &RawExpectations) -> Result<Expectations, ConfigError> {
+fn wait_time(path: &str, raw: Option<&RawWait>) -> Result<WaitTime, ConfigError> {
+    Ok(match raw {
+        None => WaitTime::Constant(Duration::ZERO),
+        Some(RawWait::Constant(d)) => WaitTime::Constant(duration(&format!("{path}.constant"), d)?),
+        Some(RawWait::Between(v)) => {
+            let path = format!("{path}.between");
+            let [lo, hi] = v.as_slice() else {
+                return Err(invalid(
+                    path,
+                    format!("must be [min, max], got {} values", v.len()),
+                ));
+            };
+            let (lo, hi) = (duration(&path, lo)?, duration(&path, hi)?);
+            if lo > hi {
+                return Err(invalid(path, format!("min {lo:?} is above max {hi:?}")));
+            }
+            WaitTime::Between(lo, hi)
+        }
+    })
+}
+
+fn expectations_of(path: &str, raw: &RawExpectations) -> Result<Expectations, ConfigError> {
     let check = |key: &str, v: Option<f64>, max: f64| match v {
         Some(x) if !(x.is_finite() && (0.0..=max).contains(&x)) => Err(invalid(
             format!("{path}.{key}"),
@@ -174,6 +733,7 @@ fn expectations(path: &str, raw: &RawExpectations) -> Result<Expectations, Confi
     Ok(Expectations {
         max_failure_percent: check("max_failure_percent", raw.max_failure_percent, 100.0)?,
         max_median_ms: check("max_median_ms", raw.max_median_ms, 3_600_000.0)?,
+        max_p95_ms: check("max_p95_ms", raw.max_p95_ms, 3_600_000.0)?,
         max_p99_ms: check("max_p99_ms", raw.max_p99_ms, 3_600_000.0)?,
         min_rps: check("min_rps", raw.min_rps, 1e9)?,
     })

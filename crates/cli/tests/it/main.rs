@@ -8,3 +8,4 @@ mod interrupt;
 mod ping;
 mod preflight;
 mod sample;
+mod scenarios;

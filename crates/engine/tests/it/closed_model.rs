@@ -220,3 +220,43 @@ fn threaded_workers_split_users_and_merge_exactly() {
     assert!((50..=65).contains(&mock.calls(0)), "{}", mock.calls(0));
     assert!(!out.intervals.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn stages_change_the_user_count_at_the_right_times() {
+    let yaml = concat!(
+        "advanced:\n  gradual_load_increase: {enabled: true, steps: [2, 6, 3], step_duration_seconds: 10}\n",
+        "scenarios:\n  s:\n    users: 1\n    spawn_rate: 100\n    duration: 1s\n    wait_time: {constant: 1}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let file = ScenarioFile::parse(yaml, "t.yaml").expect("valid");
+    let s = file.get("s").expect("s");
+    assert_eq!(s.duration, Duration::from_secs(30));
+    let p = Plan::new(s, vec![vec![Payload::valid(&b"{}"[..])]]);
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
+    // One request per user per second: the series shows the user count.
+    assert_eq!(&per_second[2..9], &[2; 7], "{per_second:?}");
+    assert_eq!(&per_second[12..19], &[6; 7], "{per_second:?}");
+    assert_eq!(&per_second[22..29], &[3; 7], "{per_second:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn users_are_spread_over_classes_by_weight() {
+    let yaml = concat!(
+        "user_classes:\n",
+        "  Heavy: {weight: 3, wait_time: {constant: 1}, tasks: [{name: h, subject: x.h}]}\n",
+        "  Light: {weight: 1, wait_time: {constant: 1}, tasks: [{name: l, subject: x.l}]}\n",
+        "scenarios:\n  s:\n    users: 8\n    spawn_rate: 100\n    duration: 10s\n",
+    );
+    let file = ScenarioFile::parse(yaml, "t.yaml").expect("valid");
+    let s = file.get("s").expect("s");
+    let p = Plan::new(s, vec![vec![Payload::valid(&b"{}"[..])]; 2]);
+    let mock = MockConnector::new(vec![
+        Script::ok(Duration::from_millis(1)),
+        Script::ok(Duration::from_millis(1)),
+    ]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    // 6 Heavy users and 2 Light ones, one request per second each.
+    assert_eq!((mock.calls(0), mock.calls(1)), (60, 20));
+    assert_eq!(out.totals.counts().total(), 80);
+}

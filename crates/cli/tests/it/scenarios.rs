@@ -1,0 +1,163 @@
+// The built-in scenarios, shortened, against the embedded reference services:
+// each runs, classifies every outcome, and shows the mix its error_rate implies.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{assert_schema_valid, run, stderr};
+
+/// Smaller pools so a debug build starts quickly; laid over the catalog.
+const SMALL_POOLS: &str = "data_generation:\n  payload_pool_size: 12\n  customer_pool_size: 40\n  product_pool_size: 40\n";
+
+async fn run_scenario(name: &str, extra_yaml: &str, users: &str) -> Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = dir.path().join("overrides.yaml");
+    let yaml = if extra_yaml.contains("data_generation:") {
+        extra_yaml.to_owned()
+    } else {
+        format!("{SMALL_POOLS}{extra_yaml}")
+    };
+    std::fs::write(&cfg, yaml).expect("write");
+    let o = run(
+        &[
+            "run",
+            name,
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--duration",
+            "3s",
+            "--users",
+            users,
+            "--spawn-rate",
+            "100",
+            "--quiet",
+            "--format",
+            "json",
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
+    // 0 or 1: the original's throughput expectations may not hold in 3 s on a shared machine.
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{name}: exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).expect("result JSON");
+    assert_schema_valid(&r);
+    r
+}
+
+fn count(r: &Value, outcome: &str) -> u64 {
+    r["summary"]["outcomes"][outcome].as_u64().unwrap_or(0)
+}
+
+fn assert_clean(name: &str, r: &Value) {
+    let s = &r["summary"];
+    assert!(s["requests"].as_u64() > Some(0), "{name}: nothing ran");
+    assert!(count(r, "ok") > 0, "{name}: no success: {s}");
+    assert_eq!(
+        s["failures"], 0,
+        "{name}: unexpected failures: {}",
+        s["outcomes"]
+    );
+    assert_eq!(count(r, "unexpected_accept"), 0, "{name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baseline_runs_every_user_class_cleanly() {
+    let r = run_scenario("baseline", "", "10").await;
+    assert_clean("baseline", &r);
+    let tasks: Vec<&str> = r["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        tasks.contains(&"OrderProcessingUser.process_single_order"),
+        "{tasks:?}"
+    );
+    assert!(
+        tasks.contains(&"ErrorScenarioUser.trigger_validation_errors"),
+        "{tasks:?}"
+    );
+    let checks: Vec<&str> = r["verdict"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "requests_completed",
+            "max_failure_percent",
+            "max_median_ms",
+            "min_rps"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_resilience_rejects_what_was_injected() {
+    let r = run_scenario("error_resilience", "", "10").await;
+    assert_clean("error_resilience", &r);
+    assert!(
+        count(&r, "rejected_expected") > 0,
+        "{}",
+        r["summary"]["outcomes"]
+    );
+    for t in r["tasks"].as_array().expect("tasks") {
+        if t["name"] == "ErrorScenarioUser.trigger_validation_errors"
+            && t["requests"].as_u64() > Some(0)
+        {
+            // error_rate 1.0: every request is invalid on purpose, and refused.
+            assert_eq!(t["rejected"], t["requests"], "{t}");
+            assert_eq!(
+                t["outcomes"]["rejected_expected"]["count"], t["requests"],
+                "{t}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_injected_share_matches_the_error_rate() {
+    let yaml = concat!(
+        "scenarios:\n  injected:\n    users: 4\n    duration: 3s\n    error_rate: 0.25\n    wait_time: {constant: 0}\n    tasks:\n",
+        "      - {name: check, service: order_processing_service, method: error_scenario_test, arg: test_data, generate: {model: validation_error_test}}\n",
+        "data_generation:\n  payload_pool_size: 200\n",
+    );
+    let r = run_scenario("injected", yaml, "4").await;
+    assert_clean("injected", &r);
+    let n = r["summary"]["requests"].as_u64().expect("requests") as f64;
+    let injected = count(&r, "rejected_expected") as f64;
+    let share = injected / n;
+    let sigma = (0.25 * 0.75 / n).sqrt();
+    assert!(n > 200.0, "{n}");
+    assert!(
+        (share - 0.25).abs() < 4.0 * sigma + 0.01,
+        "share {share:.3} of {n} requests, want 0.25 ± {:.3}",
+        4.0 * sigma
+    );
+    // Every other request was accepted: valid payloads are valid.
+    assert_eq!(count(&r, "ok") + count(&r, "rejected_expected"), n as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_built_in_scenarios_run_cleanly() {
+    for (name, users) in [
+        ("high_throughput", "10"),
+        ("large_payloads", "6"),
+        ("mixed_workload", "8"),
+        ("stress_test", "10"),
+        ("comparison_baseline", "6"),
+    ] {
+        let r = run_scenario(name, "", users).await;
+        assert_clean(name, &r);
+        assert_eq!(r["scenario"], name);
+    }
+}
