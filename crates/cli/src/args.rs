@@ -65,6 +65,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PER_SECOND")]
     pub spawn_rate: Option<f64>,
 
+    /// Open model: start this many requests per second, whatever the replies
+    /// do (instead of users that wait for their reply).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+
     /// Override the seed of the run's random choices.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,

@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
 use cliffload_nats::{NatsConnector, Target};
-use cliffload_report::{PreflightRow, RunMeta, RunResult, write_atomically};
-use cliffload_scenario::{Scenario, ScenarioFile, Settings, catalog, parse_duration};
+use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult, write_atomically};
+use cliffload_scenario::{ArrivalRate, Scenario, ScenarioFile, Settings, catalog, parse_duration};
 
 use crate::args::{Format, RunArgs};
 use crate::embedded::{Embedded, ServeConfig};
@@ -90,6 +90,21 @@ fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
+    if let Some(rate) = args.rate {
+        if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
+            bail!("--rate: must be > 0 and ≤ 10000000 requests/s, got {rate}");
+        }
+        let max_in_flight = s
+            .arrival
+            .map_or(NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN), |a| {
+                a.max_in_flight
+            });
+        s.arrival = Some(ArrivalRate {
+            rate,
+            ramp_to: None,
+            max_in_flight,
+        });
+    }
     Ok((s, file.settings))
 }
 
@@ -168,6 +183,11 @@ async fn load(
         interrupted: out.interrupted,
         warnings,
         generator_cpu: out.generator_cpu,
+        open: scenario.arrival.map(|_| OpenMeasures {
+            intended: out.intended.clone(),
+            late: out.late,
+            dropped: out.dropped,
+        }),
     };
     Ok(RunResult::build(meta, &out.totals, &out.intervals))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use cliffload_payloads::{Encoding, GenConfig, Generator, OrderComplexity, PoolSpec, pool};
 use cliffload_scenario::{
-    Encoding as WireEncoding, Payload as PayloadSource, Scenario, Stages, WaitTime,
+    ArrivalRate, Encoding as WireEncoding, Payload as PayloadSource, Scenario, Stages, WaitTime,
 };
 use rand::RngExt;
 
@@ -69,8 +69,12 @@ pub struct Plan {
     pub seed: u64,
     /// Stepped user counts, if any.
     pub stages: Option<Stages>,
+    /// Open model: the arrival rate. `None`: closed model.
+    pub arrival: Option<ArrivalRate>,
     /// The class of each user.
     user_class: Vec<u16>,
+    /// Under the open model, the class of request `n` is `open_class[n % len]`.
+    open_class: Vec<u16>,
 }
 
 /// Byte budget of one task's pool: large payloads get fewer pool entries.
@@ -211,6 +215,8 @@ impl Plan {
         let weights: Vec<u32> = scenario.classes.iter().map(|c| c.weight.get()).collect();
         Self {
             user_class: assign_classes(&weights, scenario.users.get()),
+            open_class: assign_classes(&weights, 997),
+            arrival: scenario.arrival,
             tasks,
             classes,
             users: scenario.users,
@@ -219,6 +225,33 @@ impl Plan {
             seed: scenario.seed,
             stages: scenario.stages.clone(),
         }
+    }
+
+    /// The class of the `n`th request of the open model.
+    pub(crate) fn open_class_of(&self, n: u64) -> &PlanClass {
+        let i = self
+            .open_class
+            .get((n % self.open_class.len().max(1) as u64) as usize)
+            .copied()
+            .unwrap_or(0);
+        &self.classes[usize::from(i)]
+    }
+
+    /// When the `n`th request of the whole run is due, after the start, or
+    /// `None` past the end: `n / rate`, or for a linear ramp from r0 to r1
+    /// over the duration T the `t` where r0·t + (r1 − r0)·t²/(2T) = n.
+    pub(crate) fn arrival_offset(&self, n: u64) -> Option<Duration> {
+        let a = self.arrival?;
+        let total = self.duration.as_secs_f64();
+        let r0 = a.rate;
+        let slope = a.ramp_to.map_or(0.0, |r1| (r1 - r0) / total);
+        let n = n as f64;
+        let t = if slope.abs() < 1e-12 {
+            n / r0
+        } else {
+            (-r0 + (r0 * r0 + 2.0 * slope * n).max(0.0).sqrt()) / slope
+        };
+        (t.is_finite() && t >= 0.0 && t < total).then(|| Duration::from_secs_f64(t))
     }
 
     /// The class of user number `user`.

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::plan::Plan;
 use crate::transport::Connector;
-use crate::worker::{Msg, WorkerArgs, worker_main};
+use crate::worker::{Msg, Recorded, WorkerArgs, worker_main};
 
 /// How to run.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +52,12 @@ pub struct RunOutput {
     pub workers: usize,
     /// Workers that stopped without finishing (their last interval is missing).
     pub lost_workers: usize,
+    /// Open model: latency from the intended send time, per task × outcome.
+    pub intended: TaskTable,
+    /// Open model: requests sent more than 1 ms after their intended time.
+    pub late: u64,
+    /// Open model: requests never sent (the run ended while they waited for room).
+    pub dropped: u64,
     /// CPU time the worker threads spent during the load (users and their
     /// connections; not the aggregator or anything else in the process).
     /// `None` where the platform cannot tell.
@@ -237,7 +243,7 @@ async fn aggregate(
         });
     }
     let elapsed = end - start;
-    let (totals, intervals, lost_workers) = merger.into_parts();
+    let (totals, intended, late, dropped, intervals, lost_workers) = merger.into_parts();
     Ok(RunOutput {
         started_at,
         elapsed,
@@ -246,6 +252,9 @@ async fn aggregate(
         interrupted: cancel.is_cancelled() && elapsed < plan.duration,
         workers,
         lost_workers,
+        intended,
+        late,
+        dropped,
         generator_cpu: cpu,
     })
 }
@@ -256,8 +265,11 @@ struct Merger {
     last: Vec<Option<u32>>,
     finished: Vec<bool>,
     lost: usize,
-    pending: BTreeMap<u32, TaskTable>,
+    pending: BTreeMap<u32, Recorded>,
     totals: TaskTable,
+    intended: TaskTable,
+    late: u64,
+    dropped: u64,
     counts: OutcomeCounts,
     intervals: Vec<IntervalStats>,
 }
@@ -270,6 +282,9 @@ impl Merger {
             lost: 0,
             pending: BTreeMap::new(),
             totals: TaskTable::new(tasks),
+            intended: TaskTable::new(tasks),
+            late: 0,
+            dropped: 0,
             counts: OutcomeCounts::default(),
             intervals: Vec::new(),
         }
@@ -279,12 +294,16 @@ impl Merger {
         self.finished.iter().filter(|f| !**f).count()
     }
 
-    fn add(&mut self, worker: usize, index: u32, table: TaskTable) {
+    fn add(&mut self, worker: usize, index: u32, rec: Recorded) {
         // A report for an interval already closed (a worker running late)
         // joins the first open one rather than reopening history.
         let index = index.max(self.intervals.len() as u32);
         self.last[worker] = Some(self.last[worker].map_or(index, |l| l.max(index)));
-        self.pending.entry(index).or_default().merge(&table);
+        let p = self.pending.entry(index).or_default();
+        p.table.merge(&rec.table);
+        p.intended.merge(&rec.intended);
+        p.late += rec.late;
+        p.dropped += rec.dropped;
     }
 
     fn finish(&mut self, worker: usize, lost: bool) {
@@ -304,10 +323,14 @@ impl Merger {
             if !self.complete(index) {
                 return;
             }
-            let Some((_, table)) = self.pending.pop_first() else {
+            let Some((_, rec)) = self.pending.pop_first() else {
                 return;
             };
-            self.totals.merge(&table);
+            self.totals.merge(&rec.table);
+            self.intended.merge(&rec.intended);
+            self.late += rec.late;
+            self.dropped += rec.dropped;
+            let table = rec.table;
             // Fill seconds in which no worker completed anything.
             while (self.intervals.len() as u32) < index {
                 let empty = IntervalStats {
@@ -323,9 +346,17 @@ impl Merger {
         }
     }
 
-    fn into_parts(mut self) -> (TaskTable, Vec<IntervalStats>, usize) {
+    #[allow(clippy::type_complexity)]
+    fn into_parts(mut self) -> (TaskTable, TaskTable, u64, u64, Vec<IntervalStats>, usize) {
         self.finished.iter_mut().for_each(|f| *f = true);
         self.close_complete(|_, _| {});
-        (self.totals, self.intervals, self.lost)
+        (
+            self.totals,
+            self.intended,
+            self.late,
+            self.dropped,
+            self.intervals,
+            self.lost,
+        )
     }
 }

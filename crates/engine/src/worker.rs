@@ -28,7 +28,7 @@ pub(crate) enum Msg {
     /// Could not connect: the run cannot start.
     Failed(String),
     /// Everything recorded in interval `index` (seconds since start).
-    Interval { index: u32, table: TaskTable },
+    Interval { index: u32, table: Recorded },
     /// Every user has stopped and every in-flight request is recorded.
     /// `cpu`: what this worker thread spent on the load (users and connection).
     Done { at: Instant, cpu: Option<Duration> },
@@ -52,12 +52,40 @@ impl Drop for LostGuard {
     }
 }
 
+/// What a worker recorded in one interval.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    /// Latency from the actual send.
+    pub table: TaskTable,
+    /// Open model: latency from the intended send time (coordinated omission corrected).
+    pub intended: TaskTable,
+    /// Open model: requests sent more than [`LATE`] after their intended time.
+    pub late: u64,
+    /// Open model: requests never sent (the run ended while they waited for room).
+    pub dropped: u64,
+}
+
+/// How late an open-model send may be before it counts as late.
+pub(crate) const LATE: Duration = Duration::from_millis(1);
+
 struct Ctx<T> {
     plan: Arc<Plan>,
     transport: T,
-    recorder: RefCell<TaskTable>,
+    recorder: RefCell<Recorded>,
     cancel: CancellationToken,
     deadline: Instant,
+}
+
+impl<T> Ctx<T> {
+    fn take(&self) -> Recorded {
+        let mut r = self.recorder.borrow_mut();
+        Recorded {
+            table: r.table.take(),
+            intended: r.intended.take(),
+            late: std::mem::take(&mut r.late),
+            dropped: std::mem::take(&mut r.dropped),
+        }
+    }
 }
 
 pub(crate) struct WorkerArgs<C> {
@@ -110,15 +138,28 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     let cpu_at_start = thread_cpu_time();
     let ctx = Rc::new(Ctx {
         transport,
-        recorder: RefCell::new(TaskTable::new(plan.tasks.len())),
+        recorder: RefCell::new(Recorded {
+            table: TaskTable::new(plan.tasks.len()),
+            intended: TaskTable::new(plan.tasks.len()),
+            ..Recorded::default()
+        }),
         cancel,
         deadline: start + plan.duration,
         plan,
     });
-    let users: Vec<_> = (worker as u32..ctx.plan.users.get())
-        .step_by(workers)
-        .map(|user| tokio::task::spawn_local(user_loop(ctx.clone(), user, start)))
-        .collect();
+    let users: Vec<_> = if ctx.plan.arrival.is_some() {
+        vec![tokio::task::spawn_local(open_loop(
+            ctx.clone(),
+            worker,
+            workers,
+            start,
+        ))]
+    } else {
+        (worker as u32..ctx.plan.users.get())
+            .step_by(workers)
+            .map(|user| tokio::task::spawn_local(user_loop(ctx.clone(), user, start)))
+            .collect()
+    };
     let ticker =
         tokio::task::spawn_local(flush_every_interval(ctx.clone(), start, tx.clone(), worker));
     for u in users {
@@ -127,8 +168,10 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     ticker.abort();
     let at = Instant::now();
     let index = (at - start).as_secs() as u32;
-    let table = ctx.recorder.borrow_mut().take();
-    send(Msg::Interval { index, table });
+    send(Msg::Interval {
+        index,
+        table: ctx.take(),
+    });
     let cpu = thread_cpu_time()
         .zip(cpu_at_start)
         .map(|(end, start)| end.saturating_sub(start));
@@ -149,8 +192,16 @@ async fn flush_every_interval<T>(
     loop {
         let at = ticks.tick().await;
         let index = ((at - start).as_secs_f64().round() as u32).saturating_sub(1);
-        let table = ctx.recorder.borrow_mut().take();
-        if tx.send((worker, Msg::Interval { index, table })).is_err() {
+        if tx
+            .send((
+                worker,
+                Msg::Interval {
+                    index,
+                    table: ctx.take(),
+                },
+            ))
+            .is_err()
+        {
             return;
         }
     }
@@ -185,7 +236,10 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
         let sent = Instant::now();
         let outcome = ctx.transport.call(task, payload).await;
         let done = Instant::now();
-        ctx.recorder.borrow_mut().record(task, outcome, done - sent);
+        ctx.recorder
+            .borrow_mut()
+            .table
+            .record(task, outcome, done - sent);
         let think = Plan::think_time(class, &mut rng);
         if think.is_zero() {
             // A transport that completes without waiting must not starve
@@ -198,4 +252,58 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
             }
         }
     }
+}
+
+/// The open model: this worker's share of the arrivals (every `workers`th
+/// request), each started at its intended time, or as soon as a slot is free.
+/// Latency is recorded from the actual send and from the intended one.
+async fn open_loop<T: Transport + 'static>(
+    ctx: Rc<Ctx<T>>,
+    worker: usize,
+    workers: usize,
+    start: Instant,
+) {
+    let plan = &*ctx.plan;
+    let Some(arrival) = plan.arrival else { return };
+    let cap = (arrival.max_in_flight.get() as usize / workers).max(1);
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    let mut rng =
+        SmallRng::seed_from_u64(plan.seed ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut n = worker as u64;
+    while let Some(offset) = plan.arrival_offset(n) {
+        let intended = start + offset;
+        tokio::select! {
+            () = tokio::time::sleep_until(intended) => {}
+            () = ctx.cancel.cancelled() => break,
+        }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = ctx.cancel.cancelled() => break,
+            () = tokio::time::sleep_until(ctx.deadline) => {
+                ctx.recorder.borrow_mut().dropped += 1;
+                break;
+            }
+        };
+        let sent = Instant::now();
+        if sent.saturating_duration_since(intended) > LATE {
+            ctx.recorder.borrow_mut().late += 1;
+        }
+        let task = plan.pick_task(plan.open_class_of(n), &mut rng);
+        let c = ctx.clone();
+        tokio::task::spawn_local(async move {
+            let pool = &c.plan.tasks[task].payloads;
+            let outcome = c
+                .transport
+                .call(task, &pool[(n as usize) % pool.len()])
+                .await;
+            let done = Instant::now();
+            let mut r = c.recorder.borrow_mut();
+            r.table.record(task, outcome, done - sent);
+            r.intended.record(task, outcome, done - intended);
+            drop(permit);
+        });
+        n += workers as u64;
+    }
+    // Every request in flight finishes and is recorded.
+    let _ = slots.acquire_many(cap as u32).await;
 }

@@ -10,8 +10,8 @@ pub mod text;
 pub mod verdict;
 
 pub use result::{
-    Generator, IntervalRow, LatencyUs, OutcomeEntry, PreflightRow, RunMeta, RunResult,
-    SCHEMA_VERSION, Summary, TaskRow, write_atomically,
+    Generator, IntervalRow, LatencyUs, OpenMeasures, OpenModel, OutcomeEntry, PreflightRow,
+    RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskRow, write_atomically,
 };
 pub use verdict::{Check, Verdict};
 

@@ -43,6 +43,8 @@ pub struct RunResult {
     pub target: Target,
     /// The load model that ran.
     pub load: Load,
+    /// Open model only: latency from the intended send time, late and unsent requests.
+    pub open_model: Option<OpenModel>,
     /// What generating the load cost.
     pub generator: Generator,
     /// The smoke call of each task, made before the load (not in the counts below).
@@ -90,6 +92,36 @@ pub struct Load {
     pub wait_time: String,
     /// Generator threads.
     pub workers: usize,
+    /// Open model: requests per second at the start.
+    pub arrival_rate: Option<f64>,
+    /// Open model: requests per second at the end (linear ramp).
+    pub ramp_to: Option<f64>,
+    /// Open model: requests in flight at most.
+    pub max_in_flight: Option<u32>,
+}
+
+/// Coordinated-omission-corrected figures of an open-model run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenModel {
+    /// Latency of successful requests from their intended send time: what a
+    /// user arriving on schedule waited. Above `summary.latency_us` when the
+    /// generator or the service fell behind.
+    pub intended_latency_us: LatencyUs,
+    /// Requests sent more than 1 ms after their intended time.
+    pub late: u64,
+    /// Requests never sent: the run ended while they waited for room.
+    pub dropped: u64,
+}
+
+/// What the engine measured under the open model, for [`RunMeta`].
+#[derive(Debug, Clone)]
+pub struct OpenMeasures {
+    /// Latency from the intended send time, per task × outcome.
+    pub intended: TaskTable,
+    /// Late sends.
+    pub late: u64,
+    /// Unsent requests.
+    pub dropped: u64,
 }
 
 /// What generating the load cost cliffload itself.
@@ -214,6 +246,8 @@ pub struct RunMeta<'a> {
     pub warnings: Vec<String>,
     /// CPU time of the generator threads during the load.
     pub generator_cpu: Option<Duration>,
+    /// Open model measurements (`None` for the closed model).
+    pub open: Option<OpenMeasures>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -311,6 +345,19 @@ impl RunResult {
             })
             .collect();
         let mut warnings = meta.warnings;
+        let open_model = meta.open.as_ref().map(|o| OpenModel {
+            intended_latency_us: o.intended.merged(success).summary(),
+            late: o.late,
+            dropped: o.dropped,
+        });
+        if let Some(o) = &open_model
+            && (o.late > 0 || o.dropped > 0)
+        {
+            warnings.push(format!(
+                "the open model fell behind its schedule: {} request(s) sent late, {} never sent; latency from the intended send time is in open_model.intended_latency_us. Raise max_in_flight, lower the rate, or add --workers",
+                o.late, o.dropped
+            ));
+        }
         if meta.interrupted {
             warnings.push(format!(
                 "the run was interrupted after {secs:.1} s of {:.1} s planned: figures cover the part that ran",
@@ -337,12 +384,21 @@ impl RunResult {
                 embedded: meta.embedded,
             },
             load: Load {
-                model: "closed".into(),
+                model: if s.arrival.is_some() {
+                    "open"
+                } else {
+                    "closed"
+                }
+                .into(),
                 users: s.users.get(),
                 spawn_rate: s.spawn_rate,
                 wait_time: s.describe_wait(),
                 workers: meta.workers,
+                arrival_rate: s.arrival.map(|a| a.rate),
+                ramp_to: s.arrival.and_then(|a| a.ramp_to),
+                max_in_flight: s.arrival.map(|a| a.max_in_flight.get()),
             },
+            open_model,
             generator: Generator {
                 cpu_s: meta.generator_cpu.map(|c| round3(c.as_secs_f64())),
                 cpu_us_per_request: meta

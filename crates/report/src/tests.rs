@@ -30,6 +30,7 @@ fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
         interrupted: false,
         warnings: vec![],
         generator_cpu: Some(Duration::from_millis(20)),
+        open: None,
     };
     RunResult::build(meta, table, &[IntervalStats::from_table(0, table)])
 }

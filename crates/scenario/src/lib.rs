@@ -155,6 +155,8 @@ pub struct Scenario {
     pub error_rate: f64,
     /// Stepped user counts (`advanced.gradual_load_increase`), if enabled.
     pub stages: Option<Stages>,
+    /// Open model: requests arrive at a rate, whatever the replies do. `None`: closed model (users).
+    pub arrival: Option<ArrivalRate>,
     /// How payloads are generated.
     pub data: DataGeneration,
 }
@@ -188,6 +190,18 @@ pub struct UserClass {
     pub wait_time: WaitTime,
     /// Positions in [`Scenario::tasks`].
     pub tasks: Vec<usize>,
+}
+
+/// The open model (k6's arrival rate): requests start on a schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArrivalRate {
+    /// Requests per second at the start.
+    pub rate: f64,
+    /// Requests per second at the end (linear ramp), if it changes.
+    pub ramp_to: Option<f64>,
+    /// Requests in flight at most; a request that finds no room waits, and
+    /// counts as late (its latency from the intended time shows the wait).
+    pub max_in_flight: NonZeroU32,
 }
 
 /// Stepped load: `steps[k]` users during step `k`, each `step_duration` long.

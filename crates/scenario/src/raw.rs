@@ -62,6 +62,16 @@ pub struct RawScenario {
     pub user_classes: Option<Vec<String>>,
     /// Follow `advanced.gradual_load_increase` even when it is not enabled globally.
     pub gradual_load_increase: Option<bool>,
+    /// Open model: `{rate: 200, ramp_to: 500, max_in_flight: 1000}` (users are then not needed).
+    pub arrival_rate: Option<RawArrival>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArrival {
+    pub rate: f64,
+    pub ramp_to: Option<f64>,
+    pub max_in_flight: Option<i64>,
 }
 
 /// A duration: seconds as a number, or text (`30s`, `1m 30s`, `250ms`).

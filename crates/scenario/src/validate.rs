@@ -284,11 +284,45 @@ fn scenario(
     file_stages: Option<&(bool, Stages)>,
 ) -> Result<Scenario, ConfigError> {
     let at = |key: &str| format!("scenarios.{name}.{key}");
-    let users = positive_u32(
-        &at("users"),
-        raw.users
-            .ok_or_else(|| invalid(at("users"), "is required (virtual users, ≥ 1)"))?,
-    )?;
+    let arrival = match &raw.arrival_rate {
+        None => None,
+        Some(a) => {
+            let ok = |x: f64| x.is_finite() && x > 0.0 && x <= 10_000_000.0;
+            if !ok(a.rate) {
+                return Err(invalid(
+                    at("arrival_rate.rate"),
+                    format!("must be > 0 and ≤ 10000000 requests/s, got {}", a.rate),
+                ));
+            }
+            if let Some(r) = a.ramp_to
+                && !ok(r)
+            {
+                return Err(invalid(
+                    at("arrival_rate.ramp_to"),
+                    format!("must be > 0 and ≤ 10000000 requests/s, got {r}"),
+                ));
+            }
+            let cap = positive_u32(
+                &at("arrival_rate.max_in_flight"),
+                a.max_in_flight.unwrap_or(1000),
+            )?;
+            Some(crate::ArrivalRate {
+                rate: a.rate,
+                ramp_to: a.ramp_to,
+                max_in_flight: cap,
+            })
+        }
+    };
+    let users = match (raw.users, &arrival) {
+        (Some(u), _) => positive_u32(&at("users"), u)?,
+        (None, Some(a)) => a.max_in_flight,
+        (None, None) => {
+            return Err(invalid(
+                at("users"),
+                "is required (virtual users, ≥ 1), or give arrival_rate for the open model",
+            ));
+        }
+    };
     let spawn_rate = match raw.spawn_rate {
         None => f64::from(users.get()),
         Some(r) if r.is_finite() && r > 0.0 => r,
@@ -490,6 +524,7 @@ fn scenario(
         seed: raw.seed.unwrap_or(DEFAULT_SEED),
         error_rate,
         stages,
+        arrival,
         data: data.clone(),
     })
 }

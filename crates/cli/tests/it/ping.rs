@@ -115,3 +115,39 @@ async fn latencies_are_microseconds_in_json_and_text() {
     assert!(total.contains("µs") || total.contains("ms"), "{total}");
     assert!(text.contains("verdict: PASSED"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_model_holds_its_rate_against_the_real_service() {
+    let env = Env::with_test_service().await;
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--duration",
+            "3s",
+            "--rate",
+            "300",
+            "--quiet",
+            "--format",
+            "json",
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_schema_valid(&r);
+    assert_eq!(r["load"]["model"], "open");
+    assert_eq!(r["load"]["arrival_rate"], 300.0);
+    let n = r["summary"]["requests"].as_u64().expect("requests");
+    assert!((870..=930).contains(&n), "300/s × 3 s: {n}");
+    let open = &r["open_model"];
+    assert!(
+        open["intended_latency_us"]["p50"].as_u64() >= r["summary"]["latency_us"]["p50"].as_u64(),
+        "{open}"
+    );
+    let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
+    assert_eq!(cliffload_testkit::endpoint_requests(&stats, "rpc"), n + 3);
+}

@@ -2,3 +2,4 @@
 //! minutes of load simulated in milliseconds.
 
 mod closed_model;
+mod open_model;

@@ -1,0 +1,107 @@
+// Open model (arrival rate) under virtual time: rate held, ramps, and
+// latency from the intended send time when the transport stalls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cliffload_engine::mock::{MockConnector, Script};
+use cliffload_engine::{CancellationToken, Payload, Plan, RunOptions, RunOutput, run};
+use cliffload_metrics::Outcome;
+use cliffload_scenario::ScenarioFile;
+
+fn plan(arrival: &str, duration: &str) -> Plan {
+    let yaml = format!(
+        "scenarios:\n  s:\n    arrival_rate: {arrival}\n    duration: {duration}\n    tasks:\n      - {{name: a, subject: x.y}}\n"
+    );
+    let file = ScenarioFile::parse(&yaml, "t.yaml").expect("valid scenario");
+    Plan::new(
+        file.get("s").expect("s"),
+        vec![vec![Payload::valid(&b"{}"[..])]],
+    )
+}
+
+async fn go(plan: Plan, mock: &MockConnector) -> RunOutput {
+    run(
+        Arc::new(plan),
+        Arc::new(mock.clone()),
+        RunOptions { workers: 0 },
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect("runs")
+}
+
+#[tokio::test(start_paused = true)]
+async fn holds_a_constant_rate() {
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(5))]);
+    let out = go(plan("{rate: 200, max_in_flight: 100}", "30s"), &mock).await;
+    let n = out.totals.counts().total() as f64;
+    assert!(
+        (n - 6000.0).abs() / 6000.0 < 0.02,
+        "{n} requests for 200/s × 30 s"
+    );
+    let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
+    assert!(
+        per_second[1..29].iter().all(|c| (196..=204).contains(c)),
+        "{per_second:?}"
+    );
+    assert_eq!((out.late, out.dropped), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ramps_linearly() {
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(2))]);
+    let out = go(
+        plan("{rate: 100, ramp_to: 300, max_in_flight: 100}", "20s"),
+        &mock,
+    )
+    .await;
+    let n = out.totals.counts().total() as f64;
+    assert!(
+        (n - 4000.0).abs() / 4000.0 < 0.02,
+        "{n}: (100 + 300) / 2 × 20 s = 4000"
+    );
+    let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
+    assert!(
+        per_second[1] < 120 && per_second[18] > 280,
+        "{per_second:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_transport_shows_in_intended_time_latency() {
+    // 100 requests/s wanted, but 10 in flight × 500 ms each = 20/s possible.
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(500))]);
+    let out = go(plan("{rate: 100, max_in_flight: 10}", "10s"), &mock).await;
+    let actual = out.totals.tasks()[0]
+        .get(Outcome::Ok)
+        .expect("ok")
+        .summary();
+    let intended = out.intended.tasks()[0]
+        .get(Outcome::Ok)
+        .expect("ok")
+        .summary();
+    assert!(
+        (500_000..=500_600).contains(&actual.p50),
+        "actual p50 {}",
+        actual.p50
+    );
+    assert!(
+        intended.p50 > 2 * actual.p50,
+        "intended p50 {} vs actual {}",
+        intended.p50,
+        actual.p50
+    );
+    assert!(
+        intended.max > 4_000_000,
+        "the last sends waited seconds: {}",
+        intended.max
+    );
+    assert!(out.late > 100, "{}", out.late);
+    let sent = out.totals.counts().total();
+    assert!(
+        (190..=210).contains(&sent),
+        "about 20/s × 10 s completed: {sent}"
+    );
+}
