@@ -13,7 +13,7 @@ pub use result::{
     Generator, IntervalRow, LatencyUs, OpenMeasures, OpenModel, OutcomeEntry, PreflightRow,
     RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskRow, write_atomically,
 };
-pub use verdict::{Check, Verdict};
+pub use verdict::{Check, Claim, ClaimStatus, Verdict};
 
 /// The JSON Schema of `result.json`, as shipped in `docs/`.
 pub const SCHEMA: &str = include_str!("../../../docs/run-result.schema.json");

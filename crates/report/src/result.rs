@@ -413,10 +413,38 @@ impl RunResult {
             verdict: Verdict {
                 passed: true,
                 checks: vec![],
+                claims: vec![],
             },
             warnings,
         };
         result.verdict = verdict::evaluate(&s.expectations, &result);
+        let simple: Vec<usize> = (0..s.tasks.len())
+            .filter(|i| matches!(s.tasks[*i].payload, cliffload_scenario::Payload::Static(_)))
+            .collect();
+        let mut simple_ok = cliffload_metrics::LatencyHistogram::new();
+        let (mut simple_n, mut simple_failed) = (0, 0);
+        for &i in &simple {
+            if let Some(row) = totals.tasks().get(i) {
+                simple_ok.merge(&row.merged(success));
+                simple_n += row.counts().total();
+                simple_failed += row.counts().in_class(OutcomeClass::Failure);
+            }
+        }
+        let bound = s.expectations.max_failure_percent.unwrap_or(1.0);
+        result.verdict.claims = verdict::claims(
+            &s.claims,
+            bound,
+            &result,
+            (&simple_ok.summary(), simple_n, simple_failed),
+        );
+        if result
+            .verdict
+            .claims
+            .iter()
+            .any(|c| c.status == verdict::ClaimStatus::NotValidated)
+        {
+            result.verdict.passed = false;
+        }
         result
     }
 

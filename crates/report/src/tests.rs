@@ -86,13 +86,26 @@ fn summary_separates_successes_rejections_and_failures() {
 #[test]
 fn the_seeds_all_failed_run_is_not_validated() {
     // 810 requests, 810 failures in 10.9 µs each: the seed's "sub-millisecond" run.
-    let s = scenario("{max_failure_percent: 1, max_median_ms: 1}");
+    let mut s = scenario("{max_failure_percent: 1, max_median_ms: 1}");
+    s.claims.sub_millisecond = true;
+    s.claims.ten_x_faster_than_rest = true;
     let mut t = TaskTable::new(2);
     for _ in 0..810 {
         t.record(0, Outcome::NoResponders, Duration::from_nanos(10_900));
     }
     let r = build(&s, &t);
     assert!(!r.verdict.passed);
+    let claim = &r.verdict.claims[0];
+    assert_eq!(
+        (claim.name.as_str(), claim.status),
+        ("sub_millisecond", crate::ClaimStatus::NotValidated)
+    );
+    assert!(
+        claim.detail.contains("none of 810 simple RPCs succeeded"),
+        "{}",
+        claim.detail
+    );
+    assert_eq!(r.verdict.claims[1].status, crate::ClaimStatus::Inconclusive);
     let median = r
         .verdict
         .checks
@@ -111,6 +124,43 @@ fn the_seeds_all_failed_run_is_not_validated() {
         "{text}"
     );
     validate(&r);
+}
+
+#[test]
+fn sub_millisecond_is_validated_only_by_fast_successes_within_the_failure_bound() {
+    let mut s = scenario("{max_failure_percent: 5}");
+    s.claims.sub_millisecond = true;
+    s.claims.high_throughput_rps = Some(10_000.0);
+    let mut fast = TaskTable::new(2);
+    for _ in 0..99 {
+        fast.record(0, Outcome::Ok, Duration::from_micros(300));
+    }
+    fast.record(1, Outcome::Timeout, Duration::from_secs(1));
+    let r = build(&s, &fast);
+    assert_eq!(
+        r.verdict.claims[0].status,
+        crate::ClaimStatus::Validated,
+        "{:?}",
+        r.verdict.claims
+    );
+    assert_eq!(
+        r.verdict.claims[1].status,
+        crate::ClaimStatus::NotValidated,
+        "10 req/s is not 10000"
+    );
+    assert!(!r.verdict.passed);
+    let mut failing = TaskTable::new(2);
+    for _ in 0..10 {
+        failing.record(0, Outcome::Ok, Duration::from_micros(300));
+        failing.record(1, Outcome::ServiceError, Duration::from_micros(300));
+    }
+    let r = build(&s, &failing);
+    assert_eq!(
+        r.verdict.claims[0].status,
+        crate::ClaimStatus::NotValidated,
+        "50% failed: {:?}",
+        r.verdict.claims
+    );
 }
 
 #[test]

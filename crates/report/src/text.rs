@@ -150,6 +150,14 @@ pub fn render(r: &RunResult) -> String {
         if r.verdict.passed { "PASSED" } else { "FAILED" },
         r.verdict.checks.len()
     );
+    for c in &r.verdict.claims {
+        let status = match c.status {
+            crate::ClaimStatus::Validated => "VALIDATED",
+            crate::ClaimStatus::NotValidated => "NOT VALIDATED",
+            crate::ClaimStatus::Inconclusive => "INCONCLUSIVE",
+        };
+        let _ = writeln!(out, "  claim {}: {status} — {}", c.name, c.detail);
+    }
     for c in &r.verdict.checks {
         let _ = writeln!(
             out,

@@ -157,6 +157,9 @@ pub struct Scenario {
     pub stages: Option<Stages>,
     /// Open model: requests arrive at a rate, whatever the replies do. `None`: closed model (users).
     pub arrival: Option<ArrivalRate>,
+    /// The performance claims judged on this scenario (`reporting.benchmark_claims`,
+    /// narrowed by the scenario's `claims:` list).
+    pub claims: Claims,
     /// How payloads are generated.
     pub data: DataGeneration,
 }

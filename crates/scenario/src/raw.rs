@@ -64,6 +64,9 @@ pub struct RawScenario {
     pub gradual_load_increase: Option<bool>,
     /// Open model: `{rate: 200, ramp_to: 500, max_in_flight: 1000}` (users are then not needed).
     pub arrival_rate: Option<RawArrival>,
+    /// Which of `reporting.benchmark_claims` to judge here (default: none):
+    /// `sub_millisecond`, `high_throughput`, `ten_x_faster_than_rest`.
+    pub claims: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

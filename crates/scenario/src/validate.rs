@@ -118,12 +118,50 @@ pub(crate) fn file(raw: RawFile) -> Result<ScenarioFile, ConfigError> {
         .into_iter()
         .map(|(name, s)| {
             let exp = expectations.get(&name).cloned().unwrap_or_default();
-            scenario(name, s, &exp, &classes, &data, &ctx, stages.as_ref())
+            let claims = claims_for(&name, s.claims.as_deref(), &settings.claims)?;
+            let mut sc = scenario(name, s, &exp, &classes, &data, &ctx, stages.as_ref())?;
+            sc.claims = claims;
+            Ok(sc)
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, ConfigError>>()?;
     Ok(ScenarioFile {
         scenarios,
         settings,
+    })
+}
+
+const CLAIMS: [&str; 3] = [
+    "sub_millisecond",
+    "high_throughput",
+    "ten_x_faster_than_rest",
+];
+
+/// The file's claims, narrowed to the ones a scenario lists (none by
+/// default: a claim is judged where a scenario was designed to test it).
+fn claims_for(
+    scenario: &str,
+    list: Option<&[String]>,
+    file: &Claims,
+) -> Result<Claims, ConfigError> {
+    let Some(list) = list else {
+        return Ok(Claims::default());
+    };
+    for (i, c) in list.iter().enumerate() {
+        if !CLAIMS.contains(&c.as_str()) {
+            let hint = closest(c, CLAIMS)
+                .map(|x| format!("; did you mean {x:?}?"))
+                .unwrap_or_default();
+            return Err(invalid(
+                format!("scenarios.{scenario}.claims.{i}"),
+                format!("unknown claim {c:?}{hint}; one of {}", CLAIMS.join(", ")),
+            ));
+        }
+    }
+    let has = |c: &str| list.iter().any(|x| x == c);
+    Ok(Claims {
+        sub_millisecond: file.sub_millisecond && has("sub_millisecond"),
+        ten_x_faster_than_rest: file.ten_x_faster_than_rest && has("ten_x_faster_than_rest"),
+        high_throughput_rps: file.high_throughput_rps.filter(|_| has("high_throughput")),
     })
 }
 
@@ -525,6 +563,7 @@ fn scenario(
         error_rate,
         stages,
         arrival,
+        claims: Claims::default(),
         data: data.clone(),
     })
 }
