@@ -74,6 +74,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
+    /// Simulated I/O of the reference services when cliffload starts them
+    /// (default: the file's environment.reference_service_latency, else realistic).
+    #[arg(long, value_enum)]
+    pub latency: Option<Latency>,
+
     /// Generator threads, each with its own connection.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub workers: usize,

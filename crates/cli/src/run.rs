@@ -12,7 +12,7 @@ use cliffload_nats::{NatsConnector, Target};
 use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult, write_atomically};
 use cliffload_scenario::{ArrivalRate, Scenario, ScenarioFile, Settings, catalog, parse_duration};
 
-use crate::args::{Format, RunArgs};
+use crate::args::{Format, Latency, RunArgs};
 use crate::embedded::{Embedded, ServeConfig};
 use crate::exit;
 use crate::progress::Printer;
@@ -30,7 +30,25 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
     let mut printer = Printer::new(args.quiet);
     let embedded = match &target {
         Some(_) => None,
-        None => Some(Embedded::start(None, &ServeConfig::default()).await?),
+        None => {
+            let latency = if args.latency == Some(Latency::None)
+                || (args.latency.is_none() && settings.reference_latency_none)
+            {
+                Latency::None
+            } else {
+                Latency::Realistic
+            };
+            Some(
+                Embedded::start(
+                    None,
+                    &ServeConfig {
+                        latency,
+                        ..ServeConfig::default()
+                    },
+                )
+                .await?,
+            )
+        }
     };
     let url = match (&embedded, &target) {
         (Some(e), _) => e.url().to_owned(),

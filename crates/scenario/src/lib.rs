@@ -109,6 +109,9 @@ pub struct Settings {
     pub nats_url: Option<String>,
     /// `environment.nats_monitoring_url`.
     pub nats_monitoring_url: Option<String>,
+    /// `environment.reference_service_latency`: true for `none` (no simulated I/O
+    /// in the reference services cliffload starts), false for `realistic`.
+    pub reference_latency_none: bool,
     /// `reporting.benchmark_claims`.
     pub claims: Claims,
     /// `advanced.memory_leak_detection.max_memory_increase_mb`, when enabled.

@@ -35,6 +35,9 @@ pub struct RawEnvironment {
     pub nats_monitoring_url: Option<String>,
     /// The original's Python import paths: accepted, not used.
     pub python_path_extensions: Option<Vec<String>>,
+    /// Simulated I/O of the reference services cliffload starts itself:
+    /// `realistic` (default) or `none`.
+    pub reference_service_latency: Option<String>,
 }
 
 /// One entry under `scenarios:`.

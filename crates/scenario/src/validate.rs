@@ -267,7 +267,18 @@ fn settings(raw: &RawFile) -> Result<Settings, ConfigError> {
             format!("{url:?} is not a NATS URL (nats://HOST:PORT)"),
         ));
     }
+    let reference_latency_none = match env.and_then(|e| e.reference_service_latency.as_deref()) {
+        None | Some("realistic") => false,
+        Some("none") => true,
+        Some(other) => {
+            return Err(invalid(
+                "environment.reference_service_latency",
+                format!("{other:?}: one of realistic, none"),
+            ));
+        }
+    };
     Ok(Settings {
+        reference_latency_none,
         nats_url: env.and_then(|e| e.nats_url.clone()),
         nats_monitoring_url: env.and_then(|e| e.nats_monitoring_url.clone()),
         claims: Claims {

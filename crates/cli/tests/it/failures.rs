@@ -116,3 +116,38 @@ async fn a_service_stopped_mid_run_gives_classified_failures_and_a_result() {
     assert!(gone > 0, "{outcomes}");
     assert_eq!(r["verdict"]["passed"], false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_bodies_with_headers_reach_a_cliffracer_service() {
+    let env = Env::with_test_service().await;
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  packed:\n    users: 2\n    duration: 1s\n    tasks:\n",
+        "      - {name: echo, service: test, method: echo, payload: {message: packed}, encoding: msgpack, headers: true}\n",
+    ));
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "packed",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = read_result(&out);
+    let n = r["summary"]["requests"].as_u64().expect("requests");
+    assert!(n > 10, "{n}");
+    assert_eq!(
+        r["summary"]["successes"].as_u64(),
+        Some(n),
+        "{}",
+        r["summary"]
+    );
+}
