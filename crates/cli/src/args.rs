@@ -29,6 +29,32 @@ pub enum Command {
     Sample(SampleArgs),
     /// Check a scenario file (laid over the built-in catalog) and print the resolved plan.
     Validate(ValidateArgs),
+    /// Re-render a saved result.json (text, Markdown, JUnit, Locust CSV) without re-running.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A result.json written by `cliffload run --out`.
+    pub result: std::path::PathBuf,
+    /// Write every report into this directory.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// The terminal summary.
+    Text,
+    /// The Markdown summary.
+    Markdown,
+    /// JUnit XML.
+    Junit,
+    /// Locust's *_stats.csv.
+    Csv,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use cliffload_scenario::{ScenarioFile, catalog};
 
-use crate::args::{ScenariosArgs, ValidateArgs};
+use crate::args::{ReportArgs, ReportFormat, ScenariosArgs, ValidateArgs};
 use crate::exit;
 
 pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
@@ -78,4 +78,35 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// `cliffload report result.json`: re-render a saved run.
+pub fn report(args: ReportArgs) -> Result<u8> {
+    let text = std::fs::read_to_string(&args.result)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.result.display()))?;
+    let r: cliffload_report::RunResult = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a cliffload result.json (schema version {}): {e}",
+            args.result.display(),
+            cliffload_report::SCHEMA_VERSION
+        )
+    })?;
+    if let Some(dir) = &args.out {
+        cliffload_report::write_all(dir, &r)
+            .map_err(|e| anyhow::anyhow!("cannot write into {}: {e}", dir.display()))?;
+    }
+    print!(
+        "{}",
+        match args.format {
+            ReportFormat::Text => cliffload_report::text::render(&r),
+            ReportFormat::Markdown => cliffload_report::markdown::render(&r),
+            ReportFormat::Junit => cliffload_report::junit::render(&r),
+            ReportFormat::Csv => cliffload_report::csv_locust::stats(&r),
+        }
+    );
+    Ok(if r.verdict.passed {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
 }

@@ -60,6 +60,7 @@ fn main() -> ExitCode {
             Command::Scenarios(a) => list::scenarios(a),
             Command::Sample(a) => sample::sample(a),
             Command::Validate(a) => list::validate(a),
+            Command::Report(a) => list::report(a),
         };
         result.unwrap_or_else(|e| {
             eprintln!("error: {e:#}");

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
 use cliffload_nats::{NatsConnector, Target};
-use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult, write_atomically};
+use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult};
 use cliffload_scenario::{ArrivalRate, Scenario, ScenarioFile, Settings, catalog, parse_duration};
 
 use crate::args::{Format, Latency, RunArgs};
@@ -215,10 +215,8 @@ fn report(args: &RunArgs, result: &RunResult) -> Result<()> {
     let json = result.to_json();
     let text = cliffload_report::text::render(result);
     if let Some(dir) = &args.out {
-        write_atomically(&dir.join("result.json"), json.as_bytes())
-            .with_context(|| format!("cannot write {}", dir.join("result.json").display()))?;
-        write_atomically(&dir.join("summary.txt"), text.as_bytes())
-            .with_context(|| format!("cannot write {}", dir.join("summary.txt").display()))?;
+        cliffload_report::write_all(dir, result)
+            .with_context(|| format!("cannot write the results into {}", dir.display()))?;
     }
     match args.format {
         Format::Json => println!("{json}"),

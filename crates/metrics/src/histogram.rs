@@ -73,10 +73,15 @@ impl LatencyHistogram {
         LatencySummary {
             count: self.0.len(),
             p50: self.0.value_at_quantile(0.50),
+            p66: self.0.value_at_quantile(0.66),
+            p75: self.0.value_at_quantile(0.75),
+            p80: self.0.value_at_quantile(0.80),
             p90: self.0.value_at_quantile(0.90),
             p95: self.0.value_at_quantile(0.95),
+            p98: self.0.value_at_quantile(0.98),
             p99: self.0.value_at_quantile(0.99),
             p999: self.0.value_at_quantile(0.999),
+            p9999: self.0.value_at_quantile(0.9999),
             max: self.0.max(),
             min: self.0.min(),
             mean: (self.0.mean() * 10.0).round() / 10.0,
@@ -97,14 +102,24 @@ pub struct LatencySummary {
     pub count: u64,
     /// Median.
     pub p50: u64,
+    /// 66th percentile (Locust's CSV has it).
+    pub p66: u64,
+    /// 75th percentile.
+    pub p75: u64,
+    /// 80th percentile.
+    pub p80: u64,
     /// 90th percentile.
     pub p90: u64,
     /// 95th percentile.
     pub p95: u64,
+    /// 98th percentile.
+    pub p98: u64,
     /// 99th percentile.
     pub p99: u64,
     /// 99.9th percentile.
     pub p999: u64,
+    /// 99.99th percentile.
+    pub p9999: u64,
     /// Largest value.
     pub max: u64,
     /// Smallest value.

@@ -1,10 +1,14 @@
 //! Results of a run: the versioned [`RunResult`] (what `result.json` holds),
-//! the [`verdict`] checks applied to it, and renderers that are pure
-//! functions of it ([`text`]).
+//! the [`verdict`] checks and claims applied to it, and renderers that are
+//! pure functions of it: [`text`], [`markdown`], [`junit`], and Locust-layout
+//! CSV ([`csv_locust`]). [`write_all`] writes them into a directory.
 //!
 //! Key types: [`RunResult`], [`RunMeta`] (what the caller knows about the
 //! run), [`Verdict`] and [`Check`], and [`write_atomically`].
 
+pub mod csv_locust;
+pub mod junit;
+pub mod markdown;
 mod result;
 pub mod text;
 pub mod verdict;
@@ -14,6 +18,29 @@ pub use result::{
     RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskRow, write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
+
+/// Writes `result.json`, `summary.txt`, `summary.md`, `junit.xml` and the
+/// Locust CSVs (`cliffload_stats.csv`, `cliffload_stats_history.csv`,
+/// `cliffload_failures.csv`) into `dir`, each atomically; `result.json`
+/// first, so a rendering problem never loses the results.
+pub fn write_all(dir: &std::path::Path, r: &RunResult) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let files: [(&str, String); 7] = [
+        ("result.json", r.to_json()),
+        ("summary.txt", text::render(r)),
+        ("summary.md", markdown::render(r)),
+        ("junit.xml", junit::render(r)),
+        ("cliffload_stats.csv", csv_locust::stats(r)),
+        ("cliffload_stats_history.csv", csv_locust::stats_history(r)),
+        ("cliffload_failures.csv", csv_locust::failures(r)),
+    ];
+    let mut written = Vec::new();
+    for (name, body) in files {
+        let path = dir.join(name);
+        write_atomically(&path, body.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}
 
 /// The JSON Schema of `result.json`, as shipped in `docs/`.
 pub const SCHEMA: &str = include_str!("../../../docs/run-result.schema.json");

@@ -188,3 +188,86 @@ fn text_shows_microseconds() {
     let out = text::render(&build(&scenario("{}"), &t));
     assert!(out.contains("420µs"), "{out}");
 }
+
+fn sample_result() -> RunResult {
+    let mut s = scenario("{max_failure_percent: 5, max_median_ms: 1}");
+    s.claims.sub_millisecond = true;
+    s.claims.ten_x_faster_than_rest = true;
+    let mut t = TaskTable::new(2);
+    for i in 0..200u64 {
+        t.record(0, Outcome::Ok, Duration::from_micros(300 + i * 3));
+    }
+    for i in 0..40u64 {
+        t.record(1, Outcome::Ok, Duration::from_micros(900 + i * 20));
+    }
+    t.record(1, Outcome::Timeout, Duration::from_secs(5));
+    t.record(1, Outcome::RejectedExpected, Duration::from_micros(700));
+    build(&s, &t)
+}
+
+#[test]
+fn text_snapshot() {
+    insta::assert_snapshot!(text::render(&sample_result()));
+}
+
+#[test]
+fn markdown_snapshot() {
+    insta::assert_snapshot!(crate::markdown::render(&sample_result()));
+}
+
+#[test]
+fn csv_snapshots() {
+    let r = sample_result();
+    insta::assert_snapshot!("stats_csv", crate::csv_locust::stats(&r));
+    insta::assert_snapshot!("stats_history_csv", crate::csv_locust::stats_history(&r));
+    insta::assert_snapshot!("failures_csv", crate::csv_locust::failures(&r));
+}
+
+#[test]
+fn junit_has_a_case_per_check_and_claim_and_escapes_names() {
+    let xml = crate::junit::render(&sample_result());
+    assert_eq!(xml.matches("<testcase ").count(), 3 + 2, "{xml}");
+    assert!(xml.contains("<skipped message=\"INCONCLUSIVE"), "{xml}");
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    let mut hostile = sample_result();
+    hostile.scenario = "<x a=\"b\">&".into();
+    let xml = crate::junit::render(&hostile);
+    assert!(
+        xml.contains("cliffload.&lt;x a=&quot;b&quot;&gt;&amp;") && !xml.contains("<x a"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn locust_csv_has_locust_columns() {
+    let r = sample_result();
+    let stats = crate::csv_locust::stats(&r);
+    let header = stats.lines().next().expect("header");
+    assert!(header.starts_with("Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"), "{header}");
+    assert!(
+        stats
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with(",Aggregated,242,1,")),
+        "{stats}"
+    );
+}
+
+#[test]
+fn write_all_writes_every_file() {
+    let dir = std::env::temp_dir().join(format!("cliffload-report-test-{}", std::process::id()));
+    let files = crate::write_all(&dir, &sample_result()).expect("writes");
+    assert_eq!(files.len(), 7);
+    for f in &files {
+        assert!(
+            std::fs::metadata(f).is_ok_and(|m| m.len() > 0),
+            "{}",
+            f.display()
+        );
+    }
+    let back: RunResult =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).expect("read"))
+            .expect("parse");
+    assert_eq!(back, sample_result());
+    let _ = std::fs::remove_dir_all(dir);
+}

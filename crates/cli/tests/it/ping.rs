@@ -178,3 +178,66 @@ fn assert_claim_consistent(r: &serde_json::Value, code: Option<i32>) {
         r["verdict"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_writes_every_report_and_report_rerenders_them() {
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let dir = out.to_str().expect("utf-8");
+    run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--duration",
+            "1s",
+            "--quiet",
+            "--out",
+            dir,
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    for f in [
+        "result.json",
+        "summary.txt",
+        "summary.md",
+        "junit.xml",
+        "cliffload_stats.csv",
+        "cliffload_stats_history.csv",
+        "cliffload_failures.csv",
+    ] {
+        assert!(
+            std::fs::metadata(out.join(f)).is_ok_and(|m| m.len() > 0),
+            "{f} missing"
+        );
+    }
+    let result = out.join("result.json");
+    let again = env.dir.path().join("again");
+    let o = run(
+        &[
+            "report",
+            result.to_str().expect("utf-8"),
+            "--format",
+            "markdown",
+            "--out",
+            again.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("# cliffload: ping"));
+    assert_eq!(
+        std::fs::read(out.join("summary.md")).expect("md"),
+        std::fs::read(again.join("summary.md")).expect("md")
+    );
+    let bad = env.dir.path().join("bad.json");
+    std::fs::write(&bad, "{}").expect("write");
+    let o = run(
+        &["report", bad.to_str().expect("utf-8")],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2));
+}

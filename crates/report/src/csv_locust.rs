@@ -1,0 +1,149 @@
+//! CSV in Locust's layout and column names (`*_stats.csv`,
+//! `*_stats_history.csv`, `*_failures.csv`), so scripts written for Locust's
+//! output keep working. Times are milliseconds (with µs precision, as
+//! decimals), as Locust writes them.
+
+use crate::result::{LatencyUs, RunResult};
+
+const PERCENTILES: [&str; 11] = [
+    "50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%",
+];
+
+fn ms(us: u64) -> String {
+    format!("{:.3}", us as f64 / 1000.0)
+}
+
+fn percentiles(l: &LatencyUs) -> Vec<String> {
+    [
+        l.p50, l.p66, l.p75, l.p80, l.p90, l.p95, l.p98, l.p99, l.p999, l.p9999, l.max,
+    ]
+    .into_iter()
+    .map(ms)
+    .collect()
+}
+
+fn finish(w: csv::Writer<Vec<u8>>) -> String {
+    // Writing into memory cannot fail.
+    w.into_inner()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// `*_stats.csv`: a row per task (Type = the subject), then `Aggregated`.
+pub fn stats(r: &RunResult) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = vec![
+        "Type",
+        "Name",
+        "Request Count",
+        "Failure Count",
+        "Median Response Time",
+        "Average Response Time",
+        "Min Response Time",
+        "Max Response Time",
+        "Average Content Size",
+        "Requests/s",
+        "Failures/s",
+    ];
+    header.extend(PERCENTILES);
+    let _ = w.write_record(&header);
+    let secs = r.duration_s.max(1e-9);
+    let mut row = |kind: &str, name: &str, requests: u64, failures: u64, l: &LatencyUs| {
+        let mut cells = vec![
+            kind.to_owned(),
+            name.to_owned(),
+            requests.to_string(),
+            failures.to_string(),
+            ms(l.p50),
+            format!("{:.3}", l.mean / 1000.0),
+            ms(l.min),
+            ms(l.max),
+            "0".to_owned(),
+            format!("{:.3}", requests as f64 / secs),
+            format!("{:.3}", failures as f64 / secs),
+        ];
+        cells.extend(percentiles(l));
+        let _ = w.write_record(&cells);
+    };
+    for t in &r.tasks {
+        row(&t.subject, &t.name, t.requests, t.failures, &t.latency_us);
+    }
+    row(
+        "",
+        "Aggregated",
+        r.summary.requests,
+        r.summary.failures,
+        &r.summary.latency_us,
+    );
+    finish(w)
+}
+
+/// `*_stats_history.csv`: one `Aggregated` row per second.
+pub fn stats_history(r: &RunResult) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = vec![
+        "Timestamp",
+        "User Count",
+        "Type",
+        "Name",
+        "Requests/s",
+        "Failures/s",
+    ];
+    header.extend(PERCENTILES);
+    header.extend([
+        "Total Request Count",
+        "Total Failure Count",
+        "Total Median Response Time",
+        "Total Average Response Time",
+        "Total Min Response Time",
+        "Total Max Response Time",
+        "Total Average Content Size",
+    ]);
+    let _ = w.write_record(&header);
+    let start = r
+        .started_at
+        .parse::<jiff::Timestamp>()
+        .map_or(0, |t| t.as_second());
+    let (mut total, mut failed) = (0u64, 0u64);
+    for i in &r.intervals {
+        total += i.requests;
+        failed += i.failures;
+        let mut cells = vec![
+            (start + i64::from(i.t) + 1).to_string(),
+            r.load.users.to_string(),
+            String::new(),
+            "Aggregated".to_owned(),
+            format!("{:.3}", i.rps),
+            format!("{:.3}", i.failures as f64 / i.duration_s.max(1e-9)),
+        ];
+        cells.extend(percentiles(&i.latency_us));
+        cells.extend([
+            total.to_string(),
+            failed.to_string(),
+            ms(i.latency_us.p50),
+            format!("{:.3}", i.latency_us.mean / 1000.0),
+            ms(i.latency_us.min),
+            ms(i.latency_us.max),
+            "0".to_owned(),
+        ]);
+        let _ = w.write_record(&cells);
+    }
+    finish(w)
+}
+
+/// `*_failures.csv`: a row per task × failure outcome.
+pub fn failures(r: &RunResult) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["Method", "Name", "Error", "Occurrences"]);
+    for t in &r.tasks {
+        for (o, e) in t.outcomes.iter().filter(|(o, _)| o.is_failure()) {
+            let _ = w.write_record([
+                t.subject.as_str(),
+                t.name.as_str(),
+                o.name(),
+                &e.count.to_string(),
+            ]);
+        }
+    }
+    finish(w)
+}

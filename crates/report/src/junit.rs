@@ -1,0 +1,96 @@
+//! JUnit XML for CI: one test case per check and per claim.
+
+use std::fmt::Write;
+
+use crate::result::RunResult;
+use crate::verdict::ClaimStatus;
+
+/// Escapes text for XML attributes and content.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders the verdict as a JUnit test suite.
+pub fn render(r: &RunResult) -> String {
+    let failed_checks = r.verdict.checks.iter().filter(|c| !c.passed).count();
+    let failed_claims = r
+        .verdict
+        .claims
+        .iter()
+        .filter(|c| c.status == ClaimStatus::NotValidated)
+        .count();
+    let skipped = r
+        .verdict
+        .claims
+        .iter()
+        .filter(|c| c.status == ClaimStatus::Inconclusive)
+        .count();
+    let tests = r.verdict.checks.len() + r.verdict.claims.len();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuite name=\"cliffload.{}\" tests=\"{tests}\" failures=\"{}\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{}\">",
+        xml(&r.scenario),
+        failed_checks + failed_claims,
+        r.duration_s,
+        xml(&r.started_at)
+    );
+    for c in &r.verdict.checks {
+        let _ = write!(
+            out,
+            "  <testcase classname=\"cliffload.{}.checks\" name=\"{}\">",
+            xml(&r.scenario),
+            xml(&c.name)
+        );
+        if !c.passed {
+            let _ = write!(
+                out,
+                "<failure message=\"{}: {}, expected {}\"/>",
+                xml(&c.name),
+                xml(&c.actual),
+                xml(&c.expected)
+            );
+        }
+        out.push_str("</testcase>\n");
+    }
+    for c in &r.verdict.claims {
+        let _ = write!(
+            out,
+            "  <testcase classname=\"cliffload.{}.claims\" name=\"{}\">",
+            xml(&r.scenario),
+            xml(&c.name)
+        );
+        match c.status {
+            ClaimStatus::Validated => {}
+            ClaimStatus::NotValidated => {
+                let _ = write!(
+                    out,
+                    "<failure message=\"NOT VALIDATED: {}\"/>",
+                    xml(&c.detail)
+                );
+            }
+            ClaimStatus::Inconclusive => {
+                let _ = write!(
+                    out,
+                    "<skipped message=\"INCONCLUSIVE: {}\"/>",
+                    xml(&c.detail)
+                );
+            }
+        }
+        out.push_str("</testcase>\n");
+    }
+    out.push_str("</testsuite>\n");
+    out
+}

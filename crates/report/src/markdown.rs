@@ -1,0 +1,116 @@
+//! The Markdown summary: verdict first, then a table per task and the outcomes.
+
+use std::fmt::Write;
+
+use crate::result::RunResult;
+use crate::text::latency;
+use crate::verdict::ClaimStatus;
+
+/// Escapes text for a Markdown table cell: no table breaks, no raw HTML.
+fn cell(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('\n', " ")
+}
+
+/// Renders the summary as Markdown.
+pub fn render(r: &RunResult) -> String {
+    let mut out = String::new();
+    let s = &r.summary;
+    let _ = writeln!(out, "# cliffload: {}\n", cell(&r.scenario));
+    let _ = writeln!(
+        out,
+        "**Verdict: {}** · {} requests in {:.1} s · {:.1} successful req/s · failure rate {:.3}% · seed {} · {}\n",
+        if r.verdict.passed { "PASSED" } else { "FAILED" },
+        s.requests,
+        r.duration_s,
+        s.success_rps,
+        s.failure_percent,
+        r.seed,
+        if r.interrupted {
+            "interrupted"
+        } else {
+            "completed"
+        }
+    );
+    if !r.verdict.claims.is_empty() {
+        out.push_str("| claim | status | evidence |\n| --- | --- | --- |\n");
+        for c in &r.verdict.claims {
+            let status = match c.status {
+                ClaimStatus::Validated => "✅ VALIDATED",
+                ClaimStatus::NotValidated => "❌ NOT VALIDATED",
+                ClaimStatus::Inconclusive => "❔ INCONCLUSIVE",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {status} | {} |",
+                cell(&c.name),
+                cell(&c.detail)
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str("| check | result | measured | expected |\n| --- | --- | --- | --- |\n");
+    for c in &r.verdict.checks {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            cell(&c.name),
+            if c.passed { "✅ pass" } else { "❌ fail" },
+            cell(&c.actual),
+            cell(&c.expected)
+        );
+    }
+    out.push_str("\n## Tasks\n\nLatency is of successful requests.\n\n");
+    out.push_str(
+        "| task | subject | requests | ok | rejected | failed | req/s | p50 | p90 | p99 | max |\n",
+    );
+    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for t in &r.tasks {
+        let l = &t.latency_us;
+        let lat = |v| {
+            if t.successes > 0 {
+                latency(v)
+            } else {
+                "-".into()
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
+            cell(&t.name),
+            cell(&t.subject),
+            t.requests,
+            t.successes,
+            t.rejected,
+            t.failures,
+            t.rps,
+            lat(l.p50),
+            lat(l.p90),
+            lat(l.p99),
+            lat(l.max)
+        );
+    }
+    out.push_str("\n## Outcomes\n\n| outcome | count |\n| --- | ---: |\n");
+    for (o, n) in &s.outcomes {
+        let _ = writeln!(out, "| {} | {n} |", o.name());
+    }
+    if let Some(o) = &r.open_model {
+        let _ = writeln!(
+            out,
+            "\nOpen model: p50 from the intended send time {}, {} late, {} never sent.",
+            latency(o.intended_latency_us.p50),
+            o.late,
+            o.dropped
+        );
+    }
+    if !r.warnings.is_empty() {
+        out.push_str("\n## Warnings\n\n");
+        for w in &r.warnings {
+            let _ = writeln!(out, "- {}", cell(w));
+        }
+    }
+    out
+}
