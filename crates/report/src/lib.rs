@@ -7,6 +7,7 @@
 //! run), [`Verdict`] and [`Check`], and [`write_atomically`].
 
 pub mod csv_locust;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 mod result;
@@ -19,13 +20,14 @@ pub use result::{
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
 
-/// Writes `result.json`, `summary.txt`, `summary.md`, `junit.xml` and the
+/// Writes `result.json`, `report.html`, `summary.txt`, `summary.md`, `junit.xml` and the
 /// Locust CSVs (`cliffload_stats.csv`, `cliffload_stats_history.csv`,
 /// `cliffload_failures.csv`) into `dir`, each atomically; `result.json`
 /// first, so a rendering problem never loses the results.
 pub fn write_all(dir: &std::path::Path, r: &RunResult) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let files: [(&str, String); 7] = [
+    let files: [(&str, String); 8] = [
         ("result.json", r.to_json()),
+        ("report.html", html::render(r)),
         ("summary.txt", text::render(r)),
         ("summary.md", markdown::render(r)),
         ("junit.xml", junit::render(r)),

@@ -257,7 +257,7 @@ fn locust_csv_has_locust_columns() {
 fn write_all_writes_every_file() {
     let dir = std::env::temp_dir().join(format!("cliffload-report-test-{}", std::process::id()));
     let files = crate::write_all(&dir, &sample_result()).expect("writes");
-    assert_eq!(files.len(), 7);
+    assert_eq!(files.len(), 8);
     for f in &files {
         assert!(
             std::fs::metadata(f).is_ok_and(|m| m.len() > 0),
@@ -270,4 +270,25 @@ fn write_all_writes_every_file() {
             .expect("parse");
     assert_eq!(back, sample_result());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn html_is_self_contained_with_a_chart_each_and_escapes_hostile_strings() {
+    let mut r = sample_result();
+    r.warnings.push("<img src=x onerror=alert(1)>".into());
+    let html = crate::html::render(&r);
+    assert_eq!(html.matches("<svg").count(), 4, "four charts");
+    // Nothing is fetched: no script, stylesheet link, image or url() (the
+    // only http string allowed is the SVG namespace identifier).
+    for forbidden in [
+        "<script", "<link", "<img", " src=\"", " href=\"", "url(", "@import",
+    ] {
+        assert!(!html.contains(forbidden), "{forbidden} in the report");
+    }
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+    );
+    assert!(html.contains("s.&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("VALIDATED") && html.contains("PASSED"));
 }
