@@ -88,18 +88,7 @@ async fn a_service_stopped_mid_run_gives_classified_failures_and_a_result() {
         .spawn()
         .expect("spawn");
     // Stop the service once it has served some load.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
-        if cliffload_testkit::endpoint_requests(&stats, "rpc") > 200 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never reached the service"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    env.wait_until_served(200).await;
     env.stop_service.cancel();
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await

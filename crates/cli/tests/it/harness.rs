@@ -46,6 +46,23 @@ impl Env {
         }
     }
 
+    /// Waits (polling `$SRV.STATS`, 15 s at most) until the `test` service
+    /// has answered more than `n` RPCs: a run is under way.
+    pub async fn wait_until_served(&self, n: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let stats = cliffload_testkit::srv_stats(&self.client, "test").await;
+            if cliffload_testkit::endpoint_requests(&stats, "rpc") > n {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the run never reached the service"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn url(&self) -> &str {
         self.server.url()
     }

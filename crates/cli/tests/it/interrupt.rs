@@ -23,18 +23,7 @@ async fn sigint_mid_run_exits_130_with_a_partial_result() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
-        if cliffload_testkit::endpoint_requests(&stats, "rpc") > 200 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never reached the service"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    env.wait_until_served(200).await;
     let pid = child.id().expect("running").to_string();
     let kill = tokio::process::Command::new("kill")
         .args(["-INT", &pid])
