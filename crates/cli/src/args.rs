@@ -43,6 +43,12 @@ pub struct ReportArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// Compare with an earlier result.json (regression check).
+    #[arg(long, value_name = "RESULT_JSON")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// Allowed degradation against the baseline, percent.
+    #[arg(long, default_value_t = 20.0, value_name = "PERCENT")]
+    pub max_degradation_percent: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,7 +115,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub workers: usize,
 
-    /// Write the results (result.json, summary.txt) into this directory.
+    /// Compare with an earlier result.json: a task worse by more than the
+    /// allowed percentage (advanced.regression_detection, default 20) and
+    /// more than the runs' noise fails the verdict.
+    #[arg(long, value_name = "RESULT_JSON")]
+    pub baseline: Option<PathBuf>,
+
+    /// Write the results (result.json, report.html, summary.*, junit.xml, Locust CSVs) into this directory.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
 

@@ -82,15 +82,14 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
 
 /// `cliffload report result.json`: re-render a saved run.
 pub fn report(args: ReportArgs) -> Result<u8> {
-    let text = std::fs::read_to_string(&args.result)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.result.display()))?;
-    let r: cliffload_report::RunResult = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not a cliffload result.json (schema version {}): {e}",
-            args.result.display(),
-            cliffload_report::SCHEMA_VERSION
-        )
-    })?;
+    let mut r = read_result(&args.result)?;
+    if let Some(base) = &args.baseline {
+        cliffload_report::regression::apply(
+            &mut r,
+            &read_result(base)?,
+            args.max_degradation_percent,
+        );
+    }
     if let Some(dir) = &args.out {
         cliffload_report::write_all(dir, &r)
             .map_err(|e| anyhow::anyhow!("cannot write into {}: {e}", dir.display()))?;
@@ -108,5 +107,18 @@ pub fn report(args: ReportArgs) -> Result<u8> {
         exit::OK
     } else {
         exit::CHECK_FAILED
+    })
+}
+
+/// Reads a result.json, saying what is wrong with it.
+pub fn read_result(path: &std::path::Path) -> Result<cliffload_report::RunResult> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a cliffload result.json (schema version {}): {e}",
+            path.display(),
+            cliffload_report::SCHEMA_VERSION
+        )
     })
 }

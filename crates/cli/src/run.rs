@@ -72,7 +72,15 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
     if let Some(e) = embedded {
         e.stop().await;
     }
-    let result = outcome?;
+    let mut result = outcome?;
+    if let Some(base) = &args.baseline {
+        let threshold = settings.max_degradation_percent.unwrap_or(20.0);
+        cliffload_report::regression::apply(
+            &mut result,
+            &crate::list::read_result(base)?,
+            threshold,
+        );
+    }
     report(&args, &result)?;
     Ok(if result.interrupted {
         exit::INTERRUPTED

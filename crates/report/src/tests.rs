@@ -292,3 +292,55 @@ fn html_is_self_contained_with_a_chart_each_and_escapes_hostile_strings() {
     assert!(html.contains("s.&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("VALIDATED") && html.contains("PASSED"));
 }
+
+fn run_with(scale: f64, jitter: u64) -> RunResult {
+    let s = scenario("{}");
+    let mut t = TaskTable::new(2);
+    let mut intervals = Vec::new();
+    for sec in 0..10u32 {
+        let mut one = TaskTable::new(2);
+        for i in 0..100u64 {
+            let us = ((400 + (i % 7) * 10 + u64::from(sec % 3) * jitter) as f64 * scale) as u64;
+            one.record(0, Outcome::Ok, Duration::from_micros(us));
+        }
+        t.merge(&one);
+        intervals.push(IntervalStats::from_table(sec, &one));
+    }
+    let meta = RunMeta {
+        scenario: &s,
+        nats_url: "nats://127.0.0.1:4".into(),
+        embedded: true,
+        workers: 1,
+        preflight: vec![],
+        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        elapsed: Duration::from_secs(10),
+        interrupted: false,
+        warnings: vec![],
+        generator_cpu: None,
+        open: None,
+    };
+    RunResult::build(meta, &t, &intervals)
+}
+
+#[test]
+fn a_thirty_percent_slowdown_is_a_regression_and_an_identical_run_is_not() {
+    let base = run_with(1.0, 5);
+    let same = run_with(1.0, 5);
+    let slower = run_with(1.3, 5);
+    assert!(crate::regression::compare(&same, &base, 20.0).passed);
+    let check = crate::regression::compare(&slower, &base, 20.0);
+    assert!(!check.passed, "{check:?}");
+    assert!(
+        check.actual.contains("s.ping median +29.9%"),
+        "{}",
+        check.actual
+    );
+    // Noisy runs: a 30% change inside the noise is not called a regression.
+    let noisy_base = run_with(1.0, 400);
+    let noisy_slower = run_with(1.3, 400);
+    let check = crate::regression::compare(&noisy_slower, &noisy_base, 20.0);
+    assert!(check.passed, "{check:?}");
+    let mut r = slower.clone();
+    crate::regression::apply(&mut r, &base, 20.0);
+    assert!(!r.verdict.passed);
+}

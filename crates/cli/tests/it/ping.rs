@@ -232,6 +232,21 @@ async fn out_writes_every_report_and_report_rerenders_them() {
         std::fs::read(out.join("summary.md")).expect("md"),
         std::fs::read(again.join("summary.md")).expect("md")
     );
+    let o = run(
+        &[
+            "report",
+            result.to_str().expect("utf-8"),
+            "--baseline",
+            result.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("✓ no_regression: none"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let bad = env.dir.path().join("bad.json");
     std::fs::write(&bad, "{}").expect("write");
     let o = run(
