@@ -188,24 +188,10 @@ impl Violations {
         }
     }
 
-    fn int(&mut self, field: &str, v: i64, min: i64, max: i64) {
-        if v < min {
-            self.push(
-                field,
-                "greater_than_equal",
-                format!("Input should be greater than or equal to {min}"),
-            );
-        } else if v > max {
-            self.push(
-                field,
-                "less_than_equal",
-                format!("Input should be less than or equal to {max}"),
-            );
-        }
-    }
-
-    fn float(&mut self, field: &str, v: f64, min: f64, max: f64) {
-        if !(v.is_finite() && v >= min) {
+    /// `min <= v <= max`; a NaN fails the lower bound.
+    fn range<T: PartialOrd + fmt::Display>(&mut self, field: &str, v: T, min: T, max: T) {
+        // `None` (a NaN) fails the lower bound, like a value below it.
+        if matches!(v.partial_cmp(&min), None | Some(std::cmp::Ordering::Less)) {
             self.push(
                 field,
                 "greater_than_equal",
@@ -361,10 +347,10 @@ impl Validate for Address {
         v.pattern("postal_code", &self.postal_code, &POSTAL);
         v.len("country", &self.country, 2, 3);
         if let Some(lat) = self.latitude {
-            v.float("latitude", lat, -90.0, 90.0);
+            v.range("latitude", lat, -90.0, 90.0);
         }
         if let Some(lon) = self.longitude {
-            v.float("longitude", lon, -180.0, 180.0);
+            v.range("longitude", lon, -180.0, 180.0);
         }
         v.opt_len("delivery_instructions", &self.delivery_instructions, 500);
     }
@@ -412,7 +398,7 @@ impl Validate for ProductVariant {
             );
         }
         v.money_positive("price", self.price);
-        v.int("weight_grams", self.weight_grams, 1, 50_000);
+        v.range("weight_grams", self.weight_grams, 1, 50_000);
         v.key("dimensions_cm", |v| {
             for dim in ["length", "width", "height"] {
                 match self.dimensions_cm.get(dim) {
@@ -424,7 +410,7 @@ impl Validate for ProductVariant {
                 }
             }
         });
-        v.int("stock_quantity", self.stock_quantity, 0, i64::MAX);
+        v.range("stock_quantity", self.stock_quantity, 0, i64::MAX);
     }
 }
 
@@ -438,8 +424,8 @@ impl Validate for Product {
         v.each("variants", &self.variants, |v, x| x.check(v));
         v.count("tags", self.tags.len(), 0, 20);
         v.count("images", self.images.len(), 0, 10);
-        v.float("reviews_average", self.reviews_average, 0.0, 5.0);
-        v.int("reviews_count", self.reviews_count, 0, i64::MAX);
+        v.range("reviews_average", self.reviews_average, 0.0, 5.0);
+        v.range("reviews_count", self.reviews_count, 0, i64::MAX);
     }
 }
 
@@ -447,7 +433,7 @@ impl Validate for OrderItem {
     fn check(&self, v: &mut Violations) {
         v.len("product_id", &self.product_id, 3, 50);
         v.len("variant_sku", &self.variant_sku, 3, 50);
-        v.int("quantity", self.quantity, 1, 100);
+        v.range("quantity", self.quantity, 1, 100);
         v.money_positive("unit_price", self.unit_price);
         v.money_non_negative("discount_amount", self.discount_amount);
         v.money_non_negative("tax_amount", self.tax_amount);
@@ -477,7 +463,7 @@ impl Validate for PaymentDetails {
         v.opt_len("card_brand", &self.card_brand, 50);
         v.opt_len("cardholder_name", &self.cardholder_name, 100);
         if let Some(r) = self.risk_score {
-            v.float("risk_score", r, 0.0, 1.0);
+            v.range("risk_score", r, 0.0, 1.0);
         }
     }
 }
@@ -543,7 +529,7 @@ impl Validate for ComplexOrder {
         v.count("promotional_codes", self.promotional_codes.len(), 0, 5);
         v.opt_len("notes", &self.notes, 1000);
         v.opt_len("internal_notes", &self.internal_notes, 1000);
-        v.int("priority_level", self.priority_level, 1, 5);
+        v.range("priority_level", self.priority_level, 1, 5);
         if self.total_amount > Decimal::from(10_000) && !self.requires_approval {
             v.push(
                 "requires_approval",
@@ -567,8 +553,8 @@ impl Validate for BatchProcessingRequest {
     fn check(&self, v: &mut Violations) {
         v.len("operation_type", &self.operation_type, 1, 100);
         v.count("items", self.items.len(), 1, 10_000);
-        v.int("priority", self.priority, 1, 10);
-        v.int("timeout_seconds", self.timeout_seconds, 1, 3600);
+        v.range("priority", self.priority, 1, 10);
+        v.range("timeout_seconds", self.timeout_seconds, 1, 3600);
     }
 }
 
@@ -583,7 +569,7 @@ impl Validate for ValidationErrorTest {
             );
         }
         v.email("email_field", &self.email_field);
-        v.int("numeric_field", self.numeric_field, 100, 1000);
+        v.range("numeric_field", self.numeric_field, 100, 1000);
         v.pattern("complex_pattern", &self.complex_pattern, &TEST_PATTERN);
     }
 }

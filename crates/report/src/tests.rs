@@ -18,8 +18,8 @@ fn scenario(expectations: &str) -> cliffload_scenario::Scenario {
         .clone()
 }
 
-fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
-    let meta = RunMeta {
+fn meta(s: &cliffload_scenario::Scenario) -> RunMeta<'_> {
+    RunMeta {
         scenario: s,
         nats_url: "nats://127.0.0.1:4".into(),
         embedded: true,
@@ -31,8 +31,11 @@ fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
         warnings: vec![],
         generator_cpu: Some(Duration::from_millis(20)),
         open: None,
-    };
-    RunResult::build(meta, table, &[IntervalStats::from_table(0, table)])
+    }
+}
+
+fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
+    RunResult::build(meta(s), table, &[IntervalStats::from_table(0, table)])
 }
 
 fn validate(r: &RunResult) {
@@ -306,19 +309,8 @@ fn run_with(scale: f64, jitter: u64) -> RunResult {
         t.merge(&one);
         intervals.push(IntervalStats::from_table(sec, &one));
     }
-    let meta = RunMeta {
-        scenario: &s,
-        nats_url: "nats://127.0.0.1:4".into(),
-        embedded: true,
-        workers: 1,
-        preflight: vec![],
-        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-        elapsed: Duration::from_secs(10),
-        interrupted: false,
-        warnings: vec![],
-        generator_cpu: None,
-        open: None,
-    };
+    let mut meta = meta(&s);
+    meta.generator_cpu = None;
     RunResult::build(meta, &t, &intervals)
 }
 

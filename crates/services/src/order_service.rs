@@ -559,15 +559,7 @@ impl Handler for OrderService {
                 Ok(()) => self.metrics(),
                 Err(e) => Reply::Invalid(e),
             },
-            "echo" => {
-                let mut a = Args::new(&args);
-                let m = a.string("message").map(str::to_owned);
-                match (a.finish(), m) {
-                    (Ok(()), Some(m)) => Reply::Ok(Value::String(m)),
-                    (Err(e), _) => Reply::Invalid(e),
-                    (Ok(()), None) => Reply::Internal,
-                }
-            }
+            "echo" => crate::test_service::echo(Args::new(&args)),
             _ => Reply::Unknown,
         }
     }
