@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: preflight, load, summary, verdict.
     Run(RunArgs),
+    /// Run scenarios in sequence with a cool-down between them, and write one summary.
+    Suite(SuiteArgs),
     /// Run the reference services (test, order_processing_service) until Ctrl-C.
     Serve(ServeArgs),
     /// List the scenarios (built-in, or in a file).
@@ -140,6 +142,62 @@ pub enum Format {
     Text,
     /// The RunResult JSON (docs/run-result.schema.json).
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// quick: baseline (30 s) and high_throughput (50 users, 60 s);
+    /// full: the six load scenarios as configured; stress: stress_test.
+    #[arg(value_enum, default_value_t = SuiteMode::Full)]
+    pub mode: SuiteMode,
+
+    /// Scenario file (YAML) laid over the built-in catalog.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// NATS server to target. Without it, cliffload starts its own
+    /// nats-server and the reference services, once for the whole suite.
+    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
+    pub nats_url: Option<String>,
+
+    /// Pause between scenarios, so one's backlog does not count in the next (e.g. 30s, 0s).
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub cooldown: String,
+
+    /// Override every scenario's duration (e.g. 5s for a smoke run of the suite).
+    #[arg(long, short = 'd', value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Override every scenario's seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Simulated I/O of the reference services when cliffload starts them.
+    #[arg(long, value_enum)]
+    pub latency: Option<Latency>,
+
+    /// Generator threads, each with its own connection.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub workers: usize,
+
+    /// Results directory: one sub-directory per scenario, and suite.md,
+    /// index.html, suite.json (default: cliffload-reports/suite-MODE-TIME).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// No progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SuiteMode {
+    /// baseline 30 s, then high_throughput with 50 users (5/s) for 60 s.
+    Quick,
+    /// baseline, high_throughput, error_resilience, large_payloads, mixed_workload, stress_test.
+    Full,
+    /// stress_test alone.
+    Stress,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod progress;
 mod run;
 mod sample;
 mod serve;
+mod suite;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
         tokio::spawn(stop_on_signals(cancel.clone()));
         let result = match cli.command {
             Command::Run(a) => run::run(a, cancel).await,
+            Command::Suite(a) => suite::suite(a, cancel).await,
             Command::Serve(a) => serve::serve(a, cancel).await,
             Command::Scenarios(a) => list::scenarios(a),
             Command::Sample(a) => sample::sample(a),

@@ -30,25 +30,7 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
     let mut printer = Printer::new(args.quiet);
     let embedded = match &target {
         Some(_) => None,
-        None => {
-            let latency = if args.latency == Some(Latency::None)
-                || (args.latency.is_none() && settings.reference_latency_none)
-            {
-                Latency::None
-            } else {
-                Latency::Realistic
-            };
-            Some(
-                Embedded::start(
-                    None,
-                    &ServeConfig {
-                        latency,
-                        ..ServeConfig::default()
-                    },
-                )
-                .await?,
-            )
-        }
+        None => Some(start_embedded(args.latency, &settings).await?),
     };
     let url = match (&embedded, &target) {
         (Some(e), _) => e.url().to_owned(),
@@ -61,7 +43,7 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
         ));
     }
     let outcome = load(
-        &args,
+        args.workers,
         &scenario,
         &url,
         embedded.is_some(),
@@ -91,31 +73,47 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
     })
 }
 
-/// The scenario named on the command line, with the flags' overrides.
-fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
-    let file = match &args.config {
+/// The embedded nats-server and reference services, with the latency of
+/// `--latency`, else the file's `environment.reference_service_latency`.
+pub async fn start_embedded(latency: Option<Latency>, settings: &Settings) -> Result<Embedded> {
+    let latency = if latency == Some(Latency::None)
+        || (latency.is_none() && settings.reference_latency_none)
+    {
+        Latency::None
+    } else {
+        Latency::Realistic
+    };
+    Embedded::start(
+        None,
+        &ServeConfig {
+            latency,
+            ..ServeConfig::default()
+        },
+    )
+    .await
+}
+
+/// The scenario file of `--config`, else the built-in catalog.
+pub fn scenario_file(config: Option<&Path>) -> Result<ScenarioFile> {
+    Ok(match config {
         Some(path) => ScenarioFile::load(path)?,
         None => catalog::builtin(),
-    };
+    })
+}
+
+/// The scenario named on the command line, with the flags' overrides.
+fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
+    let file = scenario_file(args.config.as_deref())?;
     let mut s = file.get(&args.scenario)?.clone();
-    if let Some(d) = &args.duration {
-        s.duration = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
-        if s.duration.is_zero() {
-            bail!("--duration: must be > 0");
-        }
-    }
-    if let Some(u) = args.users {
-        s.users = NonZeroU32::new(u).context("--users: must be ≥ 1, got 0")?;
-    }
-    if let Some(r) = args.spawn_rate {
-        if !(r.is_finite() && r > 0.0) {
-            bail!("--spawn-rate: must be > 0 users/s, got {r}");
-        }
-        s.spawn_rate = r;
-    }
-    if let Some(seed) = args.seed {
-        s.seed = seed;
-    }
+    apply_overrides(
+        &mut s,
+        &Overrides {
+            duration: args.duration.as_deref(),
+            users: args.users,
+            spawn_rate: args.spawn_rate,
+            seed: args.seed,
+        },
+    )?;
     if let Some(rate) = args.rate {
         if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
             bail!("--rate: must be > 0 and ≤ 10000000 requests/s, got {rate}");
@@ -134,7 +132,39 @@ fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
     Ok((s, file.settings))
 }
 
-fn check_writable(dir: &Path) -> Result<()> {
+/// Command-line overrides of a scenario's load.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Overrides<'a> {
+    pub duration: Option<&'a str>,
+    pub users: Option<u32>,
+    pub spawn_rate: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+/// Lays `o` over `s`, checking each value.
+pub fn apply_overrides(s: &mut Scenario, o: &Overrides<'_>) -> Result<()> {
+    if let Some(d) = o.duration {
+        s.duration = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+        if s.duration.is_zero() {
+            bail!("--duration: must be > 0");
+        }
+    }
+    if let Some(u) = o.users {
+        s.users = NonZeroU32::new(u).context("--users: must be ≥ 1, got 0")?;
+    }
+    if let Some(r) = o.spawn_rate {
+        if !(r.is_finite() && r > 0.0) {
+            bail!("--spawn-rate: must be > 0 users/s, got {r}");
+        }
+        s.spawn_rate = r;
+    }
+    if let Some(seed) = o.seed {
+        s.seed = seed;
+    }
+    Ok(())
+}
+
+pub fn check_writable(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("--out: cannot create {}", dir.display()))?;
     let probe = dir.join(".cliffload-write-test");
@@ -144,8 +174,9 @@ fn check_writable(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn load(
-    args: &RunArgs,
+/// Preflight, then the load; the result with its verdict.
+pub async fn load(
+    workers: usize,
     scenario: &Scenario,
     url: &str,
     embedded: bool,
@@ -174,9 +205,7 @@ async fn load(
         scenario.seed
     ));
     let connector = Arc::new(NatsConnector::new(url, targets));
-    let options = RunOptions {
-        workers: args.workers,
-    };
+    let options = RunOptions { workers };
     let out = cliffload_engine::run(plan, connector, options, cancel, |p| printer.update(&p)).await;
     printer.finish();
     let out: RunOutput = match out {

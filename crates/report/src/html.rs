@@ -315,4 +315,5 @@ pub fn render(r: &RunResult) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}table{border-collapse:collapse;margin:1em 0;font-size:0.85em}code{word-break:break-all}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.verdict{font-size:1.6em;font-weight:bold}.pass{color:#157a15}.fail{color:#b00020}.inconclusive{color:#a66d00}.warning{color:#a66d00}.note{color:#666}svg{display:block;margin:0.5em 0}";
+/// The pages' style sheet (shared by the suite index).
+pub(crate) const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}table{border-collapse:collapse;margin:1em 0;font-size:0.85em}code{word-break:break-all}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.verdict{font-size:1.6em;font-weight:bold}.pass{color:#157a15}.fail{color:#b00020}.inconclusive{color:#a66d00}.warning{color:#a66d00}.note{color:#666}svg{display:block;margin:0.5em 0}";

@@ -12,6 +12,7 @@ pub mod junit;
 pub mod markdown;
 pub mod regression;
 mod result;
+pub mod suite;
 pub mod text;
 pub mod verdict;
 

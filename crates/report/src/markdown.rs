@@ -7,7 +7,7 @@ use crate::text::latency;
 use crate::verdict::ClaimStatus;
 
 /// Escapes text for a Markdown table cell: no table breaks, no raw HTML.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -336,3 +336,78 @@ fn a_thirty_percent_slowdown_is_a_regression_and_an_identical_run_is_not() {
     crate::regression::apply(&mut r, &base, 20.0);
     assert!(!r.verdict.passed);
 }
+
+fn sample_suite() -> crate::suite::SuiteSummary {
+    use crate::suite::{SuiteRow, SuiteSummary};
+    let mut passed = sample_result();
+    passed.scenario = "baseline".into();
+    let mut failed = sample_result();
+    failed.scenario = "high_throughput".into();
+    failed.verdict.passed = false;
+    failed.verdict.checks[0].passed = false;
+    SuiteSummary::new(
+        "quick",
+        "2026-11-29T12:00:00Z".into(),
+        30.0,
+        "nats://127.0.0.1:4222",
+        vec![
+            SuiteRow::ran(&passed, "baseline"),
+            SuiteRow::ran(&failed, "high_throughput"),
+            SuiteRow::not_run(
+                "stress_test",
+                Some("no responders on <script>alert(1)</script>".into()),
+            ),
+            SuiteRow::not_run("mixed_workload", None),
+        ],
+    )
+}
+
+#[test]
+fn suite_markdown_snapshot() {
+    insta::assert_snapshot!(crate::suite::markdown(&sample_suite()));
+}
+
+#[test]
+fn a_suite_passes_only_when_every_scenario_ran_and_passed() {
+    use crate::suite::{SuiteRow, SuiteStatus, SuiteSummary};
+    let s = sample_suite();
+    assert!(!s.passed);
+    let statuses: Vec<SuiteStatus> = s.scenarios.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            SuiteStatus::Passed,
+            SuiteStatus::Failed,
+            SuiteStatus::Error,
+            SuiteStatus::NotRun
+        ]
+    );
+    let ok = SuiteRow::ran(&sample_result(), "baseline");
+    assert_eq!(ok.status, SuiteStatus::Passed);
+    assert!(SuiteSummary::new("stress", String::new(), 0.0, "", vec![ok.clone()]).passed);
+    assert!(!SuiteSummary::new("stress", String::new(), 0.0, "", vec![]).passed);
+    let mut interrupted = sample_result();
+    interrupted.interrupted = true;
+    let row = SuiteRow::ran(&interrupted, "baseline");
+    assert_eq!(row.status, SuiteStatus::Interrupted);
+    assert!(!SuiteSummary::new("stress", String::new(), 0.0, "", vec![ok, row]).passed);
+}
+
+#[test]
+fn suite_index_links_reports_and_escapes_hostile_strings() {
+    let s = sample_suite();
+    let html = crate::suite::html(&s);
+    assert!(html.contains("<a href=\"baseline/report.html\">baseline</a>"));
+    assert!(html.contains("<a href=\"high_throughput/report.html\">"));
+    // Scenarios that did not run have no link.
+    assert!(!html.contains("stress_test/report.html"));
+    assert!(!html.contains("<script"), "unescaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    for forbidden in ["<link", "<img", " src=\"", "url(", "http://", "https://"] {
+        // The NATS URL is text, not a fetched resource; it has no http scheme.
+        assert!(!html.contains(forbidden), "{forbidden} in the index");
+    }
+    let back: crate::suite::SuiteSummary =
+        serde_json::from_str(&s.to_json()).expect("suite.json round-trips");
+    assert_eq!(back, s);
+}

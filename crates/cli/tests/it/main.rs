@@ -9,3 +9,4 @@ mod ping;
 mod preflight;
 mod sample;
 mod scenarios;
+mod suite;

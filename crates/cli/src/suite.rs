@@ -1,0 +1,203 @@
+//! `cliffload suite quick|full|stress`: scenarios in sequence against one
+//! set of services, a cool-down between them, every scenario's reports in its
+//! own directory, and one summary (`suite.md`, `index.html`, `suite.json`).
+//!
+//! A scenario that cannot run (preflight, connection) is recorded as an error
+//! and the suite goes on; the configuration of every scenario is checked
+//! before the first starts, so a typo fails at once (exit 2).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use cliffload_engine::CancellationToken;
+use cliffload_report::suite::{SuiteRow, SuiteSummary};
+use cliffload_scenario::{Scenario, parse_duration};
+
+use crate::args::{SuiteArgs, SuiteMode};
+use crate::exit;
+use crate::progress::Printer;
+use crate::run::{Overrides, apply_overrides, check_writable, load, scenario_file, start_embedded};
+
+/// The scenarios of a mode, with the mode's own load where it has one
+/// (the original suite's `quick`: baseline 30 s, high-throughput 50 users for 60 s).
+fn plan(mode: SuiteMode) -> Vec<(&'static str, Overrides<'static>)> {
+    let as_configured = Overrides::default();
+    match mode {
+        SuiteMode::Quick => vec![
+            (
+                "baseline",
+                Overrides {
+                    duration: Some("30s"),
+                    ..as_configured
+                },
+            ),
+            (
+                "high_throughput",
+                Overrides {
+                    duration: Some("60s"),
+                    users: Some(50),
+                    spawn_rate: Some(5.0),
+                    seed: None,
+                },
+            ),
+        ],
+        SuiteMode::Full => [
+            "baseline",
+            "high_throughput",
+            "error_resilience",
+            "large_payloads",
+            "mixed_workload",
+            "stress_test",
+        ]
+        .into_iter()
+        .map(|n| (n, as_configured))
+        .collect(),
+        SuiteMode::Stress => vec![("stress_test", as_configured)],
+    }
+}
+
+fn mode_name(mode: SuiteMode) -> &'static str {
+    match mode {
+        SuiteMode::Quick => "quick",
+        SuiteMode::Full => "full",
+        SuiteMode::Stress => "stress",
+    }
+}
+
+pub async fn suite(args: SuiteArgs, cancel: CancellationToken) -> Result<u8> {
+    let file = scenario_file(args.config.as_deref())?;
+    let cooldown =
+        parse_duration(&args.cooldown).map_err(|e| anyhow::anyhow!("--cooldown: {e}"))?;
+    if args.workers == 0 || args.workers > 256 {
+        bail!("--workers: must be 1..=256, got {}", args.workers);
+    }
+    // Every scenario resolved before the first runs.
+    let user = Overrides {
+        duration: args.duration.as_deref(),
+        seed: args.seed,
+        ..Overrides::default()
+    };
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for (name, mode_overrides) in plan(args.mode) {
+        let mut s = file.get(name)?.clone();
+        apply_overrides(&mut s, &mode_overrides)?;
+        apply_overrides(&mut s, &user)?;
+        scenarios.push(s);
+    }
+    let mode = mode_name(args.mode);
+    let started = jiff::Timestamp::now();
+    let dir = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("cliffload-reports").join(format!(
+            "suite-{mode}-{}",
+            started.strftime("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    check_writable(&dir)?;
+
+    let mut printer = Printer::new(args.quiet);
+    let target = args.nats_url.clone().or(file.settings.nats_url.clone());
+    let embedded = match &target {
+        Some(_) => None,
+        None => Some(start_embedded(args.latency, &file.settings).await?),
+    };
+    let url = match (&embedded, &target) {
+        (Some(e), _) => e.url().to_owned(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => unreachable!("either embedded or a URL"),
+    };
+    let total: Duration = scenarios.iter().map(|s| s.duration).sum::<Duration>()
+        + cooldown * (scenarios.len().saturating_sub(1) as u32);
+    printer.note(&format!(
+        "suite {mode}: {} scenario(s), about {} s of load and cool-down, on {url}{}; results in {}",
+        scenarios.len(),
+        total.as_secs(),
+        if embedded.is_some() {
+            " (embedded services)"
+        } else {
+            ""
+        },
+        dir.display()
+    ));
+
+    let mut rows = Vec::new();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        if cancel.is_cancelled() {
+            rows.push(SuiteRow::not_run(&scenario.name, None));
+            continue;
+        }
+        if i > 0 && !cooldown.is_zero() {
+            printer.note(&format!("cooling down for {} s", cooldown.as_secs_f64()));
+            tokio::select! {
+                () = tokio::time::sleep(cooldown) => {}
+                () = cancel.cancelled() => {
+                    rows.push(SuiteRow::not_run(&scenario.name, None));
+                    continue;
+                }
+            }
+        }
+        printer.note(&format!(
+            "[{}/{}] {}",
+            i + 1,
+            scenarios.len(),
+            scenario.name
+        ));
+        let outcome = load(
+            args.workers,
+            scenario,
+            &url,
+            embedded.is_some(),
+            &mut printer,
+            cancel.clone(),
+        )
+        .await;
+        match outcome {
+            Ok(result) => {
+                let sub = dir.join(&scenario.name);
+                std::fs::create_dir_all(&sub)
+                    .and_then(|()| cliffload_report::write_all(&sub, &result).map(drop))
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot write the results into {}: {e}", sub.display())
+                    })?;
+                if !args.quiet {
+                    eprint!("{}", cliffload_report::text::render(&result));
+                }
+                rows.push(SuiteRow::ran(&result, &scenario.name));
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                printer.note(&format!("{}: could not run: {message}", scenario.name));
+                rows.push(SuiteRow::not_run(&scenario.name, Some(message)));
+            }
+        }
+    }
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+
+    let summary = SuiteSummary::new(
+        mode,
+        started.to_string(),
+        cooldown.as_secs_f64(),
+        &url,
+        rows,
+    );
+    cliffload_report::suite::write_all(&dir, &summary).map_err(|e| {
+        anyhow::anyhow!("cannot write the suite summary into {}: {e}", dir.display())
+    })?;
+    print!("{}", cliffload_report::suite::markdown(&summary));
+    if !args.quiet {
+        eprintln!(
+            "suite summary: {} (open {} in a browser)",
+            dir.join("suite.md").display(),
+            dir.join("index.html").display()
+        );
+    }
+    Ok(if cancel.is_cancelled() {
+        exit::INTERRUPTED
+    } else if summary.passed {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
+}
