@@ -15,6 +15,48 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Colour in terminal summaries: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour a stream: `--color always|never` decide; `auto`
+    /// colours a terminal unless `NO_COLOR` is set to a non-empty value
+    /// (no-color.org: a command-line flag overrides the variable).
+    pub fn wants(self, is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => is_terminal && no_color.is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    /// For stdout.
+    pub fn stdout(self) -> bool {
+        use std::io::IsTerminal;
+        self.wants(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
+
+    /// For stderr.
+    pub fn stderr(self) -> bool {
+        use std::io::IsTerminal;
+        self.wants(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,5 +339,21 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn colour_follows_the_flag_then_the_terminal_then_no_color() {
+        use std::ffi::OsStr;
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        assert!(ColorChoice::Auto.wants(true, None));
+        assert!(
+            ColorChoice::Auto.wants(true, empty),
+            "empty NO_COLOR is unset"
+        );
+        assert!(!ColorChoice::Auto.wants(true, set));
+        assert!(!ColorChoice::Auto.wants(false, None));
+        assert!(ColorChoice::Always.wants(false, set));
+        assert!(!ColorChoice::Never.wants(true, None));
     }
 }

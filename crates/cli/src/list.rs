@@ -81,7 +81,7 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
 }
 
 /// `cliffload report result.json`: re-render a saved run.
-pub fn report(args: ReportArgs) -> Result<u8> {
+pub fn report(args: ReportArgs, color: crate::args::ColorChoice) -> Result<u8> {
     let mut r = read_result(&args.result)?;
     if let Some(base) = &args.baseline {
         cliffload_report::regression::apply(
@@ -97,7 +97,7 @@ pub fn report(args: ReportArgs) -> Result<u8> {
     print!(
         "{}",
         match args.format {
-            ReportFormat::Text => cliffload_report::text::render(&r),
+            ReportFormat::Text => cliffload_report::text::render_styled(&r, color.stdout()),
             ReportFormat::Markdown => cliffload_report::markdown::render(&r),
             ReportFormat::Junit => cliffload_report::junit::render(&r),
             ReportFormat::Csv => cliffload_report::csv_locust::stats(&r),

@@ -40,6 +40,7 @@ pub mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let color = cli.color;
     // One current-thread runtime for the embedded services, the aggregator and
     // the progress display; the load itself runs on the engine's worker threads.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -56,13 +57,13 @@ fn main() -> ExitCode {
         let cancel = CancellationToken::new();
         tokio::spawn(stop_on_signals(cancel.clone()));
         let result = match cli.command {
-            Command::Run(a) => run::run(a, cancel).await,
-            Command::Suite(a) => suite::suite(a, cancel).await,
+            Command::Run(a) => run::run(a, color, cancel).await,
+            Command::Suite(a) => suite::suite(a, color, cancel).await,
             Command::Serve(a) => serve::serve(a, cancel).await,
             Command::Scenarios(a) => list::scenarios(a),
             Command::Sample(a) => sample::sample(a),
             Command::Validate(a) => list::validate(a),
-            Command::Report(a) => list::report(a),
+            Command::Report(a) => list::report(a, color),
         };
         result.unwrap_or_else(|e| {
             eprintln!("error: {e:#}");

@@ -12,12 +12,12 @@ use cliffload_nats::{NatsConnector, Target};
 use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult};
 use cliffload_scenario::{ArrivalRate, Scenario, ScenarioFile, Settings, catalog, parse_duration};
 
-use crate::args::{Format, Latency, RunArgs};
+use crate::args::{ColorChoice, Format, Latency, RunArgs};
 use crate::embedded::{Embedded, ServeConfig};
 use crate::exit;
 use crate::progress::Printer;
 
-pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
+pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -> Result<u8> {
     let (scenario, settings) = resolve(&args)?;
     // --nats-url, else the file's environment.nats_url, else our own server.
     let target = args.nats_url.clone().or(settings.nats_url.clone());
@@ -63,7 +63,7 @@ pub async fn run(args: RunArgs, cancel: CancellationToken) -> Result<u8> {
             threshold,
         );
     }
-    report(&args, &result)?;
+    report(&args, &result, color.stdout())?;
     Ok(if result.interrupted {
         exit::INTERRUPTED
     } else if result.verdict.passed {
@@ -248,9 +248,9 @@ pub async fn load(
 }
 
 /// Writes the files, then prints: results are on disk before anything else can fail.
-fn report(args: &RunArgs, result: &RunResult) -> Result<()> {
+fn report(args: &RunArgs, result: &RunResult, colour: bool) -> Result<()> {
     let json = result.to_json();
-    let text = cliffload_report::text::render(result);
+    let text = cliffload_report::text::render_styled(result, colour);
     if let Some(dir) = &args.out {
         cliffload_report::write_all(dir, result)
             .with_context(|| format!("cannot write the results into {}", dir.display()))?;

@@ -14,7 +14,7 @@ use cliffload_engine::CancellationToken;
 use cliffload_report::suite::{SuiteRow, SuiteSummary};
 use cliffload_scenario::{Scenario, parse_duration};
 
-use crate::args::{SuiteArgs, SuiteMode};
+use crate::args::{ColorChoice, SuiteArgs, SuiteMode};
 use crate::exit;
 use crate::progress::Printer;
 use crate::run::{Overrides, apply_overrides, check_writable, load, scenario_file, start_embedded};
@@ -65,7 +65,7 @@ fn mode_name(mode: SuiteMode) -> &'static str {
     }
 }
 
-pub async fn suite(args: SuiteArgs, cancel: CancellationToken) -> Result<u8> {
+pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToken) -> Result<u8> {
     let file = scenario_file(args.config.as_deref())?;
     let cooldown =
         parse_duration(&args.cooldown).map_err(|e| anyhow::anyhow!("--cooldown: {e}"))?;
@@ -160,7 +160,10 @@ pub async fn suite(args: SuiteArgs, cancel: CancellationToken) -> Result<u8> {
                         anyhow::anyhow!("cannot write the results into {}: {e}", sub.display())
                     })?;
                 if !args.quiet {
-                    eprint!("{}", cliffload_report::text::render(&result));
+                    eprint!(
+                        "{}",
+                        cliffload_report::text::render_styled(&result, color.stderr())
+                    );
                 }
                 rows.push(SuiteRow::ran(&result, &scenario.name));
             }

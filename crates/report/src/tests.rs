@@ -214,6 +214,38 @@ fn text_snapshot() {
 }
 
 #[test]
+fn coloured_text_is_the_plain_text_with_ansi_styles() {
+    let mut r = sample_result();
+    r.verdict.passed = false;
+    r.verdict.checks[0].passed = false;
+    let plain = text::render(&r);
+    let coloured = text::render_styled(&r, true);
+    assert!(!plain.contains('\x1b'));
+    assert!(
+        coloured.contains("\x1b[1m\x1b[31mFAILED\x1b[0m"),
+        "{coloured}"
+    );
+    assert!(coloured.contains("\x1b[31m✗\x1b[0m"));
+    assert!(coloured.contains("\x1b[32mVALIDATED\x1b[0m"));
+    // Strip the styles: the same text.
+    let stripped = strip_ansi(&coloured);
+    assert_eq!(stripped, plain);
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('\x1b') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        let end = after.find('m').expect("an SGR sequence ends with m");
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
 fn markdown_snapshot() {
     insta::assert_snapshot!(crate::markdown::render(&sample_result()));
 }

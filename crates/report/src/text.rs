@@ -43,6 +43,27 @@ fn latency_cells(l: &LatencyUs, any: bool) -> [String; 5] {
 
 /// Renders the summary as plain text (no colour).
 pub fn render(r: &RunResult) -> String {
+    render_styled(r, false)
+}
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// `s` in ANSI `style` when `colour`, else as is.
+fn paint(s: &str, style: &str, colour: bool) -> String {
+    if colour {
+        format!("{style}{s}{RESET}")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Renders the summary; with `colour`, the verdict, checks, claims and
+/// warnings carry ANSI colours (for a terminal; the text is otherwise the same).
+pub fn render_styled(r: &RunResult, colour: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -140,32 +161,38 @@ pub fn render(r: &RunResult) -> String {
         s.failure_percent, s.success_rps
     );
     for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "{} {w}", paint("warning:", YELLOW, colour));
     }
     out.push('\n');
     let passed = r.verdict.checks.iter().filter(|c| c.passed).count();
+    let verdict = if r.verdict.passed {
+        paint("PASSED", &format!("{BOLD}{GREEN}"), colour)
+    } else {
+        paint("FAILED", &format!("{BOLD}{RED}"), colour)
+    };
     let _ = writeln!(
         out,
-        "verdict: {} ({passed}/{} checks passed)",
-        if r.verdict.passed { "PASSED" } else { "FAILED" },
+        "verdict: {verdict} ({passed}/{} checks passed)",
         r.verdict.checks.len()
     );
     for c in &r.verdict.claims {
         let status = match c.status {
-            crate::ClaimStatus::Validated => "VALIDATED",
-            crate::ClaimStatus::NotValidated => "NOT VALIDATED",
-            crate::ClaimStatus::Inconclusive => "INCONCLUSIVE",
+            crate::ClaimStatus::Validated => paint("VALIDATED", GREEN, colour),
+            crate::ClaimStatus::NotValidated => paint("NOT VALIDATED", RED, colour),
+            crate::ClaimStatus::Inconclusive => paint("INCONCLUSIVE", YELLOW, colour),
         };
         let _ = writeln!(out, "  claim {}: {status} — {}", c.name, c.detail);
     }
     for c in &r.verdict.checks {
+        let mark = if c.passed {
+            paint("✓", GREEN, colour)
+        } else {
+            paint("✗", RED, colour)
+        };
         let _ = writeln!(
             out,
-            "  {} {}: {} (expected {})",
-            if c.passed { "✓" } else { "✗" },
-            c.name,
-            c.actual,
-            c.expected
+            "  {mark} {}: {} (expected {})",
+            c.name, c.actual, c.expected
         );
     }
     out
@@ -174,6 +201,12 @@ pub fn render(r: &RunResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paint_is_a_no_op_without_colour() {
+        assert_eq!(paint("FAILED", RED, false), "FAILED");
+        assert_eq!(paint("FAILED", RED, true), "\x1b[31mFAILED\x1b[0m");
+    }
 
     #[test]
     fn sub_millisecond_latencies_are_microseconds() {

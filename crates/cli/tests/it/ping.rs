@@ -247,6 +247,15 @@ async fn out_writes_every_report_and_report_rerenders_them() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    // Not a terminal: no colour unless asked for.
+    assert!(!o.stdout.contains(&0x1b));
+    let o = run(
+        &["report", result.to_str().expect("utf-8"), "--color", "always"],
+        Duration::from_secs(30),
+    )
+    .await;
+    let coloured = String::from_utf8_lossy(&o.stdout);
+    assert!(coloured.contains("\x1b[32m✓\x1b[0m"), "{coloured}");
     let bad = env.dir.path().join("bad.json");
     std::fs::write(&bad, "{}").expect("write");
     let o = run(
