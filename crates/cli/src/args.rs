@@ -165,6 +165,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "RESULT_JSON")]
     pub baseline: Option<PathBuf>,
 
+    /// Also watch this process (a service under test cliffload did not
+    /// start): its memory and CPU go into the report and the memory-growth
+    /// check. Repeatable.
+    #[arg(long, value_name = "PID")]
+    pub monitor_pid: Vec<u32>,
+
     /// Write the results (result.json, report.html, summary.*, junit.xml, Locust CSVs) into this directory.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -222,6 +228,12 @@ pub struct SuiteArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub workers: usize,
 
+    /// Also watch this process (a service under test cliffload did not
+    /// start): its memory and CPU go into the report and the memory-growth
+    /// check. Repeatable.
+    #[arg(long, value_name = "PID")]
+    pub monitor_pid: Vec<u32>,
+
     /// Results directory: one sub-directory per scenario, and suite.md,
     /// index.html, suite.json (default: cliffload-reports/suite-MODE-TIME).
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -264,6 +276,10 @@ pub struct ServeArgs {
     /// Instances of each service (they share load through the queue group).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub replicas: usize,
+
+    /// Stop when stdin closes (how `cliffload run` stops the services it started).
+    #[arg(long, hide = true)]
+    pub stop_on_stdin_eof: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -33,7 +33,8 @@ impl Default for ServeConfig {
     }
 }
 
-/// A server (if we started it) with the reference services on it.
+/// A server (if we started it) with the reference services on it, in this
+/// process ([`Embedded::start`]) or in a child process ([`Embedded::spawn`]).
 #[derive(Debug)]
 pub struct Embedded {
     server: Option<NatsServer>,
@@ -41,6 +42,15 @@ pub struct Embedded {
     http: Option<SocketAddr>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    child: Option<ServicesProcess>,
+}
+
+/// The services in a child process (`cliffload serve --stop-on-stdin-eof`):
+/// closing its stdin stops it, so it also stops if we die.
+#[derive(Debug)]
+struct ServicesProcess {
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
 }
 
 fn report(result: Result<(), impl std::fmt::Display>) {
@@ -141,7 +151,81 @@ impl Embedded {
             http,
             stop,
             tasks,
+            child: None,
         })
+    }
+
+    /// Starts nats-server and the reference services in a child process
+    /// (this executable's `serve`), and waits until each answers. A load run
+    /// uses this, so the generator and the services under test are separate
+    /// processes: each one's memory and CPU can be measured on its own.
+    pub async fn spawn(config: &ServeConfig) -> Result<Self> {
+        let server = NatsServer::start().context("cannot start the embedded nats-server")?;
+        let url = server.url().to_owned();
+        let exe = std::env::current_exe().context("cannot find the cliffload executable")?;
+        let services: Vec<&str> = config
+            .services
+            .iter()
+            .map(|s| match s {
+                Service::Test => "test",
+                Service::Order => "order",
+            })
+            .collect();
+        let mut child = tokio::process::Command::new(exe)
+            .args([
+                "serve",
+                "--nats-url",
+                &url,
+                "--services",
+                &services.join(","),
+                "--latency",
+                match config.latency {
+                    Latency::Realistic => "realistic",
+                    Latency::None => "none",
+                },
+                "--stop-on-stdin-eof",
+            ])
+            .env_remove("CLIFFLOAD_NATS_URL")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            // A terminal's Ctrl-C goes to cliffload, which drains the load first.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start the reference services (cliffload serve)")?;
+        let stdin = child.stdin.take();
+        let client = cliffload_nats::connect(&url, "cliffload-services-check")
+            .await
+            .map_err(anyhow::Error::msg)?;
+        for s in &config.services {
+            let name = match s {
+                Service::Test => test_service::NAME,
+                Service::Order => order_service::NAME,
+            };
+            if let Err(e) = cliffracer::wait_ready(&client, name, Duration::from_secs(10)).await {
+                let status = child.try_wait().ok().flatten();
+                bail!(
+                    "the reference services did not start{}: {e}",
+                    status.map_or(String::new(), |s| format!(" (exited: {s})"))
+                );
+            }
+        }
+        Ok(Self {
+            server: Some(server),
+            url,
+            http: None,
+            stop: CancellationToken::new(),
+            tasks: Vec::new(),
+            child: Some(ServicesProcess { child, stdin }),
+        })
+    }
+
+    /// Process ids of the services' child process and of nats-server, when we started them.
+    pub fn pids(&self) -> (Option<u32>, Option<u32>) {
+        (
+            self.child.as_ref().and_then(|c| c.child.id()),
+            self.server.as_ref().and_then(NatsServer::pid),
+        )
     }
 
     /// The NATS server's URL.
@@ -159,6 +243,15 @@ impl Embedded {
         self.stop.cancel();
         for t in self.tasks {
             let _ = t.await;
+        }
+        if let Some(mut p) = self.child {
+            drop(p.stdin.take());
+            if tokio::time::timeout(Duration::from_secs(5), p.child.wait())
+                .await
+                .is_err()
+            {
+                let _ = p.child.kill().await;
+            }
         }
         drop(self.server);
     }

@@ -4,10 +4,11 @@
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
+use cliffload_monitor::{Role, Sampler, Watched};
 use cliffload_nats::{NatsConnector, Target};
 use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult};
 use cliffload_scenario::{ArrivalRate, Scenario, ScenarioFile, Settings, catalog, parse_duration};
@@ -42,11 +43,13 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
             "started nats-server on {url} with the reference services (test, order_processing_service)"
         ));
     }
+    let monitoring = Monitoring::new(embedded.as_ref(), &args.monitor_pid, &settings);
     let outcome = load(
         args.workers,
         &scenario,
         &url,
         embedded.is_some(),
+        &monitoring,
         &mut printer,
         cancel,
     )
@@ -83,13 +86,10 @@ pub async fn start_embedded(latency: Option<Latency>, settings: &Settings) -> Re
     } else {
         Latency::Realistic
     };
-    Embedded::start(
-        None,
-        &ServeConfig {
-            latency,
-            ..ServeConfig::default()
-        },
-    )
+    Embedded::spawn(&ServeConfig {
+        latency,
+        ..ServeConfig::default()
+    })
     .await
 }
 
@@ -174,15 +174,76 @@ pub fn check_writable(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Preflight, then the load; the result with its verdict.
+/// How often the monitor samples the watched processes.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// What the monitor watches during a load, and the memory growth allowed.
+#[derive(Debug, Clone, Default)]
+pub struct Monitoring {
+    pub watched: Vec<Watched>,
+    /// `advanced.memory_leak_detection.max_memory_increase_mb`, when enabled.
+    pub max_increase_mib: Option<f64>,
+}
+
+impl Monitoring {
+    /// The generator itself, the processes cliffload started, and `--monitor-pid`s.
+    pub fn new(embedded: Option<&Embedded>, extra: &[u32], settings: &Settings) -> Self {
+        let mut watched = vec![Watched {
+            label: "cliffload (generator)".into(),
+            role: Role::Generator,
+            pid: std::process::id(),
+        }];
+        if let Some(e) = embedded {
+            let (services, server) = e.pids();
+            if let Some(pid) = services {
+                watched.push(Watched {
+                    label: "reference services".into(),
+                    role: Role::Service,
+                    pid,
+                });
+            }
+            if let Some(pid) = server {
+                watched.push(Watched {
+                    label: "nats-server".into(),
+                    role: Role::NatsServer,
+                    pid,
+                });
+            }
+        }
+        for &pid in extra {
+            watched.push(Watched {
+                label: format!("pid {pid}"),
+                role: Role::Service,
+                pid,
+            });
+        }
+        Self {
+            watched,
+            max_increase_mib: settings.max_memory_increase_mb,
+        }
+    }
+}
+
+/// Preflight, then the load (its processes sampled every second); the result with its verdict.
 pub async fn load(
     workers: usize,
     scenario: &Scenario,
     url: &str,
     embedded: bool,
+    monitoring: &Monitoring,
     printer: &mut Printer,
     cancel: CancellationToken,
 ) -> Result<RunResult> {
+    let origin = (Instant::now(), SystemTime::now());
+    let mut sampler =
+        Sampler::new(monitoring.watched.clone(), origin.0).map_err(anyhow::Error::msg)?;
+    sampler.sample();
+    if let Some(gone) = sampler.series().iter().find(|s| s.exited) {
+        bail!(
+            "--monitor-pid {}: no such process (is the service running?)",
+            gone.pid
+        );
+    }
     let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
     let payloads = cliffload_engine::build_payloads(scenario).map_err(anyhow::Error::msg)?;
     let plan = Arc::new(Plan::new(scenario, payloads));
@@ -206,7 +267,24 @@ pub async fn load(
     ));
     let connector = Arc::new(NatsConnector::new(url, targets));
     let options = RunOptions { workers };
-    let out = cliffload_engine::run(plan, connector, options, cancel, |p| printer.update(&p)).await;
+    let out = {
+        let mut engine = std::pin::pin!(cliffload_engine::run(
+            plan,
+            connector,
+            options,
+            cancel,
+            |p| printer.update(&p)
+        ));
+        let mut every = tokio::time::interval(SAMPLE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                out = &mut engine => break out,
+                _ = every.tick() => sampler.sample(),
+            }
+        }
+    };
+    sampler.sample();
     printer.finish();
     let out: RunOutput = match out {
         Ok(o) => o,
@@ -244,7 +322,20 @@ pub async fn load(
             dropped: out.dropped,
         }),
     };
-    Ok(RunResult::build(meta, &out.totals, &out.intervals))
+    // Sample times from the start of the load.
+    let load_start = match out.started_at.duration_since(origin.1) {
+        Ok(after) => origin.0 + after,
+        Err(e) => origin.0.checked_sub(e.duration()).unwrap_or(origin.0),
+    };
+    sampler.set_origin(load_start);
+    let mut result = RunResult::build(meta, &out.totals, &out.intervals);
+    cliffload_report::monitor::apply(
+        &mut result,
+        SAMPLE_EVERY.as_secs_f64(),
+        sampler.finish(),
+        monitoring.max_increase_mib,
+    );
+    Ok(result)
 }
 
 /// Writes the files, then prints: results are on disk before anything else can fail.

@@ -29,8 +29,27 @@ pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
         println!("http: http://{addr}/{{service}}/rpc/{{method}}");
     }
     println!("replicas: {}", args.replicas);
-    eprintln!("Ctrl-C to stop");
-    cancel.cancelled().await;
+    if args.stop_on_stdin_eof {
+        tokio::select! {
+            () = stdin_closed() => {}
+            () = cancel.cancelled() => {}
+        }
+    } else {
+        eprintln!("Ctrl-C to stop");
+        cancel.cancelled().await;
+    }
     services.stop().await;
     Ok(exit::OK)
+}
+
+/// Returns when stdin reaches end of file (or fails): the parent closed it or died.
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    while let Ok(n) = stdin.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
 }

@@ -17,7 +17,9 @@ use cliffload_scenario::{Scenario, parse_duration};
 use crate::args::{ColorChoice, SuiteArgs, SuiteMode};
 use crate::exit;
 use crate::progress::Printer;
-use crate::run::{Overrides, apply_overrides, check_writable, load, scenario_file, start_embedded};
+use crate::run::{
+    Monitoring, Overrides, apply_overrides, check_writable, load, scenario_file, start_embedded,
+};
 
 /// The scenarios of a mode, with the mode's own load where it has one
 /// (the original suite's `quick`: baseline 30 s, high-throughput 50 users for 60 s).
@@ -120,6 +122,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         dir.display()
     ));
 
+    let monitoring = Monitoring::new(embedded.as_ref(), &args.monitor_pid, &file.settings);
     let mut rows = Vec::new();
     for (i, scenario) in scenarios.iter().enumerate() {
         if cancel.is_cancelled() {
@@ -147,6 +150,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
             scenario,
             &url,
             embedded.is_some(),
+            &monitoring,
             &mut printer,
             cancel.clone(),
         )

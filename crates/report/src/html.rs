@@ -279,6 +279,9 @@ pub fn render(r: &RunResult) -> String {
     ));
     out.push_str("<h2>Outcomes</h2>\n");
     out.push_str(&outcome_bars(r));
+    if let Some(m) = &r.monitor {
+        processes(&mut out, m);
+    }
     out.push_str("<h2>Tasks</h2>\n<table><tr><th>task</th><th>subject</th><th>requests</th><th>ok</th><th>rejected</th><th>failed</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>outcomes</th></tr>\n");
     for task in &r.tasks {
         let lat = &task.latency_us;
@@ -313,6 +316,53 @@ pub fn render(r: &RunResult) -> String {
     }
     out.push_str("</table>\n<p class=\"note\">Latency percentiles are of successful requests; failures keep their own latency per outcome in result.json.</p>\n</body></html>\n");
     out
+}
+
+/// Memory and CPU of the watched processes: two charts and a line each.
+fn processes(out: &mut String, m: &crate::monitor::Monitor) {
+    const COLOURS: [RGBColor; 6] = [BLUE, RED, GREEN, RGBColor(240, 170, 0), MAGENTA, CYAN];
+    let labels: Vec<String> = m
+        .processes
+        .iter()
+        .map(|p| format!("{} ({})", p.series.label, p.series.pid))
+        .collect();
+    let series = |f: &dyn Fn(&cliffload_monitor::Sample) -> Option<f64>| -> Vec<Series<'_>> {
+        m.processes
+            .iter()
+            .zip(&labels)
+            .zip(COLOURS.iter().cycle())
+            .map(|((p, label), colour)| {
+                (
+                    label.as_str(),
+                    *colour,
+                    p.series
+                        .samples
+                        .iter()
+                        .filter(|s| s.t >= 0.0)
+                        .filter_map(|s| f(s).map(|v| (s.t, v)))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    out.push_str("<h2>Processes: memory and CPU</h2>\n");
+    out.push_str(&line_chart(
+        "Resident memory (RSS)",
+        "seconds",
+        "MiB",
+        &series(&|s| Some(s.rss_bytes as f64 / 1_048_576.0)),
+    ));
+    out.push_str(&line_chart(
+        "CPU (100% = one core)",
+        "seconds",
+        "%",
+        &series(&|s| s.cpu_percent),
+    ));
+    out.push_str("<ul>\n");
+    for l in crate::monitor::lines(m) {
+        let _ = writeln!(out, "<li>{}</li>", escape(&l));
+    }
+    out.push_str("</ul>\n");
 }
 
 /// The pages' style sheet (shared by the suite index).

@@ -10,6 +10,7 @@ pub mod csv_locust;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod monitor;
 pub mod regression;
 mod result;
 pub mod suite;

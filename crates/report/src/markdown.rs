@@ -106,6 +106,12 @@ pub fn render(r: &RunResult) -> String {
             o.dropped
         );
     }
+    if let Some(m) = &r.monitor {
+        out.push_str("\n## Processes\n\n");
+        for l in crate::monitor::lines(m) {
+            let _ = writeln!(out, "- {}", cell(&l));
+        }
+    }
     if !r.warnings.is_empty() {
         out.push_str("\n## Warnings\n\n");
         for w in &r.warnings {

@@ -59,6 +59,10 @@ pub struct RunResult {
     pub verdict: Verdict,
     /// Things the reader should know (each says what to do).
     pub warnings: Vec<String>,
+    /// Memory and CPU of the processes watched during the run (absent in
+    /// results written before the monitor existed).
+    #[serde(default)]
+    pub monitor: Option<crate::monitor::Monitor>,
 }
 
 /// The tool that wrote the result.
@@ -416,6 +420,7 @@ impl RunResult {
                 claims: vec![],
             },
             warnings,
+            monitor: None,
         };
         result.verdict = verdict::evaluate(&s.expectations, &result);
         let simple: Vec<usize> = (0..s.tasks.len())

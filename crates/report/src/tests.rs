@@ -443,3 +443,125 @@ fn suite_index_links_reports_and_escapes_hostile_strings() {
         serde_json::from_str(&s.to_json()).expect("suite.json round-trips");
     assert_eq!(back, s);
 }
+
+fn watched(
+    label: &str,
+    role: cliffload_monitor::Role,
+    mib: impl Fn(f64) -> f64,
+) -> cliffload_monitor::ProcessSeries {
+    cliffload_monitor::ProcessSeries {
+        label: label.into(),
+        role,
+        pid: 4242,
+        exited: false,
+        samples: (0..61)
+            .map(|i| {
+                let t = f64::from(i);
+                cliffload_monitor::Sample {
+                    t,
+                    rss_bytes: (mib(t) * 1_048_576.0) as u64,
+                    cpu_percent: (i > 0).then_some(40.0),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn one_minute_result() -> RunResult {
+    let mut r = sample_result();
+    r.duration_s = 60.0;
+    r
+}
+
+#[test]
+fn a_service_that_grows_past_the_bound_fails_memory_growth() {
+    use cliffload_monitor::Role;
+    let mut r = one_minute_result();
+    assert!(r.verdict.passed);
+    crate::monitor::apply(
+        &mut r,
+        1.0,
+        vec![
+            watched("cliffload (generator)", Role::Generator, |_| 30.0),
+            // 10 MiB/s: 540 MiB over the 54 s after the 6 s warm-up.
+            watched("reference services", Role::Service, |t| 50.0 + 10.0 * t),
+            watched("nats-server", Role::NatsServer, |_| 16.0),
+        ],
+        Some(500.0),
+    );
+    let check = r
+        .verdict
+        .checks
+        .iter()
+        .find(|c| c.name == "memory_growth")
+        .expect("memory_growth check");
+    assert!(!check.passed, "{check:?}");
+    assert!(
+        check.actual.starts_with("reference services: +540.0 MiB"),
+        "{check:?}"
+    );
+    assert!(!r.verdict.passed);
+    let m = r.monitor.as_ref().expect("monitor");
+    assert_eq!(m.processes[1].mean_cpu_percent, Some(40.0));
+    // The page draws memory and CPU (two more charts) and names the processes.
+    let html = crate::html::render(&r);
+    assert_eq!(html.matches("<svg").count(), 6);
+    assert!(html.contains("reference services (pid 4242): RSS"));
+    assert!(text::render(&r).contains("processes:\n  cliffload (generator) (pid 4242)"));
+    validate(&r);
+}
+
+#[test]
+fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
+    use cliffload_monitor::Role;
+    let mut r = one_minute_result();
+    crate::monitor::apply(
+        &mut r,
+        1.0,
+        vec![
+            watched("cliffload (generator)", Role::Generator, |t| {
+                30.0 + 20.0 * t
+            }),
+            watched("reference services", Role::Service, |t| {
+                // Allocator noise, no trend.
+                60.0 + if (t as u64).is_multiple_of(2) {
+                    3.0
+                } else {
+                    -3.0
+                }
+            }),
+        ],
+        Some(500.0),
+    );
+    let check = r
+        .verdict
+        .checks
+        .iter()
+        .find(|c| c.name == "memory_growth")
+        .expect("memory_growth check");
+    assert!(check.passed, "{check:?}");
+    assert!(r.verdict.passed);
+
+    // Leak detection off: no check, series still kept.
+    let mut r = one_minute_result();
+    crate::monitor::apply(
+        &mut r,
+        1.0,
+        vec![watched("reference services", Role::Service, |t| {
+            50.0 + 10.0 * t
+        })],
+        None,
+    );
+    assert!(r.verdict.checks.iter().all(|c| c.name != "memory_growth"));
+    assert!(r.verdict.passed);
+    assert_eq!(r.monitor.as_ref().map(|m| m.processes.len()), Some(1));
+}
+
+#[test]
+fn a_result_without_monitor_still_reads() {
+    let r = sample_result();
+    let mut v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+    v.as_object_mut().expect("object").remove("monitor");
+    let back: RunResult = serde_json::from_value(v).expect("older result.json reads");
+    assert_eq!(back.monitor, None);
+}

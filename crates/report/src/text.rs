@@ -160,6 +160,12 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
         "failure rate: {:.3}% · successful req/s: {:.1}",
         s.failure_percent, s.success_rps
     );
+    if let Some(m) = &r.monitor {
+        out.push_str("processes:\n");
+        for l in crate::monitor::lines(m) {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     for w in &r.warnings {
         let _ = writeln!(out, "{} {w}", paint("warning:", YELLOW, colour));
     }

@@ -5,6 +5,7 @@ mod harness;
 
 mod failures;
 mod interrupt;
+mod monitor;
 mod ping;
 mod preflight;
 mod sample;

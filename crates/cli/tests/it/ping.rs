@@ -250,7 +250,12 @@ async fn out_writes_every_report_and_report_rerenders_them() {
     // Not a terminal: no colour unless asked for.
     assert!(!o.stdout.contains(&0x1b));
     let o = run(
-        &["report", result.to_str().expect("utf-8"), "--color", "always"],
+        &[
+            "report",
+            result.to_str().expect("utf-8"),
+            "--color",
+            "always",
+        ],
         Duration::from_secs(30),
     )
     .await;

@@ -1,0 +1,137 @@
+//! The processes watched during a run (DESIGN §9) in the result: RSS and
+//! CPU series per process, memory growth after warm-up, and the
+//! `memory_growth` check (`advanced.memory_leak_detection`).
+
+use cliffload_monitor::{Growth, ProcessSeries, Role, growth, warmup_for};
+use serde::{Deserialize, Serialize};
+
+use crate::result::RunResult;
+use crate::verdict::Check;
+
+/// What the monitor saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Monitor {
+    /// Seconds between samples.
+    pub interval_s: f64,
+    /// One entry per watched process.
+    pub processes: Vec<MonitoredProcess>,
+}
+
+/// One watched process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitoredProcess {
+    /// The samples (`t` in seconds from the start of the load).
+    #[serde(flatten)]
+    pub series: ProcessSeries,
+    /// Mean CPU over the load, percent of one core.
+    pub mean_cpu_percent: Option<f64>,
+    /// Memory growth after warm-up (absent when too few samples).
+    pub growth: Option<Growth>,
+}
+
+impl MonitoredProcess {
+    /// True for the service under test and the NATS server (not the generator).
+    pub fn is_sut(&self) -> bool {
+        self.series.role != Role::Generator
+    }
+}
+
+fn mean_cpu(s: &ProcessSeries) -> Option<f64> {
+    let cpu: Vec<f64> = s
+        .samples
+        .iter()
+        .filter(|x| x.t > 0.0)
+        .filter_map(|x| x.cpu_percent)
+        .collect();
+    (!cpu.is_empty()).then(|| (cpu.iter().sum::<f64>() / cpu.len() as f64 * 10.0).round() / 10.0)
+}
+
+/// Adds the monitor's series to `r`; with `max_increase_mib` (memory leak
+/// detection on), a `memory_growth` check on each process under test that has
+/// enough samples after warm-up, or a warning saying why it was not judged.
+pub fn apply(
+    r: &mut RunResult,
+    interval_s: f64,
+    series: Vec<ProcessSeries>,
+    max_increase_mib: Option<f64>,
+) {
+    let warmup = warmup_for(r.duration_s);
+    let processes: Vec<MonitoredProcess> = series
+        .into_iter()
+        .map(|s| MonitoredProcess {
+            mean_cpu_percent: mean_cpu(&s),
+            growth: growth(&s.samples, warmup),
+            series: s,
+        })
+        .collect();
+    for p in processes.iter().filter(|p| p.series.exited) {
+        r.warnings.push(format!(
+            "{} (pid {}) exited during the run: check its logs",
+            p.series.label, p.series.pid
+        ));
+    }
+    if let Some(max) = max_increase_mib {
+        let sut: Vec<&MonitoredProcess> = processes.iter().filter(|p| p.is_sut()).collect();
+        let judged: Vec<(&MonitoredProcess, Growth)> = sut
+            .iter()
+            .filter_map(|p| p.growth.map(|g| (*p, g)))
+            .collect();
+        if judged.is_empty() {
+            r.warnings.push(if sut.is_empty() {
+                "memory growth not judged: no service process was watched (pass --monitor-pid PID for a service cliffload did not start)".to_owned()
+            } else {
+                format!(
+                    "memory growth not judged: fewer than 3 samples after the {warmup:.0} s warm-up (run longer)"
+                )
+            });
+        } else {
+            let worst = judged
+                .iter()
+                .max_by(|a, b| a.1.growth_mib.total_cmp(&b.1.growth_mib))
+                .map(|(p, g)| (p.series.label.clone(), *g));
+            if let Some((label, g)) = worst {
+                let passed = g.growth_mib <= max;
+                r.verdict.checks.push(Check {
+                    name: "memory_growth".into(),
+                    passed,
+                    expected: format!("≤ {max} MiB after a {warmup:.0} s warm-up"),
+                    actual: format!(
+                        "{label}: {:+.1} MiB ({:.1} → {:.1} MiB, {:+.2} MiB/min)",
+                        g.growth_mib, g.start_mib, g.end_mib, g.slope_mib_per_min
+                    ),
+                });
+                r.verdict.passed &= passed;
+            }
+        }
+    }
+    r.monitor = Some(Monitor {
+        interval_s,
+        processes,
+    });
+}
+
+/// One line per process: `label: RSS start → end MiB (peak, slope) · CPU mean`.
+pub fn lines(m: &Monitor) -> Vec<String> {
+    m.processes
+        .iter()
+        .map(|p| {
+            let last = p
+                .series
+                .samples
+                .last()
+                .map(|s| s.rss_bytes as f64 / 1_048_576.0);
+            let memory = match (&p.growth, last) {
+                (Some(g), _) => format!(
+                    "RSS {:.1} → {:.1} MiB (peak {:.1}, {:+.2} MiB/min after {:.0} s)",
+                    g.start_mib, g.end_mib, g.peak_mib, g.slope_mib_per_min, g.warmup_s
+                ),
+                (None, Some(mib)) => format!("RSS {mib:.1} MiB"),
+                (None, None) => "no sample".to_owned(),
+            };
+            let cpu = p
+                .mean_cpu_percent
+                .map_or(String::new(), |c| format!(" · CPU {c:.0}%"));
+            format!("{} (pid {}): {memory}{cpu}", p.series.label, p.series.pid)
+        })
+        .collect()
+}
