@@ -1,5 +1,6 @@
 //! The reference: `concurrency` tasks, each `request().await` in a loop, on
-//! one current-thread runtime with one connection. Nothing else.
+//! one current-thread runtime with one connection (or, `--flavor multi`, a
+//! two-worker multi-thread runtime: what the runtime choice costs). Nothing else.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,27 @@ pub struct Args {
     /// Request body size in bytes.
     #[arg(long, default_value_t = 128)]
     payload: usize,
+    /// Runtime: `current` (one thread) or `multi` (two worker threads).
+    #[arg(long, value_enum, default_value_t = Flavor::Current)]
+    flavor: Flavor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Flavor {
+    Current,
+    Multi,
+}
+
+/// On-CPU time of every thread of this process (`/proc/self/task/*/schedstat`).
+fn process_cpu_time() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum()
 }
 
 /// One run's figures (also what `compare` reads back).
@@ -37,14 +59,26 @@ pub struct Figures {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = match args.flavor {
+        Flavor::Current => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        Flavor::Multi => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?,
+    };
+    // The current-thread runtime runs everything on this thread; the
+    // multi-thread one on its workers (and async-nats's connection task).
+    let cpu_now = move || match args.flavor {
+        Flavor::Current => cliffload_engine::thread_cpu_time().unwrap_or_default(),
+        Flavor::Multi => process_cpu_time(),
+    };
     let figures = rt.block_on(async {
         let client = async_nats::connect(&args.url).await?;
         let payload = bytes::Bytes::from(vec![b'x'; args.payload]);
         let subject = async_nats::Subject::from(args.subject.as_str());
-        let cpu0 = cliffload_engine::thread_cpu_time().unwrap_or_default();
+        let cpu0 = cpu_now();
         let start = Instant::now();
         let deadline = start + Duration::from_secs_f64(args.seconds);
         let tasks: Vec<_> = (0..args.concurrency)
@@ -74,7 +108,7 @@ pub fn run(args: Args) -> Result<()> {
             hist.merge(&h);
         }
         let wall_s = start.elapsed().as_secs_f64();
-        let cpu_s = (cliffload_engine::thread_cpu_time().unwrap_or_default() - cpu0).as_secs_f64();
+        let cpu_s = (cpu_now() - cpu0).as_secs_f64();
         anyhow::Ok(Figures {
             requests,
             errors,

@@ -26,6 +26,9 @@ pub struct Args {
     /// cliffload generator threads.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Runtime of the bare loop: current (the reference) or multi (two workers).
+    #[arg(long, value_enum, default_value_t = crate::bare::Flavor::Current)]
+    bare_flavor: crate::bare::Flavor,
     /// The cliffload binary (default: next to this one).
     #[arg(long)]
     cliffload: Option<PathBuf>,
@@ -167,6 +170,11 @@ fn run_bare(me: &PathBuf, url: &str, c: usize, args: &Args) -> Result<Figures> {
             &args.seconds.to_string(),
             "--payload",
             &args.payload.to_string(),
+            "--flavor",
+            match args.bare_flavor {
+                crate::bare::Flavor::Current => "current",
+                crate::bare::Flavor::Multi => "multi",
+            },
         ])
         .output()?;
     if !out.status.success() {

@@ -1,16 +1,13 @@
 //! `cliffload scenarios`.
 
 use anyhow::Result;
-use cliffload_scenario::{ScenarioFile, catalog};
+use cliffload_scenario::ScenarioFile;
 
 use crate::args::{ReportArgs, ReportFormat, ScenariosArgs, ValidateArgs};
 use crate::exit;
 
 pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
-    let file = match &args.config {
-        Some(path) => ScenarioFile::load(path)?,
-        None => catalog::builtin(),
-    };
+    let file = crate::run::scenario_file(args.config.as_deref())?;
     for s in &file.scenarios {
         println!(
             "{:<20} {:>4} users  {:>6}  {}",

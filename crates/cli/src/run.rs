@@ -29,15 +29,7 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
         check_writable(dir)?;
     }
     let mut printer = Printer::new(args.quiet);
-    let embedded = match &target {
-        Some(_) => None,
-        None => Some(start_embedded(args.latency, &settings).await?),
-    };
-    let url = match (&embedded, &target) {
-        (Some(e), _) => e.url().to_owned(),
-        (None, Some(u)) => u.clone(),
-        (None, None) => unreachable!("either embedded or a URL"),
-    };
+    let (embedded, url) = connect_or_embed(target, args.latency, &settings).await?;
     if embedded.is_some() {
         printer.note(&format!(
             "started nats-server on {url} with the reference services (test, order_processing_service)"
@@ -76,9 +68,26 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
     })
 }
 
+/// The NATS URL to load: `target`, or that of our own nats-server with the
+/// reference services (then returned too, to be stopped after the load).
+pub async fn connect_or_embed(
+    target: Option<String>,
+    latency: Option<Latency>,
+    settings: &Settings,
+) -> Result<(Option<Embedded>, String)> {
+    Ok(match target {
+        Some(url) => (None, url),
+        None => {
+            let e = start_embedded(latency, settings).await?;
+            let url = e.url().to_owned();
+            (Some(e), url)
+        }
+    })
+}
+
 /// The embedded nats-server and reference services, with the latency of
 /// `--latency`, else the file's `environment.reference_service_latency`.
-pub async fn start_embedded(latency: Option<Latency>, settings: &Settings) -> Result<Embedded> {
+async fn start_embedded(latency: Option<Latency>, settings: &Settings) -> Result<Embedded> {
     let latency = if latency == Some(Latency::None)
         || (latency.is_none() && settings.reference_latency_none)
     {

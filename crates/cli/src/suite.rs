@@ -18,7 +18,7 @@ use crate::args::{ColorChoice, SuiteArgs, SuiteMode};
 use crate::exit;
 use crate::progress::Printer;
 use crate::run::{
-    Monitoring, Overrides, apply_overrides, check_writable, load, scenario_file, start_embedded,
+    Monitoring, Overrides, apply_overrides, check_writable, connect_or_embed, load, scenario_file,
 };
 
 /// The scenarios of a mode, with the mode's own load where it has one
@@ -99,15 +99,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
 
     let mut printer = Printer::new(args.quiet);
     let target = args.nats_url.clone().or(file.settings.nats_url.clone());
-    let embedded = match &target {
-        Some(_) => None,
-        None => Some(start_embedded(args.latency, &file.settings).await?),
-    };
-    let url = match (&embedded, &target) {
-        (Some(e), _) => e.url().to_owned(),
-        (None, Some(u)) => u.clone(),
-        (None, None) => unreachable!("either embedded or a URL"),
-    };
+    let (embedded, url) = connect_or_embed(target, args.latency, &file.settings).await?;
     let total: Duration = scenarios.iter().map(|s| s.duration).sum::<Duration>()
         + cooldown * (scenarios.len().saturating_sub(1) as u32);
     printer.note(&format!(

@@ -16,6 +16,17 @@ use crate::transport::Connector;
 use crate::worker::{Msg, Recorded, WorkerArgs, worker_main};
 
 /// How to run.
+///
+/// Why current-thread runtimes, one connection each, and 1 by default:
+/// measured with `cliffload-bench compare --concurrency 128` on the 2-core
+/// machine (nats-server and the responder on the same cores), a bare
+/// async-nats loop costs 2.0–2.2 µs of CPU per request on a current-thread
+/// runtime and 6.3–6.5 µs on a two-worker multi-thread runtime, which also
+/// reaches only 0.5–0.8× the throughput (work stealing and cross-thread
+/// wake-ups). One worker (this design) is at 0.97–1.07× the bare loop's CPU
+/// per request; two workers (two connections) gain 0–9% throughput for
+/// 14–19% more CPU per request. So 1 is the default, and `--workers N` is
+/// there for when one generator thread is what saturates.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
     /// Worker threads, each with a current-thread runtime and its own
