@@ -40,6 +40,16 @@ pub struct PlanTask {
     pub payloads: Arc<[Payload]>,
 }
 
+impl PlanTask {
+    /// The body of the `cursor`th request: users cycle through the pool
+    /// rather than sample it, so every body is sent and a run is reproducible.
+    /// (The pool is never empty: [`Plan::new`] checks.)
+    #[inline]
+    pub fn payload(&self, cursor: usize) -> &Payload {
+        &self.payloads[cursor % self.payloads.len()]
+    }
+}
+
 /// A user class as the engine needs it.
 #[derive(Debug, Clone)]
 pub struct PlanClass {
@@ -228,7 +238,8 @@ impl Plan {
     }
 
     /// The class of the `n`th request of the open model.
-    pub(crate) fn open_class_of(&self, n: u64) -> &PlanClass {
+    #[doc(hidden)] // Public for `benches/engine.rs`.
+    pub fn open_class_of(&self, n: u64) -> &PlanClass {
         let i = self
             .open_class
             .get((n % self.open_class.len().max(1) as u64) as usize)
@@ -240,7 +251,8 @@ impl Plan {
     /// When the `n`th request of the whole run is due, after the start, or
     /// `None` past the end: `n / rate`, or for a linear ramp from r0 to r1
     /// over the duration T the `t` where r0·t + (r1 − r0)·t²/(2T) = n.
-    pub(crate) fn arrival_offset(&self, n: u64) -> Option<Duration> {
+    #[doc(hidden)] // Public for `benches/engine.rs`.
+    pub fn arrival_offset(&self, n: u64) -> Option<Duration> {
         let a = self.arrival?;
         let total = self.duration.as_secs_f64();
         let r0 = a.rate;
@@ -286,8 +298,9 @@ impl Plan {
     }
 
     /// Picks a task of `class` by weight.
+    #[doc(hidden)] // Public for `benches/engine.rs`.
     #[inline]
-    pub(crate) fn pick_task(&self, class: &PlanClass, rng: &mut impl RngExt) -> usize {
+    pub fn pick_task(&self, class: &PlanClass, rng: &mut impl RngExt) -> usize {
         let total = class.cumulative.last().copied().unwrap_or(1);
         let x = rng.random_range(0..total);
         class.tasks[class
@@ -297,8 +310,9 @@ impl Plan {
     }
 
     /// The think time after one request of a `class` user.
+    #[doc(hidden)] // Public for `benches/engine.rs`.
     #[inline]
-    pub(crate) fn think_time(class: &PlanClass, rng: &mut impl RngExt) -> Duration {
+    pub fn think_time(class: &PlanClass, rng: &mut impl RngExt) -> Duration {
         match class.wait_time {
             WaitTime::Constant(d) => d,
             WaitTime::Between(lo, hi) if hi > lo => lo + (hi - lo).mul_f64(rng.random::<f64>()),

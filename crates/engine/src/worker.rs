@@ -230,8 +230,7 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
             return;
         }
         let task = plan.pick_task(class, &mut rng);
-        let pool = &plan.tasks[task].payloads;
-        let payload = &pool[cursor % pool.len()];
+        let payload = plan.tasks[task].payload(cursor);
         cursor = cursor.wrapping_add(1);
         let sent = Instant::now();
         let outcome = ctx.transport.call(task, payload).await;
@@ -291,10 +290,9 @@ async fn open_loop<T: Transport + 'static>(
         let task = plan.pick_task(plan.open_class_of(n), &mut rng);
         let c = ctx.clone();
         tokio::task::spawn_local(async move {
-            let pool = &c.plan.tasks[task].payloads;
             let outcome = c
                 .transport
-                .call(task, &pool[(n as usize) % pool.len()])
+                .call(task, c.plan.tasks[task].payload(n as usize))
                 .await;
             let done = Instant::now();
             let mut r = c.recorder.borrow_mut();
