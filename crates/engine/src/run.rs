@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cliffload_metrics::{IntervalStats, OutcomeCounts, TaskTable};
+use cliffload_metrics::{IntervalStats, LatencyHistogram, OutcomeClass, OutcomeCounts, TaskTable};
 use tokio::sync::{mpsc, watch};
 use tokio::task::LocalSet;
 use tokio::time::Instant;
@@ -282,6 +282,8 @@ struct Merger {
     late: u64,
     dropped: u64,
     counts: OutcomeCounts,
+    /// Successful requests' latency since the start (Locust's "Total" columns).
+    cumulative: LatencyHistogram,
     intervals: Vec<IntervalStats>,
 }
 
@@ -297,6 +299,7 @@ impl Merger {
             late: 0,
             dropped: 0,
             counts: OutcomeCounts::default(),
+            cumulative: LatencyHistogram::new(),
             intervals: Vec::new(),
         }
     }
@@ -346,11 +349,15 @@ impl Merger {
             while (self.intervals.len() as u32) < index {
                 let empty = IntervalStats {
                     index: self.intervals.len() as u32,
+                    total_success_latency: self.cumulative.summary(),
                     ..Default::default()
                 };
                 self.intervals.push(empty);
             }
-            let stats = IntervalStats::from_table(index, &table);
+            let mut stats = IntervalStats::from_table(index, &table);
+            self.cumulative
+                .merge(&table.merged(|o| o.class() == OutcomeClass::Success));
+            stats.total_success_latency = self.cumulative.summary();
             self.counts.add(&stats.counts);
             on_close(&stats, &self.counts);
             self.intervals.push(stats);

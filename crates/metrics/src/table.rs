@@ -139,6 +139,9 @@ pub struct IntervalStats {
     pub latency: LatencySummary,
     /// Latency over the successful requests only.
     pub success_latency: LatencySummary,
+    /// Latency over the successful requests from the start of the run
+    /// through this interval (filled in by whoever keeps the run's totals).
+    pub total_success_latency: LatencySummary,
 }
 
 impl IntervalStats {
@@ -151,6 +154,7 @@ impl IntervalStats {
             success_latency: table
                 .merged(|o| o.class() == OutcomeClass::Success)
                 .summary(),
+            total_success_latency: LatencySummary::default(),
         }
     }
 }

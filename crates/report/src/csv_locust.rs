@@ -120,10 +120,11 @@ pub fn stats_history(r: &RunResult) -> String {
         cells.extend([
             total.to_string(),
             failed.to_string(),
-            ms(i.latency_us.p50),
-            format!("{:.3}", i.latency_us.mean / 1000.0),
-            ms(i.latency_us.min),
-            ms(i.latency_us.max),
+            // Locust's "Total" columns are since the start, not of this second.
+            ms(i.total_latency_us.p50),
+            format!("{:.3}", i.total_latency_us.mean / 1000.0),
+            ms(i.total_latency_us.min),
+            ms(i.total_latency_us.max),
             "0".to_owned(),
         ]);
         let _ = w.write_record(&cells);

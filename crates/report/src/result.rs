@@ -225,6 +225,10 @@ pub struct IntervalRow {
     pub rps: f64,
     /// Latency of its successful requests.
     pub latency_us: LatencyUs,
+    /// Latency of the successful requests from the start through this
+    /// interval (Locust's "Total" columns; absent in older results).
+    #[serde(default)]
+    pub total_latency_us: LatencyUs,
 }
 
 /// What the caller knows about the run, beside the measurements.
@@ -345,6 +349,7 @@ impl RunResult {
                     rejected: i.counts.in_class(OutcomeClass::Rejected),
                     rps: per_second(i.counts.total(), len),
                     latency_us: i.success_latency,
+                    total_latency_us: i.total_success_latency,
                 }
             })
             .collect();

@@ -35,7 +35,10 @@ fn meta(s: &cliffload_scenario::Scenario) -> RunMeta<'_> {
 }
 
 fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
-    RunResult::build(meta(s), table, &[IntervalStats::from_table(0, table)])
+    // One interval: the run so far is that interval.
+    let mut only = IntervalStats::from_table(0, table);
+    only.total_success_latency = only.success_latency;
+    RunResult::build(meta(s), table, &[only])
 }
 
 fn validate(r: &RunResult) {
@@ -564,4 +567,41 @@ fn a_result_without_monitor_still_reads() {
     v.as_object_mut().expect("object").remove("monitor");
     let back: RunResult = serde_json::from_value(v).expect("older result.json reads");
     assert_eq!(back.monitor, None);
+}
+
+#[test]
+fn locust_total_columns_are_since_the_start() {
+    let s = scenario("{}");
+    let (mut first, mut second, mut all) =
+        (TaskTable::new(2), TaskTable::new(2), TaskTable::new(2));
+    for _ in 0..100 {
+        first.record(0, Outcome::Ok, Duration::from_millis(1));
+        all.record(0, Outcome::Ok, Duration::from_millis(1));
+    }
+    for _ in 0..300 {
+        second.record(0, Outcome::Ok, Duration::from_millis(9));
+        all.record(0, Outcome::Ok, Duration::from_millis(9));
+    }
+    let mut i0 = IntervalStats::from_table(0, &first);
+    i0.total_success_latency = i0.success_latency;
+    let mut i1 = IntervalStats::from_table(1, &second);
+    i1.total_success_latency = all.merged(|o| o == Outcome::Ok).summary();
+    let r = RunResult::build(meta(&s), &all, &[i0, i1]);
+    let csv = crate::csv_locust::stats_history(&r);
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let header = rows.headers().expect("header").clone();
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let rows: Vec<csv::StringRecord> = rows.records().map(|r| r.expect("row")).collect();
+    let second_row = &rows[1];
+    // This second: all 9 ms. Since the start: 100 × 1 ms and 300 × 9 ms.
+    let num = |name: &str| -> f64 { second_row[col(name)].parse().expect(name) };
+    assert!((num("50%") - 9.0).abs() < 0.01);
+    assert!((num("Total Median Response Time") - 9.0).abs() < 0.01);
+    assert_eq!(&second_row[col("Total Request Count")], "400");
+    // The minimum since the start is the first second's 1 ms, not this second's 9.
+    assert!((num("Total Min Response Time") - 1.0).abs() < 0.01);
+    let mean: f64 = second_row[col("Total Average Response Time")]
+        .parse()
+        .expect("number");
+    assert!((mean - 7.0).abs() < 0.05, "{mean}");
 }

@@ -51,6 +51,17 @@ async fn back_to_back_users_send_duration_over_latency_requests() {
         "{per_second:?}"
     );
     assert!(per_second[10] <= 2, "{per_second:?}");
+    // Each interval also carries the successes since the start (Locust's "Total" columns).
+    let mut running = 0;
+    for i in &out.intervals {
+        running += i.success_latency.count;
+        assert_eq!(
+            i.total_success_latency.count, running,
+            "interval {}",
+            i.index
+        );
+    }
+    assert_eq!(running, total);
     let ok = out.totals.tasks()[0]
         .get(Outcome::Ok)
         .expect("ok histogram")
