@@ -68,6 +68,9 @@ pub(crate) struct Recorded {
 /// How late an open-model send may be before it counts as late.
 pub(crate) const LATE: Duration = Duration::from_millis(1);
 
+/// The resolution of tokio's timer.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
 struct Ctx<T> {
     plan: Arc<Plan>,
     transport: T,
@@ -271,9 +274,20 @@ async fn open_loop<T: Transport + 'static>(
     let mut n = worker as u64;
     while let Some(offset) = plan.arrival_offset(n) {
         let intended = start + offset;
-        tokio::select! {
-            () = tokio::time::sleep_until(intended) => {}
-            () = ctx.cancel.cancelled() => break,
+        // tokio's timer fires on whole milliseconds, rounding a deadline up:
+        // sleeping until `intended` itself would send up to a tick late and
+        // charge that to the service's latency from the intended time. Wake
+        // a tick early instead; a request sent before its time is measured
+        // from when it was sent (below).
+        if let Some(wake) = intended.checked_sub(TIMER_TICK)
+            && wake > Instant::now()
+        {
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => {}
+                () = ctx.cancel.cancelled() => break,
+            }
+        } else if ctx.cancel.is_cancelled() {
+            break;
         }
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -297,7 +311,9 @@ async fn open_loop<T: Transport + 'static>(
             let done = Instant::now();
             let mut r = c.recorder.borrow_mut();
             r.table.record(task, outcome, done - sent);
-            r.intended.record(task, outcome, done - intended);
+            // From the intended time, or from sending if that was earlier
+            // (woken a tick ahead, it has not waited).
+            r.intended.record(task, outcome, done - intended.min(sent));
             drop(permit);
         });
         n += workers as u64;

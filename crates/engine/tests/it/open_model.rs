@@ -105,3 +105,23 @@ async fn a_stalled_transport_shows_in_intended_time_latency() {
         "about 20/s × 10 s completed: {sent}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_timer_tick_is_not_charged_to_the_service() {
+    // 5000/s is 0.2 ms apart: tokio's 1 ms timer cannot wake for each. A
+    // service that always answers in 1 ms must show 1 ms from the intended
+    // time too, and nothing late.
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = go(plan("{rate: 5000, max_in_flight: 100}", "3s"), &mock).await;
+    let n = out.totals.counts().total();
+    assert!((14_900..=15_000).contains(&n), "{n}");
+    let sent = out.totals.merged(|o| o == Outcome::Ok).summary();
+    let intended = out.intended.merged(|o| o == Outcome::Ok).summary();
+    assert_eq!((sent.p50, sent.max), (1000, 1000));
+    assert_eq!(
+        (intended.p50, intended.p99),
+        (1000, 1000),
+        "latency from the intended time {intended:?}"
+    );
+    assert_eq!(out.late, 0);
+}
