@@ -605,3 +605,27 @@ fn locust_total_columns_are_since_the_start() {
         .expect("number");
     assert!((mean - 7.0).abs() < 0.05, "{mean}");
 }
+
+#[test]
+fn p95_and_p99_bounds_are_checked_when_given() {
+    let s = scenario("{max_p95_ms: 5, max_p99_ms: 50}");
+    let mut t = TaskTable::new(2);
+    // 90 fast, 10 at 20 ms: p95 is 20 ms (over 5), p99 20 ms (under 50).
+    for _ in 0..90 {
+        t.record(0, Outcome::Ok, Duration::from_millis(1));
+    }
+    for _ in 0..10 {
+        t.record(0, Outcome::Ok, Duration::from_millis(20));
+    }
+    let r = build(&s, &t);
+    let get = |name: &str| {
+        r.verdict
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} checked: {:?}", r.verdict.checks))
+    };
+    assert!(!get("max_p95_ms").passed);
+    assert!(get("max_p99_ms").passed);
+    assert!(!r.verdict.passed);
+}

@@ -193,6 +193,9 @@ pub fn evaluate(expectations: &Expectations, result: &RunResult) -> Verdict {
             "median",
         ));
     }
+    if let Some(max) = expectations.max_p95_ms {
+        checks.push(latency_check("max_p95_ms", max, s.latency_us.p95, "p95"));
+    }
     if let Some(max) = expectations.max_p99_ms {
         checks.push(latency_check("max_p99_ms", max, s.latency_us.p99, "p99"));
     }
