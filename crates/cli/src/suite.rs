@@ -18,7 +18,8 @@ use crate::args::{ColorChoice, SuiteArgs, SuiteMode};
 use crate::exit;
 use crate::progress::Printer;
 use crate::run::{
-    Monitoring, Overrides, apply_overrides, check_writable, connect_or_embed, load, scenario_file,
+    Baseline, Monitoring, Overrides, apply_overrides, check_writable, compare_with_baseline,
+    connect_or_embed, find_baseline, load, scenario_file,
 };
 
 /// The scenarios of a mode, with the mode's own load where it has one
@@ -80,12 +81,13 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         seed: args.seed,
         ..Overrides::default()
     };
-    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut scenarios: Vec<(Scenario, Option<Baseline>)> = Vec::new();
     for (name, mode_overrides) in plan(args.mode) {
         let mut s = file.get(name)?.clone();
         apply_overrides(&mut s, &mode_overrides)?;
         apply_overrides(&mut s, &user)?;
-        scenarios.push(s);
+        let baseline = find_baseline(&s.name, None, &file.settings)?;
+        scenarios.push((s, Some(baseline)));
     }
     let mode = mode_name(args.mode);
     let started = jiff::Timestamp::now();
@@ -100,7 +102,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     let mut printer = Printer::new(args.quiet);
     let target = args.nats_url.clone().or(file.settings.nats_url.clone());
     let (embedded, url) = connect_or_embed(target, args.latency, &file.settings).await?;
-    let total: Duration = scenarios.iter().map(|s| s.duration).sum::<Duration>()
+    let total: Duration = scenarios.iter().map(|s| s.0.duration).sum::<Duration>()
         + cooldown * (scenarios.len().saturating_sub(1) as u32);
     printer.note(&format!(
         "suite {mode}: {} scenario(s), about {} s of load and cool-down, on {url}{}; results in {}",
@@ -116,7 +118,8 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
 
     let monitoring = Monitoring::new(embedded.as_ref(), &args.monitor_pid, &file.settings);
     let mut rows = Vec::new();
-    for (i, scenario) in scenarios.iter().enumerate() {
+    let count = scenarios.len();
+    for (i, (scenario, baseline)) in scenarios.iter_mut().enumerate() {
         if cancel.is_cancelled() {
             rows.push(SuiteRow::not_run(&scenario.name, None));
             continue;
@@ -131,12 +134,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
                 }
             }
         }
-        printer.note(&format!(
-            "[{}/{}] {}",
-            i + 1,
-            scenarios.len(),
-            scenario.name
-        ));
+        printer.note(&format!("[{}/{count}] {}", i + 1, scenario.name));
         let outcome = load(
             args.workers,
             scenario,
@@ -148,7 +146,10 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         )
         .await;
         match outcome {
-            Ok(result) => {
+            Ok(mut result) => {
+                if let Some(b) = baseline.take() {
+                    compare_with_baseline(&mut result, b, &file.settings);
+                }
                 let sub = dir.join(&scenario.name);
                 std::fs::create_dir_all(&sub)
                     .and_then(|()| cliffload_report::write_all(&sub, &result).map(drop))

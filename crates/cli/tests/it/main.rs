@@ -8,6 +8,7 @@ mod interrupt;
 mod monitor;
 mod ping;
 mod preflight;
+mod regression;
 mod sample;
 mod scenarios;
 mod suite;

@@ -1,0 +1,82 @@
+// Regression against a baseline: --baseline FILE, or the configuration's
+// advanced.regression_detection.baseline_results_path (a suite-style directory).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{Env, run, stderr};
+
+async fn ping(env: &Env, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let mut args = vec![
+        "run",
+        "ping",
+        "--nats-url",
+        env.url(),
+        "--duration",
+        "2s",
+        "--quiet",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args, Duration::from_secs(60)).await;
+    let r = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code(), r, stderr(&o))
+}
+
+fn check_names(r: &Value) -> Vec<String> {
+    r["verdict"]["checks"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_baseline_directory_is_used_once_it_exists() {
+    let env = Env::with_test_service().await;
+    let base_dir = env.dir.path().join("baseline");
+    let cfg = env.scenario(&format!(
+        "advanced:\n  regression_detection:\n    enabled: true\n    baseline_results_path: {}\n    max_performance_degradation_percent: 20\n",
+        base_dir.display()
+    ));
+    let cfg = cfg.to_str().expect("utf-8");
+
+    // No baseline yet: the run says so and is not failed for it.
+    let (code, first, err) = ping(&env, &["--config", cfg]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        first["warnings"]
+            .to_string()
+            .contains("no regression check"),
+        "{}",
+        first["warnings"]
+    );
+    assert!(!check_names(&first).contains(&"no_regression".to_owned()));
+
+    // Keep it where a suite would: <dir>/ping/result.json.
+    std::fs::create_dir_all(base_dir.join("ping")).expect("mkdir");
+    std::fs::write(base_dir.join("ping/result.json"), first.to_string()).expect("write");
+    let (_, second, err) = ping(&env, &["--config", cfg]).await;
+    assert!(
+        check_names(&second).contains(&"no_regression".to_owned()),
+        "{err}: {:?}",
+        check_names(&second)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_baseline_stops_before_the_load() {
+    let env = Env::with_test_service().await;
+    let missing = env.dir.path().join("nope.json");
+    let (code, _, err) = ping(&env, &["--baseline", missing.to_str().expect("utf-8")]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("nope.json"), "{err}");
+    // Nothing was sent: the service counted no RPC.
+    let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
+    assert_eq!(cliffload_testkit::endpoint_requests(&stats, "rpc"), 0);
+}
