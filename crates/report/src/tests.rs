@@ -138,7 +138,7 @@ fn sub_millisecond_is_validated_only_by_fast_successes_within_the_failure_bound(
     s.claims.sub_millisecond = true;
     s.claims.high_throughput_rps = Some(10_000.0);
     let mut fast = TaskTable::new(2);
-    for _ in 0..99 {
+    for _ in 0..150 {
         fast.record(0, Outcome::Ok, Duration::from_micros(300));
     }
     fast.record(1, Outcome::Timeout, Duration::from_secs(1));
@@ -628,4 +628,18 @@ fn p95_and_p99_bounds_are_checked_when_given() {
     assert!(!get("max_p95_ms").passed);
     assert!(get("max_p99_ms").passed);
     assert!(!r.verdict.passed);
+}
+
+#[test]
+fn a_handful_of_fast_successes_does_not_validate_a_claim() {
+    let mut s = scenario("{max_failure_percent: 5}");
+    s.claims.sub_millisecond = true;
+    let mut few = TaskTable::new(2);
+    for _ in 0..4 {
+        few.record(0, Outcome::Ok, Duration::from_micros(300));
+    }
+    let r = build(&s, &few);
+    let claim = &r.verdict.claims[0];
+    assert_eq!(claim.status, crate::ClaimStatus::Inconclusive, "{claim:?}");
+    assert!(claim.detail.contains("only 4 successful"), "{claim:?}");
 }

@@ -40,6 +40,9 @@ pub struct Claim {
     pub detail: String,
 }
 
+/// Successful simple RPCs a latency claim needs before it is judged either way.
+pub const MIN_CLAIM_SAMPLES: u64 = 100;
+
 /// Judges the scenario's claims. `simple` is the summary of successful
 /// requests to simple RPCs (tasks with a fixed body) and their request and
 /// failure counts.
@@ -76,6 +79,14 @@ pub fn claims(
                 format!(
                     "{failure:.2}% of simple RPCs failed (bound {max_failure_percent}%): median {} µs of the successful ones does not validate the claim",
                     lat.p50
+                ),
+            )
+        } else if lat.count < MIN_CLAIM_SAMPLES {
+            (
+                ClaimStatus::Inconclusive,
+                format!(
+                    "only {} successful simple RPCs (median {} µs): too few to judge a median, need at least {MIN_CLAIM_SAMPLES}; run longer",
+                    lat.count, lat.p50
                 ),
             )
         } else if lat.p50 < 1000 {
