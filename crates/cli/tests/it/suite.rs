@@ -144,3 +144,64 @@ async fn bad_suite_flags_are_usage_errors() {
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_in_the_cooldown_writes_the_summary_and_exits_130() {
+    let env = Env::bare().await;
+    let cfg = env.scenario(SMALL_POOLS);
+    let out = env.out();
+    let mut child = crate::harness::cliffload()
+        .args([
+            "suite",
+            "quick",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--duration",
+            "2s",
+            "--cooldown",
+            "120s",
+            "--latency",
+            "none",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The first scenario's results are written before its cool-down starts.
+    let first = out.join("baseline").join("result.json");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !first.is_file() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "baseline never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().expect("running").to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    // Well before the 120 s cool-down would have ended.
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stopped in time")
+        .expect("ran");
+    assert_eq!(status.code(), Some(130));
+    let summary = read_json(&out.join("suite.json"));
+    assert_eq!(summary["passed"], false);
+    let statuses: Vec<&str> = summary["scenarios"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(statuses.len(), 2, "{summary}");
+    assert!(matches!(statuses[0], "passed" | "failed"), "{statuses:?}");
+    assert_eq!(statuses[1], "not_run");
+    assert!(!out.join("high_throughput").exists());
+}
