@@ -15,12 +15,14 @@
 
 mod cpu;
 pub mod mock;
+mod outcome;
 mod plan;
 mod run;
 mod transport;
 mod worker;
 
 pub use cpu::thread_cpu_time;
+pub use outcome::outcome_of;
 pub use plan::{Payload, Plan, PlanClass, PlanTask, build_payloads};
 pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
 pub use tokio_util::sync::CancellationToken;

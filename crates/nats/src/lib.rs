@@ -7,12 +7,11 @@
 //! (one smoke call per task before any load) and [`outcome_of`] (reply class
 //! plus injected-error label → [`cliffload_metrics::Outcome`]).
 
-mod outcome;
 mod preflight;
 mod server;
 mod transport;
 
-pub use outcome::outcome_of;
+pub use cliffload_engine::outcome_of;
 pub use preflight::{PreflightError, PreflightReport, preflight};
 pub use server::{NatsServer, ServerError};
 pub use transport::{NatsConnector, NatsTransport, Target, connect};

@@ -10,8 +10,8 @@ use cliffload_engine::Plan;
 use cliffload_metrics::Outcome;
 use cliffload_protocol::{ReplyKind, subject};
 
-use crate::outcome::outcome_of;
 use crate::transport::{Target, request_once};
+use cliffload_engine::outcome_of;
 
 /// The smoke call of one task.
 #[derive(Debug, Clone)]

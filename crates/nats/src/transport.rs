@@ -11,7 +11,7 @@ use cliffload_metrics::Outcome;
 use cliffload_protocol::{Codec, Interpretation, ReplyKind, classify, headers};
 use cliffload_scenario::{Encoding, Protocol, Task};
 
-use crate::outcome::outcome_of;
+use cliffload_engine::outcome_of;
 
 /// Where and how one task's requests go, prepared once before the load.
 #[derive(Debug, Clone)]

@@ -29,6 +29,11 @@ pub fn router<H: Handler>(handler: Arc<H>, max_request_bytes: usize) -> Router {
     Router::new()
         .route(&format!("/{name}/rpc/{{method}}"), post(rpc::<H>))
         .route(&format!("/{name}/describe"), get(describe::<H>))
+        // axum refuses bodies over 2 MB by default; the service's own limit
+        // (the same as over NATS) answers with an envelope instead.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            max_request_bytes.saturating_add(1 << 20),
+        ))
         .with_state((handler, max_request_bytes))
 }
 

@@ -1,0 +1,242 @@
+//! The engine's [`Transport`] over HTTP, for the NATS-vs-HTTP comparison
+//! (DESIGN §3): the same plan, the same bodies, sent as `POST
+//! {base}/{service}/rpc/{method}` — the route the reference services (and
+//! Cliffracer's HTTP gateway shape) answer with the same envelope as over
+//! NATS — and judged by the same classifier.
+//!
+//! One `reqwest` client per worker (its own keep-alive pool on the worker's
+//! runtime); every failure is an [`Outcome`]: a timeout, a refused
+//! connection (`transport`), a 404 without an envelope (`no_responders`,
+//! nobody serves that route), or a reply that is not an envelope (`decode`).
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cliffload_engine::{Connector, Payload, Transport, outcome_of};
+use cliffload_metrics::Outcome;
+use cliffload_protocol::{Codec, Interpretation, ReplyKind, classify, headers};
+use cliffload_scenario::{Encoding, Protocol, Task};
+
+/// Where and how one task's requests go over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    /// Task name (for messages).
+    pub name: String,
+    /// Full URL of the route.
+    pub url: String,
+    /// Reply timeout (the whole exchange).
+    pub timeout: Duration,
+    /// How replies are judged.
+    pub interpretation: Interpretation,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// Add a unique `X-Correlation-ID` to each request.
+    pub correlation: bool,
+}
+
+impl HttpTarget {
+    /// The HTTP route of a task whose subject is `[prefix.]{service}.rpc.{method}`.
+    ///
+    /// # Errors
+    /// When the subject is not an RPC subject (no `.rpc.`): it has no HTTP route.
+    pub fn of(task: &Task, base: &str) -> Result<Self, String> {
+        let Some((service, method)) = task.subject.split_once(".rpc.") else {
+            return Err(format!(
+                "task {}: subject {:?} is not `service.rpc.method`, so it has no HTTP route to compare with",
+                task.name, task.subject
+            ));
+        };
+        Ok(Self {
+            name: task.name.clone(),
+            url: format!("{}/{service}/rpc/{method}", base.trim_end_matches('/')),
+            timeout: task.timeout,
+            interpretation: match task.protocol {
+                Protocol::Cliffracer => Interpretation::Cliffracer,
+                Protocol::Micro => Interpretation::Micro,
+                Protocol::Raw => Interpretation::Raw,
+            },
+            content_type: match task.encoding {
+                Encoding::Json => Codec::Json.mime(),
+                Encoding::Msgpack => Codec::MsgPack.mime(),
+            },
+            correlation: task.headers,
+        })
+    }
+}
+
+/// Checks that `base` is an `http://` URL (no TLS: comparisons are of the
+/// protocol, on the same machine or network as the NATS run).
+///
+/// # Errors
+/// A message naming what is wrong with the URL.
+pub fn check_base(base: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(base).map_err(|e| format!("{base:?} is not a URL: {e}"))?;
+    if url.scheme() != "http" || url.host_str().is_none() {
+        return Err(format!(
+            "{base:?}: expected http://HOST:PORT (plain HTTP; e.g. http://127.0.0.1:8080)"
+        ));
+    }
+    Ok(())
+}
+
+/// Makes one [`HttpTransport`] (one client with its own connection pool) per worker.
+#[derive(Debug, Clone)]
+pub struct HttpConnector {
+    targets: Arc<[HttpTarget]>,
+}
+
+impl HttpConnector {
+    /// A connector for `targets` (one per task, in plan order).
+    pub fn new(targets: Vec<HttpTarget>) -> Self {
+        Self {
+            targets: targets.into(),
+        }
+    }
+}
+
+impl Connector for HttpConnector {
+    type Transport = HttpTransport;
+
+    async fn connect(&self, worker: usize) -> Result<HttpTransport, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+        Ok(HttpTransport {
+            client,
+            targets: self.targets.clone(),
+            worker,
+            sequence: Cell::new(0),
+        })
+    }
+}
+
+/// One worker's HTTP client.
+#[derive(Debug)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    targets: Arc<[HttpTarget]>,
+    worker: usize,
+    sequence: Cell<u64>,
+}
+
+impl HttpTransport {
+    /// Sends one request and returns its outcome, and the reply's class or
+    /// the error (for preflight messages).
+    pub async fn exchange(
+        &self,
+        task: usize,
+        payload: &Payload,
+    ) -> (Outcome, Result<ReplyKind, String>) {
+        let target = &self.targets[task];
+        let mut request = self
+            .client
+            .post(&target.url)
+            .timeout(target.timeout)
+            .header(headers::CONTENT_TYPE, target.content_type)
+            .body(payload.body.clone());
+        if target.correlation {
+            let n = self.sequence.get();
+            self.sequence.set(n + 1);
+            request = request.header(headers::CORRELATION_ID, format!("cl-{}-{n}", self.worker));
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return (error_outcome(&e), Err(chain(&e))),
+        };
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(headers::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let code = response
+            .headers()
+            .get(headers::SERVICE_ERROR_CODE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => return (error_outcome(&e), Err(chain(&e))),
+        };
+        let kind = classify(
+            target.interpretation,
+            content_type.as_deref(),
+            code.as_deref(),
+            &body,
+        );
+        if let ReplyKind::Unrecognised(why) = &kind {
+            // Nobody serves the route: the HTTP counterpart of no responders.
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return (
+                    Outcome::NoResponders,
+                    Err(format!("404 Not Found at {}", target.url)),
+                );
+            }
+            return (
+                Outcome::Decode,
+                Err(format!("HTTP {status} from {}: {why}", target.url)),
+            );
+        }
+        (outcome_of(&kind, payload.injected.is_some()), Ok(kind))
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn call(&self, task: usize, payload: &Payload) -> Outcome {
+        self.exchange(task, payload).await.0
+    }
+}
+
+/// The error and its causes (reqwest's own message hides "connection refused").
+fn chain(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn error_outcome(e: &reqwest::Error) -> Outcome {
+    if e.is_timeout() {
+        Outcome::Timeout
+    } else {
+        Outcome::Transport
+    }
+}
+
+/// One call per task before the load, as over NATS: a route nobody serves,
+/// a refused connection or a reply that is not an envelope stops the
+/// comparison with a message naming the task and URL.
+///
+/// # Errors
+/// The first task that cannot be served, and why.
+pub async fn preflight(
+    connector: &HttpConnector,
+    first_payloads: &[&Payload],
+) -> Result<(), String> {
+    let transport = connector.connect(0).await?;
+    for (task, payload) in first_payloads.iter().enumerate() {
+        let (outcome, detail) = transport.exchange(task, payload).await;
+        if matches!(
+            outcome,
+            Outcome::NoResponders | Outcome::Transport | Outcome::Timeout | Outcome::Decode
+        ) {
+            let target = &connector.targets[task];
+            return Err(format!(
+                "HTTP preflight: task {} at {}: {} ({})",
+                target.name,
+                target.url,
+                outcome.name(),
+                detail.err().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}

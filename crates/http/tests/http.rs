@@ -1,0 +1,151 @@
+//! The HTTP transport against the real reference service (axum, loopback,
+//! a random port): each kind of reply becomes the right outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cliffload_engine::{Connector, Payload, Transport};
+use cliffload_http::{HttpConnector, HttpTarget, check_base, preflight};
+use cliffload_metrics::Outcome;
+use cliffload_scenario::ScenarioFile;
+use cliffload_services::{http, test_service};
+
+/// Serves the `test` service over HTTP until the returned sender is dropped.
+async fn serve() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = http::router(Arc::new(test_service::TestService), 8 << 20);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(http::serve(listener, app, async move {
+        let _ = stopped.await;
+    }));
+    (format!("http://{addr}"), stop)
+}
+
+fn tasks(yaml_tasks: &str) -> Vec<cliffload_scenario::Task> {
+    let yaml =
+        format!("scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n{yaml_tasks}");
+    let file = ScenarioFile::parse(&yaml, "t.yaml").expect("valid");
+    file.get("s").expect("s").tasks.clone()
+}
+
+const TASKS: &str = "      - {name: ping, service: test, method: ping, timeout: 2s}\n      - {name: echo, service: test, method: echo, timeout: 2s, payload: {message: hi}}\n      - {name: nope, service: test, method: no_such_method, timeout: 2s}\n      - {name: absent, service: nobody, method: ping, timeout: 2s}\n";
+
+fn connector(base: &str) -> HttpConnector {
+    HttpConnector::new(
+        tasks(TASKS)
+            .iter()
+            .map(|t| HttpTarget::of(t, base).expect("rpc subject"))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn replies_become_outcomes_as_over_nats() {
+    let (base, _stop) = serve().await;
+    let c = connector(&base);
+    let t = c.connect(0).await.expect("client");
+    let body = |s: &'static str| Payload::valid(s.as_bytes());
+    assert_eq!(t.call(0, &body("{}")).await, Outcome::Ok);
+    assert_eq!(t.call(1, &body(r#"{"message":"hi"}"#)).await, Outcome::Ok);
+    // A flat body is refused as invalid: a failure for a valid request...
+    assert_eq!(
+        t.call(1, &body(r#"{"msg":1}"#)).await,
+        Outcome::ValidationFailed
+    );
+    // ...and the correct answer to an injected one.
+    let injected = Payload {
+        body: bytes::Bytes::from_static(br#"{"msg":1}"#),
+        injected: Some("missing_required"),
+    };
+    assert_eq!(t.call(1, &injected).await, Outcome::RejectedExpected);
+    assert_eq!(t.call(2, &body("{}")).await, Outcome::ServiceError);
+    assert_eq!(t.call(3, &body("{}")).await, Outcome::NoResponders);
+}
+
+#[tokio::test]
+async fn a_closed_port_is_a_transport_failure_and_preflight_names_it() {
+    let (base, stop) = serve().await;
+    drop(stop);
+    // Give the server a moment to close its listener; then nothing listens.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let c = connector(&base);
+    let t = c.connect(0).await.expect("client");
+    assert_eq!(
+        t.call(0, &Payload::valid(&b"{}"[..])).await,
+        Outcome::Transport
+    );
+    let ping = Payload::valid(&b"{}"[..]);
+    let err = preflight(&c, &[&ping]).await.expect_err("nothing serves");
+    assert!(
+        err.contains("s.ping") && err.contains("transport") && err.contains("refused"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn preflight_stops_at_a_route_nobody_serves() {
+    let (base, _stop) = serve().await;
+    let c = connector(&base);
+    let ok = Payload::valid(&b"{}"[..]);
+    let echo = Payload::valid(&br#"{"message":"hi"}"#[..]);
+    let err = preflight(&c, &[&ok, &echo, &ok, &ok])
+        .await
+        .expect_err("task 3 has no route");
+    assert!(
+        err.contains("absent") && err.contains("/nobody/rpc/ping"),
+        "{err}"
+    );
+    assert!(err.contains("no_responders"), "{err}");
+}
+
+#[tokio::test]
+async fn a_slow_reply_is_a_timeout() {
+    // A listener that accepts and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let t = tasks("      - {name: ping, service: test, method: ping, timeout: 200ms}\n");
+    let c = HttpConnector::new(vec![HttpTarget::of(&t[0], &base).expect("rpc")]);
+    let transport = c.connect(0).await.expect("client");
+    assert_eq!(
+        transport.call(0, &Payload::valid(&b"{}"[..])).await,
+        Outcome::Timeout
+    );
+    held.abort();
+}
+
+#[test]
+fn routes_and_base_urls() {
+    let t = tasks(
+        "      - {name: a, subject: order_processing_service.rpc.process_order}\n      - {name: b, subject: metrics.flush}\n",
+    );
+    let a = HttpTarget::of(&t[0], "http://127.0.0.1:8080/").expect("rpc");
+    assert_eq!(
+        a.url,
+        "http://127.0.0.1:8080/order_processing_service/rpc/process_order"
+    );
+    let err = HttpTarget::of(&t[1], "http://127.0.0.1:8080").expect_err("not rpc");
+    assert!(err.contains("metrics.flush"), "{err}");
+    assert!(check_base("http://127.0.0.1:8080").is_ok());
+    assert!(check_base("https://example.com").is_err());
+    assert!(check_base("127.0.0.1:8080").is_err());
+}
+
+#[tokio::test]
+async fn bodies_over_axums_default_2_mb_reach_the_service() {
+    let (base, _stop) = serve().await;
+    let c = connector(&base);
+    let t = c.connect(0).await.expect("client");
+    let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(3 << 20));
+    assert_eq!(t.call(1, &Payload::valid(big.into_bytes())).await, Outcome::Ok);
+}
