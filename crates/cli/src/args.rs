@@ -165,6 +165,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "RESULT_JSON")]
     pub baseline: Option<PathBuf>,
 
+    /// HTTP endpoint of the same service (http://HOST:PORT), for scenarios
+    /// that claim ten_x_faster_than_rest: the same requests are run over it
+    /// after NATS (default: the HTTP endpoint of the services cliffload starts).
+    #[arg(long, value_name = "URL")]
+    pub http_url: Option<String>,
+
     /// Also watch this process (a service under test cliffload did not
     /// start): its memory and CPU go into the report and the memory-growth
     /// check. Repeatable.
@@ -227,6 +233,12 @@ pub struct SuiteArgs {
     /// Generator threads, each with its own connection.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub workers: usize,
+
+    /// HTTP endpoint of the same service (http://HOST:PORT), for scenarios
+    /// that claim ten_x_faster_than_rest: the same requests are run over it
+    /// after NATS (default: the HTTP endpoint of the services cliffload starts).
+    #[arg(long, value_name = "URL")]
+    pub http_url: Option<String>,
 
     /// Also watch this process (a service under test cliffload did not
     /// start): its memory and CPU go into the report and the memory-growth

@@ -45,6 +45,24 @@ pub struct Embedded {
     child: Option<ServicesProcess>,
 }
 
+/// Reads `cliffload serve`'s banner for the line `http: http://ADDR/…`,
+/// then drains the rest so the child never blocks on a full pipe.
+async fn http_address(out: tokio::process::ChildStdout) -> Option<SocketAddr> {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(out).lines();
+    let mut found = None;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(rest) = line.strip_prefix("http: http://") {
+            found = rest.split('/').next().and_then(|a| a.parse().ok());
+        }
+        if line.starts_with("replicas:") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    found
+}
+
 /// The services in a child process (`cliffload serve --stop-on-stdin-eof`):
 /// closing its stdin stops it, so it also stops if we die.
 #[derive(Debug)]
@@ -184,16 +202,26 @@ impl Embedded {
                     Latency::None => "none",
                 },
                 "--stop-on-stdin-eof",
+                // Also over HTTP, on a free port, for NATS-vs-HTTP comparisons.
+                "--http",
+                "127.0.0.1:0",
             ])
             .env_remove("CLIFFLOAD_NATS_URL")
             .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             // A terminal's Ctrl-C goes to cliffload, which drains the load first.
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .context("cannot start the reference services (cliffload serve)")?;
         let stdin = child.stdin.take();
+        let http = match child.stdout.take() {
+            Some(out) => tokio::time::timeout(Duration::from_secs(10), http_address(out))
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
         let client = cliffload_nats::connect(&url, "cliffload-services-check")
             .await
             .map_err(anyhow::Error::msg)?;
@@ -213,7 +241,7 @@ impl Embedded {
         Ok(Self {
             server: Some(server),
             url,
-            http: None,
+            http,
             stop: CancellationToken::new(),
             tasks: Vec::new(),
             child: Some(ServicesProcess { child, stdin }),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
+use cliffload_http::{HttpConnector, HttpTarget};
 use cliffload_monitor::{Role, Sampler, Watched};
 use cliffload_nats::{NatsConnector, Target};
 use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult};
@@ -27,6 +28,9 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
     if args.workers == 0 || args.workers > 256 {
         bail!("--workers: must be 1..=256, got {}", args.workers);
     }
+    if let Some(u) = &args.http_url {
+        cliffload_http::check_base(u).map_err(|e| anyhow::anyhow!("--http-url: {e}"))?;
+    }
     if let Some(dir) = &args.out {
         check_writable(dir)?;
     }
@@ -38,11 +42,12 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
         ));
     }
     let monitoring = Monitoring::new(embedded.as_ref(), &args.monitor_pid, &settings);
-    let outcome = load(
+    let outcome = run_scenario(
         args.workers,
         &scenario,
         &url,
-        embedded.is_some(),
+        embedded.as_ref(),
+        args.http_url.as_deref(),
         &monitoring,
         &mut printer,
         cancel,
@@ -284,11 +289,94 @@ impl Monitoring {
     }
 }
 
-/// Preflight, then the load (its processes sampled every second); the result with its verdict.
-pub async fn load(
+/// The scenario over NATS; then, when it claims `ten_x_faster_than_rest`,
+/// the same plan over HTTP (`http_url`, else the embedded services' HTTP
+/// endpoint), compared in the result.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_scenario(
     workers: usize,
     scenario: &Scenario,
     url: &str,
+    embedded: Option<&Embedded>,
+    http_url: Option<&str>,
+    monitoring: &Monitoring,
+    printer: &mut Printer,
+    cancel: CancellationToken,
+) -> Result<RunResult> {
+    let plan = plan_of(scenario)?;
+    let mut result = load(
+        workers,
+        scenario,
+        &plan,
+        Via::Nats(url),
+        embedded.is_some(),
+        monitoring,
+        printer,
+        cancel.clone(),
+    )
+    .await?;
+    if !scenario.claims.ten_x_faster_than_rest || result.interrupted {
+        return Ok(result);
+    }
+    let base = http_url.map(str::to_owned).or_else(|| {
+        embedded
+            .and_then(Embedded::http)
+            .map(|a| format!("http://{a}"))
+    });
+    let Some(base) = base else {
+        result.warnings.push(
+            "ten_x_faster_than_rest not judged: no HTTP endpoint to compare with; pass --http-url http://HOST:PORT of the same service".to_owned(),
+        );
+        return Ok(result);
+    };
+    printer.note(&format!("the same requests over HTTP at {base}"));
+    match load(
+        workers,
+        scenario,
+        &plan,
+        Via::Http(&base),
+        embedded.is_some(),
+        &Monitoring::default(),
+        printer,
+        cancel,
+    )
+    .await
+    {
+        Ok(http) => cliffload_report::comparison::apply(
+            &mut result,
+            &http,
+            &base,
+            scenario.expectations.max_failure_percent.unwrap_or(1.0),
+        ),
+        Err(e) => result
+            .warnings
+            .push(format!("the HTTP comparison could not run: {e:#}")),
+    }
+    Ok(result)
+}
+
+/// Where a load goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Via<'a> {
+    /// Over NATS, to this server.
+    Nats(&'a str),
+    /// Over HTTP, to this base URL (`POST {base}/{service}/rpc/{method}`).
+    Http(&'a str),
+}
+
+/// The scenario's plan: its payload pools built once, shared by every load of it.
+pub fn plan_of(scenario: &Scenario) -> Result<Arc<Plan>> {
+    let payloads = cliffload_engine::build_payloads(scenario).map_err(anyhow::Error::msg)?;
+    Ok(Arc::new(Plan::new(scenario, payloads)))
+}
+
+/// Preflight, then the load (its processes sampled every second); the result with its verdict.
+#[allow(clippy::too_many_arguments)]
+pub async fn load(
+    workers: usize,
+    scenario: &Scenario,
+    plan: &Arc<Plan>,
+    via: Via<'_>,
     embedded: bool,
     monitoring: &Monitoring,
     printer: &mut Printer,
@@ -304,20 +392,26 @@ pub async fn load(
             gone.pid
         );
     }
-    let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
-    let payloads = cliffload_engine::build_payloads(scenario).map_err(anyhow::Error::msg)?;
-    let plan = Arc::new(Plan::new(scenario, payloads));
-
-    let client = cliffload_nats::connect(url, "cliffload-preflight")
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let preflight = cliffload_nats::preflight(&client, &plan, &targets).await?;
-    drop(client);
-
+    let (preflight, url) = match via {
+        Via::Nats(url) => {
+            let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
+            let client = cliffload_nats::connect(url, "cliffload-preflight")
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let rows = cliffload_nats::preflight(&client, plan, &targets).await?;
+            drop(client);
+            (rows, url)
+        }
+        Via::Http(base) => (Vec::new(), base),
+    };
     printer.note(&format!(
-        "running {} for {:?}: {} users at {}/s, {} class(es), {} task(s), error rate {}, seed {}",
+        "running {} for {:?} over {}: {} users at {}/s, {} class(es), {} task(s), error rate {}, seed {}",
         scenario.name,
         scenario.duration,
+        match via {
+            Via::Nats(_) => "NATS",
+            Via::Http(_) => "HTTP",
+        },
         scenario.users,
         scenario.spawn_rate,
         scenario.classes.len(),
@@ -325,27 +419,29 @@ pub async fn load(
         scenario.error_rate,
         scenario.seed
     ));
-    let connector = Arc::new(NatsConnector::new(url, targets));
     let options = RunOptions { workers };
-    let out = {
-        let mut engine = std::pin::pin!(cliffload_engine::run(
-            plan,
-            connector,
-            options,
-            cancel,
-            |p| printer.update(&p)
-        ));
-        let mut every = tokio::time::interval(SAMPLE_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                out = &mut engine => break out,
-                _ = every.tick() => sampler.sample(),
-            }
+    let out = match via {
+        Via::Nats(url) => {
+            let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
+            let connector = Arc::new(NatsConnector::new(url, targets));
+            drive(plan, connector, options, &mut sampler, printer, cancel).await
+        }
+        Via::Http(base) => {
+            let targets = scenario
+                .tasks
+                .iter()
+                .map(|t| HttpTarget::of(t, base))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            let connector = Arc::new(HttpConnector::new(targets));
+            let first: Vec<&cliffload_engine::Payload> =
+                plan.tasks.iter().map(|t| t.payload(0)).collect();
+            cliffload_http::preflight(&connector, &first)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            drive(plan, connector, options, &mut sampler, printer, cancel).await
         }
     };
-    sampler.sample();
-    printer.finish();
     let out: RunOutput = match out {
         Ok(o) => o,
         Err(EngineError::CancelledBeforeStart) => bail!("interrupted before the load started"),
@@ -396,6 +492,37 @@ pub async fn load(
         monitoring.max_increase_mib,
     );
     Ok(result)
+}
+
+/// Runs the engine, sampling the watched processes every second meanwhile.
+async fn drive<C: cliffload_engine::Connector>(
+    plan: &Arc<Plan>,
+    connector: Arc<C>,
+    options: RunOptions,
+    sampler: &mut Sampler,
+    printer: &mut Printer,
+    cancel: CancellationToken,
+) -> Result<RunOutput, EngineError> {
+    let out = {
+        let mut engine = std::pin::pin!(cliffload_engine::run(
+            plan.clone(),
+            connector,
+            options,
+            cancel,
+            |p| printer.update(&p)
+        ));
+        let mut every = tokio::time::interval(SAMPLE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                out = &mut engine => break out,
+                _ = every.tick() => sampler.sample(),
+            }
+        }
+    };
+    sampler.sample();
+    printer.finish();
+    out
 }
 
 /// Writes the files, then prints: results are on disk before anything else can fail.

@@ -19,7 +19,7 @@ use crate::exit;
 use crate::progress::Printer;
 use crate::run::{
     Baseline, Monitoring, Overrides, apply_overrides, check_writable, compare_with_baseline,
-    connect_or_embed, find_baseline, load, scenario_file,
+    connect_or_embed, find_baseline, run_scenario, scenario_file,
 };
 
 /// The scenarios of a mode, with the mode's own load where it has one
@@ -74,6 +74,9 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         parse_duration(&args.cooldown).map_err(|e| anyhow::anyhow!("--cooldown: {e}"))?;
     if args.workers == 0 || args.workers > 256 {
         bail!("--workers: must be 1..=256, got {}", args.workers);
+    }
+    if let Some(u) = &args.http_url {
+        cliffload_http::check_base(u).map_err(|e| anyhow::anyhow!("--http-url: {e}"))?;
     }
     // Every scenario resolved before the first runs.
     let user = Overrides {
@@ -135,11 +138,12 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
             }
         }
         printer.note(&format!("[{}/{count}] {}", i + 1, scenario.name));
-        let outcome = load(
+        let outcome = run_scenario(
             args.workers,
             scenario,
             &url,
-            embedded.is_some(),
+            embedded.as_ref(),
+            args.http_url.as_deref(),
             &monitoring,
             &mut printer,
             cancel.clone(),

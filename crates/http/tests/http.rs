@@ -147,5 +147,8 @@ async fn bodies_over_axums_default_2_mb_reach_the_service() {
     let c = connector(&base);
     let t = c.connect(0).await.expect("client");
     let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(3 << 20));
-    assert_eq!(t.call(1, &Payload::valid(big.into_bytes())).await, Outcome::Ok);
+    assert_eq!(
+        t.call(1, &Payload::valid(big.into_bytes())).await,
+        Outcome::Ok
+    );
 }

@@ -279,6 +279,9 @@ pub fn render(r: &RunResult) -> String {
     ));
     out.push_str("<h2>Outcomes</h2>\n");
     out.push_str(&outcome_bars(r));
+    if let Some(c) = &r.comparison {
+        comparison(&mut out, c);
+    }
     if let Some(m) = &r.monitor {
         processes(&mut out, m);
     }
@@ -316,6 +319,52 @@ pub fn render(r: &RunResult) -> String {
     }
     out.push_str("</table>\n<p class=\"note\">Latency percentiles are of successful requests; failures keep their own latency per outcome in result.json.</p>\n</body></html>\n");
     out
+}
+
+/// NATS vs HTTP: a table per task, median and p99 of successful requests.
+fn comparison(out: &mut String, c: &crate::comparison::Comparison) {
+    let _ = writeln!(
+        out,
+        "<h2>NATS vs HTTP (the same requests, HTTP at {})</h2>",
+        escape(&c.http_url)
+    );
+    if let Some(m) = c.median_ratio {
+        let _ = writeln!(
+            out,
+            "<p>NATS median {m:.2}× faster than HTTP{}.</p>",
+            c.throughput_ratio
+                .map_or(String::new(), |t| format!("; {t:.2}× the successful req/s"))
+        );
+    }
+    out.push_str("<table><tr><th>task</th><th>NATS p50</th><th>HTTP p50</th><th>NATS p99</th><th>HTTP p99</th><th>NATS ok req/s</th><th>HTTP ok req/s</th></tr>\n");
+    for t in &c.tasks {
+        let cell = |l: &crate::result::LatencyUs| {
+            if l.count > 0 {
+                latency(l.p50)
+            } else {
+                "-".into()
+            }
+        };
+        let p99 = |l: &crate::result::LatencyUs| {
+            if l.count > 0 {
+                latency(l.p99)
+            } else {
+                "-".into()
+            }
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+            escape(&t.name),
+            cell(&t.nats_latency_us),
+            cell(&t.http_latency_us),
+            p99(&t.nats_latency_us),
+            p99(&t.http_latency_us),
+            t.nats_success_rps,
+            t.http_success_rps
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 /// Memory and CPU of the watched processes: two charts and a line each.

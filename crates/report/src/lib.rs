@@ -6,6 +6,7 @@
 //! Key types: [`RunResult`], [`RunMeta`] (what the caller knows about the
 //! run), [`Verdict`] and [`Check`], and [`write_atomically`].
 
+pub mod comparison;
 pub mod csv_locust;
 pub mod html;
 pub mod junit;

@@ -106,6 +106,12 @@ pub fn render(r: &RunResult) -> String {
             o.dropped
         );
     }
+    if let Some(c) = &r.comparison {
+        out.push_str("\n## NATS vs HTTP (the same requests)\n\n");
+        for l in crate::comparison::lines(r, c) {
+            let _ = writeln!(out, "- {}", cell(&l));
+        }
+    }
     if let Some(m) = &r.monitor {
         out.push_str("\n## Processes\n\n");
         for l in crate::monitor::lines(m) {

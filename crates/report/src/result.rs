@@ -63,6 +63,9 @@ pub struct RunResult {
     /// results written before the monitor existed).
     #[serde(default)]
     pub monitor: Option<crate::monitor::Monitor>,
+    /// The same plan over HTTP, when a comparison ran (absent otherwise).
+    #[serde(default)]
+    pub comparison: Option<crate::comparison::Comparison>,
 }
 
 /// The tool that wrote the result.
@@ -426,6 +429,7 @@ impl RunResult {
             },
             warnings,
             monitor: None,
+            comparison: None,
         };
         result.verdict = verdict::evaluate(&s.expectations, &result);
         let simple: Vec<usize> = (0..s.tasks.len())

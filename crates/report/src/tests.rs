@@ -643,3 +643,81 @@ fn a_handful_of_fast_successes_does_not_validate_a_claim() {
     assert_eq!(claim.status, crate::ClaimStatus::Inconclusive, "{claim:?}");
     assert!(claim.detail.contains("only 4 successful"), "{claim:?}");
 }
+
+fn ten_x_result(latency: Duration, n: u64, failures: u64) -> RunResult {
+    let mut s = scenario("{}");
+    s.claims.ten_x_faster_than_rest = true;
+    let mut t = TaskTable::new(2);
+    for _ in 0..n {
+        t.record(0, Outcome::Ok, latency);
+    }
+    for _ in 0..failures {
+        t.record(1, Outcome::Timeout, Duration::from_secs(1));
+    }
+    build(&s, &t)
+}
+
+fn ten_x(r: &RunResult) -> &crate::Claim {
+    r.verdict
+        .claims
+        .iter()
+        .find(|c| c.name == "ten_x_faster_than_rest")
+        .expect("claim")
+}
+
+#[test]
+fn ten_x_is_judged_on_the_medians_of_both_runs() {
+    use crate::ClaimStatus::{Inconclusive, NotValidated, Validated};
+    let nats = || ten_x_result(Duration::from_micros(300), 500, 0);
+    let mut r = nats();
+    assert_eq!(ten_x(&r).status, Inconclusive, "no comparison yet");
+    crate::comparison::apply(
+        &mut r,
+        &ten_x_result(Duration::from_micros(3500), 500, 0),
+        "http://h",
+        1.0,
+    );
+    assert_eq!(ten_x(&r).status, Validated, "{:?}", ten_x(&r));
+    let c = r.comparison.as_ref().expect("comparison");
+    assert!(
+        (c.median_ratio.expect("ratio") - 11.67).abs() < 0.02,
+        "{c:?}"
+    );
+    assert!(r.verdict.passed);
+    validate(&r);
+
+    let mut r = nats();
+    crate::comparison::apply(
+        &mut r,
+        &ten_x_result(Duration::from_micros(600), 500, 0),
+        "http://h",
+        1.0,
+    );
+    assert_eq!(ten_x(&r).status, NotValidated);
+    assert!(ten_x(&r).detail.contains("2.00× faster"), "{:?}", ten_x(&r));
+    assert!(!r.verdict.passed);
+
+    // HTTP failing beyond the bound: no fair comparison, not a refutation.
+    let mut r = nats();
+    crate::comparison::apply(
+        &mut r,
+        &ten_x_result(Duration::from_micros(6000), 500, 50),
+        "http://h",
+        1.0,
+    );
+    assert_eq!(ten_x(&r).status, Inconclusive, "{:?}", ten_x(&r));
+    // Too few successes on one side.
+    let mut r = ten_x_result(Duration::from_micros(300), 20, 0);
+    crate::comparison::apply(
+        &mut r,
+        &ten_x_result(Duration::from_micros(6000), 500, 0),
+        "http://h",
+        1.0,
+    );
+    assert_eq!(ten_x(&r).status, Inconclusive);
+    let text = text::render(&r);
+    assert!(
+        text.contains("comparison (the same requests over HTTP):"),
+        "{text}"
+    );
+}

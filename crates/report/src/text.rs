@@ -160,6 +160,12 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
         "failure rate: {:.3}% · successful req/s: {:.1}",
         s.failure_percent, s.success_rps
     );
+    if let Some(c) = &r.comparison {
+        out.push_str("comparison (the same requests over HTTP):\n");
+        for l in crate::comparison::lines(r, c) {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     if let Some(m) = &r.monitor {
         out.push_str("processes:\n");
         for l in crate::monitor::lines(m) {

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod comparison;
 mod failures;
 mod interrupt;
 mod monitor;
