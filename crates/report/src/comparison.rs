@@ -40,6 +40,15 @@ pub struct ComparedTask {
     pub http_success_rps: f64,
 }
 
+/// "NATS 2.50× faster" or, below 1, "HTTP 1.41× faster".
+pub fn faster(median_ratio: f64) -> String {
+    if median_ratio >= 1.0 {
+        format!("NATS {median_ratio:.2}× faster")
+    } else {
+        format!("HTTP {:.2}× faster", 1.0 / median_ratio)
+    }
+}
+
 fn ratio(a: f64, b: f64) -> Option<f64> {
     (a > 0.0 && b > 0.0).then(|| (a / b * 100.0).round() / 100.0)
 }
@@ -122,8 +131,12 @@ fn judge_ten_x(nats: &RunResult, c: &Comparison, max_failure_percent: f64) -> Cl
                 ClaimStatus::NotValidated
             },
             format!(
-                "median {} µs over NATS vs {} µs over HTTP: NATS {r:.2}× faster (claim: 10×); successful req/s {:.1} vs {:.1}",
-                n.latency_us.p50, h.latency_us.p50, n.success_rps, h.success_rps
+                "median {} µs over NATS vs {} µs over HTTP: {} (claim: NATS 10× faster); successful req/s {:.1} vs {:.1}",
+                n.latency_us.p50,
+                h.latency_us.p50,
+                faster(r),
+                n.success_rps,
+                h.success_rps
             ),
         )
     };
@@ -167,7 +180,8 @@ pub fn lines(r: &RunResult, c: &Comparison) -> Vec<String> {
     ];
     if let Some(m) = c.median_ratio {
         out.push(format!(
-            "NATS median {m:.2}× faster{}",
+            "median: {}{}",
+            faster(m),
             c.throughput_ratio
                 .map_or(String::new(), |t| format!(", {t:.2}× the successful req/s"))
         ));

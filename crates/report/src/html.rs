@@ -331,7 +331,8 @@ fn comparison(out: &mut String, c: &crate::comparison::Comparison) {
     if let Some(m) = c.median_ratio {
         let _ = writeln!(
             out,
-            "<p>NATS median {m:.2}× faster than HTTP{}.</p>",
+            "<p>Median of successful requests: {}{}.</p>",
+            crate::comparison::faster(m),
             c.throughput_ratio
                 .map_or(String::new(), |t| format!("; {t:.2}× the successful req/s"))
         );

@@ -694,7 +694,12 @@ fn ten_x_is_judged_on_the_medians_of_both_runs() {
         1.0,
     );
     assert_eq!(ten_x(&r).status, NotValidated);
-    assert!(ten_x(&r).detail.contains("2.00× faster"), "{:?}", ten_x(&r));
+    assert!(
+        ten_x(&r).detail.contains("NATS 2.00× faster"),
+        "{:?}",
+        ten_x(&r)
+    );
+    assert_eq!(crate::comparison::faster(0.5), "HTTP 2.00× faster");
     assert!(!r.verdict.passed);
 
     // HTTP failing beyond the bound: no fair comparison, not a refutation.
