@@ -131,11 +131,22 @@ impl Sampler {
                 continue;
             };
             let cpu_ms = p.accumulated_cpu_time();
-            let cpu_percent = self.last_cpu[i].and_then(|(then, before)| {
-                let wall = (now - then).as_secs_f64();
-                (wall > 0.0).then(|| cpu_ms.saturating_sub(before) as f64 / 10.0 / wall)
-            });
-            self.last_cpu[i] = Some((now, cpu_ms));
+            // CPU time advances in 10 ms ticks: over a short interval (the
+            // sample right after the load ends) one tick would read as a
+            // spike. Such a sample has no CPU figure; the next one covers
+            // the whole span since the last figure.
+            let cpu_percent = match self.last_cpu[i] {
+                Some((then, before)) if (now - then) >= MIN_CPU_SPAN => {
+                    let wall = (now - then).as_secs_f64();
+                    self.last_cpu[i] = Some((now, cpu_ms));
+                    Some(cpu_ms.saturating_sub(before) as f64 / 10.0 / wall)
+                }
+                Some(_) => None,
+                None => {
+                    self.last_cpu[i] = Some((now, cpu_ms));
+                    None
+                }
+            };
             series.samples.push(Sample {
                 t,
                 rss_bytes: p.memory(),
@@ -176,6 +187,9 @@ pub struct Growth {
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// The shortest span a CPU figure is computed over.
+const MIN_CPU_SPAN: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Growth of `samples` after skipping the first `warmup_s` seconds of load
 /// (samples before the load, `t < 0`, are skipped too); `None` with fewer
@@ -301,22 +315,25 @@ mod tests {
         // Burn some CPU so the second sample has something to measure.
         let busy = Instant::now();
         let mut x = 0u64;
-        while busy.elapsed().as_millis() < 60 {
+        while busy.elapsed().as_millis() < 600 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
         }
         assert_ne!(x, 1);
+        sampler.sample();
+        // Right after: too short a span for a CPU figure.
         sampler.sample();
         child.kill().expect("kill");
         child.wait().expect("reaped");
         sampler.sample();
         let s = sampler.finish();
-        assert_eq!(s[0].samples.len(), 3);
+        assert_eq!(s[0].samples.len(), 4);
         assert!(s[0].samples[0].rss_bytes > 1 << 20, "{:?}", s[0].samples);
         assert!(s[0].samples[0].cpu_percent.is_none());
         let cpu = s[0].samples[1].cpu_percent.expect("second sample has CPU");
         assert!(cpu > 20.0, "busy loop measured at {cpu}%");
+        assert!(s[0].samples[2].cpu_percent.is_none(), "{:?}", s[0].samples);
         assert!(!s[0].exited);
-        assert_eq!(s[1].samples.len(), 2, "no sample after the exit");
+        assert_eq!(s[1].samples.len(), 3, "no sample after the exit");
         assert!(s[1].exited);
     }
 }
