@@ -140,6 +140,69 @@ fn outcome_bars(r: &RunResult) -> String {
     svg
 }
 
+/// Median of successful requests per task, NATS beside HTTP, as bars.
+fn comparison_bars(c: &crate::comparison::Comparison) -> String {
+    const TITLE: &str = "Median latency per task: NATS (blue) vs HTTP (red)";
+    let mut svg = String::new();
+    {
+        let rows = c.tasks.len().max(1);
+        let height = (80 + 56 * rows as u32).max(160);
+        let root = SVGBackend::with_string(&mut svg, (W, height)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let ms = |us: u64| us as f64 / 1000.0;
+        let x_max = c
+            .tasks
+            .iter()
+            .flat_map(|t| [t.nats_latency_us.p50, t.http_latency_us.p50])
+            .map(ms)
+            .fold(1e-3, f64::max)
+            * 1.3;
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(TITLE, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(10)
+            .build_cartesian_2d(0.0..x_max, 0.0..rows as f64)
+        else {
+            return svg_fallback(TITLE);
+        };
+        let _ = chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_y_axis()
+            .x_desc("ms (successful requests)")
+            .draw();
+        for (i, t) in c.tasks.iter().enumerate() {
+            let base = (rows - 1 - i) as f64;
+            for (j, (l, colour)) in [(&t.nats_latency_us, BLUE), (&t.http_latency_us, RED)]
+                .into_iter()
+                .enumerate()
+            {
+                if l.count == 0 {
+                    continue;
+                }
+                let y0 = base + 0.1 + 0.3 * j as f64;
+                let _ = chart.draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y0), (ms(l.p50), y0 + 0.25)],
+                    colour.filled(),
+                )));
+                let _ = chart.draw_series(std::iter::once(Text::new(
+                    latency(l.p50),
+                    (ms(l.p50) + x_max * 0.01, y0 + 0.22),
+                    ("sans-serif", 12),
+                )));
+            }
+            let _ = chart.draw_series(std::iter::once(Text::new(
+                t.name.clone(),
+                (x_max * 0.01, base + 0.97),
+                ("sans-serif", 13),
+            )));
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
 fn svg_fallback(title: &str) -> String {
     format!("<p>(no chart: {})</p>", escape(title))
 }
@@ -337,6 +400,7 @@ fn comparison(out: &mut String, c: &crate::comparison::Comparison) {
                 .map_or(String::new(), |t| format!("; {t:.2}× the successful req/s"))
         );
     }
+    out.push_str(&comparison_bars(c));
     out.push_str("<table><tr><th>task</th><th>NATS p50</th><th>HTTP p50</th><th>NATS p99</th><th>HTTP p99</th><th>NATS ok req/s</th><th>HTTP ok req/s</th></tr>\n");
     for t in &c.tasks {
         let cell = |l: &crate::result::LatencyUs| {

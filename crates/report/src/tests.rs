@@ -685,6 +685,10 @@ fn ten_x_is_judged_on_the_medians_of_both_runs() {
     );
     assert!(r.verdict.passed);
     validate(&r);
+    // The page adds the comparison bars to its four charts.
+    let html = crate::html::render(&r);
+    assert_eq!(html.matches("<svg").count(), 5, "comparison chart");
+    assert!(html.contains("NATS 11.67× faster"));
 
     let mut r = nats();
     crate::comparison::apply(
