@@ -248,6 +248,14 @@ impl Embedded {
         })
     }
 
+    /// nats-server's monitoring endpoint, when we started the server.
+    pub fn monitor_url(&self) -> Option<&str> {
+        self.server
+            .as_ref()
+            .map(NatsServer::monitor_url)
+            .filter(|u| !u.is_empty())
+    }
+
     /// Process ids of the services' child process and of nats-server, when we started them.
     pub fn pids(&self) -> (Option<u32>, Option<u32>) {
         (

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
 use cliffload_http::{HttpConnector, HttpTarget};
-use cliffload_monitor::{Role, Sampler, Watched};
+use cliffload_monitor::{NatsTraffic, Role, Sampler, Varz, Watched};
 use cliffload_nats::{NatsConnector, Target};
 use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult};
 use cliffload_scenario::{ArrivalRate, Scenario, ScenarioFile, Settings, catalog, parse_duration};
@@ -248,6 +248,8 @@ pub struct Monitoring {
     pub watched: Vec<Watched>,
     /// `advanced.memory_leak_detection.max_memory_increase_mb`, when enabled.
     pub max_increase_mib: Option<f64>,
+    /// nats-server's monitoring endpoint (`http://HOST:PORT`), read before and after the load.
+    pub nats_monitor_url: Option<String>,
 }
 
 impl Monitoring {
@@ -285,6 +287,10 @@ impl Monitoring {
         Self {
             watched,
             max_increase_mib: settings.max_memory_increase_mb,
+            nats_monitor_url: embedded
+                .and_then(Embedded::monitor_url)
+                .or(settings.nats_monitoring_url.as_deref())
+                .map(str::to_owned),
         }
     }
 }
@@ -420,6 +426,10 @@ pub async fn load(
         scenario.seed
     ));
     let options = RunOptions { workers };
+    let varz_before = match &monitoring.nats_monitor_url {
+        Some(u) => Some(read_varz(u).await),
+        None => None,
+    };
     let out = match via {
         Via::Nats(url) => {
             let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
@@ -485,13 +495,51 @@ pub async fn load(
     };
     sampler.set_origin(load_start);
     let mut result = RunResult::build(meta, &out.totals, &out.intervals);
+    let nats = match (&monitoring.nats_monitor_url, varz_before) {
+        (Some(u), Some(Ok(before))) => match read_varz(u).await {
+            Ok(after) => Some(NatsTraffic::between(u, &before, &after)),
+            Err(e) => {
+                result.warnings.push(e);
+                None
+            }
+        },
+        (_, Some(Err(e))) => {
+            result.warnings.push(e);
+            None
+        }
+        _ => None,
+    };
     cliffload_report::monitor::apply(
         &mut result,
         SAMPLE_EVERY.as_secs_f64(),
         sampler.finish(),
+        nats,
         monitoring.max_increase_mib,
     );
     Ok(result)
+}
+
+/// nats-server's `/varz` counters (one loopback or configured request, 2 s at most).
+async fn read_varz(base: &str) -> Result<Varz, String> {
+    let url = format!("{}/varz", base.trim_end_matches('/'));
+    let fail = |e: String| {
+        format!(
+            "no nats-server counters: cannot read {url} ({e}); set environment.nats_monitoring_url to the server's monitoring address (nats-server -m PORT)"
+        )
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    response
+        .json::<Varz>()
+        .await
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// Runs the engine, sampling the watched processes every second meanwhile.

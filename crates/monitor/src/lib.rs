@@ -166,6 +166,55 @@ impl Sampler {
     }
 }
 
+/// The counters of nats-server's monitoring endpoint (`/varz`) a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub struct Varz {
+    /// Messages received from clients.
+    pub in_msgs: u64,
+    /// Messages sent to clients.
+    pub out_msgs: u64,
+    /// Bytes received.
+    pub in_bytes: u64,
+    /// Bytes sent.
+    pub out_bytes: u64,
+    /// Clients the server cut off (or dropped messages for) because they
+    /// did not read fast enough.
+    pub slow_consumers: u64,
+}
+
+/// What nats-server did during the load: two `/varz` readings apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatsTraffic {
+    /// The monitoring URL read.
+    pub url: String,
+    /// Messages received from clients (requests and replies).
+    pub in_msgs: u64,
+    /// Messages delivered to clients.
+    pub out_msgs: u64,
+    /// Bytes received.
+    pub in_bytes: u64,
+    /// Bytes delivered.
+    pub out_bytes: u64,
+    /// New slow consumers: a server dropping messages for clients that lag.
+    pub slow_consumers: u64,
+}
+
+impl NatsTraffic {
+    /// The counters' growth from `before` to `after` (a restarted server,
+    /// whose counters went back, counts from zero).
+    pub fn between(url: &str, before: &Varz, after: &Varz) -> Self {
+        let d = |a: u64, b: u64| if a >= b { a - b } else { a };
+        Self {
+            url: url.to_owned(),
+            in_msgs: d(after.in_msgs, before.in_msgs),
+            out_msgs: d(after.out_msgs, before.out_msgs),
+            in_bytes: d(after.in_bytes, before.in_bytes),
+            out_bytes: d(after.out_bytes, before.out_bytes),
+            slow_consumers: d(after.slow_consumers, before.slow_consumers),
+        }
+    }
+}
+
 /// Memory growth of one process after warm-up.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Growth {
@@ -278,6 +327,38 @@ mod tests {
         .expect("enough samples");
         assert!(g.growth_mib.abs() < 1.5, "{g:?}");
         assert!((g.peak_mib - 260.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn traffic_is_the_growth_of_the_counters() {
+        let before = Varz {
+            in_msgs: 100,
+            out_msgs: 90,
+            in_bytes: 1000,
+            out_bytes: 900,
+            slow_consumers: 1,
+        };
+        let after = Varz {
+            in_msgs: 350,
+            out_msgs: 340,
+            in_bytes: 5000,
+            out_bytes: 4000,
+            slow_consumers: 3,
+        };
+        let t = NatsTraffic::between("u", &before, &after);
+        assert_eq!(
+            (
+                t.in_msgs,
+                t.out_msgs,
+                t.in_bytes,
+                t.out_bytes,
+                t.slow_consumers
+            ),
+            (250, 250, 4000, 3100, 2)
+        );
+        // A restarted server's counters start again from zero.
+        let restarted = NatsTraffic::between("u", &after, &before);
+        assert_eq!(restarted.in_msgs, 100);
     }
 
     #[test]

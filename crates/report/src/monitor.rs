@@ -2,7 +2,7 @@
 //! CPU series per process, memory growth after warm-up, and the
 //! `memory_growth` check (`advanced.memory_leak_detection`).
 
-use cliffload_monitor::{Growth, ProcessSeries, Role, growth, warmup_for};
+use cliffload_monitor::{Growth, NatsTraffic, ProcessSeries, Role, growth, warmup_for};
 use serde::{Deserialize, Serialize};
 
 use crate::result::RunResult;
@@ -15,6 +15,10 @@ pub struct Monitor {
     pub interval_s: f64,
     /// One entry per watched process.
     pub processes: Vec<MonitoredProcess>,
+    /// What nats-server's monitoring endpoint counted during the load
+    /// (absent when it could not be read).
+    #[serde(default)]
+    pub nats: Option<NatsTraffic>,
 }
 
 /// One watched process.
@@ -53,6 +57,7 @@ pub fn apply(
     r: &mut RunResult,
     interval_s: f64,
     series: Vec<ProcessSeries>,
+    nats: Option<NatsTraffic>,
     max_increase_mib: Option<f64>,
 ) {
     let warmup = warmup_for(r.duration_s);
@@ -104,14 +109,32 @@ pub fn apply(
             }
         }
     }
+    if let Some(t) = nats.as_ref().filter(|t| t.slow_consumers > 0) {
+        r.warnings.push(format!(
+            "nats-server counted {} new slow consumer(s) during the load ({}): it dropped messages for clients that could not keep up, which shows here as timeouts; lower the load or add --workers",
+            t.slow_consumers, t.url
+        ));
+    }
     r.monitor = Some(Monitor {
         interval_s,
         processes,
+        nats,
     });
 }
 
-/// One line per process: `label: RSS start → end MiB (peak, slope) · CPU mean`.
+/// One line per process: `label: RSS start → end MiB (peak, slope) · CPU mean`,
+/// and one for nats-server's own counters.
 pub fn lines(m: &Monitor) -> Vec<String> {
+    let nats = m.nats.iter().map(|t| {
+        format!(
+            "nats-server counters: {} messages in, {} out, {:.1} MB in, {:.1} MB out, {} slow consumer(s)",
+            t.in_msgs,
+            t.out_msgs,
+            t.in_bytes as f64 / 1e6,
+            t.out_bytes as f64 / 1e6,
+            t.slow_consumers
+        )
+    });
     m.processes
         .iter()
         .map(|p| {
@@ -133,5 +156,6 @@ pub fn lines(m: &Monitor) -> Vec<String> {
                 .map_or(String::new(), |c| format!(" · CPU {c:.0}%"));
             format!("{} (pid {}): {memory}{cpu}", p.series.label, p.series.pid)
         })
+        .chain(nats)
         .collect()
 }

@@ -490,6 +490,7 @@ fn a_service_that_grows_past_the_bound_fails_memory_growth() {
             watched("reference services", Role::Service, |t| 50.0 + 10.0 * t),
             watched("nats-server", Role::NatsServer, |_| 16.0),
         ],
+        None,
         Some(500.0),
     );
     let check = r
@@ -534,6 +535,7 @@ fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
                 }
             }),
         ],
+        None,
         Some(500.0),
     );
     let check = r
@@ -553,9 +555,27 @@ fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
         vec![watched("reference services", Role::Service, |t| {
             50.0 + 10.0 * t
         })],
+        Some(cliffload_monitor::NatsTraffic {
+            url: "http://127.0.0.1:8222".into(),
+            in_msgs: 10,
+            out_msgs: 10,
+            in_bytes: 100,
+            out_bytes: 100,
+            slow_consumers: 2,
+        }),
         None,
     );
     assert!(r.verdict.checks.iter().all(|c| c.name != "memory_growth"));
+    // Slow consumers at the server are said, with what to do.
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("2 new slow consumer(s)")),
+        "{:?}",
+        r.warnings
+    );
+    assert!(text::render(&r).contains("2 slow consumer(s)"));
+    validate(&r);
     assert!(r.verdict.passed);
     assert_eq!(r.monitor.as_ref().map(|m| m.processes.len()), Some(1));
 }

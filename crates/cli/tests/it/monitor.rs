@@ -58,6 +58,15 @@ async fn an_embedded_run_watches_generator_services_and_server_separately() {
     // The services answered every request: they used CPU, in their own process.
     let service_cpu = ps[1]["mean_cpu_percent"].as_f64().expect("service CPU");
     assert!(service_cpu > 0.0, "service CPU {service_cpu}");
+    // nats-server's own counters: every request and every reply passed through it.
+    let nats = &r["monitor"]["nats"];
+    let requests = r["summary"]["requests"].as_u64().expect("requests");
+    let in_msgs = nats["in_msgs"].as_u64().expect("in_msgs");
+    assert!(
+        (2 * requests..=2 * requests + 100).contains(&in_msgs),
+        "{in_msgs} messages for {requests} requests"
+    );
+    assert_eq!(nats["slow_consumers"], 0);
     // Too short to judge memory growth (5 s warm-up): said, not passed silently.
     let warnings = r["warnings"].to_string();
     assert!(warnings.contains("memory growth not judged"), "{warnings}");
