@@ -150,6 +150,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
+    /// Stop after this many requests (or at the duration, whichever comes first).
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+
     /// Simulated I/O of the reference services when cliffload starts them
     /// (default: the file's environment.reference_service_latency, else realistic).
     #[arg(long, value_enum)]

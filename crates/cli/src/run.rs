@@ -123,6 +123,11 @@ fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
             seed: args.seed,
         },
     )?;
+    match args.requests {
+        Some(0) => bail!("--requests: must be ≥ 1, got 0"),
+        Some(n) => s.max_requests = Some(n),
+        None => {}
+    }
     if let Some(rate) = args.rate {
         if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
             bail!("--rate: must be > 0 and ≤ 10000000 requests/s, got {rate}");

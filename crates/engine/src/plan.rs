@@ -81,6 +81,8 @@ pub struct Plan {
     pub stages: Option<Stages>,
     /// Open model: the arrival rate. `None`: closed model.
     pub arrival: Option<ArrivalRate>,
+    /// Stop after this many requests in all (each worker sends its share).
+    pub max_requests: Option<u64>,
     /// The class of each user.
     user_class: Vec<u16>,
     /// Under the open model, the class of request `n` is `open_class[n % len]`.
@@ -227,6 +229,7 @@ impl Plan {
             user_class: assign_classes(&weights, scenario.users.get()),
             open_class: assign_classes(&weights, 997),
             arrival: scenario.arrival,
+            max_requests: scenario.max_requests,
             tasks,
             classes,
             users: scenario.users,
@@ -309,6 +312,33 @@ impl Plan {
             .min(class.tasks.len() - 1)]
     }
 
+    /// When a `class` user starts its next task, after a request sent at
+    /// `sent` and answered at `done`: after its think time, or, with
+    /// pacing, one period after the send (at once if the request took longer).
+    #[inline]
+    pub fn resume_at(
+        class: &PlanClass,
+        rng: &mut impl RngExt,
+        sent: tokio::time::Instant,
+        done: tokio::time::Instant,
+    ) -> tokio::time::Instant {
+        match class.wait_time {
+            WaitTime::Pacing(period) => (sent + period).max(done),
+            _ => done + Self::think_time(class, rng),
+        }
+    }
+
+    /// This worker's share of `max_requests` (`u64::MAX` without a limit).
+    pub fn request_budget(&self, worker: usize, workers: usize) -> u64 {
+        match self.max_requests {
+            None => u64::MAX,
+            Some(n) => {
+                let w = workers.max(1) as u64;
+                n / w + u64::from((worker as u64) < n % w)
+            }
+        }
+    }
+
     /// The think time after one request of a `class` user.
     #[doc(hidden)] // Public for `benches/engine.rs`.
     #[inline]
@@ -317,6 +347,8 @@ impl Plan {
             WaitTime::Constant(d) => d,
             WaitTime::Between(lo, hi) if hi > lo => lo + (hi - lo).mul_f64(rng.random::<f64>()),
             WaitTime::Between(lo, _) => lo,
+            // Pacing waits from the send, not the reply: see `Plan::resume_at`.
+            WaitTime::Pacing(_) => Duration::ZERO,
         }
     }
 }

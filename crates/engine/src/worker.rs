@@ -1,7 +1,7 @@
 //! One worker: its users, its recorder, its interval flushes. Runs on a
 //! `LocalSet`, so users share the transport and recorder without locks.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,9 +77,21 @@ struct Ctx<T> {
     recorder: RefCell<Recorded>,
     cancel: CancellationToken,
     deadline: Instant,
+    /// Requests this worker may still send (its share of `max_requests`).
+    budget: Cell<u64>,
 }
 
 impl<T> Ctx<T> {
+    /// Takes one request from the budget; false when it is spent.
+    fn take_one(&self) -> bool {
+        let left = self.budget.get();
+        if left == 0 {
+            return false;
+        }
+        self.budget.set(left - 1);
+        true
+    }
+
     fn take(&self) -> Recorded {
         let mut r = self.recorder.borrow_mut();
         Recorded {
@@ -148,6 +160,7 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         }),
         cancel,
         deadline: start + plan.duration,
+        budget: Cell::new(plan.request_budget(worker, workers)),
         plan,
     });
     let users: Vec<_> = if ctx.plan.arrival.is_some() {
@@ -229,7 +242,7 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
         SmallRng::seed_from_u64(plan.seed ^ u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut cursor = user as usize;
     loop {
-        if ctx.cancel.is_cancelled() || Instant::now() >= deadline {
+        if ctx.cancel.is_cancelled() || Instant::now() >= deadline || !ctx.take_one() {
             return;
         }
         let task = plan.pick_task(class, &mut rng);
@@ -242,14 +255,14 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
             .borrow_mut()
             .table
             .record(task, outcome, done - sent);
-        let think = Plan::think_time(class, &mut rng);
-        if think.is_zero() {
+        let resume = Plan::resume_at(class, &mut rng, sent, done);
+        if resume <= done {
             // A transport that completes without waiting must not starve
             // the ticker and the other users.
             tokio::task::consume_budget().await;
         } else {
             tokio::select! {
-                () = tokio::time::sleep_until((done + think).min(deadline)) => {}
+                () = tokio::time::sleep_until(resume.min(deadline)) => {}
                 () = ctx.cancel.cancelled() => return,
             }
         }
@@ -273,6 +286,9 @@ async fn open_loop<T: Transport + 'static>(
         SmallRng::seed_from_u64(plan.seed ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut n = worker as u64;
     while let Some(offset) = plan.arrival_offset(n) {
+        if !ctx.take_one() {
+            break;
+        }
         let intended = start + offset;
         // tokio's timer fires on whole milliseconds, rounding a deadline up:
         // sleeping until `intended` itself would send up to a tick late and

@@ -105,6 +105,9 @@ pub struct Load {
     pub ramp_to: Option<f64>,
     /// Open model: requests in flight at most.
     pub max_in_flight: Option<u32>,
+    /// The run stops after this many requests (or at its duration).
+    #[serde(default)]
+    pub max_requests: Option<u64>,
 }
 
 /// Coordinated-omission-corrected figures of an open-model run.
@@ -409,6 +412,7 @@ impl RunResult {
                 arrival_rate: s.arrival.map(|a| a.rate),
                 ramp_to: s.arrival.and_then(|a| a.ramp_to),
                 max_in_flight: s.arrival.map(|a| a.max_in_flight.get()),
+                max_requests: s.max_requests,
             },
             open_model,
             generator: Generator {

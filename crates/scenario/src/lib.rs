@@ -154,6 +154,8 @@ pub struct Scenario {
     pub expectations: Expectations,
     /// Seed for payloads, task choice and think times (reproducible runs).
     pub seed: u64,
+    /// Stop after this many requests (at `duration` at the latest).
+    pub max_requests: Option<u64>,
     /// Share of generated payloads with an injected error.
     pub error_rate: f64,
     /// Stepped user counts (`advanced.gradual_load_increase`), if enabled.
@@ -173,6 +175,7 @@ impl Scenario {
         let words = |w: WaitTime| match w {
             WaitTime::Constant(d) => format!("constant {d:?}"),
             WaitTime::Between(a, b) => format!("between {a:?} and {b:?}"),
+            WaitTime::Pacing(d) => format!("pacing {d:?}"),
         };
         if let [only] = self.classes.as_slice() {
             return words(only.wait_time);
@@ -250,6 +253,9 @@ pub enum WaitTime {
     Constant(Duration),
     /// Uniformly random in `[min, max]`.
     Between(Duration, Duration),
+    /// Locust's `constant_pacing`: a user starts a task every this long,
+    /// whatever the request took (no wait when it took longer).
+    Pacing(Duration),
 }
 
 /// How replies of a task are judged.

@@ -55,6 +55,8 @@ pub struct RawScenario {
     /// Task name → share of requests (weights of the scenario's tasks).
     pub workload_distribution: Option<BTreeMap<String, f64>>,
     pub seed: Option<u64>,
+    /// Stop after this many requests (or at `duration`, whichever comes first).
+    pub max_requests: Option<u64>,
     /// Think time of the scenario's own `tasks`.
     pub wait_time: Option<RawWait>,
     /// Checks (override `performance_expectations.<name>` key by key).
@@ -88,12 +90,13 @@ pub enum RawDuration {
     Text(String),
 }
 
-/// `{between: [min, max]}` or `{constant: t}`.
+/// `{between: [min, max]}`, `{constant: t}` or `{pacing: t}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawWait {
     Between(Vec<RawDuration>),
     Constant(RawDuration),
+    Pacing(RawDuration),
 }
 
 /// Checks; the original's key names are accepted as aliases.

@@ -360,6 +360,18 @@ fn bad_inputs_are_named_and_never_panic() {
             "unknown variant",
         ),
         (
+            with_scenario(&format!(
+                "    users: 1\n    duration: 1s\n    wait_time: {{pacing: 0s}}\n{TASK}"
+            )),
+            "wait_time.pacing: must be > 0",
+        ),
+        (
+            with_scenario(&format!(
+                "    users: 1\n    duration: 1s\n    max_requests: 0\n{TASK}"
+            )),
+            "scenarios.s.max_requests: must be ≥ 1",
+        ),
+        (
             with_scenario("    users: 1\n    duration: 1s\n    tasks: []\n"),
             "scenarios.s.tasks: is empty",
         ),

@@ -561,6 +561,10 @@ fn scenario(
         }
         None => (users, duration),
     };
+    let max_requests = match raw.max_requests {
+        Some(0) => return Err(invalid(at("max_requests"), "must be ≥ 1 (or leave it out)")),
+        n => n,
+    };
     Ok(Scenario {
         expectations: expectations_of(&at("expectations"), &expectations)?,
         name,
@@ -571,6 +575,7 @@ fn scenario(
         classes,
         tasks,
         seed: raw.seed.unwrap_or(DEFAULT_SEED),
+        max_requests,
         error_rate,
         stages,
         arrival,
@@ -790,6 +795,16 @@ fn wait_time(path: &str, raw: Option<&RawWait>) -> Result<WaitTime, ConfigError>
     Ok(match raw {
         None => WaitTime::Constant(Duration::ZERO),
         Some(RawWait::Constant(d)) => WaitTime::Constant(duration(&format!("{path}.constant"), d)?),
+        Some(RawWait::Pacing(d)) => {
+            let p = duration(&format!("{path}.pacing"), d)?;
+            if p.is_zero() {
+                return Err(invalid(
+                    format!("{path}.pacing"),
+                    "must be > 0 (one task start every this long per user)",
+                ));
+            }
+            WaitTime::Pacing(p)
+        }
         Some(RawWait::Between(v)) => {
             let path = format!("{path}.between");
             let [lo, hi] = v.as_slice() else {

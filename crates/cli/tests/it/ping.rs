@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Env, assert_schema_valid, read_result, run};
+use crate::harness::{Env, assert_schema_valid, read_result, run, stderr};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_has_no_failures_and_the_service_counted_every_request() {
@@ -269,4 +269,36 @@ async fn out_writes_every_report_and_report_rerenders_them() {
     )
     .await;
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_stops_the_run_after_exactly_that_many() {
+    let env = Env::with_test_service().await;
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--duration",
+            "10m",
+            "--requests",
+            "5000",
+            "--workers",
+            "2",
+            "--quiet",
+            "--format",
+            "json",
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("result JSON");
+    assert_eq!(r["summary"]["requests"], 5000, "{}", stderr(&o));
+    assert_schema_valid(&r);
+    assert_eq!(r["load"]["max_requests"], 5000);
+    assert_eq!(r["interrupted"], false);
+    assert!(r["duration_s"].as_f64() < Some(60.0), "{}", r["duration_s"]);
+    let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
+    assert_eq!(cliffload_testkit::endpoint_requests(&stats, "rpc"), 5000 + 3);
 }

@@ -271,3 +271,49 @@ async fn users_are_spread_over_classes_by_weight() {
     assert_eq!((mock.calls(0), mock.calls(1)), (60, 20));
     assert_eq!(out.totals.counts().total(), 80);
 }
+
+#[tokio::test(start_paused = true)]
+async fn pacing_starts_a_task_every_period_whatever_the_reply_took() {
+    // 30 ms replies, a task every 100 ms: 10 per second, not 1/130 ms.
+    let p = plan(
+        "    users: 1\n    duration: 10s\n    wait_time: {pacing: 100ms}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(30))]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    let n = out.totals.counts().total();
+    assert!((99..=101).contains(&n), "{n}");
+    // A reply slower than the period: the next starts at once.
+    let p = plan(
+        "    users: 1\n    duration: 10s\n    wait_time: {pacing: 100ms}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(250))]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    let n = out.totals.counts().total();
+    assert!((40..=41).contains(&n), "{n}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_requests_stops_the_run_at_exactly_that_many() {
+    let p = plan(
+        "    users: 4\n    spawn_rate: 1000\n    duration: 60s\n    max_requests: 1000\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = run_inline(p, &mock, CancellationToken::new()).await;
+    assert_eq!(out.totals.counts().total(), 1000);
+    assert_eq!(mock.calls(0), 1000);
+    // 4 users at 1 ms: about 250 ms, not the 60 s duration.
+    assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
+    assert!(!out.interrupted);
+}
+
+#[test]
+fn the_request_budget_is_split_across_workers_exactly() {
+    let p = plan(
+        "    users: 4\n    duration: 1s\n    max_requests: 10\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let shares: Vec<u64> = (0..3).map(|w| p.request_budget(w, 3)).collect();
+    assert_eq!(shares, [4, 3, 3]);
+    let unlimited =
+        plan("    users: 1\n    duration: 1s\n    tasks:\n      - {name: a, subject: x.y}\n");
+    assert_eq!(unlimited.request_budget(0, 1), u64::MAX);
+}

@@ -125,3 +125,17 @@ async fn the_timer_tick_is_not_charged_to_the_service() {
     );
     assert_eq!(out.late, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn max_requests_ends_the_open_model_early() {
+    let yaml = "scenarios:\n  s:\n    arrival_rate: {rate: 1000, max_in_flight: 100}\n    duration: 60s\n    max_requests: 500\n    tasks:\n      - {name: a, subject: x.y}\n";
+    let file = ScenarioFile::parse(yaml, "t.yaml").expect("valid scenario");
+    let p = Plan::new(
+        file.get("s").expect("s"),
+        vec![vec![Payload::valid(&b"{}"[..])]],
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(2))]);
+    let out = go(p, &mock).await;
+    assert_eq!(out.totals.counts().total(), 500);
+    assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
+}
