@@ -40,6 +40,10 @@ impl MonitoredProcess {
     }
 }
 
+/// Mean CPU of the generator process, per worker thread, above which a run
+/// warns that the generator may have been the bottleneck.
+const GENERATOR_BUSY_PERCENT: f64 = 85.0;
+
 fn mean_cpu(s: &ProcessSeries) -> Option<f64> {
     let cpu: Vec<f64> = s
         .samples
@@ -69,6 +73,19 @@ pub fn apply(
             series: s,
         })
         .collect();
+    // The generator watches itself: a generator thread near a full core is
+    // the bottleneck, not the service.
+    let workers = r.load.workers.max(1) as f64;
+    if let Some(cpu) = processes
+        .iter()
+        .find(|p| p.series.role == Role::Generator)
+        .and_then(|p| p.mean_cpu_percent)
+        .filter(|cpu| *cpu >= GENERATOR_BUSY_PERCENT * workers)
+    {
+        r.warnings.push(format!(
+            "the generator used {cpu:.0}% CPU with {workers} worker thread(s): it may have been the bottleneck rather than the service; run with more --workers (or on another machine) and compare"
+        ));
+    }
     for p in processes.iter().filter(|p| p.series.exited) {
         r.warnings.push(format!(
             "{} (pid {}) exited during the run: check its logs",

@@ -750,3 +750,33 @@ fn ten_x_is_judged_on_the_medians_of_both_runs() {
         "{text}"
     );
 }
+
+#[test]
+fn a_generator_near_a_full_core_warns_that_it_may_be_the_bottleneck() {
+    use cliffload_monitor::Role;
+    let busy = |cpu: f64| {
+        let mut g = watched("cliffload (generator)", Role::Generator, |_| 30.0);
+        for s in &mut g.samples {
+            s.cpu_percent = s.cpu_percent.map(|_| cpu);
+        }
+        g
+    };
+    let mut r = one_minute_result();
+    crate::monitor::apply(&mut r, 1.0, vec![busy(97.0)], None, None);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("may have been the bottleneck")),
+        "{:?}",
+        r.warnings
+    );
+    // Two workers: 97% is half their capacity.
+    let mut r = one_minute_result();
+    r.load.workers = 2;
+    crate::monitor::apply(&mut r, 1.0, vec![busy(97.0)], None, None);
+    assert!(
+        r.warnings.iter().all(|w| !w.contains("bottleneck")),
+        "{:?}",
+        r.warnings
+    );
+}

@@ -300,5 +300,8 @@ async fn requests_stops_the_run_after_exactly_that_many() {
     assert_eq!(r["interrupted"], false);
     assert!(r["duration_s"].as_f64() < Some(60.0), "{}", r["duration_s"]);
     let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
-    assert_eq!(cliffload_testkit::endpoint_requests(&stats, "rpc"), 5000 + 3);
+    assert_eq!(
+        cliffload_testkit::endpoint_requests(&stats, "rpc"),
+        5000 + 3
+    );
 }
