@@ -155,8 +155,8 @@ pub struct RawTask {
 pub struct RawGenerate {
     pub model: String,
     /// Items per order or batch request, orders per order batch, events per
-    /// analytics batch: a number, `[min, max]`, or `small|medium|large`
-    /// (from `data_generation.analytics_batch_sizes`).
+    /// analytics batch: a number, `[min, max]`, `{one_of: [a, b, …]}`, or
+    /// `small|medium|large` (from `data_generation.analytics_batch_sizes`).
     pub count: Option<RawCount>,
     /// KB of metadata filler in batch requests (default: `payload_complexity.metadata_size_kb`).
     pub metadata_kb: Option<RawCount>,
@@ -168,6 +168,15 @@ pub enum RawCount {
     One(i64),
     Range(Vec<i64>),
     Named(String),
+    /// `{one_of: [5, 10, 20, 50, 100]}`: each count equally often.
+    OneOf(RawOneOf),
+}
+
+/// `{one_of: [...]}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOneOf {
+    pub one_of: Vec<i64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -470,3 +470,35 @@ fn parse_errors_carry_line_and_column() {
     assert!(msg.contains("at scenarios.s.tasks[0].wieght"), "{msg}");
     assert!(msg.contains("did you mean `weight`?"), "{msg}");
 }
+
+#[test]
+fn one_of_counts_become_equal_sub_pools() {
+    let c = catalog::builtin();
+    let mixed = c.get("mixed_workload").expect("mixed_workload");
+    let task = mixed
+        .tasks
+        .iter()
+        .find(|t| t.name == "MixedWorkloadUser.analytics_events")
+        .expect("analytics task");
+    let Payload::Generated { models, .. } = &task.payload else {
+        panic!("generated payload: {:?}", task.payload);
+    };
+    let events: Vec<(usize, usize)> = models
+        .iter()
+        .map(|m| match m {
+            cliffload_payloads::ModelSpec::AnalyticsBatch { events } => *events,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(events, [(5, 5), (10, 10), (20, 20), (50, 50), (100, 100)]);
+    let err = ScenarioFile::parse(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - {name: a, subject: x.rpc.y, generate: {model: analytics_batch, count: {one_of: []}}}\n",
+        "t.yaml",
+    )
+    .expect_err("empty one_of");
+    assert!(
+        err.to_string()
+            .contains("count.one_of: must list at least one count"),
+        "{err}"
+    );
+}

@@ -699,6 +699,24 @@ fn models(
     ctx: &Ctx,
 ) -> Result<Vec<ModelSpec>, ConfigError> {
     let cpath = format!("{path}.count");
+    // One sub-pool per listed count: each equally often.
+    if let Some(RawCount::OneOf(o)) = &g.count {
+        if o.one_of.is_empty() {
+            return Err(invalid(
+                format!("{cpath}.one_of"),
+                "must list at least one count",
+            ));
+        }
+        let mut out = Vec::new();
+        for n in &o.one_of {
+            let single = RawGenerate {
+                count: Some(RawCount::One(*n)),
+                ..g.clone()
+            };
+            out.extend(models(path, &single, payload_sizes, ctx)?);
+        }
+        return Ok(out);
+    }
     let count_of = |default: (usize, usize), max: i64| -> Result<(usize, usize), ConfigError> {
         match &g.count {
             None => Ok(default),
@@ -708,6 +726,8 @@ fn models(
                 let known: Vec<&str> = ctx.batch_sizes.keys().map(String::as_str).collect();
                 invalid(&cpath, format!("{n:?} is not a size; one of {} (data_generation.analytics_batch_sizes) or a number or [min, max]", known.join(", ")))
             }),
+            // Expanded above, before this closure is used.
+            Some(RawCount::OneOf(_)) => Err(invalid(&cpath, "one_of cannot be nested")),
         }
     };
     let metadata_kb = match &g.metadata_kb {
@@ -716,10 +736,10 @@ fn models(
             count(&format!("{path}.metadata_kb"), *n, 1024).map(|n| (n, n))?
         }
         Some(RawCount::Range(v)) => range(&format!("{path}.metadata_kb"), v, 1024)?,
-        Some(RawCount::Named(n)) => {
+        Some(RawCount::Named(_) | RawCount::OneOf(_)) => {
             return Err(invalid(
                 format!("{path}.metadata_kb"),
-                format!("{n:?}: give KB as a number or [min, max]"),
+                "give KB as a number or [min, max]",
             ));
         }
     };
