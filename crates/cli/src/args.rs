@@ -115,12 +115,10 @@ pub struct ValidateArgs {
     pub scenario: Option<String>,
 }
 
+/// What a load goes to and how it is generated: shared by `run` and `suite`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Scenario name (built-in, or a key under `scenarios:` in --config).
-    pub scenario: String,
-
-    /// Scenario file (YAML). Without it, the built-in catalog is used.
+pub struct TargetArgs {
+    /// Scenario file (YAML) laid over the built-in catalog.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -128,6 +126,49 @@ pub struct RunArgs {
     /// nats-server on a free 127.0.0.1 port and the reference services.
     #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
     pub nats_url: Option<String>,
+
+    /// Simulated I/O of the reference services when cliffload starts them
+    /// (default: the file's environment.reference_service_latency, else realistic).
+    #[arg(long, value_enum)]
+    pub latency: Option<Latency>,
+
+    /// Generator threads, each with its own connection.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub workers: usize,
+
+    /// HTTP endpoint of the same service (http://HOST:PORT), for scenarios
+    /// that claim ten_x_faster_than_rest: the same requests are run over it
+    /// after NATS (default: the HTTP endpoint of the services cliffload starts).
+    #[arg(long, value_name = "URL")]
+    pub http_url: Option<String>,
+
+    /// Also watch this process (a service under test cliffload did not
+    /// start): its memory and CPU go into the report and the memory-growth
+    /// check. Repeatable.
+    #[arg(long, value_name = "PID")]
+    pub monitor_pid: Vec<u32>,
+}
+
+impl TargetArgs {
+    /// Checks the values clap cannot: the worker count and the HTTP URL.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.workers == 0 || self.workers > 256 {
+            anyhow::bail!("--workers: must be 1..=256, got {}", self.workers);
+        }
+        if let Some(u) = &self.http_url {
+            cliffload_http::check_base(u).map_err(|e| anyhow::anyhow!("--http-url: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario name (built-in, or a key under `scenarios:` in --config).
+    pub scenario: String,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Override the scenario's duration (e.g. 30s, 2m).
     #[arg(long, short = 'd', value_name = "DURATION")]
@@ -154,32 +195,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
 
-    /// Simulated I/O of the reference services when cliffload starts them
-    /// (default: the file's environment.reference_service_latency, else realistic).
-    #[arg(long, value_enum)]
-    pub latency: Option<Latency>,
-
-    /// Generator threads, each with its own connection.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub workers: usize,
-
     /// Compare with an earlier result.json: a task worse by more than the
     /// allowed percentage (advanced.regression_detection, default 20) and
     /// more than the runs' noise fails the verdict.
     #[arg(long, value_name = "RESULT_JSON")]
     pub baseline: Option<PathBuf>,
-
-    /// HTTP endpoint of the same service (http://HOST:PORT), for scenarios
-    /// that claim ten_x_faster_than_rest: the same requests are run over it
-    /// after NATS (default: the HTTP endpoint of the services cliffload starts).
-    #[arg(long, value_name = "URL")]
-    pub http_url: Option<String>,
-
-    /// Also watch this process (a service under test cliffload did not
-    /// start): its memory and CPU go into the report and the memory-growth
-    /// check. Repeatable.
-    #[arg(long, value_name = "PID")]
-    pub monitor_pid: Vec<u32>,
 
     /// Write the results (result.json, report.html, summary.*, junit.xml, Locust CSVs) into this directory.
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -209,14 +229,8 @@ pub struct SuiteArgs {
     #[arg(value_enum, default_value_t = SuiteMode::Full)]
     pub mode: SuiteMode,
 
-    /// Scenario file (YAML) laid over the built-in catalog.
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// NATS server to target. Without it, cliffload starts its own
-    /// nats-server and the reference services, once for the whole suite.
-    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
-    pub nats_url: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Pause between scenarios, so one's backlog does not count in the next (e.g. 30s, 0s).
     #[arg(long, default_value = "30s", value_name = "DURATION")]
@@ -229,26 +243,6 @@ pub struct SuiteArgs {
     /// Override every scenario's seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-
-    /// Simulated I/O of the reference services when cliffload starts them.
-    #[arg(long, value_enum)]
-    pub latency: Option<Latency>,
-
-    /// Generator threads, each with its own connection.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub workers: usize,
-
-    /// HTTP endpoint of the same service (http://HOST:PORT), for scenarios
-    /// that claim ten_x_faster_than_rest: the same requests are run over it
-    /// after NATS (default: the HTTP endpoint of the services cliffload starts).
-    #[arg(long, value_name = "URL")]
-    pub http_url: Option<String>,
-
-    /// Also watch this process (a service under test cliffload did not
-    /// start): its memory and CPU go into the report and the memory-growth
-    /// check. Repeatable.
-    #[arg(long, value_name = "PID")]
-    pub monitor_pid: Vec<u32>,
 
     /// Results directory: one sub-directory per scenario, and suite.md,
     /// index.html, suite.json (default: cliffload-reports/suite-MODE-TIME).

@@ -24,30 +24,25 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
     // Read before the load: a bad baseline is a usage error, not lost results.
     let baseline = find_baseline(&scenario.name, args.baseline.as_deref(), &settings)?;
     // --nats-url, else the file's environment.nats_url, else our own server.
-    let target = args.nats_url.clone().or(settings.nats_url.clone());
-    if args.workers == 0 || args.workers > 256 {
-        bail!("--workers: must be 1..=256, got {}", args.workers);
-    }
-    if let Some(u) = &args.http_url {
-        cliffload_http::check_base(u).map_err(|e| anyhow::anyhow!("--http-url: {e}"))?;
-    }
+    let target = args.target.nats_url.clone().or(settings.nats_url.clone());
+    args.target.check()?;
     if let Some(dir) = &args.out {
         check_writable(dir)?;
     }
     let mut printer = Printer::new(args.quiet);
-    let (embedded, url) = connect_or_embed(target, args.latency, &settings).await?;
+    let (embedded, url) = connect_or_embed(target, args.target.latency, &settings).await?;
     if embedded.is_some() {
         printer.note(&format!(
             "started nats-server on {url} with the reference services (test, order_processing_service)"
         ));
     }
-    let monitoring = Monitoring::new(embedded.as_ref(), &args.monitor_pid, &settings);
+    let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &settings);
     let outcome = run_scenario(
-        args.workers,
+        args.target.workers,
         &scenario,
         &url,
         embedded.as_ref(),
-        args.http_url.as_deref(),
+        args.target.http_url.as_deref(),
         &monitoring,
         &mut printer,
         cancel,
@@ -112,7 +107,7 @@ pub fn scenario_file(config: Option<&Path>) -> Result<ScenarioFile> {
 
 /// The scenario named on the command line, with the flags' overrides.
 fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
-    let file = scenario_file(args.config.as_deref())?;
+    let file = scenario_file(args.target.config.as_deref())?;
     let mut s = file.get(&args.scenario)?.clone();
     apply_overrides(
         &mut s,

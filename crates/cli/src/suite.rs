@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use cliffload_engine::CancellationToken;
 use cliffload_report::suite::{SuiteRow, SuiteSummary};
 use cliffload_scenario::{Scenario, parse_duration};
@@ -69,15 +69,10 @@ fn mode_name(mode: SuiteMode) -> &'static str {
 }
 
 pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToken) -> Result<u8> {
-    let file = scenario_file(args.config.as_deref())?;
+    let file = scenario_file(args.target.config.as_deref())?;
     let cooldown =
         parse_duration(&args.cooldown).map_err(|e| anyhow::anyhow!("--cooldown: {e}"))?;
-    if args.workers == 0 || args.workers > 256 {
-        bail!("--workers: must be 1..=256, got {}", args.workers);
-    }
-    if let Some(u) = &args.http_url {
-        cliffload_http::check_base(u).map_err(|e| anyhow::anyhow!("--http-url: {e}"))?;
-    }
+    args.target.check()?;
     // Every scenario resolved before the first runs.
     let user = Overrides {
         duration: args.duration.as_deref(),
@@ -103,8 +98,12 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     check_writable(&dir)?;
 
     let mut printer = Printer::new(args.quiet);
-    let target = args.nats_url.clone().or(file.settings.nats_url.clone());
-    let (embedded, url) = connect_or_embed(target, args.latency, &file.settings).await?;
+    let target = args
+        .target
+        .nats_url
+        .clone()
+        .or(file.settings.nats_url.clone());
+    let (embedded, url) = connect_or_embed(target, args.target.latency, &file.settings).await?;
     let total: Duration = scenarios.iter().map(|s| s.0.duration).sum::<Duration>()
         + cooldown * (scenarios.len().saturating_sub(1) as u32);
     printer.note(&format!(
@@ -119,7 +118,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         dir.display()
     ));
 
-    let monitoring = Monitoring::new(embedded.as_ref(), &args.monitor_pid, &file.settings);
+    let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &file.settings);
     let mut rows = Vec::new();
     let count = scenarios.len();
     for (i, (scenario, baseline)) in scenarios.iter_mut().enumerate() {
@@ -139,11 +138,11 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         }
         printer.note(&format!("[{}/{count}] {}", i + 1, scenario.name));
         let outcome = run_scenario(
-            args.workers,
+            args.target.workers,
             scenario,
             &url,
             embedded.as_ref(),
-            args.http_url.as_deref(),
+            args.target.http_url.as_deref(),
             &monitoring,
             &mut printer,
             cancel.clone(),

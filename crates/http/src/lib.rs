@@ -74,7 +74,7 @@ pub fn check_base(base: &str) -> Result<(), String> {
     let url = reqwest::Url::parse(base).map_err(|e| format!("{base:?} is not a URL: {e}"))?;
     if url.scheme() != "http" || url.host_str().is_none() {
         return Err(format!(
-            "{base:?}: expected http://HOST:PORT (plain HTTP; e.g. http://127.0.0.1:8080)"
+            "{base:?}: expected http://HOST:PORT (plain HTTP, e.g. http://127.0.0.1:PORT)"
         ));
     }
     Ok(())

@@ -2,7 +2,6 @@
 //! a random port): each kind of reply becomes the right outcome.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cliffload_engine::{Connector, Payload, Transport};
 use cliffload_http::{HttpConnector, HttpTarget, check_base, preflight};
@@ -67,10 +66,12 @@ async fn replies_become_outcomes_as_over_nats() {
 
 #[tokio::test]
 async fn a_closed_port_is_a_transport_failure_and_preflight_names_it() {
-    let (base, stop) = serve().await;
-    drop(stop);
-    // Give the server a moment to close its listener; then nothing listens.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A port that was free a moment ago, with nothing listening on it now.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
     let c = connector(&base);
     let t = c.connect(0).await.expect("client");
     assert_eq!(
@@ -129,16 +130,16 @@ fn routes_and_base_urls() {
     let t = tasks(
         "      - {name: a, subject: order_processing_service.rpc.process_order}\n      - {name: b, subject: metrics.flush}\n",
     );
-    let a = HttpTarget::of(&t[0], "http://127.0.0.1:8080/").expect("rpc");
+    let a = HttpTarget::of(&t[0], "http://127.0.0.1:18080/").expect("rpc");
     assert_eq!(
         a.url,
-        "http://127.0.0.1:8080/order_processing_service/rpc/process_order"
+        "http://127.0.0.1:18080/order_processing_service/rpc/process_order"
     );
-    let err = HttpTarget::of(&t[1], "http://127.0.0.1:8080").expect_err("not rpc");
+    let err = HttpTarget::of(&t[1], "http://127.0.0.1:18080").expect_err("not rpc");
     assert!(err.contains("metrics.flush"), "{err}");
-    assert!(check_base("http://127.0.0.1:8080").is_ok());
+    assert!(check_base("http://127.0.0.1:18080").is_ok());
     assert!(check_base("https://example.com").is_err());
-    assert!(check_base("127.0.0.1:8080").is_err());
+    assert!(check_base("127.0.0.1:18080").is_err());
 }
 
 #[tokio::test]

@@ -556,7 +556,7 @@ fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
             50.0 + 10.0 * t
         })],
         Some(cliffload_monitor::NatsTraffic {
-            url: "http://127.0.0.1:8222".into(),
+            url: "http://127.0.0.1:18222".into(),
             in_msgs: 10,
             out_msgs: 10,
             in_bytes: 100,
