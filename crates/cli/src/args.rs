@@ -31,12 +31,22 @@ pub enum ColorChoice {
 impl ColorChoice {
     /// Whether to colour a stream: `--color always|never` decide; `auto`
     /// colours a terminal unless `NO_COLOR` is set to a non-empty value
-    /// (no-color.org: a command-line flag overrides the variable).
-    pub fn wants(self, is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    /// (no-color.org: a command-line flag overrides the variable) or `TERM`
+    /// is `dumb`.
+    pub fn wants(
+        self,
+        is_terminal: bool,
+        no_color: Option<&std::ffi::OsStr>,
+        term: Option<&std::ffi::OsStr>,
+    ) -> bool {
         match self {
             Self::Always => true,
             Self::Never => false,
-            Self::Auto => is_terminal && no_color.is_none_or(|v| v.is_empty()),
+            Self::Auto => {
+                is_terminal
+                    && no_color.is_none_or(|v| v.is_empty())
+                    && term.is_none_or(|t| t != "dumb")
+            }
         }
     }
 
@@ -46,6 +56,7 @@ impl ColorChoice {
         self.wants(
             std::io::stdout().is_terminal(),
             std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("TERM").as_deref(),
         )
     }
 
@@ -55,6 +66,7 @@ impl ColorChoice {
         self.wants(
             std::io::stderr().is_terminal(),
             std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("TERM").as_deref(),
         )
     }
 }
@@ -368,18 +380,21 @@ mod tests {
     }
 
     #[test]
-    fn colour_follows_the_flag_then_the_terminal_then_no_color() {
+    fn colour_follows_the_flag_then_the_terminal_no_color_and_term() {
         use std::ffi::OsStr;
         let set = Some(OsStr::new("1"));
         let empty = Some(OsStr::new(""));
-        assert!(ColorChoice::Auto.wants(true, None));
+        let xterm = Some(OsStr::new("xterm-256color"));
+        let dumb = Some(OsStr::new("dumb"));
+        assert!(ColorChoice::Auto.wants(true, None, xterm));
         assert!(
-            ColorChoice::Auto.wants(true, empty),
+            ColorChoice::Auto.wants(true, empty, None),
             "empty NO_COLOR is unset"
         );
-        assert!(!ColorChoice::Auto.wants(true, set));
-        assert!(!ColorChoice::Auto.wants(false, None));
-        assert!(ColorChoice::Always.wants(false, set));
-        assert!(!ColorChoice::Never.wants(true, None));
+        assert!(!ColorChoice::Auto.wants(true, set, xterm));
+        assert!(!ColorChoice::Auto.wants(true, None, dumb));
+        assert!(!ColorChoice::Auto.wants(false, None, xterm));
+        assert!(ColorChoice::Always.wants(false, set, dumb));
+        assert!(!ColorChoice::Never.wants(true, None, xterm));
     }
 }

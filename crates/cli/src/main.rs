@@ -5,8 +5,10 @@
 //! mapping of results to exit codes (DESIGN §7).
 
 mod args;
+mod baseline;
 mod embedded;
 mod list;
+mod load;
 mod progress;
 mod run;
 mod sample;

@@ -15,12 +15,11 @@ use cliffload_report::suite::{SuiteRow, SuiteSummary};
 use cliffload_scenario::{Scenario, parse_duration};
 
 use crate::args::{ColorChoice, SuiteArgs, SuiteMode};
+use crate::baseline::{Baseline, compare_with_baseline, find_baseline};
 use crate::exit;
+use crate::load::{Monitoring, run_scenario};
 use crate::progress::Printer;
-use crate::run::{
-    Baseline, Monitoring, Overrides, apply_overrides, check_writable, compare_with_baseline,
-    connect_or_embed, find_baseline, run_scenario, scenario_file,
-};
+use crate::run::{Overrides, apply_overrides, check_writable, connect_or_embed, scenario_file};
 
 /// The scenarios of a mode, with the mode's own load where it has one
 /// (the original suite's `quick`: baseline 30 s, high-throughput 50 users for 60 s).

@@ -1,0 +1,352 @@
+//! One scenario's load: preflight, the engine over NATS (or HTTP), the
+//! watched processes sampled meanwhile, nats-server's counters around it,
+//! and the result with its verdict; then, for `ten_x_faster_than_rest`, the
+//! same plan over HTTP.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Result, bail};
+use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
+use cliffload_http::{HttpConnector, HttpTarget};
+use cliffload_monitor::{NatsTraffic, Role, Sampler, Varz, Watched};
+use cliffload_nats::{NatsConnector, Target};
+use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult};
+use cliffload_scenario::{Scenario, Settings};
+
+use crate::embedded::Embedded;
+use crate::progress::Printer;
+
+/// How often the monitor samples the watched processes.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// What the monitor watches during a load, and the memory growth allowed.
+#[derive(Debug, Clone, Default)]
+pub struct Monitoring {
+    pub watched: Vec<Watched>,
+    /// `advanced.memory_leak_detection.max_memory_increase_mb`, when enabled.
+    pub max_increase_mib: Option<f64>,
+    /// nats-server's monitoring endpoint (`http://HOST:PORT`), read before and after the load.
+    pub nats_monitor_url: Option<String>,
+}
+
+impl Monitoring {
+    /// The generator itself, the processes cliffload started, and `--monitor-pid`s.
+    pub fn new(embedded: Option<&Embedded>, extra: &[u32], settings: &Settings) -> Self {
+        let mut watched = vec![Watched {
+            label: "cliffload (generator)".into(),
+            role: Role::Generator,
+            pid: std::process::id(),
+        }];
+        if let Some(e) = embedded {
+            let (services, server) = e.pids();
+            if let Some(pid) = services {
+                watched.push(Watched {
+                    label: "reference services".into(),
+                    role: Role::Service,
+                    pid,
+                });
+            }
+            if let Some(pid) = server {
+                watched.push(Watched {
+                    label: "nats-server".into(),
+                    role: Role::NatsServer,
+                    pid,
+                });
+            }
+        }
+        for &pid in extra {
+            watched.push(Watched {
+                label: format!("pid {pid}"),
+                role: Role::Service,
+                pid,
+            });
+        }
+        Self {
+            watched,
+            max_increase_mib: settings.max_memory_increase_mb,
+            nats_monitor_url: embedded
+                .and_then(Embedded::monitor_url)
+                .or(settings.nats_monitoring_url.as_deref())
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// The scenario over NATS; then, when it claims `ten_x_faster_than_rest`,
+/// the same plan over HTTP (`http_url`, else the embedded services' HTTP
+/// endpoint), compared in the result.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_scenario(
+    workers: usize,
+    scenario: &Scenario,
+    url: &str,
+    embedded: Option<&Embedded>,
+    http_url: Option<&str>,
+    monitoring: &Monitoring,
+    printer: &mut Printer,
+    cancel: CancellationToken,
+) -> Result<RunResult> {
+    let plan = plan_of(scenario)?;
+    let mut result = load(
+        workers,
+        scenario,
+        &plan,
+        Via::Nats(url),
+        embedded.is_some(),
+        monitoring,
+        printer,
+        cancel.clone(),
+    )
+    .await?;
+    if !scenario.claims.ten_x_faster_than_rest || result.interrupted {
+        return Ok(result);
+    }
+    let base = http_url.map(str::to_owned).or_else(|| {
+        embedded
+            .and_then(Embedded::http)
+            .map(|a| format!("http://{a}"))
+    });
+    let Some(base) = base else {
+        result.warnings.push(
+            "ten_x_faster_than_rest not judged: no HTTP endpoint to compare with; pass --http-url http://HOST:PORT of the same service".to_owned(),
+        );
+        return Ok(result);
+    };
+    printer.note(&format!("the same requests over HTTP at {base}"));
+    match load(
+        workers,
+        scenario,
+        &plan,
+        Via::Http(&base),
+        embedded.is_some(),
+        &Monitoring::default(),
+        printer,
+        cancel,
+    )
+    .await
+    {
+        Ok(http) => cliffload_report::comparison::apply(
+            &mut result,
+            &http,
+            &base,
+            scenario.expectations.max_failure_percent.unwrap_or(1.0),
+        ),
+        Err(e) => result
+            .warnings
+            .push(format!("the HTTP comparison could not run: {e:#}")),
+    }
+    Ok(result)
+}
+
+/// Where a load goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Via<'a> {
+    /// Over NATS, to this server.
+    Nats(&'a str),
+    /// Over HTTP, to this base URL (`POST {base}/{service}/rpc/{method}`).
+    Http(&'a str),
+}
+
+/// The scenario's plan: its payload pools built once, shared by every load of it.
+pub fn plan_of(scenario: &Scenario) -> Result<Arc<Plan>> {
+    let payloads = cliffload_engine::build_payloads(scenario).map_err(anyhow::Error::msg)?;
+    Ok(Arc::new(Plan::new(scenario, payloads)))
+}
+
+/// Preflight, then the load (its processes sampled every second); the result with its verdict.
+#[allow(clippy::too_many_arguments)]
+pub async fn load(
+    workers: usize,
+    scenario: &Scenario,
+    plan: &Arc<Plan>,
+    via: Via<'_>,
+    embedded: bool,
+    monitoring: &Monitoring,
+    printer: &mut Printer,
+    cancel: CancellationToken,
+) -> Result<RunResult> {
+    let origin = (Instant::now(), SystemTime::now());
+    let mut sampler =
+        Sampler::new(monitoring.watched.clone(), origin.0).map_err(anyhow::Error::msg)?;
+    sampler.sample();
+    if let Some(gone) = sampler.series().iter().find(|s| s.exited) {
+        bail!(
+            "--monitor-pid {}: no such process (is the service running?)",
+            gone.pid
+        );
+    }
+    let (preflight, url) = match via {
+        Via::Nats(url) => {
+            let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
+            let client = cliffload_nats::connect(url, "cliffload-preflight")
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let rows = cliffload_nats::preflight(&client, plan, &targets).await?;
+            drop(client);
+            (rows, url)
+        }
+        Via::Http(base) => (Vec::new(), base),
+    };
+    printer.note(&format!(
+        "running {} for {:?} over {}: {} users at {}/s, {} class(es), {} task(s), error rate {}, seed {}",
+        scenario.name,
+        scenario.duration,
+        match via {
+            Via::Nats(_) => "NATS",
+            Via::Http(_) => "HTTP",
+        },
+        scenario.users,
+        scenario.spawn_rate,
+        scenario.classes.len(),
+        scenario.tasks.len(),
+        scenario.error_rate,
+        scenario.seed
+    ));
+    let options = RunOptions { workers };
+    let varz_before = match &monitoring.nats_monitor_url {
+        Some(u) => Some(read_varz(u).await),
+        None => None,
+    };
+    let out = match via {
+        Via::Nats(url) => {
+            let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
+            let connector = Arc::new(NatsConnector::new(url, targets));
+            drive(plan, connector, options, &mut sampler, printer, cancel).await
+        }
+        Via::Http(base) => {
+            let targets = scenario
+                .tasks
+                .iter()
+                .map(|t| HttpTarget::of(t, base))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            let connector = Arc::new(HttpConnector::new(targets));
+            let first: Vec<&cliffload_engine::Payload> =
+                plan.tasks.iter().map(|t| t.payload(0)).collect();
+            cliffload_http::preflight(&connector, &first)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            drive(plan, connector, options, &mut sampler, printer, cancel).await
+        }
+    };
+    let out: RunOutput = match out {
+        Ok(o) => o,
+        Err(EngineError::CancelledBeforeStart) => bail!("interrupted before the load started"),
+        Err(e) => return Err(e.into()),
+    };
+    let mut warnings = Vec::new();
+    if out.lost_workers > 0 {
+        warnings.push(format!(
+            "{} generator worker(s) stopped early: their last second is missing from the figures",
+            out.lost_workers
+        ));
+    }
+    let meta = RunMeta {
+        scenario,
+        nats_url: url.to_owned(),
+        embedded,
+        workers: out.workers.max(1),
+        preflight: preflight
+            .iter()
+            .map(|p| PreflightRow {
+                task: p.task.clone(),
+                outcome: p.outcome,
+                latency_us: p.latency.as_micros() as u64,
+            })
+            .collect(),
+        started_at: out.started_at.max(SystemTime::UNIX_EPOCH),
+        elapsed: out.elapsed,
+        interrupted: out.interrupted,
+        warnings,
+        generator_cpu: out.generator_cpu,
+        open: scenario.arrival.map(|_| OpenMeasures {
+            intended: out.intended.clone(),
+            late: out.late,
+            dropped: out.dropped,
+        }),
+    };
+    // Sample times from the start of the load.
+    let load_start = match out.started_at.duration_since(origin.1) {
+        Ok(after) => origin.0 + after,
+        Err(e) => origin.0.checked_sub(e.duration()).unwrap_or(origin.0),
+    };
+    sampler.set_origin(load_start);
+    let mut result = RunResult::build(meta, &out.totals, &out.intervals);
+    let nats = match (&monitoring.nats_monitor_url, varz_before) {
+        (Some(u), Some(Ok(before))) => match read_varz(u).await {
+            Ok(after) => Some(NatsTraffic::between(u, &before, &after)),
+            Err(e) => {
+                result.warnings.push(e);
+                None
+            }
+        },
+        (_, Some(Err(e))) => {
+            result.warnings.push(e);
+            None
+        }
+        _ => None,
+    };
+    cliffload_report::monitor::apply(
+        &mut result,
+        SAMPLE_EVERY.as_secs_f64(),
+        sampler.finish(),
+        nats,
+        monitoring.max_increase_mib,
+    );
+    Ok(result)
+}
+
+/// nats-server's `/varz` counters (one loopback or configured request, 2 s at most).
+async fn read_varz(base: &str) -> Result<Varz, String> {
+    let url = format!("{}/varz", base.trim_end_matches('/'));
+    let fail = |e: String| {
+        format!(
+            "no nats-server counters: cannot read {url} ({e}); set environment.nats_monitoring_url to the server's monitoring address (nats-server -m PORT)"
+        )
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    response
+        .json::<Varz>()
+        .await
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// Runs the engine, sampling the watched processes every second meanwhile.
+async fn drive<C: cliffload_engine::Connector>(
+    plan: &Arc<Plan>,
+    connector: Arc<C>,
+    options: RunOptions,
+    sampler: &mut Sampler,
+    printer: &mut Printer,
+    cancel: CancellationToken,
+) -> Result<RunOutput, EngineError> {
+    let out = {
+        let mut engine = std::pin::pin!(cliffload_engine::run(
+            plan.clone(),
+            connector,
+            options,
+            cancel,
+            |p| printer.update(&p)
+        ));
+        let mut every = tokio::time::interval(SAMPLE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                out = &mut engine => break out,
+                _ = every.tick() => sampler.sample(),
+            }
+        }
+    };
+    sampler.sample();
+    printer.finish();
+    out
+}
