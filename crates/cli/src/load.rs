@@ -114,7 +114,7 @@ pub async fn run_scenario(
         return Ok(result);
     };
     printer.note(&format!("the same requests over HTTP at {base}"));
-    match load(
+    let http = load(
         workers,
         scenario,
         &plan,
@@ -122,10 +122,18 @@ pub async fn run_scenario(
         embedded.is_some(),
         &Monitoring::default(),
         printer,
-        cancel,
+        cancel.clone(),
     )
-    .await
-    {
+    .await;
+    if cancel.is_cancelled() {
+        // Ctrl-C during the HTTP half: no comparison of a partial run.
+        result.interrupted = true;
+        result.warnings.push(
+            "interrupted during the HTTP comparison: ten_x_faster_than_rest not judged".to_owned(),
+        );
+        return Ok(result);
+    }
+    match http {
         Ok(http) => cliffload_report::comparison::apply(
             &mut result,
             &http,

@@ -126,3 +126,71 @@ async fn without_an_http_endpoint_ten_x_stays_inconclusive_and_says_why() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--http-url"), "{}", stderr(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_the_http_half_is_an_interrupted_run_without_a_verdict_on_ten_x() {
+    use tokio::io::AsyncBufReadExt;
+    let env = Env::bare().await;
+    let cfg = env.scenario(SMALL_POOLS);
+    let out = env.out();
+    let mut child = crate::harness::cliffload()
+        .args([
+            "run",
+            "comparison_baseline",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--duration",
+            "30s",
+            "--users",
+            "20",
+            "--spawn-rate",
+            "1000",
+            "--latency",
+            "none",
+            "--requests",
+            "300",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    // The NATS half ends after its 300 requests; then the HTTP half starts.
+    let started = tokio::time::timeout(Duration::from_secs(90), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("running comparison_baseline") && line.contains("over HTTP") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the HTTP half started in time");
+    assert!(started, "no HTTP half");
+    let pid = child.id().expect("running").to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stopped in time")
+        .expect("ran");
+    assert_eq!(status.code(), Some(130));
+    let r = crate::harness::read_result(&out);
+    assert_eq!(r["interrupted"], true);
+    assert!(r["comparison"].is_null());
+    assert_eq!(r["verdict"]["claims"][0]["status"], "inconclusive");
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("interrupted during the HTTP comparison"),
+        "{}",
+        r["warnings"]
+    );
+}
