@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Env, assert_schema_valid, run, stderr};
-
-const SMALL_POOLS: &str = "data_generation:\n  payload_pool_size: 12\n  customer_pool_size: 40\n  product_pool_size: 40\n";
+use crate::harness::{Env, SMALL_POOLS, assert_schema_valid, run, stderr};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comparison_baseline_runs_the_same_requests_over_http_and_judges_ten_x() {
@@ -169,19 +167,11 @@ async fn ctrl_c_during_the_http_half_is_an_interrupted_run_without_a_verdict_on_
     .await
     .expect("the HTTP half started in time");
     assert!(started, "no HTTP half");
-    let pid = child.id().expect("running").to_string();
-    let kill = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill runs");
-    assert!(kill.success());
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("stopped in time")
-        .expect("ran");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        crate::harness::interrupt(&mut child, Duration::from_secs(30)).await,
+        Some(130)
+    );
     let r = crate::harness::read_result(&out);
     assert_eq!(r["interrupted"], true);
     assert!(r["comparison"].is_null());

@@ -79,6 +79,26 @@ impl Env {
     }
 }
 
+/// Smaller payload pools so a debug build starts quickly; laid over the catalog.
+pub const SMALL_POOLS: &str = "data_generation:\n  payload_pool_size: 12\n  customer_pool_size: 40\n  product_pool_size: 40\n";
+
+/// Sends SIGINT (a terminal's Ctrl-C) to `child` and waits, `limit` at most,
+/// for it to exit; its exit code.
+pub async fn interrupt(child: &mut tokio::process::Child, limit: Duration) -> Option<i32> {
+    let pid = child.id().expect("running").to_string();
+    let kill = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    tokio::time::timeout(limit, child.wait())
+        .await
+        .expect("stopped in time")
+        .expect("ran")
+        .code()
+}
+
 /// The cliffload binary under test.
 pub fn cliffload() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cliffload"));

@@ -24,18 +24,10 @@ async fn sigint_mid_run_exits_130_with_a_partial_result() {
         .spawn()
         .expect("spawn");
     env.wait_until_served(200).await;
-    let pid = child.id().expect("running").to_string();
-    let kill = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill runs");
-    assert!(kill.success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("stopped in time")
-        .expect("ran");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        crate::harness::interrupt(&mut child, Duration::from_secs(20)).await,
+        Some(130)
+    );
     let r = read_result(&out);
     assert_schema_valid(&r);
     assert_eq!(r["interrupted"], true);

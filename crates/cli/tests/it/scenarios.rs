@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{assert_schema_valid, run, stderr};
-
-/// Smaller pools so a debug build starts quickly; laid over the catalog.
-const SMALL_POOLS: &str = "data_generation:\n  payload_pool_size: 12\n  customer_pool_size: 40\n  product_pool_size: 40\n";
+use crate::harness::{SMALL_POOLS, assert_schema_valid, run, stderr};
 
 async fn run_scenario(name: &str, extra_yaml: &str, users: &str) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");

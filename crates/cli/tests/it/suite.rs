@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Env, assert_schema_valid, read_result, run, stderr};
-
-/// Smaller pools so a debug build starts quickly; laid over the catalog.
-const SMALL_POOLS: &str = "data_generation:\n  payload_pool_size: 12\n  customer_pool_size: 40\n  product_pool_size: 40\n";
+use crate::harness::{Env, SMALL_POOLS, assert_schema_valid, read_result, run, stderr};
 
 fn read_json(path: &std::path::Path) -> Value {
     let text =
@@ -179,19 +176,11 @@ async fn sigint_in_the_cooldown_writes_the_summary_and_exits_130() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let pid = child.id().expect("running").to_string();
-    let kill = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill runs");
-    assert!(kill.success());
     // Well before the 120 s cool-down would have ended.
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("stopped in time")
-        .expect("ran");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        crate::harness::interrupt(&mut child, Duration::from_secs(30)).await,
+        Some(130)
+    );
     let summary = read_json(&out.join("suite.json"));
     assert_eq!(summary["passed"], false);
     let statuses: Vec<&str> = summary["scenarios"]
