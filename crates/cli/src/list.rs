@@ -100,7 +100,7 @@ pub fn report(args: ReportArgs, color: crate::args::ColorChoice) -> Result<u8> {
             ReportFormat::Csv => cliffload_report::csv_locust::stats(&r),
         }
     );
-    Ok(if r.verdict.passed {
+    Ok(if r.verdict.passed() {
         exit::OK
     } else {
         exit::CHECK_FAILED

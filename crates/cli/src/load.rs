@@ -138,7 +138,7 @@ pub async fn run_scenario(
             &mut result,
             &http,
             &base,
-            scenario.expectations.max_failure_percent.unwrap_or(1.0),
+            scenario.expectations.failure_bound(),
         ),
         Err(e) => result
             .warnings
@@ -270,9 +270,13 @@ pub async fn load(
         generator_cpu: out.generator_cpu,
         open: scenario.arrival.map(|_| OpenMeasures {
             intended: out.intended.clone(),
+            never_sent_wait: out.never_sent_wait.clone(),
+            planned: out.planned,
+            sent: out.sent,
+            never_sent: out.never_sent,
             late: out.late,
-            dropped: out.dropped,
         }),
+        errors: out.errors.clone(),
     };
     // Sample times from the start of the load.
     let load_start = match out.started_at.duration_since(origin.1) {

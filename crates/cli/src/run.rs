@@ -53,7 +53,7 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
     report(&args, &result, color.stdout())?;
     Ok(if result.interrupted {
         exit::INTERRUPTED
-    } else if result.verdict.passed {
+    } else if result.verdict.passed() {
         exit::OK
     } else {
         exit::CHECK_FAILED

@@ -5,9 +5,10 @@
 //! tokio runtime, its own transport (its own connection) and its own
 //! recorder ([`cliffload_metrics::TaskTable`]). Users are spread round-robin
 //! over workers. The hot loop records into the worker's table through a
-//! `RefCell` (no lock, no channel, no allocation per request); once per
-//! second each worker hands its table to the aggregator, which merges
-//! exactly and keeps a per-second summary.
+//! `RefCell` (no lock, no channel, no allocation per request), filed under
+//! the second the reply completed in; once per second each worker hands the
+//! seconds that are over to the aggregator, which merges exactly and keeps a
+//! per-second summary.
 //!
 //! Key types: [`Plan`], [`Transport`] and [`Connector`] (the seam; [`mock`]
 //! has a scripted implementation for tests under virtual time), [`run`] with
@@ -22,8 +23,8 @@ mod transport;
 mod worker;
 
 pub use cpu::thread_cpu_time;
-pub use outcome::outcome_of;
+pub use outcome::{detail_of, outcome_of};
 pub use plan::{Payload, Plan, PlanClass, PlanTask, build_payloads};
 pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
 pub use tokio_util::sync::CancellationToken;
-pub use transport::{Connector, Transport};
+pub use transport::{Connector, Reply, Transport};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use cliffload_metrics::Outcome;
 
 use crate::plan::Payload;
-use crate::transport::{Connector, Transport};
+use crate::transport::{Connector, Reply, Transport};
 
 /// What a mock task does on each call.
 #[derive(Debug, Clone)]
@@ -84,13 +84,19 @@ pub struct MockTransport {
 }
 
 impl Transport for MockTransport {
-    async fn call(&self, task: usize, _payload: &Payload) -> Outcome {
+    async fn call(&self, task: usize, _payload: &Payload) -> Reply {
         let script = &self.connector.scripts[task];
         let n = self.connector.calls[task].fetch_add(1, Ordering::Relaxed);
         self.n.set(self.n.get() + 1);
         if !script.latency.is_zero() {
             tokio::time::sleep(script.latency).await;
         }
-        script.outcomes[n as usize % script.outcomes.len()]
+        let outcome = script.outcomes[n as usize % script.outcomes.len()];
+        if outcome == Outcome::Ok {
+            outcome.into()
+        } else {
+            // Distinct per call, equal once ids are masked: one entry.
+            Reply::with_detail(outcome, format!("scripted {} #{n}", outcome.name()))
+        }
     }
 }

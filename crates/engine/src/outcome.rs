@@ -1,5 +1,5 @@
 use cliffload_metrics::Outcome;
-use cliffload_protocol::ReplyKind;
+use cliffload_protocol::{ReplyKind, error_text};
 
 /// The outcome of a reply, given whether its request carried an injected error.
 ///
@@ -18,6 +18,36 @@ pub fn outcome_of(kind: &ReplyKind, injected: bool) -> Outcome {
         (ReplyKind::ServiceError, _) => Outcome::ServiceError,
         (ReplyKind::Unrecognised(_), _) => Outcome::Decode,
     }
+}
+
+/// The text saying why a reply was not a success, for the failures table:
+/// the reason it could not be read, a micro service's error header, the
+/// envelope's `error`, or what was wrongly accepted. `None` for a success.
+/// Runs only for replies that were not a success.
+pub fn detail_of(
+    outcome: Outcome,
+    kind: &ReplyKind,
+    injected: Option<&str>,
+    content_type: Option<&str>,
+    service_error: Option<&str>,
+    body: &[u8],
+) -> Option<String> {
+    if outcome == Outcome::Ok {
+        return None;
+    }
+    if let ReplyKind::Unrecognised(why) = kind {
+        return Some(why.clone());
+    }
+    if outcome == Outcome::UnexpectedAccept {
+        return Some(format!(
+            "accepted a request with an injected error ({})",
+            injected.unwrap_or("unknown")
+        ));
+    }
+    service_error
+        .map(str::to_owned)
+        .or_else(|| error_text(content_type, body))
+        .or_else(|| Some(format!("{} ({} bytes, no error text)", outcome.name(), body.len())))
 }
 
 #[cfg(test)]

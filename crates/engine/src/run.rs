@@ -2,10 +2,11 @@
 //! intervals, and returns the run's measurements.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cliffload_metrics::{IntervalStats, LatencyHistogram, OutcomeClass, OutcomeCounts, TaskTable};
+use cliffload_metrics::{ErrorLog, IntervalStats, LatencyHistogram, OutcomeClass, OutcomeCounts, TaskTable};
 use tokio::sync::{mpsc, watch};
 use tokio::task::LocalSet;
 use tokio::time::Instant;
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::plan::Plan;
 use crate::transport::Connector;
-use crate::worker::{Msg, Recorded, WorkerArgs, worker_main};
+use crate::worker::{INTERVAL, Msg, Recorded, WorkerArgs, worker_main};
 
 /// How to run.
 ///
@@ -35,7 +36,9 @@ pub struct RunOptions {
     pub workers: usize,
 }
 
-/// A snapshot for live progress, once per completed interval.
+/// A snapshot for live progress, once per completed interval. A last
+/// interval shorter than half a second is merged into the one before it in
+/// [`RunOutput::intervals`] and not reported here.
 #[derive(Debug)]
 pub struct Progress<'a> {
     /// The interval that just closed.
@@ -55,7 +58,9 @@ pub struct RunOutput {
     pub elapsed: Duration,
     /// Whole-run histograms per task × outcome.
     pub totals: TaskTable,
-    /// One entry per second, in order, gaps filled with zeros.
+    /// One entry per second, in order, gaps filled with zeros. A request
+    /// counts in the second it completed in. The last entry covers the
+    /// remainder of the run (see [`IntervalStats::length`]).
     pub intervals: Vec<IntervalStats>,
     /// True when the run was cancelled before its planned end.
     pub interrupted: bool,
@@ -67,8 +72,25 @@ pub struct RunOutput {
     pub intended: TaskTable,
     /// Open model: requests sent more than 1 ms after their intended time.
     pub late: u64,
-    /// Open model: requests never sent (the run ended while they waited for room).
-    pub dropped: u64,
+    /// Requests the plan called for, this process's share (all workers).
+    /// Open model: the arrivals due before the run ended, within
+    /// `max_requests`; after a cancellation, those due by then. Closed
+    /// model: the requests the users started. Always `sent + never_sent`.
+    pub planned: u64,
+    /// Requests sent. Each is answered or timed out before the run returns,
+    /// so this is also the number of requests in `totals` (a lost worker's
+    /// last interval, missing there, is missing here too).
+    pub sent: u64,
+    /// Open model: planned arrivals never sent, because the run ended
+    /// (deadline or cancellation) while they waited for a free slot.
+    /// Always 0 under the closed model.
+    pub never_sent: u64,
+    /// Open model: for each never-sent arrival, how long it had waited since
+    /// its intended send time when the run gave up on it: a report can count
+    /// it in the latency from the intended time as at least that.
+    pub never_sent_wait: LatencyHistogram,
+    /// The text of failures and refusals, per task and outcome (bounded).
+    pub errors: ErrorLog,
     /// CPU time the worker threads spent during the load (users and their
     /// connections; not the aggregator or anything else in the process).
     /// `None` where the platform cannot tell.
@@ -189,11 +211,66 @@ async fn aggregate(
     stop: &CancellationToken,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<RunOutput, EngineError> {
+    wait_ready(&mut rx, workers, cancel, stop).await?;
+    let start = Instant::now();
+    let started_at = SystemTime::now();
+    let _ = start_tx.send(Some(start));
+
+    let mut merger = Merger::new(workers, plan.tasks.len(), start, plan.arrival.is_some());
+    let mut cpu = Some(Duration::ZERO);
+    let mut errors = ErrorLog::default();
+    while merger.running() > 0 {
+        let Some((w, msg)) = rx.recv().await else {
+            break;
+        };
+        match msg {
+            Msg::Interval { index, table } => merger.add(w, index, table),
+            Msg::Done {
+                at,
+                cpu: worker_cpu,
+                tail,
+                errors: worker_errors,
+            } => {
+                errors.merge(&worker_errors);
+                for (index, table) in tail {
+                    merger.add(w, index, table);
+                }
+                cpu = cpu.zip(worker_cpu).map(|(a, b)| a + b);
+                merger.finish(w, at, false);
+            }
+            Msg::Lost => {
+                cpu = None;
+                merger.finish(w, Instant::now(), true);
+            }
+            Msg::Ready | Msg::Failed(_) => {}
+        }
+        merger.close_complete(|interval, totals| {
+            progress(Progress {
+                interval,
+                totals,
+                planned: plan.duration,
+            });
+        });
+    }
+    let mut out = merger.into_output(started_at, workers, cpu);
+    out.errors = errors;
+    out.interrupted = cancel.is_cancelled() && out.elapsed < plan.duration;
+    Ok(out)
+}
+
+/// Waits until every worker has connected.
+async fn wait_ready(
+    rx: &mut mpsc::UnboundedReceiver<(usize, Msg)>,
+    workers: usize,
+    cancel: &CancellationToken,
+    stop: &CancellationToken,
+) -> Result<(), EngineError> {
     let mut ready = 0;
     while ready < workers {
         let msg = tokio::select! {
-            m = rx.recv() => m,
+            biased;
             () = cancel.cancelled() => return Err(EngineError::CancelledBeforeStart),
+            m = rx.recv() => m,
         };
         match msg {
             Some((_, Msg::Ready)) => ready += 1,
@@ -217,62 +294,17 @@ async fn aggregate(
             Some(_) => {}
         }
     }
-    let start = Instant::now();
-    let started_at = SystemTime::now();
-    let _ = start_tx.send(Some(start));
-
-    let mut merger = Merger::new(workers, plan.tasks.len());
-    let mut end = start;
-    let mut cpu = Some(Duration::ZERO);
-    while merger.running() > 0 {
-        let Some((w, msg)) = rx.recv().await else {
-            break;
-        };
-        match msg {
-            Msg::Interval { index, table } => merger.add(w, index, table),
-            Msg::Done {
-                at,
-                cpu: worker_cpu,
-            } => {
-                end = end.max(at);
-                cpu = cpu.zip(worker_cpu).map(|(a, b)| a + b);
-                merger.finish(w, false);
-            }
-            Msg::Lost => {
-                end = end.max(Instant::now());
-                cpu = None;
-                merger.finish(w, true);
-            }
-            Msg::Ready | Msg::Failed(_) => {}
-        }
-        merger.close_complete(|interval, totals| {
-            progress(Progress {
-                interval,
-                totals,
-                planned: plan.duration,
-            });
-        });
-    }
-    let elapsed = end - start;
-    let (totals, intended, late, dropped, intervals, lost_workers) = merger.into_parts();
-    Ok(RunOutput {
-        started_at,
-        elapsed,
-        totals,
-        intervals,
-        interrupted: cancel.is_cancelled() && elapsed < plan.duration,
-        workers,
-        lost_workers,
-        intended,
-        late,
-        dropped,
-        generator_cpu: cpu,
-    })
+    Ok(())
 }
 
-/// Merges per-worker interval tables: an interval closes once every worker
+/// Merges per-worker interval records: an interval closes once every worker
 /// has reported it or finished.
 struct Merger {
+    start: Instant,
+    /// When the last worker to finish finished.
+    end: Instant,
+    /// Open model (decides how `active` merges over time).
+    open: bool,
     last: Vec<Option<u32>>,
     finished: Vec<bool>,
     lost: usize,
@@ -280,16 +312,23 @@ struct Merger {
     totals: TaskTable,
     intended: TaskTable,
     late: u64,
-    dropped: u64,
+    never_sent: u64,
+    never_sent_wait: LatencyHistogram,
     counts: OutcomeCounts,
     /// Successful requests' latency since the start (Locust's "Total" columns).
     cumulative: LatencyHistogram,
     intervals: Vec<IntervalStats>,
+    /// The table of the last interval closed: a short last remainder merges
+    /// into it exactly (histograms, not summaries).
+    previous: TaskTable,
 }
 
 impl Merger {
-    fn new(workers: usize, tasks: usize) -> Self {
+    fn new(workers: usize, tasks: usize, start: Instant, open: bool) -> Self {
         Self {
+            start,
+            end: start,
+            open,
             last: vec![None; workers],
             finished: vec![false; workers],
             lost: 0,
@@ -297,10 +336,12 @@ impl Merger {
             totals: TaskTable::new(tasks),
             intended: TaskTable::new(tasks),
             late: 0,
-            dropped: 0,
+            never_sent: 0,
+            never_sent_wait: LatencyHistogram::new(),
             counts: OutcomeCounts::default(),
             cumulative: LatencyHistogram::new(),
             intervals: Vec::new(),
+            previous: TaskTable::new(tasks),
         }
     }
 
@@ -309,20 +350,24 @@ impl Merger {
     }
 
     fn add(&mut self, worker: usize, index: u32, rec: Recorded) {
-        // A report for an interval already closed (a worker running late)
-        // joins the first open one rather than reopening history.
+        // Workers file records by when things happened and send an interval
+        // only once it is over, so this never moves anything in practice;
+        // it is the safety for a report of an interval already closed,
+        // which joins the first open one rather than reopening history.
         let index = index.max(self.intervals.len() as u32);
         self.last[worker] = Some(self.last[worker].map_or(index, |l| l.max(index)));
-        let p = self.pending.entry(index).or_default();
-        p.table.merge(&rec.table);
-        p.intended.merge(&rec.intended);
-        p.late += rec.late;
-        p.dropped += rec.dropped;
+        match self.pending.entry(index) {
+            Entry::Vacant(e) => {
+                e.insert(rec);
+            }
+            Entry::Occupied(mut e) => e.get_mut().merge(&rec),
+        }
     }
 
-    fn finish(&mut self, worker: usize, lost: bool) {
+    fn finish(&mut self, worker: usize, at: Instant, lost: bool) {
         self.finished[worker] = true;
         self.lost += usize::from(lost);
+        self.end = self.end.max(at);
     }
 
     fn complete(&self, index: u32) -> bool {
@@ -340,41 +385,161 @@ impl Merger {
             let Some((_, rec)) = self.pending.pop_first() else {
                 return;
             };
-            self.totals.merge(&rec.table);
-            self.intended.merge(&rec.intended);
-            self.late += rec.late;
-            self.dropped += rec.dropped;
-            let table = rec.table;
-            // Fill seconds in which no worker completed anything.
-            while (self.intervals.len() as u32) < index {
-                let empty = IntervalStats {
-                    index: self.intervals.len() as u32,
-                    total_success_latency: self.cumulative.summary(),
-                    ..Default::default()
-                };
-                self.intervals.push(empty);
+            if let Some(stats) = self.close(index, rec) {
+                on_close(&stats, &self.counts);
             }
-            let mut stats = IntervalStats::from_table(index, &table);
-            self.cumulative
-                .merge(&table.merged(|o| o.class() == OutcomeClass::Success));
-            stats.total_success_latency = self.cumulative.summary();
-            self.counts.add(&stats.counts);
-            on_close(&stats, &self.counts);
-            self.intervals.push(stats);
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn into_parts(mut self) -> (TaskTable, TaskTable, u64, u64, Vec<IntervalStats>, usize) {
+    /// Adds one interval to the series; returns it, or `None` when it was a
+    /// short last remainder, merged into the interval before it.
+    fn close(&mut self, index: u32, rec: Recorded) -> Option<IntervalStats> {
+        self.totals.merge(&rec.table);
+        self.intended.merge(&rec.intended);
+        self.late += rec.late;
+        self.never_sent += rec.never_sent;
+        if let Some(w) = &rec.never_sent_wait {
+            self.never_sent_wait.merge(w);
+        }
+        self.cumulative
+            .merge(&rec.table.merged(|o| o.class() == OutcomeClass::Success));
+        self.counts.add(&rec.table.counts());
+        // Workers send the interval they end in with their last message, so
+        // it closes only once every worker has finished.
+        let last = self.running() == 0 && self.pending.is_empty();
+        let length = if last {
+            (self.end - self.start)
+                .saturating_sub(INTERVAL * index)
+                .min(INTERVAL)
+        } else {
+            INTERVAL
+        };
+        self.fill_gaps(index);
+        // A rate over a few milliseconds is noise (one reply in 1 ms reads
+        // as 1000/s): a remainder under half a second joins the second before.
+        if last
+            && length < INTERVAL / 2
+            && let Some(prev) = self.intervals.last_mut()
+        {
+            let mut table = std::mem::take(&mut self.previous);
+            table.merge(&rec.table);
+            let mut stats = IntervalStats::from_table(prev.index, &table);
+            stats.length = prev.length + length;
+            // Open: the most in flight over both; closed: users at the end.
+            stats.active = if self.open {
+                prev.active.max(rec.active)
+            } else {
+                rec.active
+            };
+            stats.total_success_latency = self.cumulative.summary();
+            *prev = stats;
+            return None;
+        }
+        let mut stats = IntervalStats::from_table(index, &rec.table);
+        stats.length = length;
+        stats.active = rec.active;
+        stats.total_success_latency = self.cumulative.summary();
+        self.previous = rec.table;
+        self.intervals.push(stats.clone());
+        Some(stats)
+    }
+
+    /// Seconds no worker reported (only if every worker was lost) are zeros.
+    fn fill_gaps(&mut self, index: u32) {
+        while (self.intervals.len() as u32) < index {
+            let empty = IntervalStats {
+                index: self.intervals.len() as u32,
+                length: INTERVAL,
+                total_success_latency: self.cumulative.summary(),
+                ..Default::default()
+            };
+            self.intervals.push(empty);
+            self.previous = TaskTable::default();
+        }
+    }
+
+    /// The run's output (`interrupted` left false for the caller).
+    fn into_output(
+        mut self,
+        started_at: SystemTime,
+        workers: usize,
+        generator_cpu: Option<Duration>,
+    ) -> RunOutput {
         self.finished.iter_mut().for_each(|f| *f = true);
         self.close_complete(|_, _| {});
-        (
-            self.totals,
-            self.intended,
-            self.late,
-            self.dropped,
-            self.intervals,
-            self.lost,
-        )
+        let sent = self.totals.counts().total();
+        RunOutput {
+            started_at,
+            elapsed: self.end - self.start,
+            totals: self.totals,
+            intervals: self.intervals,
+            interrupted: false,
+            workers,
+            lost_workers: self.lost,
+            intended: self.intended,
+            late: self.late,
+            planned: sent + self.never_sent,
+            sent,
+            never_sent: self.never_sent,
+            never_sent_wait: self.never_sent_wait,
+            errors: ErrorLog::default(),
+            generator_cpu,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cliffload_metrics::Outcome;
+
+    use super::*;
+
+    fn rec(replies: u64, active: u32) -> Recorded {
+        let mut table = TaskTable::new(1);
+        for _ in 0..replies {
+            table.record(0, Outcome::Ok, Duration::from_millis(1));
+        }
+        Recorded {
+            table,
+            active,
+            ..Recorded::default()
+        }
+    }
+
+    #[test]
+    fn the_last_interval_waits_for_every_worker_and_a_short_one_joins_the_one_before() {
+        let start = Instant::now();
+        let mut m = Merger::new(2, 1, start, false);
+        let mut closed = vec![];
+        m.add(0, 0, rec(10, 3));
+        m.close_complete(|i, _| closed.push(i.index));
+        assert!(closed.is_empty(), "worker 1 has not reported second 0");
+        m.add(1, 0, rec(20, 4));
+        // Worker 0 ends at 1.2 s; worker 1 still runs, so second 1 stays open.
+        m.add(0, 1, rec(1, 3));
+        m.finish(0, start + Duration::from_millis(1200), false);
+        m.close_complete(|i, _| closed.push(i.index));
+        assert_eq!(closed, [0]);
+        assert_eq!(
+            (m.intervals[0].active, m.intervals[0].length),
+            (7, INTERVAL)
+        );
+        m.add(1, 1, rec(2, 4));
+        m.finish(1, start + Duration::from_millis(1300), false);
+        m.close_complete(|i, _| closed.push(i.index));
+        assert_eq!(
+            closed,
+            [0],
+            "the 0.3 s remainder is not reported on its own"
+        );
+        let out = m.into_output(SystemTime::now(), 2, None);
+        assert_eq!(out.intervals.len(), 1);
+        let only = &out.intervals[0];
+        assert_eq!(only.counts.total(), 33);
+        assert_eq!(only.success_latency.count, 33, "merged as histograms");
+        assert_eq!(only.length, Duration::from_millis(1300));
+        assert_eq!(only.active, 7, "closed model: users at the end");
+        assert_eq!((out.planned, out.sent, out.never_sent), (33, 33, 0));
+        assert_eq!(out.elapsed, Duration::from_millis(1300));
     }
 }

@@ -4,6 +4,36 @@ use cliffload_metrics::Outcome;
 
 use crate::plan::Payload;
 
+/// What became of one request: its outcome and, for anything but a
+/// success, the text that says why (the service's error, what could not be
+/// decoded, how long was waited). Kept per task in the run's failures table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Why, when it is not a success (absent if the transport cannot say).
+    pub detail: Option<String>,
+}
+
+impl Reply {
+    /// An outcome with the text saying why.
+    pub fn with_detail(outcome: Outcome, detail: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            detail: Some(detail.into()),
+        }
+    }
+}
+
+impl From<Outcome> for Reply {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            detail: None,
+        }
+    }
+}
+
 /// Sends one request and classifies what came back. One instance per
 /// worker thread, so implementations need not be `Send` or `Sync`.
 ///
@@ -11,7 +41,7 @@ use crate::plan::Payload;
 /// request) and never fails: every failure is an [`Outcome`].
 pub trait Transport {
     /// Sends `payload` for task number `task` (its position in the plan).
-    fn call(&self, task: usize, payload: &Payload) -> impl Future<Output = Outcome>;
+    fn call(&self, task: usize, payload: &Payload) -> impl Future<Output = Reply>;
 }
 
 /// Makes one [`Transport`] per worker. Called on the worker's own thread and

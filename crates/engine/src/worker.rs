@@ -2,20 +2,22 @@
 //! `LocalSet`, so users share the transport and recorder without locks.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cliffload_metrics::TaskTable;
+use cliffload_metrics::{ErrorLog, LatencyHistogram, TaskTable};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use tokio::sync::{mpsc, watch};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cpu::thread_cpu_time;
 use crate::plan::Plan;
-use crate::transport::{Connector, Transport};
+use crate::transport::{Connector, Reply, Transport};
 
 /// Interval length of the series (DESIGN §4).
 pub(crate) const INTERVAL: Duration = Duration::from_secs(1);
@@ -27,11 +29,21 @@ pub(crate) enum Msg {
     Ready,
     /// Could not connect: the run cannot start.
     Failed(String),
-    /// Everything recorded in interval `index` (seconds since start).
+    /// Everything that happened in interval `index` (seconds since start).
+    /// Sent once per index, in order, empty intervals included.
     Interval { index: u32, table: Recorded },
     /// Every user has stopped and every in-flight request is recorded.
+    /// `tail`: the intervals not yet sent, the last one being the one the
+    /// worker ended in (sent here, not as [`Msg::Interval`], so the
+    /// aggregator knows it is this worker's last).
     /// `cpu`: what this worker thread spent on the load (users and connection).
-    Done { at: Instant, cpu: Option<Duration> },
+    Done {
+        at: Instant,
+        cpu: Option<Duration>,
+        tail: Vec<(u32, Recorded)>,
+        /// The text of this worker's failures and refusals, for the whole run.
+        errors: ErrorLog,
+    },
     /// The worker stopped without finishing (a panic): its last interval is lost.
     Lost,
 }
@@ -55,14 +67,45 @@ impl Drop for LostGuard {
 /// What a worker recorded in one interval.
 #[derive(Debug, Default)]
 pub(crate) struct Recorded {
-    /// Latency from the actual send.
+    /// Latency from the actual send, of the requests completed in the interval.
     pub table: TaskTable,
     /// Open model: latency from the intended send time (coordinated omission corrected).
     pub intended: TaskTable,
-    /// Open model: requests sent more than [`LATE`] after their intended time.
+    /// Open model: requests sent in the interval more than [`LATE`] after
+    /// their intended time.
     pub late: u64,
-    /// Open model: requests never sent (the run ended while they waited for room).
-    pub dropped: u64,
+    /// Open model: arrivals the run gave up on in the interval (deadline or
+    /// cancellation while they waited to be sent).
+    pub never_sent: u64,
+    /// Open model: each never-sent arrival's wait, from its intended time to
+    /// when the run gave up on it. Allocated on the first (140 KB).
+    pub never_sent_wait: Option<LatencyHistogram>,
+    /// See [`cliffload_metrics::IntervalStats::active`].
+    pub active: u32,
+}
+
+impl Recorded {
+    fn new(tasks: usize) -> Self {
+        Self {
+            table: TaskTable::new(tasks),
+            intended: TaskTable::new(tasks),
+            ..Self::default()
+        }
+    }
+
+    /// Adds another worker's record of the same interval (`active` adds up).
+    pub fn merge(&mut self, other: &Recorded) {
+        self.table.merge(&other.table);
+        self.intended.merge(&other.intended);
+        self.late += other.late;
+        self.never_sent += other.never_sent;
+        if let Some(w) = &other.never_sent_wait {
+            self.never_sent_wait
+                .get_or_insert_with(LatencyHistogram::new)
+                .merge(w);
+        }
+        self.active += other.active;
+    }
 }
 
 /// How late an open-model send may be before it counts as late.
@@ -71,11 +114,123 @@ pub(crate) const LATE: Duration = Duration::from_millis(1);
 /// The resolution of tokio's timer.
 const TIMER_TICK: Duration = Duration::from_millis(1);
 
+/// One interval being recorded.
+#[derive(Debug)]
+struct Bucket {
+    rec: Recorded,
+    /// The active gauge after its last change in this interval, if it changed.
+    active_end: Option<u32>,
+    /// The highest the active gauge reached in this interval.
+    active_peak: u32,
+}
+
+/// A worker's recorder. Everything is filed under the interval of the
+/// moment it happened (a reply under its completion time), not of the
+/// moment it is flushed: a flush that runs late (the thread was starved)
+/// then still hands each second exactly what happened in it. Normally one
+/// or two intervals are live: the one being recorded and, around a boundary,
+/// the one waiting for its flush.
+#[derive(Debug)]
+struct Recorder {
+    start: Instant,
+    tasks: usize,
+    open: bool,
+    /// Index of `buckets[0]`; every interval before it has been sent.
+    first: u32,
+    buckets: VecDeque<Bucket>,
+    /// Closed model: users running; open model: requests in flight.
+    active: u32,
+    /// The gauge at the end of the last interval sent.
+    carry: u32,
+    /// Failure and refusal messages of the whole run (bounded; only
+    /// non-successes with a detail reach it, so the hot path skips it).
+    errors: ErrorLog,
+}
+
+impl Recorder {
+    fn new(start: Instant, tasks: usize, open: bool) -> Self {
+        Self {
+            start,
+            tasks,
+            open,
+            first: 0,
+            buckets: VecDeque::with_capacity(4),
+            active: 0,
+            carry: 0,
+            errors: ErrorLog::default(),
+        }
+    }
+
+    /// The interval `at` falls in.
+    #[inline]
+    fn index(&self, at: Instant) -> u32 {
+        let secs = at.saturating_duration_since(self.start).as_secs();
+        u32::try_from(secs).unwrap_or(u32::MAX)
+    }
+
+    /// The record of the interval `at` falls in. A moment in an interval
+    /// already sent cannot happen (time only moves on, and an interval is
+    /// sent once it is over); were it to, it would join the first open one.
+    #[inline]
+    fn at(&mut self, at: Instant) -> &mut Bucket {
+        let i = self.index(at).saturating_sub(self.first) as usize;
+        while self.buckets.len() <= i {
+            self.buckets.push_back(Bucket {
+                rec: Recorded::new(self.tasks),
+                active_end: None,
+                active_peak: 0,
+            });
+        }
+        &mut self.buckets[i]
+    }
+
+    /// One more user running or request in flight, from `at`.
+    fn active_up(&mut self, at: Instant) {
+        self.active += 1;
+        let now = self.active;
+        let b = self.at(at);
+        b.active_end = Some(now);
+        b.active_peak = b.active_peak.max(now);
+    }
+
+    /// One fewer, from `at`.
+    fn active_down(&mut self, at: Instant) {
+        self.active = self.active.saturating_sub(1);
+        let now = self.active;
+        self.at(at).active_end = Some(now);
+    }
+
+    /// Hands over every interval before `before`, in order, empty ones included.
+    fn close_before(&mut self, before: u32, mut send: impl FnMut(u32, Recorded)) {
+        while self.first < before {
+            let (mut rec, end, peak) = match self.buckets.pop_front() {
+                Some(b) => (b.rec, b.active_end.unwrap_or(self.carry), b.active_peak),
+                None => (Recorded::new(self.tasks), self.carry, 0),
+            };
+            // The open model's peak includes what was still in flight from before.
+            rec.active = if self.open { peak.max(self.carry) } else { end };
+            self.carry = end;
+            send(self.first, rec);
+            self.first += 1;
+        }
+    }
+
+    /// Every interval left, through the one `at` (the end) falls in.
+    fn close_all(&mut self, at: Instant) -> Vec<(u32, Recorded)> {
+        let last_bucket = (self.first + self.buckets.len() as u32).saturating_sub(1);
+        let last = self.index(at).max(last_bucket);
+        let mut tail = Vec::with_capacity(self.buckets.len() + 1);
+        self.close_before(last.saturating_add(1), |i, r| tail.push((i, r)));
+        tail
+    }
+}
+
 struct Ctx<T> {
     plan: Arc<Plan>,
     transport: T,
-    recorder: RefCell<Recorded>,
+    recorder: RefCell<Recorder>,
     cancel: CancellationToken,
+    start: Instant,
     deadline: Instant,
     /// Requests this worker may still send (its share of `max_requests`).
     budget: Cell<u64>,
@@ -92,13 +247,35 @@ impl<T> Ctx<T> {
         true
     }
 
-    fn take(&self) -> Recorded {
+    /// Records one reply under its completion time.
+    #[inline]
+    fn record(&self, task: usize, reply: &Reply, sent: Instant, done: Instant) {
         let mut r = self.recorder.borrow_mut();
-        Recorded {
-            table: r.table.take(),
-            intended: r.intended.take(),
-            late: std::mem::take(&mut r.late),
-            dropped: std::mem::take(&mut r.dropped),
+        r.at(done).rec.table.record(task, reply.outcome, done - sent);
+        if let Some(detail) = &reply.detail {
+            r.errors.record(task, reply.outcome, detail);
+        }
+    }
+
+    /// The open model gave up at `at`: arrival `n` (its budget taken) and
+    /// this worker's later ones that were due by then, within the budget, are
+    /// never sent; arrivals not yet due were never planned.
+    fn give_up(&self, mut n: u64, workers: usize, at: Instant) {
+        let mut r = self.recorder.borrow_mut();
+        let rec = &mut r.at(at).rec;
+        while let Some(offset) = self.plan.arrival_offset(n) {
+            let intended = self.start + offset;
+            if intended > at {
+                break;
+            }
+            rec.never_sent += 1;
+            rec.never_sent_wait
+                .get_or_insert_with(LatencyHistogram::new)
+                .record(at - intended);
+            n += workers as u64;
+            if !self.take_one() {
+                break;
+            }
         }
     }
 }
@@ -141,120 +318,152 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         }
     };
     send(Msg::Ready);
-    let start = loop {
-        if let Some(s) = *start.borrow_and_update() {
-            break s;
-        }
-        tokio::select! {
-            changed = start.changed() => if changed.is_err() { guard.armed = false; return },
-            () = cancel.cancelled() => { guard.armed = false; return },
-        }
+    let Some(start) = wait_for_start(&mut start, &cancel).await else {
+        guard.armed = false;
+        return;
     };
     let cpu_at_start = thread_cpu_time();
+    let recorder = Recorder::new(start, plan.tasks.len(), plan.arrival.is_some());
     let ctx = Rc::new(Ctx {
         transport,
-        recorder: RefCell::new(Recorded {
-            table: TaskTable::new(plan.tasks.len()),
-            intended: TaskTable::new(plan.tasks.len()),
-            ..Recorded::default()
-        }),
+        recorder: RefCell::new(recorder),
         cancel,
+        start,
         deadline: start + plan.duration,
         budget: Cell::new(plan.request_budget(worker, workers)),
         plan,
     });
-    let users: Vec<_> = if ctx.plan.arrival.is_some() {
-        vec![tokio::task::spawn_local(open_loop(
-            ctx.clone(),
-            worker,
-            workers,
-            start,
-        ))]
-    } else {
-        (worker as u32..ctx.plan.users.get())
-            .step_by(workers)
-            .map(|user| tokio::task::spawn_local(user_loop(ctx.clone(), user, start)))
-            .collect()
-    };
-    let ticker =
-        tokio::task::spawn_local(flush_every_interval(ctx.clone(), start, tx.clone(), worker));
+    let users = spawn_users(&ctx, worker, workers);
+    let ticker = tokio::task::spawn_local(flush_every_interval(ctx.clone(), tx.clone(), worker));
     for u in users {
         let _ = u.await;
     }
     ticker.abort();
     let at = Instant::now();
-    let index = (at - start).as_secs() as u32;
-    send(Msg::Interval {
-        index,
-        table: ctx.take(),
-    });
+    let (tail, errors) = {
+        let mut r = ctx.recorder.borrow_mut();
+        (r.close_all(at), r.errors.take())
+    };
     let cpu = thread_cpu_time()
         .zip(cpu_at_start)
         .map(|(end, start)| end.saturating_sub(start));
     guard.armed = false;
-    send(Msg::Done { at, cpu });
+    send(Msg::Done {
+        at,
+        cpu,
+        tail,
+        errors,
+    });
 }
 
-/// Hands the recorder's contents to the aggregator once per interval.
+/// The common start instant, or `None` if the run stopped before it.
+async fn wait_for_start(
+    start: &mut watch::Receiver<Option<Instant>>,
+    cancel: &CancellationToken,
+) -> Option<Instant> {
+    loop {
+        if let Some(s) = *start.borrow_and_update() {
+            return Some(s);
+        }
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return None,
+            changed = start.changed() => changed.ok()?,
+        }
+    }
+}
+
+/// The open model's arrival loop, or this worker's share of the users.
+fn spawn_users<T: Transport + 'static>(
+    ctx: &Rc<Ctx<T>>,
+    worker: usize,
+    workers: usize,
+) -> Vec<JoinHandle<()>> {
+    if ctx.plan.arrival.is_some() {
+        return vec![tokio::task::spawn_local(open_loop(
+            ctx.clone(),
+            worker,
+            workers,
+        ))];
+    }
+    (worker as u32..ctx.plan.users.get())
+        .step_by(workers)
+        .map(|user| tokio::task::spawn_local(user_loop(ctx.clone(), user)))
+        .collect()
+}
+
+/// Hands every finished interval to the aggregator once a second. It reads
+/// the clock rather than counting ticks: woken late (the thread was
+/// starved), it sends every interval that is over, each with its own
+/// records, and keeps the one still running.
 async fn flush_every_interval<T>(
     ctx: Rc<Ctx<T>>,
-    start: Instant,
     tx: mpsc::UnboundedSender<(usize, Msg)>,
     worker: usize,
 ) {
-    let mut ticks = tokio::time::interval_at(start + INTERVAL, INTERVAL);
-    // Burst: a late worker still emits every interval, so indices stay dense.
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut next = INTERVAL;
     loop {
-        let at = ticks.tick().await;
-        let index = ((at - start).as_secs_f64().round() as u32).saturating_sub(1);
-        if tx
-            .send((
-                worker,
-                Msg::Interval {
-                    index,
-                    table: ctx.take(),
-                },
-            ))
-            .is_err()
-        {
+        tokio::time::sleep_until(ctx.start + next).await;
+        let mut r = ctx.recorder.borrow_mut();
+        let over = r.index(Instant::now());
+        let mut gone = false;
+        r.close_before(over, |index, table| {
+            gone |= tx.send((worker, Msg::Interval { index, table })).is_err();
+        });
+        if gone {
             return;
         }
+        next = INTERVAL * over.saturating_add(1);
     }
 }
 
 /// One virtual user: pick a task, send, record, think, until the deadline or
 /// cancellation. A request in flight at the deadline completes and counts.
-async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
+async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32) {
     let (from, until) = ctx.plan.user_window(user);
-    let begin = start + from;
-    let deadline = until.map_or(ctx.deadline, |u| (start + u).min(ctx.deadline));
+    let begin = ctx.start + from;
+    let deadline = until.map_or(ctx.deadline, |u| (ctx.start + u).min(ctx.deadline));
     if begin >= deadline {
         return;
     }
+    // Cancellation first (`biased`), here and below: a tie between it and
+    // a timer must not be settled at random, or two runs of one plan differ.
     tokio::select! {
-        () = tokio::time::sleep_until(begin) => {}
+        biased;
         () = ctx.cancel.cancelled() => return,
+        () = tokio::time::sleep_until(begin) => {}
     }
+    ctx.recorder.borrow_mut().active_up(Instant::now());
+    // A user whose stage ends before the run leaves the active count; one
+    // stopped by the end of the run (deadline, cancel, budget) still counts
+    // in the last interval, which then shows the users the load ended with.
+    let own_end = deadline < ctx.deadline;
     let plan = &*ctx.plan;
     let class = plan.class_of(user);
     let mut rng =
         SmallRng::seed_from_u64(plan.seed ^ u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut cursor = user as usize;
     loop {
-        if ctx.cancel.is_cancelled() || Instant::now() >= deadline || !ctx.take_one() {
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            if own_end {
+                ctx.recorder.borrow_mut().active_down(now);
+            }
+            return;
+        }
+        if !ctx.take_one() {
             return;
         }
         let task = plan.pick_task(class, &mut rng);
         let payload = plan.tasks[task].payload(cursor);
         cursor = cursor.wrapping_add(1);
         let sent = Instant::now();
-        let outcome = ctx.transport.call(task, payload).await;
+        let reply = ctx.transport.call(task, payload).await;
         let done = Instant::now();
-        ctx.recorder
-            .borrow_mut()
-            .table
-            .record(task, outcome, done - sent);
+        ctx.record(task, &reply, sent, done);
         let resume = Plan::resume_at(class, &mut rng, sent, done);
         if resume <= done {
             // A transport that completes without waiting must not starve
@@ -262,8 +471,9 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
             tokio::task::consume_budget().await;
         } else {
             tokio::select! {
-                () = tokio::time::sleep_until(resume.min(deadline)) => {}
+                biased;
                 () = ctx.cancel.cancelled() => return,
+                () = tokio::time::sleep_until(resume.min(deadline)) => {}
             }
         }
     }
@@ -271,13 +481,9 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32, start: Instant) {
 
 /// The open model: this worker's share of the arrivals (every `workers`th
 /// request), each started at its intended time, or as soon as a slot is free.
-/// Latency is recorded from the actual send and from the intended one.
-async fn open_loop<T: Transport + 'static>(
-    ctx: Rc<Ctx<T>>,
-    worker: usize,
-    workers: usize,
-    start: Instant,
-) {
+/// Latency is recorded from the actual send and from the intended one. Every
+/// arrival due before the end is either sent or counted as never sent.
+async fn open_loop<T: Transport + 'static>(ctx: Rc<Ctx<T>>, worker: usize, workers: usize) {
     let plan = &*ctx.plan;
     let Some(arrival) = plan.arrival else { return };
     let cap = (arrival.max_in_flight.get() as usize / workers).max(1);
@@ -285,55 +491,90 @@ async fn open_loop<T: Transport + 'static>(
     let mut rng =
         SmallRng::seed_from_u64(plan.seed ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut n = worker as u64;
-    while let Some(offset) = plan.arrival_offset(n) {
+    let gave_up = loop {
+        // Arrivals past the schedule's end or beyond the budget are not planned.
+        let Some(offset) = plan.arrival_offset(n) else {
+            break None;
+        };
         if !ctx.take_one() {
-            break;
+            break None;
         }
-        let intended = start + offset;
+        let intended = ctx.start + offset;
         // tokio's timer fires on whole milliseconds, rounding a deadline up:
         // sleeping until `intended` itself would send up to a tick late and
         // charge that to the service's latency from the intended time. Wake
         // a tick early instead; a request sent before its time is measured
-        // from when it was sent (below).
+        // from when it was sent (see `send_open`).
         if let Some(wake) = intended.checked_sub(TIMER_TICK)
             && wake > Instant::now()
         {
             tokio::select! {
+                biased;
+                () = ctx.cancel.cancelled() => break Some(Instant::now()),
                 () = tokio::time::sleep_until(wake) => {}
-                () = ctx.cancel.cancelled() => break,
             }
-        } else if ctx.cancel.is_cancelled() {
-            break;
+        }
+        // Nothing starts at or after the deadline, even with a slot free
+        // then: deciding that by a random `select!` pick made runs differ.
+        if Instant::now() >= ctx.deadline {
+            break Some(Instant::now());
         }
         let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            () = ctx.cancel.cancelled() => break,
-            () = tokio::time::sleep_until(ctx.deadline) => {
-                ctx.recorder.borrow_mut().dropped += 1;
-                break;
-            }
+            biased;
+            () = ctx.cancel.cancelled() => break Some(Instant::now()),
+            () = tokio::time::sleep_until(ctx.deadline) => break Some(Instant::now()),
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                // The semaphore is never closed; stop as at the deadline if it were.
+                Err(_) => break Some(Instant::now()),
+            },
         };
-        let sent = Instant::now();
-        if sent.saturating_duration_since(intended) > LATE {
-            ctx.recorder.borrow_mut().late += 1;
-        }
         let task = plan.pick_task(plan.open_class_of(n), &mut rng);
-        let c = ctx.clone();
-        tokio::task::spawn_local(async move {
-            let outcome = c
-                .transport
-                .call(task, c.plan.tasks[task].payload(n as usize))
-                .await;
-            let done = Instant::now();
-            let mut r = c.recorder.borrow_mut();
-            r.table.record(task, outcome, done - sent);
-            // From the intended time, or from sending if that was earlier
-            // (woken a tick ahead, it has not waited).
-            r.intended.record(task, outcome, done - intended.min(sent));
-            drop(permit);
-        });
+        send_open(&ctx, n, task, intended, permit);
         n += workers as u64;
+    };
+    if let Some(at) = gave_up {
+        ctx.give_up(n, workers, at);
     }
     // Every request in flight finishes and is recorded.
     let _ = slots.acquire_many(cap as u32).await;
+}
+
+/// Sends arrival `n` now, in its own task, holding `permit` until the reply.
+fn send_open<T: Transport + 'static>(
+    ctx: &Rc<Ctx<T>>,
+    n: u64,
+    task: usize,
+    intended: Instant,
+    permit: OwnedSemaphorePermit,
+) {
+    let sent = Instant::now();
+    {
+        let mut r = ctx.recorder.borrow_mut();
+        r.active_up(sent);
+        if sent.saturating_duration_since(intended) > LATE {
+            r.at(sent).rec.late += 1;
+        }
+    }
+    let c = ctx.clone();
+    tokio::task::spawn_local(async move {
+        let reply = c
+            .transport
+            .call(task, c.plan.tasks[task].payload(n as usize))
+            .await;
+        let done = Instant::now();
+        let outcome = reply.outcome;
+        let mut r = c.recorder.borrow_mut();
+        if let Some(detail) = &reply.detail {
+            r.errors.record(task, outcome, detail);
+        }
+        let rec = &mut r.at(done).rec;
+        rec.table.record(task, outcome, done - sent);
+        // From the intended time, or from sending if that was earlier
+        // (woken a tick ahead, it has not waited).
+        rec.intended
+            .record(task, outcome, done - intended.min(sent));
+        r.active_down(done);
+        drop(permit);
+    });
 }

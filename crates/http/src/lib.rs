@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cliffload_engine::{Connector, Payload, Transport, outcome_of};
+use cliffload_engine::{Connector, Payload, Reply, Transport, detail_of, outcome_of};
 use cliffload_metrics::Outcome;
 use cliffload_protocol::{Codec, Interpretation, ReplyKind, classify, headers};
 use cliffload_scenario::{Encoding, Protocol, Task};
@@ -130,7 +130,7 @@ impl HttpTransport {
         &self,
         task: usize,
         payload: &Payload,
-    ) -> (Outcome, Result<ReplyKind, String>) {
+    ) -> (Reply, Result<ReplyKind, String>) {
         let target = &self.targets[task];
         let mut request = self
             .client
@@ -145,7 +145,7 @@ impl HttpTransport {
         }
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) => return (error_outcome(&e), Err(chain(&e))),
+            Err(e) => return failed(error_outcome(&e), chain(&e)),
         };
         let status = response.status();
         let content_type = response
@@ -160,7 +160,7 @@ impl HttpTransport {
             .map(str::to_owned);
         let body = match response.bytes().await {
             Ok(b) => b,
-            Err(e) => return (error_outcome(&e), Err(chain(&e))),
+            Err(e) => return failed(error_outcome(&e), chain(&e)),
         };
         let kind = classify(
             target.interpretation,
@@ -171,24 +171,38 @@ impl HttpTransport {
         if let ReplyKind::Unrecognised(why) = &kind {
             // Nobody serves the route: the HTTP counterpart of no responders.
             if status == reqwest::StatusCode::NOT_FOUND {
-                return (
+                return failed(
                     Outcome::NoResponders,
-                    Err(format!("404 Not Found at {}", target.url)),
+                    format!("404 Not Found at {}", target.url),
                 );
             }
-            return (
+            return failed(
                 Outcome::Decode,
-                Err(format!("HTTP {status} from {}: {why}", target.url)),
+                format!("HTTP {status} from {}: {why}", target.url),
             );
         }
-        (outcome_of(&kind, payload.injected.is_some()), Ok(kind))
+        let outcome = outcome_of(&kind, payload.injected.is_some());
+        let detail = detail_of(
+            outcome,
+            &kind,
+            payload.injected,
+            content_type.as_deref(),
+            None,
+            &body,
+        );
+        (Reply { outcome, detail }, Ok(kind))
     }
 }
 
 impl Transport for HttpTransport {
-    async fn call(&self, task: usize, payload: &Payload) -> Outcome {
+    async fn call(&self, task: usize, payload: &Payload) -> Reply {
         self.exchange(task, payload).await.0
     }
+}
+
+/// A failure with its text, as both the reply and the preflight error.
+fn failed(outcome: Outcome, why: String) -> (Reply, Result<ReplyKind, String>) {
+    (Reply::with_detail(outcome, why.clone()), Err(why))
 }
 
 /// The error and its causes (reqwest's own message hides "connection refused").
@@ -223,7 +237,8 @@ pub async fn preflight(
 ) -> Result<(), String> {
     let transport = connector.connect(0).await?;
     for (task, payload) in first_payloads.iter().enumerate() {
-        let (outcome, detail) = transport.exchange(task, payload).await;
+        let (reply, detail) = transport.exchange(task, payload).await;
+        let outcome = reply.outcome;
         if matches!(
             outcome,
             Outcome::NoResponders | Outcome::Transport | Outcome::Timeout | Outcome::Decode

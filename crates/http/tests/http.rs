@@ -47,21 +47,24 @@ async fn replies_become_outcomes_as_over_nats() {
     let c = connector(&base);
     let t = c.connect(0).await.expect("client");
     let body = |s: &'static str| Payload::valid(s.as_bytes());
-    assert_eq!(t.call(0, &body("{}")).await, Outcome::Ok);
-    assert_eq!(t.call(1, &body(r#"{"message":"hi"}"#)).await, Outcome::Ok);
-    // A flat body is refused as invalid: a failure for a valid request...
+    assert_eq!(t.call(0, &body("{}")).await, Outcome::Ok.into());
     assert_eq!(
-        t.call(1, &body(r#"{"msg":1}"#)).await,
-        Outcome::ValidationFailed
+        t.call(1, &body(r#"{"message":"hi"}"#)).await,
+        Outcome::Ok.into()
     );
+    // A flat body is refused as invalid: a failure for a valid request,
+    // with the service's words kept...
+    let refused = t.call(1, &body(r#"{"msg":1}"#)).await;
+    assert_eq!(refused.outcome, Outcome::ValidationFailed);
+    assert_eq!(refused.detail.as_deref(), Some("validation failed"));
     // ...and the correct answer to an injected one.
     let injected = Payload {
         body: bytes::Bytes::from_static(br#"{"msg":1}"#),
         injected: Some("missing_required"),
     };
-    assert_eq!(t.call(1, &injected).await, Outcome::RejectedExpected);
-    assert_eq!(t.call(2, &body("{}")).await, Outcome::ServiceError);
-    assert_eq!(t.call(3, &body("{}")).await, Outcome::NoResponders);
+    assert_eq!(t.call(1, &injected).await.outcome, Outcome::RejectedExpected);
+    assert_eq!(t.call(2, &body("{}")).await.outcome, Outcome::ServiceError);
+    assert_eq!(t.call(3, &body("{}")).await.outcome, Outcome::NoResponders);
 }
 
 #[tokio::test]
@@ -75,7 +78,7 @@ async fn a_closed_port_is_a_transport_failure_and_preflight_names_it() {
     let c = connector(&base);
     let t = c.connect(0).await.expect("client");
     assert_eq!(
-        t.call(0, &Payload::valid(&b"{}"[..])).await,
+        t.call(0, &Payload::valid(&b"{}"[..])).await.outcome,
         Outcome::Transport
     );
     let ping = Payload::valid(&b"{}"[..]);
@@ -119,7 +122,7 @@ async fn a_slow_reply_is_a_timeout() {
     let c = HttpConnector::new(vec![HttpTarget::of(&t[0], &base).expect("rpc")]);
     let transport = c.connect(0).await.expect("client");
     assert_eq!(
-        transport.call(0, &Payload::valid(&b"{}"[..])).await,
+        transport.call(0, &Payload::valid(&b"{}"[..])).await.outcome,
         Outcome::Timeout
     );
     held.abort();
@@ -149,7 +152,7 @@ async fn bodies_over_axums_default_2_mb_reach_the_service() {
     let t = c.connect(0).await.expect("client");
     let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(3 << 20));
     assert_eq!(
-        t.call(1, &Payload::valid(big.into_bytes())).await,
+        t.call(1, &Payload::valid(big.into_bytes())).await.outcome,
         Outcome::Ok
     );
 }

@@ -133,6 +133,17 @@ impl TaskTable {
 pub struct IntervalStats {
     /// Interval number: seconds since the start of the load.
     pub index: u32,
+    /// How long the interval really was: one second, except the last, which
+    /// is the remainder of the run, or, when that remainder is under half a
+    /// second, one second plus it (the engine merges it into the one before,
+    /// so no rate is ever computed over a few milliseconds). Rates are
+    /// counts divided by this.
+    pub length: Duration,
+    /// Closed model: virtual users running at the end of the interval (for
+    /// the last one, when the load stopped). Open model: the most requests
+    /// in flight at once during the interval (with several workers, the sum
+    /// of each worker's most).
+    pub active: u32,
     /// Requests per outcome completed in the interval.
     pub counts: OutcomeCounts,
     /// Latency over every request that completed in the interval.
@@ -145,10 +156,13 @@ pub struct IntervalStats {
 }
 
 impl IntervalStats {
-    /// Summarises one interval's table.
+    /// Summarises one interval's table; `length` and `active` are left for
+    /// the caller, who knows them.
     pub fn from_table(index: u32, table: &TaskTable) -> Self {
         Self {
             index,
+            length: Duration::ZERO,
+            active: 0,
             counts: table.counts(),
             latency: table.merged(|_| true).summary(),
             success_latency: table

@@ -13,11 +13,27 @@ const INSTALL_HINT: &str = "install it (Debian/Ubuntu: `sudo apt-get install nat
 macOS: `brew install nats-server`; or see https://docs.nats.io/running-a-nats-service/introduction/installation), \
 set CLIFFLOAD_NATS_SERVER to its path, or pass --nats-url to use a running server";
 
+/// Where Debian's package (`/usr/sbin`) and hand installs put nats-server,
+/// off a normal user's PATH: looked in after PATH.
+const SBIN_DIRS: [&str; 3] = ["/usr/sbin", "/usr/local/sbin", "/sbin"];
+
+/// The nats-server binary: the first on `path`, else in an sbin directory
+/// (where `apt-get install nats-server` puts it, not on a non-root PATH).
+pub fn locate(path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let on_path = path.into_iter().flat_map(std::env::split_paths);
+    on_path
+        .chain(SBIN_DIRS.iter().map(PathBuf::from))
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+}
+
 /// Why the managed server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The binary is not there.
-    #[error("cannot find `{binary}`: {INSTALL_HINT}")]
+    #[error(
+        "cannot find `{binary}` on PATH or in /usr/sbin, /usr/local/sbin, /sbin: {INSTALL_HINT}"
+    )]
     NotFound {
         /// What was looked for.
         binary: String,
@@ -50,7 +66,10 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts a server on a free port and waits until it accepts clients.
     pub fn start() -> Result<Self, ServerError> {
-        let binary = std::env::var(BINARY_ENV).unwrap_or_else(|_| "nats-server".to_owned());
+        let binary = std::env::var(BINARY_ENV).unwrap_or_else(|_| {
+            locate(std::env::var_os("PATH").as_deref())
+                .map_or_else(|| "nats-server".to_owned(), |p| p.display().to_string())
+        });
         let dir = tempfile::Builder::new()
             .prefix("cliffload-nats-")
             .tempdir()?;
@@ -193,4 +212,24 @@ fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_nats_server_off_path_in_an_sbin_directory_or_says_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = dir.path().join("nats-server");
+        std::fs::write(&fake, b"").expect("write");
+        let path = std::env::join_paths([dir.path()]).expect("path");
+        assert_eq!(locate(Some(&path)), Some(fake));
+        // With an empty PATH only the sbin directories are searched.
+        let found = locate(Some(std::ffi::OsStr::new("")));
+        let installed = SBIN_DIRS
+            .iter()
+            .any(|d| Path::new(d).join("nats-server").is_file());
+        assert_eq!(found.is_some(), installed, "{found:?}");
+    }
 }

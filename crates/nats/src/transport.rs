@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, Subject};
 use bytes::Bytes;
-use cliffload_engine::{Connector, Payload, Transport};
+use cliffload_engine::{Connector, Payload, Reply, Transport, detail_of};
 use cliffload_metrics::Outcome;
 use cliffload_protocol::{Codec, Interpretation, ReplyKind, classify, headers};
 use cliffload_scenario::{Encoding, Protocol, Task};
@@ -50,6 +50,33 @@ impl Target {
             },
             headers,
             correlation: task.headers,
+        }
+    }
+
+    /// The outcome of a reply to a request (`injected`: the request's
+    /// injected error), with the text saying why when it is not a success.
+    pub fn reply(&self, msg: &Message, injected: Option<&str>) -> Reply {
+        let kind = self.reply_kind(msg);
+        let outcome = outcome_of(&kind, injected.is_some());
+        if outcome == Outcome::Ok {
+            return outcome.into();
+        }
+        let header = |name: &str| {
+            msg.headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str())
+        };
+        Reply {
+            outcome,
+            detail: detail_of(
+                outcome,
+                &kind,
+                injected,
+                header(headers::CONTENT_TYPE),
+                header(headers::SERVICE_ERROR),
+                &msg.payload,
+            ),
         }
     }
 
@@ -147,21 +174,44 @@ impl NatsTransport {
 }
 
 impl Transport for NatsTransport {
-    async fn call(&self, task: usize, payload: &Payload) -> Outcome {
+    async fn call(&self, task: usize, payload: &Payload) -> Reply {
         let target = &self.targets[task];
+        // async-nats starts its request timeout only once the request is
+        // queued, and queueing waits while the connection is down and its
+        // buffer full: requests then hung for ever. So the timeout here
+        // spans the whole call, and async-nats gets none (one timer, not two).
         let mut request = async_nats::Request::new()
             .payload(payload.body.clone())
-            .timeout(Some(target.timeout));
+            .timeout(None);
         if let Some(h) = self.headers_for(target) {
             request = request.headers(h);
         }
-        match self
-            .client
-            .send_request(target.subject.clone(), request)
-            .await
-        {
-            Ok(msg) => outcome_of(&target.reply_kind(&msg), payload.injected.is_some()),
-            Err(e) => error_outcome(e.kind()),
+        let sent = tokio::time::Instant::now();
+        let reply = tokio::time::timeout(
+            target.timeout,
+            self.client.send_request(target.subject.clone(), request),
+        )
+        .await;
+        match reply {
+            // A reply the worker saw only after the timeout (a starved
+            // runtime) is still late: a timeout, never a success.
+            Ok(Ok(_)) if sent.elapsed() > target.timeout => Reply::with_detail(
+                Outcome::Timeout,
+                format!("reply came after the {:?} timeout", target.timeout),
+            ),
+            Ok(Ok(msg)) => target.reply(&msg, payload.injected),
+            Ok(Err(e)) => {
+                let outcome = error_outcome(e.kind());
+                let detail = match outcome {
+                    Outcome::NoResponders => format!("no responders on {}", target.subject),
+                    _ => e.to_string(),
+                };
+                Reply::with_detail(outcome, detail)
+            }
+            Err(_) => Reply::with_detail(
+                Outcome::Timeout,
+                format!("no reply within {:?}", target.timeout),
+            ),
         }
     }
 }

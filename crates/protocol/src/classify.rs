@@ -61,8 +61,24 @@ pub fn classify(
     }
 }
 
+/// True when `body` opens a JSON object or a MsgPack map. serde reads a
+/// struct from a sequence too, so without this `[true, "ok"]` would pass as
+/// `{"success": true, "error": "ok"}`.
+fn opens_a_map(codec: Codec, body: &[u8]) -> bool {
+    match codec {
+        Codec::Json => body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'),
+        // fixmap, map 16, map 32
+        Codec::MsgPack => matches!(body.first(), Some(0x80..=0x8f | 0xde | 0xdf)),
+    }
+}
+
 fn classify_envelope(content_type: Option<&str>, body: &[u8]) -> ReplyKind {
     let codec = content_type.map_or_else(|| Codec::sniff(body), Codec::from_content_type);
+    if !body.is_empty() && !opens_a_map(codec, body) {
+        return ReplyKind::Unrecognised(format!(
+            "not a {codec:?} object: a Cliffracer reply is an object with a boolean \"success\""
+        ));
+    }
     let view: Result<View<'_>, String> = match codec {
         Codec::Json => serde_json::from_slice(body).map_err(|e| e.to_string()),
         Codec::MsgPack => rmp_serde::from_slice(body).map_err(|e| e.to_string()),
@@ -85,6 +101,21 @@ fn classify_envelope(content_type: Option<&str>, body: &[u8]) -> ReplyKind {
         (Some(false), _) => ReplyKind::BusinessRefused,
         (None, _) => ReplyKind::Unrecognised("no boolean \"success\" key".to_owned()),
     }
+}
+
+/// The `error` text of a Cliffracer envelope, for the failures table. Read
+/// again only for replies that were not a success, so the hot path (which
+/// skips it) stays as it is.
+pub fn error_text(content_type: Option<&str>, body: &[u8]) -> Option<String> {
+    let codec = content_type.map_or_else(|| Codec::sniff(body), Codec::from_content_type);
+    if !opens_a_map(codec, body) {
+        return None;
+    }
+    let view: View<'_> = match codec {
+        Codec::Json => serde_json::from_slice(body).ok()?,
+        Codec::MsgPack => rmp_serde::from_slice(body).ok()?,
+    };
+    view.error.map(Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -154,6 +185,15 @@ mod tests {
             ReplyKind::Unrecognised(_)
         ));
         assert!(matches!(cliff(br#"[1,2]"#), ReplyKind::Unrecognised(_)));
+        // serde reads a struct from a sequence: an array must not pass as an envelope.
+        assert!(matches!(
+            cliff(br#"[true, "ok"]"#),
+            ReplyKind::Unrecognised(_)
+        ));
+        assert!(matches!(
+            classify(Interpretation::Cliffracer, Some("application/msgpack"), None, b"\x92\xc3\xa2ok"),
+            ReplyKind::Unrecognised(_)
+        ));
     }
 
     #[test]
@@ -162,6 +202,17 @@ mod tests {
         assert_eq!(m(None), ReplyKind::Success);
         assert_eq!(m(Some("400")), ReplyKind::ValidationRefused);
         assert_eq!(m(Some("500")), ReplyKind::ServiceError);
+    }
+
+    #[test]
+    fn error_text_reads_the_envelope_error() {
+        let body = br#"{"success": false, "error": "refused: insufficient stock", "timestamp": "t"}"#;
+        assert_eq!(
+            error_text(None, body).as_deref(),
+            Some("refused: insufficient stock")
+        );
+        assert_eq!(error_text(None, br#"["error"]"#), None);
+        assert_eq!(error_text(None, b"garbage"), None);
     }
 
     #[test]

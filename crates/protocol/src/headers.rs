@@ -10,6 +10,8 @@ pub const MSGPACK: &str = "application/msgpack";
 pub const CORRELATION_ID: &str = "X-Correlation-ID";
 /// Header a NATS micro service sets on an error reply.
 pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
+/// The text of a NATS micro service error (beside its code).
+pub const SERVICE_ERROR: &str = "Nats-Service-Error";
 
 /// Headers a Cliffracer service reads the correlation id from, in this order,
 /// matched case-insensitively.

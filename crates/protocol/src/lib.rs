@@ -13,7 +13,7 @@ mod envelope;
 pub mod headers;
 pub mod subject;
 
-pub use classify::{Interpretation, ReplyKind, classify};
+pub use classify::{Interpretation, ReplyKind, classify, error_text};
 pub use codec::{Codec, CodecError};
 pub use envelope::{
     Envelope, ErrorDetail, INTERNAL_ERROR_PREFIX, Loc, REFUSED_PREFIX, UNKNOWN_METHOD_PREFIX,

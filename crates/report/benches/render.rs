@@ -157,6 +157,7 @@ fn meta(s: &Scenario) -> RunMeta<'_> {
         warnings: vec![],
         generator_cpu: Some(Duration::from_secs(410)),
         open: None,
+        errors: Default::default(),
     }
 }
 

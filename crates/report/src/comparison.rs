@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::result::{LatencyUs, RunResult, Summary};
-use crate::verdict::{Claim, ClaimStatus, MIN_CLAIM_SAMPLES};
+use crate::verdict::{Claim, ClaimStatus, MIN_SAMPLES, failure_rate, percent};
 
 /// The HTTP run beside the NATS one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,8 +49,9 @@ pub fn faster(median_ratio: f64) -> String {
     }
 }
 
+/// `a / b`, unrounded: the claim is judged on it, only the text rounds.
 fn ratio(a: f64, b: f64) -> Option<f64> {
-    (a > 0.0 && b > 0.0).then(|| (a / b * 100.0).round() / 100.0)
+    (a > 0.0 && b > 0.0).then(|| a / b)
 }
 
 /// Adds `http` (the same plan run over HTTP at `url`) to `nats`, and judges
@@ -87,38 +88,36 @@ pub fn apply(nats: &mut RunResult, http: &RunResult, url: &str, max_failure_perc
     {
         *existing = claim;
     }
-    nats.verdict.passed = nats.verdict.checks.iter().all(|c| c.passed)
-        && !nats
-            .verdict
-            .claims
-            .iter()
-            .any(|c| c.status == ClaimStatus::NotValidated);
     nats.comparison = Some(comparison);
 }
 
 fn judge_ten_x(nats: &RunResult, c: &Comparison, max_failure_percent: f64) -> Claim {
     let (n, h) = (&nats.summary, &c.http);
-    let (status, detail) = if n.failure_percent > max_failure_percent {
+    let (nf, hf) = (
+        failure_rate(n.failures, n.requests),
+        failure_rate(h.failures, h.requests),
+    );
+    let (status, detail) = if nf > max_failure_percent {
         (
             ClaimStatus::NotValidated,
             format!(
-                "{:.2}% of the NATS requests failed (bound {max_failure_percent}%)",
-                n.failure_percent
+                "{} of the NATS requests failed (bound {max_failure_percent}%)",
+                percent(nf)
             ),
         )
-    } else if h.failure_percent > max_failure_percent {
+    } else if hf > max_failure_percent {
         (
             ClaimStatus::Inconclusive,
             format!(
-                "{:.2}% of the HTTP requests failed (bound {max_failure_percent}%): no fair comparison",
-                h.failure_percent
+                "{} of the HTTP requests failed (bound {max_failure_percent}%): no fair comparison",
+                percent(hf)
             ),
         )
-    } else if n.successes < MIN_CLAIM_SAMPLES || h.successes < MIN_CLAIM_SAMPLES {
+    } else if n.successes < MIN_SAMPLES || h.successes < MIN_SAMPLES {
         (
             ClaimStatus::Inconclusive,
             format!(
-                "{} successful NATS and {} successful HTTP requests: need at least {MIN_CLAIM_SAMPLES} of each; run longer",
+                "{} successful NATS and {} successful HTTP requests: need at least {MIN_SAMPLES} of each; run longer",
                 n.successes, h.successes
             ),
         )
@@ -163,17 +162,17 @@ pub fn lines(r: &RunResult, c: &Comparison) -> Vec<String> {
     };
     let mut out = vec![
         format!(
-            "NATS: {} requests, {:.3}% failed, {:.1} ok req/s, {}",
+            "NATS: {} requests, {} failed, {:.1} ok req/s, {}",
             n.requests,
-            n.failure_percent,
+            percent(n.failure_percent),
             n.success_rps,
             lat(&n.latency_us, n.successes)
         ),
         format!(
-            "HTTP ({}): {} requests, {:.3}% failed, {:.1} ok req/s, {}",
+            "HTTP ({}): {} requests, {} failed, {:.1} ok req/s, {}",
             c.http_url,
             h.requests,
-            h.failure_percent,
+            percent(h.failure_percent),
             h.success_rps,
             lat(&h.latency_us, h.successes)
         ),

@@ -49,20 +49,27 @@ pub fn stats(r: &RunResult) -> String {
     let _ = w.write_record(&header);
     let secs = r.duration_s.max(1e-9);
     let mut row = |kind: &str, name: &str, requests: u64, failures: u64, l: &LatencyUs| {
+        // Without a successful request there is no response time: N/A, not 0.
+        let na = || "N/A".to_owned();
+        let or_na = |s: String| if l.count == 0 { na() } else { s };
         let mut cells = vec![
             kind.to_owned(),
             name.to_owned(),
             requests.to_string(),
             failures.to_string(),
-            ms(l.p50),
-            format!("{:.3}", l.mean / 1000.0),
-            ms(l.min),
-            ms(l.max),
+            or_na(ms(l.p50)),
+            or_na(format!("{:.3}", l.mean / 1000.0)),
+            or_na(ms(l.min)),
+            or_na(ms(l.max)),
             "0".to_owned(),
             format!("{:.3}", requests as f64 / secs),
             format!("{:.3}", failures as f64 / secs),
         ];
-        cells.extend(percentiles(l));
+        if l.count == 0 {
+            cells.extend(PERCENTILES.iter().map(|_| na()));
+        } else {
+            cells.extend(percentiles(l));
+        }
         let _ = w.write_record(&cells);
     };
     for t in &r.tasks {
@@ -110,7 +117,8 @@ pub fn stats_history(r: &RunResult) -> String {
         failed += i.failures;
         let mut cells = vec![
             (start + i64::from(i.t) + 1).to_string(),
-            r.load.users.to_string(),
+            // The users (or requests in flight) of that second, not the plan's maximum.
+            i.active.to_string(),
             String::new(),
             "Aggregated".to_owned(),
             format!("{:.3}", i.rps),
@@ -138,12 +146,25 @@ pub fn failures(r: &RunResult) -> String {
     let _ = w.write_record(["Method", "Name", "Error", "Occurrences"]);
     for t in &r.tasks {
         for (o, e) in t.outcomes.iter().filter(|(o, _)| o.is_failure()) {
-            let _ = w.write_record([
-                t.subject.as_str(),
-                t.name.as_str(),
-                o.name(),
-                &e.count.to_string(),
-            ]);
+            // Locust's Error column holds the message; an outcome whose
+            // messages were not kept (older results) keeps its name.
+            let messages: Vec<_> = t.errors.iter().filter(|m| m.outcome == *o).collect();
+            if messages.is_empty() {
+                let _ = w.write_record([
+                    t.subject.as_str(),
+                    t.name.as_str(),
+                    o.name(),
+                    &e.count.to_string(),
+                ]);
+            }
+            for m in messages {
+                let _ = w.write_record([
+                    t.subject.as_str(),
+                    t.name.as_str(),
+                    &format!("{}: {}", o.name(), m.message),
+                    &m.count.to_string(),
+                ]);
+            }
         }
     }
     finish(w)

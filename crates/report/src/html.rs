@@ -217,16 +217,17 @@ pub fn render(r: &RunResult) -> String {
         escape(&r.scenario),
         STYLE
     );
-    let verdict_class = if r.verdict.passed { "pass" } else { "fail" };
+    let status = r.verdict.status();
+    let verdict_class = check_class(status);
     let _ = write!(
         out,
-        "<h1>cliffload · {}</h1>\n<p class=\"verdict {verdict_class}\">{}</p>\n<p>{} requests in {:.1} s · {:.1} successful req/s · failure rate {:.3}% · {} users ({}) · seed {} · {} · started {}</p>\n",
+        "<h1>cliffload · {}</h1>\n<p class=\"verdict {verdict_class}\">{}</p>\n<p>{} requests in {:.1} s · {:.1} successful req/s · failure rate {} · {} users ({}) · seed {} · {} · started {}</p>\n",
         escape(&r.scenario),
-        if r.verdict.passed { "PASSED" } else { "FAILED" },
+        status.word(),
         s.requests,
         r.duration_s,
         s.success_rps,
-        s.failure_percent,
+        crate::verdict::percent(s.failure_percent),
         r.load.users,
         escape(&r.load.model),
         r.seed,
@@ -252,8 +253,8 @@ pub fn render(r: &RunResult) -> String {
             out,
             "<tr><td>{}</td><td class=\"{}\">{}</td><td>{} (expected {})</td></tr>",
             escape(&c.name),
-            if c.passed { "pass" } else { "fail" },
-            if c.passed { "pass" } else { "fail" },
+            check_class(c.status),
+            c.status.word().to_lowercase(),
             escape(&c.actual),
             escape(&c.expected)
         );
@@ -262,6 +263,7 @@ pub fn render(r: &RunResult) -> String {
     for w in &r.warnings {
         let _ = writeln!(out, "<p class=\"warning\">⚠ {}</p>", escape(w));
     }
+    failures_table(&mut out, r);
     let t = |i: &crate::result::IntervalRow| f64::from(i.t) + i.duration_s;
     // The last, partial interval (replies in flight at the deadline) is a
     // sliver of a second: drawn, it would look like a collapse.
@@ -481,3 +483,38 @@ fn processes(out: &mut String, m: &crate::monitor::Monitor) {
 
 /// The pages' style sheet (shared by the suite index).
 pub(crate) const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}table{border-collapse:collapse;margin:1em 0;font-size:0.85em}code{word-break:break-all}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.verdict{font-size:1.6em;font-weight:bold}.pass{color:#157a15}.fail{color:#b00020}.inconclusive{color:#a66d00}.warning{color:#a66d00}.note{color:#666}svg{display:block;margin:0.5em 0}";
+
+/// The CSS class of a check's or the verdict's status.
+fn check_class(status: crate::verdict::Status) -> &'static str {
+    match status {
+        crate::verdict::Status::Passed => "pass",
+        crate::verdict::Status::Failed => "fail",
+        crate::verdict::Status::Inconclusive => "inconclusive",
+    }
+}
+
+/// Every kept failure and refusal message, per task (Locust's failures tab).
+fn failures_table(out: &mut String, r: &RunResult) {
+    let rows: Vec<_> = r
+        .tasks
+        .iter()
+        .flat_map(|t| t.errors.iter().map(move |e| (t, e)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Failures and refusals</h2>\n<table><tr><th>task</th><th>outcome</th><th>occurrences</th><th>message (ids and numbers as #)</th><th>one occurrence</th></tr>\n");
+    for (t, e) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&t.name),
+            if e.outcome.is_failure() { "fail" } else { "inconclusive" },
+            e.outcome.name(),
+            e.count,
+            escape(&e.message),
+            escape(&e.sample)
+        );
+    }
+    out.push_str("</table>\n");
+}

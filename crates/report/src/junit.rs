@@ -24,7 +24,7 @@ fn xml(s: &str) -> String {
 
 /// Renders the verdict as a JUnit test suite.
 pub fn render(r: &RunResult) -> String {
-    let failed_checks = r.verdict.checks.iter().filter(|c| !c.passed).count();
+    let failed_checks = r.verdict.checks.iter().filter(|c| !c.passed()).count();
     let failed_claims = r
         .verdict
         .claims
@@ -54,13 +54,20 @@ pub fn render(r: &RunResult) -> String {
             xml(&r.scenario),
             xml(&c.name)
         );
-        if !c.passed {
+        if !c.passed() {
+            // The text in the attribute (Jenkins) and the element (GitLab).
+            let text = format!(
+                "{} {}: {}, expected {}",
+                c.status.word(),
+                c.name,
+                c.actual,
+                c.expected
+            );
             let _ = write!(
                 out,
-                "<failure message=\"{}: {}, expected {}\"/>",
-                xml(&c.name),
-                xml(&c.actual),
-                xml(&c.expected)
+                "<failure message=\"{}\">{}</failure>",
+                xml(&text),
+                xml(&text)
             );
         }
         out.push_str("</testcase>\n");

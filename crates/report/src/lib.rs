@@ -20,7 +20,7 @@ pub mod verdict;
 
 pub use result::{
     Generator, IntervalRow, LatencyUs, OpenMeasures, OpenModel, OutcomeEntry, PreflightRow,
-    RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskRow, write_atomically,
+    RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow, write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
 
@@ -53,3 +53,5 @@ pub const SCHEMA: &str = include_str!("../../../docs/run-result.schema.json");
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verdict_tests;

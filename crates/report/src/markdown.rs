@@ -22,12 +22,12 @@ pub fn render(r: &RunResult) -> String {
     let _ = writeln!(out, "# cliffload: {}\n", cell(&r.scenario));
     let _ = writeln!(
         out,
-        "**Verdict: {}** · {} requests in {:.1} s · {:.1} successful req/s · failure rate {:.3}% · seed {} · {}\n",
-        if r.verdict.passed { "PASSED" } else { "FAILED" },
+        "**Verdict: {}** · {} requests in {:.1} s · {:.1} successful req/s · failure rate {} · seed {} · {}\n",
+        r.verdict.status().word(),
         s.requests,
         r.duration_s,
         s.success_rps,
-        s.failure_percent,
+        crate::verdict::percent(s.failure_percent),
         r.seed,
         if r.interrupted {
             "interrupted"
@@ -58,7 +58,11 @@ pub fn render(r: &RunResult) -> String {
             out,
             "| {} | {} | {} | {} |",
             cell(&c.name),
-            if c.passed { "✅ pass" } else { "❌ fail" },
+            match c.status {
+                crate::verdict::Status::Passed => "✅ pass",
+                crate::verdict::Status::Failed => "❌ fail",
+                crate::verdict::Status::Inconclusive => "❔ inconclusive",
+            },
             cell(&c.actual),
             cell(&c.expected)
         );
@@ -100,10 +104,13 @@ pub fn render(r: &RunResult) -> String {
     if let Some(o) = &r.open_model {
         let _ = writeln!(
             out,
-            "\nOpen model: p50 from the intended send time {}, {} late, {} never sent.",
-            latency(o.intended_latency_us.p50),
+            "\nOpen model: {} arrivals planned, {} sent ({} late), {} never sent; from the intended send time p50 {} p99 {}.",
+            o.planned,
+            o.sent,
             o.late,
-            o.dropped
+            o.never_sent,
+            latency(o.intended_latency_us.p50),
+            latency(o.intended_latency_us.p99)
         );
     }
     if let Some(c) = &r.comparison {

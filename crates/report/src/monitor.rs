@@ -113,16 +113,15 @@ pub fn apply(
                 .map(|(p, g)| (p.series.label.clone(), *g));
             if let Some((label, g)) = worst {
                 let passed = g.growth_mib <= max;
-                r.verdict.checks.push(Check {
-                    name: "memory_growth".into(),
+                r.verdict.checks.push(Check::new(
+                    "memory_growth",
                     passed,
-                    expected: format!("≤ {max} MiB after a {warmup:.0} s warm-up"),
-                    actual: format!(
+                    format!("≤ {max} MiB after a {warmup:.0} s warm-up"),
+                    format!(
                         "{label}: {:+.1} MiB ({:.1} → {:.1} MiB, {:+.2} MiB/min)",
                         g.growth_mib, g.start_mib, g.end_mib, g.slope_mib_per_min
                     ),
-                });
-                r.verdict.passed &= passed;
+                ));
             }
         }
     }

@@ -5,7 +5,7 @@
 //! standard error of their interval means).
 
 use crate::result::RunResult;
-use crate::verdict::Check;
+use crate::verdict::{Check, Status, failure_rate, percent};
 
 /// Relative standard error of the mean of `xs` (0 with fewer than 2 values).
 fn relative_se(xs: &[f64]) -> f64 {
@@ -32,20 +32,32 @@ fn noise(r: &RunResult) -> (f64, f64) {
     (relative_se(&rps), relative_se(&p50))
 }
 
-/// Compares `new` with `base`; the check fails when any task regressed.
+/// How a change of `metric` reads: "slower"/"faster" for latency, "lower"/
+/// "higher" for throughput; `worse_pct` > 0 is a degradation.
+fn change_words(metric: &str, worse_pct: f64) -> String {
+    let latency = metric != "req/s";
+    let word = match (latency, worse_pct > 0.0) {
+        (true, true) => "slower",
+        (true, false) => "faster",
+        (false, true) => "lower",
+        (false, false) => "higher",
+    };
+    format!("{:.1}% {word}", worse_pct.abs())
+}
+
+/// Compares `new` with `base`; the check fails when any task regressed and
+/// is inconclusive when no task of `new` is in `base`.
 pub fn compare(new: &RunResult, base: &RunResult, max_degradation_percent: f64) -> Check {
     let (rps_a, lat_a) = noise(new);
     let (rps_b, lat_b) = noise(base);
     let rps_noise = 2.0 * (rps_a.powi(2) + rps_b.powi(2)).sqrt() * 100.0;
     let lat_noise = 2.0 * (lat_a.powi(2) + lat_b.powi(2)).sqrt() * 100.0;
     let mut worse = Vec::new();
-    let mut flag = |task: &str, metric: &str, change_pct: f64, noise_pct: f64| {
-        if change_pct.is_infinite() {
-            // Failure rate: an absolute rise in percentage points (`noise_pct` carries it).
-            worse.push(format!("{task} {metric} {noise_pct:+.2}"));
-        } else if change_pct > max_degradation_percent && change_pct > noise_pct {
+    let mut flag = |task: &str, metric: &str, old: f64, new: f64, worse_pct: f64, noise_pct: f64| {
+        if worse_pct > max_degradation_percent && worse_pct > noise_pct {
             worse.push(format!(
-                "{task} {metric} {change_pct:+.1}% (noise ±{noise_pct:.1}%)"
+                "{task} {metric} {} ({old:.0} → {new:.0}; noise ±{noise_pct:.1}%)",
+                change_words(metric, worse_pct)
             ));
         }
     };
@@ -56,56 +68,113 @@ pub fn compare(new: &RunResult, base: &RunResult, max_degradation_percent: f64) 
             0.0
         }
     };
+    let mut matched = 0;
+    let mut failure_rises = Vec::new();
     for t in &new.tasks {
         let Some(b) = base.tasks.iter().find(|b| b.name == t.name) else {
             continue;
         };
+        matched += 1;
         if t.successes > 0 && b.successes > 0 {
-            flag(
-                &t.name,
-                "median",
-                pct(t.latency_us.p50 as f64, b.latency_us.p50 as f64),
-                lat_noise,
-            );
-            flag(
-                &t.name,
-                "p99",
-                pct(t.latency_us.p99 as f64, b.latency_us.p99 as f64),
-                lat_noise,
-            );
-        }
-        flag(&t.name, "req/s", -pct(t.rps, b.rps), rps_noise);
-        let rate = |x: &crate::result::TaskRow| {
-            if x.requests > 0 {
-                x.failures as f64 / x.requests as f64 * 100.0
-            } else {
-                0.0
+            for (metric, n, o) in [
+                ("median µs", t.latency_us.p50, b.latency_us.p50),
+                ("p99 µs", t.latency_us.p99, b.latency_us.p99),
+            ] {
+                flag(
+                    &t.name,
+                    metric,
+                    o as f64,
+                    n as f64,
+                    pct(n as f64, o as f64),
+                    lat_noise,
+                );
             }
-        };
+        }
+        flag(&t.name, "req/s", b.rps, t.rps, -pct(t.rps, b.rps), rps_noise);
         // Failure rate: percentage points, not a relative change.
-        let points = rate(t) - rate(b);
+        let (rate_new, rate_old) = (
+            failure_rate(t.failures, t.requests),
+            failure_rate(b.failures, b.requests),
+        );
+        let points = rate_new - rate_old;
         if points > max_degradation_percent / 10.0 {
-            flag(&t.name, "failure rate (points)", f64::INFINITY, points);
+            failure_rises.push(format!(
+                "{} failure rate up {points:.2} points ({} → {})",
+                t.name,
+                percent(rate_old),
+                percent(rate_new)
+            ));
         }
     }
-    Check {
-        name: "no_regression".into(),
-        passed: worse.is_empty(),
-        expected: format!(
-            "no task worse than the baseline ({}) by > {max_degradation_percent}% beyond noise",
-            base.started_at
-        ),
-        actual: if worse.is_empty() {
-            "none".into()
+    worse.extend(failure_rises);
+    let expected = format!(
+        "no task worse than the baseline ({}) by > {max_degradation_percent}% beyond noise",
+        base.started_at
+    );
+    if matched == 0 {
+        let names: Vec<&str> = base.tasks.iter().map(|t| t.name.as_str()).collect();
+        return Check::with_status(
+            "no_regression",
+            Status::Inconclusive,
+            expected,
+            format!(
+                "no task of this run is in the baseline (its tasks: {}): nothing was compared; use a baseline of the same scenario",
+                names.join(", ")
+            ),
+        );
+    }
+    Check::new(
+        "no_regression",
+        worse.is_empty(),
+        expected,
+        if worse.is_empty() {
+            format!("none ({matched} task(s) compared)")
         } else {
             worse.join("; ")
         },
-    }
+    )
 }
 
-/// Adds the regression check to `new`'s verdict.
+/// What makes `base` a doubtful reference for `new`, in words.
+fn mismatch(new: &RunResult, base: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    if new.scenario != base.scenario {
+        out.push(format!(
+            "the baseline ran scenario '{}', this run '{}'",
+            base.scenario, new.scenario
+        ));
+    }
+    let (n, b) = (&new.load, &base.load);
+    if n.model != b.model {
+        out.push(format!(
+            "the baseline used the {} model, this run the {} model",
+            b.model, n.model
+        ));
+    } else if n.arrival_rate != b.arrival_rate || n.ramp_to != b.ramp_to {
+        out.push(format!(
+            "the baseline's arrival rate was {:?}/s, this run's {:?}/s",
+            b.arrival_rate.unwrap_or(0.0),
+            n.arrival_rate.unwrap_or(0.0)
+        ));
+    } else if n.model == "closed" && n.users != b.users {
+        out.push(format!(
+            "the baseline ran {} users, this run {}",
+            b.users, n.users
+        ));
+    }
+    out
+}
+
+/// Adds the regression check to `new`'s verdict, and a warning when the
+/// baseline is another scenario or another load.
 pub fn apply(new: &mut RunResult, base: &RunResult, max_degradation_percent: f64) {
     let check = compare(new, base, max_degradation_percent);
-    new.verdict.passed &= check.passed;
+    let differences = mismatch(new, base);
+    if !differences.is_empty() {
+        new.warnings.push(format!(
+            "the regression baseline is not like this run: {}; differences may come from that, not from the service",
+            differences.join("; ")
+        ));
+    }
     new.verdict.checks.push(check);
 }

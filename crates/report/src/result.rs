@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::verdict::{self, Verdict};
 
 /// Version of the `result.json` format; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Latency percentiles in µs (integers: µs resolution).
 pub type LatencyUs = LatencySummary;
@@ -113,14 +113,20 @@ pub struct Load {
 /// Coordinated-omission-corrected figures of an open-model run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenModel {
-    /// Latency of successful requests from their intended send time: what a
-    /// user arriving on schedule waited. Above `summary.latency_us` when the
-    /// generator or the service fell behind.
+    /// Latency from the intended send time: of the successful requests, and
+    /// of every arrival never sent, counted as the time it waited until the
+    /// run gave up on it. What a user arriving on schedule waited; above
+    /// `summary.latency_us` when the generator or the service fell behind.
+    /// Checks and claims on latency are judged on this figure.
     pub intended_latency_us: LatencyUs,
+    /// Arrivals due before the end of the run (`sent + never_sent`).
+    pub planned: u64,
+    /// Arrivals sent.
+    pub sent: u64,
+    /// Arrivals never sent: the run ended while they waited for room.
+    pub never_sent: u64,
     /// Requests sent more than 1 ms after their intended time.
     pub late: u64,
-    /// Requests never sent: the run ended while they waited for room.
-    pub dropped: u64,
 }
 
 /// What the engine measured under the open model, for [`RunMeta`].
@@ -128,10 +134,16 @@ pub struct OpenModel {
 pub struct OpenMeasures {
     /// Latency from the intended send time, per task × outcome.
     pub intended: TaskTable,
+    /// Per never-sent arrival, its wait from its intended time to the end.
+    pub never_sent_wait: cliffload_metrics::LatencyHistogram,
+    /// Arrivals due before the end.
+    pub planned: u64,
+    /// Arrivals sent.
+    pub sent: u64,
+    /// Arrivals never sent.
+    pub never_sent: u64,
     /// Late sends.
     pub late: u64,
-    /// Unsent requests.
-    pub dropped: u64,
 }
 
 /// What generating the load cost cliffload itself.
@@ -166,7 +178,7 @@ pub struct Summary {
     pub failures: u64,
     /// Correct refusals (expected or business): neither success nor failure.
     pub rejected: u64,
-    /// failures / requests × 100.
+    /// failures / requests × 100, unrounded (what the failure check judges).
     pub failure_percent: f64,
     /// Requests per second over the run.
     pub rps: f64,
@@ -201,6 +213,24 @@ pub struct TaskRow {
     pub latency_us: LatencyUs,
     /// Count and latency per outcome (only outcomes that happened).
     pub outcomes: BTreeMap<Outcome, OutcomeEntry>,
+    /// The text of its failures and refusals: distinct messages (ids and
+    /// numbers masked) per outcome, most frequent first, at most
+    /// [`cliffload_metrics::MAX_MESSAGES`] per outcome (absent in older results).
+    #[serde(default)]
+    pub errors: Vec<TaskError>,
+}
+
+/// One distinct failure or refusal message of a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskError {
+    /// The outcome it came with.
+    pub outcome: Outcome,
+    /// The message, ids and numbers masked as `#`.
+    pub message: String,
+    /// Requests that got it.
+    pub count: u64,
+    /// One raw occurrence.
+    pub sample: String,
 }
 
 /// Count and latency of one outcome of one task.
@@ -235,6 +265,11 @@ pub struct IntervalRow {
     /// interval (Locust's "Total" columns; absent in older results).
     #[serde(default)]
     pub total_latency_us: LatencyUs,
+    /// Closed model: virtual users running at the end of the interval;
+    /// open model: the most requests in flight at once during it (absent in
+    /// older results).
+    #[serde(default)]
+    pub active: u32,
 }
 
 /// What the caller knows about the run, beside the measurements.
@@ -262,6 +297,8 @@ pub struct RunMeta<'a> {
     pub generator_cpu: Option<Duration>,
     /// Open model measurements (`None` for the closed model).
     pub open: Option<OpenMeasures>,
+    /// The text of failures and refusals, per task and outcome.
+    pub errors: cliffload_metrics::ErrorLog,
 }
 
 fn round3(x: f64) -> f64 {
@@ -297,24 +334,23 @@ impl RunResult {
             successes: counts.in_class(OutcomeClass::Success),
             failures: counts.in_class(OutcomeClass::Failure),
             rejected: counts.in_class(OutcomeClass::Rejected),
-            failure_percent: if counts.total() == 0 {
-                0.0
-            } else {
-                round3(
-                    counts.in_class(OutcomeClass::Failure) as f64 * 100.0 / counts.total() as f64,
-                )
-            },
+            failure_percent: verdict::failure_rate(
+                counts.in_class(OutcomeClass::Failure),
+                counts.total(),
+            ),
             rps: per_second(counts.total(), secs),
             success_rps: per_second(counts.in_class(OutcomeClass::Success), secs),
             latency_us: totals.merged(success).summary(),
             all_latency_us: totals.merged(|_| true).summary(),
             outcomes: outcome_map(&counts),
         };
+        let errors = &meta.errors;
         let tasks = s
             .tasks
             .iter()
             .zip(totals.tasks())
-            .map(|(task, row)| {
+            .enumerate()
+            .map(|(i, (task, row))| {
                 let c = row.counts();
                 TaskRow {
                     name: task.name.clone(),
@@ -339,13 +375,20 @@ impl RunResult {
                             })
                         })
                         .collect(),
+                    errors: task_errors(errors, i),
                 }
             })
             .collect();
         let intervals = intervals
             .iter()
             .map(|i| {
-                let len = (secs - f64::from(i.index)).clamp(0.001, 1.0);
+                // The engine's own length (a short last remainder is merged
+                // into the second before it); older callers leave it zero.
+                let len = if i.length.is_zero() {
+                    (secs - f64::from(i.index)).clamp(0.001, 1.0)
+                } else {
+                    i.length.as_secs_f64()
+                };
                 IntervalRow {
                     t: i.index,
                     duration_s: round3(len),
@@ -356,21 +399,28 @@ impl RunResult {
                     rps: per_second(i.counts.total(), len),
                     latency_us: i.success_latency,
                     total_latency_us: i.total_success_latency,
+                    active: i.active,
                 }
             })
             .collect();
         let mut warnings = meta.warnings;
-        let open_model = meta.open.as_ref().map(|o| OpenModel {
-            intended_latency_us: o.intended.merged(success).summary(),
-            late: o.late,
-            dropped: o.dropped,
+        let open_model = meta.open.as_ref().map(|o| {
+            let mut intended = o.intended.merged(success);
+            intended.merge(&o.never_sent_wait);
+            OpenModel {
+                intended_latency_us: intended.summary(),
+                planned: o.planned,
+                sent: o.sent,
+                never_sent: o.never_sent,
+                late: o.late,
+            }
         });
         if let Some(o) = &open_model
-            && (o.late > 0 || o.dropped > 0)
+            && (o.late > 0 || o.never_sent > 0)
         {
             warnings.push(format!(
-                "the open model fell behind its schedule: {} request(s) sent late, {} never sent; latency from the intended send time is in open_model.intended_latency_us. Raise max_in_flight, lower the rate, or add --workers",
-                o.late, o.dropped
+                "the open model fell behind its schedule: of {} arrivals planned, {} were sent late and {} never sent; the latency from the intended send time (which counts each unsent arrival as its wait) is what the checks judge. Raise max_in_flight, lower the rate, or add --workers",
+                o.planned, o.late, o.never_sent
             ));
         }
         if meta.interrupted {
@@ -426,50 +476,65 @@ impl RunResult {
             summary,
             tasks,
             intervals,
-            verdict: Verdict {
-                passed: true,
-                checks: vec![],
-                claims: vec![],
-            },
+            verdict: Verdict::default(),
             warnings,
             monitor: None,
             comparison: None,
         };
-        result.verdict = verdict::evaluate(&s.expectations, &result);
-        let simple: Vec<usize> = (0..s.tasks.len())
-            .filter(|i| matches!(s.tasks[*i].payload, cliffload_scenario::Payload::Static(_)))
-            .collect();
-        let mut simple_ok = cliffload_metrics::LatencyHistogram::new();
-        let (mut simple_n, mut simple_failed) = (0, 0);
-        for &i in &simple {
-            if let Some(row) = totals.tasks().get(i) {
-                simple_ok.merge(&row.merged(success));
-                simple_n += row.counts().total();
-                simple_failed += row.counts().in_class(OutcomeClass::Failure);
-            }
-        }
-        let bound = s.expectations.max_failure_percent.unwrap_or(1.0);
-        result.verdict.claims = verdict::claims(
-            &s.claims,
-            bound,
-            &result,
-            (&simple_ok.summary(), simple_n, simple_failed),
-        );
-        if result
-            .verdict
-            .claims
-            .iter()
-            .any(|c| c.status == verdict::ClaimStatus::NotValidated)
-        {
-            result.verdict.passed = false;
-        }
+        result.verdict = verdict::judge(s, &result, simple_rpcs(s, totals));
         result
+    }
+
+    /// The `n` most frequent failure messages over all tasks, with their task.
+    pub fn top_failures(&self, n: usize) -> Vec<(&TaskRow, &TaskError)> {
+        let mut all: Vec<(&TaskRow, &TaskError)> = self
+            .tasks
+            .iter()
+            .flat_map(|t| t.errors.iter().map(move |e| (t, e)))
+            .filter(|(_, e)| e.outcome.is_failure())
+            .collect();
+        all.sort_by(|a, b| b.1.count.cmp(&a.1.count));
+        all.truncate(n);
+        all
     }
 
     /// The result as pretty JSON.
     pub fn to_json(&self) -> String {
         // Plain data with string keys: serialisation cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Task `i`'s messages, by outcome then frequency.
+fn task_errors(log: &cliffload_metrics::ErrorLog, i: usize) -> Vec<TaskError> {
+    Outcome::ALL
+        .into_iter()
+        .flat_map(|o| {
+            log.messages(i, o).into_iter().map(move |e| TaskError {
+                outcome: o,
+                message: e.message,
+                count: e.count,
+                sample: e.sample,
+            })
+        })
+        .collect()
+}
+
+/// The tasks with a fixed body (simple RPCs), all together.
+fn simple_rpcs(s: &Scenario, totals: &TaskTable) -> verdict::SimpleRpcs {
+    let mut ok = cliffload_metrics::LatencyHistogram::new();
+    let (mut requests, mut failures) = (0, 0);
+    for (task, row) in s.tasks.iter().zip(totals.tasks()) {
+        if matches!(task.payload, cliffload_scenario::Payload::Static(_)) {
+            ok.merge(&row.merged(|o| o.class() == OutcomeClass::Success));
+            requests += row.counts().total();
+            failures += row.counts().in_class(OutcomeClass::Failure);
+        }
+    }
+    verdict::SimpleRpcs {
+        latency: ok.summary(),
+        requests,
+        failures,
     }
 }
 

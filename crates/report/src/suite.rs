@@ -93,7 +93,7 @@ impl SuiteRow {
         let s = &r.summary;
         let status = if r.interrupted {
             SuiteStatus::Interrupted
-        } else if r.verdict.passed {
+        } else if r.verdict.passed() {
             SuiteStatus::Passed
         } else {
             SuiteStatus::Failed
@@ -117,7 +117,7 @@ impl SuiteRow {
                 .verdict
                 .checks
                 .iter()
-                .filter(|c| !c.passed)
+                .filter(|c| !c.passed())
                 .map(|c| format!("{}: {} (expected {})", c.name, c.actual, c.expected))
                 .collect(),
             claims: r
@@ -243,7 +243,7 @@ fn figures(r: &SuiteRow) -> [String; 7] {
     [
         r.requests.to_string(),
         r.successes.to_string(),
-        format!("{:.2}%", r.failure_percent),
+        crate::verdict::percent(r.failure_percent),
         format!("{:.1}", r.success_rps),
         lat(r.p50_us),
         lat(r.p95_us),

@@ -7,7 +7,7 @@ use cliffload_scenario::ScenarioFile;
 
 use crate::{RunMeta, RunResult, SCHEMA, text};
 
-fn scenario(expectations: &str) -> cliffload_scenario::Scenario {
+pub(crate) fn scenario(expectations: &str) -> cliffload_scenario::Scenario {
     let yaml = format!(
         "scenarios:\n  s:\n    users: 2\n    duration: 10s\n    expectations: {expectations}\n    tasks:\n      - {{name: ping, subject: test.rpc.ping}}\n      - {{name: \"<script>alert(1)</script>\", subject: test.rpc.echo}}\n"
     );
@@ -18,7 +18,7 @@ fn scenario(expectations: &str) -> cliffload_scenario::Scenario {
         .clone()
 }
 
-fn meta(s: &cliffload_scenario::Scenario) -> RunMeta<'_> {
+pub(crate) fn meta(s: &cliffload_scenario::Scenario) -> RunMeta<'_> {
     RunMeta {
         scenario: s,
         nats_url: "nats://127.0.0.1:4".into(),
@@ -31,17 +31,19 @@ fn meta(s: &cliffload_scenario::Scenario) -> RunMeta<'_> {
         warnings: vec![],
         generator_cpu: Some(Duration::from_millis(20)),
         open: None,
+        errors: Default::default(),
     }
 }
 
-fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
+pub(crate) fn build(s: &cliffload_scenario::Scenario, table: &TaskTable) -> RunResult {
     // One interval: the run so far is that interval.
     let mut only = IntervalStats::from_table(0, table);
     only.total_success_latency = only.success_latency;
+    only.active = s.users.get();
     RunResult::build(meta(s), table, &[only])
 }
 
-fn validate(r: &RunResult) {
+pub(crate) fn validate(r: &RunResult) {
     let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let value = serde_json::to_value(r).expect("serialises");
@@ -85,7 +87,7 @@ fn summary_separates_successes_rejections_and_failures() {
     );
     assert!(r.summary.all_latency_us.max >= 5_000_000);
     assert_eq!(r.tasks[1].outcomes[&Outcome::Timeout].count, 1);
-    assert!(r.verdict.passed, "{:?}", r.verdict);
+    assert!(r.verdict.passed(), "{:?}", r.verdict);
     validate(&r);
 }
 
@@ -100,7 +102,7 @@ fn the_seeds_all_failed_run_is_not_validated() {
         t.record(0, Outcome::NoResponders, Duration::from_nanos(10_900));
     }
     let r = build(&s, &t);
-    assert!(!r.verdict.passed);
+    assert!(!r.verdict.passed());
     let claim = &r.verdict.claims[0];
     assert_eq!(
         (claim.name.as_str(), claim.status),
@@ -118,7 +120,7 @@ fn the_seeds_all_failed_run_is_not_validated() {
         .iter()
         .find(|c| c.name == "max_median_ms")
         .expect("median check");
-    assert!(!median.passed);
+    assert!(!median.passed());
     assert!(
         median.actual.contains("no successful requests"),
         "{}",
@@ -154,7 +156,7 @@ fn sub_millisecond_is_validated_only_by_fast_successes_within_the_failure_bound(
         crate::ClaimStatus::NotValidated,
         "10 req/s is not 10000"
     );
-    assert!(!r.verdict.passed);
+    assert!(!r.verdict.passed());
     let mut failing = TaskTable::new(2);
     for _ in 0..10 {
         failing.record(0, Outcome::Ok, Duration::from_micros(300));
@@ -172,7 +174,7 @@ fn sub_millisecond_is_validated_only_by_fast_successes_within_the_failure_bound(
 #[test]
 fn an_empty_run_fails_rather_than_passes() {
     let r = build(&scenario("{}"), &TaskTable::new(2));
-    assert!(!r.verdict.passed);
+    assert!(!r.verdict.passed());
     assert_eq!(r.verdict.checks[0].name, "requests_completed");
     validate(&r);
 }
@@ -219,8 +221,8 @@ fn text_snapshot() {
 #[test]
 fn coloured_text_is_the_plain_text_with_ansi_styles() {
     let mut r = sample_result();
-    r.verdict.passed = false;
-    r.verdict.checks[0].passed = false;
+    
+    r.verdict.checks[0].status = crate::verdict::Status::Failed;
     let plain = text::render(&r);
     let coloured = text::render_styled(&r, true);
     assert!(!plain.contains('\x1b'));
@@ -354,11 +356,11 @@ fn a_thirty_percent_slowdown_is_a_regression_and_an_identical_run_is_not() {
     let base = run_with(1.0, 5);
     let same = run_with(1.0, 5);
     let slower = run_with(1.3, 5);
-    assert!(crate::regression::compare(&same, &base, 20.0).passed);
+    assert!(crate::regression::compare(&same, &base, 20.0).passed());
     let check = crate::regression::compare(&slower, &base, 20.0);
-    assert!(!check.passed, "{check:?}");
+    assert!(!check.passed(), "{check:?}");
     assert!(
-        check.actual.contains("s.ping median +29.9%"),
+        check.actual.contains("s.ping median µs 29.9% slower"),
         "{}",
         check.actual
     );
@@ -366,10 +368,10 @@ fn a_thirty_percent_slowdown_is_a_regression_and_an_identical_run_is_not() {
     let noisy_base = run_with(1.0, 400);
     let noisy_slower = run_with(1.3, 400);
     let check = crate::regression::compare(&noisy_slower, &noisy_base, 20.0);
-    assert!(check.passed, "{check:?}");
+    assert!(check.passed(), "{check:?}");
     let mut r = slower.clone();
     crate::regression::apply(&mut r, &base, 20.0);
-    assert!(!r.verdict.passed);
+    assert!(!r.verdict.passed());
 }
 
 fn sample_suite() -> crate::suite::SuiteSummary {
@@ -378,8 +380,8 @@ fn sample_suite() -> crate::suite::SuiteSummary {
     passed.scenario = "baseline".into();
     let mut failed = sample_result();
     failed.scenario = "high_throughput".into();
-    failed.verdict.passed = false;
-    failed.verdict.checks[0].passed = false;
+    
+    failed.verdict.checks[0].status = crate::verdict::Status::Failed;
     SuiteSummary::new(
         "quick",
         "2026-11-29T12:00:00Z".into(),
@@ -480,7 +482,7 @@ fn one_minute_result() -> RunResult {
 fn a_service_that_grows_past_the_bound_fails_memory_growth() {
     use cliffload_monitor::Role;
     let mut r = one_minute_result();
-    assert!(r.verdict.passed);
+    assert!(r.verdict.passed());
     crate::monitor::apply(
         &mut r,
         1.0,
@@ -499,12 +501,12 @@ fn a_service_that_grows_past_the_bound_fails_memory_growth() {
         .iter()
         .find(|c| c.name == "memory_growth")
         .expect("memory_growth check");
-    assert!(!check.passed, "{check:?}");
+    assert!(!check.passed(), "{check:?}");
     assert!(
         check.actual.starts_with("reference services: +540.0 MiB"),
         "{check:?}"
     );
-    assert!(!r.verdict.passed);
+    assert!(!r.verdict.passed());
     let m = r.monitor.as_ref().expect("monitor");
     assert_eq!(m.processes[1].mean_cpu_percent, Some(40.0));
     // The page draws memory and CPU (two more charts) and names the processes.
@@ -544,8 +546,8 @@ fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
         .iter()
         .find(|c| c.name == "memory_growth")
         .expect("memory_growth check");
-    assert!(check.passed, "{check:?}");
-    assert!(r.verdict.passed);
+    assert!(check.passed(), "{check:?}");
+    assert!(r.verdict.passed());
 
     // Leak detection off: no check, series still kept.
     let mut r = one_minute_result();
@@ -576,7 +578,7 @@ fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
     );
     assert!(text::render(&r).contains("2 slow consumer(s)"));
     validate(&r);
-    assert!(r.verdict.passed);
+    assert!(r.verdict.passed());
     assert_eq!(r.monitor.as_ref().map(|m| m.processes.len()), Some(1));
 }
 
@@ -645,9 +647,9 @@ fn p95_and_p99_bounds_are_checked_when_given() {
             .find(|c| c.name == name)
             .unwrap_or_else(|| panic!("{name} checked: {:?}", r.verdict.checks))
     };
-    assert!(!get("max_p95_ms").passed);
-    assert!(get("max_p99_ms").passed);
-    assert!(!r.verdict.passed);
+    assert!(!get("max_p95_ms").passed());
+    assert!(get("max_p99_ms").passed());
+    assert!(!r.verdict.passed());
 }
 
 #[test]
@@ -664,7 +666,7 @@ fn a_handful_of_fast_successes_does_not_validate_a_claim() {
     assert!(claim.detail.contains("only 4 successful"), "{claim:?}");
 }
 
-fn ten_x_result(latency: Duration, n: u64, failures: u64) -> RunResult {
+pub(crate) fn ten_x_result(latency: Duration, n: u64, failures: u64) -> RunResult {
     let mut s = scenario("{}");
     s.claims.ten_x_faster_than_rest = true;
     let mut t = TaskTable::new(2);
@@ -677,7 +679,7 @@ fn ten_x_result(latency: Duration, n: u64, failures: u64) -> RunResult {
     build(&s, &t)
 }
 
-fn ten_x(r: &RunResult) -> &crate::Claim {
+pub(crate) fn ten_x(r: &RunResult) -> &crate::Claim {
     r.verdict
         .claims
         .iter()
@@ -703,7 +705,7 @@ fn ten_x_is_judged_on_the_medians_of_both_runs() {
         (c.median_ratio.expect("ratio") - 11.67).abs() < 0.02,
         "{c:?}"
     );
-    assert!(r.verdict.passed);
+    assert!(r.verdict.passed());
     validate(&r);
     // The page adds the comparison bars to its four charts.
     let html = crate::html::render(&r);
@@ -724,7 +726,7 @@ fn ten_x_is_judged_on_the_medians_of_both_runs() {
         ten_x(&r)
     );
     assert_eq!(crate::comparison::faster(0.5), "HTTP 2.00× faster");
-    assert!(!r.verdict.passed);
+    assert!(!r.verdict.passed());
 
     // HTTP failing beyond the bound: no fair comparison, not a refutation.
     let mut r = nats();

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use cliffload_metrics::Outcome;
 
 use crate::result::{LatencyUs, RunResult};
+use crate::verdict::{Status, percent};
 
 /// Formats a latency in µs: `850µs` below 1 ms (never rounded to whole
 /// milliseconds), `12.35ms` below 1 s, `1.234s` above.
@@ -155,10 +156,24 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
             );
         }
     }
+    let top = r.top_failures(5);
+    if !top.is_empty() {
+        out.push_str("top failure messages:\n");
+        for (t, e) in top {
+            let _ = writeln!(
+                out,
+                "  {} × {} {}: {}",
+                e.count,
+                t.name,
+                e.outcome.name(),
+                e.sample
+            );
+        }
+    }
     let _ = writeln!(
         out,
-        "failure rate: {:.3}% · successful req/s: {:.1}",
-        s.failure_percent, s.success_rps
+        "failure rate: {} · successful req/s: {:.1}",
+        percent(s.failure_percent), s.success_rps
     );
     if let Some(c) = &r.comparison {
         out.push_str("comparison (the same requests over HTTP):\n");
@@ -176,12 +191,13 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
         let _ = writeln!(out, "{} {w}", paint("warning:", YELLOW, colour));
     }
     out.push('\n');
-    let passed = r.verdict.checks.iter().filter(|c| c.passed).count();
-    let verdict = if r.verdict.passed {
-        paint("PASSED", &format!("{BOLD}{GREEN}"), colour)
-    } else {
-        paint("FAILED", &format!("{BOLD}{RED}"), colour)
-    };
+    let passed = r.verdict.checks.iter().filter(|c| c.passed()).count();
+    let status = r.verdict.status();
+    let verdict = paint(
+        status.word(),
+        &format!("{BOLD}{}", status_colour(status)),
+        colour,
+    );
     let _ = writeln!(
         out,
         "verdict: {verdict} ({passed}/{} checks passed)",
@@ -196,10 +212,10 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
         let _ = writeln!(out, "  claim {}: {status} — {}", c.name, c.detail);
     }
     for c in &r.verdict.checks {
-        let mark = if c.passed {
-            paint("✓", GREEN, colour)
-        } else {
-            paint("✗", RED, colour)
+        let mark = match c.status {
+            Status::Passed => paint("✓", GREEN, colour),
+            Status::Failed => paint("✗", RED, colour),
+            Status::Inconclusive => paint("?", YELLOW, colour),
         };
         let _ = writeln!(
             out,
@@ -208,6 +224,14 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
         );
     }
     out
+}
+
+fn status_colour(status: Status) -> &'static str {
+    match status {
+        Status::Passed => GREEN,
+        Status::Failed => RED,
+        Status::Inconclusive => YELLOW,
+    }
 }
 
 #[cfg(test)]

@@ -1,20 +1,112 @@
 //! Pass/fail checks of a run (DESIGN §4, §6): judged on successful requests
-//! only, and never passed on a run that has nothing to judge.
+//! only, on unrounded counts, never passed on a run that has nothing to judge.
+//!
+//! A [`Verdict`] holds checks and claims; whether it passed is computed from
+//! them ([`Verdict::status`]) and never stored, so the modules that add a
+//! check (monitor, regression, comparison) only push it.
 
-use cliffload_scenario::Expectations;
+use cliffload_metrics::LatencySummary;
+use cliffload_scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
 use crate::result::RunResult;
 
-/// Whether every check passed and no claim was refuted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Successful requests a latency check or claim needs before it is judged
+/// either way: below this a median (let alone a p99) is noise.
+pub const MIN_SAMPLES: u64 = 100;
+
+/// Seconds of load a throughput claim needs: a short burst says nothing
+/// about the rate a service sustains.
+pub const MIN_THROUGHPUT_SECONDS: f64 = 10.0;
+
+/// What a check, or the whole verdict, says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Held.
+    Passed,
+    /// Did not hold.
+    Failed,
+    /// Cannot be judged from this run (too few samples, nothing to compare).
+    Inconclusive,
+}
+
+impl Status {
+    /// `PASSED`, `FAILED`, `INCONCLUSIVE`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Passed => "PASSED",
+            Status::Failed => "FAILED",
+            Status::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+}
+
+/// The checks and claims of a run. Serialised with the derived `status`
+/// and `passed` beside them, for readers of `result.json`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(into = "VerdictJson", from = "VerdictJson")]
 pub struct Verdict {
-    /// True when every check passed and no claim is `not_validated`.
-    pub passed: bool,
     /// The checks, in a fixed order.
     pub checks: Vec<Check>,
     /// The performance claims judged (`reporting.benchmark_claims`).
     pub claims: Vec<Claim>,
+}
+
+impl Verdict {
+    /// Failed when a check failed or a claim is refuted; inconclusive when a
+    /// check could not be judged; passed only when every check passed.
+    pub fn status(&self) -> Status {
+        let refuted = self
+            .claims
+            .iter()
+            .any(|c| c.status == ClaimStatus::NotValidated);
+        if refuted || self.checks.iter().any(|c| c.status == Status::Failed) {
+            Status::Failed
+        } else if self.checks.iter().any(|c| c.status == Status::Inconclusive) {
+            Status::Inconclusive
+        } else {
+            Status::Passed
+        }
+    }
+
+    /// True only when [`Verdict::status`] is passed.
+    pub fn passed(&self) -> bool {
+        self.status() == Status::Passed
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct VerdictJson {
+    #[serde(default = "unknown_status")]
+    status: Status,
+    passed: bool,
+    checks: Vec<Check>,
+    claims: Vec<Claim>,
+}
+
+fn unknown_status() -> Status {
+    Status::Inconclusive
+}
+
+impl From<Verdict> for VerdictJson {
+    fn from(v: Verdict) -> Self {
+        Self {
+            status: v.status(),
+            passed: v.passed(),
+            checks: v.checks,
+            claims: v.claims,
+        }
+    }
+}
+
+impl From<VerdictJson> for Verdict {
+    fn from(v: VerdictJson) -> Self {
+        Self {
+            checks: v.checks,
+            claims: v.claims,
+        }
+    }
 }
 
 /// What the measurements say of a claim.
@@ -40,94 +132,234 @@ pub struct Claim {
     pub detail: String,
 }
 
-/// Successful simple RPCs a latency claim needs before it is judged either way.
-pub const MIN_CLAIM_SAMPLES: u64 = 100;
+/// One check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "CheckJson", from = "CheckJson")]
+pub struct Check {
+    /// Stable identifier (`max_failure_percent`, …).
+    pub name: String,
+    /// Whether it held.
+    pub status: Status,
+    /// The bound, in words (`≤ 1%`).
+    pub expected: String,
+    /// The measured value, in words.
+    pub actual: String,
+}
 
-/// Judges the scenario's claims. `simple` is the summary of successful
-/// requests to simple RPCs (tasks with a fixed body) and their request and
-/// failure counts.
-pub fn claims(
-    claims: &cliffload_scenario::Claims,
-    max_failure_percent: f64,
-    result: &RunResult,
-    simple: (&cliffload_metrics::LatencySummary, u64, u64),
-) -> Vec<Claim> {
-    let s = &result.summary;
-    let mut out = Vec::new();
-    let (lat, simple_requests, simple_failures) = simple;
-    if claims.sub_millisecond {
-        let failure = if simple_requests > 0 {
-            simple_failures as f64 * 100.0 / simple_requests as f64
+impl Check {
+    /// A check that held or did not.
+    pub fn new(name: &str, passed: bool, expected: String, actual: String) -> Self {
+        let status = if passed {
+            Status::Passed
         } else {
-            0.0
+            Status::Failed
         };
-        let (status, detail) = if simple_requests == 0 {
-            (
-                ClaimStatus::Inconclusive,
-                "no simple RPC (a task with a fixed body) ran in this scenario".to_owned(),
-            )
-        } else if lat.count == 0 {
-            (
-                ClaimStatus::NotValidated,
-                format!(
-                    "none of {simple_requests} simple RPCs succeeded: the time to fail is not a response time"
-                ),
-            )
-        } else if failure > max_failure_percent {
-            (
-                ClaimStatus::NotValidated,
-                format!(
-                    "{failure:.2}% of simple RPCs failed (bound {max_failure_percent}%): median {} µs of the successful ones does not validate the claim",
-                    lat.p50
-                ),
-            )
-        } else if lat.count < MIN_CLAIM_SAMPLES {
-            (
-                ClaimStatus::Inconclusive,
-                format!(
-                    "only {} successful simple RPCs (median {} µs): too few to judge a median, need at least {MIN_CLAIM_SAMPLES}; run longer",
-                    lat.count, lat.p50
-                ),
-            )
-        } else if lat.p50 < 1000 {
-            (
-                ClaimStatus::Validated,
-                format!(
-                    "median {} µs of {} successful simple RPCs, {failure:.2}% failed",
-                    lat.p50, lat.count
-                ),
-            )
-        } else {
-            (
-                ClaimStatus::NotValidated,
-                format!(
-                    "median {} µs of {} successful simple RPCs is not below 1 ms",
-                    lat.p50, lat.count
-                ),
-            )
-        };
-        out.push(Claim {
-            name: "sub_millisecond".into(),
-            status,
-            detail,
-        });
+        Self::with_status(name, status, expected, actual)
     }
-    if let Some(target) = claims.high_throughput_rps {
-        let status = if s.success_rps >= target {
-            ClaimStatus::Validated
-        } else {
-            ClaimStatus::NotValidated
-        };
-        out.push(Claim {
-            name: "high_throughput".into(),
+
+    /// A check with any status (inconclusive included).
+    pub fn with_status(name: &str, status: Status, expected: String, actual: String) -> Self {
+        Self {
+            name: name.into(),
             status,
-            detail: format!(
-                "{:.1} successful requests/s (claim: {target})",
-                s.success_rps
+            expected,
+            actual,
+        }
+    }
+
+    /// True when it held.
+    pub fn passed(&self) -> bool {
+        self.status == Status::Passed
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckJson {
+    name: String,
+    /// Absent in results written before checks could be inconclusive.
+    #[serde(default)]
+    status: Option<Status>,
+    passed: bool,
+    expected: String,
+    actual: String,
+}
+
+impl From<Check> for CheckJson {
+    fn from(c: Check) -> Self {
+        Self {
+            passed: c.passed(),
+            status: Some(c.status),
+            name: c.name,
+            expected: c.expected,
+            actual: c.actual,
+        }
+    }
+}
+
+impl From<CheckJson> for Check {
+    fn from(c: CheckJson) -> Self {
+        let status = c.status.unwrap_or(if c.passed {
+            Status::Passed
+        } else {
+            Status::Failed
+        });
+        Self::with_status(&c.name, status, c.expected, c.actual)
+    }
+}
+
+/// `failures` of `requests` in percent, unrounded (0 without requests).
+pub fn failure_rate(failures: u64, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        failures as f64 * 100.0 / requests as f64
+    }
+}
+
+/// A percentage for people: three decimals, but never a non-zero rate
+/// shown as `0.000%` (1 in 200,000 is `0.0005%`).
+pub fn percent(p: f64) -> String {
+    if p > 0.0 && p < 0.001 {
+        let digits = (-p.log10()).ceil() as usize;
+        format!("{p:.digits$}%")
+    } else {
+        format!("{p:.3}%")
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// The successful simple RPCs (tasks with a fixed body) of a run, which the
+/// sub-millisecond claim is judged on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimpleRpcs {
+    /// Latency of the successful ones.
+    pub latency: LatencySummary,
+    /// All of them, whatever the outcome.
+    pub requests: u64,
+    /// The failed ones.
+    pub failures: u64,
+}
+
+/// The latency checks and claims are judged on, and its name: in the open
+/// model, from the intended send time (never-sent arrivals included), so a
+/// stalled service cannot look fast by being sent less; otherwise from the send.
+pub fn judged_latency(r: &RunResult) -> (&LatencySummary, &'static str) {
+    match &r.open_model {
+        Some(o) => (&o.intended_latency_us, "from the intended send time"),
+        None => (&r.summary.latency_us, "of successful requests"),
+    }
+}
+
+/// Judges `result` against the scenario's expectations and claims.
+pub fn judge(scenario: &Scenario, result: &RunResult, simple: SimpleRpcs) -> Verdict {
+    Verdict {
+        checks: checks(scenario, result),
+        claims: claims(scenario, result, simple),
+    }
+}
+
+/// The expectations' checks; a failure check is always among them.
+pub fn checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
+    let e = &scenario.expectations;
+    let s = &r.summary;
+    let bound = e.failure_bound();
+    let rate = failure_rate(s.failures, s.requests);
+    let mut checks = vec![
+        Check::new(
+            "requests_completed",
+            s.successes > 0,
+            "> 0 successful requests".into(),
+            format!("{} successful of {} requests", s.successes, s.requests),
+        ),
+        Check::new(
+            "max_failure_percent",
+            s.requests > 0 && rate <= bound,
+            format!(
+                "≤ {bound}%{}",
+                if e.max_failure_percent.is_none() {
+                    " (the default: any unexpected failure fails the run; set expectations.max_failure_percent to allow some)"
+                } else {
+                    ""
+                }
             ),
-        });
+            format!("{} ({} of {})", percent(rate), s.failures, s.requests),
+        ),
+    ];
+    let (lat, which) = judged_latency(r);
+    let latency_check = |name: &str, bound_ms: f64, us: u64, label: &str| {
+        let expected = format!("≤ {bound_ms} ms");
+        if s.successes == 0 {
+            Check::new(
+                name,
+                false,
+                expected,
+                "no successful requests: a latency of failures is not a latency".into(),
+            )
+        } else if lat.count < MIN_SAMPLES {
+            Check::with_status(
+                name,
+                Status::Inconclusive,
+                expected,
+                format!(
+                    "{label} {:.3} ms over only {} requests: need at least {MIN_SAMPLES}; run longer",
+                    ms(us),
+                    lat.count
+                ),
+            )
+        } else {
+            Check::new(
+                name,
+                ms(us) <= bound_ms,
+                expected,
+                format!("{label} {:.3} ms {which}", ms(us)),
+            )
+        }
+    };
+    if let Some(max) = e.max_median_ms {
+        checks.push(latency_check("max_median_ms", max, lat.p50, "median"));
     }
-    if claims.ten_x_faster_than_rest {
+    if let Some(max) = e.max_p95_ms {
+        checks.push(latency_check("max_p95_ms", max, lat.p95, "p95"));
+    }
+    if let Some(max) = e.max_p99_ms {
+        checks.push(latency_check("max_p99_ms", max, lat.p99, "p99"));
+    }
+    if let Some(min) = e.min_rps {
+        let rps = success_rps(r);
+        checks.push(Check::new(
+            "min_rps",
+            rps >= min,
+            format!("≥ {min} successful req/s"),
+            format!("{rps:.1} successful req/s"),
+        ));
+    }
+    checks
+}
+
+/// Successful requests per second, from the counts (not the rounded field).
+fn success_rps(r: &RunResult) -> f64 {
+    if r.duration_s > 0.0 {
+        r.summary.successes as f64 / r.duration_s
+    } else {
+        0.0
+    }
+}
+
+/// Judges the scenario's claims.
+pub fn claims(scenario: &Scenario, r: &RunResult, simple: SimpleRpcs) -> Vec<Claim> {
+    let c = &scenario.claims;
+    let bound = scenario.expectations.failure_bound();
+    let mut out = Vec::new();
+    if c.sub_millisecond {
+        out.push(sub_millisecond(simple, bound));
+    }
+    if let Some(target) = c.high_throughput_rps {
+        out.push(high_throughput(r, target, bound));
+    }
+    if c.ten_x_faster_than_rest {
         out.push(Claim {
             name: "ten_x_faster_than_rest".into(),
             status: ClaimStatus::Inconclusive,
@@ -137,90 +369,108 @@ pub fn claims(
     out
 }
 
-/// One check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Check {
-    /// Stable identifier (`max_failure_percent`, …).
-    pub name: String,
-    /// Whether it held.
-    pub passed: bool,
-    /// The bound, in words (`≤ 1%`).
-    pub expected: String,
-    /// The measured value, in words.
-    pub actual: String,
-}
-
-fn check(name: &str, passed: bool, expected: String, actual: String) -> Check {
-    Check {
-        name: name.into(),
-        passed,
-        expected,
-        actual,
-    }
-}
-
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
-/// Applies `expectations` to `result`.
-pub fn evaluate(expectations: &Expectations, result: &RunResult) -> Verdict {
-    let s = &result.summary;
-    let mut checks = vec![check(
-        "requests_completed",
-        s.requests > 0,
-        "> 0".into(),
-        s.requests.to_string(),
-    )];
-    if let Some(max) = expectations.max_failure_percent {
-        checks.push(check(
-            "max_failure_percent",
-            s.requests > 0 && s.failure_percent <= max,
-            format!("≤ {max}%"),
+fn sub_millisecond(simple: SimpleRpcs, bound: f64) -> Claim {
+    let SimpleRpcs {
+        latency: lat,
+        requests,
+        failures,
+    } = simple;
+    let failure = failure_rate(failures, requests);
+    let (status, detail) = if requests == 0 {
+        (
+            ClaimStatus::Inconclusive,
+            "no simple RPC (a task with a fixed body) ran in this scenario".to_owned(),
+        )
+    } else if lat.count == 0 {
+        (
+            ClaimStatus::NotValidated,
             format!(
-                "{:.3}% ({} of {})",
-                s.failure_percent, s.failures, s.requests
+                "none of {requests} simple RPCs succeeded: the time to fail is not a response time"
             ),
-        ));
-    }
-    let no_success = "no successful requests: a latency of failures is not a latency".to_owned();
-    let latency_check = |name: &str, bound_ms: f64, us: u64, label: &str| {
-        if s.successes == 0 {
-            check(name, false, format!("≤ {bound_ms} ms"), no_success.clone())
-        } else {
-            check(
-                name,
-                ms(us) <= bound_ms,
-                format!("≤ {bound_ms} ms"),
-                format!("{label} {:.3} ms", ms(us)),
-            )
-        }
+        )
+    } else if failure > bound {
+        (
+            ClaimStatus::NotValidated,
+            format!(
+                "{} of simple RPCs failed (bound {bound}%): median {} µs of the successful ones does not validate the claim",
+                percent(failure),
+                lat.p50
+            ),
+        )
+    } else if lat.count < MIN_SAMPLES {
+        (
+            ClaimStatus::Inconclusive,
+            format!(
+                "only {} successful simple RPCs (median {} µs): too few to judge a median, need at least {MIN_SAMPLES}; run longer",
+                lat.count, lat.p50
+            ),
+        )
+    } else if lat.p50 < 1000 {
+        (
+            ClaimStatus::Validated,
+            format!(
+                "median {} µs of {} successful simple RPCs, {} failed",
+                lat.p50,
+                lat.count,
+                percent(failure)
+            ),
+        )
+    } else {
+        (
+            ClaimStatus::NotValidated,
+            format!(
+                "median {} µs of {} successful simple RPCs is not below 1 ms",
+                lat.p50, lat.count
+            ),
+        )
     };
-    if let Some(max) = expectations.max_median_ms {
-        checks.push(latency_check(
-            "max_median_ms",
-            max,
-            s.latency_us.p50,
-            "median",
-        ));
+    Claim {
+        name: "sub_millisecond".into(),
+        status,
+        detail,
     }
-    if let Some(max) = expectations.max_p95_ms {
-        checks.push(latency_check("max_p95_ms", max, s.latency_us.p95, "p95"));
-    }
-    if let Some(max) = expectations.max_p99_ms {
-        checks.push(latency_check("max_p99_ms", max, s.latency_us.p99, "p99"));
-    }
-    if let Some(min) = expectations.min_rps {
-        checks.push(check(
-            "min_rps",
-            s.success_rps >= min,
-            format!("≥ {min} successful req/s"),
-            format!("{:.1} successful req/s", s.success_rps),
-        ));
-    }
-    Verdict {
-        passed: checks.iter().all(|c| c.passed),
-        checks,
-        claims: vec![],
+}
+
+fn high_throughput(r: &RunResult, target: f64, bound: f64) -> Claim {
+    let s = &r.summary;
+    let rps = success_rps(r);
+    let failure = failure_rate(s.failures, s.requests);
+    let (status, detail) = if failure > bound {
+        (
+            ClaimStatus::NotValidated,
+            format!(
+                "{rps:.1} successful requests/s, but {} of requests failed (bound {bound}%): throughput that fails is not throughput (claim: {target})",
+                percent(failure)
+            ),
+        )
+    } else if r.duration_s < MIN_THROUGHPUT_SECONDS {
+        (
+            ClaimStatus::Inconclusive,
+            format!(
+                "{rps:.1} successful requests/s over only {:.1} s: need at least {MIN_THROUGHPUT_SECONDS} s of load to judge a sustained rate (claim: {target})",
+                r.duration_s
+            ),
+        )
+    } else if rps >= target {
+        (
+            ClaimStatus::Validated,
+            format!(
+                "{rps:.1} successful requests/s over {:.1} s (claim: {target})",
+                r.duration_s
+            ),
+        )
+    } else {
+        (
+            ClaimStatus::NotValidated,
+            format!(
+                "{rps:.1} successful requests/s over {:.1} s (claim: {target})",
+                r.duration_s
+            ),
+        )
+    };
+    Claim {
+        name: "high_throughput".into(),
+        status,
+        detail,
     }
 }

@@ -334,6 +334,15 @@ pub struct Expectations {
     pub min_rps: Option<f64>,
 }
 
+impl Expectations {
+    /// The failure rate a run may have, in percent: the scenario's bound, or
+    /// 0 when it sets none (any unexpected failure fails a run, as in Locust).
+    /// Checks and claims both judge against this one figure.
+    pub fn failure_bound(&self) -> f64 {
+        self.max_failure_percent.unwrap_or(0.0)
+    }
+}
+
 /// Default request timeout (the original suite's).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default seed when a scenario names none.

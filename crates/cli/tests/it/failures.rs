@@ -30,15 +30,20 @@ async fn refusals_are_rejections_and_silence_is_a_timeout() {
             cfg.to_str().expect("utf-8"),
             "--nats-url",
             env.url(),
-            "--quiet",
             "--out",
             out.to_str().expect("utf-8"),
         ],
         Duration::from_secs(30),
     )
     .await;
-    // Timeouts are failures, but no expectation bounds them here.
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // No expectations: any unexpected failure (the timeouts) fails the run
+    // (issue 11), naming the failure check and showing the failure's text.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("✗ max_failure_percent") && stdout.contains("no reply within 200ms"),
+        "{stdout}"
+    );
     let r = read_result(&out);
     assert_schema_valid(&r);
     let buy = &r["tasks"][0];
@@ -66,6 +71,15 @@ async fn refusals_are_rejections_and_silence_is_a_timeout() {
         .expect("µs");
     assert!((200_000..400_000).contains(&waited), "{waited}");
     assert_eq!(r["summary"]["failures"].as_u64(), Some(timeouts));
+    assert_eq!(r["verdict"]["status"], "failed");
+    assert_eq!(slow["errors"][0]["message"], "no reply within #ms", "{slow}");
+    assert_eq!(slow["errors"][0]["count"].as_u64(), Some(timeouts));
+    assert_eq!(buy["errors"][0]["sample"], "refused: out of stock", "{buy}");
+    let csv = std::fs::read_to_string(out.join("cliffload_failures.csv")).expect("csv");
+    assert!(
+        csv.contains("shop.rpc.slow,s.slow,timeout: no reply within #ms,"),
+        "{csv}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

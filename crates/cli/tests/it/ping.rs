@@ -113,7 +113,22 @@ async fn latencies_are_microseconds_in_json_and_text() {
         .find(|l| l.trim_start().starts_with("total"))
         .expect("a total row");
     assert!(total.contains("µs") || total.contains("ms"), "{total}");
-    assert!(text.contains("verdict: PASSED"), "{text}");
+    // The verdict line says what the exit code says (which one depends on
+    // this machine's speed, so neither is required).
+    let verdict = text
+        .lines()
+        .find(|l| l.starts_with("verdict: "))
+        .expect("a verdict line");
+    let word = if o.status.code() == Some(0) {
+        "PASSED"
+    } else {
+        "FAILED"
+    };
+    assert!(
+        verdict.starts_with(&format!("verdict: {word}"))
+            || (word == "FAILED" && verdict.starts_with("verdict: INCONCLUSIVE")),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,13 +44,23 @@ async fn back_to_back_users_send_duration_over_latency_requests() {
     assert!((19_997..=20_001).contains(&total), "{total}");
     assert_eq!(total, mock.calls(0));
     let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
-    // Ten full seconds, then the replies that were in flight at the deadline.
-    assert_eq!(per_second.len(), 11, "{per_second:?}");
+    // Ten seconds; the replies in flight at the deadline, a millisecond's
+    // remainder, join the tenth rather than make a 1 ms interval of their own.
+    assert_eq!(per_second.len(), 10, "{per_second:?}");
     assert!(
-        per_second[..10].iter().all(|n| (1990..=2010).contains(n)),
+        per_second.iter().all(|n| (1990..=2010).contains(n)),
         "{per_second:?}"
     );
-    assert!(per_second[10] <= 2, "{per_second:?}");
+    assert!(
+        out.intervals[..9]
+            .iter()
+            .all(|i| i.length == Duration::from_secs(1))
+    );
+    assert_eq!(
+        out.intervals[9].length,
+        out.elapsed - Duration::from_secs(9),
+        "one second plus the remainder"
+    );
     // Each interval also carries the successes since the start (Locust's "Total" columns).
     let mut running = 0;
     for i in &out.intervals {
@@ -198,11 +208,9 @@ async fn progress_is_reported_once_per_interval_with_running_totals() {
     )
     .await
     .expect("runs");
-    // The last entry is the partial interval at the deadline (nothing in flight).
-    assert_eq!(
-        seen,
-        vec![(0, 10), (1, 20), (2, 30), (3, 40), (4, 50), (5, 50)]
-    );
+    // The run ends at 5 s sharp: its empty 0 ms remainder joins the fifth
+    // second and is not reported again.
+    assert_eq!(seen, vec![(0, 10), (1, 20), (2, 30), (3, 40), (4, 50)]);
 }
 
 #[test]
@@ -230,6 +238,9 @@ fn threaded_workers_split_users_and_merge_exactly() {
     // in real time, so allow scheduling slack.
     assert!((50..=65).contains(&mock.calls(0)), "{}", mock.calls(0));
     assert!(!out.intervals.is_empty());
+    // Every worker's last interval, sent as it finished, is in the series.
+    let in_series: u64 = out.intervals.iter().map(|i| i.counts.total()).sum();
+    assert_eq!(in_series, mock.calls(0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -301,6 +312,7 @@ async fn max_requests_stops_the_run_at_exactly_that_many() {
     let out = run_inline(p, &mock, CancellationToken::new()).await;
     assert_eq!(out.totals.counts().total(), 1000);
     assert_eq!(mock.calls(0), 1000);
+    assert_eq!((out.planned, out.sent, out.never_sent), (1000, 1000, 0));
     // 4 users at 1 ms: about 250 ms, not the 60 s duration.
     assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
     assert!(!out.interrupted);

@@ -2,4 +2,5 @@
 //! minutes of load simulated in milliseconds.
 
 mod closed_model;
+mod intervals;
 mod open_model;

@@ -46,7 +46,8 @@ async fn holds_a_constant_rate() {
         per_second[1..29].iter().all(|c| (196..=204).contains(c)),
         "{per_second:?}"
     );
-    assert_eq!((out.late, out.dropped), (0, 0));
+    assert_eq!((out.late, out.never_sent), (0, 0));
+    assert_eq!(out.planned, 6000, "200/s × 30 s");
 }
 
 #[tokio::test(start_paused = true)]
@@ -138,4 +139,69 @@ async fn max_requests_ends_the_open_model_early() {
     let out = go(p, &mock).await;
     assert_eq!(out.totals.counts().total(), 500);
     assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
+}
+
+/// 100 arrivals a second for 10 s (1000 planned) into 5 slots held by
+/// replies that take a minute: 5 are sent, the rest wait for a slot.
+fn stalled(extra: &str) -> (Plan, MockConnector) {
+    let yaml = format!(
+        "scenarios:\n  s:\n    arrival_rate: {{rate: 100, max_in_flight: 5}}\n    duration: 10s\n{extra}    tasks:\n      - {{name: a, subject: x.y}}\n"
+    );
+    let file = ScenarioFile::parse(&yaml, "t.yaml").expect("valid scenario");
+    let p = Plan::new(
+        file.get("s").expect("s"),
+        vec![vec![Payload::valid(&b"{}"[..])]],
+    );
+    (
+        p,
+        MockConnector::new(vec![Script::ok(Duration::from_secs(60))]),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_planned_arrival_is_sent_or_counted_as_never_sent() {
+    let (p, mock) = stalled("");
+    let out = go(p, &mock).await;
+    assert_eq!((out.planned, out.sent, out.never_sent), (1000, 5, 995));
+    assert_eq!(out.sent, mock.calls(0));
+    assert_eq!(out.sent, out.totals.counts().total());
+    // Each waited from its intended time to the deadline: the 6th (due at
+    // 50 ms) 9.95 s, the last (due at 9.99 s) 10 ms.
+    let wait = out.never_sent_wait.summary();
+    assert_eq!(wait.count, 995);
+    assert!((9_940_000..=9_960_000).contains(&wait.max), "{wait:?}");
+    assert!((9_990..=10_010).contains(&wait.min), "{wait:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_run_plans_only_the_arrivals_due_by_then() {
+    let (p, mock) = stalled("");
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(3_005)).await;
+        c.cancel();
+    });
+    let out = run(
+        Arc::new(p),
+        Arc::new(mock.clone()),
+        RunOptions { workers: 0 },
+        cancel,
+        |_| {},
+    )
+    .await
+    .expect("runs");
+    // Due at 0, 10 ms, …, 3 s: 301 arrivals.
+    assert_eq!((out.planned, out.sent, out.never_sent), (301, 5, 296));
+    assert_eq!(out.never_sent_wait.count(), 296);
+    let max = out.never_sent_wait.summary().max;
+    assert!((2_950_000..=2_960_000).contains(&max), "{max}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn arrivals_beyond_max_requests_are_not_planned() {
+    let (p, mock) = stalled("    max_requests: 500\n");
+    let out = go(p, &mock).await;
+    assert_eq!((out.planned, out.sent, out.never_sent), (500, 5, 495));
+    assert_eq!(out.never_sent_wait.count(), 495);
 }
