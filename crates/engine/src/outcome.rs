@@ -47,7 +47,13 @@ pub fn detail_of(
     service_error
         .map(str::to_owned)
         .or_else(|| error_text(content_type, body))
-        .or_else(|| Some(format!("{} ({} bytes, no error text)", outcome.name(), body.len())))
+        .or_else(|| {
+            Some(format!(
+                "{} ({} bytes, no error text)",
+                outcome.name(),
+                body.len()
+            ))
+        })
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cliffload_metrics::{ErrorLog, IntervalStats, LatencyHistogram, OutcomeClass, OutcomeCounts, TaskTable};
+use cliffload_metrics::{
+    ErrorLog, IntervalStats, LatencyHistogram, OutcomeClass, OutcomeCounts, TaskTable,
+};
 use tokio::sync::{mpsc, watch};
 use tokio::task::LocalSet;
 use tokio::time::Instant;

@@ -251,7 +251,10 @@ impl<T> Ctx<T> {
     #[inline]
     fn record(&self, task: usize, reply: &Reply, sent: Instant, done: Instant) {
         let mut r = self.recorder.borrow_mut();
-        r.at(done).rec.table.record(task, reply.outcome, done - sent);
+        r.at(done)
+            .rec
+            .table
+            .record(task, reply.outcome, done - sent);
         if let Some(detail) = &reply.detail {
             r.errors.record(task, reply.outcome, detail);
         }

@@ -62,7 +62,10 @@ async fn replies_become_outcomes_as_over_nats() {
         body: bytes::Bytes::from_static(br#"{"msg":1}"#),
         injected: Some("missing_required"),
     };
-    assert_eq!(t.call(1, &injected).await.outcome, Outcome::RejectedExpected);
+    assert_eq!(
+        t.call(1, &injected).await.outcome,
+        Outcome::RejectedExpected
+    );
     assert_eq!(t.call(2, &body("{}")).await.outcome, Outcome::ServiceError);
     assert_eq!(t.call(3, &body("{}")).await.outcome, Outcome::NoResponders);
 }

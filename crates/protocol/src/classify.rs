@@ -191,7 +191,12 @@ mod tests {
             ReplyKind::Unrecognised(_)
         ));
         assert!(matches!(
-            classify(Interpretation::Cliffracer, Some("application/msgpack"), None, b"\x92\xc3\xa2ok"),
+            classify(
+                Interpretation::Cliffracer,
+                Some("application/msgpack"),
+                None,
+                b"\x92\xc3\xa2ok"
+            ),
             ReplyKind::Unrecognised(_)
         ));
     }
@@ -206,7 +211,8 @@ mod tests {
 
     #[test]
     fn error_text_reads_the_envelope_error() {
-        let body = br#"{"success": false, "error": "refused: insufficient stock", "timestamp": "t"}"#;
+        let body =
+            br#"{"success": false, "error": "refused: insufficient stock", "timestamp": "t"}"#;
         assert_eq!(
             error_text(None, body).as_deref(),
             Some("refused: insufficient stock")

@@ -509,7 +509,11 @@ fn failures_table(out: &mut String, r: &RunResult) {
             out,
             "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&t.name),
-            if e.outcome.is_failure() { "fail" } else { "inconclusive" },
+            if e.outcome.is_failure() {
+                "fail"
+            } else {
+                "inconclusive"
+            },
             e.outcome.name(),
             e.count,
             escape(&e.message),

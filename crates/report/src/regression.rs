@@ -53,14 +53,15 @@ pub fn compare(new: &RunResult, base: &RunResult, max_degradation_percent: f64) 
     let rps_noise = 2.0 * (rps_a.powi(2) + rps_b.powi(2)).sqrt() * 100.0;
     let lat_noise = 2.0 * (lat_a.powi(2) + lat_b.powi(2)).sqrt() * 100.0;
     let mut worse = Vec::new();
-    let mut flag = |task: &str, metric: &str, old: f64, new: f64, worse_pct: f64, noise_pct: f64| {
-        if worse_pct > max_degradation_percent && worse_pct > noise_pct {
-            worse.push(format!(
-                "{task} {metric} {} ({old:.0} → {new:.0}; noise ±{noise_pct:.1}%)",
-                change_words(metric, worse_pct)
-            ));
-        }
-    };
+    let mut flag =
+        |task: &str, metric: &str, old: f64, new: f64, worse_pct: f64, noise_pct: f64| {
+            if worse_pct > max_degradation_percent && worse_pct > noise_pct {
+                worse.push(format!(
+                    "{task} {metric} {} ({old:.0} → {new:.0}; noise ±{noise_pct:.1}%)",
+                    change_words(metric, worse_pct)
+                ));
+            }
+        };
     let pct = |new: f64, old: f64| {
         if old > 0.0 {
             (new - old) / old * 100.0
@@ -90,7 +91,14 @@ pub fn compare(new: &RunResult, base: &RunResult, max_degradation_percent: f64) 
                 );
             }
         }
-        flag(&t.name, "req/s", b.rps, t.rps, -pct(t.rps, b.rps), rps_noise);
+        flag(
+            &t.name,
+            "req/s",
+            b.rps,
+            t.rps,
+            -pct(t.rps, b.rps),
+            rps_noise,
+        );
         // Failure rate: percentage points, not a relative change.
         let (rate_new, rate_old) = (
             failure_rate(t.failures, t.requests),

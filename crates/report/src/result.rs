@@ -493,7 +493,7 @@ impl RunResult {
             .flat_map(|t| t.errors.iter().map(move |e| (t, e)))
             .filter(|(_, e)| e.outcome.is_failure())
             .collect();
-        all.sort_by(|a, b| b.1.count.cmp(&a.1.count));
+        all.sort_by_key(|e| std::cmp::Reverse(e.1.count));
         all.truncate(n);
         all
     }

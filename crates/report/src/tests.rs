@@ -221,7 +221,7 @@ fn text_snapshot() {
 #[test]
 fn coloured_text_is_the_plain_text_with_ansi_styles() {
     let mut r = sample_result();
-    
+
     r.verdict.checks[0].status = crate::verdict::Status::Failed;
     let plain = text::render(&r);
     let coloured = text::render_styled(&r, true);
@@ -380,7 +380,7 @@ fn sample_suite() -> crate::suite::SuiteSummary {
     passed.scenario = "baseline".into();
     let mut failed = sample_result();
     failed.scenario = "high_throughput".into();
-    
+
     failed.verdict.checks[0].status = crate::verdict::Status::Failed;
     SuiteSummary::new(
         "quick",

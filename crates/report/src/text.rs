@@ -173,7 +173,8 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
     let _ = writeln!(
         out,
         "failure rate: {} · successful req/s: {:.1}",
-        percent(s.failure_percent), s.success_rps
+        percent(s.failure_percent),
+        s.success_rps
     );
     if let Some(c) = &r.comparison {
         out.push_str("comparison (the same requests over HTTP):\n");

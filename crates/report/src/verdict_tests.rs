@@ -164,7 +164,12 @@ fn ten_x_is_judged_on_the_unrounded_ratio() {
         .and_then(|c| c.median_ratio)
         .expect("ratio");
     assert!(ratio < 10.0, "{ratio}");
-    assert_eq!(ten_x(&r).status, ClaimStatus::NotValidated, "{:?}", ten_x(&r));
+    assert_eq!(
+        ten_x(&r).status,
+        ClaimStatus::NotValidated,
+        "{:?}",
+        ten_x(&r)
+    );
 }
 
 #[test]
@@ -254,7 +259,10 @@ fn failure_messages_reach_the_terminal_the_page_the_json_and_the_csv() {
     let e = &r.tasks[0].errors;
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].count, 50);
-    assert_eq!(e[0].message, "Internal server error (correlation_id: cl-#-#)");
+    assert_eq!(
+        e[0].message,
+        "Internal server error (correlation_id: cl-#-#)"
+    );
     let text = crate::text::render(&r);
     assert!(
         text.contains("50 × s.ping service_error: Internal server error (correlation_id: cl-0-0)"),
@@ -262,7 +270,9 @@ fn failure_messages_reach_the_terminal_the_page_the_json_and_the_csv() {
     );
     let csv = crate::csv_locust::failures(&r);
     assert!(
-        csv.contains("test.rpc.ping,s.ping,service_error: Internal server error (correlation_id: cl-#-#),50"),
+        csv.contains(
+            "test.rpc.ping,s.ping,service_error: Internal server error (correlation_id: cl-#-#),50"
+        ),
         "{csv}"
     );
     let html = crate::html::render(&r);

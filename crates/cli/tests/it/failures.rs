@@ -72,7 +72,10 @@ async fn refusals_are_rejections_and_silence_is_a_timeout() {
     assert!((200_000..400_000).contains(&waited), "{waited}");
     assert_eq!(r["summary"]["failures"].as_u64(), Some(timeouts));
     assert_eq!(r["verdict"]["status"], "failed");
-    assert_eq!(slow["errors"][0]["message"], "no reply within #ms", "{slow}");
+    assert_eq!(
+        slow["errors"][0]["message"], "no reply within #ms",
+        "{slow}"
+    );
     assert_eq!(slow["errors"][0]["count"].as_u64(), Some(timeouts));
     assert_eq!(buy["errors"][0]["sample"], "refused: out of stock", "{buy}");
     let csv = std::fs::read_to_string(out.join("cliffload_failures.csv")).expect("csv");
@@ -154,5 +157,73 @@ async fn msgpack_bodies_with_headers_reach_a_cliffracer_service() {
         Some(n),
         "{}",
         r["summary"]
+    );
+}
+
+/// Answers the first request (preflight) and then none.
+async fn respond_once(client: &async_nats::Client, subject: &str, body: &'static [u8]) {
+    let mut sub = client
+        .subscribe(subject.to_owned())
+        .await
+        .expect("subscribe");
+    use futures_util::StreamExt as _;
+    let c = client.clone();
+    tokio::spawn(async move {
+        let mut answered = false;
+        while let Some(m) = sub.next().await {
+            if let (Some(r), false) = (m.reply, answered) {
+                let _ = c.publish(r, body.into()).await;
+                answered = true;
+            }
+        }
+    });
+    client.flush().await.expect("flush");
+}
+
+// Issue 11: arrivals the open model could never send are counted, not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_service_under_the_open_model_counts_every_planned_arrival() {
+    let env = Env::bare().await;
+    respond_once(
+        &env.client,
+        "stall.rpc.ping",
+        br#"{"success": true, "result": "pong", "timestamp": "t", "correlation_id": null}"#,
+    )
+    .await;
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  s:\n    duration: 2s\n",
+        "    arrival_rate: {rate: 200, max_in_flight: 10}\n",
+        "    tasks:\n      - {name: ping, subject: stall.rpc.ping, timeout: 5s}\n",
+    ));
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "s",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(40),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    let om = &r["open_model"];
+    let n = |k: &str| om[k].as_u64().expect("count");
+    assert!(n("planned") >= 350, "{om}");
+    assert_eq!(n("planned"), n("sent") + n("never_sent"), "{om}");
+    assert_eq!(n("sent"), 10, "{om}");
+    assert!(n("never_sent") > 0, "{om}");
+    // Every sent request timed out, and the judged latency holds every arrival.
+    assert_eq!(r["summary"]["outcomes"]["timeout"].as_u64(), Some(10));
+    assert_eq!(
+        om["intended_latency_us"]["count"].as_u64(),
+        Some(n("never_sent"))
     );
 }
