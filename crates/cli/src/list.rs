@@ -10,10 +10,10 @@ pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
     let file = crate::run::scenario_file(args.config.as_deref())?;
     for s in &file.scenarios {
         println!(
-            "{:<20} {:>4} users  {:>6}  {}",
+            "{:<20} {:>6}  {}  {}",
             s.name,
-            s.users,
             format!("{:?}", s.duration),
+            s.describe_load(),
             s.description.as_deref().unwrap_or("")
         );
     }
@@ -34,14 +34,12 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
     );
     for s in chosen {
         println!("\n{} — {}", s.name, s.description.as_deref().unwrap_or(""));
-        let stages = s
-            .stages
-            .as_ref()
-            .map(|st| format!(", stages {:?} × {:?}", st.steps, st.step_duration))
-            .unwrap_or_default();
         println!(
-            "  {} users at {}/s for {:?}{stages}; error rate {}; seed {}",
-            s.users, s.spawn_rate, s.duration, s.error_rate, s.seed
+            "  {} for {:?}; error rate {}; seed {}",
+            s.describe_load(),
+            s.duration,
+            s.error_rate,
+            s.seed
         );
         let e = &s.expectations;
         println!(

@@ -197,20 +197,20 @@ pub async fn load(
         Via::Http(base) => (Vec::new(), base),
     };
     printer.note(&format!(
-        "running {} for {:?} over {}: {} users at {}/s, {} class(es), {} task(s), error rate {}, seed {}",
+        "running {} for {:?} over {}: {}, {} class(es), {} task(s), error rate {}, seed {}",
         scenario.name,
         scenario.duration,
         match via {
             Via::Nats(_) => "NATS",
             Via::Http(_) => "HTTP",
         },
-        scenario.users,
-        scenario.spawn_rate,
+        scenario.describe_load(),
         scenario.classes.len(),
         scenario.tasks.len(),
         scenario.error_rate,
         scenario.seed
     ));
+    printer.set_open_model(scenario.arrival.is_some());
     let options = RunOptions { workers };
     let varz_before = match &monitoring.nats_monitor_url {
         Some(u) => Some(read_varz(u).await),

@@ -13,6 +13,8 @@ pub struct Printer {
     tty: bool,
     quiet: bool,
     dirty: bool,
+    /// The open model shows requests in flight, the closed one users.
+    open_model: bool,
 }
 
 impl Printer {
@@ -21,7 +23,13 @@ impl Printer {
             tty: std::io::stderr().is_terminal(),
             quiet,
             dirty: false,
+            open_model: false,
         }
+    }
+
+    /// Shows requests in flight (open model) rather than users.
+    pub fn set_open_model(&mut self, open: bool) {
+        self.open_model = open;
     }
 
     pub fn update(&mut self, p: &Progress<'_>) {
@@ -30,8 +38,13 @@ impl Printer {
             return;
         }
         let i = p.interval;
+        let active = if self.open_model {
+            format!("{} in flight", i.active)
+        } else {
+            format!("{} users", i.active)
+        };
         let line = format!(
-            "[{t:>4}s/{}s] {} req · {} req/s · p50 {} p99 {} · failed {} · rejected {}",
+            "[{t:>4}s/{}s] {active} · {} req · {} req/s · p50 {} p99 {} · failed {} · rejected {}",
             p.planned.as_secs(),
             p.totals.total(),
             i.counts.total(),

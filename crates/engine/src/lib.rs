@@ -23,7 +23,7 @@ mod transport;
 mod worker;
 
 pub use cpu::thread_cpu_time;
-pub use outcome::{detail_of, outcome_of};
+pub use outcome::{ReplyRules, detail_of, outcome_of};
 pub use plan::{Payload, Plan, PlanClass, PlanTask, build_payloads};
 pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
 pub use tokio_util::sync::CancellationToken;

@@ -1,5 +1,84 @@
 use cliffload_metrics::Outcome;
-use cliffload_protocol::{ReplyKind, error_text};
+use cliffload_protocol::{Interpretation, ReplyCheck, ReplyKind, classify, error_text};
+use cliffload_scenario::{ExpectStatus, Protocol, Task};
+
+use crate::transport::Reply;
+
+/// How a task's replies are judged, the same over every transport: the
+/// protocol, whether a refusal is what the task expects, and its `expect`
+/// checks on successful replies.
+#[derive(Debug, Clone)]
+pub struct ReplyRules {
+    /// Envelope, micro header, or any reply.
+    pub interpretation: Interpretation,
+    /// `expect: {status: rejected}`: a refusal is the correct answer.
+    pub expect_rejected: bool,
+    /// Checks on the body of a successful reply.
+    pub check: Option<ReplyCheck>,
+}
+
+impl ReplyRules {
+    /// The rules of a scenario task. Its `expect.regex` was checked when
+    /// the scenario was loaded; were it bad here, the check is left out.
+    pub fn of(task: &Task) -> Self {
+        let e = &task.expect;
+        Self {
+            interpretation: match task.protocol {
+                Protocol::Cliffracer => Interpretation::Cliffracer,
+                Protocol::Micro => Interpretation::Micro,
+                Protocol::Raw => Interpretation::Raw,
+            },
+            expect_rejected: e.status == ExpectStatus::Rejected,
+            check: ReplyCheck::new(
+                e.json.clone(),
+                e.contains.clone(),
+                e.regex.clone(),
+                e.max_bytes,
+            )
+            .ok()
+            .flatten(),
+        }
+    }
+
+    /// What the task expects of a request whose payload carries `injected`.
+    fn refusal_expected<'a>(&self, injected: Option<&'a str>) -> Option<&'a str> {
+        injected.or(self.expect_rejected.then_some("a refusal the task expects"))
+    }
+
+    /// The class of a reply, before injected errors and checks.
+    pub fn kind(
+        &self,
+        content_type: Option<&str>,
+        error_code: Option<&str>,
+        body: &[u8],
+    ) -> ReplyKind {
+        classify(self.interpretation, content_type, error_code, body)
+    }
+
+    /// Judges a reply: its outcome and, when it is not a success, why.
+    /// `error_text` is a micro service's `Nats-Service-Error` header, if any.
+    pub fn judge(
+        &self,
+        kind: &ReplyKind,
+        injected: Option<&str>,
+        content_type: Option<&str>,
+        error_text: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let injected = self.refusal_expected(injected);
+        let outcome = outcome_of(kind, injected.is_some());
+        if outcome == Outcome::Ok {
+            return match self.check.as_ref().map(|c| c.check(content_type, body)) {
+                Some(Err(why)) => Reply::with_detail(Outcome::CheckFailed, why),
+                _ => outcome.into(),
+            };
+        }
+        Reply {
+            outcome,
+            detail: detail_of(outcome, kind, injected, content_type, error_text, body),
+        }
+    }
+}
 
 /// The outcome of a reply, given whether its request carried an injected error.
 ///

@@ -13,10 +13,10 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cliffload_engine::{Connector, Payload, Reply, Transport, detail_of, outcome_of};
+use cliffload_engine::{Connector, Payload, Reply, ReplyRules, Transport};
 use cliffload_metrics::Outcome;
-use cliffload_protocol::{Codec, Interpretation, ReplyKind, classify, headers};
-use cliffload_scenario::{Encoding, Protocol, Task};
+use cliffload_protocol::{Codec, ReplyKind, headers};
+use cliffload_scenario::{Encoding, Task};
 
 /// Where and how one task's requests go over HTTP.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct HttpTarget {
     /// Reply timeout (the whole exchange).
     pub timeout: Duration,
     /// How replies are judged.
-    pub interpretation: Interpretation,
+    pub rules: ReplyRules,
     /// `Content-Type` of the body.
     pub content_type: &'static str,
     /// Add a unique `X-Correlation-ID` to each request.
@@ -51,11 +51,7 @@ impl HttpTarget {
             name: task.name.clone(),
             url: format!("{}/{service}/rpc/{method}", base.trim_end_matches('/')),
             timeout: task.timeout,
-            interpretation: match task.protocol {
-                Protocol::Cliffracer => Interpretation::Cliffracer,
-                Protocol::Micro => Interpretation::Micro,
-                Protocol::Raw => Interpretation::Raw,
-            },
+            rules: ReplyRules::of(task),
             content_type: match task.encoding {
                 Encoding::Json => Codec::Json.mime(),
                 Encoding::Msgpack => Codec::MsgPack.mime(),
@@ -162,12 +158,9 @@ impl HttpTransport {
             Ok(b) => b,
             Err(e) => return failed(error_outcome(&e), chain(&e)),
         };
-        let kind = classify(
-            target.interpretation,
-            content_type.as_deref(),
-            code.as_deref(),
-            &body,
-        );
+        let kind = target
+            .rules
+            .kind(content_type.as_deref(), code.as_deref(), &body);
         if let ReplyKind::Unrecognised(why) = &kind {
             // Nobody serves the route: the HTTP counterpart of no responders.
             if status == reqwest::StatusCode::NOT_FOUND {
@@ -181,16 +174,14 @@ impl HttpTransport {
                 format!("HTTP {status} from {}: {why}", target.url),
             );
         }
-        let outcome = outcome_of(&kind, payload.injected.is_some());
-        let detail = detail_of(
-            outcome,
+        let reply = target.rules.judge(
             &kind,
             payload.injected,
             content_type.as_deref(),
             None,
             &body,
         );
-        (Reply { outcome, detail }, Ok(kind))
+        (reply, Ok(kind))
     }
 }
 

@@ -33,6 +33,9 @@ pub enum Outcome {
     Transport,
     /// A reply came but could not be understood.
     Decode,
+    /// The reply succeeded but failed the task's `expect` checks (the text,
+    /// a JSON field, its size).
+    CheckFailed,
 }
 
 /// The three classes an outcome falls into.
@@ -49,7 +52,7 @@ pub enum OutcomeClass {
 
 impl Outcome {
     /// Number of variants; the length of every per-outcome array.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// Every variant, in [`Outcome::index`] order.
     pub const ALL: [Outcome; Outcome::COUNT] = [
@@ -63,6 +66,7 @@ impl Outcome {
         Outcome::NoResponders,
         Outcome::Transport,
         Outcome::Decode,
+        Outcome::CheckFailed,
     ];
 
     /// Position of this variant in per-outcome arrays.
@@ -83,6 +87,7 @@ impl Outcome {
             Outcome::NoResponders => "no_responders",
             Outcome::Transport => "transport",
             Outcome::Decode => "decode",
+            Outcome::CheckFailed => "check_failed",
         }
     }
 

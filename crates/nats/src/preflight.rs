@@ -11,7 +11,6 @@ use cliffload_metrics::Outcome;
 use cliffload_protocol::{ReplyKind, subject};
 
 use crate::transport::{Target, request_once};
-use cliffload_engine::outcome_of;
 
 /// The smoke call of one task.
 #[derive(Debug, Clone)]
@@ -82,7 +81,9 @@ pub async fn preflight(
                     excerpt()
                 )));
             }
-            ReplyKind::ValidationRefused if payload.injected.is_none() => {
+            ReplyKind::ValidationRefused
+                if payload.injected.is_none() && !target.rules.expect_rejected =>
+            {
                 return Err(fail(format!(
                     "the service refused the payload as invalid: {}. A Cliffracer body is an object of the handler's keyword arguments, e.g. {{\"order\": {{...}}}}, not the bare fields",
                     excerpt()
@@ -96,9 +97,17 @@ pub async fn preflight(
                 )));
             }
         }
+        let reply = target.reply(&msg, payload.injected);
+        if reply.outcome == Outcome::CheckFailed {
+            return Err(fail(format!(
+                "the reply fails the task's checks ({}); got {}",
+                reply.detail.unwrap_or_default(),
+                excerpt()
+            )));
+        }
         reports.push(PreflightReport {
             task: target.name.clone(),
-            outcome: outcome_of(&kind, payload.injected.is_some()),
+            outcome: reply.outcome,
             latency,
         });
     }

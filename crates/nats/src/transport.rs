@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, Subject};
 use bytes::Bytes;
-use cliffload_engine::{Connector, Payload, Reply, Transport, detail_of};
+use cliffload_engine::{Connector, Payload, Reply, ReplyRules, Transport};
 use cliffload_metrics::Outcome;
-use cliffload_protocol::{Codec, Interpretation, ReplyKind, classify, headers};
-use cliffload_scenario::{Encoding, Protocol, Task};
-
-use cliffload_engine::outcome_of;
+use cliffload_protocol::{Codec, ReplyKind, headers};
+use cliffload_scenario::{Encoding, Task};
 
 /// Where and how one task's requests go, prepared once before the load.
 #[derive(Debug, Clone)]
@@ -23,7 +21,7 @@ pub struct Target {
     /// Reply timeout.
     pub timeout: Duration,
     /// How replies are judged.
-    pub interpretation: Interpretation,
+    pub rules: ReplyRules,
     /// Headers sent with every request (`Content-Type`), if any.
     pub headers: Option<HeaderMap>,
     /// Add a unique `X-Correlation-ID` to each request.
@@ -43,11 +41,7 @@ impl Target {
             name: task.name.clone(),
             subject: Subject::from(task.subject.as_str()),
             timeout: task.timeout,
-            interpretation: match task.protocol {
-                Protocol::Cliffracer => Interpretation::Cliffracer,
-                Protocol::Micro => Interpretation::Micro,
-                Protocol::Raw => Interpretation::Raw,
-            },
+            rules: ReplyRules::of(task),
             headers,
             correlation: task.headers,
         }
@@ -56,28 +50,25 @@ impl Target {
     /// The outcome of a reply to a request (`injected`: the request's
     /// injected error), with the text saying why when it is not a success.
     pub fn reply(&self, msg: &Message, injected: Option<&str>) -> Reply {
-        let kind = self.reply_kind(msg);
-        let outcome = outcome_of(&kind, injected.is_some());
-        if outcome == Outcome::Ok {
-            return outcome.into();
-        }
         let header = |name: &str| {
             msg.headers
                 .as_ref()
                 .and_then(|h| h.get(name))
                 .map(|v| v.as_str())
         };
-        Reply {
-            outcome,
-            detail: detail_of(
-                outcome,
-                &kind,
-                injected,
-                header(headers::CONTENT_TYPE),
-                header(headers::SERVICE_ERROR),
-                &msg.payload,
-            ),
-        }
+        let content_type = header(headers::CONTENT_TYPE);
+        let kind = self.rules.kind(
+            content_type,
+            header(headers::SERVICE_ERROR_CODE),
+            &msg.payload,
+        );
+        self.rules.judge(
+            &kind,
+            injected,
+            content_type,
+            header(headers::SERVICE_ERROR),
+            &msg.payload,
+        )
     }
 
     /// Classifies a reply to this target.
@@ -88,8 +79,7 @@ impl Target {
                 .and_then(|h| h.get(name))
                 .map(|v| v.as_str())
         };
-        classify(
-            self.interpretation,
+        self.rules.kind(
             header(headers::CONTENT_TYPE),
             header(headers::SERVICE_ERROR_CODE),
             &msg.payload,

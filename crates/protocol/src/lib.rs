@@ -7,12 +7,14 @@
 //! [`classify`] with [`Interpretation`] and [`ReplyKind`] (what a client
 //! makes of a reply).
 
+mod check;
 mod classify;
 mod codec;
 mod envelope;
 pub mod headers;
 pub mod subject;
 
+pub use check::ReplyCheck;
 pub use classify::{Interpretation, ReplyKind, classify, error_text};
 pub use codec::{Codec, CodecError};
 pub use envelope::{

@@ -221,15 +221,14 @@ pub fn render(r: &RunResult) -> String {
     let verdict_class = check_class(status);
     let _ = write!(
         out,
-        "<h1>cliffload · {}</h1>\n<p class=\"verdict {verdict_class}\">{}</p>\n<p>{} requests in {:.1} s · {:.1} successful req/s · failure rate {} · {} users ({}) · seed {} · {} · started {}</p>\n",
+        "<h1>cliffload · {}</h1>\n<p class=\"verdict {verdict_class}\">{}</p>\n<p>{} requests in {:.1} s · {:.1} successful req/s · failure rate {} · {} · seed {} · {} · started {}</p>\n",
         escape(&r.scenario),
         status.word(),
         s.requests,
         r.duration_s,
         s.success_rps,
         crate::verdict::percent(s.failure_percent),
-        r.load.users,
-        escape(&r.load.model),
+        escape(&r.load.describe()),
         r.seed,
         escape(&r.target.nats_url),
         escape(&r.started_at)
@@ -262,6 +261,20 @@ pub fn render(r: &RunResult) -> String {
     out.push_str("</table>\n");
     for w in &r.warnings {
         let _ = writeln!(out, "<p class=\"warning\">⚠ {}</p>", escape(w));
+    }
+    if let Some(o) = &r.open_model {
+        let l = &o.intended_latency_us;
+        let _ = writeln!(
+            out,
+            "<p>Open model: {} arrivals planned, {} sent ({} late), {} never sent. From the intended send time (what the checks judge): p50 {} · p99 {} · max {}.</p>",
+            o.planned,
+            o.sent,
+            o.late,
+            o.never_sent,
+            crate::text::latency(l.p50),
+            crate::text::latency(l.p99),
+            crate::text::latency(l.max)
+        );
     }
     failures_table(&mut out, r);
     let t = |i: &crate::result::IntervalRow| f64::from(i.t) + i.duration_s;
@@ -328,6 +341,18 @@ pub fn render(r: &RunResult) -> String {
         "per second",
         &throughput,
     ));
+    let (what, unit) = if r.open_model.is_some() {
+        ("Requests in flight (most at once per second)", "in flight")
+    } else {
+        ("Users running", "users")
+    };
+    let active = [(
+        unit,
+        BLUE,
+        whole().map(|i| (t(i), f64::from(i.active))).collect(),
+    )];
+    let _ = writeln!(out, "<h2>{what}</h2>");
+    out.push_str(&line_chart(what, "seconds", unit, &active));
     out.push_str("<h2>Latency over time (successful requests)</h2>\n");
     out.push_str(&line_chart(
         "Latency percentiles per second",

@@ -19,8 +19,9 @@ pub mod text;
 pub mod verdict;
 
 pub use result::{
-    Generator, IntervalRow, LatencyUs, OpenMeasures, OpenModel, OutcomeEntry, PreflightRow,
-    RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow, write_atomically,
+    Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel, OutcomeEntry,
+    PreflightRow, RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow,
+    write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
 

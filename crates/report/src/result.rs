@@ -108,6 +108,30 @@ pub struct Load {
     /// The run stops after this many requests (or at its duration).
     #[serde(default)]
     pub max_requests: Option<u64>,
+    /// Stepped user counts (`advanced.gradual_load_increase`), if any.
+    #[serde(default)]
+    pub stages: Option<LoadStages>,
+}
+
+/// Stepped load: `users[k]` during step `k`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadStages {
+    /// Users per step.
+    pub users: Vec<u32>,
+    /// Seconds each step lasts.
+    pub step_duration_s: f64,
+}
+
+impl Load {
+    /// The load in words: the arrival rate of the open model, or the users.
+    pub fn describe(&self) -> String {
+        match (self.arrival_rate, self.max_in_flight) {
+            (Some(rate), Some(max)) => {
+                cliffload_scenario::describe_arrival(rate, self.ramp_to, max)
+            }
+            _ => format!("{} users", self.users),
+        }
+    }
 }
 
 /// Coordinated-omission-corrected figures of an open-model run.
@@ -379,7 +403,7 @@ impl RunResult {
                 }
             })
             .collect();
-        let intervals = intervals
+        let intervals: Vec<IntervalRow> = intervals
             .iter()
             .map(|i| {
                 // The engine's own length (a short last remainder is merged
@@ -423,6 +447,17 @@ impl RunResult {
                 o.planned, o.late, o.never_sent
             ));
         }
+        let peak = intervals.iter().map(|i| i.active).max().unwrap_or(0);
+        let wanted = s.stages.as_ref().map_or(s.users.get(), |st| {
+            st.steps.iter().copied().max().unwrap_or(0)
+        });
+        if s.arrival.is_none() && !intervals.is_empty() && peak > 0 && peak < wanted {
+            warnings.push(format!(
+                "only {peak} of the {wanted} users planned ever ran at once: at {} users/s over {:.0} s the rest were never started; lower the users, raise the spawn rate, or run longer",
+                s.spawn_rate,
+                s.duration.as_secs_f64()
+            ));
+        }
         if meta.interrupted {
             warnings.push(format!(
                 "the run was interrupted after {secs:.1} s of {:.1} s planned: figures cover the part that ran",
@@ -463,6 +498,10 @@ impl RunResult {
                 ramp_to: s.arrival.and_then(|a| a.ramp_to),
                 max_in_flight: s.arrival.map(|a| a.max_in_flight.get()),
                 max_requests: s.max_requests,
+                stages: s.stages.as_ref().map(|st| LoadStages {
+                    users: st.steps.clone(),
+                    step_duration_s: st.step_duration.as_secs_f64(),
+                }),
             },
             open_model,
             generator: Generator {

@@ -68,9 +68,9 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "cliffload · {} · {} users · {:.1} s{} · seed {} · {}{}",
+        "cliffload · {} · {} · {:.1} s{} · seed {} · {}{}",
         r.scenario,
-        r.load.users,
+        r.load.describe(),
         r.duration_s,
         if r.interrupted { " (interrupted)" } else { "" },
         r.seed,
@@ -128,7 +128,25 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
         s.rps,
         &s.latency_us,
     );
-    out.push_str("  (latency percentiles are of successful requests)\n\n");
+    out.push_str("  (latency percentiles are of successful requests, from their send)\n");
+    if let Some(o) = &r.open_model {
+        let l = &o.intended_latency_us;
+        let _ = writeln!(
+            out,
+            "  from the intended send time (what the checks judge): p50 {} p90 {} p99 {} p99.9 {} max {}",
+            latency(l.p50),
+            latency(l.p90),
+            latency(l.p99),
+            latency(l.p999),
+            latency(l.max)
+        );
+        let _ = writeln!(
+            out,
+            "  arrivals: {} planned, {} sent ({} late), {} never sent",
+            o.planned, o.sent, o.late, o.never_sent
+        );
+    }
+    out.push('\n');
 
     let outcomes: Vec<String> = s
         .outcomes

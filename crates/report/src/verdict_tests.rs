@@ -308,3 +308,36 @@ fn locust_csv_shows_the_users_of_each_second_and_na_without_a_success() {
         .expect("the failing task's row");
     assert!(failing.contains(",N/A,N/A,N/A,N/A,"), "{failing}");
 }
+
+#[test]
+fn users_that_never_started_are_warned_about() {
+    // 200 users at 20/s for 5 s: about 100 ever ran.
+    let mut s = scenario("{}");
+    s.users = std::num::NonZeroU32::new(200).expect("200");
+    s.spawn_rate = 20.0;
+    let mut t = TaskTable::new(2);
+    t.record(0, Outcome::Ok, Duration::from_micros(100));
+    let intervals: Vec<IntervalStats> = (0..5u32)
+        .map(|i| {
+            let mut st = IntervalStats::from_table(i, &t);
+            st.active = 20 * (i + 1);
+            st
+        })
+        .collect();
+    let r = RunResult::build(meta(&s), &t, &intervals);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("only 100 of the 200 users planned ever ran at once")),
+        "{:?}",
+        r.warnings
+    );
+    // All of them running: no warning.
+    s.users = std::num::NonZeroU32::new(100).expect("100");
+    let r = RunResult::build(meta(&s), &t, &intervals);
+    assert!(
+        !r.warnings.iter().any(|w| w.contains("ever ran")),
+        "{:?}",
+        r.warnings
+    );
+}

@@ -170,6 +170,29 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The load in words, the same wherever it is shown: the arrival rate
+    /// of the open model, or the users (spawn rate, stages) of the closed one.
+    pub fn describe_load(&self) -> String {
+        if let Some(a) = &self.arrival {
+            return describe_arrival(a.rate, a.ramp_to, a.max_in_flight.get());
+        }
+        let mut out = format!(
+            "{} user{} (started {}/s)",
+            self.users,
+            if self.users.get() == 1 { "" } else { "s" },
+            self.spawn_rate
+        );
+        if let Some(st) = &self.stages {
+            let steps: Vec<String> = st.steps.iter().map(u32::to_string).collect();
+            out.push_str(&format!(
+                ", in stages of {} users, {} s each",
+                steps.join(" → "),
+                st.step_duration.as_secs_f64()
+            ));
+        }
+        out
+    }
+
     /// Think times, in words, per class.
     pub fn describe_wait(&self) -> String {
         let words = |w: WaitTime| match w {
@@ -186,6 +209,13 @@ impl Scenario {
             .collect::<Vec<_>>()
             .join("; ")
     }
+}
+
+/// The open model's load in words: `open model: 2000 requests/s, at most
+/// 1000 in flight` (with `ramping to N/s` when it ramps).
+pub fn describe_arrival(rate: f64, ramp_to: Option<f64>, max_in_flight: u32) -> String {
+    let ramp = ramp_to.map_or(String::new(), |r| format!(" ramping to {r}/s"));
+    format!("open model: {rate} requests/s{ramp}, at most {max_in_flight} in flight")
 }
 
 /// A kind of user: its share of the users, its think time, its tasks.
@@ -271,6 +301,34 @@ pub enum Protocol {
     Raw,
 }
 
+/// What a task's reply should be (`expect:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectStatus {
+    /// A success (the default).
+    #[default]
+    Ok,
+    /// A refusal: the body is meant to be refused (a fixed invalid payload),
+    /// so a refusal is the correct answer and an acceptance a failure.
+    Rejected,
+}
+
+/// Checks on a task's replies (`expect: {status, json, contains, regex,
+/// max_bytes}`): a successful reply that fails one is `check_failed`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplyExpect {
+    /// Success or refusal.
+    pub status: ExpectStatus,
+    /// `path.to.field` → the value it must have.
+    pub json: Vec<(String, serde_json::Value)>,
+    /// Text the reply must contain.
+    pub contains: Option<String>,
+    /// A regular expression the reply must match (checked when loaded).
+    pub regex: Option<String>,
+    /// The largest acceptable reply, in bytes.
+    pub max_bytes: Option<usize>,
+}
+
 /// How request bodies are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -317,6 +375,8 @@ pub struct Task {
     pub headers: bool,
     /// Share of this task's generated payloads with an injected error.
     pub error_rate: f64,
+    /// What its replies must be.
+    pub expect: ReplyExpect,
 }
 
 /// Pass/fail checks of a scenario (`performance_expectations`).

@@ -147,6 +147,19 @@ pub struct RawTask {
     pub headers: Option<bool>,
     /// Overrides the scenario's `error_rate` for this task.
     pub error_rate: Option<f64>,
+    /// Checks on the replies.
+    pub expect: Option<RawExpect>,
+}
+
+/// `expect: {status: ok|rejected, json: {"path.to.field": value}, contains, regex, max_bytes}`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub status: Option<crate::ExpectStatus>,
+    pub json: Option<std::collections::BTreeMap<String, Value>>,
+    pub contains: Option<String>,
+    pub regex: Option<String>,
+    pub max_bytes: Option<i64>,
 }
 
 /// What to generate: `{model: order, count: [1, 3]}`.

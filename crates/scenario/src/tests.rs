@@ -502,3 +502,45 @@ fn one_of_counts_become_equal_sub_pools() {
         "{err}"
     );
 }
+
+fn one_task(task: &str) -> Result<crate::Task, ConfigError> {
+    let yaml =
+        format!("scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - {task}\n");
+    ScenarioFile::parse(&yaml, "t.yaml").map(|f| f.scenarios[0].tasks[0].clone())
+}
+
+#[test]
+fn expect_reads_status_json_text_regex_and_size() {
+    let t = one_task(
+        r#"{name: p, subject: a.rpc.p, expect: {status: rejected, json: {"result.status": ok}, contains: pong, regex: "^x", max_bytes: 100}}"#,
+    )
+    .expect("valid");
+    assert_eq!(t.expect.status, crate::ExpectStatus::Rejected);
+    assert_eq!(
+        t.expect.json,
+        vec![("result.status".to_owned(), serde_json::json!("ok"))]
+    );
+    assert_eq!(t.expect.contains.as_deref(), Some("pong"));
+    assert_eq!(t.expect.max_bytes, Some(100));
+    // Without expect: a success, nothing checked.
+    let plain = one_task("{name: p, subject: a.rpc.p}").expect("valid");
+    assert_eq!(plain.expect, crate::ReplyExpect::default());
+}
+
+#[test]
+fn bad_expectations_name_their_key() {
+    let err = |task: &str| one_task(task).expect_err("invalid").to_string();
+    let e = err(r#"{name: p, subject: a.rpc.p, expect: {regex: "("}}"#);
+    assert!(
+        e.contains("tasks.0.expect.regex") && e.contains("regular expression"),
+        "{e}"
+    );
+    let e = err("{name: p, subject: a.rpc.p, protocol: raw, expect: {status: rejected}}");
+    assert!(e.contains("expect.status") && e.contains("raw"), "{e}");
+    let e = err("{name: p, subject: a.rpc.p, expect: {max_bytes: 0}}");
+    assert!(e.contains("expect.max_bytes"), "{e}");
+    let e = err(r#"{name: p, subject: a.rpc.p, expect: {json: {"a..b": 1}}}"#);
+    assert!(e.contains("expect.json"), "{e}");
+    let e = err("{name: p, subject: a.rpc.p, expect: {contain: pong}}");
+    assert!(e.contains("contain"), "{e}");
+}

@@ -9,8 +9,9 @@ use cliffload_payloads::ModelSpec;
 use crate::error::closest;
 use crate::raw::*;
 use crate::{
-    Claims, ConfigError, DEFAULT_SEED, DEFAULT_TIMEOUT, DataGeneration, Expectations, Payload,
-    Scenario, ScenarioFile, Settings, Stages, Task, UserClass, WaitTime, parse_duration,
+    Claims, ConfigError, DEFAULT_SEED, DEFAULT_TIMEOUT, DataGeneration, ExpectStatus, Expectations,
+    Payload, Protocol, ReplyExpect, Scenario, ScenarioFile, Settings, Stages, Task, UserClass,
+    WaitTime, parse_duration,
 };
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -668,6 +669,7 @@ fn task(
     } else {
         error_rate
     };
+    let expect = reply_expect(&format!("{path}.expect"), raw)?;
     Ok(Task {
         name: format!("{class}.{short}"),
         subject,
@@ -678,6 +680,57 @@ fn task(
         encoding: raw.encoding.unwrap_or_default(),
         headers: raw.headers.unwrap_or(false),
         error_rate,
+        expect,
+    })
+}
+
+fn reply_expect(path: &str, raw: &RawTask) -> Result<ReplyExpect, ConfigError> {
+    let Some(e) = &raw.expect else {
+        return Ok(ReplyExpect::default());
+    };
+    let status = e.status.unwrap_or_default();
+    if status == ExpectStatus::Rejected && raw.protocol == Some(Protocol::Raw) {
+        return Err(invalid(
+            format!("{path}.status"),
+            "a raw reply cannot be a refusal (any reply is a success); use protocol: cliffracer or micro, or check the text with contains/regex",
+        ));
+    }
+    if let Some(r) = &e.regex {
+        regex::bytes::Regex::new(r).map_err(|err| {
+            invalid(
+                format!("{path}.regex"),
+                format!("not a regular expression: {err}"),
+            )
+        })?;
+    }
+    let max_bytes = match e.max_bytes {
+        None => None,
+        Some(n) if n > 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        Some(n) => {
+            return Err(invalid(
+                format!("{path}.max_bytes"),
+                format!("must be a positive number of bytes, got {n}"),
+            ));
+        }
+    };
+    let json: Vec<(String, serde_json::Value)> = e
+        .json
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some((k, _)) = json.iter().find(|(k, _)| k.split('.').any(str::is_empty)) {
+        return Err(invalid(
+            format!("{path}.json"),
+            format!("{k:?} is not a path: keys separated by single dots, e.g. result.status"),
+        ));
+    }
+    Ok(ReplyExpect {
+        status,
+        json,
+        contains: e.contains.clone(),
+        regex: e.regex.clone(),
+        max_bytes,
     })
 }
 

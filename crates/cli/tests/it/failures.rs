@@ -227,3 +227,115 @@ async fn a_stalled_service_under_the_open_model_counts_every_planned_arrival() {
         Some(n("never_sent"))
     );
 }
+
+/// Answers `first`, then alternates `second` and `first`.
+async fn respond_alternating(
+    client: &async_nats::Client,
+    subject: &str,
+    first: &'static [u8],
+    second: &'static [u8],
+) {
+    use futures_util::StreamExt as _;
+    let mut sub = client
+        .subscribe(subject.to_owned())
+        .await
+        .expect("subscribe");
+    let c = client.clone();
+    tokio::spawn(async move {
+        let mut n = 0u64;
+        while let Some(m) = sub.next().await {
+            if let Some(r) = m.reply {
+                let body = if n.is_multiple_of(2) { first } else { second };
+                let _ = c.publish(r, body.into()).await;
+            }
+            n += 1;
+        }
+    });
+    client.flush().await.expect("flush");
+}
+
+// Issue 11: `protocol: raw` no longer counts `ERROR: something broke` as ok
+// when the task says what a good reply holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_reply_that_fails_its_check_is_check_failed_with_the_check_named() {
+    let env = Env::bare().await;
+    respond_alternating(
+        &env.client,
+        "legacy.ping",
+        b"pong",
+        b"ERROR: something broke",
+    )
+    .await;
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  s:\n    users: 2\n    duration: 1s\n    max_requests: 200\n    tasks:\n",
+        "      - {name: ping, subject: legacy.ping, protocol: raw, expect: {contains: pong}}\n",
+    ));
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "s",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    let t = &r["tasks"][0];
+    let failed = t["outcomes"]["check_failed"]["count"]
+        .as_u64()
+        .expect("check_failed");
+    let ok = t["outcomes"]["ok"]["count"].as_u64().expect("ok");
+    // Preflight took the first "pong"; the load alternates from "ERROR".
+    assert!(failed > 0 && ok > 0 && failed.abs_diff(ok) <= 2, "{t}");
+    assert_eq!(
+        t["errors"][0]["message"], "expect.contains: the reply does not contain \"pong\"",
+        "{t}"
+    );
+}
+
+// A fixed payload meant to be refused: preflight accepts the refusal and the
+// load counts it as the correct answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_payload_expected_to_be_refused_passes_preflight_and_counts_as_rejected() {
+    let env = Env::with_test_service().await;
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  s:\n    users: 2\n    duration: 1s\n    max_requests: 100\n    tasks:\n",
+        "      - {name: bad, service: test, method: echo, payload: {msg: 1}, expect: {status: rejected}}\n",
+    ));
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "s",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    let r = read_result(&out);
+    let t = &r["tasks"][0];
+    assert_eq!(t["rejected"], t["requests"], "{t}");
+    assert_eq!(t["failures"], 0, "{t}");
+    assert_eq!(
+        r["preflight"][0]["outcome"], "rejected_expected",
+        "{}",
+        r["preflight"]
+    );
+    // Nothing succeeded, so requests_completed fails: the exit says so.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 struct Running {
-    _server: cliffload_testkit::NatsServer,
+    server: cliffload_testkit::NatsServer,
     client: Client,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -37,7 +37,7 @@ async fn start() -> Running {
         tokio::task::yield_now().await;
     }
     Running {
-        _server: server,
+        server,
         client,
         stop: Some(stop),
         task,
@@ -277,5 +277,29 @@ async fn async_subject_runs_but_never_replies() {
         .await;
     let err = reply.expect_err("no reply on async");
     assert_eq!(err.kind(), async_nats::RequestErrorKind::TimedOut);
+    // ...but the request reached the service's async endpoint (the NATS
+    // service API counts only answered requests, so ask the server what it
+    // delivered to that subscription).
+    let connz: serde_json::Value =
+        reqwest::get(format!("{}/connz?subs=detail", svc.server.monitor_url()))
+            .await
+            .expect("monitoring answers")
+            .json()
+            .await
+            .expect("connz is JSON");
+    let delivered: u64 = connz["connections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| {
+            c["subscriptions_list_detail"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter(|s| s["subject"] == "test.async.*")
+        .filter_map(|s| s["msgs"].as_u64())
+        .sum();
+    assert_eq!(delivered, 1, "{connz}");
     svc.stop().await;
 }
