@@ -87,7 +87,7 @@ impl Embedded {
         let (server, url) = match url {
             Some(u) => (None, u.to_owned()),
             None => {
-                let s = NatsServer::start().context("cannot start the embedded nats-server")?;
+                let s = start_nats_server().context("cannot start the embedded nats-server")?;
                 let u = s.url().to_owned();
                 (Some(s), u)
             }
@@ -178,7 +178,7 @@ impl Embedded {
     /// uses this, so the generator and the services under test are separate
     /// processes: each one's memory and CPU can be measured on its own.
     pub async fn spawn(config: &ServeConfig) -> Result<Self> {
-        let server = NatsServer::start().context("cannot start the embedded nats-server")?;
+        let server = start_nats_server().context("cannot start the embedded nats-server")?;
         let url = server.url().to_owned();
         let exe = std::env::current_exe().context("cannot find the cliffload executable")?;
         let services: Vec<&str> = config
@@ -290,5 +290,14 @@ impl Embedded {
             }
         }
         drop(self.server);
+    }
+}
+
+/// Our own nats-server, tied to this process: it dies with cliffload even
+/// when cliffload is SIGKILLed (see [`crate::child`]).
+fn start_nats_server() -> Result<NatsServer, cliffload_nats::ServerError> {
+    match crate::child::launcher() {
+        Some(launcher) => NatsServer::start_via(launcher),
+        None => NatsServer::start(),
     }
 }

@@ -10,8 +10,8 @@ use anyhow::{Result, bail};
 use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
 use cliffload_http::{HttpConnector, HttpTarget};
 use cliffload_monitor::{NatsTraffic, Role, Sampler, Varz, Watched};
-use cliffload_nats::{NatsConnector, Target};
-use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult};
+use cliffload_nats::{ConnectionEvents, NatsConnector, Target};
+use cliffload_report::{ConnectionEventRow, OpenMeasures, PreflightRow, RunMeta, RunResult};
 use cliffload_scenario::{Scenario, Settings};
 
 use crate::embedded::Embedded;
@@ -211,16 +211,32 @@ pub async fn load(
         scenario.seed
     ));
     printer.set_open_model(scenario.arrival.is_some());
-    let options = RunOptions { workers };
+    let options = RunOptions {
+        workers,
+        abort: Some(crate::signals::abort()),
+    };
     let varz_before = match &monitoring.nats_monitor_url {
         Some(u) => Some(read_varz(u).await),
         None => None,
     };
+    let mut connection_events = Vec::new();
     let out = match via {
         Via::Nats(url) => {
             let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
             let connector = Arc::new(NatsConnector::new(url, targets));
-            drive(plan, connector, options, &mut sampler, printer, cancel).await
+            let events = connector.events();
+            let out = drive(
+                plan,
+                connector,
+                options,
+                &mut sampler,
+                printer,
+                cancel,
+                Some(&events),
+            )
+            .await;
+            connection_events = events.all();
+            out
         }
         Via::Http(base) => {
             let targets = scenario
@@ -235,7 +251,16 @@ pub async fn load(
             cliffload_http::preflight(&connector, &first)
                 .await
                 .map_err(anyhow::Error::msg)?;
-            drive(plan, connector, options, &mut sampler, printer, cancel).await
+            drive(
+                plan,
+                connector,
+                options,
+                &mut sampler,
+                printer,
+                cancel,
+                None,
+            )
+            .await
         }
     };
     let out: RunOutput = match out {
@@ -277,6 +302,18 @@ pub async fn load(
             late: out.late,
         }),
         errors: out.errors.clone(),
+        connection_events: connection_events
+            .iter()
+            .map(|e| ConnectionEventRow {
+                t_s: match e.at.duration_since(out.started_at) {
+                    Ok(after) => after.as_secs_f64(),
+                    Err(before) => -before.duration().as_secs_f64(),
+                },
+                worker: e.worker,
+                event: e.kind.to_owned(),
+                detail: e.detail.clone(),
+            })
+            .collect(),
     };
     // Sample times from the start of the load.
     let load_start = match out.started_at.duration_since(origin.1) {
@@ -340,14 +377,26 @@ async fn drive<C: cliffload_engine::Connector>(
     sampler: &mut Sampler,
     printer: &mut Printer,
     cancel: CancellationToken,
+    events: Option<&ConnectionEvents>,
 ) -> Result<RunOutput, EngineError> {
+    let mut shown = 0;
     let out = {
         let mut engine = std::pin::pin!(cliffload_engine::run(
             plan.clone(),
             connector,
             options,
             cancel,
-            |p| printer.update(&p)
+            |p| {
+                printer.update(&p);
+                // Connection events as they happen (checked once a second).
+                for e in events.map(|ev| ev.since(shown)).unwrap_or_default() {
+                    shown += 1;
+                    printer.note(&format!(
+                        "connection of worker {}: {} ({})",
+                        e.worker, e.kind, e.detail
+                    ));
+                }
+            }
         ));
         let mut every = tokio::time::interval(SAMPLE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -6,6 +6,7 @@
 
 mod args;
 mod baseline;
+mod child;
 mod embedded;
 mod list;
 mod load;
@@ -13,6 +14,7 @@ mod progress;
 mod run;
 mod sample;
 mod serve;
+mod signals;
 mod suite;
 
 use std::process::ExitCode;
@@ -41,6 +43,9 @@ pub mod exit {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = child::exec_if_requested() {
+        return code;
+    }
     let cli = Cli::parse();
     let color = cli.color;
     // One current-thread runtime for the embedded services, the aggregator and
@@ -57,7 +62,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         let cancel = CancellationToken::new();
-        tokio::spawn(stop_on_signals(cancel.clone()));
+        tokio::spawn(signals::stop_on_signals(cancel.clone()));
         let result = match cli.command {
             Command::Run(a) => run::run(a, color, cancel).await,
             Command::Suite(a) => suite::suite(a, color, cancel).await,
@@ -75,24 +80,4 @@ fn main() -> ExitCode {
     // Worker threads have been joined; don't wait on anything left behind.
     runtime.shutdown_background();
     ExitCode::from(code)
-}
-
-/// First Ctrl-C (or SIGTERM): stop sending and finish in-flight requests.
-/// Second: give up at once.
-async fn stop_on_signals(cancel: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return;
-    };
-    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-    eprintln!(
-        "\ninterrupted: finishing in-flight requests and writing results (Ctrl-C again to abort)"
-    );
-    cancel.cancel();
-    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-    eprintln!("aborted");
-    std::process::exit(i32::from(exit::INTERRUPTED));
 }

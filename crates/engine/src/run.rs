@@ -30,12 +30,25 @@ use crate::worker::{INTERVAL, Msg, Recorded, WorkerArgs, worker_main};
 /// per request; two workers (two connections) gain 0–9% throughput for
 /// 14–19% more CPU per request. So 1 is the default, and `--workers N` is
 /// there for when one generator thread is what saturates.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Worker threads, each with a current-thread runtime and its own
     /// connection. 0 runs one worker inline on the caller's runtime (for
     /// tests under `tokio::time::pause()`; the caller must be current-thread).
     pub workers: usize,
+    /// Fired after the run's cancel (a second Ctrl-C): stop waiting for the
+    /// requests in flight and hand over what was recorded at once.
+    pub abort: Option<CancellationToken>,
+}
+
+impl RunOptions {
+    /// `workers` threads, no abort.
+    pub fn workers(workers: usize) -> Self {
+        Self {
+            workers,
+            abort: None,
+        }
+    }
 }
 
 /// A snapshot for live progress, once per completed interval. A last
@@ -140,6 +153,7 @@ pub async fn run<C: Connector>(
         tx: tx.clone(),
         start: start_rx.clone(),
         cancel: stop.clone(),
+        abort: options.abort.clone().unwrap_or_default(),
     };
     if options.workers == 0 {
         let worker_args = args(0, 1);

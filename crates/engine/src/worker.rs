@@ -291,6 +291,8 @@ pub(crate) struct WorkerArgs<C> {
     pub tx: mpsc::UnboundedSender<(usize, Msg)>,
     pub start: watch::Receiver<Option<Instant>>,
     pub cancel: CancellationToken,
+    /// Stop waiting for requests in flight (a second Ctrl-C).
+    pub abort: CancellationToken,
 }
 
 /// Connects, waits for the common start, runs this worker's users to the end.
@@ -303,6 +305,7 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         tx,
         mut start,
         cancel,
+        abort,
     } = args;
     let mut guard = LostGuard {
         tx: tx.clone(),
@@ -338,9 +341,7 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     });
     let users = spawn_users(&ctx, worker, workers);
     let ticker = tokio::task::spawn_local(flush_every_interval(ctx.clone(), tx.clone(), worker));
-    for u in users {
-        let _ = u.await;
-    }
+    wait_for_users(users, &abort).await;
     ticker.abort();
     let at = Instant::now();
     let (tail, errors) = {
@@ -357,6 +358,22 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         tail,
         errors,
     });
+}
+
+/// Waits until every user has finished, or until `abort`: then the users
+/// (and the requests they wait for) are dropped, and what was recorded so
+/// far is all there is. Costs nothing per request.
+async fn wait_for_users(mut users: Vec<tokio::task::JoinHandle<()>>, abort: &CancellationToken) {
+    for u in &mut users {
+        tokio::select! {
+            biased;
+            () = abort.cancelled() => break,
+            _ = u => {}
+        }
+    }
+    if abort.is_cancelled() {
+        users.iter().for_each(tokio::task::JoinHandle::abort);
+    }
 }
 
 /// The common start instant, or `None` if the run stopped before it.

@@ -5,13 +5,16 @@
 //! integration test use it), [`NatsConnector`] and [`NatsTransport`] (the
 //! engine's [`cliffload_engine::Transport`] over async-nats), [`preflight`]
 //! (one smoke call per task before any load) and [`outcome_of`] (reply class
-//! plus injected-error label → [`cliffload_metrics::Outcome`]).
+//! plus injected-error label → [`cliffload_metrics::Outcome`]), and
+//! [`ConnectionEvents`] (disconnects, reconnects, slow consumers of the load's connections).
 
+mod events;
 mod preflight;
 mod server;
 mod transport;
 
 pub use cliffload_engine::outcome_of;
+pub use events::{ConnectionEvent, ConnectionEvents};
 pub use preflight::{PreflightError, PreflightReport, preflight};
 pub use server::{NatsServer, ServerError};
 pub use transport::{NatsConnector, NatsTransport, Target, connect};

@@ -27,6 +27,35 @@ pub fn locate(path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// Temp folders of managed servers: `cliffload-nats-<pid of cliffload>-…`.
+const DIR_PREFIX: &str = "cliffload-nats-";
+
+/// Removes the temp folders left by cliffload processes that no longer run
+/// (killed with SIGKILL, their server with them: nothing else could clean up).
+fn remove_stale_dirs(tmp: &Path) {
+    // Without /proc, "no longer runs" cannot be told: leave everything.
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Why the managed server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -58,6 +87,9 @@ pub struct NatsServer {
     child: Option<Child>,
     dir: tempfile::TempDir,
     binary: String,
+    /// A command the server is started through (it execs the server), e.g.
+    /// one that makes it die with this process; empty: started directly.
+    launcher: Vec<std::ffi::OsString>,
     port: u16,
     url: String,
     monitor_url: String,
@@ -66,17 +98,27 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts a server on a free port and waits until it accepts clients.
     pub fn start() -> Result<Self, ServerError> {
+        Self::start_via(Vec::new())
+    }
+
+    /// Like [`NatsServer::start`], through `launcher` (a program and its
+    /// first arguments; the server's command line follows them), which must
+    /// end by exec'ing it: e.g. `cliffload __child PID`, which ties the
+    /// server's life to this process's even when this one is SIGKILLed.
+    pub fn start_via(launcher: Vec<std::ffi::OsString>) -> Result<Self, ServerError> {
+        remove_stale_dirs(&std::env::temp_dir());
         let binary = std::env::var(BINARY_ENV).unwrap_or_else(|_| {
             locate(std::env::var_os("PATH").as_deref())
                 .map_or_else(|| "nats-server".to_owned(), |p| p.display().to_string())
         });
         let dir = tempfile::Builder::new()
-            .prefix("cliffload-nats-")
+            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
             .tempdir()?;
         let mut server = Self {
             child: None,
             dir,
             binary,
+            launcher,
             port: 0,
             url: String::new(),
             monitor_url: String::new(),
@@ -120,7 +162,15 @@ impl NatsServer {
         std::fs::create_dir_all(&ports_dir)?;
         let log_path = self.dir.path().join("nats-server.log");
         let log = std::fs::File::create(&log_path)?;
-        let child = Command::new(&self.binary)
+        let mut command = match self.launcher.split_first() {
+            Some((program, first)) => {
+                let mut c = Command::new(program);
+                c.args(first).arg(&self.binary);
+                c
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = command
             .args([
                 "-a",
                 "127.0.0.1",
@@ -164,6 +214,12 @@ impl NatsServer {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
+                // A launcher that could not exec the server exits 127, as a shell does.
+                if !self.launcher.is_empty() && status.code() == Some(127) {
+                    return Err(ServerError::NotFound {
+                        binary: self.binary.clone(),
+                    });
+                }
                 return Err(ServerError::Failed {
                     reason: format!("it exited with {status}"),
                     log: tail(log),
@@ -217,6 +273,22 @@ fn tail(log: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_of_dead_cliffload_processes_are_removed_and_live_ones_kept() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dead = tmp.path().join(format!("{DIR_PREFIX}4000000000-abc"));
+        let live = tmp
+            .path()
+            .join(format!("{DIR_PREFIX}{}-def", std::process::id()));
+        let other = tmp.path().join("cliffload-nats-notapid");
+        for d in [&dead, &live, &other] {
+            std::fs::create_dir_all(d.join("ports")).expect("mkdir");
+        }
+        remove_stale_dirs(tmp.path());
+        assert!(!dead.exists());
+        assert!(live.exists() && other.exists());
+    }
 
     #[test]
     fn finds_nats_server_off_path_in_an_sbin_directory_or_says_none() {

@@ -11,6 +11,8 @@ use cliffload_metrics::Outcome;
 use cliffload_protocol::{Codec, ReplyKind, headers};
 use cliffload_scenario::{Encoding, Task};
 
+use crate::events::ConnectionEvents;
+
 /// Where and how one task's requests go, prepared once before the load.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -96,7 +98,12 @@ fn codec_of(encoding: Encoding) -> Codec {
 
 /// Connects a client the way the load generator uses it.
 pub async fn connect(url: &str, name: &str) -> Result<Client, String> {
-    ConnectOptions::new()
+    connect_with(url, name, ConnectOptions::new()).await
+}
+
+/// [`connect`] with `options` (an event callback, say) as the start.
+async fn connect_with(url: &str, name: &str, options: ConnectOptions) -> Result<Client, String> {
+    options
         .name(name)
         .connection_timeout(Duration::from_secs(5))
         // Subjects are validated once, when the scenario is loaded.
@@ -113,6 +120,7 @@ pub async fn connect(url: &str, name: &str) -> Result<Client, String> {
 pub struct NatsConnector {
     url: String,
     targets: Arc<[Target]>,
+    events: ConnectionEvents,
 }
 
 impl NatsConnector {
@@ -121,7 +129,13 @@ impl NatsConnector {
         Self {
             url: url.to_owned(),
             targets: targets.into(),
+            events: ConnectionEvents::default(),
         }
+    }
+
+    /// What happened to the workers' connections (shared: read it while the load runs).
+    pub fn events(&self) -> ConnectionEvents {
+        self.events.clone()
     }
 }
 
@@ -129,7 +143,13 @@ impl Connector for NatsConnector {
     type Transport = NatsTransport;
 
     async fn connect(&self, worker: usize) -> Result<NatsTransport, String> {
-        let client = connect(&self.url, &format!("cliffload-worker-{worker}")).await?;
+        let events = self.events.clone();
+        let options = ConnectOptions::new().event_callback(move |event| {
+            events.record(worker, &event);
+            async {}
+        });
+        let client =
+            connect_with(&self.url, &format!("cliffload-worker-{worker}"), options).await?;
         Ok(NatsTransport {
             client,
             targets: self.targets.clone(),

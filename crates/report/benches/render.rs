@@ -158,6 +158,7 @@ fn meta(s: &Scenario) -> RunMeta<'_> {
         generator_cpu: Some(Duration::from_secs(410)),
         open: None,
         errors: Default::default(),
+        connection_events: Vec::new(),
     }
 }
 

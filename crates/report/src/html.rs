@@ -33,6 +33,36 @@ type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 
 /// A line chart of `series` (x described by `x_label`), as an SVG string.
 fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_>]) -> String {
+    line_chart_marked(title, x_label, y_label, series, &[])
+}
+
+/// A vertical mark on a time chart: a connection event at `x` seconds.
+type Mark = (f64, RGBColor);
+
+/// The connection events of `r` as marks (red: lost, green: back, orange: other).
+fn event_marks(r: &RunResult) -> Vec<Mark> {
+    r.connection_events
+        .iter()
+        .filter(|e| e.t_s >= 0.0)
+        .map(|e| {
+            let color = match e.event.as_str() {
+                "disconnected" | "closed" => RED,
+                "reconnected" => GREEN,
+                _ => RGBColor(240, 140, 0),
+            };
+            (e.t_s, color)
+        })
+        .collect()
+}
+
+/// [`line_chart`] with a dashed vertical line at each mark.
+fn line_chart_marked(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series<'_>],
+    marks: &[Mark],
+) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
@@ -61,6 +91,14 @@ fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_>]) 
             .x_desc(x_label)
             .y_desc(y_label)
             .draw();
+        for &(x, color) in marks.iter().filter(|m| m.0 <= x_max) {
+            let _ = chart.draw_series(DashedLineSeries::new(
+                [(x, 0.0), (x, y_max)],
+                4,
+                3,
+                color.stroke_width(1),
+            ));
+        }
         for (name, color, points) in series {
             let color = *color;
             if let Ok(s) = chart.draw_series(LineSeries::new(
@@ -277,6 +315,7 @@ pub fn render(r: &RunResult) -> String {
         );
     }
     failures_table(&mut out, r);
+    events_table(&mut out, r);
     let t = |i: &crate::result::IntervalRow| f64::from(i.t) + i.duration_s;
     // The last, partial interval (replies in flight at the deadline) is a
     // sliver of a second: drawn, it would look like a collapse.
@@ -335,11 +374,13 @@ pub fn render(r: &RunResult) -> String {
     .map(|(p, v)| (p, ms(v)))
     .collect();
     out.push_str("<h2>Throughput</h2>\n");
-    out.push_str(&line_chart(
+    let marks = event_marks(r);
+    out.push_str(&line_chart_marked(
         "Requests and failures per second",
         "seconds",
         "per second",
         &throughput,
+        &marks,
     ));
     let (what, unit) = if r.open_model.is_some() {
         ("Requests in flight (most at once per second)", "in flight")
@@ -543,6 +584,25 @@ fn failures_table(out: &mut String, r: &RunResult) {
             e.count,
             escape(&e.message),
             escape(&e.sample)
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+/// The load's connection events (also drawn as dashed lines on the charts).
+fn events_table(out: &mut String, r: &RunResult) {
+    if r.connection_events.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Connection events</h2>\n<p>Dashed lines on the throughput chart: red, connection lost; green, back; orange, other.</p>\n<table><tr><th>at (s)</th><th>worker</th><th>event</th><th>detail</th></tr>\n");
+    for e in &r.connection_events {
+        let _ = writeln!(
+            out,
+            "<tr><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e.t_s,
+            e.worker,
+            escape(&e.event),
+            escape(&e.detail)
         );
     }
     out.push_str("</table>\n");

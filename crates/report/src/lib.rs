@@ -19,8 +19,8 @@ pub mod text;
 pub mod verdict;
 
 pub use result::{
-    Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel, OutcomeEntry,
-    PreflightRow, RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow,
+    ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel,
+    OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow,
     write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};

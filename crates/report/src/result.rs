@@ -66,6 +66,24 @@ pub struct RunResult {
     /// The same plan over HTTP, when a comparison ran (absent otherwise).
     #[serde(default)]
     pub comparison: Option<crate::comparison::Comparison>,
+    /// What happened to the load's NATS connections (disconnects,
+    /// reconnects, slow consumers, server errors), in order.
+    #[serde(default)]
+    pub connection_events: Vec<ConnectionEventRow>,
+}
+
+/// One event of one of the load's NATS connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionEventRow {
+    /// Seconds since the start of the load (negative: while connecting).
+    pub t_s: f64,
+    /// Which worker's connection.
+    pub worker: usize,
+    /// `disconnected`, `reconnected`, `slow_consumer`, `server_error`,
+    /// `client_error`, `lame_duck`, `draining`, `closed`.
+    pub event: String,
+    /// The client's words for it.
+    pub detail: String,
 }
 
 /// The tool that wrote the result.
@@ -323,6 +341,8 @@ pub struct RunMeta<'a> {
     pub open: Option<OpenMeasures>,
     /// The text of failures and refusals, per task and outcome.
     pub errors: cliffload_metrics::ErrorLog,
+    /// What happened to the load's connections.
+    pub connection_events: Vec<ConnectionEventRow>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -458,6 +478,9 @@ impl RunResult {
                 s.duration.as_secs_f64()
             ));
         }
+        if let Some(w) = connection_warning(&meta.connection_events) {
+            warnings.push(w);
+        }
         if meta.interrupted {
             warnings.push(format!(
                 "the run was interrupted after {secs:.1} s of {:.1} s planned: figures cover the part that ran",
@@ -519,6 +542,7 @@ impl RunResult {
             warnings,
             monitor: None,
             comparison: None,
+            connection_events: meta.connection_events,
         };
         result.verdict = verdict::judge(s, &result, simple_rpcs(s, totals));
         result
@@ -542,6 +566,22 @@ impl RunResult {
         // Plain data with string keys: serialisation cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// A warning that names what happened to the connections, if anything did.
+fn connection_warning(events: &[ConnectionEventRow]) -> Option<String> {
+    let first = events.first()?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in events {
+        *counts.entry(e.event.as_str()).or_default() += 1;
+    }
+    let list: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    Some(format!(
+        "the load's NATS connections had trouble: {} (first at {:.1} s: {}); requests in those moments show as timeouts or transport failures. See connection_events in result.json",
+        list.join(", "),
+        first.t_s,
+        first.detail
+    ))
 }
 
 /// Task `i`'s messages, by outcome then frequency.

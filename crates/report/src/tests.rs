@@ -32,6 +32,7 @@ pub(crate) fn meta(s: &cliffload_scenario::Scenario) -> RunMeta<'_> {
         generator_cpu: Some(Duration::from_millis(20)),
         open: None,
         errors: Default::default(),
+        connection_events: Vec::new(),
     }
 }
 

@@ -341,3 +341,42 @@ fn users_that_never_started_are_warned_about() {
         r.warnings
     );
 }
+
+#[test]
+fn connection_events_are_warned_about_listed_and_marked_on_the_page() {
+    let s = scenario("{max_failure_percent: 100}");
+    let mut t = TaskTable::new(2);
+    t.record(0, Outcome::Ok, Duration::from_micros(100));
+    let mut m = meta(&s);
+    m.connection_events = vec![
+        crate::ConnectionEventRow {
+            t_s: 2.5,
+            worker: 0,
+            event: "disconnected".into(),
+            detail: "disconnected".into(),
+        },
+        crate::ConnectionEventRow {
+            t_s: 5.0,
+            worker: 0,
+            event: "reconnected".into(),
+            detail: "connected <again>".into(),
+        },
+    ];
+    let intervals: Vec<IntervalStats> = (0..10).map(|i| IntervalStats::from_table(i, &t)).collect();
+    let quiet = RunResult::build(meta(&s), &t, &intervals);
+    let r = RunResult::build(m, &t, &intervals);
+    let w = r.warnings.join("\n");
+    assert!(
+        w.contains("1 disconnected, 1 reconnected (first at 2.5 s"),
+        "{w}"
+    );
+    let html = crate::html::render(&r);
+    assert!(html.contains("Connection events") && html.contains("connected &lt;again&gt;"));
+    // The marks: dashed lines (many short segments) in red and green.
+    let segments = |h: &str| h.matches("<polyline").count() + h.matches("<line").count();
+    assert!(
+        segments(&html) > segments(&crate::html::render(&quiet)) + 4,
+        "dashed marks on the chart"
+    );
+    validate(&r);
+}

@@ -160,31 +160,11 @@ async fn msgpack_bodies_with_headers_reach_a_cliffracer_service() {
     );
 }
 
-/// Answers the first request (preflight) and then none.
-async fn respond_once(client: &async_nats::Client, subject: &str, body: &'static [u8]) {
-    let mut sub = client
-        .subscribe(subject.to_owned())
-        .await
-        .expect("subscribe");
-    use futures_util::StreamExt as _;
-    let c = client.clone();
-    tokio::spawn(async move {
-        let mut answered = false;
-        while let Some(m) = sub.next().await {
-            if let (Some(r), false) = (m.reply, answered) {
-                let _ = c.publish(r, body.into()).await;
-                answered = true;
-            }
-        }
-    });
-    client.flush().await.expect("flush");
-}
-
 // Issue 11: arrivals the open model could never send are counted, not lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_service_under_the_open_model_counts_every_planned_arrival() {
     let env = Env::bare().await;
-    respond_once(
+    crate::harness::respond_first_then_never(
         &env.client,
         "stall.rpc.ping",
         br#"{"success": true, "result": "pong", "timestamp": "t", "correlation_id": null}"#,

@@ -85,13 +85,27 @@ pub const SMALL_POOLS: &str = "data_generation:\n  payload_pool_size: 12\n  cust
 /// Sends SIGINT (a terminal's Ctrl-C) to `child` and waits, `limit` at most,
 /// for it to exit; its exit code.
 pub async fn interrupt(child: &mut tokio::process::Child, limit: Duration) -> Option<i32> {
+    signal_and_wait(child, "INT", limit).await
+}
+
+/// Sends `signal` (`INT`, `HUP`, `KILL`…) to `child`.
+pub async fn send_signal(child: &tokio::process::Child, signal: &str) {
     let pid = child.id().expect("running").to_string();
     let kill = Command::new("kill")
-        .args(["-INT", &pid])
+        .args([&format!("-{signal}"), &pid])
         .status()
         .await
         .expect("kill runs");
     assert!(kill.success());
+}
+
+/// Sends `signal` and waits, `limit` at most, for `child` to exit; its exit code.
+pub async fn signal_and_wait(
+    child: &mut tokio::process::Child,
+    signal: &str,
+    limit: Duration,
+) -> Option<i32> {
+    send_signal(child, signal).await;
     tokio::time::timeout(limit, child.wait())
         .await
         .expect("stopped in time")
@@ -171,6 +185,55 @@ pub async fn respond_every_other(client: &Client, subject: &str, body: &'static 
                 let _ = c.publish(r, body.into()).await;
             }
             n += 1;
+        }
+    });
+    client.flush().await.expect("flush");
+}
+
+/// Processes whose parent is `pid`, with their command names (from /proc).
+pub fn children_of(pid: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid …: comm may hold spaces, so split after ')'.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_owned();
+            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then_some((child, comm))
+        })
+        .collect()
+}
+
+/// True while process `pid` exists (and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| !r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Answers the first request on `subject` (preflight) and then none.
+pub async fn respond_first_then_never(client: &Client, subject: &str, body: &'static [u8]) {
+    let mut sub = client
+        .subscribe(subject.to_owned())
+        .await
+        .expect("subscribe");
+    let c = client.clone();
+    tokio::spawn(async move {
+        let mut answered = false;
+        while let Some(m) = sub.next().await {
+            if let (Some(r), false) = (m.reply, answered) {
+                let _ = c.publish(r, body.into()).await;
+                answered = true;
+            }
         }
     });
     client.flush().await.expect("flush");

@@ -5,6 +5,7 @@ mod harness;
 
 mod comparison;
 mod failures;
+mod faults;
 mod interrupt;
 mod monitor;
 mod ping;

@@ -24,7 +24,7 @@ async fn run_inline(plan: Plan, connector: &MockConnector, cancel: CancellationT
     run(
         Arc::new(plan),
         Arc::new(connector.clone()),
-        RunOptions { workers: 0 },
+        RunOptions::workers(0),
         cancel,
         |_| {},
     )
@@ -180,7 +180,7 @@ async fn connect_failure_is_an_error_and_nothing_runs() {
     let err = run(
         Arc::new(p),
         Arc::new(mock),
-        RunOptions { workers: 0 },
+        RunOptions::workers(0),
         CancellationToken::new(),
         |_| {},
     )
@@ -200,7 +200,7 @@ async fn progress_is_reported_once_per_interval_with_running_totals() {
     run(
         Arc::new(p),
         Arc::new(mock),
-        RunOptions { workers: 0 },
+        RunOptions::workers(0),
         CancellationToken::new(),
         |pr| {
             seen.push((pr.interval.index, pr.totals.total()));
@@ -227,7 +227,7 @@ fn threaded_workers_split_users_and_merge_exactly() {
         .block_on(run(
             Arc::new(p),
             Arc::new(mock.clone()),
-            RunOptions { workers: 3 },
+            RunOptions::workers(3),
             CancellationToken::new(),
             |_| {},
         ))

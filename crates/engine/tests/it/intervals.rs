@@ -68,7 +68,7 @@ async fn run_inline<C: Connector>(plan: Plan, connector: C) -> RunOutput {
     run(
         Arc::new(plan),
         Arc::new(connector),
-        RunOptions { workers: 0 },
+        RunOptions::workers(0),
         CancellationToken::new(),
         |_| {},
     )

@@ -24,7 +24,7 @@ async fn go(plan: Plan, mock: &MockConnector) -> RunOutput {
     run(
         Arc::new(plan),
         Arc::new(mock.clone()),
-        RunOptions { workers: 0 },
+        RunOptions::workers(0),
         CancellationToken::new(),
         |_| {},
     )
@@ -185,7 +185,7 @@ async fn a_cancelled_run_plans_only_the_arrivals_due_by_then() {
     let out = run(
         Arc::new(p),
         Arc::new(mock.clone()),
-        RunOptions { workers: 0 },
+        RunOptions::workers(0),
         cancel,
         |_| {},
     )
