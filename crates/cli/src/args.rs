@@ -207,6 +207,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
 
+    /// What a problem in the smoke call of each task before the load does:
+    /// strict stops the run (a service error or timeout after 3 tries),
+    /// warn says so and runs, off skips the calls. Overrides the scenario's
+    /// `preflight:` (default strict).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub preflight: Option<PreflightArg>,
+
     /// Compare with an earlier result.json: a task worse by more than the
     /// allowed percentage (advanced.regression_detection, default 20) and
     /// more than the runs' noise fails the verdict.
@@ -396,5 +403,26 @@ mod tests {
         assert!(!ColorChoice::Auto.wants(false, None, xterm));
         assert!(ColorChoice::Always.wants(false, set, dumb));
         assert!(!ColorChoice::Never.wants(true, None, xterm));
+    }
+}
+
+/// `--preflight`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreflightArg {
+    /// Stop the run on a problem (transient ones after 3 tries).
+    Strict,
+    /// Warn and run.
+    Warn,
+    /// No smoke calls.
+    Off,
+}
+
+impl From<PreflightArg> for cliffload_scenario::PreflightMode {
+    fn from(a: PreflightArg) -> Self {
+        match a {
+            PreflightArg::Strict => Self::Strict,
+            PreflightArg::Warn => Self::Warn,
+            PreflightArg::Off => Self::Off,
+        }
     }
 }

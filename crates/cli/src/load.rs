@@ -187,15 +187,28 @@ pub async fn load(
     let (preflight, url) = match via {
         Via::Nats(url) => {
             let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
-            let client = cliffload_nats::connect(url, "cliffload-preflight")
-                .await
-                .map_err(anyhow::Error::msg)?;
-            let rows = cliffload_nats::preflight(&client, plan, &targets).await?;
-            drop(client);
-            (rows, url)
+            let check = async {
+                let client = cliffload_nats::connect(url, "cliffload-preflight")
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                anyhow::Ok(
+                    cliffload_nats::preflight(&client, plan, &targets, scenario.preflight).await?,
+                )
+            };
+            // Preflight waits up to a task's timeout per task: Ctrl-C ends it.
+            let found = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(crate::Interrupted.into()),
+                found = check => found?,
+            };
+            (found, url)
         }
-        Via::Http(base) => (Vec::new(), base),
+        Via::Http(base) => (cliffload_nats::Preflight::default(), base),
     };
+    let (preflight, preflight_warnings) = (preflight.reports, preflight.warnings);
+    for w in &preflight_warnings {
+        printer.note(&format!("warning: {w}"));
+    }
     printer.note(&format!(
         "running {} for {:?} over {}: {}, {} class(es), {} task(s), error rate {}, seed {}",
         scenario.name,
@@ -265,10 +278,10 @@ pub async fn load(
     };
     let out: RunOutput = match out {
         Ok(o) => o,
-        Err(EngineError::CancelledBeforeStart) => bail!("interrupted before the load started"),
+        Err(EngineError::CancelledBeforeStart) => return Err(crate::Interrupted.into()),
         Err(e) => return Err(e.into()),
     };
-    let mut warnings = Vec::new();
+    let mut warnings = preflight_warnings;
     if out.lost_workers > 0 {
         warnings.push(format!(
             "{} generator worker(s) stopped early: their last second is missing from the figures",

@@ -30,6 +30,12 @@ use crate::args::{Cli, Command};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Ctrl-C (or SIGTERM, SIGHUP) before the load started: nothing to write;
+/// exit 130 at once.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted before the load started: nothing was sent")]
+pub struct Interrupted;
+
 /// Exit codes (DESIGN §7).
 pub mod exit {
     /// Ran; every check passed.
@@ -73,6 +79,10 @@ fn main() -> ExitCode {
             Command::Report(a) => list::report(a, color),
         };
         result.unwrap_or_else(|e| {
+            if e.is::<Interrupted>() {
+                eprintln!("{e}");
+                return exit::INTERRUPTED;
+            }
             eprintln!("error: {e:#}");
             exit::USAGE
         })

@@ -27,7 +27,12 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
         check_writable(dir)?;
     }
     let mut printer = Printer::new(args.quiet);
-    let (embedded, url) = connect_or_embed(target, args.target.latency, &settings).await?;
+    // Starting the server and the services can take seconds: Ctrl-C ends it.
+    let (embedded, url) = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Err(crate::Interrupted.into()),
+        started = connect_or_embed(target, args.target.latency, &settings) => started?,
+    };
     if embedded.is_some() {
         printer.note(&format!(
             "started nats-server on {url} with the reference services (test, order_processing_service)"
@@ -119,6 +124,9 @@ fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
         Some(0) => bail!("--requests: must be ≥ 1, got 0"),
         Some(n) => s.max_requests = Some(n),
         None => {}
+    }
+    if let Some(p) = args.preflight {
+        s.preflight = p.into();
     }
     if let Some(rate) = args.rate {
         if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {

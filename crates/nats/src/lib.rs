@@ -15,6 +15,6 @@ mod transport;
 
 pub use cliffload_engine::outcome_of;
 pub use events::{ConnectionEvent, ConnectionEvents};
-pub use preflight::{PreflightError, PreflightReport, preflight};
+pub use preflight::{Preflight, PreflightError, PreflightReport, preflight};
 pub use server::{NatsServer, ServerError};
 pub use transport::{NatsConnector, NatsTransport, Target, connect};

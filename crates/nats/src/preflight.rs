@@ -6,9 +6,10 @@
 use std::time::{Duration, Instant};
 
 use async_nats::{Client, RequestErrorKind};
-use cliffload_engine::Plan;
+use cliffload_engine::{Payload, Plan};
 use cliffload_metrics::Outcome;
 use cliffload_protocol::{ReplyKind, subject};
+use cliffload_scenario::PreflightMode;
 
 use crate::transport::{Target, request_once};
 
@@ -35,13 +36,30 @@ pub struct PreflightError {
     pub problem: String,
 }
 
-/// Sends each task's first payload once and checks the reply.
+/// What the smoke calls found: a row per task that answered, and, under
+/// [`PreflightMode::Warn`], what would have stopped the run.
+#[derive(Debug, Clone, Default)]
+pub struct Preflight {
+    /// One per task whose call was judged (not under `off`).
+    pub reports: Vec<PreflightReport>,
+    /// Problems let through by `warn`, each naming its task.
+    pub warnings: Vec<String>,
+}
+
+/// Tries a strict preflight gives a task whose service errs or times out.
+const TRIES: usize = 3;
+
+/// Sends each task's first valid payload and checks the reply, as `mode` says.
 pub async fn preflight(
     client: &Client,
     plan: &Plan,
     targets: &[Target],
-) -> Result<Vec<PreflightReport>, PreflightError> {
-    let mut reports = Vec::with_capacity(targets.len());
+    mode: PreflightMode,
+) -> Result<Preflight, PreflightError> {
+    let mut out = Preflight::default();
+    if mode == PreflightMode::Off {
+        return Ok(out);
+    }
     for (task, target) in plan.tasks.iter().zip(targets) {
         // Prefer a valid payload: the smoke call checks the service, not injection.
         let payload = task
@@ -49,69 +67,133 @@ pub async fn preflight(
             .iter()
             .find(|p| p.injected.is_none())
             .unwrap_or(&task.payloads[0]);
-        let fail = |problem: String| PreflightError {
-            task: target.name.clone(),
-            subject: target.subject.to_string(),
-            problem,
+        let tries = if mode == PreflightMode::Strict {
+            TRIES
+        } else {
+            1
         };
-        let sent = Instant::now();
-        let reply = request_once(client, target, payload.body.clone()).await;
-        let latency = sent.elapsed();
-        let msg = match reply {
-            Ok(msg) => msg,
-            Err(e) => {
-                let kind = e.kind();
-                return Err(fail(match kind {
-                    RequestErrorKind::NoResponders => no_responders_hint(target.subject.as_str()),
-                    RequestErrorKind::TimedOut => format!(
+        let mut attempt = 1;
+        let problem = loop {
+            match check(client, target, payload).await {
+                Ok(report) => break Ok(report),
+                Err(p) if p.transient && attempt < tries => attempt += 1,
+                Err(p) => break Err((p, attempt)),
+            }
+        };
+        match problem {
+            Ok(report) => out.reports.push(report),
+            Err((p, _)) if mode == PreflightMode::Warn => out.warnings.push(format!(
+                "preflight of task {} ({}): {}; the run went on (--preflight warn)",
+                target.name, target.subject, p.text
+            )),
+            Err((p, attempts)) => {
+                let retried = if attempts > 1 {
+                    format!(" (in each of {attempts} tries)")
+                } else {
+                    String::new()
+                };
+                let hint = if p.transient {
+                    "; if it fails now and then by design, pass --preflight warn (or set preflight: warn)"
+                } else {
+                    ""
+                };
+                return Err(PreflightError {
+                    task: target.name.clone(),
+                    subject: target.subject.to_string(),
+                    problem: format!("{}{retried}{hint}", p.text),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A problem with one smoke call.
+struct Problem {
+    text: String,
+    /// A service error or a timeout: another try may pass.
+    transient: bool,
+}
+
+fn problem(text: String, transient: bool) -> Problem {
+    Problem { text, transient }
+}
+
+/// One smoke call and what its reply means.
+async fn check(
+    client: &Client,
+    target: &Target,
+    payload: &Payload,
+) -> Result<PreflightReport, Problem> {
+    let sent = Instant::now();
+    let reply = request_once(client, target, payload.body.clone()).await;
+    let latency = sent.elapsed();
+    let msg = match reply {
+        Ok(msg) => msg,
+        Err(e) => {
+            return Err(match e.kind() {
+                RequestErrorKind::NoResponders => {
+                    problem(no_responders_hint(target.subject.as_str()), false)
+                }
+                RequestErrorKind::TimedOut => problem(
+                    format!(
                         "no reply within {:?}: the service is subscribed but did not answer (overloaded, or not a request/reply handler); raise the task's timeout or check the service",
                         target.timeout
                     ),
-                    _ => format!("the request failed: {e}"),
-                }));
-            }
-        };
-        let kind = target.reply_kind(&msg);
-        let excerpt = || excerpt(&msg.payload);
-        match &kind {
-            ReplyKind::Success | ReplyKind::BusinessRefused => {}
-            ReplyKind::Unrecognised(why) => {
-                return Err(fail(format!(
+                    true,
+                ),
+                _ => problem(format!("the request failed: {e}"), false),
+            });
+        }
+    };
+    let kind = target.reply_kind(&msg);
+    let excerpt = || excerpt(&msg.payload);
+    match &kind {
+        ReplyKind::Success | ReplyKind::BusinessRefused => {}
+        ReplyKind::Unrecognised(why) => {
+            return Err(problem(
+                format!(
                     "the reply is not a Cliffracer envelope ({why}); got {}. If this service is not Cliffracer, set `protocol: raw` (any reply counts as success) or `protocol: micro` on the task",
                     excerpt()
-                )));
-            }
-            ReplyKind::ValidationRefused
-                if payload.injected.is_none() && !target.rules.expect_rejected =>
-            {
-                return Err(fail(format!(
-                    "the service refused the payload as invalid: {}. A Cliffracer body is an object of the handler's keyword arguments, e.g. {{\"order\": {{...}}}}, not the bare fields",
-                    excerpt()
-                )));
-            }
-            ReplyKind::ValidationRefused => {}
-            ReplyKind::ServiceError => {
-                return Err(fail(format!(
-                    "the service answered with an error: {}",
-                    excerpt()
-                )));
-            }
+                ),
+                false,
+            ));
         }
-        let reply = target.reply(&msg, payload.injected);
-        if reply.outcome == Outcome::CheckFailed {
-            return Err(fail(format!(
+        ReplyKind::ValidationRefused
+            if payload.injected.is_none() && !target.rules.expect_rejected =>
+        {
+            return Err(problem(
+                format!(
+                    "the service refused the payload as invalid: {}. A Cliffracer body is an object of the handler's keyword arguments, e.g. {{\"order\": {{...}}}}, not the bare fields (or mark the task expect: {{status: rejected}} if that is the point)",
+                    excerpt()
+                ),
+                false,
+            ));
+        }
+        ReplyKind::ValidationRefused => {}
+        ReplyKind::ServiceError => {
+            return Err(problem(
+                format!("the service answered with an error: {}", excerpt()),
+                true,
+            ));
+        }
+    }
+    let reply = target.reply(&msg, payload.injected);
+    if reply.outcome == Outcome::CheckFailed {
+        return Err(problem(
+            format!(
                 "the reply fails the task's checks ({}); got {}",
                 reply.detail.unwrap_or_default(),
                 excerpt()
-            )));
-        }
-        reports.push(PreflightReport {
-            task: target.name.clone(),
-            outcome: reply.outcome,
-            latency,
-        });
+            ),
+            false,
+        ));
     }
-    Ok(reports)
+    Ok(PreflightReport {
+        task: target.name.clone(),
+        outcome: reply.outcome,
+        latency,
+    })
 }
 
 fn no_responders_hint(subj: &str) -> String {

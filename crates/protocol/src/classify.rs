@@ -229,3 +229,61 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn interpretation() -> impl Strategy<Value = Interpretation> {
+        prop_oneof![
+            Just(Interpretation::Cliffracer),
+            Just(Interpretation::Micro),
+            Just(Interpretation::Raw),
+        ]
+    }
+
+    fn content_type() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            Just(Some("application/json".to_owned())),
+            Just(Some("application/msgpack".to_owned())),
+            ".{0,20}".prop_map(Some),
+        ]
+    }
+
+    /// Bodies: random bytes, and near-envelopes (JSON objects with odd values).
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            (any::<Option<bool>>(), ".{0,40}", 0usize..4).prop_map(|(ok, err, shape)| {
+                let v = match shape {
+                    0 => serde_json::json!({"success": ok, "error": err}),
+                    1 => serde_json::json!([ok, err]),
+                    2 => serde_json::json!({"success": err}),
+                    _ => serde_json::json!({"error": {"nested": err}, "success": ok}),
+                };
+                serde_json::to_vec(&v).unwrap_or_default()
+            }),
+        ]
+    }
+
+    proptest! {
+        // Issue 12: any reply is classified, never a panic; text is only
+        // read from objects.
+        #[test]
+        fn any_reply_is_classified_without_panicking(
+            i in interpretation(),
+            ct in content_type(),
+            code in proptest::option::of(".{0,5}"),
+            body in body(),
+        ) {
+            let kind = classify(i, ct.as_deref(), code.as_deref(), &body);
+            if i == Interpretation::Raw {
+                prop_assert_eq!(kind, ReplyKind::Success);
+            }
+            let _ = error_text(ct.as_deref(), &body);
+        }
+    }
+}

@@ -86,6 +86,55 @@ pub(crate) fn closest<'a>(
         .map(|(_, c)| c)
 }
 
+/// An I/O error in words, without the OS's code (`No such file or directory`).
+pub(crate) fn io_words(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::InvalidData => "not UTF-8 text".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error").next().unwrap_or(&s).to_owned()
+        }
+    }
+}
+
+/// The YAML parser's limits in words: `budget breached: Nodes { nodes:
+/// 250001 }` says nothing to a person.
+pub(crate) fn limit_words(message: &str) -> String {
+    static BUDGET: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re =
+        BUDGET.get_or_init(|| regex::Regex::new(r"budget breached: (\w+) \{ \w+: (\d+) \}").ok());
+    let mut out = match re.as_ref().and_then(|re| re.captures(message)) {
+        Some(c) => {
+            let n: u64 = c[2].parse().unwrap_or(0);
+            let words = match &c[1] {
+                "Nodes" => format!(
+                    "the file expands to more than {} YAML values (anchors and aliases repeated, as in a \"YAML bomb\"?); a scenario file needs far fewer",
+                    n.saturating_sub(1)
+                ),
+                "Aliases" => format!(
+                    "more than {} aliases (*name): a scenario file needs far fewer",
+                    n.saturating_sub(1)
+                ),
+                "Anchors" => format!("more than {} anchors (&name)", n.saturating_sub(1)),
+                "Depth" => format!("nested deeper than {} levels", n.saturating_sub(1)),
+                "Documents" => "more than one YAML document (---): give one".to_owned(),
+                other => format!("too large to read ({other} over the parser's limit)"),
+            };
+            message.replace(&c[0], &words)
+        }
+        None => message.to_owned(),
+    };
+    if out.contains("recursion limit exceeded") {
+        out = out.replace(
+            "recursion limit exceeded",
+            "nested too deeply (a scenario file needs a few levels, not hundreds)",
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,43 @@ pub struct ScenarioFile {
     pub settings: Settings,
 }
 
+/// The largest scenario file read: a real one is a few KB.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+fn read_limited(path: &std::path::Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let io = |message: String| ConfigError::Io {
+        path: path.display().to_string(),
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| io(error::io_words(&e)))?;
+    if !meta.is_file() {
+        return Err(io(
+            "not a regular file (a directory, device or pipe): give the path of a YAML file".into(),
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(io(format!(
+            "{:.1} MiB is over the {} MiB limit of a scenario file",
+            meta.len() as f64 / 1048576.0,
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    let file = std::fs::File::open(path).map_err(|e| io(error::io_words(&e)))?;
+    let mut text = String::new();
+    // Bounded even if the file grows while it is read.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| io(error::io_words(&e)))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(io(format!(
+            "over the {} MiB limit of a scenario file",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    Ok(text)
+}
+
 fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
     // serde_path_to_error adds the key path (`scenarios.smoke.tasks[0]`)
     // to the parser's line, column and snippet.
@@ -42,10 +79,11 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
         })
     });
     raw.map_err(|e| {
-        let message = e
-            .to_string()
-            .trim_start_matches("error: ")
-            .replace("<input>", origin);
+        let message = error::limit_words(
+            &e.to_string()
+                .trim_start_matches("error: ")
+                .replace("<input>", origin),
+        );
         let message = match error::suggestion(&message) {
             Some(s) => format!("{message}\n{s}"),
             None => message,
@@ -82,11 +120,10 @@ impl ScenarioFile {
     }
 
     /// Reads a file and lays it over the built-in catalog.
+    /// Files larger than [`MAX_FILE_BYTES`], and anything that is not a
+    /// regular file (a directory, `/dev/zero`, a pipe), are refused.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text = read_limited(path)?;
         Self::parse_over_catalog(&text, &path.display().to_string())
     }
 
@@ -167,6 +204,8 @@ pub struct Scenario {
     pub claims: Claims,
     /// How payloads are generated.
     pub data: DataGeneration,
+    /// What a problem in the smoke calls before the load does.
+    pub preflight: PreflightMode,
 }
 
 impl Scenario {
@@ -299,6 +338,21 @@ pub enum Protocol {
     Micro,
     /// Any reply is a success.
     Raw,
+}
+
+/// What the smoke call of each task before the load does with a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreflightMode {
+    /// Stop the run: at once for no responders, a reply that is not an
+    /// envelope, or a refused valid payload; after 3 tries for a service
+    /// error or a timeout (a service that fails now and then).
+    #[default]
+    Strict,
+    /// Say so in a warning, and run.
+    Warn,
+    /// No smoke call.
+    Off,
 }
 
 /// What a task's reply should be (`expect:`).

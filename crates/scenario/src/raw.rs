@@ -72,6 +72,8 @@ pub struct RawScenario {
     /// Which of `reporting.benchmark_claims` to judge here (default: none):
     /// `sub_millisecond`, `high_throughput`, `ten_x_faster_than_rest`.
     pub claims: Option<Vec<String>>,
+    /// `strict` (default), `warn` or `off`: what a problem in the smoke calls does.
+    pub preflight: Option<crate::PreflightMode>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

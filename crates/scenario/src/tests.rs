@@ -544,3 +544,129 @@ fn bad_expectations_name_their_key() {
     let e = err("{name: p, subject: a.rpc.p, expect: {contain: pong}}");
     assert!(e.contains("contain"), "{e}");
 }
+
+#[test]
+fn files_that_are_not_scenario_files_are_refused_in_words() {
+    let load = |p: &str| {
+        ScenarioFile::load(std::path::Path::new(p))
+            .expect_err("refused")
+            .to_string()
+    };
+    // /dev/zero would be read for ever; a directory is not a file.
+    assert!(load("/dev/zero").contains("not a regular file"));
+    assert!(load("/").contains("not a regular file"));
+    let missing = load("/no/such/scenario.yaml");
+    assert!(
+        missing.contains("/no/such/scenario.yaml") && missing.contains("no such file"),
+        "{missing}"
+    );
+    assert!(!missing.contains("os error"), "{missing}");
+    let dir = tempfile_dir();
+    let big = dir.join("big.yaml");
+    let f = std::fs::File::create(&big).expect("create");
+    f.set_len(crate::MAX_FILE_BYTES + 1).expect("grow");
+    assert!(load(big.to_str().expect("utf-8")).contains("MiB limit"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("cliffload-scenario-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("mkdir");
+    d
+}
+
+#[test]
+fn yaml_bombs_and_deep_nesting_say_what_limit_was_hit() {
+    let mut bomb = String::from(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - name: p\n        subject: a.rpc.p\n        payload:\n",
+    );
+    bomb.push_str(&format!("          l0: &a [{}]\n", ["x"; 10].join(",")));
+    for i in 1..9 {
+        let prev = if i == 1 {
+            "a".to_owned()
+        } else {
+            format!("b{}", i - 1)
+        };
+        bomb.push_str(&format!(
+            "          l{i}: &b{i} [{}]\n",
+            vec![format!("*{prev}"); 10].join(",")
+        ));
+    }
+    let e = ScenarioFile::parse(&bomb, "bomb.yaml")
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        e.contains("YAML bomb") && !e.contains("budget breached"),
+        "{e}"
+    );
+    let deep = format!(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - name: p\n        subject: a.rpc.p\n        payload: {}{}\n",
+        "[".repeat(3000),
+        "]".repeat(3000)
+    );
+    let e = ScenarioFile::parse(&deep, "deep.yaml")
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("nested too deeply"), "{e}");
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use crate::ScenarioFile;
+
+    /// YAML-looking text: known keys with random values, and random lines.
+    fn yamlish() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("scenarios"),
+            Just("users"),
+            Just("duration"),
+            Just("tasks"),
+            Just("name"),
+            Just("subject"),
+            Just("timeout"),
+            Just("expect"),
+            Just("arrival_rate"),
+            Just("rate"),
+            Just("payload"),
+            Just("generate"),
+            Just("model"),
+            Just("count"),
+            Just("weight"),
+            Just("s"),
+            Just("- "),
+        ];
+        let value = prop_oneof![
+            Just("".to_owned()),
+            Just("1".to_owned()),
+            Just("-5".to_owned()),
+            Just("1e309".to_owned()),
+            Just("10s".to_owned()),
+            Just("[1, 2]".to_owned()),
+            Just("{a: 1}".to_owned()),
+            Just("&x [*x]".to_owned()),
+            ".{0,12}",
+        ];
+        proptest::collection::vec((0usize..4, key, value), 0..25).prop_map(|lines| {
+            lines
+                .into_iter()
+                .map(|(indent, k, v)| format!("{}{k}: {v}\n", "  ".repeat(indent)))
+                .collect()
+        })
+    }
+
+    proptest! {
+        // Issue 12: any file is a scenario or a named error, never a panic.
+        #[test]
+        fn any_text_parses_or_names_its_error(text in prop_oneof![yamlish(), ".{0,200}"]) {
+            for parsed in [
+                ScenarioFile::parse(&text, "fuzz.yaml"),
+                ScenarioFile::parse_over_catalog(&text, "fuzz.yaml"),
+            ] {
+                if let Err(e) = parsed {
+                    prop_assert!(!e.to_string().trim().is_empty());
+                }
+            }
+        }
+    }
+}

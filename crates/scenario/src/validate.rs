@@ -582,6 +582,7 @@ fn scenario(
         arrival,
         claims: Claims::default(),
         data: data.clone(),
+        preflight: raw.preflight.unwrap_or_default(),
     })
 }
 

@@ -208,38 +208,12 @@ async fn a_stalled_service_under_the_open_model_counts_every_planned_arrival() {
     );
 }
 
-/// Answers `first`, then alternates `second` and `first`.
-async fn respond_alternating(
-    client: &async_nats::Client,
-    subject: &str,
-    first: &'static [u8],
-    second: &'static [u8],
-) {
-    use futures_util::StreamExt as _;
-    let mut sub = client
-        .subscribe(subject.to_owned())
-        .await
-        .expect("subscribe");
-    let c = client.clone();
-    tokio::spawn(async move {
-        let mut n = 0u64;
-        while let Some(m) = sub.next().await {
-            if let Some(r) = m.reply {
-                let body = if n.is_multiple_of(2) { first } else { second };
-                let _ = c.publish(r, body.into()).await;
-            }
-            n += 1;
-        }
-    });
-    client.flush().await.expect("flush");
-}
-
 // Issue 11: `protocol: raw` no longer counts `ERROR: something broke` as ok
 // when the task says what a good reply holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_raw_reply_that_fails_its_check_is_check_failed_with_the_check_named() {
     let env = Env::bare().await;
-    respond_alternating(
+    crate::harness::respond_alternating(
         &env.client,
         "legacy.ping",
         b"pong",

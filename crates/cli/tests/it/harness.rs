@@ -238,3 +238,28 @@ pub async fn respond_first_then_never(client: &Client, subject: &str, body: &'st
     });
     client.flush().await.expect("flush");
 }
+
+/// Answers `first`, then alternates `second` and `first`.
+pub async fn respond_alternating(
+    client: &async_nats::Client,
+    subject: &str,
+    first: &'static [u8],
+    second: &'static [u8],
+) {
+    let mut sub = client
+        .subscribe(subject.to_owned())
+        .await
+        .expect("subscribe");
+    let c = client.clone();
+    tokio::spawn(async move {
+        let mut n = 0u64;
+        while let Some(m) = sub.next().await {
+            if let Some(r) = m.reply {
+                let body = if n.is_multiple_of(2) { first } else { second };
+                let _ = c.publish(r, body.into()).await;
+            }
+            n += 1;
+        }
+    });
+    client.flush().await.expect("flush");
+}

@@ -211,3 +211,50 @@ async fn a_second_ctrl_c_stops_waiting_for_slow_requests_and_still_writes_result
     assert_schema_valid(&r);
     assert_eq!(r["interrupted"], true);
 }
+
+// Issue 12: Ctrl-C while preflight waits on a silent service exits 130 at
+// once (it used to wait out the timeout and exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_preflight_exits_130_at_once() {
+    let env = Env::bare().await;
+    // Subscribed, never answering: preflight waits for the task's 60 s timeout.
+    let mut silent = env
+        .client
+        .subscribe("silent.rpc.ping")
+        .await
+        .expect("subscribe");
+    env.client.flush().await.expect("flush");
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  s:\n    users: 1\n    duration: 5s\n    tasks:\n",
+        "      - {name: ping, subject: silent.rpc.ping, timeout: 60s}\n",
+    ));
+    let mut child = crate::harness::cliffload()
+        .args([
+            "run",
+            "s",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The preflight request arriving here means preflight is under way.
+    use futures_util::StreamExt as _;
+    tokio::time::timeout(Duration::from_secs(20), silent.next())
+        .await
+        .expect("preflight reached the service")
+        .expect("a request");
+    let started = std::time::Instant::now();
+    assert_eq!(
+        crate::harness::interrupt(&mut child, Duration::from_secs(10)).await,
+        Some(130)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -154,3 +154,78 @@ async fn a_missing_nats_server_says_how_to_install_it() {
         "{err}"
     );
 }
+
+const ERROR: &[u8] = br#"{"success": false, "error": "Internal server error (correlation_id: x)", "timestamp": "t", "correlation_id": null}"#;
+const OK: &[u8] = br#"{"success": true, "result": 1, "timestamp": "t", "correlation_id": null}"#;
+
+fn flaky_scenario(env: &Env, extra: &str) -> std::path::PathBuf {
+    env.scenario(&format!(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    max_requests: 20\n{extra}    tasks:\n      - {{name: flaky, subject: flaky.rpc.call, timeout: 2s}}\n"
+    ))
+}
+
+async fn run_flaky(env: &Env, cfg: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let out = env.out();
+    let mut args = vec![
+        "run",
+        "s",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+        "--nats-url",
+        env.url(),
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    run(&args, Duration::from_secs(30)).await
+}
+
+// Issue 12: a service that fails one call in two no longer aborts the run at
+// random: strict preflight tries a service error again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_preflight_tries_a_service_error_again() {
+    let env = Env::bare().await;
+    crate::harness::respond_alternating(&env.client, "flaky.rpc.call", ERROR, OK).await;
+    let cfg = flaky_scenario(&env, "");
+    let o = run_flaky(&env, &cfg, &[]).await;
+    // It ran (and failed on the service errors in the load): not exit 2.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = crate::harness::read_result(&env.out());
+    assert_eq!(r["preflight"][0]["outcome"], "ok", "{}", r["preflight"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_always_errs_stops_strict_warns_under_warn_and_off_skips() {
+    let env = Env::bare().await;
+    respond_always(&env.client, "flaky.rpc.call", ERROR).await;
+    let cfg = flaky_scenario(&env, "");
+    let o = run_flaky(&env, &cfg, &[]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("in each of 3 tries") && err.contains("--preflight warn"),
+        "{err}"
+    );
+    // warn, from the flag: the run goes on, the problem is a warning.
+    let o = run_flaky(&env, &cfg, &["--preflight", "warn"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = crate::harness::read_result(&env.out());
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("preflight of task s.flaky"),
+        "{}",
+        r["warnings"]
+    );
+    assert_eq!(
+        r["summary"]["outcomes"]["service_error"],
+        r["summary"]["requests"]
+    );
+    // off, from the file: no smoke call at all.
+    let cfg = flaky_scenario(&env, "    preflight: off\n");
+    let o = run_flaky(&env, &cfg, &[]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = crate::harness::read_result(&env.out());
+    assert_eq!(r["preflight"], serde_json::json!([]));
+}
