@@ -406,10 +406,55 @@ fn spawn_users<T: Transport + 'static>(
             workers,
         ))];
     }
-    (worker as u32..ctx.plan.users.get())
-        .step_by(workers)
-        .map(|user| tokio::task::spawn_local(user_loop(ctx.clone(), user)))
-        .collect()
+    vec![tokio::task::spawn_local(spawn_closed_users(
+        ctx.clone(),
+        worker,
+        workers,
+    ))]
+}
+
+/// Starts this worker's users (every `workers`th) each when it is due, and
+/// waits for them. A user costs memory only once started, so a million
+/// users at 100/s hold only the ones started so far; and Ctrl-C stops the
+/// spawning. The users are in a `JoinSet`: aborting this task aborts them.
+async fn spawn_closed_users<T: Transport + 'static>(
+    ctx: Rc<Ctx<T>>,
+    worker: usize,
+    workers: usize,
+) {
+    let plan = &*ctx.plan;
+    let mine = (worker as u32..plan.users.get()).step_by(workers);
+    // With stages, user numbers do not start in order (and stages are few
+    // users); otherwise they do, and no list of them is made.
+    let order: Box<dyn Iterator<Item = u32>> = if plan.stages.is_some() {
+        let mut sorted: Vec<u32> = mine.collect();
+        sorted.sort_by_key(|u| plan.user_window(*u).0);
+        Box::new(sorted.into_iter())
+    } else {
+        Box::new(mine)
+    };
+    let mut users = tokio::task::JoinSet::new();
+    for (i, user) in order.into_iter().enumerate() {
+        let begin = ctx.start + plan.user_window(user).0;
+        // Due after the end, or the end came while spawning fell behind.
+        if begin >= ctx.deadline || Instant::now() >= ctx.deadline {
+            break;
+        }
+        if begin > Instant::now() {
+            tokio::select! {
+                biased;
+                () = ctx.cancel.cancelled() => break,
+                () = tokio::time::sleep_until(begin) => {}
+            }
+        } else if ctx.cancel.is_cancelled() {
+            break;
+        } else if i % 1024 == 1023 {
+            // Many users due at once: let the started ones (and the flush) run.
+            tokio::task::yield_now().await;
+        }
+        users.spawn_local(user_loop(ctx.clone(), user));
+    }
+    while users.join_next().await.is_some() {}
 }
 
 /// Hands every finished interval to the aggregator once a second. It reads

@@ -473,7 +473,7 @@ impl RunResult {
         });
         if s.arrival.is_none() && !intervals.is_empty() && peak > 0 && peak < wanted {
             warnings.push(format!(
-                "only {peak} of the {wanted} users planned ever ran at once: at {} users/s over {:.0} s the rest were never started; lower the users, raise the spawn rate, or run longer",
+                "only {peak} of the {wanted} users planned ever ran at once (spawning {} users/s over {:.0} s, as fast as the generator could start them): the rest never started; lower the users, raise the spawn rate, run longer, or add --workers",
                 s.spawn_rate,
                 s.duration.as_secs_f64()
             ));

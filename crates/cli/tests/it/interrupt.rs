@@ -258,3 +258,75 @@ async fn ctrl_c_during_preflight_exits_130_at_once() {
         started.elapsed()
     );
 }
+
+// Issue 12: users cost memory only once started, spawning yields to Ctrl-C,
+// and a plan that cannot fit in memory is refused before anything starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn millions_of_users_spawn_lazily_stop_on_ctrl_c_and_too_many_are_refused() {
+    let o = crate::harness::run(
+        &[
+            "run",
+            "ping",
+            "--users",
+            "4000000000",
+            "--spawn-rate",
+            "1000000000",
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    let err = crate::harness::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("4000000000 users") && err.contains("GiB"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("started nats-server"),
+        "refused before starting: {err}"
+    );
+
+    let env = Env::with_test_service().await;
+    let mut child = crate::harness::cliffload()
+        .args([
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--users",
+            "3000000",
+            "--spawn-rate",
+            "10000000",
+            "--duration",
+            "60s",
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    env.wait_until_served(1000).await;
+    let pid = child.id().expect("running");
+    // Three million users due at once, but only those started hold memory.
+    let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .expect("VmRSS");
+    assert!(
+        rss_kb < 2 * 1024 * 1024,
+        "{rss_kb} KB: users allocated before they start"
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(
+        crate::harness::interrupt(&mut child, Duration::from_secs(20)).await,
+        Some(130)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
