@@ -134,10 +134,8 @@ pub struct TargetArgs {
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// NATS server to target. Without it, cliffload starts its own
-    /// nats-server on a free 127.0.0.1 port and the reference services.
-    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
-    pub nats_url: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Simulated I/O of the reference services when cliffload starts them
     /// (default: the file's environment.reference_service_latency, else realistic).
@@ -285,10 +283,8 @@ pub enum SuiteMode {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// NATS server to serve on. Without it, cliffload starts its own
-    /// nats-server on a free 127.0.0.1 port and prints its URL.
-    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
-    pub nats_url: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Which services (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Service::Test, Service::Order])]
@@ -386,6 +382,47 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn connect(args: &[&str]) -> ConnectArgs {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            c: ConnectArgs,
+        }
+        let mut argv = vec!["t"];
+        argv.extend_from_slice(args);
+        <T as clap::Parser>::try_parse_from(argv).expect("parses").c
+    }
+
+    #[test]
+    fn login_comes_from_the_flags_then_the_url_then_the_file() {
+        use cliffload_nats::{Credentials, Secret};
+        let mut settings = cliffload_scenario::Settings::default();
+        settings.nats_login.user = Some("filed".into());
+        settings.nats_login.password = Some(Secret::new("filepw"));
+        let a = connect(&["--nats-url", "nats://h:1"]).access(&settings).expect("ok");
+        let who = |a: &Option<cliffload_nats::NatsAccess>| a.as_ref().map(|a| a.who());
+        assert_eq!(who(&a).as_deref(), Some("user filed"));
+        let a = connect(&["--nats-url", "nats://url:pw@h:1"]).access(&settings).expect("ok");
+        assert_eq!(who(&a).as_deref(), Some("user url"));
+        let a = connect(&["--nats-url", "nats://url:pw@h:1", "--token", "tk"])
+            .access(&settings)
+            .expect("ok");
+        assert_eq!(
+            a.map(|a| a.credentials),
+            Some(Credentials::Token(Secret::new("tk")))
+        );
+        // No URL anywhere: cliffload starts its own server; login flags then make no sense.
+        let none = cliffload_scenario::Settings::default();
+        assert!(connect(&[]).access(&none).expect("ok").is_none());
+        assert!(connect(&["--token", "x"]).access(&none).is_err());
+        assert!(connect(&["--nats-url", "nats://h:1", "--user", "u"]).access(&none).is_err());
+        assert!(
+            connect(&["--nats-url", "nats://h:1", "--token", "a", "--nkey", "f"])
+                .access(&none)
+                .is_err()
+        );
+    }
+
     #[test]
     fn colour_follows_the_flag_then_the_terminal_no_color_and_term() {
         use std::ffi::OsStr;
@@ -424,5 +461,150 @@ impl From<PreflightArg> for cliffload_scenario::PreflightMode {
             PreflightArg::Warn => Self::Warn,
             PreflightArg::Off => Self::Off,
         }
+    }
+}
+
+/// Where the NATS deployment is and how to log in to it.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// NATS server(s) to target: repeat the flag or separate URLs with
+    /// commas for a cluster. `nats://user:pass@host` and `nats://token@host`
+    /// log in; `tls://` asks for TLS. Without it, cliffload starts its own
+    /// nats-server on a free 127.0.0.1 port (and, for run and suite, the
+    /// reference services).
+    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
+    pub nats_url: Vec<String>,
+
+    /// Log in as this user (with --password).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// The user's password; prefer the environment variable, which `ps` does not show.
+    #[arg(
+        long,
+        env = "CLIFFLOAD_NATS_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
+
+    /// Log in with a token; prefer the environment variable.
+    #[arg(
+        long,
+        env = "CLIFFLOAD_NATS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+
+    /// Log in with the user NKey seed (SU…) in this file.
+    #[arg(long, value_name = "FILE")]
+    pub nkey: Option<PathBuf>,
+
+    /// Log in with this credentials file (user JWT and seed, decentralised auth).
+    #[arg(long, value_name = "FILE")]
+    pub creds: Option<PathBuf>,
+
+    /// Trust this CA certificate (PEM) for the server's TLS certificate.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Key of the client certificate (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Start TLS before the server's greeting (servers with handshake_first).
+    #[arg(long)]
+    pub tls_first: bool,
+}
+
+impl ConnectArgs {
+    /// The deployment to target: the flags, else the file's `environment`;
+    /// `None` when no URL is given anywhere (cliffload starts its own).
+    /// Flags win over URL credentials, which win over the file's.
+    pub fn access(
+        &self,
+        settings: &cliffload_scenario::Settings,
+    ) -> anyhow::Result<Option<cliffload_nats::NatsAccess>> {
+        use cliffload_nats::{Credentials, NatsAccess, Secret};
+        let urls: Vec<String> = if self.nats_url.is_empty() {
+            settings.nats_url.iter().cloned().collect()
+        } else {
+            self.nats_url.clone()
+        };
+        let flags_login = self.user.is_some()
+            || self.password.is_some()
+            || self.token.is_some()
+            || self.nkey.is_some()
+            || self.creds.is_some();
+        if urls.is_empty() {
+            if flags_login || self.tls_ca.is_some() || self.tls_cert.is_some() {
+                anyhow::bail!(
+                    "--user, --token, --nkey, --creds and --tls-* are for a deployment of yours: give its --nats-url (without it, cliffload starts an open server of its own)"
+                );
+            }
+            return Ok(None);
+        }
+        let mut access =
+            NatsAccess::from_urls(&urls).map_err(|e| anyhow::anyhow!("--nats-url: {e}"))?;
+        let kinds = [
+            self.user.is_some() || self.password.is_some(),
+            self.token.is_some(),
+            self.nkey.is_some(),
+            self.creds.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() > 1 {
+            anyhow::bail!("give one way to log in: --user/--password, --token, --nkey or --creds");
+        }
+        let login = &settings.nats_login;
+        let from_flags = match (&self.user, &self.password) {
+            (Some(user), Some(password)) => Some(Credentials::UserPassword {
+                user: user.clone(),
+                password: Secret::new(password.clone()),
+            }),
+            (Some(_), None) => anyhow::bail!(
+                "--user needs a password: --password, or CLIFFLOAD_NATS_PASSWORD in the environment"
+            ),
+            (None, Some(_)) => anyhow::bail!("--password needs --user"),
+            (None, None) => self
+                .token
+                .as_ref()
+                .map(|t| Credentials::Token(Secret::new(t.clone())))
+                .or_else(|| self.nkey.clone().map(Credentials::NKeyFile))
+                .or_else(|| self.creds.clone().map(Credentials::CredsFile)),
+        };
+        let from_file = match (&login.user, &login.password) {
+            (Some(user), Some(password)) => Some(Credentials::UserPassword {
+                user: user.clone(),
+                password: password.clone(),
+            }),
+            (Some(_), None) => {
+                anyhow::bail!("environment.nats_user needs nats_password_file (or nats_password)")
+            }
+            _ => login
+                .token
+                .clone()
+                .map(Credentials::Token)
+                .or_else(|| login.nkey_file.clone().map(Credentials::NKeyFile))
+                .or_else(|| login.credentials_file.clone().map(Credentials::CredsFile)),
+        };
+        if let Some(c) = from_flags {
+            access.credentials = c;
+        } else if access.credentials == Credentials::None
+            && let Some(c) = from_file
+        {
+            access.credentials = c;
+        }
+        access.tls.ca = self.tls_ca.clone().or_else(|| login.tls_ca.clone());
+        access.tls.client = match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            _ => login.tls_cert.clone().zip(login.tls_key.clone()),
+        };
+        access.tls.first = self.tls_first || login.tls_first;
+        Ok(Some(access))
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cliffload_engine::CancellationToken;
+use cliffload_nats::NatsAccess;
 use cliffload_nats::NatsServer;
 use cliffload_services::order_service::{self, LatencyProfile, OrderConfig, OrderService};
 use cliffload_services::{cliffracer, http, test_service};
@@ -39,6 +40,7 @@ impl Default for ServeConfig {
 pub struct Embedded {
     server: Option<NatsServer>,
     url: String,
+    access: NatsAccess,
     http: Option<SocketAddr>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -80,19 +82,20 @@ fn report(result: Result<(), impl std::fmt::Display>) {
 impl Embedded {
     /// Starts nats-server (unless `url` is given) and the services on it,
     /// and waits until each answers.
-    pub async fn start(url: Option<&str>, config: &ServeConfig) -> Result<Self> {
+    pub async fn start(target: Option<&NatsAccess>, config: &ServeConfig) -> Result<Self> {
         if config.replicas == 0 || config.replicas > 64 {
             bail!("--replicas: must be 1..=64, got {}", config.replicas);
         }
-        let (server, url) = match url {
-            Some(u) => (None, u.to_owned()),
+        let (server, access) = match target {
+            Some(a) => (None, a.clone()),
             None => {
                 let s = start_nats_server().context("cannot start the embedded nats-server")?;
-                let u = s.url().to_owned();
-                (Some(s), u)
+                let a = NatsAccess::plain(s.url());
+                (Some(s), a)
             }
         };
-        let client = cliffload_nats::connect(&url, "cliffload-services")
+        let url = access.display();
+        let client = cliffload_nats::connect(&access, "cliffload-services")
             .await
             .map_err(anyhow::Error::msg)?;
         let stop = CancellationToken::new();
@@ -107,7 +110,7 @@ impl Embedded {
         }));
         for replica in 0..config.replicas {
             // Each replica has its own connection, as separate processes would.
-            let c = cliffload_nats::connect(&url, &format!("cliffload-services-{replica}"))
+            let c = cliffload_nats::connect(&access, &format!("cliffload-services-{replica}"))
                 .await
                 .map_err(anyhow::Error::msg)?;
             for s in &config.services {
@@ -166,6 +169,7 @@ impl Embedded {
         Ok(Self {
             server,
             url,
+            access,
             http,
             stop,
             tasks,
@@ -222,7 +226,8 @@ impl Embedded {
                 .flatten(),
             None => None,
         };
-        let client = cliffload_nats::connect(&url, "cliffload-services-check")
+        let access = NatsAccess::plain(&url);
+        let client = cliffload_nats::connect(&access, "cliffload-services-check")
             .await
             .map_err(anyhow::Error::msg)?;
         for s in &config.services {
@@ -241,6 +246,7 @@ impl Embedded {
         Ok(Self {
             server: Some(server),
             url,
+            access,
             http,
             stop: CancellationToken::new(),
             tasks: Vec::new(),
@@ -267,6 +273,11 @@ impl Embedded {
     /// The NATS server's URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// How to reach it.
+    pub fn access(&self) -> &NatsAccess {
+        &self.access
     }
 
     /// The HTTP address, when serving HTTP.

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutput};
 use cliffload_http::{HttpConnector, HttpTarget};
 use cliffload_monitor::{NatsTraffic, Role, Sampler, Varz, Watched};
-use cliffload_nats::{ConnectionEvents, NatsConnector, Target};
+use cliffload_nats::{ConnectionEvents, NatsAccess, NatsConnector, Target};
 use cliffload_report::{ConnectionEventRow, OpenMeasures, PreflightRow, RunMeta, RunResult};
 use cliffload_scenario::{Scenario, Settings};
 
@@ -80,7 +80,7 @@ impl Monitoring {
 pub async fn run_scenario(
     workers: usize,
     scenario: &Scenario,
-    url: &str,
+    access: &NatsAccess,
     embedded: Option<&Embedded>,
     http_url: Option<&str>,
     monitoring: &Monitoring,
@@ -92,7 +92,7 @@ pub async fn run_scenario(
         workers,
         scenario,
         &plan,
-        Via::Nats(url),
+        Via::Nats(access),
         embedded.is_some(),
         monitoring,
         printer,
@@ -150,8 +150,8 @@ pub async fn run_scenario(
 /// Where a load goes.
 #[derive(Debug, Clone, Copy)]
 pub enum Via<'a> {
-    /// Over NATS, to this server.
-    Nats(&'a str),
+    /// Over NATS, to this deployment.
+    Nats(&'a NatsAccess),
     /// Over HTTP, to this base URL (`POST {base}/{service}/rpc/{method}`).
     Http(&'a str),
 }
@@ -185,12 +185,15 @@ pub async fn load(
         );
     }
     let (preflight, url) = match via {
-        Via::Nats(url) => {
+        Via::Nats(access) => {
             let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
             let check = async {
-                let client = cliffload_nats::connect(url, "cliffload-preflight")
-                    .await
-                    .map_err(anyhow::Error::msg)?;
+                let client = cliffload_nats::connect(
+                    access,
+                    &format!("{}/preflight", client_name(scenario)),
+                )
+                .await
+                .map_err(anyhow::Error::msg)?;
                 anyhow::Ok(
                     cliffload_nats::preflight(&client, plan, &targets, scenario.preflight).await?,
                 )
@@ -201,9 +204,9 @@ pub async fn load(
                 () = cancel.cancelled() => return Err(crate::Interrupted.into()),
                 found = check => found?,
             };
-            (found, url)
+            (found, access.display())
         }
-        Via::Http(base) => (cliffload_nats::Preflight::default(), base),
+        Via::Http(base) => (cliffload_nats::Preflight::default(), base.to_owned()),
     };
     let (preflight, preflight_warnings) = (preflight.reports, preflight.warnings);
     for w in &preflight_warnings {
@@ -234,9 +237,13 @@ pub async fn load(
     };
     let mut connection_events = Vec::new();
     let out = match via {
-        Via::Nats(url) => {
+        Via::Nats(access) => {
             let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
-            let connector = Arc::new(NatsConnector::new(url, targets));
+            let connector = Arc::new(NatsConnector::new(
+                access.clone(),
+                &client_name(scenario),
+                targets,
+            ));
             let events = connector.events();
             let out = drive(
                 plan,
@@ -290,7 +297,7 @@ pub async fn load(
     }
     let meta = RunMeta {
         scenario,
-        nats_url: url.to_owned(),
+        nats_url: url,
         embedded,
         workers: out.workers.max(1),
         preflight: preflight
@@ -423,4 +430,9 @@ async fn drive<C: cliffload_engine::Connector>(
     sampler.sample();
     printer.finish();
     out
+}
+
+/// The name of the load's connections, seen in the server's `/connz`.
+fn client_name(scenario: &Scenario) -> String {
+    format!("cliffload/{}/{}", env!("CARGO_PKG_VERSION"), scenario.name)
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use cliffload_engine::CancellationToken;
+use cliffload_nats::NatsAccess;
 use cliffload_report::RunResult;
 use cliffload_scenario::{ArrivalRate, Scenario, ScenarioFile, Settings, catalog, parse_duration};
 
@@ -22,28 +23,29 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
     // Read before the load: a bad baseline is a usage error, not lost results.
     let baseline = find_baseline(&scenario.name, args.baseline.as_deref(), &settings)?;
     // --nats-url, else the file's environment.nats_url, else our own server.
-    let target = args.target.nats_url.clone().or(settings.nats_url.clone());
+    let target = args.target.connect.access(&settings)?;
     args.target.check()?;
     if let Some(dir) = &args.out {
         check_writable(dir)?;
     }
     let mut printer = Printer::new(args.quiet);
     // Starting the server and the services can take seconds: Ctrl-C ends it.
-    let (embedded, url) = tokio::select! {
+    let (embedded, access) = tokio::select! {
         biased;
         () = cancel.cancelled() => return Err(crate::Interrupted.into()),
         started = connect_or_embed(target, args.target.latency, &settings) => started?,
     };
     if embedded.is_some() {
         printer.note(&format!(
-            "started nats-server on {url} with the reference services (test, order_processing_service)"
+            "started nats-server on {} with the reference services (test, order_processing_service)",
+            access.display()
         ));
     }
     let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &settings);
     let outcome = run_scenario(
         args.target.workers,
         &scenario,
-        &url,
+        &access,
         embedded.as_ref(),
         args.target.http_url.as_deref(),
         &monitoring,
@@ -66,19 +68,19 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
     })
 }
 
-/// The NATS URL to load: `target`, or that of our own nats-server with the
+/// The deployment to load: `target`, or our own nats-server with the
 /// reference services (then returned too, to be stopped after the load).
 pub async fn connect_or_embed(
-    target: Option<String>,
+    target: Option<NatsAccess>,
     latency: Option<Latency>,
     settings: &Settings,
-) -> Result<(Option<Embedded>, String)> {
+) -> Result<(Option<Embedded>, NatsAccess)> {
     Ok(match target {
-        Some(url) => (None, url),
+        Some(access) => (None, access),
         None => {
             let e = start_embedded(latency, settings).await?;
-            let url = e.url().to_owned();
-            (Some(e), url)
+            let access = e.access().clone();
+            (Some(e), access)
         }
     })
 }

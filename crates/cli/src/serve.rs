@@ -14,7 +14,10 @@ pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
         replicas: args.replicas,
         http: args.http,
     };
-    let services = Embedded::start(args.nats_url.as_deref(), &config).await?;
+    let target = args
+        .connect
+        .access(&cliffload_scenario::Settings::default())?;
+    let services = Embedded::start(target.as_ref(), &config).await?;
     println!("nats: {}", services.url());
     for s in &args.services {
         match s {

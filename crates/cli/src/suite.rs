@@ -97,12 +97,9 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     check_writable(&dir)?;
 
     let mut printer = Printer::new(args.quiet);
-    let target = args
-        .target
-        .nats_url
-        .clone()
-        .or(file.settings.nats_url.clone());
-    let (embedded, url) = connect_or_embed(target, args.target.latency, &file.settings).await?;
+    let target = args.target.connect.access(&file.settings)?;
+    let (embedded, access) = connect_or_embed(target, args.target.latency, &file.settings).await?;
+    let url = access.display();
     let total: Duration = scenarios.iter().map(|s| s.0.duration).sum::<Duration>()
         + cooldown * (scenarios.len().saturating_sub(1) as u32);
     printer.note(&format!(
@@ -139,7 +136,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         let outcome = run_scenario(
             args.target.workers,
             scenario,
-            &url,
+            &access,
             embedded.as_ref(),
             args.target.http_url.as_deref(),
             &monitoring,

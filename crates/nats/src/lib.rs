@@ -8,11 +8,13 @@
 //! plus injected-error label → [`cliffload_metrics::Outcome`]), and
 //! [`ConnectionEvents`] (disconnects, reconnects, slow consumers of the load's connections).
 
+mod access;
 mod events;
 mod preflight;
 mod server;
 mod transport;
 
+pub use access::{Credentials, NatsAccess, Secret, Tls, mask_url};
 pub use cliffload_engine::outcome_of;
 pub use events::{ConnectionEvent, ConnectionEvents};
 pub use preflight::{Preflight, PreflightError, PreflightReport, preflight};

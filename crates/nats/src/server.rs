@@ -90,6 +90,8 @@ pub struct NatsServer {
     /// A command the server is started through (it execs the server), e.g.
     /// one that makes it die with this process; empty: started directly.
     launcher: Vec<std::ffi::OsString>,
+    /// A configuration file (auth, TLS) passed with `-c`, if any.
+    config: Option<PathBuf>,
     port: u16,
     url: String,
     monitor_url: String,
@@ -106,6 +108,20 @@ impl NatsServer {
     /// end by exec'ing it: e.g. `cliffload __child PID`, which ties the
     /// server's life to this process's even when this one is SIGKILLed.
     pub fn start_via(launcher: Vec<std::ffi::OsString>) -> Result<Self, ServerError> {
+        Self::start_full(launcher, None)
+    }
+
+    /// Starts a server with `config` (nats-server configuration text: an
+    /// `authorization` or `tls` block, say; not its port, which is chosen
+    /// here), for tests of secured deployments.
+    pub fn start_with_config(config: &str) -> Result<Self, ServerError> {
+        Self::start_full(Vec::new(), Some(config))
+    }
+
+    fn start_full(
+        launcher: Vec<std::ffi::OsString>,
+        config: Option<&str>,
+    ) -> Result<Self, ServerError> {
         remove_stale_dirs(&std::env::temp_dir());
         let binary = std::env::var(BINARY_ENV).unwrap_or_else(|_| {
             locate(std::env::var_os("PATH").as_deref())
@@ -114,11 +130,20 @@ impl NatsServer {
         let dir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
             .tempdir()?;
+        let config = match config {
+            Some(text) => {
+                let path = dir.path().join("server.conf");
+                std::fs::write(&path, text)?;
+                Some(path)
+            }
+            None => None,
+        };
         let mut server = Self {
             child: None,
             dir,
             binary,
             launcher,
+            config,
             port: 0,
             url: String::new(),
             monitor_url: String::new(),
@@ -181,6 +206,11 @@ impl NatsServer {
                 "--ports_file_dir",
             ])
             .arg(&ports_dir)
+            .args(
+                self.config
+                    .iter()
+                    .flat_map(|c| [std::ffi::OsStr::new("-c"), c.as_os_str()]),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

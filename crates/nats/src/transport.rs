@@ -11,6 +11,7 @@ use cliffload_metrics::Outcome;
 use cliffload_protocol::{Codec, ReplyKind, headers};
 use cliffload_scenario::{Encoding, Task};
 
+use crate::access::NatsAccess;
 use crate::events::ConnectionEvents;
 
 /// Where and how one task's requests go, prepared once before the load.
@@ -96,38 +97,45 @@ fn codec_of(encoding: Encoding) -> Codec {
     }
 }
 
-/// Connects a client the way the load generator uses it.
-pub async fn connect(url: &str, name: &str) -> Result<Client, String> {
-    connect_with(url, name, ConnectOptions::new()).await
+/// Connects a client the way the load generator uses it, named `name`
+/// (seen in the server's `/connz`). The error says what failed and what to
+/// check, and never holds a secret.
+pub async fn connect(access: &NatsAccess, name: &str) -> Result<Client, String> {
+    connect_with(access, name, ConnectOptions::new()).await
 }
 
 /// [`connect`] with `options` (an event callback, say) as the start.
-async fn connect_with(url: &str, name: &str, options: ConnectOptions) -> Result<Client, String> {
-    options
-        .name(name)
-        .connection_timeout(Duration::from_secs(5))
+async fn connect_with(
+    access: &NatsAccess,
+    name: &str,
+    options: ConnectOptions,
+) -> Result<Client, String> {
+    access
+        .apply(options, name)
+        .await?
         // Subjects are validated once, when the scenario is loaded.
         .skip_subject_validation(true)
-        .connect(url)
+        .connect(access.servers.clone())
         .await
-        .map_err(|e| {
-            format!("cannot connect to {url}: {e}; is nats-server running there? (without --nats-url, cliffload starts its own)")
-        })
+        .map_err(|e| access.explain(&e))
 }
 
 /// Makes one [`NatsTransport`] (one connection) per worker.
 #[derive(Debug, Clone)]
 pub struct NatsConnector {
-    url: String,
+    access: NatsAccess,
+    name: String,
     targets: Arc<[Target]>,
     events: ConnectionEvents,
 }
 
 impl NatsConnector {
-    /// A connector for `targets` (one per task, in plan order) on the server at `url`.
-    pub fn new(url: &str, targets: Vec<Target>) -> Self {
+    /// A connector for `targets` (one per task, in plan order) on the
+    /// deployment `access`; connections are named `{name}/worker-N`.
+    pub fn new(access: NatsAccess, name: &str, targets: Vec<Target>) -> Self {
         Self {
-            url: url.to_owned(),
+            access,
+            name: name.to_owned(),
             targets: targets.into(),
             events: ConnectionEvents::default(),
         }
@@ -148,8 +156,8 @@ impl Connector for NatsConnector {
             events.record(worker, &event);
             async {}
         });
-        let client =
-            connect_with(&self.url, &format!("cliffload-worker-{worker}"), options).await?;
+        let name = format!("{}/worker-{worker}", self.name);
+        let client = connect_with(&self.access, &name, options).await?;
         Ok(NatsTransport {
             client,
             targets: self.targets.clone(),

@@ -139,11 +139,61 @@ impl ScenarioFile {
     }
 }
 
+/// A secret string (password, token): `Debug` prints `***`, so no log,
+/// report or error built from a value holding it can show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The secret itself: only for logging in.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// `environment` keys that log in to a secured deployment (Cliffracer's
+/// `nats_user`, `nats_password`, `nats_token`, `nats_credentials_file`, and
+/// files for secrets so none need be written inline).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NatsLogin {
+    /// `nats_user`.
+    pub user: Option<String>,
+    /// `nats_password`, or the contents of `nats_password_file`.
+    pub password: Option<Secret>,
+    /// `nats_token`, or the contents of `nats_token_file`.
+    pub token: Option<Secret>,
+    /// `nats_nkey_file`: a user NKey seed.
+    pub nkey_file: Option<std::path::PathBuf>,
+    /// `nats_credentials_file`: a JWT and seed.
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// `nats_tls_ca`.
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// `nats_tls_cert`.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// `nats_tls_key`.
+    pub tls_key: Option<std::path::PathBuf>,
+    /// `nats_tls_first`.
+    pub tls_first: bool,
+}
+
 /// The sections of a file beside `scenarios` and `user_classes`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
     /// `environment.nats_url`: the deployment to target when no `--nats-url` is given.
     pub nats_url: Option<String>,
+    /// `environment.nats_user` and friends: how to log in to it.
+    pub nats_login: NatsLogin,
     /// `environment.nats_monitoring_url`.
     pub nats_monitoring_url: Option<String>,
     /// `environment.reference_service_latency`: true for `none` (no simulated I/O

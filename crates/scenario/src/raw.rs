@@ -38,6 +38,18 @@ pub struct RawEnvironment {
     /// Simulated I/O of the reference services cliffload starts itself:
     /// `realistic` (default) or `none`.
     pub reference_service_latency: Option<String>,
+    pub nats_user: Option<String>,
+    /// Inline (Cliffracer's key); `nats_password_file` keeps it out of the file.
+    pub nats_password: Option<String>,
+    pub nats_password_file: Option<String>,
+    pub nats_token: Option<String>,
+    pub nats_token_file: Option<String>,
+    pub nats_nkey_file: Option<String>,
+    pub nats_credentials_file: Option<String>,
+    pub nats_tls_ca: Option<String>,
+    pub nats_tls_cert: Option<String>,
+    pub nats_tls_key: Option<String>,
+    pub nats_tls_first: Option<bool>,
 }
 
 /// One entry under `scenarios:`.

@@ -281,6 +281,10 @@ fn settings(raw: &RawFile) -> Result<Settings, ConfigError> {
     Ok(Settings {
         reference_latency_none,
         nats_url: env.and_then(|e| e.nats_url.clone()),
+        nats_login: match env {
+            Some(e) => nats_login(e)?,
+            None => crate::NatsLogin::default(),
+        },
         nats_monitoring_url: env.and_then(|e| e.nats_monitoring_url.clone()),
         claims: Claims {
             sub_millisecond: claims
@@ -924,4 +928,37 @@ fn duration(path: &str, raw: &RawDuration) -> Result<Duration, ConfigError> {
         )),
         RawDuration::Text(t) => parse_duration(t).map_err(|m| invalid(path, m)),
     }
+}
+
+/// `environment`'s login keys; a secret file is read here (trailing newline
+/// dropped), so a missing one is a config error naming its key.
+fn nats_login(e: &RawEnvironment) -> Result<crate::NatsLogin, ConfigError> {
+    let secret = |inline: &Option<String>, file: &Option<String>, key: &str| match (inline, file) {
+        (Some(_), Some(_)) => Err(invalid(
+            format!("environment.{key}_file"),
+            format!("give {key} or {key}_file, not both"),
+        )),
+        (Some(s), None) => Ok(Some(crate::Secret::new(s.clone()))),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(crate::Secret::new(s.trim_end_matches(['\n', '\r']))))
+            .map_err(|err| {
+                invalid(
+                    format!("environment.{key}_file"),
+                    format!("cannot read {path}: {}", crate::error::io_words(&err)),
+                )
+            }),
+        (None, None) => Ok(None),
+    };
+    let path = |p: &Option<String>| p.as_ref().map(std::path::PathBuf::from);
+    Ok(crate::NatsLogin {
+        user: e.nats_user.clone(),
+        password: secret(&e.nats_password, &e.nats_password_file, "nats_password")?,
+        token: secret(&e.nats_token, &e.nats_token_file, "nats_token")?,
+        nkey_file: path(&e.nats_nkey_file),
+        credentials_file: path(&e.nats_credentials_file),
+        tls_ca: path(&e.nats_tls_ca),
+        tls_cert: path(&e.nats_tls_cert),
+        tls_key: path(&e.nats_tls_key),
+        tls_first: e.nats_tls_first.unwrap_or(false),
+    })
 }

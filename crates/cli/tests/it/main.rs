@@ -13,4 +13,5 @@ mod preflight;
 mod regression;
 mod sample;
 mod scenarios;
+mod security;
 mod suite;

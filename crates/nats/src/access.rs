@@ -1,0 +1,307 @@
+//! How to reach and log in to a NATS deployment: one or more servers (a
+//! cluster), credentials (user and password, token, NKey seed, credentials
+//! file) and TLS (a private CA, a client certificate, TLS first). Secrets
+//! never leave this module in any text: [`NatsAccess::display`] masks them,
+//! and `Debug` prints `***`.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_nats::{ConnectErrorKind, ConnectOptions, ServerAddr};
+pub use cliffload_scenario::Secret;
+
+/// Credentials, at most one kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Credentials {
+    /// None (an open server).
+    #[default]
+    None,
+    /// User and password.
+    UserPassword {
+        /// The user (shown in messages).
+        user: String,
+        /// The password (never shown).
+        password: Secret,
+    },
+    /// A token.
+    Token(Secret),
+    /// A file holding an NKey seed (`SU…`).
+    NKeyFile(PathBuf),
+    /// A credentials file (user JWT and NKey seed), for decentralised auth.
+    CredsFile(PathBuf),
+}
+
+/// TLS settings (a `tls://` URL also asks for TLS).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tls {
+    /// A CA certificate (PEM) that signed the server's certificate.
+    pub ca: Option<PathBuf>,
+    /// A client certificate and its key (PEM), for mutual TLS.
+    pub client: Option<(PathBuf, PathBuf)>,
+    /// Start TLS before the server's INFO (servers with `handshake_first`).
+    pub first: bool,
+}
+
+/// Where a deployment is and how to log in to it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NatsAccess {
+    /// Server URLs, credentials removed (a cluster: any of them, reconnecting across).
+    pub servers: Vec<String>,
+    /// How to log in.
+    pub credentials: Credentials,
+    /// TLS.
+    pub tls: Tls,
+}
+
+impl NatsAccess {
+    /// A plain server without credentials (the one cliffload starts).
+    pub fn plain(url: &str) -> Self {
+        Self {
+            servers: vec![url.to_owned()],
+            ..Self::default()
+        }
+    }
+
+    /// Reads URLs (each may be a comma-separated list), taking credentials
+    /// out of them: `nats://user:pass@host` (user and password) and
+    /// `nats://token@host` (a token). The error names the bad URL, masked.
+    pub fn from_urls<S: AsRef<str>>(urls: &[S]) -> Result<Self, String> {
+        let mut access = Self::default();
+        for url in urls.iter().flat_map(|u| u.as_ref().split(',')) {
+            let url = url.trim();
+            if url.is_empty() {
+                continue;
+            }
+            let addr = ServerAddr::from_str(url)
+                .map_err(|e| format!("not a NATS URL: {} ({e})", mask_url(url)))?;
+            let found = match (addr.username(), addr.password()) {
+                (Some(user), Some(pass)) => Credentials::UserPassword {
+                    user: percent_decode(user),
+                    password: Secret::new(percent_decode(pass)),
+                },
+                (Some(token), None) => Credentials::Token(Secret::new(percent_decode(token))),
+                _ => Credentials::None,
+            };
+            if found != Credentials::None {
+                if access.credentials != Credentials::None && access.credentials != found {
+                    return Err(
+                        "the server URLs carry different credentials: give them once".to_owned(),
+                    );
+                }
+                access.credentials = found;
+            }
+            let mut bare = addr.into_inner();
+            let _ = bare.set_username("");
+            let _ = bare.set_password(None);
+            access
+                .servers
+                .push(bare.to_string().trim_end_matches('/').to_owned());
+        }
+        if access.servers.is_empty() {
+            return Err("no server URL given".to_owned());
+        }
+        Ok(access)
+    }
+
+    /// The servers, for people: credentials are out of them already.
+    pub fn display(&self) -> String {
+        self.servers.join(",")
+    }
+
+    /// Who logs in, for messages: `user alice`, `a token`, `the NKey in FILE`.
+    pub fn who(&self) -> String {
+        match &self.credentials {
+            Credentials::None => "no credentials".to_owned(),
+            Credentials::UserPassword { user, .. } => format!("user {user}"),
+            Credentials::Token(_) => "a token".to_owned(),
+            Credentials::NKeyFile(p) => format!("the NKey seed in {}", p.display()),
+            Credentials::CredsFile(p) => format!("the credentials file {}", p.display()),
+        }
+    }
+
+    /// async-nats options for this access, named `name` (seen in `/connz`).
+    pub async fn options(&self, name: &str) -> Result<ConnectOptions, String> {
+        let options = ConnectOptions::new();
+        self.apply(options, name).await
+    }
+
+    /// Adds this access's credentials and TLS to `options`.
+    pub async fn apply(
+        &self,
+        options: ConnectOptions,
+        name: &str,
+    ) -> Result<ConnectOptions, String> {
+        let mut o = match &self.credentials {
+            Credentials::None => options,
+            Credentials::UserPassword { user, password } => {
+                options.user_and_password(user.clone(), password.expose().to_owned())
+            }
+            Credentials::Token(t) => options.token(t.expose().to_owned()),
+            Credentials::NKeyFile(path) => {
+                let seed = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--nkey {}: cannot read it ({e})", path.display()))?;
+                let seed = seed
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.starts_with("SU"))
+                    .ok_or_else(|| {
+                        format!(
+                            "--nkey {}: no user NKey seed (a line starting with SU) in it",
+                            path.display()
+                        )
+                    })?
+                    .to_owned();
+                options.nkey(seed)
+            }
+            Credentials::CredsFile(path) => options.credentials_file(path).await.map_err(|e| {
+                format!(
+                    "--creds {}: not a NATS credentials file ({e})",
+                    path.display()
+                )
+            })?,
+        };
+        if let Some(ca) = &self.tls.ca {
+            readable(ca, "--tls-ca")?;
+            o = o.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &self.tls.client {
+            readable(cert, "--tls-cert")?;
+            readable(key, "--tls-key")?;
+            o = o
+                .add_client_certificate(cert.clone(), key.clone())
+                .require_tls(true);
+        }
+        if self.tls.first {
+            o = o.tls_first();
+        }
+        Ok(o.name(name).connection_timeout(Duration::from_secs(5)))
+    }
+
+    /// What a failed connection means, and what to check; never a secret.
+    pub fn explain(&self, e: &async_nats::ConnectError) -> String {
+        let servers = self.display();
+        let detail = std::error::Error::source(e).map_or_else(String::new, |s| format!(": {s}"));
+        let text = format!("{e}{detail}");
+        // TLS trouble arrives as a TLS or an IO error: read the words.
+        let tls = e.kind() == ConnectErrorKind::Tls
+            || ["certificate", "UnknownIssuer", "CertificateRequired", "handshake", "TLS"]
+                .iter()
+                .any(|w| text.contains(w));
+        if tls {
+            return format!("cannot connect to {servers}: TLS: {} ({text})", tls_hint(&text));
+        }
+        match e.kind() {
+            ConnectErrorKind::AuthorizationViolation => format!(
+                "cannot connect to {servers}: authorization violation: the server refused these credentials ({}); check --user/--password, --token, --nkey or --creds",
+                self.who()
+            ),
+            ConnectErrorKind::Authentication => format!(
+                "cannot connect to {servers}: could not sign in with {}{detail}; check the NKey seed or credentials file",
+                self.who()
+            ),
+            ConnectErrorKind::TimedOut => format!(
+                "cannot connect to {servers}: no answer within 5 s; is nats-server running there, and is the port reachable? (without --nats-url, cliffload starts its own)"
+            ),
+            _ => format!(
+                "cannot connect to {servers}: {e}{detail}; is nats-server running there? (without --nats-url, cliffload starts its own)"
+            ),
+        }
+    }
+}
+
+/// What to do about a TLS failure, from its words.
+fn tls_hint(text: &str) -> &'static str {
+    if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
+        "certificate signed by unknown authority; pass --tls-ca with the CA that signed the server's certificate"
+    } else if text.contains("CertificateRequired") || text.contains("certificate required") {
+        "the server wants a client certificate; pass --tls-cert and --tls-key"
+    } else if text.contains("NotValidForName") {
+        "the server's certificate is not for this host name; connect by a name it was issued for"
+    } else {
+        "check --tls-ca, --tls-cert and --tls-key, and whether the server speaks TLS (tls:// URLs, --tls-first)"
+    }
+}
+
+fn readable(path: &std::path::Path, flag: &str) -> Result<(), String> {
+    std::fs::metadata(path)
+        .map(|_| ())
+        .map_err(|e| format!("{flag} {}: cannot read it ({e})", path.display()))
+}
+
+/// `%XX` sequences decoded (URL user info is percent-encoded).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A URL with its user info replaced by `***`, for messages.
+pub fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_out_of_urls_and_lists_are_split() {
+        let a =
+            NatsAccess::from_urls(&["nats://alice:s%40cret@127.0.0.1:4222,nats://127.0.0.1:4223"])
+                .expect("valid");
+        assert_eq!(
+            a.servers,
+            ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]
+        );
+        assert_eq!(
+            a.credentials,
+            Credentials::UserPassword {
+                user: "alice".into(),
+                password: Secret::new("s@cret")
+            }
+        );
+        assert!(!format!("{a:?}").contains("s@cret"), "{a:?}");
+        assert_eq!(a.who(), "user alice");
+        let t = NatsAccess::from_urls(&["nats://t0k3n@127.0.0.1:4222"]).expect("valid");
+        assert_eq!(t.credentials, Credentials::Token(Secret::new("t0k3n")));
+        assert!(!t.display().contains("t0k3n"));
+        let tls = NatsAccess::from_urls(&["tls://127.0.0.1:4222"]).expect("valid");
+        assert_eq!(tls.servers, ["tls://127.0.0.1:4222"]);
+    }
+
+    #[test]
+    fn bad_urls_are_named_without_their_secret() {
+        let e = NatsAccess::from_urls(&["nats://bob:hunter2@"]).expect_err("no host");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(NatsAccess::from_urls::<&str>(&[]).is_err());
+        let e = NatsAccess::from_urls(&["nats://a:b@h:1", "nats://c:d@h:2"]).expect_err("two");
+        assert!(
+            e.contains("different credentials") && !e.contains(":b@"),
+            "{e}"
+        );
+        assert_eq!(mask_url("nats://u:p@h:1"), "nats://***@h:1");
+        assert_eq!(mask_url("nats://h:1"), "nats://h:1");
+    }
+}
