@@ -399,10 +399,14 @@ mod tests {
         let mut settings = cliffload_scenario::Settings::default();
         settings.nats_login.user = Some("filed".into());
         settings.nats_login.password = Some(Secret::new("filepw"));
-        let a = connect(&["--nats-url", "nats://h:1"]).access(&settings).expect("ok");
+        let a = connect(&["--nats-url", "nats://h:1"])
+            .access(&settings)
+            .expect("ok");
         let who = |a: &Option<cliffload_nats::NatsAccess>| a.as_ref().map(|a| a.who());
         assert_eq!(who(&a).as_deref(), Some("user filed"));
-        let a = connect(&["--nats-url", "nats://url:pw@h:1"]).access(&settings).expect("ok");
+        let a = connect(&["--nats-url", "nats://url:pw@h:1"])
+            .access(&settings)
+            .expect("ok");
         assert_eq!(who(&a).as_deref(), Some("user url"));
         let a = connect(&["--nats-url", "nats://url:pw@h:1", "--token", "tk"])
             .access(&settings)
@@ -415,7 +419,11 @@ mod tests {
         let none = cliffload_scenario::Settings::default();
         assert!(connect(&[]).access(&none).expect("ok").is_none());
         assert!(connect(&["--token", "x"]).access(&none).is_err());
-        assert!(connect(&["--nats-url", "nats://h:1", "--user", "u"]).access(&none).is_err());
+        assert!(
+            connect(&["--nats-url", "nats://h:1", "--user", "u"])
+                .access(&none)
+                .is_err()
+        );
         assert!(
             connect(&["--nats-url", "nats://h:1", "--token", "a", "--nkey", "f"])
                 .access(&none)

@@ -1,7 +1,7 @@
 //! `cliffload scenarios`.
 
 use anyhow::Result;
-use cliffload_scenario::ScenarioFile;
+use cliffload_scenario::{Expectations, ScenarioFile, human_duration};
 
 use crate::args::{ReportArgs, ReportFormat, ScenariosArgs, ValidateArgs};
 use crate::exit;
@@ -12,7 +12,7 @@ pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
         println!(
             "{:<20} {:>6}  {}  {}",
             s.name,
-            format!("{:?}", s.duration),
+            human_duration(s.duration),
             s.describe_load(),
             s.description.as_deref().unwrap_or("")
         );
@@ -28,27 +28,23 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
         None => file.scenarios.iter().collect(),
     };
     println!(
-        "{}: valid ({} scenario(s))",
+        "{}: valid ({} scenario(s), built-in ones included)",
         args.file.display(),
         file.scenarios.len()
     );
     for s in chosen {
         println!("\n{} — {}", s.name, s.description.as_deref().unwrap_or(""));
         println!(
-            "  {} for {:?}; error rate {}; seed {}",
+            "  {} for {}; error rate {}; seed {}",
             s.describe_load(),
-            s.duration,
+            human_duration(s.duration),
             s.error_rate,
             s.seed
         );
-        let e = &s.expectations;
-        println!(
-            "  expectations: median ≤ {:?} ms, p95 ≤ {:?} ms, p99 ≤ {:?} ms, ≥ {:?} req/s, failures ≤ {:?}%",
-            e.max_median_ms, e.max_p95_ms, e.max_p99_ms, e.min_rps, e.max_failure_percent
-        );
+        println!("  expectations: {}", describe_expectations(&s.expectations));
         for c in &s.classes {
             println!(
-                "  class {} (weight {}, wait {:?})",
+                "  class {} (weight {}, think time {})",
                 c.name, c.weight, c.wait_time
             );
             for &t in &c.tasks {
@@ -59,15 +55,19 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
                         "generated {} as {}",
                         models
                             .iter()
-                            .map(|m| format!("{m:?}"))
+                            .map(ToString::to_string)
                             .collect::<Vec<_>>()
-                            .join(" | "),
+                            .join(" or "),
                         arg.as_deref().unwrap_or("the whole body")
                     ),
                 };
                 println!(
-                    "    {:<40} {} weight {} timeout {:?} error rate {} · {payload}",
-                    t.name, t.subject, t.weight, t.timeout, t.error_rate
+                    "    {:<40} {} weight {} timeout {} error rate {} · {payload}",
+                    t.name,
+                    t.subject,
+                    t.weight,
+                    human_duration(t.timeout),
+                    t.error_rate
                 );
             }
         }
@@ -116,4 +116,15 @@ pub fn read_result(path: &std::path::Path) -> Result<cliffload_report::RunResult
             cliffload_report::SCHEMA_VERSION
         )
     })
+}
+
+/// The checks a scenario sets, in words (the failure bound always applies).
+fn describe_expectations(e: &Expectations) -> String {
+    let mut parts = vec![format!("failures ≤ {}%", e.failure_bound())];
+    let ms = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ≤ {v} ms"));
+    parts.extend(ms("median", e.max_median_ms));
+    parts.extend(ms("p95", e.max_p95_ms));
+    parts.extend(ms("p99", e.max_p99_ms));
+    parts.extend(e.min_rps.map(|v| format!("≥ {v} successful req/s")));
+    parts.join(", ")
 }

@@ -213,9 +213,9 @@ pub async fn load(
         printer.note(&format!("warning: {w}"));
     }
     printer.note(&format!(
-        "running {} for {:?} over {}: {}, {} class(es), {} task(s), error rate {}, seed {}",
+        "running {} for {} over {}: {}, {} class(es), {} task(s), error rate {}, seed {}",
         scenario.name,
-        scenario.duration,
+        cliffload_scenario::human_duration(scenario.duration),
         match via {
             Via::Nats(_) => "NATS",
             Via::Http(_) => "HTTP",

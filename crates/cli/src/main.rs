@@ -30,6 +30,25 @@ use crate::args::{Cli, Command};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `cliffload scenarios | head -1`: when the reader of stdout goes away,
+/// end quietly as `ls | head` does (status 141, 128 + SIGPIPE), instead of
+/// `print!`'s panic. Rust ignores SIGPIPE, and restoring it needs `unsafe`.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 /// Ctrl-C (or SIGTERM, SIGHUP) before the load started: nothing to write;
 /// exit 130 at once.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +71,7 @@ fn main() -> ExitCode {
     if let Some(code) = child::exec_if_requested() {
         return code;
     }
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let color = cli.color;
     // One current-thread runtime for the embedded services, the aggregator and

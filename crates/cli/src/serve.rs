@@ -23,8 +23,11 @@ pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
         match s {
             Service::Test => println!("  test.rpc.{{ping,echo,compute}}"),
             Service::Order => println!(
-                "  order_processing_service.rpc.{{process_order,batch_process_orders,analytics_ingestion,large_payload_processing,error_scenario_test,get_service_metrics}} (latency: {:?})",
-                args.latency
+                "  order_processing_service.rpc.{{process_order,batch_process_orders,analytics_ingestion,large_payload_processing,error_scenario_test,get_service_metrics}} (simulated I/O: {})",
+                match args.latency {
+                    crate::args::Latency::Realistic => "realistic",
+                    crate::args::Latency::None => "none",
+                }
             ),
         }
     }

@@ -185,11 +185,20 @@ impl NatsAccess {
         let text = format!("{e}{detail}");
         // TLS trouble arrives as a TLS or an IO error: read the words.
         let tls = e.kind() == ConnectErrorKind::Tls
-            || ["certificate", "UnknownIssuer", "CertificateRequired", "handshake", "TLS"]
-                .iter()
-                .any(|w| text.contains(w));
+            || [
+                "certificate",
+                "UnknownIssuer",
+                "CertificateRequired",
+                "handshake",
+                "TLS",
+            ]
+            .iter()
+            .any(|w| text.contains(w));
         if tls {
-            return format!("cannot connect to {servers}: TLS: {} ({text})", tls_hint(&text));
+            return format!(
+                "cannot connect to {servers}: TLS: {} ({text})",
+                tls_hint(&text)
+            );
         }
         match e.kind() {
             ConnectErrorKind::AuthorizationViolation => format!(

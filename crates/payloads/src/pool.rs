@@ -46,6 +46,38 @@ pub enum ModelSpec {
     ValidationErrorTest,
 }
 
+impl std::fmt::Display for ModelSpec {
+    /// In words, as `validate` shows it: `order (1–3 items)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let range = |(a, b): (usize, usize)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        };
+        match self {
+            ModelSpec::Order { items: Some(r) } => write!(f, "order ({} items)", range(*r)),
+            ModelSpec::Order { items: None } => f.write_str("order"),
+            ModelSpec::OrderBatch { orders } => {
+                write!(f, "order batch ({} orders)", range(*orders))
+            }
+            ModelSpec::Customer => f.write_str("customer"),
+            ModelSpec::Product => f.write_str("product"),
+            ModelSpec::AnalyticsEvent => f.write_str("analytics event"),
+            ModelSpec::AnalyticsBatch { events } => {
+                write!(f, "analytics batch ({} events)", range(*events))
+            }
+            ModelSpec::BatchRequest { items, metadata_kb } => write!(
+                f,
+                "batch request ({} items, {metadata_kb} KB metadata)",
+                range(*items)
+            ),
+            ModelSpec::ValidationErrorTest => f.write_str("validation error test"),
+        }
+    }
+}
+
 /// One generated payload (before wrapping and encoding).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {

@@ -284,11 +284,7 @@ impl Scenario {
 
     /// Think times, in words, per class.
     pub fn describe_wait(&self) -> String {
-        let words = |w: WaitTime| match w {
-            WaitTime::Constant(d) => format!("constant {d:?}"),
-            WaitTime::Between(a, b) => format!("between {a:?} and {b:?}"),
-            WaitTime::Pacing(d) => format!("pacing {d:?}"),
-        };
+        let words = |w: WaitTime| w.to_string();
         if let [only] = self.classes.as_slice() {
             return words(only.wait_time);
         }
@@ -305,6 +301,34 @@ impl Scenario {
 pub fn describe_arrival(rate: f64, ramp_to: Option<f64>, max_in_flight: u32) -> String {
     let ramp = ramp_to.map_or(String::new(), |r| format!(" ramping to {r}/s"));
     format!("open model: {rate} requests/s{ramp}, at most {max_in_flight} in flight")
+}
+
+/// A duration for people: `0 s`, `250 ms`, `1.5 s`, `2 min`.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if d.is_zero() {
+        "0 s".to_owned()
+    } else if secs < 1.0 {
+        format!("{} ms", (secs * 1000.0 * 1000.0).round() / 1000.0)
+    } else if secs >= 120.0 && secs % 60.0 == 0.0 {
+        format!("{} min", secs / 60.0)
+    } else {
+        format!("{} s", (secs * 1000.0).round() / 1000.0)
+    }
+}
+
+impl std::fmt::Display for WaitTime {
+    /// `none`, `constant 1 s`, `between 50 ms and 200 ms`, `pacing 1 s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            WaitTime::Constant(d) if d.is_zero() => f.write_str("none"),
+            WaitTime::Constant(d) => write!(f, "constant {}", human_duration(d)),
+            WaitTime::Between(a, b) => {
+                write!(f, "between {} and {}", human_duration(a), human_duration(b))
+            }
+            WaitTime::Pacing(d) => write!(f, "pacing {}", human_duration(d)),
+        }
+    }
 }
 
 /// A kind of user: its share of the users, its think time, its tasks.

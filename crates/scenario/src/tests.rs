@@ -683,18 +683,30 @@ fn nats_login_reads_secrets_from_files_and_never_prints_them() {
     let f = ScenarioFile::parse_over_catalog(&yaml, "env.yaml").expect("valid");
     let login = &f.settings.nats_login;
     assert_eq!(login.user.as_deref(), Some("alice"));
-    assert_eq!(login.password.as_ref().map(crate::Secret::expose), Some("s3cret"));
-    assert_eq!(login.tls_ca.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+    assert_eq!(
+        login.password.as_ref().map(crate::Secret::expose),
+        Some("s3cret")
+    );
+    assert_eq!(
+        login.tls_ca.as_deref(),
+        Some(std::path::Path::new("/etc/ca.pem"))
+    );
     assert!(!format!("{:?}", f.settings).contains("s3cret"));
     let both = "environment:\n  nats_password: a\n  nats_password_file: /x\n";
     let e = ScenarioFile::parse_over_catalog(both, "env.yaml")
         .expect_err("both")
         .to_string();
-    assert!(e.contains("nats_password_file") && e.contains("not both"), "{e}");
+    assert!(
+        e.contains("nats_password_file") && e.contains("not both"),
+        "{e}"
+    );
     let missing = "environment:\n  nats_token_file: /no/such/token\n";
     let e = ScenarioFile::parse_over_catalog(missing, "env.yaml")
         .expect_err("missing")
         .to_string();
-    assert!(e.contains("/no/such/token") && e.contains("no such file"), "{e}");
+    assert!(
+        e.contains("/no/such/token") && e.contains("no such file"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -158,3 +158,64 @@ async fn the_other_built_in_scenarios_run_cleanly() {
         assert_eq!(r["scenario"], name);
     }
 }
+
+// Issue 14: `cliffload scenarios | head -1` ends quietly when the reader
+// goes away (it panicked with "failed printing to stdout", exit 101).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_the_program_quietly() {
+    for args in [
+        &["scenarios"][..],
+        &["validate", "../../examples/cliffracer-suite.yaml"],
+    ] {
+        let mut child = crate::harness::cliffload()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader is gone before anything is written.
+        drop(child.stdout.take());
+        let o = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+            .await
+            .expect("in time")
+            .expect("ran");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(141), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+// Issue 14: what a person reads has no Rust internals in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_and_scenarios_speak_words_not_rust() {
+    let validate = crate::harness::run(
+        &["validate", "../../examples/cliffracer-suite.yaml"],
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    let scenarios = crate::harness::run(&["scenarios"], std::time::Duration::from_secs(20)).await;
+    let bad = crate::harness::run(
+        &["validate", "/no/such/file.yaml"],
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    for o in [&validate, &scenarios, &bad] {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for internal in [
+            "Some(",
+            "None ",
+            "{ ",
+            "os error",
+            "Constant(",
+            "Between(",
+            "ns)",
+        ] {
+            assert!(!text.contains(internal), "{internal:?} in:\n{text}");
+        }
+    }
+    assert_eq!(bad.status.code(), Some(2));
+}
