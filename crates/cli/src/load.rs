@@ -57,7 +57,12 @@ impl Monitoring {
         }
         for &pid in extra {
             watched.push(Watched {
-                label: format!("pid {pid}"),
+                // The process's own name (`comm`), as ps shows it.
+                label: std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|c| c.trim().to_owned())
+                    .ok()
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or_else(|| "service".to_owned()),
                 role: Role::Service,
                 pid,
             });

@@ -88,7 +88,8 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         let cancel = CancellationToken::new();
-        tokio::spawn(signals::stop_on_signals(cancel.clone()));
+        let serving = matches!(cli.command, Command::Serve(_));
+        tokio::spawn(signals::stop_on_signals(cancel.clone(), serving));
         let result = match cli.command {
             Command::Run(a) => run::run(a, color, cancel).await,
             Command::Suite(a) => suite::suite(a, color, cancel).await,

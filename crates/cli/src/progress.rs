@@ -43,13 +43,27 @@ impl Printer {
         } else {
             format!("{} users", i.active)
         };
+        let planned = p.planned.as_secs();
+        // Past the planned end, the run is waiting for requests in flight.
+        let clock = if u64::from(t) > planned {
+            format!("[{planned}s/{planned}s, finishing]")
+        } else {
+            format!("[{t:>3}s/{planned}s]")
+        };
+        // No success this second: no latency to show (not "0µs").
+        let lat = if i.success_latency.count == 0 {
+            "p50 - p99 -".to_owned()
+        } else {
+            format!(
+                "p50 {} p99 {}",
+                latency(i.success_latency.p50),
+                latency(i.success_latency.p99)
+            )
+        };
         let line = format!(
-            "[{t:>4}s/{}s] {active} · {} req · {} req/s · p50 {} p99 {} · failed {} · rejected {}",
-            p.planned.as_secs(),
+            "{clock} {active} · {} req · {} req/s · {lat} · failed {} · rejected {}",
             p.totals.total(),
             i.counts.total(),
-            latency(i.success_latency.p50),
-            latency(i.success_latency.p99),
             p.totals.in_class(OutcomeClass::Failure),
             p.totals.in_class(OutcomeClass::Rejected),
         );

@@ -18,7 +18,7 @@ pub fn abort() -> CancellationToken {
 
 /// Cancels `cancel` on the first signal and [`abort`] on the second; exits
 /// 130 on the third.
-pub async fn stop_on_signals(cancel: CancellationToken) {
+pub async fn stop_on_signals(cancel: CancellationToken, serving: bool) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
@@ -35,9 +35,13 @@ pub async fn stop_on_signals(cancel: CancellationToken) {
         }
     };
     next().await;
-    eprintln!(
-        "\ninterrupted: finishing in-flight requests and writing results (Ctrl-C again to stop waiting for them)"
-    );
+    if serving {
+        eprintln!("\nstopping the services");
+    } else {
+        eprintln!(
+            "\ninterrupted: finishing in-flight requests and writing results (Ctrl-C again to stop waiting for them)"
+        );
+    }
     cancel.cancel();
     next().await;
     eprintln!(

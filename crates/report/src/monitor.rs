@@ -154,10 +154,14 @@ pub fn lines(m: &Monitor) -> Vec<String> {
     m.processes
         .iter()
         .map(|p| {
+            // A process that exited has no memory: its last figure is the
+            // last sample taken while it ran.
             let last = p
                 .series
                 .samples
-                .last()
+                .iter()
+                .rev()
+                .find(|s| s.rss_bytes > 0)
                 .map(|s| s.rss_bytes as f64 / 1_048_576.0);
             let memory = match (&p.growth, last) {
                 (Some(g), _) => format!(
