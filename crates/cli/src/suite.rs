@@ -117,6 +117,8 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &file.settings);
     let mut rows = Vec::new();
     let count = scenarios.len();
+    // One JUnit file for the whole suite, beside each scenario's own.
+    let (mut junit, mut junit_errors) = (Vec::new(), Vec::new());
     for (i, (scenario, baseline)) in scenarios.iter_mut().enumerate() {
         if cancel.is_cancelled() {
             rows.push(SuiteRow::not_run(&scenario.name, None));
@@ -162,10 +164,12 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
                     );
                 }
                 rows.push(SuiteRow::ran(&result, &scenario.name));
+                junit.push(cliffload_report::junit::render(&result));
             }
             Err(e) => {
                 let message = format!("{e:#}");
                 printer.note(&format!("{}: could not run: {message}", scenario.name));
+                junit_errors.push((scenario.name.clone(), message.clone()));
                 rows.push(SuiteRow::not_run(&scenario.name, Some(message)));
             }
         }
@@ -181,9 +185,16 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         &url,
         rows,
     );
-    cliffload_report::suite::write_all(&dir, &summary).map_err(|e| {
-        anyhow::anyhow!("cannot write the suite summary into {}: {e}", dir.display())
-    })?;
+    cliffload_report::suite::write_all(&dir, &summary)
+        .and_then(|_| {
+            cliffload_report::write_atomically(
+                &dir.join("junit.xml"),
+                cliffload_report::junit::combine(&junit, &junit_errors).as_bytes(),
+            )
+        })
+        .map_err(|e| {
+            anyhow::anyhow!("cannot write the suite summary into {}: {e}", dir.display())
+        })?;
     print!("{}", cliffload_report::suite::markdown(&summary));
     if !args.quiet {
         eprintln!(

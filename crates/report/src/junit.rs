@@ -101,3 +101,29 @@ pub fn render(r: &RunResult) -> String {
     out.push_str("</testsuite>\n");
     out
 }
+
+/// One JUnit file for a whole suite: each scenario's test suite (from
+/// [`render`]) inside `<testsuites>`, and a suite with an `<error>` for each
+/// scenario that could not run (`errors`: name and why).
+pub fn combine(suites: &[String], errors: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cliffload\">\n",
+    );
+    for s in suites {
+        for line in s.lines().filter(|l| !l.starts_with("<?xml")) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    for (name, why) in errors {
+        let _ = writeln!(
+            out,
+            "<testsuite name=\"cliffload.{}\" tests=\"1\" errors=\"1\"><testcase classname=\"cliffload.{}\" name=\"run\"><error message=\"{}\">{}</error></testcase></testsuite>",
+            xml(name),
+            xml(name),
+            xml(why),
+            xml(why)
+        );
+    }
+    out.push_str("</testsuites>\n");
+    out
+}

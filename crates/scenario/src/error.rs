@@ -31,13 +31,28 @@ pub enum ConfigError {
         message: String,
     },
     /// No scenario of that name.
-    #[error("no scenario named {name:?}; known: {}", Known(known))]
+    #[error(
+        "no scenario named {name:?}{}; known: {}",
+        DidYouMean(name, known),
+        Known(known)
+    )]
     UnknownScenario {
         /// The name asked for.
         name: String,
         /// The names there are.
         known: Vec<String>,
     },
+}
+
+struct DidYouMean<'a>(&'a str, &'a [String]);
+
+impl fmt::Display for DidYouMean<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match closest(self.0, self.1.iter().map(String::as_str)) {
+            Some(c) => write!(f, " (did you mean {c:?}?)"),
+            None => Ok(()),
+        }
+    }
 }
 
 struct Known<'a>(&'a [String]);

@@ -710,3 +710,17 @@ fn nats_login_reads_secrets_from_files_and_never_prints_them() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_scenario_name_typo_gets_a_suggestion() {
+    let e = catalog::builtin()
+        .get("basline")
+        .expect_err("no such")
+        .to_string();
+    assert!(e.contains("did you mean \"baseline\"?"), "{e}");
+    let e = catalog::builtin()
+        .get("zzzzzz")
+        .expect_err("no such")
+        .to_string();
+    assert!(!e.contains("did you mean"), "{e}");
+}

@@ -92,6 +92,11 @@ async fn quick_suite_runs_both_scenarios_with_a_cooldown_and_one_summary() {
     let index = std::fs::read_to_string(out.join("index.html")).expect("index.html");
     assert!(index.contains("href=\"baseline/report.html\""), "{index}");
     assert!(index.contains("href=\"high_throughput/report.html\""));
+    // One JUnit file for the suite: a test suite per scenario (issue 14).
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("<testsuites"), "{junit}");
+    assert_eq!(junit.matches("<testsuite ").count(), 2, "{junit}");
+    assert!(junit.contains("cliffload.baseline") && junit.contains("cliffload.high_throughput"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,6 +132,11 @@ async fn a_scenario_that_cannot_run_is_an_error_row_and_exit_1() {
     assert!(error.contains("no responders"), "{error}");
     let md = std::fs::read_to_string(out.join("suite.md")).expect("suite.md");
     assert!(md.contains("| stress_test | ERROR |"), "{md}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("cliffload.stress_test") && junit.contains("<error message="),
+        "{junit}"
+    );
 }
 
 #[tokio::test]
