@@ -219,11 +219,7 @@ fn peak_users(s: &Scenario) -> u64 {
     if s.arrival.is_some() {
         return 0;
     }
-    let planned = s
-        .stages
-        .as_ref()
-        .and_then(|st| st.steps.iter().max().copied())
-        .unwrap_or(s.users.get());
+    let planned = s.planned_peak_users();
     let spawnable = (s.spawn_rate * s.duration.as_secs_f64()).ceil();
     u64::from(planned).min(
         if spawnable.is_finite() {

@@ -14,7 +14,7 @@ mod preflight;
 mod server;
 mod transport;
 
-pub use access::{Credentials, NatsAccess, Secret, Tls, mask_url};
+pub use access::{Credentials, NatsAccess, Secret, Tls};
 pub use cliffload_engine::outcome_of;
 pub use events::{ConnectionEvent, ConnectionEvents};
 pub use preflight::{Preflight, PreflightError, PreflightReport, preflight};

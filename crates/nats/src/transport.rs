@@ -53,41 +53,31 @@ impl Target {
     /// The outcome of a reply to a request (`injected`: the request's
     /// injected error), with the text saying why when it is not a success.
     pub fn reply(&self, msg: &Message, injected: Option<&str>) -> Reply {
-        let header = |name: &str| {
-            msg.headers
-                .as_ref()
-                .and_then(|h| h.get(name))
-                .map(|v| v.as_str())
-        };
-        let content_type = header(headers::CONTENT_TYPE);
-        let kind = self.rules.kind(
-            content_type,
-            header(headers::SERVICE_ERROR_CODE),
-            &msg.payload,
-        );
         self.rules.judge(
-            &kind,
+            &self.reply_kind(msg),
             injected,
-            content_type,
-            header(headers::SERVICE_ERROR),
+            header(msg, headers::CONTENT_TYPE),
+            header(msg, headers::SERVICE_ERROR),
             &msg.payload,
         )
     }
 
     /// Classifies a reply to this target.
     pub fn reply_kind(&self, msg: &Message) -> ReplyKind {
-        let header = |name: &str| {
-            msg.headers
-                .as_ref()
-                .and_then(|h| h.get(name))
-                .map(|v| v.as_str())
-        };
         self.rules.kind(
-            header(headers::CONTENT_TYPE),
-            header(headers::SERVICE_ERROR_CODE),
+            header(msg, headers::CONTENT_TYPE),
+            header(msg, headers::SERVICE_ERROR_CODE),
             &msg.payload,
         )
     }
+}
+
+/// The value of header `name` of a reply, if present.
+fn header<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
+    msg.headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str())
 }
 
 fn codec_of(encoding: Encoding) -> Codec {

@@ -468,9 +468,7 @@ impl RunResult {
             ));
         }
         let peak = intervals.iter().map(|i| i.active).max().unwrap_or(0);
-        let wanted = s.stages.as_ref().map_or(s.users.get(), |st| {
-            st.steps.iter().copied().max().unwrap_or(0)
-        });
+        let wanted = s.planned_peak_users();
         if s.arrival.is_none() && !intervals.is_empty() && peak > 0 && peak < wanted {
             warnings.push(format!(
                 "only {peak} of the {wanted} users planned ever ran at once (spawning {} users/s over {:.0} s, as fast as the generator could start them): the rest never started; lower the users, raise the spawn rate, run longer, or add --workers",

@@ -259,6 +259,14 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The most users the plan runs at once: the largest stage, or `users`.
+    pub fn planned_peak_users(&self) -> u32 {
+        self.stages
+            .as_ref()
+            .and_then(|st| st.steps.iter().max().copied())
+            .unwrap_or(self.users.get())
+    }
+
     /// The load in words, the same wherever it is shown: the arrival rate
     /// of the open model, or the users (spawn rate, stages) of the closed one.
     pub fn describe_load(&self) -> String {

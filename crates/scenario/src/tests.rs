@@ -677,7 +677,7 @@ fn nats_login_reads_secrets_from_files_and_never_prints_them() {
     let pw = dir.join("pw");
     std::fs::write(&pw, "s3cret\n").expect("write");
     let yaml = format!(
-        "environment:\n  nats_url: nats://127.0.0.1:4222\n  nats_user: alice\n  nats_password_file: {}\n  nats_tls_ca: /etc/ca.pem\n",
+        "environment:\n  nats_url: nats://127.0.0.1:1\n  nats_user: alice\n  nats_password_file: {}\n  nats_tls_ca: /etc/ca.pem\n",
         pw.display()
     );
     let f = ScenarioFile::parse_over_catalog(&yaml, "env.yaml").expect("valid");

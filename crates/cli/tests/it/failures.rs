@@ -133,21 +133,7 @@ async fn msgpack_bodies_with_headers_reach_a_cliffracer_service() {
         "      - {name: echo, service: test, method: echo, payload: {message: packed}, encoding: msgpack, headers: true}\n",
     ));
     let out = env.out();
-    let o = run(
-        &[
-            "run",
-            "packed",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            env.url(),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(30),
-    )
-    .await;
+    let o = env.run_file("packed", &cfg, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = read_result(&out);
     let n = r["summary"]["requests"].as_u64().expect("requests");
@@ -176,21 +162,7 @@ async fn a_stalled_service_under_the_open_model_counts_every_planned_arrival() {
         "    tasks:\n      - {name: ping, subject: stall.rpc.ping, timeout: 5s}\n",
     ));
     let out = env.out();
-    let o = run(
-        &[
-            "run",
-            "s",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            env.url(),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(40),
-    )
-    .await;
+    let o = env.run_file("s", &cfg, &[]).await;
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r = read_result(&out);
     assert_schema_valid(&r);
@@ -225,21 +197,7 @@ async fn a_raw_reply_that_fails_its_check_is_check_failed_with_the_check_named()
         "      - {name: ping, subject: legacy.ping, protocol: raw, expect: {contains: pong}}\n",
     ));
     let out = env.out();
-    let o = run(
-        &[
-            "run",
-            "s",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            env.url(),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(30),
-    )
-    .await;
+    let o = env.run_file("s", &cfg, &[]).await;
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r = read_result(&out);
     assert_schema_valid(&r);
@@ -266,21 +224,7 @@ async fn a_fixed_payload_expected_to_be_refused_passes_preflight_and_counts_as_r
         "      - {name: bad, service: test, method: echo, payload: {msg: 1}, expect: {status: rejected}}\n",
     ));
     let out = env.out();
-    let o = run(
-        &[
-            "run",
-            "s",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            env.url(),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(30),
-    )
-    .await;
+    let o = env.run_file("s", &cfg, &[]).await;
     let r = read_result(&out);
     let t = &r["tasks"][0];
     assert_eq!(t["rejected"], t["requests"], "{t}");

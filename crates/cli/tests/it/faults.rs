@@ -39,6 +39,7 @@ async fn run_through_a_server_loss(
     env.wait_until_served(200).await;
     env.server.stop();
     if restart {
+        // The outage itself (the 3 s), not a wait for something to happen.
         tokio::time::sleep(Duration::from_secs(3)).await;
         env.server
             .restart()

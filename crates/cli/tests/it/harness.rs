@@ -77,6 +77,46 @@ impl Env {
     pub fn out(&self) -> PathBuf {
         self.dir.path().join("out")
     }
+
+    /// `cliffload run SCENARIO --config CFG --nats-url URL --quiet --out OUT`
+    /// plus `extra`, to completion (30 s at most).
+    pub async fn run_file(&self, scenario: &str, cfg: &Path, extra: &[&str]) -> Output {
+        let out = self.out();
+        let mut args = vec![
+            "run",
+            scenario,
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            self.url(),
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        run(&args, Duration::from_secs(30)).await
+    }
+
+    /// Starts `cliffload run SCENARIO --nats-url URL --duration 60s --quiet
+    /// --out OUT` plus `extra`, to be interrupted.
+    pub fn spawn_long(&self, scenario: &str, extra: &[&str]) -> tokio::process::Child {
+        let out = self.out();
+        cliffload()
+            .args([
+                "run",
+                scenario,
+                "--nats-url",
+                self.url(),
+                "--duration",
+                "60s",
+                "--quiet",
+            ])
+            .args(["--out", out.to_str().expect("utf-8")])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    }
 }
 
 /// Smaller payload pools so a debug build starts quickly; laid over the catalog.
@@ -154,25 +194,13 @@ pub fn assert_schema_valid(result: &serde_json::Value) {
     );
 }
 
-/// Answers every request on `subject` with `body` (a hand-written responder).
-pub async fn respond_always(client: &Client, subject: &str, body: &'static [u8]) {
-    let mut sub = client
-        .subscribe(subject.to_owned())
-        .await
-        .expect("subscribe");
-    let c = client.clone();
-    tokio::spawn(async move {
-        while let Some(m) = sub.next().await {
-            if let Some(r) = m.reply {
-                let _ = c.publish(r, body.into()).await;
-            }
-        }
-    });
-    client.flush().await.expect("flush");
-}
-
-/// Answers the first request and then every second one; the rest time out.
-pub async fn respond_every_other(client: &Client, subject: &str, body: &'static [u8]) {
+/// A hand-written responder on `subject`: the `n`th request (from 0) gets
+/// `answer(n)` as its reply, or none (the request times out).
+pub async fn respond_with(
+    client: &Client,
+    subject: &str,
+    answer: impl Fn(u64) -> Option<&'static [u8]> + Send + 'static,
+) {
     let mut sub = client
         .subscribe(subject.to_owned())
         .await
@@ -181,13 +209,44 @@ pub async fn respond_every_other(client: &Client, subject: &str, body: &'static 
     tokio::spawn(async move {
         let mut n = 0u64;
         while let Some(m) = sub.next().await {
-            if let (Some(r), true) = (m.reply, n.is_multiple_of(2)) {
+            if let (Some(r), Some(body)) = (m.reply, answer(n)) {
                 let _ = c.publish(r, body.into()).await;
             }
             n += 1;
         }
     });
     client.flush().await.expect("flush");
+}
+
+/// Answers every request with `body`.
+pub async fn respond_always(client: &Client, subject: &str, body: &'static [u8]) {
+    respond_with(client, subject, move |_| Some(body)).await;
+}
+
+/// Answers the first request and then every second one; the rest time out.
+pub async fn respond_every_other(client: &Client, subject: &str, body: &'static [u8]) {
+    respond_with(client, subject, move |n| {
+        n.is_multiple_of(2).then_some(body)
+    })
+    .await;
+}
+
+/// Answers the first request (preflight) and then none.
+pub async fn respond_first_then_never(client: &Client, subject: &str, body: &'static [u8]) {
+    respond_with(client, subject, move |n| (n == 0).then_some(body)).await;
+}
+
+/// Answers `first`, then alternates `second` and `first`.
+pub async fn respond_alternating(
+    client: &Client,
+    subject: &str,
+    first: &'static [u8],
+    second: &'static [u8],
+) {
+    respond_with(client, subject, move |n| {
+        Some(if n.is_multiple_of(2) { first } else { second })
+    })
+    .await;
 }
 
 /// Processes whose parent is `pid`, with their command names (from /proc).
@@ -218,48 +277,4 @@ pub fn alive(pid: u32) -> bool {
                 .map(|(_, r)| !r.trim_start().starts_with('Z'))
         })
         .unwrap_or(false)
-}
-
-/// Answers the first request on `subject` (preflight) and then none.
-pub async fn respond_first_then_never(client: &Client, subject: &str, body: &'static [u8]) {
-    let mut sub = client
-        .subscribe(subject.to_owned())
-        .await
-        .expect("subscribe");
-    let c = client.clone();
-    tokio::spawn(async move {
-        let mut answered = false;
-        while let Some(m) = sub.next().await {
-            if let (Some(r), false) = (m.reply, answered) {
-                let _ = c.publish(r, body.into()).await;
-                answered = true;
-            }
-        }
-    });
-    client.flush().await.expect("flush");
-}
-
-/// Answers `first`, then alternates `second` and `first`.
-pub async fn respond_alternating(
-    client: &async_nats::Client,
-    subject: &str,
-    first: &'static [u8],
-    second: &'static [u8],
-) {
-    let mut sub = client
-        .subscribe(subject.to_owned())
-        .await
-        .expect("subscribe");
-    let c = client.clone();
-    tokio::spawn(async move {
-        let mut n = 0u64;
-        while let Some(m) = sub.next().await {
-            if let Some(r) = m.reply {
-                let body = if n.is_multiple_of(2) { first } else { second };
-                let _ = c.publish(r, body.into()).await;
-            }
-            n += 1;
-        }
-    });
-    client.flush().await.expect("flush");
 }

@@ -8,21 +8,7 @@ use crate::harness::{Env, assert_schema_valid, read_result};
 async fn sigint_mid_run_exits_130_with_a_partial_result() {
     let env = Env::with_test_service().await;
     let out = env.out();
-    let mut child = crate::harness::cliffload()
-        .args([
-            "run",
-            "ping",
-            "--nats-url",
-            env.url(),
-            "--duration",
-            "60s",
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = env.spawn_long("ping", &[]);
     env.wait_until_served(200).await;
     assert_eq!(
         crate::harness::interrupt(&mut child, Duration::from_secs(20)).await,
@@ -127,21 +113,7 @@ async fn sighup_and_sigterm_write_a_partial_result_and_exit_130() {
     let env = Env::with_test_service().await;
     for (i, signal) in ["HUP", "TERM"].into_iter().enumerate() {
         let out = env.out();
-        let mut child = crate::harness::cliffload()
-            .args([
-                "run",
-                "ping",
-                "--nats-url",
-                env.url(),
-                "--duration",
-                "60s",
-                "--quiet",
-                "--out",
-                out.to_str().expect("utf-8"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
+        let mut child = env.spawn_long("ping", &[]);
         // The service counts across both runs: wait for this run's requests
         // (the signal handlers are in place once it sends).
         let before = if i == 0 {
@@ -166,6 +138,12 @@ async fn sighup_and_sigterm_write_a_partial_result_and_exit_130() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_ctrl_c_stops_waiting_for_slow_requests_and_still_writes_results() {
     let env = Env::bare().await;
+    // A second subscriber sees every request the run sends.
+    let mut watch = env
+        .client
+        .subscribe("slow.rpc.ping")
+        .await
+        .expect("subscribe");
     crate::harness::respond_first_then_never(
         &env.client,
         "slow.rpc.ping",
@@ -192,8 +170,14 @@ async fn a_second_ctrl_c_stops_waiting_for_slow_requests_and_still_writes_result
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    // Let the 4 users send their (never answered) requests.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Wait (bounded) until preflight and the 4 users' never-answered requests are out.
+    use futures_util::StreamExt as _;
+    for _ in 0..5 {
+        tokio::time::timeout(Duration::from_secs(20), watch.next())
+            .await
+            .expect("the run sends its requests")
+            .expect("a request");
+    }
     crate::harness::send_signal(&child, "INT").await;
     // The first Ctrl-C waits for the in-flight requests (120 s timeout)...
     assert!(
@@ -287,23 +271,7 @@ async fn millions_of_users_spawn_lazily_stop_on_ctrl_c_and_too_many_are_refused(
     );
 
     let env = Env::with_test_service().await;
-    let mut child = crate::harness::cliffload()
-        .args([
-            "run",
-            "ping",
-            "--nats-url",
-            env.url(),
-            "--users",
-            "3000000",
-            "--spawn-rate",
-            "10000000",
-            "--duration",
-            "60s",
-            "--quiet",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = env.spawn_long("ping", &["--users", "3000000", "--spawn-rate", "10000000"]);
     env.wait_until_served(1000).await;
     let pid = child.id().expect("running");
     // Three million users due at once, but only those started hold memory.

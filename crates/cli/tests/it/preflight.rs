@@ -165,20 +165,7 @@ fn flaky_scenario(env: &Env, extra: &str) -> std::path::PathBuf {
 }
 
 async fn run_flaky(env: &Env, cfg: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let out = env.out();
-    let mut args = vec![
-        "run",
-        "s",
-        "--config",
-        cfg.to_str().expect("utf-8"),
-        "--nats-url",
-        env.url(),
-        "--quiet",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ];
-    args.extend_from_slice(extra);
-    run(&args, Duration::from_secs(30)).await
+    env.run_file("s", cfg, extra).await
 }
 
 // Issue 12: a service that fails one call in two no longer aborts the run at
