@@ -69,6 +69,28 @@ impl ColorChoice {
             std::env::var_os("TERM").as_deref(),
         )
     }
+
+    /// The summary's style on stdout: colour as chosen, fitted to the
+    /// terminal's width when stdout is one (a file or pipe gets every column).
+    pub fn stdout_style(self) -> cliffload_report::text::Style {
+        cliffload_report::text::Style {
+            colour: self.stdout(),
+            width: width_of(&console::Term::stdout()),
+        }
+    }
+
+    /// The summary's style on stderr (see [`Self::stdout_style`]).
+    pub fn stderr_style(self) -> cliffload_report::text::Style {
+        cliffload_report::text::Style {
+            colour: self.stderr(),
+            width: width_of(&console::Term::stderr()),
+        }
+    }
+}
+
+/// Columns of the terminal `term` is, if it is one.
+fn width_of(term: &console::Term) -> Option<usize> {
+    term.size_checked().map(|(_rows, cols)| usize::from(cols))
 }
 
 #[derive(Debug, Subcommand)]

@@ -92,7 +92,7 @@ pub fn report(args: ReportArgs, color: crate::args::ColorChoice) -> Result<u8> {
     print!(
         "{}",
         match args.format {
-            ReportFormat::Text => cliffload_report::text::render_styled(&r, color.stdout()),
+            ReportFormat::Text => cliffload_report::text::render_styled(&r, color.stdout_style()),
             ReportFormat::Markdown => cliffload_report::markdown::render(&r),
             ReportFormat::Junit => cliffload_report::junit::render(&r),
             ReportFormat::Csv => cliffload_report::csv_locust::stats(&r),

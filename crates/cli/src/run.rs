@@ -58,7 +58,7 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
     }
     let mut result = outcome?;
     compare_with_baseline(&mut result, baseline, &settings);
-    report(&args, &result, color.stdout())?;
+    report(&args, &result, color.stdout_style())?;
     Ok(if result.interrupted {
         exit::INTERRUPTED
     } else if result.verdict.passed() {
@@ -192,9 +192,9 @@ pub fn check_writable(dir: &Path) -> Result<()> {
 }
 
 /// Writes the files, then prints: results are on disk before anything else can fail.
-fn report(args: &RunArgs, result: &RunResult, colour: bool) -> Result<()> {
+fn report(args: &RunArgs, result: &RunResult, style: cliffload_report::text::Style) -> Result<()> {
     let json = result.to_json();
-    let text = cliffload_report::text::render_styled(result, colour);
+    let text = cliffload_report::text::render_styled(result, style);
     if let Some(dir) = &args.out {
         cliffload_report::write_all(dir, result)
             .with_context(|| format!("cannot write the results into {}", dir.display()))?;

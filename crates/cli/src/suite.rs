@@ -160,7 +160,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
                 if !args.quiet {
                     eprint!(
                         "{}",
-                        cliffload_report::text::render_styled(&result, color.stderr())
+                        cliffload_report::text::render_styled(&result, color.stderr_style())
                     );
                 }
                 rows.push(SuiteRow::ran(&result, &scenario.name));

@@ -225,7 +225,13 @@ fn coloured_text_is_the_plain_text_with_ansi_styles() {
 
     r.verdict.checks[0].status = crate::verdict::Status::Failed;
     let plain = text::render(&r);
-    let coloured = text::render_styled(&r, true);
+    let coloured = text::render_styled(
+        &r,
+        text::Style {
+            colour: true,
+            width: None,
+        },
+    );
     assert!(!plain.contains('\x1b'));
     assert!(
         coloured.contains("\x1b[1m\x1b[31mFAILED\x1b[0m"),

@@ -17,16 +17,99 @@ pub fn latency(us: u64) -> String {
     }
 }
 
-fn row(out: &mut String, name_width: usize, cells: &[String]) {
-    let widths = [name_width, 10, 10, 9, 8, 10, 9, 9, 9, 9, 9];
-    for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
-        if i == 0 {
-            let _ = write!(out, "  {c:<w$}");
-        } else {
-            let _ = write!(out, " {c:>w$}");
+/// The summary table's columns: header and width (the task column's width
+/// is the longest name's).
+const COLUMNS: [(&str, usize); 11] = [
+    ("task", 0),
+    ("requests", 10),
+    ("ok", 10),
+    ("rejected", 9),
+    ("failed", 8),
+    ("req/s", 10),
+    ("p50", 9),
+    ("p90", 9),
+    ("p99", 9),
+    ("p99.9", 9),
+    ("max", 9),
+];
+
+/// Columns given up, in this order, when the table is wider than the
+/// terminal: each is implied by others or is detail kept in result.json.
+/// (Numbers are never wrapped: a wrapped figure is harder to read than a
+/// missing column.)
+const DROP_ORDER: [usize; 5] = [9, 7, 10, 3, 1];
+
+/// The narrowest task column before names are cut.
+const MIN_NAME_WIDTH: usize = 8;
+
+/// Which columns are shown and how wide the task column is, to fit `width`.
+#[derive(Debug, Clone, PartialEq)]
+struct Layout {
+    shown: Vec<usize>,
+    name_width: usize,
+}
+
+impl Layout {
+    fn fit(longest_name: usize, width: Option<usize>) -> Self {
+        let mut layout = Self {
+            shown: (0..COLUMNS.len()).collect(),
+            name_width: longest_name.max(14),
+        };
+        let Some(width) = width else { return layout };
+        let mut drops = DROP_ORDER.iter();
+        while layout.width() > width {
+            match drops.next() {
+                Some(c) => layout.shown.retain(|s| s != c),
+                None => break,
+            }
         }
+        if layout.width() > width {
+            let others = layout.width() - layout.name_width;
+            layout.name_width = width.saturating_sub(others).max(MIN_NAME_WIDTH);
+        }
+        layout
     }
-    out.push('\n');
+
+    /// Characters in a row: 2 of indent, the task column, then a space and each column.
+    fn width(&self) -> usize {
+        2 + self.name_width
+            + self.shown[1..]
+                .iter()
+                .map(|&c| COLUMNS[c].1 + 1)
+                .sum::<usize>()
+    }
+
+    fn hidden(&self) -> Vec<&'static str> {
+        (0..COLUMNS.len())
+            .filter(|c| !self.shown.contains(c))
+            .map(|c| COLUMNS[c].0)
+            .collect()
+    }
+
+    fn row(&self, out: &mut String, cells: &[String]) {
+        for &c in &self.shown {
+            let cell = &cells[c];
+            if c == 0 {
+                let w = self.name_width;
+                let _ = write!(out, "  {:<w$}", cut(cell, w));
+            } else {
+                let w = COLUMNS[c].1;
+                let _ = write!(out, " {cell:>w$}");
+            }
+        }
+        out.push('\n');
+    }
+}
+
+/// `s` cut to `width` characters, ending in `…` when cut.
+fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
 }
 
 fn latency_cells(l: &LatencyUs, any: bool) -> [String; 5] {
@@ -42,9 +125,19 @@ fn latency_cells(l: &LatencyUs, any: bool) -> [String; 5] {
     ]
 }
 
-/// Renders the summary as plain text (no colour).
+/// Renders the summary as plain text (no colour, every column).
 pub fn render(r: &RunResult) -> String {
-    render_styled(r, false)
+    render_styled(r, Style::default())
+}
+
+/// How the summary is drawn.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// ANSI colours on the verdict, checks, claims and warnings.
+    pub colour: bool,
+    /// The terminal's width in columns: the table gives up its least
+    /// important columns, then cuts task names, to fit. `None`: every column.
+    pub width: Option<usize>,
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -62,9 +155,9 @@ fn paint(s: &str, style: &str, colour: bool) -> String {
     }
 }
 
-/// Renders the summary; with `colour`, the verdict, checks, claims and
-/// warnings carry ANSI colours (for a terminal; the text is otherwise the same).
-pub fn render_styled(r: &RunResult, colour: bool) -> String {
+/// Renders the summary for a terminal (see [`Style`]).
+pub fn render_styled(r: &RunResult, style: Style) -> String {
+    let colour = style.colour;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -78,22 +171,9 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
         if r.target.embedded { " (embedded)" } else { "" },
     );
     out.push('\n');
-    let name_width = r
-        .tasks
-        .iter()
-        .map(|t| t.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(14);
-    row(
-        &mut out,
-        name_width,
-        &[
-            "task", "requests", "ok", "rejected", "failed", "req/s", "p50", "p90", "p99", "p99.9",
-            "max",
-        ]
-        .map(str::to_owned),
-    );
+    let longest = r.tasks.iter().map(|t| t.name.chars().count()).max();
+    let layout = Layout::fit(longest.unwrap_or(0), style.width);
+    layout.row(&mut out, &COLUMNS.map(|(h, _)| h.to_owned()));
     let mut line =
         |name: &str, req: u64, ok: u64, rej: u64, fail: u64, rps: f64, lat: &LatencyUs| {
             let mut cells = vec![
@@ -105,7 +185,7 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
                 format!("{rps:.1}"),
             ];
             cells.extend(latency_cells(lat, ok > 0));
-            row(&mut out, name_width, &cells);
+            layout.row(&mut out, &cells);
         };
     for t in &r.tasks {
         line(
@@ -129,6 +209,14 @@ pub fn render_styled(r: &RunResult, colour: bool) -> String {
         &s.latency_us,
     );
     out.push_str("  (latency percentiles are of successful requests, from their send)\n");
+    let hidden = layout.hidden();
+    if !hidden.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (not shown, to fit: {}; all are in summary.txt)",
+            hidden.join(", ")
+        );
+    }
     if let Some(o) = &r.open_model {
         let l = &o.intended_latency_us;
         let _ = writeln!(
@@ -261,6 +349,36 @@ mod tests {
     fn paint_is_a_no_op_without_colour() {
         assert_eq!(paint("FAILED", RED, false), "FAILED");
         assert_eq!(paint("FAILED", RED, true), "\x1b[31mFAILED\x1b[0m");
+    }
+
+    #[test]
+    fn a_narrow_terminal_loses_the_least_important_columns_first() {
+        let all = Layout::fit(20, None);
+        assert_eq!(all.shown.len(), 11);
+        assert!(all.width() > 100, "the full table is {} wide", all.width());
+        let l = Layout::fit(20, Some(80));
+        assert!(l.width() <= 80, "{l:?} is {} wide", l.width());
+        assert_eq!(l.hidden(), ["requests", "rejected", "p90", "p99.9", "max"]);
+        assert_eq!(l.name_width, 20, "the names fit once columns are gone");
+        // Wide enough for all but p99.9.
+        let full = Layout::fit(14, None).width();
+        let l = Layout::fit(14, Some(full - 1));
+        assert_eq!(l.hidden(), ["p99.9"]);
+    }
+
+    #[test]
+    fn names_are_cut_only_when_columns_are_not_enough() {
+        let l = Layout::fit(60, Some(80));
+        assert!(l.width() <= 80);
+        assert!(l.name_width < 60);
+        let mut row = String::new();
+        let mut cells = vec!["x".repeat(60)];
+        cells.extend((1..11).map(|i| i.to_string()));
+        l.row(&mut row, &cells);
+        assert!(row.contains('…'), "{row}");
+        assert!(row.trim_end().chars().count() <= 80, "{row}");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "ab…");
     }
 
     #[test]

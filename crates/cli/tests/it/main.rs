@@ -15,3 +15,4 @@ mod sample;
 mod scenarios;
 mod security;
 mod suite;
+mod terminal;
