@@ -185,7 +185,7 @@ impl TargetArgs {
     /// Checks the values clap cannot: the worker count and the HTTP URL.
     pub fn check(&self) -> anyhow::Result<()> {
         if self.workers == 0 || self.workers > 256 {
-            anyhow::bail!("--workers: must be 1..=256, got {}", self.workers);
+            anyhow::bail!("--workers: must be from 1 to 256, got {}", self.workers);
         }
         if let Some(u) = &self.http_url {
             cliffload_http::check_base(u).map_err(|e| anyhow::anyhow!("--http-url: {e}"))?;
@@ -347,7 +347,8 @@ pub enum Latency {
 
 #[derive(Debug, Args)]
 pub struct ScenariosArgs {
-    /// List the scenarios of this file instead of the built-in ones.
+    /// Lay this file over the built-in scenarios and list the result (its
+    /// own scenarios added, the built-in ones it changes as changed).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 }

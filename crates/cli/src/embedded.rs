@@ -84,7 +84,7 @@ impl Embedded {
     /// and waits until each answers.
     pub async fn start(target: Option<&NatsAccess>, config: &ServeConfig) -> Result<Self> {
         if config.replicas == 0 || config.replicas > 64 {
-            bail!("--replicas: must be 1..=64, got {}", config.replicas);
+            bail!("--replicas: must be from 1 to 64, got {}", config.replicas);
         }
         let (server, access) = match target {
             Some(a) => (None, a.clone()),

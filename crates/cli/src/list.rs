@@ -20,18 +20,20 @@ pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// `cliffload validate FILE [SCENARIO]`: the resolved plan, or the first error.
+/// `cliffload validate FILE [SCENARIO]`: the resolved plan of the file's
+/// scenarios (or of SCENARIO), or every error found.
 pub fn validate(args: ValidateArgs) -> Result<u8> {
     let file = ScenarioFile::load(&args.file)?;
     let chosen: Vec<&cliffload_scenario::Scenario> = match &args.scenario {
         Some(name) => vec![file.get(name)?],
-        None => file.scenarios.iter().collect(),
+        None if file.written.is_empty() => file.scenarios.iter().collect(),
+        None => file
+            .written
+            .iter()
+            .filter_map(|n| file.get(n).ok())
+            .collect(),
     };
-    println!(
-        "{}: valid ({} scenario(s), built-in ones included)",
-        args.file.display(),
-        file.scenarios.len()
-    );
+    println!("{}: valid; {}", args.file.display(), what_it_writes(&file));
     for s in chosen {
         println!("\n{} — {}", s.name, s.description.as_deref().unwrap_or(""));
         println!(
@@ -116,6 +118,45 @@ pub fn read_result(path: &std::path::Path) -> Result<cliffload_report::RunResult
             cliffload_report::SCHEMA_VERSION
         )
     })
+}
+
+/// The scenarios a file adds and changes, in words.
+fn what_it_writes(file: &ScenarioFile) -> String {
+    let builtin = cliffload_scenario::catalog::builtin();
+    let is_builtin = |n: &String| builtin.scenarios.iter().any(|s| &s.name == n);
+    let (changed, added): (Vec<&String>, Vec<&String>) =
+        file.written.iter().partition(|n| is_builtin(n));
+    let list = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!(
+            "{} scenario{} of its own ({})",
+            added.len(),
+            plural(added.len()),
+            list(&added)
+        ));
+    }
+    if !changed.is_empty() {
+        parts.push(format!(
+            "{} built-in one{} changed ({})",
+            changed.len(),
+            plural(changed.len()),
+            list(&changed)
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("no scenario of its own".to_owned());
+    }
+    let untouched = builtin.scenarios.len() - changed.len();
+    parts.push(format!(
+        "{untouched} built-in scenario{} beside them",
+        plural(untouched)
+    ));
+    parts.join("; ")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The checks a scenario sets, in words (the failure bound always applies).

@@ -103,7 +103,7 @@ pub enum PayloadError {
         allowed: &'static [InjectKind],
     },
     /// `error_rate` outside 0..=1.
-    #[error("error_rate must be in 0..=1, got {0}")]
+    #[error("error_rate must be a share from 0 to 1, got {0}")]
     Rate(f64),
     /// Serialisation failed.
     #[error("cannot encode payload: {0}")]

@@ -117,9 +117,16 @@ pub fn apply(
                     "memory_growth",
                     passed,
                     format!("≤ {max} MiB after a {warmup:.0} s warm-up"),
+                    // The judged figure is the trend (a line fitted to the
+                    // samples), not last minus first: say which is which.
                     format!(
-                        "{label}: {:+.1} MiB ({:.1} → {:.1} MiB, {:+.2} MiB/min)",
-                        g.growth_mib, g.start_mib, g.end_mib, g.slope_mib_per_min
+                        "{label}: trend {:+.1} MiB ({:+.2} MiB/min, fitted to {} samples); RSS first {:.1}, last {:.1}, peak {:.1} MiB",
+                        g.growth_mib,
+                        g.slope_mib_per_min,
+                        g.samples,
+                        g.start_mib,
+                        g.end_mib,
+                        g.peak_mib
                     ),
                 ));
             }

@@ -510,7 +510,9 @@ fn a_service_that_grows_past_the_bound_fails_memory_growth() {
         .expect("memory_growth check");
     assert!(!check.passed(), "{check:?}");
     assert!(
-        check.actual.starts_with("reference services: +540.0 MiB"),
+        check
+            .actual
+            .starts_with("reference services: trend +540.0 MiB"),
         "{check:?}"
     );
     assert!(!r.verdict.passed());

@@ -23,13 +23,19 @@ pub enum ConfigError {
         message: String,
     },
     /// A value out of range or inconsistent.
-    #[error("{path}: {message}")]
+    #[error("{}{path}: {message}", At(at))]
     Invalid {
         /// Key path, e.g. `scenarios.smoke.users`.
         path: String,
         /// What is wrong and what is allowed.
         message: String,
+        /// The file and the place in it the key path is written, when the
+        /// file writes it (a value from the built-in catalog has none).
+        at: Option<(String, crate::locate::Position)>,
     },
+    /// Several problems, each found on its own (one per scenario or section).
+    #[error("{} problems:\n{}", .0.len(), Each(.0))]
+    Several(Vec<ConfigError>),
     /// No scenario of that name.
     #[error(
         "no scenario named {name:?}{}; known: {}",
@@ -42,6 +48,79 @@ pub enum ConfigError {
         /// The names there are.
         known: Vec<String>,
     },
+}
+
+struct At<'a>(&'a Option<(String, crate::locate::Position)>);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some((origin, p)) => write!(f, "{origin}:{}:{}: ", p.line, p.column),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Each<'a>(&'a [ConfigError]);
+
+impl fmt::Display for Each<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            let sep = if i + 1 < self.0.len() { "\n" } else { "" };
+            write!(f, "  {}. {e}{sep}", i + 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigError {
+    /// Several errors as one; one as itself. An error met twice (a user
+    /// class shared by two scenarios) is kept once.
+    pub(crate) fn all(errors: Vec<ConfigError>) -> Option<ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut errors: Vec<ConfigError> = errors
+            .into_iter()
+            .filter(|e| seen.insert(e.to_string()))
+            .collect();
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(ConfigError::Several(errors)),
+        }
+    }
+
+    /// The error with the place in `text` (the file `origin`) where each
+    /// invalid key path is written; a path the file does not write is
+    /// shown by its nearest written parent (its scenario, say), or not at all.
+    pub(crate) fn located(self, text: &str, origin: &str) -> Self {
+        match self {
+            ConfigError::Invalid {
+                path,
+                message,
+                at: None,
+            } => {
+                let at = ancestors(&path)
+                    .find_map(|p| crate::locate::locate(text, p))
+                    .map(|pos| (origin.to_owned(), pos));
+                ConfigError::Invalid { path, message, at }
+            }
+            ConfigError::Several(all) => {
+                ConfigError::Several(all.into_iter().map(|e| e.located(text, origin)).collect())
+            }
+            other => other,
+        }
+    }
+}
+
+/// `a.b[0].c`, `a.b[0]`, `a.b`: the path and its parents of two steps or more.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let p = next?;
+        let cut = p.rfind(['.', '[']);
+        next = cut.map(|i| &p[..i]).filter(|q| q.contains('.'));
+        Some(p)
+    })
 }
 
 struct DidYouMean<'a>(&'a str, &'a [String]);

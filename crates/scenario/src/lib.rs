@@ -13,6 +13,7 @@
 pub mod catalog;
 mod duration;
 mod error;
+mod locate;
 pub mod raw;
 mod validate;
 
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use duration::parse_duration;
 pub use error::ConfigError;
+pub use locate::Position;
 
 /// A parsed and validated scenario file.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +31,10 @@ pub struct ScenarioFile {
     pub scenarios: Vec<Scenario>,
     /// The file's other sections.
     pub settings: Settings,
+    /// Names of the scenarios the file itself writes (its own and the
+    /// catalog's it changes), by name; all of them when it was
+    /// parsed on its own.
+    pub written: Vec<String>,
 }
 
 /// The largest scenario file read: a real one is a few KB.
@@ -100,13 +106,18 @@ impl ScenarioFile {
     /// Parses and validates YAML text on its own (no catalog underneath).
     /// `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        validate::file(parse_raw(text, origin)?)
+        validate::file(parse_raw(text, origin)?).map_err(|e| e.located(text, origin))
     }
 
     /// Parses YAML text laid over the built-in catalog: the file may
     /// override any value of the catalog or add scenarios and user classes.
     pub fn parse_over_catalog(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let user = parse_raw(text, origin)?;
+        let written: Vec<String> = user
+            .scenarios
+            .as_ref()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
         let base = parse_raw(catalog::BUILTIN_YAML, "<built-in>")?;
         let to_value =
             |r: &raw::RawFile| serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
@@ -115,8 +126,11 @@ impl ScenarioFile {
             serde_json::from_value(merged).map_err(|e| ConfigError::Invalid {
                 path: origin.to_owned(),
                 message: format!("cannot combine with the built-in catalog: {e}"),
+                at: None,
             })?;
-        validate::file(raw)
+        let mut file = validate::file(raw).map_err(|e| e.located(text, origin))?;
+        file.written = written;
+        Ok(file)
     }
 
     /// Reads a file and lays it over the built-in catalog.

@@ -18,6 +18,7 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         path: path.into(),
         message: message.into(),
+        at: None,
     }
 }
 
@@ -25,14 +26,23 @@ fn positive_u32(path: &str, v: i64) -> Result<NonZeroU32, ConfigError> {
     u32::try_from(v)
         .ok()
         .and_then(NonZeroU32::new)
-        .ok_or_else(|| invalid(path, format!("must be 1..={}, got {v}", u32::MAX)))
+        .ok_or_else(|| invalid(path, whole_number_words(v, i64::from(u32::MAX))))
+}
+
+/// Why `v` is not a whole number from 1 to `max`, in words.
+fn whole_number_words(v: i64, max: i64) -> String {
+    if v < 1 {
+        format!("must be at least 1, got {v}")
+    } else {
+        format!("must be at most {max}, got {v}")
+    }
 }
 
 fn rate(path: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match v {
         Some(x) if !(0.0..=1.0).contains(&x) => Err(invalid(
             path,
-            format!("must be 0..=1 (a share, 0.05 = 5%), got {x}"),
+            format!("must be a share from 0 to 1 (0.05 = 5%), got {x}"),
         )),
         _ => Ok(v),
     }
@@ -42,7 +52,7 @@ fn count(path: &str, v: i64, max: i64) -> Result<usize, ConfigError> {
     if (1..=max).contains(&v) {
         Ok(v as usize)
     } else {
-        Err(invalid(path, format!("must be 1..={max}, got {v}")))
+        Err(invalid(path, whole_number_words(v, max)))
     }
 }
 
@@ -61,10 +71,82 @@ fn range(path: &str, v: &[i64], max: i64) -> Result<(usize, usize), ConfigError>
 }
 
 pub(crate) fn file(raw: RawFile) -> Result<ScenarioFile, ConfigError> {
-    let data = data_generation(raw.data_generation.as_ref())?;
-    let batch_sizes = analytics_sizes(raw.data_generation.as_ref())?;
-    let metadata_kb = raw
-        .data_generation
+    // Each section and each scenario is checked on its own, so a file with
+    // several mistakes hears of all of them at once.
+    let mut errors = Vec::new();
+    let sections = (
+        keep(data_generation(raw.data_generation.as_ref()), &mut errors),
+        keep(analytics_sizes(raw.data_generation.as_ref()), &mut errors),
+        keep(metadata_kb(&raw), &mut errors),
+        keep(settings(&raw), &mut errors),
+        keep(gradual_stages(&raw), &mut errors),
+    );
+    let (Some(data), Some(batch_sizes), Some(metadata_kb), Some(settings), Some(stages)) = sections
+    else {
+        return Err(first_of(errors));
+    };
+    let ctx = Ctx {
+        batch_sizes,
+        metadata_kb,
+    };
+    let classes = raw.user_classes.unwrap_or_default();
+    let expectations = raw.performance_expectations.unwrap_or_default();
+    let known: Vec<&str> = raw
+        .scenarios
+        .as_ref()
+        .map(|s| s.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    for name in expectations.keys().filter(|n| !known.contains(&n.as_str())) {
+        let hint = closest(name, known.iter().copied())
+            .map(|c| format!("; did you mean {c:?}?"))
+            .unwrap_or_default();
+        errors.push(invalid(
+            format!("performance_expectations.{name}"),
+            format!("no scenario named {name:?}{hint}"),
+        ));
+    }
+    let raw_scenarios = raw.scenarios.unwrap_or_default();
+    if raw_scenarios.is_empty() {
+        errors.push(invalid(
+            "scenarios",
+            "is empty; define at least one scenario",
+        ));
+    }
+    let mut scenarios = Vec::with_capacity(raw_scenarios.len());
+    for (name, s) in raw_scenarios {
+        let exp = expectations.get(&name).cloned().unwrap_or_default();
+        let built = claims_for(&name, s.claims.as_deref(), &settings.claims).and_then(|claims| {
+            let mut sc = scenario(name, s, &exp, &classes, &data, &ctx, stages.as_ref())?;
+            sc.claims = claims;
+            Ok(sc)
+        });
+        scenarios.extend(keep(built, &mut errors));
+    }
+    match ConfigError::all(errors) {
+        Some(e) => Err(e),
+        None => Ok(ScenarioFile {
+            written: scenarios
+                .iter()
+                .map(|s: &Scenario| s.name.clone())
+                .collect(),
+            scenarios,
+            settings,
+        }),
+    }
+}
+
+/// The value, or `None` with the error kept in `errors`.
+fn keep<T>(r: Result<T, ConfigError>, errors: &mut Vec<ConfigError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+/// `errors` as one error (there is at least one when this is called).
+fn first_of(errors: Vec<ConfigError>) -> ConfigError {
+    ConfigError::all(errors).unwrap_or_else(|| invalid("", "invalid file"))
+}
+
+fn metadata_kb(raw: &RawFile) -> Result<(usize, usize), ConfigError> {
+    raw.data_generation
         .as_ref()
         .and_then(|d| d.payload_complexity.as_ref())
         .and_then(|p| p.metadata_size_kb.as_deref())
@@ -75,60 +157,17 @@ pub(crate) fn file(raw: RawFile) -> Result<ScenarioFile, ConfigError> {
                 1024,
             )
         })
-        .transpose()?
-        .unwrap_or((1, 1));
-    let ctx = Ctx {
-        batch_sizes,
-        metadata_kb,
-    };
-    let settings = settings(&raw)?;
-    let stages = match raw
-        .advanced
+        .transpose()
+        .map(|v| v.unwrap_or((1, 1)))
+}
+
+/// `advanced.gradual_load_increase`: whether it is on, and its stages.
+fn gradual_stages(raw: &RawFile) -> Result<Option<(bool, Stages)>, ConfigError> {
+    raw.advanced
         .as_ref()
         .and_then(|a| a.gradual_load_increase.as_ref())
-    {
-        Some(g) => Some((g.enabled.unwrap_or(false), stages(g)?)),
-        None => None,
-    };
-    let classes = raw.user_classes.unwrap_or_default();
-    let expectations = raw.performance_expectations.unwrap_or_default();
-    for name in expectations.keys() {
-        if !raw.scenarios.as_ref().is_some_and(|s| s.contains_key(name)) {
-            let known = raw
-                .scenarios
-                .as_ref()
-                .map(|s| s.keys().map(String::as_str).collect::<Vec<_>>())
-                .unwrap_or_default();
-            let hint = closest(name, known)
-                .map(|c| format!("; did you mean {c:?}?"))
-                .unwrap_or_default();
-            return Err(invalid(
-                format!("performance_expectations.{name}"),
-                format!("no scenario named {name:?}{hint}"),
-            ));
-        }
-    }
-    let scenarios = raw.scenarios.unwrap_or_default();
-    if scenarios.is_empty() {
-        return Err(invalid(
-            "scenarios",
-            "is empty; define at least one scenario",
-        ));
-    }
-    let scenarios = scenarios
-        .into_iter()
-        .map(|(name, s)| {
-            let exp = expectations.get(&name).cloned().unwrap_or_default();
-            let claims = claims_for(&name, s.claims.as_deref(), &settings.claims)?;
-            let mut sc = scenario(name, s, &exp, &classes, &data, &ctx, stages.as_ref())?;
-            sc.claims = claims;
-            Ok(sc)
-        })
-        .collect::<Result<_, ConfigError>>()?;
-    Ok(ScenarioFile {
-        scenarios,
-        settings,
-    })
+        .map(|g| Ok((g.enabled.unwrap_or(false), stages(g)?)))
+        .transpose()
 }
 
 const CLAIMS: [&str; 3] = [
@@ -153,7 +192,7 @@ fn claims_for(
                 .map(|x| format!("; did you mean {x:?}?"))
                 .unwrap_or_default();
             return Err(invalid(
-                format!("scenarios.{scenario}.claims.{i}"),
+                format!("scenarios.{scenario}.claims[{i}]"),
                 format!("unknown claim {c:?}{hint}; one of {}", CLAIMS.join(", ")),
             ));
         }
@@ -202,7 +241,7 @@ fn data_generation(d: Option<&RawDataGeneration>) -> Result<DataGeneration, Conf
         if !(min as f64..=max as f64).contains(&avg) {
             return Err(invalid(
                 format!("{path}.average_items"),
-                format!("must be between min_items and max_items ({min}..={max}), got {avg}"),
+                format!("must be between min_items and max_items ({min} to {max}), got {avg}"),
             ));
         }
         out.order_items = (min, max, avg);
@@ -313,10 +352,14 @@ fn stages(g: &RawGradual) -> Result<Stages, ConfigError> {
     let steps = steps
         .iter()
         .enumerate()
-        .map(|(i, v)| positive_u32(&format!("{p}.steps.{i}"), *v).map(NonZeroU32::get))
+        .map(|(i, v)| positive_u32(&format!("{p}.steps[{i}]"), *v).map(NonZeroU32::get))
         .collect::<Result<Vec<_>, _>>()?;
     let step_duration = match &g.step_duration_seconds {
-        Some(d) => duration(&format!("{p}.step_duration_seconds"), d)?,
+        Some(d) => duration(
+            &format!("{p}.step_duration_seconds"),
+            d,
+            BareNumber::Seconds,
+        )?,
         None => Duration::from_secs(60),
     };
     if step_duration.is_zero() {
@@ -392,6 +435,7 @@ fn scenario(
         raw.duration
             .as_ref()
             .ok_or_else(|| invalid(at("duration"), "is required (e.g. 60s)"))?,
+        BareNumber::Refused,
     )?;
     if duration.is_zero() {
         return Err(invalid(at("duration"), "must be > 0"));
@@ -433,7 +477,7 @@ fn scenario(
         let mut positions = Vec::new();
         for (i, t) in raw_tasks.iter().enumerate() {
             let task = task(
-                &format!("{path}.tasks.{i}"),
+                &format!("{path}.tasks[{i}]"),
                 t,
                 class_name,
                 error_rate,
@@ -442,7 +486,7 @@ fn scenario(
             )?;
             if tasks.iter().any(|x: &Task| x.name == task.name) {
                 return Err(invalid(
-                    format!("{path}.tasks.{i}.name"),
+                    format!("{path}.tasks[{i}].name"),
                     format!("{:?} is used twice; task names must be unique", task.name),
                 ));
             }
@@ -498,7 +542,7 @@ fn scenario(
                         .unwrap_or_default();
                     let known = file_classes.keys().cloned().collect::<Vec<_>>().join(", ");
                     return Err(invalid(
-                        format!("{}.{i}", at("user_classes")),
+                        format!("{}[{i}]", at("user_classes")),
                         format!("no user class named {class_name:?}{hint} (known: {known})"),
                     ));
                 };
@@ -632,7 +676,7 @@ fn task(
     let weight = positive_u32(&format!("{path}.weight"), raw.weight.unwrap_or(1))?;
     let timeout = match &raw.timeout {
         None => DEFAULT_TIMEOUT,
-        Some(d) => duration(&format!("{path}.timeout"), d)?,
+        Some(d) => duration(&format!("{path}.timeout"), d, BareNumber::Refused)?,
     };
     if timeout.is_zero() || timeout > Duration::from_secs(3600) {
         return Err(invalid(
@@ -872,9 +916,13 @@ fn validate_subject(path: &str, subject: &str) -> Result<(), ConfigError> {
 fn wait_time(path: &str, raw: Option<&RawWait>) -> Result<WaitTime, ConfigError> {
     Ok(match raw {
         None => WaitTime::Constant(Duration::ZERO),
-        Some(RawWait::Constant(d)) => WaitTime::Constant(duration(&format!("{path}.constant"), d)?),
+        Some(RawWait::Constant(d)) => WaitTime::Constant(duration(
+            &format!("{path}.constant"),
+            d,
+            BareNumber::Seconds,
+        )?),
         Some(RawWait::Pacing(d)) => {
-            let p = duration(&format!("{path}.pacing"), d)?;
+            let p = duration(&format!("{path}.pacing"), d, BareNumber::Seconds)?;
             if p.is_zero() {
                 return Err(invalid(
                     format!("{path}.pacing"),
@@ -891,9 +939,17 @@ fn wait_time(path: &str, raw: Option<&RawWait>) -> Result<WaitTime, ConfigError>
                     format!("must be [min, max], got {} values", v.len()),
                 ));
             };
-            let (lo, hi) = (duration(&path, lo)?, duration(&path, hi)?);
+            let lo = duration(&path, lo, BareNumber::Seconds)?;
+            let hi = duration(&path, hi, BareNumber::Seconds)?;
             if lo > hi {
-                return Err(invalid(path, format!("min {lo:?} is above max {hi:?}")));
+                return Err(invalid(
+                    path,
+                    format!(
+                        "min {} is above max {}",
+                        crate::human_duration(lo),
+                        crate::human_duration(hi)
+                    ),
+                ));
             }
             WaitTime::Between(lo, hi)
         }
@@ -904,7 +960,7 @@ fn expectations_of(path: &str, raw: &RawExpectations) -> Result<Expectations, Co
     let check = |key: &str, v: Option<f64>, max: f64| match v {
         Some(x) if !(x.is_finite() && (0.0..=max).contains(&x)) => Err(invalid(
             format!("{path}.{key}"),
-            format!("must be 0..={max}, got {x}"),
+            format!("must be from 0 to {max}, got {x}"),
         )),
         _ => Ok(v),
     };
@@ -917,8 +973,24 @@ fn expectations_of(path: &str, raw: &RawExpectations) -> Result<Expectations, Co
     })
 }
 
-fn duration(path: &str, raw: &RawDuration) -> Result<Duration, ConfigError> {
+/// What a number without a unit means for a key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BareNumber {
+    /// Seconds: the key says so (`step_duration_seconds`) or follows Locust,
+    /// whose wait-time functions take seconds (`between: [1, 3]`,
+    /// `constant: 1`, `pacing: 2`).
+    Seconds,
+    /// Refused: `timeout: 100` is 100 s to one tool and 100 ms to another.
+    Refused,
+}
+
+fn duration(path: &str, raw: &RawDuration, bare: BareNumber) -> Result<Duration, ConfigError> {
     match raw {
+        // Zero is zero in any unit.
+        RawDuration::Seconds(s) if bare == BareNumber::Refused && *s != 0.0 => Err(invalid(
+            path,
+            format!("{s} has no unit (seconds? milliseconds?): write {s}s or {s}ms"),
+        )),
         RawDuration::Seconds(s) if s.is_finite() && *s >= 0.0 && *s < 1e9 => {
             Ok(Duration::from_secs_f64(*s))
         }

@@ -219,3 +219,52 @@ async fn validate_and_scenarios_speak_words_not_rust() {
     }
     assert_eq!(bad.status.code(), Some(2));
 }
+
+// Issue 14: validate speaks of the file's own scenarios, and of all its mistakes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_counts_the_files_own_scenarios_and_lists_every_mistake() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = dir.path().join("mine.yaml");
+    std::fs::write(
+        &good,
+        "scenarios:\n  smoke:\n    users: 2\n    duration: 10s\n    tasks: [{name: t, subject: a.b}]\n",
+    )
+    .expect("write");
+    let o = crate::harness::run(
+        &["validate", good.to_str().expect("utf-8")],
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("valid; 1 scenario of its own (smoke);"),
+        "{out}"
+    );
+    // Only the file's scenario is detailed, not the catalog's.
+    assert!(out.contains("\nsmoke"), "{out}");
+    assert!(!out.contains("\nbaseline"), "{out}");
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "scenarios:\n  smoke:\n    users: 2\n    duration: 10\n    tasks: [{name: t, subject: a.b}]\n  baseline:\n    users: 0\n",
+    )
+    .expect("write");
+    let o = crate::harness::run(
+        &["validate", bad.to_str().expect("utf-8")],
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("2 problems"), "{err}");
+    assert!(
+        err.contains("bad.yaml:7:5: scenarios.baseline.users: must be at least 1, got 0"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:4:5: scenarios.smoke.duration: 10 has no unit"),
+        "{err}"
+    );
+}
