@@ -5,7 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use cliffload_payloads::{Encoding, GenConfig, Generator, OrderComplexity, PoolSpec, pool};
 use cliffload_scenario::{
-    ArrivalRate, Encoding as WireEncoding, Payload as PayloadSource, Scenario, Stages, WaitTime,
+    ArrivalRate, Encoding as WireEncoding, Payload as PayloadSource, Protocol, Scenario, Stages,
+    WaitTime,
 };
 use rand::RngExt;
 
@@ -113,6 +114,13 @@ pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> 
                 WireEncoding::Msgpack => Encoding::MsgPack,
             };
             match &t.payload {
+                // A raw protocol sends a text payload as its bytes: `payload: "PING"`
+                // is the 4 bytes PING, not the JSON string "\"PING\"".
+                PayloadSource::Static(serde_json::Value::String(text))
+                    if t.protocol == Protocol::Raw =>
+                {
+                    Ok(vec![Payload::valid(text.clone().into_bytes())])
+                }
                 PayloadSource::Static(v) => {
                     let body = encoding
                         .encode(v)
@@ -447,5 +455,20 @@ mod tests {
             v["order"]["order_id"].is_string(),
             "wrapped under the argument name"
         );
+    }
+
+    #[test]
+    fn a_raw_text_payload_is_sent_as_its_bytes() {
+        let s = scenario(
+            "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - {name: r, subject: x.r, protocol: raw, payload: PING}\n      - {name: j, subject: x.j, payload: PING}\n      - {name: o, subject: x.o, protocol: raw, payload: {a: 1}}\n",
+        );
+        let pools = build_payloads(&s).expect("builds");
+        assert_eq!(&pools[0][0].body[..], b"PING");
+        assert_eq!(
+            &pools[1][0].body[..],
+            b"\"PING\"",
+            "JSON protocols send JSON"
+        );
+        assert_eq!(&pools[2][0].body[..], br#"{"a":1}"#, "a raw object is JSON");
     }
 }

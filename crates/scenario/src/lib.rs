@@ -102,6 +102,15 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
     })
 }
 
+/// The JSON Schema of a scenario file (draft 2020-12), from the parser's
+/// own types: editors complete and check keys with it. Checked in as
+/// `docs/scenario-file.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(raw::RawFile);
+    schema.insert("title".into(), "cliffload scenario file".into());
+    schema.into()
+}
+
 impl ScenarioFile {
     /// Parses and validates YAML text on its own (no catalog underneath).
     /// `origin` names the file in messages.
@@ -424,7 +433,17 @@ pub enum WaitTime {
 }
 
 /// How replies of a task are judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// Cliffracer envelope (`success`, `error`).
@@ -437,7 +456,17 @@ pub enum Protocol {
 }
 
 /// What the smoke call of each task before the load does with a problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PreflightMode {
     /// Stop the run: at once for no responders, a reply that is not an
@@ -452,7 +481,17 @@ pub enum PreflightMode {
 }
 
 /// What a task's reply should be (`expect:`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpectStatus {
     /// A success (the default).
@@ -480,7 +519,17 @@ pub struct ReplyExpect {
 }
 
 /// How request bodies are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     /// JSON, `Content-Type: application/json`.

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::{Encoding, Protocol};
 
 /// The whole file.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFile {
     pub environment: Option<RawEnvironment>,
@@ -28,7 +28,7 @@ pub struct RawFile {
     pub advanced: Option<RawAdvanced>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnvironment {
     pub nats_url: Option<String>,
@@ -53,7 +53,7 @@ pub struct RawEnvironment {
 }
 
 /// One entry under `scenarios:`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     pub description: Option<String>,
@@ -88,7 +88,7 @@ pub struct RawScenario {
     pub preflight: Option<crate::PreflightMode>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArrival {
     pub rate: f64,
@@ -96,8 +96,9 @@ pub struct RawArrival {
     pub max_in_flight: Option<i64>,
 }
 
-/// A duration: seconds as a number, or text (`30s`, `1m 30s`, `250ms`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A duration: text with a unit (`30s`, `1m 30s`, `250ms`, `2h`); a bare
+/// number is seconds where the key allows it (think time, `…_seconds`).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RawDuration {
     Seconds(f64),
@@ -105,7 +106,7 @@ pub enum RawDuration {
 }
 
 /// `{between: [min, max]}`, `{constant: t}` or `{pacing: t}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawWait {
     Between(Vec<RawDuration>),
@@ -114,8 +115,9 @@ pub enum RawWait {
 }
 
 /// Checks; the original's key names are accepted as aliases.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = original_key_names)]
 pub struct RawExpectations {
     #[serde(alias = "max_failure_rate_percent")]
     pub max_failure_percent: Option<f64>,
@@ -127,8 +129,32 @@ pub struct RawExpectations {
     pub min_rps: Option<f64>,
 }
 
+/// The schema of [`RawExpectations`] also allows the original suite's key
+/// names (schemars does not see serde's aliases): the same as the aliases above.
+fn original_key_names(schema: &mut schemars::Schema) {
+    const ALIASES: [(&str, &str); 3] = [
+        ("max_failure_rate_percent", "max_failure_percent"),
+        ("max_median_response_time_ms", "max_median_ms"),
+        ("min_requests_per_second", "min_rps"),
+    ];
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (alias, key) in ALIASES {
+        if let Some(mut s) = props.get(key).cloned() {
+            if let Some(o) = s.as_object_mut() {
+                o.insert(
+                    "description".into(),
+                    format!("The original suite's name for `{key}`.").into(),
+                );
+            }
+            props.insert(alias.into(), s);
+        }
+    }
+}
+
 /// A user class: weight, think time, tasks.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUserClass {
     pub description: Option<String>,
@@ -138,7 +164,7 @@ pub struct RawUserClass {
 }
 
 /// One task.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTask {
     pub name: Option<String>,
@@ -166,7 +192,7 @@ pub struct RawTask {
 }
 
 /// `expect: {status: ok|rejected, json: {"path.to.field": value}, contains, regex, max_bytes}`.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub status: Option<crate::ExpectStatus>,
@@ -177,7 +203,7 @@ pub struct RawExpect {
 }
 
 /// What to generate: `{model: order, count: [1, 3]}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGenerate {
     pub model: String,
@@ -189,7 +215,7 @@ pub struct RawGenerate {
     pub metadata_kb: Option<RawCount>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RawCount {
     One(i64),
@@ -200,13 +226,13 @@ pub enum RawCount {
 }
 
 /// `{one_of: [...]}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOneOf {
     pub one_of: Vec<i64>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDataGeneration {
     pub customer_pool_size: Option<i64>,
@@ -219,7 +245,7 @@ pub struct RawDataGeneration {
     pub payload_complexity: Option<RawPayloadComplexity>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOrderComplexity {
     pub min_items: Option<i64>,
@@ -227,14 +253,14 @@ pub struct RawOrderComplexity {
     pub average_items: Option<f64>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPayloadComplexity {
     pub validation_depth: Option<i64>,
     pub metadata_size_kb: Option<Vec<i64>>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMonitoring {
     pub collect_system_metrics: Option<bool>,
@@ -243,7 +269,7 @@ pub struct RawMonitoring {
     pub custom_metrics: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawReporting {
     pub generate_html_reports: Option<bool>,
@@ -253,7 +279,7 @@ pub struct RawReporting {
     pub benchmark_claims: Option<RawClaims>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawClaims {
     pub sub_millisecond_claim: Option<bool>,
@@ -261,7 +287,7 @@ pub struct RawClaims {
     pub high_throughput_claim: Option<f64>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFramework {
     pub enabled: Option<bool>,
@@ -270,7 +296,7 @@ pub struct RawFramework {
     pub scenarios: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdvanced {
     pub gradual_load_increase: Option<RawGradual>,
@@ -278,7 +304,7 @@ pub struct RawAdvanced {
     pub regression_detection: Option<RawRegression>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGradual {
     pub enabled: Option<bool>,
@@ -286,7 +312,7 @@ pub struct RawGradual {
     pub step_duration_seconds: Option<RawDuration>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLeak {
     pub enabled: Option<bool>,
@@ -294,7 +320,7 @@ pub struct RawLeak {
     pub measurement_interval_seconds: Option<f64>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRegression {
     pub enabled: Option<bool>,

@@ -812,3 +812,60 @@ fn a_scenario_name_typo_gets_a_suggestion() {
         .to_string();
     assert!(!e.contains("did you mean"), "{e}");
 }
+
+/// docs/scenario-file.schema.json, from the repository root.
+fn schema_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/scenario-file.schema.json")
+}
+
+#[test]
+fn the_checked_in_schema_is_the_parsers() {
+    let generated = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&crate::json_schema()).expect("JSON")
+    );
+    if std::env::var_os("CLIFFLOAD_UPDATE_SCHEMA").is_some() {
+        std::fs::write(schema_path(), &generated).expect("write the schema");
+    }
+    let checked_in = std::fs::read_to_string(schema_path()).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "docs/scenario-file.schema.json is not the parser's schema: run \
+         `CLIFFLOAD_UPDATE_SCHEMA=1 cargo test -p cliffload-scenario schema` and commit it"
+    );
+}
+
+#[test]
+fn the_catalog_and_the_examples_match_the_schema_and_a_typo_does_not() {
+    let schema = crate::json_schema();
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = vec![
+        root.join("crates/scenario/src/builtin.yaml"),
+        root.join("examples/cliffracer-suite.yaml"),
+    ];
+    let mut own: Vec<_> = std::fs::read_dir(root.join("examples/your-service"))
+        .expect("examples/your-service")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    own.sort();
+    assert_eq!(own.len(), 3, "{own:?}");
+    files.extend(own);
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        let value: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", f.display());
+    }
+    let typo: serde_json::Value = serde_saphyr::from_str(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks: [{name: t, subject: a.b, wieght: 2}]\n",
+    )
+    .expect("YAML");
+    assert!(
+        !validator.is_valid(&typo),
+        "an unknown key passes the schema"
+    );
+}

@@ -4,6 +4,7 @@
 mod harness;
 
 mod comparison;
+mod examples;
 mod failures;
 mod faults;
 mod interrupt;
