@@ -125,7 +125,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "RESULT_JSON")]
     pub baseline: Option<std::path::PathBuf>,
     /// Allowed degradation against the baseline, percent.
-    #[arg(long, default_value_t = 20.0, value_name = "PERCENT")]
+    #[arg(long, default_value_t = 20.0, value_name = "PERCENT", allow_negative_numbers = true, value_parser = not_negative)]
     pub max_degradation_percent: f64,
 }
 
@@ -165,7 +165,7 @@ pub struct TargetArgs {
     pub latency: Option<Latency>,
 
     /// Generator threads, each with its own connection.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub workers: usize,
 
     /// HTTP endpoint of the same service (http://HOST:PORT), for scenarios
@@ -207,24 +207,24 @@ pub struct RunArgs {
     pub duration: Option<String>,
 
     /// Override the number of virtual users.
-    #[arg(long, short = 'u', value_name = "N")]
+    #[arg(long, short = 'u', value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
     pub users: Option<u32>,
 
     /// Override the users started per second.
-    #[arg(long, value_name = "PER_SECOND")]
+    #[arg(long, value_name = "PER_SECOND", allow_negative_numbers = true, value_parser = above_zero)]
     pub spawn_rate: Option<f64>,
 
     /// Open model: start this many requests per second, whatever the replies
     /// do (instead of users that wait for their reply).
-    #[arg(long, value_name = "PER_SECOND")]
+    #[arg(long, value_name = "PER_SECOND", allow_negative_numbers = true, value_parser = above_zero)]
     pub rate: Option<f64>,
 
     /// Override the seed of the run's random choices.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = whole::<u64>)]
     pub seed: Option<u64>,
 
     /// Stop after this many requests (or at the duration, whichever comes first).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
     pub requests: Option<u64>,
 
     /// What a problem in the smoke call of each task before the load does:
@@ -280,7 +280,7 @@ pub struct SuiteArgs {
     pub duration: Option<String>,
 
     /// Override every scenario's seed.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = whole::<u64>)]
     pub seed: Option<u64>,
 
     /// Results directory: one sub-directory per scenario, and suite.md,
@@ -321,7 +321,7 @@ pub struct ServeArgs {
     pub latency: Latency,
 
     /// Instances of each service (they share load through the queue group).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub replicas: usize,
 
     /// Stop when stdin closes (how `cliffload run` stops the services it started).
@@ -360,11 +360,11 @@ pub struct SampleArgs {
     pub model: Model,
 
     /// Seed (same seed and --at: same bytes).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = whole::<u64>)]
     pub seed: u64,
 
     /// How many payloads.
-    #[arg(long, short = 'n', default_value_t = 1)]
+    #[arg(long, short = 'n', default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub count: usize,
 
     /// Inject this error into every payload (e.g. negative_total, invalid_email,
@@ -374,7 +374,7 @@ pub struct SampleArgs {
     pub inject: Option<String>,
 
     /// Items per order or batch request, events per analytics batch, orders per order batch.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub items: Option<usize>,
 
     /// The instant generated times are relative to (RFC 3339; default: today 00:00 UTC).
@@ -637,5 +637,58 @@ impl ConnectArgs {
         };
         access.tls.first = self.tls_first || login.tls_first;
         Ok(Some(access))
+    }
+}
+
+/// A whole number ≥ `min` from a flag's text, or why not in words (clap
+/// prints it after the flag's name; Rust's parse errors name no number).
+fn whole_from<T: TryFrom<u64>>(text: &str, min: u64) -> Result<T, String> {
+    let t = text.trim();
+    let n: u64 = t.parse().map_err(|_| match t.parse::<f64>() {
+        Ok(x) if x < 0.0 => format!("{t} is negative: give a whole number from {min} up"),
+        Ok(x) if x.fract() == 0.0 => format!("{t} is too large"),
+        Ok(_) => format!("{t} is not a whole number: give one from {min} up, e.g. 10"),
+        Err(_) => format!("{t:?} is not a number: give a whole number from {min} up, e.g. 10"),
+    })?;
+    if n < min {
+        return Err(format!("must be at least {min}, got {n}"));
+    }
+    T::try_from(n).map_err(|_| format!("{n} is too large"))
+}
+
+fn whole<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    whole_from(text, 0)
+}
+
+fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    whole_from(text, 1)
+}
+
+/// A finite number, or why not.
+fn number(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    match t.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(format!("{t:?} is not a number: give one like 10 or 2.5")),
+    }
+}
+
+/// A number above 0 (a rate).
+fn above_zero(text: &str) -> Result<f64, String> {
+    let x = number(text)?;
+    if x > 0.0 {
+        Ok(x)
+    } else {
+        Err(format!("must be above 0, got {x}"))
+    }
+}
+
+/// A number of 0 or more (a percentage).
+fn not_negative(text: &str) -> Result<f64, String> {
+    let x = number(text)?;
+    if x >= 0.0 {
+        Ok(x)
+    } else {
+        Err(format!("must be 0 or more, got {x}"))
     }
 }

@@ -73,7 +73,7 @@ impl ReplyCheck {
         let codec = content_type.map_or_else(|| Codec::sniff(body), Codec::from_content_type);
         let doc: Value = codec
             .decode(body)
-            .map_err(|e| format!("expect.json: the reply is not {codec:?}: {e}"))?;
+            .map_err(|e| format!("expect.json: the reply is not {codec}: {e}"))?;
         for (path, want) in &self.json {
             match lookup(&doc, path) {
                 Some(got) if got == want => {}

@@ -76,7 +76,7 @@ fn classify_envelope(content_type: Option<&str>, body: &[u8]) -> ReplyKind {
     let codec = content_type.map_or_else(|| Codec::sniff(body), Codec::from_content_type);
     if !body.is_empty() && !opens_a_map(codec, body) {
         return ReplyKind::Unrecognised(format!(
-            "not a {codec:?} object: a Cliffracer reply is an object with a boolean \"success\""
+            "not a {codec} object: a Cliffracer reply is an object with a boolean \"success\""
         ));
     }
     let view: Result<View<'_>, String> = match codec {
@@ -88,7 +88,7 @@ fn classify_envelope(content_type: Option<&str>, body: &[u8]) -> ReplyKind {
         Err(e) if body.is_empty() => {
             return ReplyKind::Unrecognised(format!("empty reply body ({e})"));
         }
-        Err(e) => return ReplyKind::Unrecognised(format!("not a {codec:?} object: {e}")),
+        Err(e) => return ReplyKind::Unrecognised(format!("not a {codec} object: {e}")),
     };
     match (view.success, view.error.as_deref()) {
         (Some(true), _) => ReplyKind::Success,

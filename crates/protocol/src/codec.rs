@@ -35,6 +35,16 @@ pub enum CodecError {
     MsgPackEncode(#[from] rmp_serde::encode::Error),
 }
 
+impl std::fmt::Display for Codec {
+    /// `JSON` or `MsgPack`, as a person writes them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Codec::Json => "JSON",
+            Codec::MsgPack => "MsgPack",
+        })
+    }
+}
+
 impl Codec {
     /// The codec a `Content-Type` value names: `application/msgpack` (any case,
     /// parameters after `;` ignored) is MsgPack, anything else JSON.

@@ -229,9 +229,50 @@ pub(crate) fn limit_words(message: &str) -> String {
     out
 }
 
+/// The parser's type names in words: `invalid i64` is what a person reads
+/// for `users: "two"`, `users: 2.5` and an overflow.
+pub(crate) fn type_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 13] = [
+        (
+            "while parsing a block mapping, did not find expected key",
+            "this line does not line up with the keys above it (check its indentation)",
+        ),
+        ("invalid i64", "expected a whole number (e.g. 10)"),
+        ("invalid u64", "expected a whole number (e.g. 10)"),
+        ("invalid i32", "expected a whole number (e.g. 10)"),
+        ("invalid u32", "expected a whole number (e.g. 10)"),
+        ("invalid usize", "expected a whole number (e.g. 10)"),
+        ("invalid floating point", "expected a number (e.g. 2.5)"),
+        ("invalid f64", "expected a number (e.g. 2.5)"),
+        ("invalid boolean", "expected true or false"),
+        (
+            "expected string scalar",
+            "expected a single value here, not a list or a mapping",
+        ),
+        (
+            "expected mapping start",
+            "expected a mapping (key: value) here",
+        ),
+        ("expected sequence start", "expected a list ([a, b]) here"),
+        ("invalid type: ", ""),
+    ];
+    WORDS
+        .iter()
+        .fold(message.to_owned(), |m, (from, to)| m.replace(from, to))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_become_words() {
+        assert_eq!(
+            type_words("line 3 column 12: invalid i64"),
+            "line 3 column 12: expected a whole number (e.g. 10)"
+        );
+        assert_eq!(type_words("invalid boolean"), "expected true or false");
+    }
 
     #[test]
     fn suggests_the_closest_known_key() {

@@ -80,16 +80,19 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
     let mut path = None;
     let raw: Result<raw::RawFile, _> = serde_saphyr::with_deserializer_from_str(text, |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
-            path = Some(e.path().to_string()).filter(|p| p != ".");
+            // serde_path_to_error writes `?` for a key it could not read.
+            let p = e.path().to_string();
+            let p = p.trim_end_matches(".?").trim_end_matches('?');
+            path = Some(p.to_owned()).filter(|p| !p.is_empty() && p != ".");
             e.into_inner()
         })
     });
     raw.map_err(|e| {
-        let message = error::limit_words(
+        let message = error::type_words(&error::limit_words(
             &e.to_string()
                 .trim_start_matches("error: ")
                 .replace("<input>", origin),
-        );
+        ));
         let message = match error::suggestion(&message) {
             Some(s) => format!("{message}\n{s}"),
             None => message,

@@ -185,6 +185,18 @@ fn bad_inputs_are_named_and_never_panic() {
     let cases: Vec<(String, &str)> = vec![
         ("scenarios: {}\n".into(), "scenarios: is empty"),
         (
+            with_scenario(&format!("    users: two\n    duration: 1s\n{TASK}")),
+            "at scenarios.s.users: line 3 column 12: expected a whole number (e.g. 10)",
+        ),
+        (
+            with_scenario(&format!("    users: 2.5\n    duration: 1s\n{TASK}")),
+            "expected a whole number",
+        ),
+        (
+            with_scenario("    users: 1\n   duration: 1s\n"),
+            "line 4 column 4: this line does not line up with the keys above it",
+        ),
+        (
             with_scenario(&format!("    users: 1\n    duration: 10\n{TASK}")),
             "scenarios.s.duration: 10 has no unit (seconds? milliseconds?): write 10s or 10ms",
         ),

@@ -268,3 +268,35 @@ async fn validate_counts_the_files_own_scenarios_and_lists_every_mistake() {
         "{err}"
     );
 }
+
+// Issue 14: numeric flags say what is wrong with the number, in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_numbers_in_flags_are_named_in_words() {
+    for (flag, value, words) in [
+        (
+            "--users",
+            "-5",
+            "-5 is negative: give a whole number from 1 up",
+        ),
+        ("--users", "two", "\"two\" is not a number"),
+        ("--users", "2.5", "2.5 is not a whole number"),
+        ("--requests", "0", "must be at least 1, got 0"),
+        ("--rate", "-3", "must be above 0, got -3"),
+        (
+            "--duration",
+            "10",
+            "10 has no unit (seconds? milliseconds?): write 10s or 10ms",
+        ),
+    ] {
+        let o = crate::harness::run(
+            &["run", "ping", flag, value],
+            std::time::Duration::from_secs(20),
+        )
+        .await;
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(words), "{flag} {value}: {err}");
+        assert!(!err.contains("tip: to pass"), "{err}");
+        assert!(!err.contains("invalid digit"), "{err}");
+    }
+}
