@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use cliffload_nats::NatsServer;
-use cliffload_payloads::{Encoding, GenConfig, Generator, ModelSpec, PoolSpec, pool};
+use cliffload_payloads::{Codec, GenConfig, Generator, ModelSpec, PoolSpec, pool};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -103,7 +103,7 @@ pub fn run(args: Args) -> Result<()> {
                 size: args.pool,
                 error_rate: 0.0,
                 arg: Some("order".into()),
-                encoding: Encoding::Json,
+                encoding: Codec::Json,
             };
             let bodies: Vec<Bytes> = pool::build(&mut g, &spec)?
                 .into_iter()

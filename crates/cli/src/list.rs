@@ -66,9 +66,9 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
                 println!(
                     "    {:<40} {} weight {} timeout {} error rate {} · {payload}",
                     t.name,
-                    t.subject,
+                    t.request.subject,
                     t.weight,
-                    human_duration(t.timeout),
+                    human_duration(t.request.timeout),
                     t.error_rate
                 );
             }

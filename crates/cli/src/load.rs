@@ -191,7 +191,11 @@ pub async fn load(
     }
     let (preflight, url) = match via {
         Via::Nats(access) => {
-            let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
+            let targets: Vec<Target> = scenario
+                .tasks
+                .iter()
+                .map(|t| Target::of(&t.name, &t.request))
+                .collect();
             let check = async {
                 let client = cliffload_nats::connect(
                     access,
@@ -243,7 +247,11 @@ pub async fn load(
     let mut connection_events = Vec::new();
     let out = match via {
         Via::Nats(access) => {
-            let targets: Vec<Target> = scenario.tasks.iter().map(Target::of).collect();
+            let targets: Vec<Target> = scenario
+                .tasks
+                .iter()
+                .map(|t| Target::of(&t.name, &t.request))
+                .collect();
             let connector = Arc::new(NatsConnector::new(
                 access.clone(),
                 &client_name(scenario),
@@ -267,7 +275,7 @@ pub async fn load(
             let targets = scenario
                 .tasks
                 .iter()
-                .map(|t| HttpTarget::of(t, base))
+                .map(|t| HttpTarget::of(&t.name, &t.request, base))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(anyhow::Error::msg)?;
             let connector = Arc::new(HttpConnector::new(targets));

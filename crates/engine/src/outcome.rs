@@ -1,6 +1,7 @@
 use cliffload_metrics::Outcome;
-use cliffload_protocol::{Interpretation, ReplyCheck, ReplyKind, classify, error_text};
-use cliffload_scenario::{ExpectStatus, Protocol, Task};
+use cliffload_protocol::{
+    ExpectStatus, Protocol, ReplyCheck, ReplyKind, RequestSpec, classify, error_text,
+};
 
 use crate::transport::Reply;
 
@@ -10,7 +11,7 @@ use crate::transport::Reply;
 #[derive(Debug, Clone)]
 pub struct ReplyRules {
     /// Envelope, micro header, or any reply.
-    pub interpretation: Interpretation,
+    pub protocol: Protocol,
     /// `expect: {status: rejected}`: a refusal is the correct answer.
     pub expect_rejected: bool,
     /// Checks on the body of a successful reply.
@@ -18,16 +19,12 @@ pub struct ReplyRules {
 }
 
 impl ReplyRules {
-    /// The rules of a scenario task. Its `expect.regex` was checked when
-    /// the scenario was loaded; were it bad here, the check is left out.
-    pub fn of(task: &Task) -> Self {
-        let e = &task.expect;
+    /// The rules of a request. Its `expect.regex` was checked when the
+    /// scenario was loaded; were it bad here, the check is left out.
+    pub fn of(request: &RequestSpec) -> Self {
+        let e = &request.expect;
         Self {
-            interpretation: match task.protocol {
-                Protocol::Cliffracer => Interpretation::Cliffracer,
-                Protocol::Micro => Interpretation::Micro,
-                Protocol::Raw => Interpretation::Raw,
-            },
+            protocol: request.protocol,
             expect_rejected: e.status == ExpectStatus::Rejected,
             check: ReplyCheck::new(
                 e.json.clone(),
@@ -52,7 +49,7 @@ impl ReplyRules {
         error_code: Option<&str>,
         body: &[u8],
     ) -> ReplyKind {
-        classify(self.interpretation, content_type, error_code, body)
+        classify(self.protocol, content_type, error_code, body)
     }
 
     /// Judges a reply: its outcome and, when it is not a success, why.

@@ -3,10 +3,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cliffload_payloads::{Encoding, GenConfig, Generator, OrderComplexity, PoolSpec, pool};
+use cliffload_payloads::{GenConfig, Generator, OrderComplexity, PoolSpec, pool};
 use cliffload_scenario::{
-    ArrivalRate, Encoding as WireEncoding, Payload as PayloadSource, Protocol, Scenario, Stages,
-    WaitTime,
+    ArrivalRate, Payload as PayloadSource, Protocol, Scenario, Stages, WaitTime,
 };
 use rand::RngExt;
 
@@ -109,15 +108,12 @@ pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> 
         .tasks
         .iter()
         .map(|t| {
-            let encoding = match t.encoding {
-                WireEncoding::Json => Encoding::Json,
-                WireEncoding::Msgpack => Encoding::MsgPack,
-            };
+            let encoding = t.request.codec;
             match &t.payload {
                 // A raw protocol sends a text payload as its bytes: `payload: "PING"`
                 // is the 4 bytes PING, not the JSON string "\"PING\"".
                 PayloadSource::Static(serde_json::Value::String(text))
-                    if t.protocol == Protocol::Raw =>
+                    if t.request.protocol == Protocol::Raw =>
                 {
                     Ok(vec![Payload::valid(text.clone().into_bytes())])
                 }

@@ -9,14 +9,13 @@
 //! connection (`transport`), a 404 without an envelope (`no_responders`,
 //! nobody serves that route), or a reply that is not an envelope (`decode`).
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cliffload_engine::{Connector, Payload, Reply, ReplyRules, Transport};
 use cliffload_metrics::Outcome;
-use cliffload_protocol::{Codec, ReplyKind, headers};
-use cliffload_scenario::{Encoding, Task};
+use cliffload_protocol::headers::CorrelationIds;
+use cliffload_protocol::{ReplyKind, RequestSpec, headers};
 
 /// Where and how one task's requests go over HTTP.
 #[derive(Debug, Clone)]
@@ -40,23 +39,20 @@ impl HttpTarget {
     ///
     /// # Errors
     /// When the subject is not an RPC subject (no `.rpc.`): it has no HTTP route.
-    pub fn of(task: &Task, base: &str) -> Result<Self, String> {
-        let Some((service, method)) = task.subject.split_once(".rpc.") else {
+    pub fn of(name: &str, request: &RequestSpec, base: &str) -> Result<Self, String> {
+        let Some((service, method)) = request.subject.split_once(".rpc.") else {
             return Err(format!(
-                "task {}: subject {:?} is not `service.rpc.method`, so it has no HTTP route to compare with",
-                task.name, task.subject
+                "task {name}: subject {:?} is not `service.rpc.method`, so it has no HTTP route to compare with",
+                request.subject
             ));
         };
         Ok(Self {
-            name: task.name.clone(),
+            name: name.to_owned(),
             url: format!("{}/{service}/rpc/{method}", base.trim_end_matches('/')),
-            timeout: task.timeout,
-            rules: ReplyRules::of(task),
-            content_type: match task.encoding {
-                Encoding::Json => Codec::Json.mime(),
-                Encoding::Msgpack => Codec::MsgPack.mime(),
-            },
-            correlation: task.headers,
+            timeout: request.timeout,
+            rules: ReplyRules::of(request),
+            content_type: request.codec.mime(),
+            correlation: request.headers,
         })
     }
 }
@@ -104,8 +100,7 @@ impl Connector for HttpConnector {
         Ok(HttpTransport {
             client,
             targets: self.targets.clone(),
-            worker,
-            sequence: Cell::new(0),
+            correlation: CorrelationIds::new(worker),
         })
     }
 }
@@ -115,8 +110,7 @@ impl Connector for HttpConnector {
 pub struct HttpTransport {
     client: reqwest::Client,
     targets: Arc<[HttpTarget]>,
-    worker: usize,
-    sequence: Cell<u64>,
+    correlation: CorrelationIds,
 }
 
 impl HttpTransport {
@@ -135,9 +129,7 @@ impl HttpTransport {
             .header(headers::CONTENT_TYPE, target.content_type)
             .body(payload.body.clone());
         if target.correlation {
-            let n = self.sequence.get();
-            self.sequence.set(n + 1);
-            request = request.header(headers::CORRELATION_ID, format!("cl-{}-{n}", self.worker));
+            request = request.header(headers::CORRELATION_ID, self.correlation.next_id());
         }
         let response = match request.send().await {
             Ok(r) => r,

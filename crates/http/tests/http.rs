@@ -36,7 +36,7 @@ fn connector(base: &str) -> HttpConnector {
     HttpConnector::new(
         tasks(TASKS)
             .iter()
-            .map(|t| HttpTarget::of(t, base).expect("rpc subject"))
+            .map(|t| HttpTarget::of(&t.name, &t.request, base).expect("rpc subject"))
             .collect(),
     )
 }
@@ -122,7 +122,9 @@ async fn a_slow_reply_is_a_timeout() {
         }
     });
     let t = tasks("      - {name: ping, service: test, method: ping, timeout: 200ms}\n");
-    let c = HttpConnector::new(vec![HttpTarget::of(&t[0], &base).expect("rpc")]);
+    let c = HttpConnector::new(vec![
+        HttpTarget::of(&t[0].name, &t[0].request, &base).expect("rpc"),
+    ]);
     let transport = c.connect(0).await.expect("client");
     assert_eq!(
         transport.call(0, &Payload::valid(&b"{}"[..])).await.outcome,
@@ -136,12 +138,13 @@ fn routes_and_base_urls() {
     let t = tasks(
         "      - {name: a, subject: order_processing_service.rpc.process_order}\n      - {name: b, subject: metrics.flush}\n",
     );
-    let a = HttpTarget::of(&t[0], "http://127.0.0.1:18080/").expect("rpc");
+    let a = HttpTarget::of(&t[0].name, &t[0].request, "http://127.0.0.1:18080/").expect("rpc");
     assert_eq!(
         a.url,
         "http://127.0.0.1:18080/order_processing_service/rpc/process_order"
     );
-    let err = HttpTarget::of(&t[1], "http://127.0.0.1:18080").expect_err("not rpc");
+    let err =
+        HttpTarget::of(&t[1].name, &t[1].request, "http://127.0.0.1:18080").expect_err("not rpc");
     assert!(err.contains("metrics.flush"), "{err}");
     assert!(check_base("http://127.0.0.1:18080").is_ok());
     assert!(check_base("https://example.com").is_err());

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_nats::{ConnectErrorKind, ConnectOptions, ServerAddr};
-pub use cliffload_scenario::Secret;
+pub use cliffload_protocol::Secret;
 
 /// Credentials, at most one kind.
 #[derive(Debug, Clone, Default, PartialEq)]

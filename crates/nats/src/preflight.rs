@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use async_nats::{Client, RequestErrorKind};
 use cliffload_engine::{Payload, Plan};
 use cliffload_metrics::Outcome;
+use cliffload_protocol::PreflightMode;
 use cliffload_protocol::{ReplyKind, subject};
-use cliffload_scenario::PreflightMode;
 
 use crate::transport::{Target, request_once};
 

@@ -1,6 +1,5 @@
 //! The engine's [`Transport`] over async-nats.
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,8 +7,8 @@ use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, S
 use bytes::Bytes;
 use cliffload_engine::{Connector, Payload, Reply, ReplyRules, Transport};
 use cliffload_metrics::Outcome;
-use cliffload_protocol::{Codec, ReplyKind, headers};
-use cliffload_scenario::{Encoding, Task};
+use cliffload_protocol::headers::CorrelationIds;
+use cliffload_protocol::{ReplyKind, RequestSpec, headers};
 
 use crate::access::NatsAccess;
 use crate::events::ConnectionEvents;
@@ -32,21 +31,20 @@ pub struct Target {
 }
 
 impl Target {
-    /// The target of a scenario task.
-    pub fn of(task: &Task) -> Self {
-        let codec = codec_of(task.encoding);
-        let headers = task.headers.then(|| {
+    /// The target of task `name`'s requests.
+    pub fn of(name: &str, request: &RequestSpec) -> Self {
+        let headers = request.headers.then(|| {
             let mut h = HeaderMap::new();
-            h.insert(headers::CONTENT_TYPE, codec.mime());
+            h.insert(headers::CONTENT_TYPE, request.codec.mime());
             h
         });
         Self {
-            name: task.name.clone(),
-            subject: Subject::from(task.subject.as_str()),
-            timeout: task.timeout,
-            rules: ReplyRules::of(task),
+            name: name.to_owned(),
+            subject: Subject::from(request.subject.as_str()),
+            timeout: request.timeout,
+            rules: ReplyRules::of(request),
             headers,
-            correlation: task.headers,
+            correlation: request.headers,
         }
     }
 
@@ -78,13 +76,6 @@ fn header<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
         .as_ref()
         .and_then(|h| h.get(name))
         .map(|v| v.as_str())
-}
-
-fn codec_of(encoding: Encoding) -> Codec {
-    match encoding {
-        Encoding::Json => Codec::Json,
-        Encoding::Msgpack => Codec::MsgPack,
-    }
 }
 
 /// Connects a client the way the load generator uses it, named `name`
@@ -151,8 +142,7 @@ impl Connector for NatsConnector {
         Ok(NatsTransport {
             client,
             targets: self.targets.clone(),
-            worker,
-            sequence: Cell::new(0),
+            correlation: CorrelationIds::new(worker),
         })
     }
 }
@@ -162,20 +152,14 @@ impl Connector for NatsConnector {
 pub struct NatsTransport {
     client: Client,
     targets: Arc<[Target]>,
-    worker: usize,
-    sequence: Cell<u64>,
+    correlation: CorrelationIds,
 }
 
 impl NatsTransport {
     fn headers_for(&self, target: &Target) -> Option<HeaderMap> {
         let mut h = target.headers.clone()?;
         if target.correlation {
-            let n = self.sequence.get();
-            self.sequence.set(n + 1);
-            h.insert(
-                headers::CORRELATION_ID,
-                format!("cl-{}-{n}", self.worker).as_str(),
-            );
+            h.insert(headers::CORRELATION_ID, self.correlation.next_id().as_str());
         }
         Some(h)
     }

@@ -15,8 +15,9 @@ pub mod model;
 pub mod pool;
 mod validate;
 
+pub use cliffload_protocol::Codec;
 pub use generate::{GenConfig, Generator, OrderComplexity};
 pub use inject::InjectKind;
 pub use model::*;
-pub use pool::{Encoding, Entry, ModelSpec, PayloadError, PoolSpec, Sample};
+pub use pool::{Entry, ModelSpec, PayloadError, PoolSpec, Sample};
 pub use validate::{Seg, Validate, Violation, Violations, parse_value, parse_with, validate_value};

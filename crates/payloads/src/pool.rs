@@ -2,6 +2,7 @@
 //! load, each labelled valid or with its injected error, so the load loop only
 //! picks bytes. The injected share is exact: round(N × rate) payloads.
 
+use cliffload_protocol::Codec;
 use jiff::Timestamp;
 use rand::seq::SliceRandom;
 use serde_json::{Map, Value};
@@ -291,30 +292,6 @@ impl ModelSpec {
     }
 }
 
-/// How pool bodies are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Encoding {
-    /// JSON.
-    #[default]
-    Json,
-    /// MsgPack (maps keep their keys).
-    MsgPack,
-}
-
-impl Encoding {
-    /// Encodes a value.
-    pub fn encode(self, value: &Value) -> Result<Vec<u8>, PayloadError> {
-        match self {
-            Encoding::Json => {
-                serde_json::to_vec(value).map_err(|e| PayloadError::Encode(e.to_string()))
-            }
-            Encoding::MsgPack => {
-                rmp_serde::to_vec_named(value).map_err(|e| PayloadError::Encode(e.to_string()))
-            }
-        }
-    }
-}
-
 /// What a pool holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolSpec {
@@ -327,7 +304,7 @@ pub struct PoolSpec {
     /// Wrap each payload as `{arg: payload}` (a Cliffracer handler's keyword argument).
     pub arg: Option<String>,
     /// Body encoding.
-    pub encoding: Encoding,
+    pub encoding: Codec,
 }
 
 /// One pre-built request body.
@@ -363,7 +340,10 @@ pub fn build(g: &mut Generator, spec: &PoolSpec) -> Result<Vec<Entry>, PayloadEr
                 None => s.value,
             };
             Ok(Entry {
-                body: spec.encoding.encode(&value)?,
+                body: spec
+                    .encoding
+                    .encode(&value)
+                    .map_err(|e| PayloadError::Encode(e.to_string()))?,
                 injected: s.injected,
             })
         })

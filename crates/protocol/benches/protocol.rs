@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use cliffload_protocol::{Interpretation, ReplyKind, classify, headers};
+use cliffload_protocol::{Protocol, ReplyKind, classify, headers};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 // Captured from a real Cliffracer 1.0.0 service (protocol doc §9).
@@ -41,38 +41,38 @@ fn batch_reply(n: usize) -> Vec<u8> {
 fn classification(c: &mut Criterion) {
     let ok_7kb = batch_reply(36);
     eprintln!("batch_process_orders reply: {} B", ok_7kb.len());
-    let cases: [(&str, Interpretation, &str, &[u8], ReplyKind); 5] = [
+    let cases: [(&str, Protocol, &str, &[u8], ReplyKind); 5] = [
         (
             "ok_small",
-            Interpretation::Cliffracer,
+            Protocol::Cliffracer,
             headers::JSON,
             OK_SMALL,
             ReplyKind::Success,
         ),
         (
             "validation_error",
-            Interpretation::Cliffracer,
+            Protocol::Cliffracer,
             headers::JSON,
             VALIDATION,
             ReplyKind::ValidationRefused,
         ),
         (
             "ok_7kb",
-            Interpretation::Cliffracer,
+            Protocol::Cliffracer,
             headers::JSON,
             &ok_7kb,
             ReplyKind::Success,
         ),
         (
             "ok_msgpack_small",
-            Interpretation::Cliffracer,
+            Protocol::Cliffracer,
             headers::MSGPACK,
             OK_MSGPACK,
             ReplyKind::Success,
         ),
         (
             "raw",
-            Interpretation::Raw,
+            Protocol::Raw,
             headers::JSON,
             OK_SMALL,
             ReplyKind::Success,

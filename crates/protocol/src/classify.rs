@@ -8,9 +8,20 @@ use serde::Deserialize;
 use crate::codec::Codec;
 use crate::envelope::{INTERNAL_ERROR_PREFIX, UNKNOWN_METHOD_PREFIX, VALIDATION_FAILED};
 
-/// How a task's replies are judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Interpretation {
+/// How a task's replies are judged (a task's `protocol:`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
     /// Cliffracer envelope: `success` decides, `error` says why.
     #[default]
     Cliffracer,
@@ -45,19 +56,19 @@ struct View<'a> {
 /// Classifies a reply. `content_type` and `service_error_code` are the reply's
 /// header values, if present.
 pub fn classify(
-    interpretation: Interpretation,
+    protocol: Protocol,
     content_type: Option<&str>,
     service_error_code: Option<&str>,
     body: &[u8],
 ) -> ReplyKind {
-    match interpretation {
-        Interpretation::Raw => ReplyKind::Success,
-        Interpretation::Micro => match service_error_code {
+    match protocol {
+        Protocol::Raw => ReplyKind::Success,
+        Protocol::Micro => match service_error_code {
             None => ReplyKind::Success,
             Some(code) if code.trim().starts_with('4') => ReplyKind::ValidationRefused,
             Some(_) => ReplyKind::ServiceError,
         },
-        Interpretation::Cliffracer => classify_envelope(content_type, body),
+        Protocol::Cliffracer => classify_envelope(content_type, body),
     }
 }
 
@@ -123,12 +134,7 @@ mod tests {
     use super::*;
 
     fn cliff(body: &[u8]) -> ReplyKind {
-        classify(
-            Interpretation::Cliffracer,
-            Some("application/json"),
-            None,
-            body,
-        )
+        classify(Protocol::Cliffracer, Some("application/json"), None, body)
     }
 
     // Bodies below are the captured replies of protocol doc §9.
@@ -163,7 +169,7 @@ mod tests {
         let body = b"\x84\xa7success\xc3\xa6result\xa6packed\xa9timestamp\xd9 2026-11-29T12:38:05.153520+00:00\xaecorrelation_id\xb5corr_386da0d3a0ae4497";
         assert_eq!(
             classify(
-                Interpretation::Cliffracer,
+                Protocol::Cliffracer,
                 Some("application/msgpack"),
                 None,
                 body
@@ -171,7 +177,7 @@ mod tests {
             ReplyKind::Success
         );
         assert_eq!(
-            classify(Interpretation::Cliffracer, None, None, body),
+            classify(Protocol::Cliffracer, None, None, body),
             ReplyKind::Success
         );
     }
@@ -192,7 +198,7 @@ mod tests {
         ));
         assert!(matches!(
             classify(
-                Interpretation::Cliffracer,
+                Protocol::Cliffracer,
                 Some("application/msgpack"),
                 None,
                 b"\x92\xc3\xa2ok"
@@ -203,7 +209,7 @@ mod tests {
 
     #[test]
     fn micro_uses_the_error_code_header() {
-        let m = |code| classify(Interpretation::Micro, None, code, b"anything");
+        let m = |code| classify(Protocol::Micro, None, code, b"anything");
         assert_eq!(m(None), ReplyKind::Success);
         assert_eq!(m(Some("400")), ReplyKind::ValidationRefused);
         assert_eq!(m(Some("500")), ReplyKind::ServiceError);
@@ -224,7 +230,7 @@ mod tests {
     #[test]
     fn raw_accepts_anything() {
         assert_eq!(
-            classify(Interpretation::Raw, None, None, b"\x00garbage"),
+            classify(Protocol::Raw, None, None, b"\x00garbage"),
             ReplyKind::Success
         );
     }
@@ -236,11 +242,11 @@ mod fuzz {
 
     use super::*;
 
-    fn interpretation() -> impl Strategy<Value = Interpretation> {
+    fn protocol() -> impl Strategy<Value = Protocol> {
         prop_oneof![
-            Just(Interpretation::Cliffracer),
-            Just(Interpretation::Micro),
-            Just(Interpretation::Raw),
+            Just(Protocol::Cliffracer),
+            Just(Protocol::Micro),
+            Just(Protocol::Raw),
         ]
     }
 
@@ -274,13 +280,13 @@ mod fuzz {
         // read from objects.
         #[test]
         fn any_reply_is_classified_without_panicking(
-            i in interpretation(),
+            i in protocol(),
             ct in content_type(),
             code in proptest::option::of(".{0,5}"),
             body in body(),
         ) {
             let kind = classify(i, ct.as_deref(), code.as_deref(), &body);
-            if i == Interpretation::Raw {
+            if i == Protocol::Raw {
                 prop_assert_eq!(kind, ReplyKind::Success);
             }
             let _ = error_text(ct.as_deref(), &body);

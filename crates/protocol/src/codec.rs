@@ -5,13 +5,24 @@ use serde::de::DeserializeOwned;
 
 use crate::headers;
 
-/// How a body is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a body is encoded (a task's `encoding:`, `json` or `msgpack`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Codec {
-    /// `application/json` (the default).
+    /// JSON, `Content-Type: application/json` (the default).
     #[default]
     Json,
-    /// `application/msgpack`.
+    /// MsgPack, `Content-Type: application/msgpack`.
     MsgPack,
 }
 

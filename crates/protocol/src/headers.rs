@@ -24,3 +24,41 @@ pub const CORRELATION_HEADERS: [&str; 7] = [
     "Request-ID",
     "Trace-ID",
 ];
+
+/// The `X-Correlation-ID` values one worker sends, `cl-{worker}-{n}`: unique
+/// across the run's workers, counted without a lock (one per worker thread).
+#[derive(Debug)]
+pub struct CorrelationIds {
+    worker: usize,
+    next: std::cell::Cell<u64>,
+}
+
+impl CorrelationIds {
+    /// The sequence of worker `worker`, from 0.
+    pub fn new(worker: usize) -> Self {
+        Self {
+            worker,
+            next: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The next id.
+    pub fn next_id(&self) -> String {
+        let n = self.next.get();
+        self.next.set(n + 1);
+        format!("cl-{}-{n}", self.worker)
+    }
+}
+
+#[cfg(test)]
+mod correlation_tests {
+    use super::CorrelationIds;
+
+    #[test]
+    fn ids_count_up_per_worker() {
+        let a = CorrelationIds::new(3);
+        assert_eq!(a.next_id(), "cl-3-0");
+        assert_eq!(a.next_id(), "cl-3-1");
+        assert_eq!(CorrelationIds::new(4).next_id(), "cl-4-0");
+    }
+}

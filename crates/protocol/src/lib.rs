@@ -4,20 +4,23 @@
 //! Key types: [`subject`] (the `{ns.}{service}.rpc.{method}` family),
 //! [`Codec`] (JSON or MsgPack, chosen by `Content-Type` or sniffed),
 //! [`Envelope`] and [`ErrorDetail`] (what a service answers), and
-//! [`classify`] with [`Interpretation`] and [`ReplyKind`] (what a client
-//! makes of a reply).
+//! [`classify`] with [`Protocol`] and [`ReplyKind`] (what a client
+//! makes of a reply), [`RequestSpec`] (one task's request, described for
+//! both transports).
 
 mod check;
 mod classify;
 mod codec;
 mod envelope;
 pub mod headers;
+mod request;
 pub mod subject;
 
 pub use check::ReplyCheck;
-pub use classify::{Interpretation, ReplyKind, classify, error_text};
+pub use classify::{Protocol, ReplyKind, classify, error_text};
 pub use codec::{Codec, CodecError};
 pub use envelope::{
     Envelope, ErrorDetail, INTERNAL_ERROR_PREFIX, Loc, REFUSED_PREFIX, UNKNOWN_METHOD_PREFIX,
     VALIDATION_FAILED,
 };
+pub use request::{ExpectStatus, PreflightMode, ReplyExpect, RequestSpec, Secret};

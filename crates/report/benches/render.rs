@@ -88,7 +88,10 @@ fn measurements(s: &Scenario) -> (TaskTable, Vec<IntervalStats>) {
                 .unwrap_or(0);
             let roll = lcg.next();
             let (outcome, latency_us) = if incident && roll < 0.1 {
-                (Outcome::Timeout, s.tasks[task].timeout.as_micros() as f64)
+                (
+                    Outcome::Timeout,
+                    s.tasks[task].request.timeout.as_micros() as f64,
+                )
             } else {
                 let outcome = match (roll * 1000.0) as u32 {
                     0..970 => Outcome::Ok,

@@ -398,7 +398,7 @@ impl RunResult {
                 let c = row.counts();
                 TaskRow {
                     name: task.name.clone(),
-                    subject: task.subject.clone(),
+                    subject: task.request.subject.clone(),
                     requests: c.total(),
                     successes: c.in_class(OutcomeClass::Success),
                     failures: c.in_class(OutcomeClass::Failure),

@@ -20,6 +20,9 @@ mod validate;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+pub use cliffload_protocol::{
+    Codec, ExpectStatus, PreflightMode, Protocol, ReplyExpect, RequestSpec, Secret,
+};
 pub use duration::parse_duration;
 pub use error::ConfigError;
 pub use locate::Position;
@@ -162,29 +165,6 @@ impl ScenarioFile {
                 name: name.to_owned(),
                 known: self.scenarios.iter().map(|s| s.name.clone()).collect(),
             })
-    }
-}
-
-/// A secret string (password, token): `Debug` prints `***`, so no log,
-/// report or error built from a value holding it can show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-
-    /// The secret itself: only for logging in.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
     }
 }
 
@@ -435,113 +415,6 @@ pub enum WaitTime {
     Pacing(Duration),
 }
 
-/// How replies of a task are judged.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Deserialize,
-    serde::Serialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// Cliffracer envelope (`success`, `error`).
-    #[default]
-    Cliffracer,
-    /// NATS micro service (`Nats-Service-Error-Code` header).
-    Micro,
-    /// Any reply is a success.
-    Raw,
-}
-
-/// What the smoke call of each task before the load does with a problem.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Deserialize,
-    serde::Serialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum PreflightMode {
-    /// Stop the run: at once for no responders, a reply that is not an
-    /// envelope, or a refused valid payload; after 3 tries for a service
-    /// error or a timeout (a service that fails now and then).
-    #[default]
-    Strict,
-    /// Say so in a warning, and run.
-    Warn,
-    /// No smoke call.
-    Off,
-}
-
-/// What a task's reply should be (`expect:`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Deserialize,
-    serde::Serialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpectStatus {
-    /// A success (the default).
-    #[default]
-    Ok,
-    /// A refusal: the body is meant to be refused (a fixed invalid payload),
-    /// so a refusal is the correct answer and an acceptance a failure.
-    Rejected,
-}
-
-/// Checks on a task's replies (`expect: {status, json, contains, regex,
-/// max_bytes}`): a successful reply that fails one is `check_failed`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ReplyExpect {
-    /// Success or refusal.
-    pub status: ExpectStatus,
-    /// `path.to.field` → the value it must have.
-    pub json: Vec<(String, serde_json::Value)>,
-    /// Text the reply must contain.
-    pub contains: Option<String>,
-    /// A regular expression the reply must match (checked when loaded).
-    pub regex: Option<String>,
-    /// The largest acceptable reply, in bytes.
-    pub max_bytes: Option<usize>,
-}
-
-/// How request bodies are encoded.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Deserialize,
-    serde::Serialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Encoding {
-    /// JSON, `Content-Type: application/json`.
-    #[default]
-    Json,
-    /// MsgPack, `Content-Type: application/msgpack`.
-    Msgpack,
-}
-
 /// Where a task's bodies come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
@@ -561,24 +434,14 @@ pub enum Payload {
 pub struct Task {
     /// Name in reports: `Class.task` (unique within the scenario).
     pub name: String,
-    /// NATS subject the request goes to.
-    pub subject: String,
-    /// How replies are judged.
-    pub protocol: Protocol,
+    /// What to send where and how to read the reply (what the transports consume).
+    pub request: RequestSpec,
     /// Relative frequency among its class's tasks.
     pub weight: NonZeroU32,
-    /// How long to wait for a reply.
-    pub timeout: Duration,
     /// The request bodies.
     pub payload: Payload,
-    /// How the body is encoded on the wire.
-    pub encoding: Encoding,
-    /// Send `Content-Type` and a unique `X-Correlation-ID` with each request.
-    pub headers: bool,
     /// Share of this task's generated payloads with an injected error.
     pub error_rate: f64,
-    /// What its replies must be.
-    pub expect: ReplyExpect,
 }
 
 /// Pass/fail checks of a scenario (`performance_expectations`).

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Encoding, Protocol};
+use crate::{Codec, Protocol};
 
 /// The whole file.
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -183,7 +183,7 @@ pub struct RawTask {
     pub payload: Option<Value>,
     /// Generated bodies.
     pub generate: Option<RawGenerate>,
-    pub encoding: Option<Encoding>,
+    pub encoding: Option<Codec>,
     pub headers: Option<bool>,
     /// Overrides the scenario's `error_rate` for this task.
     pub error_rate: Option<f64>,

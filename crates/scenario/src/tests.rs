@@ -40,8 +40,8 @@ fn parses_the_documented_shape() {
         s.tasks[0].payload,
         Payload::Static(serde_json::json!({"message": "hello"}))
     );
-    assert_eq!(s.tasks[1].protocol, Protocol::Raw);
-    assert_eq!(s.tasks[1].timeout, Duration::from_secs(5));
+    assert_eq!(s.tasks[1].request.protocol, Protocol::Raw);
+    assert_eq!(s.tasks[1].request.timeout, Duration::from_secs(5));
     assert_eq!(s.tasks[1].payload, Payload::Static(serde_json::json!({})));
 }
 
@@ -52,7 +52,7 @@ fn builtin_catalog_is_valid() {
     assert!(
         ping.tasks
             .iter()
-            .all(|t| t.subject.starts_with("test.rpc."))
+            .all(|t| t.request.subject.starts_with("test.rpc."))
     );
     let names: Vec<&str> = c.scenarios.iter().map(|s| s.name.as_str()).collect();
     for want in [
@@ -90,12 +90,11 @@ fn builtin_catalog_is_valid() {
             ("OrderProcessingUser", 3)
         ]
     );
-    assert!(
-        baseline
-            .tasks
-            .iter()
-            .all(|t| t.subject.starts_with("order_processing_service.rpc."))
-    );
+    assert!(baseline.tasks.iter().all(|t| {
+        t.request
+            .subject
+            .starts_with("order_processing_service.rpc.")
+    }));
     let mixed = c.get("mixed_workload").expect("mixed");
     let weights: Vec<(&str, u32)> = mixed
         .tasks
@@ -615,16 +614,16 @@ fn expect_reads_status_json_text_regex_and_size() {
         r#"{name: p, subject: a.rpc.p, expect: {status: rejected, json: {"result.status": ok}, contains: pong, regex: "^x", max_bytes: 100}}"#,
     )
     .expect("valid");
-    assert_eq!(t.expect.status, crate::ExpectStatus::Rejected);
+    assert_eq!(t.request.expect.status, crate::ExpectStatus::Rejected);
     assert_eq!(
-        t.expect.json,
+        t.request.expect.json,
         vec![("result.status".to_owned(), serde_json::json!("ok"))]
     );
-    assert_eq!(t.expect.contains.as_deref(), Some("pong"));
-    assert_eq!(t.expect.max_bytes, Some(100));
+    assert_eq!(t.request.expect.contains.as_deref(), Some("pong"));
+    assert_eq!(t.request.expect.max_bytes, Some(100));
     // Without expect: a success, nothing checked.
     let plain = one_task("{name: p, subject: a.rpc.p}").expect("valid");
-    assert_eq!(plain.expect, crate::ReplyExpect::default());
+    assert_eq!(plain.request.expect, crate::ReplyExpect::default());
 }
 
 #[test]

@@ -10,8 +10,8 @@ use crate::error::closest;
 use crate::raw::*;
 use crate::{
     Claims, ConfigError, DEFAULT_SEED, DEFAULT_TIMEOUT, DataGeneration, ExpectStatus, Expectations,
-    Payload, Protocol, ReplyExpect, Scenario, ScenarioFile, Settings, Stages, Task, UserClass,
-    WaitTime, parse_duration,
+    Payload, Protocol, ReplyExpect, RequestSpec, Scenario, ScenarioFile, Settings, Stages, Task,
+    UserClass, WaitTime, parse_duration,
 };
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -721,15 +721,17 @@ fn task(
     let expect = reply_expect(&format!("{path}.expect"), raw)?;
     Ok(Task {
         name: format!("{class}.{short}"),
-        subject,
-        protocol: raw.protocol.unwrap_or_default(),
+        request: RequestSpec {
+            subject,
+            protocol: raw.protocol.unwrap_or_default(),
+            timeout,
+            codec: raw.encoding.unwrap_or_default(),
+            headers: raw.headers.unwrap_or(false),
+            expect,
+        },
         weight,
-        timeout,
         payload,
-        encoding: raw.encoding.unwrap_or_default(),
-        headers: raw.headers.unwrap_or(false),
         error_rate,
-        expect,
     })
 }
 

@@ -1,7 +1,7 @@
 // Property tests over seeds, kinds and arbitrary JSON.
 
 use cliffload_payloads::{
-    ComplexOrder, Encoding, GenConfig, Generator, InjectKind, ModelSpec, PoolSpec, Seg, pool,
+    Codec, ComplexOrder, GenConfig, Generator, InjectKind, ModelSpec, PoolSpec, Seg, pool,
 };
 use jiff::Timestamp;
 use proptest::prelude::*;
@@ -78,7 +78,7 @@ proptest! {
 
     #[test]
     fn the_same_seed_gives_the_same_bytes(seed in any::<u64>()) {
-        let spec = PoolSpec { model: ModelSpec::Order { items: None }, size: 5, error_rate: 0.4, arg: Some("order".into()), encoding: Encoding::Json };
+        let spec = PoolSpec { model: ModelSpec::Order { items: None }, size: 5, error_rate: 0.4, arg: Some("order".into()), encoding: Codec::Json };
         let a = pool::build(&mut generator(seed), &spec).expect("builds");
         let b = pool::build(&mut generator(seed), &spec).expect("builds");
         prop_assert_eq!(a, b);
@@ -127,7 +127,7 @@ fn pools_hold_exactly_the_configured_injected_share() {
             size,
             error_rate: rate,
             arg: Some("test_data".into()),
-            encoding: Encoding::Json,
+            encoding: Codec::Json,
         };
         let entries = pool::build(&mut generator(1), &spec).expect("builds");
         assert_eq!(entries.len(), size);
@@ -151,7 +151,7 @@ fn pools_hold_exactly_the_configured_injected_share() {
         size: 3,
         error_rate: 1.5,
         arg: None,
-        encoding: Encoding::Json,
+        encoding: Codec::Json,
     };
     assert!(pool::build(&mut generator(1), &bad).is_err());
 }
@@ -165,8 +165,8 @@ fn msgpack_pools_decode_to_the_json_values() {
         arg: Some("events".into()),
         encoding,
     };
-    let json = pool::build(&mut generator(9), &spec(Encoding::Json)).expect("json");
-    let packed = pool::build(&mut generator(9), &spec(Encoding::MsgPack)).expect("msgpack");
+    let json = pool::build(&mut generator(9), &spec(Codec::Json)).expect("json");
+    let packed = pool::build(&mut generator(9), &spec(Codec::MsgPack)).expect("msgpack");
     for (j, p) in json.iter().zip(&packed) {
         let a: Value = serde_json::from_slice(&j.body).expect("json");
         let b: Value = rmp_serde::from_slice(&p.body).expect("msgpack");
