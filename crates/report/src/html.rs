@@ -1,14 +1,21 @@
-//! One self-contained HTML file: verdict first, charts as inline SVG
-//! (plotters), a table per task. No script, no external URL; every string
-//! from the run (task names, subjects, service replies) is escaped.
+//! One self-contained HTML file: verdict first, then the tables Locust's
+//! report has (requests and latency percentiles per task, failures), charts
+//! as inline SVG ([`chart`], plotters, legends beside them) and each user
+//! class's task ratio. No script, no external URL; every string from the run
+//! (task names, subjects, service replies) is escaped.
 
 use std::fmt::Write;
 
-use plotters::prelude::*;
-
-use crate::result::RunResult;
+use crate::result::{LatencyUs, RunResult, TaskRow};
 use crate::text::latency;
 use crate::verdict::ClaimStatus;
+
+mod axis;
+mod bars;
+mod chart;
+mod charts;
+#[cfg(test)]
+mod tests;
 
 /// Escapes text for HTML content and attributes.
 pub fn escape(s: &str) -> String {
@@ -24,225 +31,6 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
-}
-
-const W: u32 = 860;
-const H: u32 = 300;
-
-type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
-
-/// A line chart of `series` (x described by `x_label`), as an SVG string.
-fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_>]) -> String {
-    line_chart_marked(title, x_label, y_label, series, &[])
-}
-
-/// A vertical mark on a time chart: a connection event at `x` seconds.
-type Mark = (f64, RGBColor);
-
-/// The connection events of `r` as marks (red: lost, green: back, orange: other).
-fn event_marks(r: &RunResult) -> Vec<Mark> {
-    r.connection_events
-        .iter()
-        .filter(|e| e.t_s >= 0.0)
-        .map(|e| {
-            let color = match e.event.as_str() {
-                "disconnected" | "closed" => RED,
-                "reconnected" => GREEN,
-                _ => RGBColor(240, 140, 0),
-            };
-            (e.t_s, color)
-        })
-        .collect()
-}
-
-/// [`line_chart`] with a dashed vertical line at each mark.
-fn line_chart_marked(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series<'_>],
-    marks: &[Mark],
-) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let x_max = series
-            .iter()
-            .flat_map(|s| s.2.iter().map(|p| p.0))
-            .fold(1.0f64, f64::max);
-        let y_max = series
-            .iter()
-            .flat_map(|s| s.2.iter().map(|p| p.1))
-            .fold(0.0f64, f64::max)
-            .max(1e-3)
-            * 1.1;
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-        else {
-            return svg_fallback(title);
-        };
-        let _ = chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw();
-        for &(x, color) in marks.iter().filter(|m| m.0 <= x_max) {
-            let _ = chart.draw_series(DashedLineSeries::new(
-                [(x, 0.0), (x, y_max)],
-                4,
-                3,
-                color.stroke_width(1),
-            ));
-        }
-        for (name, color, points) in series {
-            let color = *color;
-            if let Ok(s) = chart.draw_series(LineSeries::new(
-                points.iter().copied(),
-                color.stroke_width(2),
-            )) {
-                s.label(*name).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            }
-        }
-        let _ = chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw();
-        let _ = root.present();
-    }
-    svg
-}
-
-/// Bars of ok / rejected / failed requests per task.
-fn outcome_bars(r: &RunResult) -> String {
-    let mut svg = String::new();
-    {
-        let height = (80 + 40 * r.tasks.len() as u32).max(160);
-        let root = SVGBackend::with_string(&mut svg, (W, height)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let n = r.tasks.len().max(1);
-        let x_max = r.tasks.iter().map(|t| t.requests).max().unwrap_or(1).max(1) as f64 * 1.05;
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption("Outcomes per task", ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(10)
-            .build_cartesian_2d(0.0..x_max, 0.0..n as f64)
-        else {
-            return svg_fallback("Outcomes per task");
-        };
-        let _ = chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_y_axis()
-            .x_desc("requests")
-            .draw();
-        for (i, t) in r.tasks.iter().enumerate() {
-            let y0 = (n - 1 - i) as f64 + 0.2;
-            let y1 = y0 + 0.6;
-            let parts = [
-                (t.successes, GREEN),
-                (t.rejected, RGBColor(240, 170, 0)),
-                (t.failures, RED),
-            ];
-            let mut x = 0.0;
-            for (count, color) in parts {
-                let w = count as f64;
-                if w > 0.0 {
-                    let _ = chart.draw_series(std::iter::once(Rectangle::new(
-                        [(x, y0), (x + w, y1)],
-                        color.filled(),
-                    )));
-                }
-                x += w;
-            }
-            let label = format!(
-                "{} — ok {} · rejected {} · failed {}",
-                t.name, t.successes, t.rejected, t.failures
-            );
-            let _ = chart.draw_series(std::iter::once(Text::new(
-                label,
-                (x_max * 0.01, y1 + 0.05),
-                ("sans-serif", 13),
-            )));
-        }
-        let _ = root.present();
-    }
-    svg
-}
-
-/// Median of successful requests per task, NATS beside HTTP, as bars.
-fn comparison_bars(c: &crate::comparison::Comparison) -> String {
-    const TITLE: &str = "Median latency per task: NATS (blue) vs HTTP (red)";
-    let mut svg = String::new();
-    {
-        let rows = c.tasks.len().max(1);
-        let height = (80 + 56 * rows as u32).max(160);
-        let root = SVGBackend::with_string(&mut svg, (W, height)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let ms = |us: u64| us as f64 / 1000.0;
-        let x_max = c
-            .tasks
-            .iter()
-            .flat_map(|t| [t.nats_latency_us.p50, t.http_latency_us.p50])
-            .map(ms)
-            .fold(1e-3, f64::max)
-            * 1.3;
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(TITLE, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(10)
-            .build_cartesian_2d(0.0..x_max, 0.0..rows as f64)
-        else {
-            return svg_fallback(TITLE);
-        };
-        let _ = chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_y_axis()
-            .x_desc("ms (successful requests)")
-            .draw();
-        for (i, t) in c.tasks.iter().enumerate() {
-            let base = (rows - 1 - i) as f64;
-            for (j, (l, colour)) in [(&t.nats_latency_us, BLUE), (&t.http_latency_us, RED)]
-                .into_iter()
-                .enumerate()
-            {
-                if l.count == 0 {
-                    continue;
-                }
-                let y0 = base + 0.1 + 0.3 * j as f64;
-                let _ = chart.draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, y0), (ms(l.p50), y0 + 0.25)],
-                    colour.filled(),
-                )));
-                let _ = chart.draw_series(std::iter::once(Text::new(
-                    latency(l.p50),
-                    (ms(l.p50) + x_max * 0.01, y0 + 0.22),
-                    ("sans-serif", 12),
-                )));
-            }
-            let _ = chart.draw_series(std::iter::once(Text::new(
-                t.name.clone(),
-                (x_max * 0.01, base + 0.97),
-                ("sans-serif", 13),
-            )));
-        }
-        let _ = root.present();
-    }
-    svg
-}
-
-fn svg_fallback(title: &str) -> String {
-    format!("<p>(no chart: {})</p>", escape(title))
 }
 
 /// Renders the whole report.
@@ -314,142 +102,211 @@ pub fn render(r: &RunResult) -> String {
             crate::text::latency(l.max)
         );
     }
+    tasks_table(&mut out, r);
+    percentile_table(&mut out, r);
     failures_table(&mut out, r);
     events_table(&mut out, r);
-    let t = |i: &crate::result::IntervalRow| f64::from(i.t) + i.duration_s;
-    // The last, partial interval (replies in flight at the deadline) is a
-    // sliver of a second: drawn, it would look like a collapse.
-    let whole = || r.intervals.iter().filter(|i| i.duration_s >= 0.5);
-    let throughput = [
-        ("requests/s", BLUE, whole().map(|i| (t(i), i.rps)).collect()),
-        (
-            "failures/s",
-            RED,
-            whole()
-                .map(|i| (t(i), i.failures as f64 / i.duration_s.max(1e-9)))
-                .collect(),
-        ),
-    ];
-    let ms = |us: u64| us as f64 / 1000.0;
-    let ok_intervals = || whole().filter(|i| i.latency_us.count > 0);
-    let latency_series = [
-        (
-            "p50",
-            GREEN,
-            ok_intervals()
-                .map(|i| (t(i), ms(i.latency_us.p50)))
-                .collect(),
-        ),
-        (
-            "p90",
-            RGBColor(240, 170, 0),
-            ok_intervals()
-                .map(|i| (t(i), ms(i.latency_us.p90)))
-                .collect(),
-        ),
-        (
-            "p99",
-            RED,
-            ok_intervals()
-                .map(|i| (t(i), ms(i.latency_us.p99)))
-                .collect(),
-        ),
-    ];
-    let l = &s.latency_us;
-    let distribution: Vec<(f64, f64)> = [
-        (0.0, l.min),
-        (50.0, l.p50),
-        (66.0, l.p66),
-        (75.0, l.p75),
-        (80.0, l.p80),
-        (90.0, l.p90),
-        (95.0, l.p95),
-        (98.0, l.p98),
-        (99.0, l.p99),
-        (99.9, l.p999),
-        (99.99, l.p9999),
-        (100.0, l.max),
-    ]
-    .into_iter()
-    .map(|(p, v)| (p, ms(v)))
-    .collect();
     out.push_str("<h2>Throughput</h2>\n");
-    let marks = event_marks(r);
-    out.push_str(&line_chart_marked(
-        "Requests and failures per second",
-        "seconds",
-        "per second",
-        &throughput,
-        &marks,
-    ));
-    let (what, unit) = if r.open_model.is_some() {
-        ("Requests in flight (most at once per second)", "in flight")
-    } else {
-        ("Users running", "users")
-    };
-    let active = [(
-        unit,
-        BLUE,
-        whole().map(|i| (t(i), f64::from(i.active))).collect(),
-    )];
-    let _ = writeln!(out, "<h2>{what}</h2>");
-    out.push_str(&line_chart(what, "seconds", unit, &active));
+    out.push_str(&charts::throughput(r).html());
+    match charts::failures(r) {
+        Some(c) => out.push_str(&c.html()),
+        None => out.push_str("<p>No request failed.</p>\n"),
+    }
+    let active = charts::active(r);
+    let _ = writeln!(out, "<h2>{}</h2>", escape(&active.title));
+    out.push_str(&active.html());
     out.push_str("<h2>Latency over time (successful requests)</h2>\n");
-    out.push_str(&line_chart(
-        "Latency percentiles per second",
-        "seconds",
-        "ms",
-        &latency_series,
-    ));
+    const NO_LATENCY: &str = "<p>No successful request: no latency to show.</p>\n";
+    if s.latency_us.count > 0 {
+        out.push_str(&charts::latency_over_time(r).html());
+    } else {
+        out.push_str(NO_LATENCY);
+    }
     out.push_str("<h2>Latency distribution (successful requests)</h2>\n");
-    out.push_str(&line_chart(
-        "Latency by percentile",
-        "percentile",
-        "ms",
-        &[("latency", BLUE, distribution)],
-    ));
+    match charts::distribution(&s.latency_us) {
+        Some(c) => out.push_str(&c.html()),
+        None => out.push_str(NO_LATENCY),
+    }
     out.push_str("<h2>Outcomes</h2>\n");
-    out.push_str(&outcome_bars(r));
+    out.push_str(&bars::outcome_bars(r));
     if let Some(c) = &r.comparison {
         comparison(&mut out, c);
     }
     if let Some(m) = &r.monitor {
-        processes(&mut out, m);
+        processes(&mut out, m, r);
     }
-    out.push_str("<h2>Tasks</h2>\n<table><tr><th>task</th><th>subject</th><th>requests</th><th>ok</th><th>rejected</th><th>failed</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>outcomes</th></tr>\n");
-    for task in &r.tasks {
-        let lat = &task.latency_us;
-        let cell = |v: u64| {
-            if task.successes > 0 {
-                latency(v)
-            } else {
-                "-".into()
-            }
-        };
-        let outcomes: Vec<String> = task
-            .outcomes
-            .iter()
-            .map(|(o, e)| format!("{} {}", o.name(), e.count))
-            .collect();
+    ratio_table(&mut out, r);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// Requests and outcomes per task, and all tasks together.
+fn tasks_table(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>Tasks</h2>\n<table><tr><th>task</th><th>subject</th><th>requests</th><th>ok</th><th>rejected</th><th>failed</th><th>req/s</th><th>outcomes</th></tr>\n");
+    for t in &r.tasks {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&task.name),
-            escape(&task.subject),
-            task.requests,
-            task.successes,
-            task.rejected,
-            task.failures,
-            task.rps,
-            cell(lat.p50),
-            cell(lat.p90),
-            cell(lat.p99),
-            cell(lat.max),
-            escape(&outcomes.join(" · "))
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td>{}</td></tr>",
+            escape(&t.name),
+            breakable_subject(&t.subject),
+            t.requests,
+            t.successes,
+            t.rejected,
+            t.failures,
+            t.rps,
+            escape(&outcome_words(
+                t.outcomes.iter().map(|(o, e)| (*o, e.count))
+            ))
         );
     }
-    out.push_str("</table>\n<p class=\"note\">Latency percentiles are of successful requests; failures keep their own latency per outcome in result.json.</p>\n</body></html>\n");
-    out
+    let s = &r.summary;
+    let _ = writeln!(
+        out,
+        "<tr class=\"total\"><td>all tasks</td><td></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td>{}</td></tr>",
+        s.requests,
+        s.successes,
+        s.rejected,
+        s.failures,
+        s.rps,
+        escape(&outcome_words(s.outcomes.iter().map(|(o, n)| (*o, *n))))
+    );
+    out.push_str("</table>\n");
+}
+
+/// `ok 12 · timeout 3`.
+fn outcome_words(counts: impl Iterator<Item = (cliffload_metrics::Outcome, u64)>) -> String {
+    counts
+        .map(|(o, n)| format!("{} {n}", o.name()))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A subject that may break after each dot: a long one wraps at its
+/// tokens instead of squeezing the column to a letter per line.
+fn breakable_subject(subject: &str) -> String {
+    escape(subject).replace('.', ".<wbr>")
+}
+
+/// One figure of a latency summary.
+type Percentile = fn(&LatencyUs) -> u64;
+
+/// The percentiles of Locust's response-time table, per task and for all tasks.
+const PERCENTILES: [(&str, Percentile); 11] = [
+    ("p50", |l| l.p50),
+    ("p66", |l| l.p66),
+    ("p75", |l| l.p75),
+    ("p80", |l| l.p80),
+    ("p90", |l| l.p90),
+    ("p95", |l| l.p95),
+    ("p98", |l| l.p98),
+    ("p99", |l| l.p99),
+    ("p99.9", |l| l.p999),
+    ("p99.99", |l| l.p9999),
+    ("max", |l| l.max),
+];
+
+/// Latency percentiles of the successful requests, per task (Locust's
+/// response-time statistics).
+fn percentile_table(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>Latency percentiles (successful requests)</h2>\n<table class=\"percentiles\"><tr><th>task</th>");
+    for (name, _) in PERCENTILES {
+        let _ = write!(out, "<th>{name}</th>");
+    }
+    out.push_str("</tr>\n");
+    let row = |out: &mut String, class: &str, name: &str, l: &LatencyUs| {
+        let _ = write!(out, "<tr{class}><td>{}</td>", escape(name));
+        for (_, f) in PERCENTILES {
+            let cell = if l.count > 0 {
+                latency(f(l))
+            } else {
+                "-".into()
+            };
+            let _ = write!(out, "<td class=\"num\">{cell}</td>");
+        }
+        out.push_str("</tr>\n");
+    };
+    for t in &r.tasks {
+        row(out, "", &t.name, &t.latency_us);
+    }
+    row(out, " class=\"total\"", "all tasks", &r.summary.latency_us);
+    out.push_str("</table>\n<p class=\"note\">Of successful requests only; failures keep their own latency per outcome in result.json.</p>\n");
+}
+
+/// Each user class's share of the users and each task's share within its
+/// class (Locust's "ratio per class"): planned, from the weights, and
+/// measured, from the requests. Results from before classes were recorded
+/// have only the measured shares.
+fn ratio_table(out: &mut String, r: &RunResult) {
+    if r.tasks.is_empty() {
+        return;
+    }
+    let known = |t: &&TaskRow| {
+        t.class
+            .as_ref()
+            .is_some_and(|c| r.user_classes.iter().any(|u| &u.name == c))
+    };
+    let mut groups: Vec<(Option<&crate::result::UserClassRow>, Vec<&TaskRow>)> = r
+        .user_classes
+        .iter()
+        .map(|c| {
+            let tasks = r
+                .tasks
+                .iter()
+                .filter(|t| t.class.as_deref() == Some(c.name.as_str()))
+                .collect();
+            (Some(c), tasks)
+        })
+        .collect();
+    let rest: Vec<&TaskRow> = r.tasks.iter().filter(|t| !known(t)).collect();
+    if !rest.is_empty() {
+        groups.push((None, rest));
+    }
+    let class_weights: u32 = r.user_classes.iter().map(|c| c.weight).sum();
+    let percent = |part: f64, whole: f64| {
+        if whole > 0.0 {
+            format!("{:.1}%", part / whole * 100.0)
+        } else {
+            "-".into()
+        }
+    };
+    out.push_str("<h2>Ratio per class</h2>\n<table><tr><th>user class</th><th>share of users (weights)</th><th>task</th><th>in its class (weights)</th><th>in its class (requests)</th><th>of all requests</th></tr>\n");
+    for (class, tasks) in groups.iter().filter(|g| !g.1.is_empty()) {
+        let task_weights: u32 = tasks.iter().filter_map(|t| t.weight).sum();
+        let requests: u64 = tasks.iter().map(|t| t.requests).sum();
+        for (i, t) in tasks.iter().enumerate() {
+            out.push_str("<tr>");
+            if i == 0 {
+                let (name, share) = match class {
+                    Some(c) => (
+                        escape(&c.name),
+                        percent(f64::from(c.weight), f64::from(class_weights)),
+                    ),
+                    None => ("(not recorded)".into(), "-".into()),
+                };
+                let _ = write!(
+                    out,
+                    "<td rowspan=\"{n}\">{name}</td><td class=\"num\" rowspan=\"{n}\">{share}</td>",
+                    n = tasks.len()
+                );
+            }
+            let planned = t.weight.map_or("-".into(), |w| {
+                percent(f64::from(w), f64::from(task_weights))
+            });
+            // `Class.task` beside its class reads as `task`.
+            let name = class
+                .and_then(|c| t.name.strip_prefix(c.name.as_str()))
+                .and_then(|n| n.strip_prefix('.'))
+                .unwrap_or(&t.name);
+            let _ = writeln!(
+                out,
+                "<td>{}</td><td class=\"num\">{planned}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(name),
+                percent(t.requests as f64, requests as f64),
+                percent(t.requests as f64, r.summary.requests as f64)
+            );
+        }
+    }
+    out.push_str("</table>\n");
 }
 
 /// NATS vs HTTP: a table per task, median and p99 of successful requests.
@@ -468,7 +325,7 @@ fn comparison(out: &mut String, c: &crate::comparison::Comparison) {
                 .map_or(String::new(), |t| format!("; {t:.2}× the successful req/s"))
         );
     }
-    out.push_str(&comparison_bars(c));
+    out.push_str(&bars::comparison_bars(c));
     out.push_str("<table><tr><th>task</th><th>NATS p50</th><th>HTTP p50</th><th>NATS p99</th><th>HTTP p99</th><th>NATS ok req/s</th><th>HTTP ok req/s</th></tr>\n");
     for t in &c.tasks {
         let cell = |l: &crate::result::LatencyUs| {
@@ -501,45 +358,11 @@ fn comparison(out: &mut String, c: &crate::comparison::Comparison) {
 }
 
 /// Memory and CPU of the watched processes: two charts and a line each.
-fn processes(out: &mut String, m: &crate::monitor::Monitor) {
-    const COLOURS: [RGBColor; 6] = [BLUE, RED, GREEN, RGBColor(240, 170, 0), MAGENTA, CYAN];
-    let labels: Vec<String> = m
-        .processes
-        .iter()
-        .map(|p| format!("{} ({})", p.series.label, p.series.pid))
-        .collect();
-    let series = |f: &dyn Fn(&cliffload_monitor::Sample) -> Option<f64>| -> Vec<Series<'_>> {
-        m.processes
-            .iter()
-            .zip(&labels)
-            .zip(COLOURS.iter().cycle())
-            .map(|((p, label), colour)| {
-                (
-                    label.as_str(),
-                    *colour,
-                    p.series
-                        .samples
-                        .iter()
-                        .filter(|s| s.t >= 0.0)
-                        .filter_map(|s| f(s).map(|v| (s.t, v)))
-                        .collect(),
-                )
-            })
-            .collect()
-    };
+fn processes(out: &mut String, m: &crate::monitor::Monitor, r: &RunResult) {
     out.push_str("<h2>Processes: memory and CPU</h2>\n");
-    out.push_str(&line_chart(
-        "Resident memory (RSS)",
-        "seconds",
-        "MiB",
-        &series(&|s| Some(s.rss_bytes as f64 / 1_048_576.0)),
-    ));
-    out.push_str(&line_chart(
-        "CPU (100% = one core)",
-        "seconds",
-        "%",
-        &series(&|s| s.cpu_percent),
-    ));
+    for c in charts::processes(m, r) {
+        out.push_str(&c.html());
+    }
     out.push_str("<ul>\n");
     for l in crate::monitor::lines(m) {
         let _ = writeln!(out, "<li>{}</li>", escape(&l));
@@ -548,7 +371,26 @@ fn processes(out: &mut String, m: &crate::monitor::Monitor) {
 }
 
 /// The pages' style sheet (shared by the suite index).
-pub(crate) const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}table{border-collapse:collapse;margin:1em 0;font-size:0.85em}code{word-break:break-all}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.verdict{font-size:1.6em;font-weight:bold}.pass{color:#157a15}.fail{color:#b00020}.inconclusive{color:#a66d00}.warning{color:#a66d00}.note{color:#666}svg{display:block;margin:0.5em 0}";
+// Subjects break only at the `<wbr>` after their dots (`break-word` does
+// not shrink a column's minimum width, as `break-all` did to one letter).
+// Each chart is a flex row: the SVG, then its legend to the right, or
+// below when the window is narrow.
+pub(crate) const STYLE: &str = concat!(
+    "body{font-family:sans-serif;margin:2em;color:#222;max-width:1240px}",
+    "table{border-collapse:collapse;margin:1em 0;font-size:0.85em}",
+    "code{overflow-wrap:break-word}",
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}",
+    "td.num{text-align:right;white-space:nowrap}tr.total td{font-weight:bold}",
+    ".verdict{font-size:1.6em;font-weight:bold}.pass{color:#157a15}.fail{color:#b00020}",
+    ".inconclusive{color:#a66d00}.warning{color:#a66d00}.note{color:#666}",
+    "svg{display:block;flex:none}",
+    "figure.chart{display:flex;flex-wrap:wrap;align-items:flex-start;gap:0 1.5em;margin:0.5em 0 1.5em}",
+    "ul.legend{list-style:none;margin:2.5em 0 0;padding:0;font-size:0.85em;max-width:22em}",
+    "ul.legend li{margin:0.3em 0}",
+    ".swatch{display:inline-block;width:1.8em;margin-right:0.5em;vertical-align:middle}",
+    ".swatch.line{border-top:3px solid}.swatch.dashed{border-top-style:dashed}",
+    ".swatch.box{height:0.9em}"
+);
 
 /// The CSS class of a check's or the verdict's status.
 fn check_class(status: crate::verdict::Status) -> &'static str {
@@ -594,7 +436,7 @@ fn events_table(out: &mut String, r: &RunResult) {
     if r.connection_events.is_empty() {
         return;
     }
-    out.push_str("<h2>Connection events</h2>\n<p>Dashed lines on the throughput chart: red, connection lost; green, back; orange, other.</p>\n<table><tr><th>at (s)</th><th>worker</th><th>event</th><th>detail</th></tr>\n");
+    out.push_str("<h2>Connection events</h2>\n<p>Drawn as dashed lines on the throughput and failure charts.</p>\n<table><tr><th>at (s)</th><th>worker</th><th>event</th><th>detail</th></tr>\n");
     for e in &r.connection_events {
         let _ = writeln!(
             out,

@@ -21,7 +21,7 @@ pub mod verdict;
 pub use result::{
     ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel,
     OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow,
-    write_atomically,
+    UserClassRow, write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
 

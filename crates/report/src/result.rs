@@ -51,6 +51,9 @@ pub struct RunResult {
     pub preflight: Vec<PreflightRow>,
     /// All tasks together.
     pub summary: Summary,
+    /// The user classes, in scenario order (absent in older results).
+    #[serde(default)]
+    pub user_classes: Vec<UserClassRow>,
     /// Per task, in scenario order.
     pub tasks: Vec<TaskRow>,
     /// Per second of the run.
@@ -234,6 +237,15 @@ pub struct Summary {
     pub outcomes: BTreeMap<Outcome, u64>,
 }
 
+/// One user class: its share of the users (Locust's "ratio per class").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserClassRow {
+    /// Class name (tasks are named `Class.task`).
+    pub name: String,
+    /// Relative share of the users (of the arrivals, in the open model).
+    pub weight: u32,
+}
+
 /// One task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRow {
@@ -241,6 +253,12 @@ pub struct TaskRow {
     pub name: String,
     /// Subject.
     pub subject: String,
+    /// Its user class (absent in older results).
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Its relative frequency among its class's tasks (absent in older results).
+    #[serde(default)]
+    pub weight: Option<u32>,
     /// Requests completed.
     pub requests: u64,
     /// Outcome `ok`.
@@ -389,6 +407,7 @@ impl RunResult {
             outcomes: outcome_map(&counts),
         };
         let errors = &meta.errors;
+        let class_of = |i: usize| s.classes.iter().find(|c| c.tasks.contains(&i));
         let tasks = s
             .tasks
             .iter()
@@ -399,6 +418,8 @@ impl RunResult {
                 TaskRow {
                     name: task.name.clone(),
                     subject: task.request.subject.clone(),
+                    class: class_of(i).map(|c| c.name.clone()),
+                    weight: Some(task.weight.get()),
                     requests: c.total(),
                     successes: c.in_class(OutcomeClass::Success),
                     failures: c.in_class(OutcomeClass::Failure),
@@ -534,6 +555,14 @@ impl RunResult {
             },
             preflight: meta.preflight,
             summary,
+            user_classes: s
+                .classes
+                .iter()
+                .map(|c| UserClassRow {
+                    name: c.name.clone(),
+                    weight: c.weight.get(),
+                })
+                .collect(),
             tasks,
             intervals,
             verdict: Verdict::default(),

@@ -324,7 +324,9 @@ fn html_is_self_contained_with_a_chart_each_and_escapes_hostile_strings() {
     let mut r = sample_result();
     r.warnings.push("<img src=x onerror=alert(1)>".into());
     let html = crate::html::render(&r);
-    assert_eq!(html.matches("<svg").count(), 5, "five charts");
+    // Successes, failures (its one timeout), users, latency over time and
+    // by percentile, outcomes.
+    assert_eq!(html.matches("<svg").count(), 6, "six charts");
     // Nothing is fetched: no script, stylesheet link, image or url() (the
     // only http string allowed is the SVG namespace identifier).
     for forbidden in [
@@ -520,7 +522,7 @@ fn a_service_that_grows_past_the_bound_fails_memory_growth() {
     assert_eq!(m.processes[1].mean_cpu_percent, Some(40.0));
     // The page draws memory and CPU (two more charts) and names the processes.
     let html = crate::html::render(&r);
-    assert_eq!(html.matches("<svg").count(), 7);
+    assert_eq!(html.matches("<svg").count(), 8);
     assert!(html.contains("reference services (pid 4242): RSS"));
     assert!(text::render(&r).contains("processes:\n  cliffload (generator) (pid 4242)"));
     validate(&r);

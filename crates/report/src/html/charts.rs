@@ -1,0 +1,244 @@
+//! The run's line charts: what each one draws, from the result.
+
+use plotters::style::RGBColor;
+
+use super::chart::{
+    AMBER, BLUE, BROWN, Chart, GREEN, Line, Mark, MarkKind, ORANGE, PURPLE, RED, XAxis,
+    percentile_x,
+};
+use crate::monitor::Monitor;
+use crate::result::{IntervalRow, LatencyUs, RunResult};
+use crate::text::latency;
+
+/// The end of the run: every time chart spans 0 to it.
+fn run_end(r: &RunResult) -> f64 {
+    r.duration_s.max(1e-3)
+}
+
+/// The run's whole seconds. The last, partial interval (replies in flight
+/// at the deadline) is a sliver of a second: drawn, it would look like a collapse.
+fn whole(r: &RunResult) -> impl Iterator<Item = &IntervalRow> {
+    r.intervals.iter().filter(|i| i.duration_s >= 0.5)
+}
+
+/// `f` of each whole second, at the second's end (where it was measured).
+fn per_second(r: &RunResult, f: impl Fn(&IntervalRow) -> Option<f64>) -> Vec<(f64, f64)> {
+    let end = run_end(r);
+    whole(r)
+        .filter_map(|i| f(i).map(|y| ((f64::from(i.t) + i.duration_s).min(end), y)))
+        .collect()
+}
+
+fn rate(n: u64, i: &IntervalRow) -> f64 {
+    n as f64 / i.duration_s.max(1e-9)
+}
+
+/// The connection events of `r` as marks.
+fn event_marks(r: &RunResult) -> Vec<Mark> {
+    r.connection_events
+        .iter()
+        .filter(|e| e.t_s >= 0.0)
+        .map(|e| Mark {
+            at: e.t_s,
+            kind: match e.event.as_str() {
+                "disconnected" | "closed" => MarkKind::Lost,
+                "reconnected" => MarkKind::Back,
+                _ => MarkKind::Other,
+            },
+        })
+        .collect()
+}
+
+fn time(r: &RunResult) -> XAxis {
+    XAxis::Time { end: run_end(r) }
+}
+
+/// Successes (and correct refusals, when any) per second. Failures have
+/// their own chart: a burst of fast failures would flatten this one.
+pub(super) fn throughput(r: &RunResult) -> Chart {
+    let mut lines = vec![Line::new(
+        "successes/s",
+        BLUE,
+        per_second(r, |i| Some(rate(i.successes, i))),
+    )];
+    if r.summary.rejected > 0 {
+        lines.push(Line::new(
+            "rejected/s (correct refusals)",
+            AMBER,
+            per_second(r, |i| Some(rate(i.rejected, i))),
+        ));
+    }
+    let mut c = Chart::new(
+        "Successful requests per second",
+        "per second",
+        time(r),
+        lines,
+    );
+    c.marks = event_marks(r);
+    c
+}
+
+/// Failures per second, on their own scale; `None` when nothing failed.
+pub(super) fn failures(r: &RunResult) -> Option<Chart> {
+    (r.summary.failures > 0).then(|| {
+        let mut c = Chart::new(
+            "Failures per second",
+            "per second",
+            time(r),
+            vec![Line::new(
+                "failures/s",
+                RED,
+                per_second(r, |i| Some(rate(i.failures, i))),
+            )],
+        );
+        c.marks = event_marks(r);
+        c
+    })
+}
+
+/// Users running (closed model) or requests in flight (open model).
+pub(super) fn active(r: &RunResult) -> Chart {
+    let (title, unit, name) = if r.open_model.is_some() {
+        (
+            "Requests in flight (most at once per second)",
+            "in flight",
+            "most in flight",
+        )
+    } else {
+        ("Users running", "users", "users running")
+    };
+    Chart::new(
+        title,
+        unit,
+        time(r),
+        vec![Line::new(
+            name,
+            BLUE,
+            per_second(r, |i| Some(f64::from(i.active))),
+        )],
+    )
+}
+
+pub(super) fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// p50, p90, p95 and p99 of each second's successful requests; a second
+/// without a success has no point, but the axis still spans the whole run.
+pub(super) fn latency_over_time(r: &RunResult) -> Chart {
+    let series = |name: &str, colour, f: fn(&LatencyUs) -> u64| {
+        Line::new(
+            name,
+            colour,
+            per_second(r, |i| {
+                (i.latency_us.count > 0).then(|| ms(f(&i.latency_us)))
+            }),
+        )
+    };
+    let mut c = Chart::new(
+        "Latency percentiles per second",
+        "ms (log scale)",
+        time(r),
+        vec![
+            series("p50", BLUE, |l| l.p50),
+            series("p90", GREEN, |l| l.p90),
+            series("p95", ORANGE, |l| l.p95),
+            series("p99", RED, |l| l.p99),
+        ],
+    );
+    c.y_log = true;
+    c
+}
+
+/// The latency of the successful requests by percentile, on HdrHistogram's
+/// axis; `None` when nothing succeeded. The largest value is drawn where the
+/// largest of `count` values stands, at p = 1 − 1/count (at least p99.99).
+pub(super) fn distribution(l: &LatencyUs) -> Option<Chart> {
+    if l.count == 0 {
+        return None;
+    }
+    let max_at = (l.count as f64).log10().max(percentile_x(99.99));
+    let points = [
+        (0.0, l.min),
+        (percentile_x(50.0), l.p50),
+        (percentile_x(66.0), l.p66),
+        (percentile_x(75.0), l.p75),
+        (percentile_x(80.0), l.p80),
+        (percentile_x(90.0), l.p90),
+        (percentile_x(95.0), l.p95),
+        (percentile_x(98.0), l.p98),
+        (percentile_x(99.0), l.p99),
+        (percentile_x(99.9), l.p999),
+        (percentile_x(99.99), l.p9999),
+        (max_at, l.max),
+    ]
+    .into_iter()
+    .map(|(x, v)| (x, ms(v)))
+    .collect();
+    let mut line = Line::new(
+        format!(
+            "latency (min {} · p50 {} · p99 {} · max {})",
+            latency(l.min),
+            latency(l.p50),
+            latency(l.p99),
+            latency(l.max)
+        ),
+        BLUE,
+        points,
+    );
+    line.dots = true;
+    Some(Chart::new(
+        "Latency by percentile",
+        "ms",
+        XAxis::Percentile { max_at },
+        vec![line],
+    ))
+}
+
+const PROCESS_COLOURS: [RGBColor; 6] = [BLUE, RED, GREEN, ORANGE, PURPLE, BROWN];
+
+/// Memory and CPU of the watched processes. A process that exited stops at
+/// its last sample: it has no memory after that, not zero.
+pub(super) fn processes(m: &Monitor, r: &RunResult) -> [Chart; 2] {
+    let end = run_end(r);
+    let series = |f: &dyn Fn(&cliffload_monitor::Sample) -> Option<f64>| -> Vec<Line> {
+        m.processes
+            .iter()
+            .zip(PROCESS_COLOURS.iter().cycle())
+            .map(|(p, colour)| {
+                let s = &p.series;
+                // A process that is gone is not read at all, or, while its
+                // parent has not reaped it, reads as 0 bytes.
+                let alive = s.samples.iter().rposition(|x| x.rss_bytes > 0);
+                let samples = alive.map_or(&[][..], |last| &s.samples[..=last]);
+                let gone = s.exited || samples.len() < s.samples.len();
+                let exited = match samples.last() {
+                    Some(last) if gone => format!(", exited after {:.1} s", last.t),
+                    _ if gone => ", exited".to_owned(),
+                    _ => String::new(),
+                };
+                Line::new(
+                    format!("{} (pid {}{exited})", s.label, s.pid),
+                    *colour,
+                    samples
+                        .iter()
+                        // The samples at the start and the end of the load
+                        // fall a few ms either side of it.
+                        .filter(|x| (-0.5..=end + 0.5).contains(&x.t))
+                        .filter_map(|x| f(x).map(|v| (x.t.clamp(0.0, end), v)))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let x = time(r);
+    [
+        Chart::new(
+            "Resident memory (RSS)",
+            "MiB",
+            x,
+            series(&|s| Some(s.rss_bytes as f64 / 1_048_576.0)),
+        ),
+        Chart::new("CPU (100% = one core)", "%", x, series(&|s| s.cpu_percent)),
+    ]
+}
