@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
 
 /// What a watched process is to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +126,15 @@ impl Sampler {
         };
         for (i, pid) in self.pids.iter().enumerate() {
             let series = &mut self.series[i];
-            let Some(p) = self.system.process(*pid) else {
+            // A child that was killed but not yet reaped is still listed,
+            // as a zombie with no memory: it has exited too (drawing it at
+            // 0 MiB would read as a huge drop and skew memory_growth).
+            let Some(p) = self
+                .system
+                .process(*pid)
+                .filter(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))
+                .filter(|p| p.memory() > 0 || series.samples.is_empty())
+            else {
                 series.exited = true;
                 continue;
             };
@@ -403,18 +411,32 @@ mod tests {
         sampler.sample();
         // Right after: too short a span for a CPU figure.
         sampler.sample();
+        // Killed, not yet reaped: a zombie, which has exited all the same.
         child.kill().expect("kill");
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while !sampler.series()[1].exited && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            sampler.sample();
+        }
+        assert!(sampler.series()[1].exited, "a zombie is an exited process");
+        assert!(
+            sampler.series()[1].samples.iter().all(|s| s.rss_bytes > 0),
+            "no 0 MiB sample for a dead process: {:?}",
+            sampler.series()[1].samples
+        );
+        let at_exit = sampler.series()[1].samples.len();
         child.wait().expect("reaped");
         sampler.sample();
         let s = sampler.finish();
-        assert_eq!(s[0].samples.len(), 4);
+        assert!(s[0].samples.len() >= 4);
         assert!(s[0].samples[0].rss_bytes > 1 << 20, "{:?}", s[0].samples);
         assert!(s[0].samples[0].cpu_percent.is_none());
         let cpu = s[0].samples[1].cpu_percent.expect("second sample has CPU");
         assert!(cpu > 20.0, "busy loop measured at {cpu}%");
         assert!(s[0].samples[2].cpu_percent.is_none(), "{:?}", s[0].samples);
         assert!(!s[0].exited);
-        assert_eq!(s[1].samples.len(), 3, "no sample after the exit");
+        assert!(at_exit >= 3, "{:?}", s[1].samples);
+        assert_eq!(s[1].samples.len(), at_exit, "no sample after the exit");
         assert!(s[1].exited);
     }
 }
