@@ -356,8 +356,8 @@ pub struct ScenariosArgs {
 #[derive(Debug, Args)]
 pub struct SampleArgs {
     /// The model to generate.
-    #[arg(value_enum)]
-    pub model: Model,
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(cliffload_payloads::ModelSpec::NAMES))]
+    pub model: String,
 
     /// Seed (same seed and --at: same bytes).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = whole::<u64>)]
@@ -380,19 +380,6 @@ pub struct SampleArgs {
     /// The instant generated times are relative to (RFC 3339; default: today 00:00 UTC).
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum Model {
-    Order,
-    OrderBatch,
-    Customer,
-    Product,
-    AnalyticsEvent,
-    AnalyticsBatch,
-    BatchRequest,
-    ValidationErrorTest,
 }
 
 #[cfg(test)]

@@ -155,8 +155,13 @@ impl Embedded {
                 let mut app = axum::Router::new();
                 for s in &config.services {
                     app = app.merge(match s {
-                        Service::Test => http::router(Arc::new(test_service::TestService), 8 << 20),
-                        Service::Order => http::router(order.clone(), 8 << 20),
+                        Service::Test => http::router(
+                            Arc::new(test_service::TestService),
+                            cliffload_services::MAX_REQUEST_BYTES,
+                        ),
+                        Service::Order => {
+                            http::router(order.clone(), cliffload_services::MAX_REQUEST_BYTES)
+                        }
                     });
                 }
                 let shutdown = stop.clone().cancelled_owned();

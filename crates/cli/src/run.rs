@@ -132,12 +132,10 @@ fn resolve(args: &RunArgs) -> Result<(Scenario, Settings)> {
         s.preflight = p.into();
     }
     if let Some(rate) = args.rate {
-        if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
-            bail!("--rate: must be > 0 and ≤ 10000000 requests/s, got {rate}");
-        }
+        cliffload_scenario::check_rate(rate).map_err(|m| anyhow::anyhow!("--rate: {m}"))?;
         let max_in_flight = s
             .arrival
-            .map_or(NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN), |a| {
+            .map_or(cliffload_scenario::DEFAULT_MAX_IN_FLIGHT, |a| {
                 a.max_in_flight
             });
         s.arrival = Some(ArrivalRate {

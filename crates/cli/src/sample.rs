@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use cliffload_payloads::{GenConfig, Generator, InjectKind, ModelSpec};
 
-use crate::args::{Model, SampleArgs};
+use crate::args::SampleArgs;
 use crate::exit;
 
 pub fn sample(args: SampleArgs) -> Result<u8> {
@@ -28,25 +28,9 @@ pub fn sample(args: SampleArgs) -> Result<u8> {
     if n == Some(0) {
         bail!("--items: must be ≥ 1");
     }
-    let spec = match args.model {
-        Model::Order => ModelSpec::Order {
-            items: n.map(|n| (n, n)),
-        },
-        Model::OrderBatch => ModelSpec::OrderBatch {
-            orders: n.map_or((5, 15), |n| (n, n)),
-        },
-        Model::Customer => ModelSpec::Customer,
-        Model::Product => ModelSpec::Product,
-        Model::AnalyticsEvent => ModelSpec::AnalyticsEvent,
-        Model::AnalyticsBatch => ModelSpec::AnalyticsBatch {
-            events: n.map_or((10, 50), |n| (n, n)),
-        },
-        Model::BatchRequest => ModelSpec::BatchRequest {
-            items: n.map_or((500, 2000), |n| (n, n)),
-            metadata_kb: 1,
-        },
-        Model::ValidationErrorTest => ModelSpec::ValidationErrorTest,
-    };
+    // `args.model` is one of ModelSpec::NAMES (clap checked it).
+    let spec = ModelSpec::named(&args.model, n.map(|n| (n, n)), 1)
+        .with_context(|| format!("unknown model {:?}", args.model))?;
     let mut generator = Generator::new(&GenConfig::new(args.seed, now));
     let mut out = std::io::stdout().lock();
     for _ in 0..args.count {

@@ -137,6 +137,49 @@ fn remove(value: &mut Value, path: &[Seg]) {
 }
 
 impl ModelSpec {
+    /// Every model's name, as scenario files and `cliffload sample` write them.
+    pub const NAMES: [&'static str; 8] = [
+        "order",
+        "order_batch",
+        "customer",
+        "product",
+        "analytics_event",
+        "analytics_batch",
+        "batch_request",
+        "validation_error_test",
+    ];
+    /// Orders per order batch when none is given.
+    pub const DEFAULT_ORDERS: (usize, usize) = (5, 15);
+    /// Events per analytics batch when none is given.
+    pub const DEFAULT_EVENTS: (usize, usize) = (10, 50);
+    /// Items per batch request when none is given.
+    pub const DEFAULT_BATCH_ITEMS: (usize, usize) = (500, 2000);
+
+    /// The model called `name`, with `count` (items per order or batch
+    /// request, orders per order batch, events per analytics batch; the
+    /// model's default when `None`) and `metadata_kb` (batch requests).
+    /// `None` for a name not in [`Self::NAMES`].
+    pub fn named(name: &str, count: Option<(usize, usize)>, metadata_kb: usize) -> Option<Self> {
+        Some(match name {
+            "order" => ModelSpec::Order { items: count },
+            "order_batch" => ModelSpec::OrderBatch {
+                orders: count.unwrap_or(Self::DEFAULT_ORDERS),
+            },
+            "customer" => ModelSpec::Customer,
+            "product" => ModelSpec::Product,
+            "analytics_event" => ModelSpec::AnalyticsEvent,
+            "analytics_batch" => ModelSpec::AnalyticsBatch {
+                events: count.unwrap_or(Self::DEFAULT_EVENTS),
+            },
+            "batch_request" => ModelSpec::BatchRequest {
+                items: count.unwrap_or(Self::DEFAULT_BATCH_ITEMS),
+                metadata_kb,
+            },
+            "validation_error_test" => ModelSpec::ValidationErrorTest,
+            _ => return None,
+        })
+    }
+
     /// The model's name (as `cliffload sample` takes it).
     pub fn name(&self) -> &'static str {
         match self {
@@ -348,4 +391,24 @@ pub fn build(g: &mut Generator, spec: &PoolSpec) -> Result<Vec<Entry>, PayloadEr
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod names_tests {
+    use super::ModelSpec;
+
+    #[test]
+    fn every_name_makes_the_model_of_that_name() {
+        for name in ModelSpec::NAMES {
+            let spec = ModelSpec::named(name, None, 1).expect("a known name");
+            assert_eq!(spec.name(), name);
+        }
+        assert_eq!(ModelSpec::named("orders", None, 1), None);
+        assert_eq!(
+            ModelSpec::named("order_batch", None, 1),
+            Some(ModelSpec::OrderBatch {
+                orders: ModelSpec::DEFAULT_ORDERS
+            })
+        );
+    }
 }

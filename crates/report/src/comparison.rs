@@ -65,8 +65,8 @@ pub fn apply(nats: &mut RunResult, http: &RunResult, url: &str, max_failure_perc
             name: n.name.clone(),
             nats_latency_us: n.latency_us,
             http_latency_us: h.latency_us,
-            nats_success_rps: n.successes as f64 / nats.duration_s.max(1e-9),
-            http_success_rps: h.successes as f64 / http.duration_s.max(1e-9),
+            nats_success_rps: crate::verdict::per_second(n.successes, nats.duration_s),
+            http_success_rps: crate::verdict::per_second(h.successes, http.duration_s),
         })
         .collect();
     let (n, h) = (&nats.summary, &http.summary);

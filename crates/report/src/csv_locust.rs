@@ -122,7 +122,10 @@ pub fn stats_history(r: &RunResult) -> String {
             String::new(),
             "Aggregated".to_owned(),
             format!("{:.3}", i.rps),
-            format!("{:.3}", i.failures as f64 / i.duration_s.max(1e-9)),
+            format!(
+                "{:.3}",
+                crate::verdict::per_second(i.failures, i.duration_s)
+            ),
         ];
         cells.extend(percentiles(&i.latency_us));
         cells.extend([

@@ -5,22 +5,7 @@ use std::fmt::Write;
 use crate::result::RunResult;
 use crate::verdict::ClaimStatus;
 
-/// Escapes text for XML attributes and content.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::escape::markup as xml;
 
 /// Renders the verdict as a JUnit test suite.
 pub fn render(r: &RunResult) -> String {

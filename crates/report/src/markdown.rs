@@ -6,14 +6,7 @@ use crate::result::RunResult;
 use crate::text::latency;
 use crate::verdict::ClaimStatus;
 
-/// Escapes text for a Markdown table cell: no table breaks, no raw HTML.
-pub(crate) fn cell(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace('\n', " ")
-}
+pub(crate) use crate::escape::markdown_cell as cell;
 
 /// Renders the summary as Markdown.
 pub fn render(r: &RunResult) -> String {

@@ -367,12 +367,9 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// A rate as stored: per second, to three decimals.
 fn per_second(n: u64, secs: f64) -> f64 {
-    if secs > 0.0 {
-        round3(n as f64 / secs)
-    } else {
-        0.0
-    }
+    round3(crate::verdict::per_second(n, secs))
 }
 
 fn outcome_map(counts: &OutcomeCounts) -> BTreeMap<Outcome, u64> {

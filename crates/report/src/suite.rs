@@ -251,12 +251,7 @@ fn figures(r: &SuiteRow) -> [String; 7] {
     ]
 }
 
-/// Escapes text for a list item: one line, no raw HTML (a `>` inside a line is plain text).
-fn item(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('\n', " ")
-}
+use crate::escape::markdown_line as item;
 
 /// The suite as Markdown (`suite.md`).
 pub fn markdown(s: &SuiteSummary) -> String {

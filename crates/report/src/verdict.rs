@@ -207,6 +207,11 @@ impl From<CheckJson> for Check {
     }
 }
 
+/// `n` over `secs` seconds, per second, unrounded (0 over no time).
+pub fn per_second(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 { n as f64 / secs } else { 0.0 }
+}
+
 /// `failures` of `requests` in percent, unrounded (0 without requests).
 pub fn failure_rate(failures: u64, requests: u64) -> f64 {
     if requests == 0 {
@@ -341,11 +346,7 @@ pub fn checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
 
 /// Successful requests per second, from the counts (not the rounded field).
 fn success_rps(r: &RunResult) -> f64 {
-    if r.duration_s > 0.0 {
-        r.summary.successes as f64 / r.duration_s
-    } else {
-        0.0
-    }
+    per_second(r.summary.successes, r.duration_s)
 }
 
 /// Judges the scenario's claims.

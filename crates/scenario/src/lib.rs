@@ -470,6 +470,21 @@ impl Expectations {
 
 /// Default request timeout (the original suite's).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default cap on requests in flight in the open model.
+pub const DEFAULT_MAX_IN_FLIGHT: NonZeroU32 = NonZeroU32::new(1000).expect("1000 > 0");
+/// The highest arrival rate a scenario or `--rate` may ask for, requests/s.
+pub const MAX_RATE: f64 = 10_000_000.0;
+
+/// Why `rate` is not an arrival rate (above 0, at most [`MAX_RATE`]), if it is not.
+pub fn check_rate(rate: f64) -> Result<f64, String> {
+    if rate.is_finite() && rate > 0.0 && rate <= MAX_RATE {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "must be above 0 and at most {MAX_RATE} requests/s, got {rate}"
+        ))
+    }
+}
 /// Default seed when a scenario names none.
 pub const DEFAULT_SEED: u64 = 0x00C1_1FF1_0AD5;
 

@@ -384,24 +384,14 @@ fn scenario(
     let arrival = match &raw.arrival_rate {
         None => None,
         Some(a) => {
-            let ok = |x: f64| x.is_finite() && x > 0.0 && x <= 10_000_000.0;
-            if !ok(a.rate) {
-                return Err(invalid(
-                    at("arrival_rate.rate"),
-                    format!("must be > 0 and ≤ 10000000 requests/s, got {}", a.rate),
-                ));
-            }
-            if let Some(r) = a.ramp_to
-                && !ok(r)
-            {
-                return Err(invalid(
-                    at("arrival_rate.ramp_to"),
-                    format!("must be > 0 and ≤ 10000000 requests/s, got {r}"),
-                ));
+            crate::check_rate(a.rate).map_err(|m| invalid(at("arrival_rate.rate"), m))?;
+            if let Some(r) = a.ramp_to {
+                crate::check_rate(r).map_err(|m| invalid(at("arrival_rate.ramp_to"), m))?;
             }
             let cap = positive_u32(
                 &at("arrival_rate.max_in_flight"),
-                a.max_in_flight.unwrap_or(1000),
+                a.max_in_flight
+                    .unwrap_or(i64::from(crate::DEFAULT_MAX_IN_FLIGHT.get())),
             )?;
             Some(crate::ArrivalRate {
                 rate: a.rate,
@@ -785,17 +775,6 @@ fn reply_expect(path: &str, raw: &RawTask) -> Result<ReplyExpect, ConfigError> {
     })
 }
 
-const MODELS: [&str; 8] = [
-    "order",
-    "order_batch",
-    "customer",
-    "product",
-    "analytics_event",
-    "analytics_batch",
-    "batch_request",
-    "validation_error_test",
-];
-
 fn models(
     path: &str,
     g: &RawGenerate,
@@ -856,13 +835,13 @@ fn models(
                 .transpose()?,
         }],
         "order_batch" => vec![ModelSpec::OrderBatch {
-            orders: count_of((5, 15), 100)?,
+            orders: count_of(ModelSpec::DEFAULT_ORDERS, 100)?,
         }],
         "customer" => vec![ModelSpec::Customer],
         "product" => vec![ModelSpec::Product],
         "analytics_event" => vec![ModelSpec::AnalyticsEvent],
         "analytics_batch" => vec![ModelSpec::AnalyticsBatch {
-            events: count_of((10, 50), 10_000)?,
+            events: count_of(ModelSpec::DEFAULT_EVENTS, 10_000)?,
         }],
         "batch_request" => {
             // A scenario's payload_sizes (small/medium/large items) replace the count.
@@ -876,21 +855,21 @@ fn models(
                     })
                     .collect(),
                 None => vec![ModelSpec::BatchRequest {
-                    items: count_of((500, 2000), 10_000)?,
+                    items: count_of(ModelSpec::DEFAULT_BATCH_ITEMS, 10_000)?,
                     metadata_kb: kb,
                 }],
             }
         }
         "validation_error_test" => vec![ModelSpec::ValidationErrorTest],
         other => {
-            let hint = closest(other, MODELS)
+            let hint = closest(other, ModelSpec::NAMES)
                 .map(|c| format!("; did you mean {c:?}?"))
                 .unwrap_or_default();
             return Err(invalid(
                 format!("{path}.model"),
                 format!(
                     "unknown model {other:?}{hint}; one of {}",
-                    MODELS.join(", ")
+                    ModelSpec::NAMES.join(", ")
                 ),
             ));
         }

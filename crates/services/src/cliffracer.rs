@@ -73,7 +73,7 @@ impl Default for ServeOptions {
         Self {
             namespace: None,
             max_in_flight: 1024,
-            max_request_bytes: 8 * 1024 * 1024,
+            max_request_bytes: crate::MAX_REQUEST_BYTES,
         }
     }
 }

@@ -12,3 +12,6 @@ pub mod cliffracer;
 pub mod http;
 pub mod order_service;
 pub mod test_service;
+
+/// The largest request body the reference services take, over NATS and HTTP.
+pub const MAX_REQUEST_BYTES: usize = 8 << 20;

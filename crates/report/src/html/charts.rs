@@ -30,7 +30,7 @@ fn per_second(r: &RunResult, f: impl Fn(&IntervalRow) -> Option<f64>) -> Vec<(f6
 }
 
 fn rate(n: u64, i: &IntervalRow) -> f64 {
-    n as f64 / i.duration_s.max(1e-9)
+    crate::verdict::per_second(n, i.duration_s)
 }
 
 /// The connection events of `r` as marks.
