@@ -300,3 +300,53 @@ async fn bad_numbers_in_flags_are_named_in_words() {
         assert!(!err.contains("invalid digit"), "{err}");
     }
 }
+
+// Issue 14: serve names what it serves in words, and stops when told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_speaks_words_and_stops_when_its_stdin_closes() {
+    use tokio::io::AsyncBufReadExt;
+    let env = crate::harness::Env::bare().await;
+    let mut child = crate::harness::cliffload()
+        .args(["serve", "--nats-url", env.url(), "--stop-on-stdin-eof"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut text = String::new();
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            text.push_str(&line);
+            text.push('\n');
+            if line.starts_with("replicas:") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .expect("serve printed its services");
+    assert!(text.contains("simulated I/O: realistic"), "{text}");
+    for internal in ["Some(", "None", "{ ", "Realistic", "os error"] {
+        assert!(!text.contains(internal), "{internal:?} in:\n{text}");
+    }
+    // The services answer while it runs.
+    let reply = env
+        .client
+        .request("test.rpc.ping", "{}".into())
+        .await
+        .expect("the test service answers");
+    assert!(
+        String::from_utf8_lossy(&reply.payload).contains("\"success\": true")
+            || String::from_utf8_lossy(&reply.payload).contains("\"success\":true"),
+        "{:?}",
+        reply.payload
+    );
+    drop(child.stdin.take());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait())
+        .await
+        .expect("serve stopped once its stdin closed")
+        .expect("waited");
+    assert_eq!(status.code(), Some(0));
+}
