@@ -11,6 +11,17 @@ pub(crate) use crate::escape::markdown_cell as cell;
 /// Renders the summary as Markdown.
 pub fn render(r: &RunResult) -> String {
     let mut out = String::new();
+    headline(&mut out, r);
+    claims(&mut out, r);
+    checks(&mut out, r);
+    tasks(&mut out, r);
+    outcomes(&mut out, r);
+    notes(&mut out, r);
+    out
+}
+
+/// The title, and the verdict with the run's figures in one line.
+fn headline(out: &mut String, r: &RunResult) {
     let s = &r.summary;
     let _ = writeln!(out, "# cliffload: {}\n", cell(&r.scenario));
     let _ = writeln!(
@@ -28,23 +39,32 @@ pub fn render(r: &RunResult) -> String {
             "completed"
         }
     );
-    if !r.verdict.claims.is_empty() {
-        out.push_str("| claim | status | evidence |\n| --- | --- | --- |\n");
-        for c in &r.verdict.claims {
-            let status = match c.status {
-                ClaimStatus::Validated => "✅ VALIDATED",
-                ClaimStatus::NotValidated => "❌ NOT VALIDATED",
-                ClaimStatus::Inconclusive => "❔ INCONCLUSIVE",
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {status} | {} |",
-                cell(&c.name),
-                cell(&c.detail)
-            );
-        }
-        out.push('\n');
+}
+
+/// The claims table, when there are claims.
+fn claims(out: &mut String, r: &RunResult) {
+    if r.verdict.claims.is_empty() {
+        return;
     }
+    out.push_str("| claim | status | evidence |\n| --- | --- | --- |\n");
+    for c in &r.verdict.claims {
+        let status = match c.status {
+            ClaimStatus::Validated => "✅ VALIDATED",
+            ClaimStatus::NotValidated => "❌ NOT VALIDATED",
+            ClaimStatus::Inconclusive => "❔ INCONCLUSIVE",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {status} | {} |",
+            cell(&c.name),
+            cell(&c.detail)
+        );
+    }
+    out.push('\n');
+}
+
+/// The checks table.
+fn checks(out: &mut String, r: &RunResult) {
     out.push_str("| check | result | measured | expected |\n| --- | --- | --- | --- |\n");
     for c in &r.verdict.checks {
         let _ = writeln!(
@@ -60,6 +80,10 @@ pub fn render(r: &RunResult) -> String {
             cell(&c.expected)
         );
     }
+}
+
+/// The Tasks section: a row per task.
+fn tasks(out: &mut String, r: &RunResult) {
     out.push_str("\n## Tasks\n\nLatency is of successful requests.\n\n");
     out.push_str(
         "| task | subject | requests | ok | rejected | failed | req/s | p50 | p90 | p99 | max |\n",
@@ -90,8 +114,12 @@ pub fn render(r: &RunResult) -> String {
             lat(l.max)
         );
     }
+}
+
+/// The Outcomes section: the counts, then the open model's schedule.
+fn outcomes(out: &mut String, r: &RunResult) {
     out.push_str("\n## Outcomes\n\n| outcome | count |\n| --- | ---: |\n");
-    for (o, n) in &s.outcomes {
+    for (o, n) in &r.summary.outcomes {
         let _ = writeln!(out, "| {} | {n} |", o.name());
     }
     if let Some(o) = &r.open_model {
@@ -106,6 +134,10 @@ pub fn render(r: &RunResult) -> String {
             latency(o.intended_latency_us.p99)
         );
     }
+}
+
+/// The HTTP comparison, processes and warnings sections, each when there is one.
+fn notes(out: &mut String, r: &RunResult) {
     if let Some(c) = &r.comparison {
         out.push_str("\n## NATS vs HTTP (the same requests)\n\n");
         for l in crate::comparison::lines(r, c) {
@@ -124,5 +156,4 @@ pub fn render(r: &RunResult) -> String {
             let _ = writeln!(out, "- {}", cell(w));
         }
     }
-    out
 }

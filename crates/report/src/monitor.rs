@@ -65,84 +65,106 @@ pub fn apply(
     max_increase_mib: Option<f64>,
 ) {
     let warmup = warmup_for(r.duration_s);
-    let processes: Vec<MonitoredProcess> = series
+    let processes = watched(series, warmup);
+    r.warnings
+        .extend(generator_busy(&processes, r.load.workers));
+    r.warnings.extend(exited(&processes));
+    if let Some(max) = max_increase_mib {
+        match memory_growth(&processes, max, warmup) {
+            Ok(check) => r.verdict.checks.push(check),
+            Err(warning) => r.warnings.push(warning),
+        }
+    }
+    r.warnings.extend(slow_consumers(nats.as_ref()));
+    r.monitor = Some(Monitor {
+        interval_s,
+        processes,
+        nats,
+    });
+}
+
+/// Each series with its mean CPU and its memory growth after `warmup` seconds.
+fn watched(series: Vec<ProcessSeries>, warmup: f64) -> Vec<MonitoredProcess> {
+    series
         .into_iter()
         .map(|s| MonitoredProcess {
             mean_cpu_percent: mean_cpu(&s),
             growth: growth(&s.samples, warmup),
             series: s,
         })
-        .collect();
-    // The generator watches itself: a generator thread near a full core is
-    // the bottleneck, not the service.
-    let workers = r.load.workers.max(1) as f64;
-    if let Some(cpu) = processes
+        .collect()
+}
+
+/// A warning when the generator's own CPU was near a full core per worker
+/// thread: then it was the bottleneck, not the service.
+fn generator_busy(processes: &[MonitoredProcess], workers: usize) -> Option<String> {
+    let workers = workers.max(1) as f64;
+    let cpu = processes
         .iter()
         .find(|p| p.series.role == Role::Generator)
         .and_then(|p| p.mean_cpu_percent)
-        .filter(|cpu| *cpu >= GENERATOR_BUSY_PERCENT * workers)
-    {
-        r.warnings.push(format!(
-            "the generator used {cpu:.0}% CPU with {workers} worker thread(s): it may have been the bottleneck rather than the service; run with more --workers (or on another machine) and compare"
-        ));
-    }
-    for p in processes.iter().filter(|p| p.series.exited) {
-        r.warnings.push(format!(
-            "{} (pid {}) exited during the run: check its logs",
-            p.series.label, p.series.pid
-        ));
-    }
-    if let Some(max) = max_increase_mib {
-        let sut: Vec<&MonitoredProcess> = processes.iter().filter(|p| p.is_sut()).collect();
-        let judged: Vec<(&MonitoredProcess, Growth)> = sut
-            .iter()
-            .filter_map(|p| p.growth.map(|g| (*p, g)))
-            .collect();
-        if judged.is_empty() {
-            r.warnings.push(if sut.is_empty() {
-                "memory growth not judged: no service process was watched (pass --monitor-pid PID for a service cliffload did not start)".to_owned()
-            } else {
-                format!(
-                    "memory growth not judged: fewer than 3 samples after the {warmup:.0} s warm-up (run longer)"
-                )
-            });
+        .filter(|cpu| *cpu >= GENERATOR_BUSY_PERCENT * workers)?;
+    Some(format!(
+        "the generator used {cpu:.0}% CPU with {workers} worker thread(s): it may have been the bottleneck rather than the service; run with more --workers (or on another machine) and compare"
+    ))
+}
+
+/// A warning per process that exited during the run.
+fn exited(processes: &[MonitoredProcess]) -> Vec<String> {
+    processes
+        .iter()
+        .filter(|p| p.series.exited)
+        .map(|p| {
+            format!(
+                "{} (pid {}) exited during the run: check its logs",
+                p.series.label, p.series.pid
+            )
+        })
+        .collect()
+}
+
+/// The `memory_growth` check on the process under test that grew most, or a
+/// warning saying why memory growth was not judged.
+fn memory_growth(processes: &[MonitoredProcess], max: f64, warmup: f64) -> Result<Check, String> {
+    let sut: Vec<&MonitoredProcess> = processes.iter().filter(|p| p.is_sut()).collect();
+    let judged: Vec<(&MonitoredProcess, Growth)> = sut
+        .iter()
+        .filter_map(|p| p.growth.map(|g| (*p, g)))
+        .collect();
+    let worst = judged
+        .iter()
+        .max_by(|a, b| a.1.growth_mib.total_cmp(&b.1.growth_mib))
+        .map(|(p, g)| (p.series.label.clone(), *g));
+    let Some((label, g)) = worst else {
+        return Err(if sut.is_empty() {
+            "memory growth not judged: no service process was watched (pass --monitor-pid PID for a service cliffload did not start)".to_owned()
         } else {
-            let worst = judged
-                .iter()
-                .max_by(|a, b| a.1.growth_mib.total_cmp(&b.1.growth_mib))
-                .map(|(p, g)| (p.series.label.clone(), *g));
-            if let Some((label, g)) = worst {
-                let passed = g.growth_mib <= max;
-                r.verdict.checks.push(Check::new(
-                    "memory_growth",
-                    passed,
-                    format!("≤ {max} MiB after a {warmup:.0} s warm-up"),
-                    // The judged figure is the trend (a line fitted to the
-                    // samples), not last minus first: say which is which.
-                    format!(
-                        "{label}: trend {:+.1} MiB ({:+.2} MiB/min, fitted to {} samples); RSS first {:.1}, last {:.1}, peak {:.1} MiB",
-                        g.growth_mib,
-                        g.slope_mib_per_min,
-                        g.samples,
-                        g.start_mib,
-                        g.end_mib,
-                        g.peak_mib
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(t) = nats.as_ref().filter(|t| t.slow_consumers > 0) {
-        r.warnings.push(format!(
-            "nats-server counted {} new slow consumer(s) during the load ({}): it dropped messages for clients that could not keep up, which shows here as timeouts; lower the load or add --workers",
-            t.slow_consumers, t.url
-        ));
-    }
-    r.monitor = Some(Monitor {
-        interval_s,
-        processes,
-        nats,
-    });
+            format!(
+                "memory growth not judged: fewer than 3 samples after the {warmup:.0} s warm-up (run longer)"
+            )
+        });
+    };
+    let passed = g.growth_mib <= max;
+    Ok(Check::new(
+        "memory_growth",
+        passed,
+        format!("≤ {max} MiB after a {warmup:.0} s warm-up"),
+        // The judged figure is the trend (a line fitted to the
+        // samples), not last minus first: say which is which.
+        format!(
+            "{label}: trend {:+.1} MiB ({:+.2} MiB/min, fitted to {} samples); RSS first {:.1}, last {:.1}, peak {:.1} MiB",
+            g.growth_mib, g.slope_mib_per_min, g.samples, g.start_mib, g.end_mib, g.peak_mib
+        ),
+    ))
+}
+
+/// A warning when nats-server counted slow consumers during the load.
+fn slow_consumers(nats: Option<&NatsTraffic>) -> Option<String> {
+    let t = nats.filter(|t| t.slow_consumers > 0)?;
+    Some(format!(
+        "nats-server counted {} new slow consumer(s) during the load ({}): it dropped messages for clients that could not keep up, which shows here as timeouts; lower the load or add --workers",
+        t.slow_consumers, t.url
+    ))
 }
 
 /// One line per process: `label: RSS start → end MiB (peak, slope) · CPU mean`,

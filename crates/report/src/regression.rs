@@ -4,7 +4,7 @@
 //! noise visible in the two runs' per-second data (twice the combined
 //! standard error of their interval means).
 
-use crate::result::RunResult;
+use crate::result::{RunResult, TaskRow};
 use crate::verdict::{Check, Status, failure_rate, percent};
 
 /// Relative standard error of the mean of `xs` (0 with fewer than 2 values).
@@ -48,10 +48,40 @@ fn change_words(metric: &str, worse_pct: f64) -> String {
 /// Compares `new` with `base`; the check fails when any task regressed and
 /// is inconclusive when no task of `new` is in `base`.
 pub fn compare(new: &RunResult, base: &RunResult, max_degradation_percent: f64) -> Check {
+    let noise = combined_noise(new, base);
+    let mut matched = 0;
+    let mut worse = Vec::new();
+    let mut failure_rises = Vec::new();
+    for t in &new.tasks {
+        let Some(b) = base.tasks.iter().find(|b| b.name == t.name) else {
+            continue;
+        };
+        matched += 1;
+        worse.extend(degradations(t, b, noise, max_degradation_percent));
+        failure_rises.extend(failure_rise(t, b, max_degradation_percent));
+    }
+    worse.extend(failure_rises);
+    check(base, matched, worse, max_degradation_percent)
+}
+
+/// The noise of the two runs together, in percent, as (req/s, latency):
+/// twice the combined relative standard error of their interval means.
+fn combined_noise(new: &RunResult, base: &RunResult) -> (f64, f64) {
     let (rps_a, lat_a) = noise(new);
     let (rps_b, lat_b) = noise(base);
     let rps_noise = 2.0 * (rps_a.powi(2) + rps_b.powi(2)).sqrt() * 100.0;
     let lat_noise = 2.0 * (lat_a.powi(2) + lat_b.powi(2)).sqrt() * 100.0;
+    (rps_noise, lat_noise)
+}
+
+/// Task `t`'s median, p99 and req/s against the baseline's `b`: each worse by
+/// more than the allowed percentage and the noise, in words.
+fn degradations(
+    t: &TaskRow,
+    b: &TaskRow,
+    (rps_noise, lat_noise): (f64, f64),
+    max_degradation_percent: f64,
+) -> Vec<String> {
     let mut worse = Vec::new();
     let mut flag =
         |task: &str, metric: &str, old: f64, new: f64, worse_pct: f64, noise_pct: f64| {
@@ -69,52 +99,58 @@ pub fn compare(new: &RunResult, base: &RunResult, max_degradation_percent: f64) 
             0.0
         }
     };
-    let mut matched = 0;
-    let mut failure_rises = Vec::new();
-    for t in &new.tasks {
-        let Some(b) = base.tasks.iter().find(|b| b.name == t.name) else {
-            continue;
-        };
-        matched += 1;
-        if t.successes > 0 && b.successes > 0 {
-            for (metric, n, o) in [
-                ("median µs", t.latency_us.p50, b.latency_us.p50),
-                ("p99 µs", t.latency_us.p99, b.latency_us.p99),
-            ] {
-                flag(
-                    &t.name,
-                    metric,
-                    o as f64,
-                    n as f64,
-                    pct(n as f64, o as f64),
-                    lat_noise,
-                );
-            }
-        }
-        flag(
-            &t.name,
-            "req/s",
-            b.rps,
-            t.rps,
-            -pct(t.rps, b.rps),
-            rps_noise,
-        );
-        // Failure rate: percentage points, not a relative change.
-        let (rate_new, rate_old) = (
-            failure_rate(t.failures, t.requests),
-            failure_rate(b.failures, b.requests),
-        );
-        let points = rate_new - rate_old;
-        if points > max_degradation_percent / 10.0 {
-            failure_rises.push(format!(
-                "{} failure rate up {points:.2} points ({} → {})",
-                t.name,
-                percent(rate_old),
-                percent(rate_new)
-            ));
+    if t.successes > 0 && b.successes > 0 {
+        for (metric, n, o) in [
+            ("median µs", t.latency_us.p50, b.latency_us.p50),
+            ("p99 µs", t.latency_us.p99, b.latency_us.p99),
+        ] {
+            flag(
+                &t.name,
+                metric,
+                o as f64,
+                n as f64,
+                pct(n as f64, o as f64),
+                lat_noise,
+            );
         }
     }
-    worse.extend(failure_rises);
+    flag(
+        &t.name,
+        "req/s",
+        b.rps,
+        t.rps,
+        -pct(t.rps, b.rps),
+        rps_noise,
+    );
+    worse
+}
+
+/// Task `t`'s failure rate against the baseline's `b`, in percentage points
+/// (not a relative change), when it rose by more than a tenth of the allowed
+/// degradation.
+fn failure_rise(t: &TaskRow, b: &TaskRow, max_degradation_percent: f64) -> Option<String> {
+    let (rate_new, rate_old) = (
+        failure_rate(t.failures, t.requests),
+        failure_rate(b.failures, b.requests),
+    );
+    let points = rate_new - rate_old;
+    (points > max_degradation_percent / 10.0).then(|| {
+        format!(
+            "{} failure rate up {points:.2} points ({} → {})",
+            t.name,
+            percent(rate_old),
+            percent(rate_new)
+        )
+    })
+}
+
+/// The `no_regression` check from the `matched` tasks and what got `worse`.
+fn check(
+    base: &RunResult,
+    matched: usize,
+    worse: Vec<String>,
+    max_degradation_percent: f64,
+) -> Check {
     let expected = format!(
         "no task worse than the baseline ({}) by > {max_degradation_percent}% beyond noise",
         base.started_at

@@ -386,123 +386,14 @@ impl RunResult {
     pub fn build(meta: RunMeta<'_>, totals: &TaskTable, intervals: &[IntervalStats]) -> Self {
         let s = meta.scenario;
         let secs = meta.elapsed.as_secs_f64();
-        let counts = totals.counts();
-        let success = |o: Outcome| o.class() == OutcomeClass::Success;
-        let summary = Summary {
-            requests: counts.total(),
-            successes: counts.in_class(OutcomeClass::Success),
-            failures: counts.in_class(OutcomeClass::Failure),
-            rejected: counts.in_class(OutcomeClass::Rejected),
-            failure_percent: verdict::failure_rate(
-                counts.in_class(OutcomeClass::Failure),
-                counts.total(),
-            ),
-            rps: per_second(counts.total(), secs),
-            success_rps: per_second(counts.in_class(OutcomeClass::Success), secs),
-            latency_us: totals.merged(success).summary(),
-            all_latency_us: totals.merged(|_| true).summary(),
-            outcomes: outcome_map(&counts),
-        };
-        let errors = &meta.errors;
-        let class_of = |i: usize| s.classes.iter().find(|c| c.tasks.contains(&i));
-        let tasks = s
-            .tasks
-            .iter()
-            .zip(totals.tasks())
-            .enumerate()
-            .map(|(i, (task, row))| {
-                let c = row.counts();
-                TaskRow {
-                    name: task.name.clone(),
-                    subject: task.request.subject.clone(),
-                    class: class_of(i).map(|c| c.name.clone()),
-                    weight: Some(task.weight.get()),
-                    requests: c.total(),
-                    successes: c.in_class(OutcomeClass::Success),
-                    failures: c.in_class(OutcomeClass::Failure),
-                    rejected: c.in_class(OutcomeClass::Rejected),
-                    rps: per_second(c.total(), secs),
-                    latency_us: row.merged(success).summary(),
-                    outcomes: Outcome::ALL
-                        .into_iter()
-                        .filter_map(|o| {
-                            row.get(o).map(|h| {
-                                (
-                                    o,
-                                    OutcomeEntry {
-                                        count: h.count(),
-                                        latency_us: h.summary(),
-                                    },
-                                )
-                            })
-                        })
-                        .collect(),
-                    errors: task_errors(errors, i),
-                }
-            })
-            .collect();
-        let intervals: Vec<IntervalRow> = intervals
-            .iter()
-            .map(|i| {
-                // The engine's own length (a short last remainder is merged
-                // into the second before it); older callers leave it zero.
-                let len = if i.length.is_zero() {
-                    (secs - f64::from(i.index)).clamp(0.001, 1.0)
-                } else {
-                    i.length.as_secs_f64()
-                };
-                IntervalRow {
-                    t: i.index,
-                    duration_s: round3(len),
-                    requests: i.counts.total(),
-                    successes: i.counts.in_class(OutcomeClass::Success),
-                    failures: i.counts.in_class(OutcomeClass::Failure),
-                    rejected: i.counts.in_class(OutcomeClass::Rejected),
-                    rps: per_second(i.counts.total(), len),
-                    latency_us: i.success_latency,
-                    total_latency_us: i.total_success_latency,
-                    active: i.active,
-                }
-            })
-            .collect();
+        let summary = summary(totals, secs);
+        let tasks = task_rows(s, totals, &meta.errors, secs);
+        let intervals = interval_rows(intervals, secs);
+        let open_model = meta.open.as_ref().map(open_model);
+        // The caller's warnings first, then those the measurements call for.
+        let found = run_warnings(&meta, open_model.as_ref(), &intervals);
         let mut warnings = meta.warnings;
-        let open_model = meta.open.as_ref().map(|o| {
-            let mut intended = o.intended.merged(success);
-            intended.merge(&o.never_sent_wait);
-            OpenModel {
-                intended_latency_us: intended.summary(),
-                planned: o.planned,
-                sent: o.sent,
-                never_sent: o.never_sent,
-                late: o.late,
-            }
-        });
-        if let Some(o) = &open_model
-            && (o.late > 0 || o.never_sent > 0)
-        {
-            warnings.push(format!(
-                "the open model fell behind its schedule: of {} arrivals planned, {} were sent late and {} never sent; the latency from the intended send time (which counts each unsent arrival as its wait) is what the checks judge. Raise max_in_flight, lower the rate, or add --workers",
-                o.planned, o.late, o.never_sent
-            ));
-        }
-        let peak = intervals.iter().map(|i| i.active).max().unwrap_or(0);
-        let wanted = s.planned_peak_users();
-        if s.arrival.is_none() && !intervals.is_empty() && peak > 0 && peak < wanted {
-            warnings.push(format!(
-                "only {peak} of the {wanted} users planned ever ran at once (spawning {} users/s over {:.0} s, as fast as the generator could start them): the rest never started; lower the users, raise the spawn rate, run longer, or add --workers",
-                s.spawn_rate,
-                s.duration.as_secs_f64()
-            ));
-        }
-        if let Some(w) = connection_warning(&meta.connection_events) {
-            warnings.push(w);
-        }
-        if meta.interrupted {
-            warnings.push(format!(
-                "the run was interrupted after {secs:.1} s of {:.1} s planned: figures cover the part that ran",
-                s.duration.as_secs_f64()
-            ));
-        }
+        warnings.extend(found);
         let mut result = RunResult {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -522,44 +413,12 @@ impl RunResult {
                 nats_url: meta.nats_url,
                 embedded: meta.embedded,
             },
-            load: Load {
-                model: if s.arrival.is_some() {
-                    "open"
-                } else {
-                    "closed"
-                }
-                .into(),
-                users: s.users.get(),
-                spawn_rate: s.spawn_rate,
-                wait_time: s.describe_wait(),
-                workers: meta.workers,
-                arrival_rate: s.arrival.map(|a| a.rate),
-                ramp_to: s.arrival.and_then(|a| a.ramp_to),
-                max_in_flight: s.arrival.map(|a| a.max_in_flight.get()),
-                max_requests: s.max_requests,
-                stages: s.stages.as_ref().map(|st| LoadStages {
-                    users: st.steps.clone(),
-                    step_duration_s: st.step_duration.as_secs_f64(),
-                }),
-            },
+            load: load(s, meta.workers),
             open_model,
-            generator: Generator {
-                cpu_s: meta.generator_cpu.map(|c| round3(c.as_secs_f64())),
-                cpu_us_per_request: meta
-                    .generator_cpu
-                    .filter(|_| counts.total() > 0)
-                    .map(|c| round3(c.as_secs_f64() * 1e6 / counts.total() as f64)),
-            },
+            generator: generator(meta.generator_cpu, summary.requests),
             preflight: meta.preflight,
             summary,
-            user_classes: s
-                .classes
-                .iter()
-                .map(|c| UserClassRow {
-                    name: c.name.clone(),
-                    weight: c.weight.get(),
-                })
-                .collect(),
+            user_classes: user_classes(s),
             tasks,
             intervals,
             verdict: Verdict::default(),
@@ -590,6 +449,202 @@ impl RunResult {
         // Plain data with string keys: serialisation cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// The outcomes the latency figures are of.
+fn is_success(o: Outcome) -> bool {
+    o.class() == OutcomeClass::Success
+}
+
+/// All tasks together.
+fn summary(totals: &TaskTable, secs: f64) -> Summary {
+    let counts = totals.counts();
+    Summary {
+        requests: counts.total(),
+        successes: counts.in_class(OutcomeClass::Success),
+        failures: counts.in_class(OutcomeClass::Failure),
+        rejected: counts.in_class(OutcomeClass::Rejected),
+        failure_percent: verdict::failure_rate(
+            counts.in_class(OutcomeClass::Failure),
+            counts.total(),
+        ),
+        rps: per_second(counts.total(), secs),
+        success_rps: per_second(counts.in_class(OutcomeClass::Success), secs),
+        latency_us: totals.merged(is_success).summary(),
+        all_latency_us: totals.merged(|_| true).summary(),
+        outcomes: outcome_map(&counts),
+    }
+}
+
+/// One row per task, in scenario order.
+fn task_rows(
+    s: &Scenario,
+    totals: &TaskTable,
+    errors: &cliffload_metrics::ErrorLog,
+    secs: f64,
+) -> Vec<TaskRow> {
+    let class_of = |i: usize| s.classes.iter().find(|c| c.tasks.contains(&i));
+    s.tasks
+        .iter()
+        .zip(totals.tasks())
+        .enumerate()
+        .map(|(i, (task, row))| {
+            let c = row.counts();
+            TaskRow {
+                name: task.name.clone(),
+                subject: task.request.subject.clone(),
+                class: class_of(i).map(|c| c.name.clone()),
+                weight: Some(task.weight.get()),
+                requests: c.total(),
+                successes: c.in_class(OutcomeClass::Success),
+                failures: c.in_class(OutcomeClass::Failure),
+                rejected: c.in_class(OutcomeClass::Rejected),
+                rps: per_second(c.total(), secs),
+                latency_us: row.merged(is_success).summary(),
+                outcomes: Outcome::ALL
+                    .into_iter()
+                    .filter_map(|o| {
+                        row.get(o).map(|h| {
+                            (
+                                o,
+                                OutcomeEntry {
+                                    count: h.count(),
+                                    latency_us: h.summary(),
+                                },
+                            )
+                        })
+                    })
+                    .collect(),
+                errors: task_errors(errors, i),
+            }
+        })
+        .collect()
+}
+
+/// One row per second of the run.
+fn interval_rows(intervals: &[IntervalStats], secs: f64) -> Vec<IntervalRow> {
+    intervals
+        .iter()
+        .map(|i| {
+            // The engine's own length (a short last remainder is merged
+            // into the second before it); older callers leave it zero.
+            let len = if i.length.is_zero() {
+                (secs - f64::from(i.index)).clamp(0.001, 1.0)
+            } else {
+                i.length.as_secs_f64()
+            };
+            IntervalRow {
+                t: i.index,
+                duration_s: round3(len),
+                requests: i.counts.total(),
+                successes: i.counts.in_class(OutcomeClass::Success),
+                failures: i.counts.in_class(OutcomeClass::Failure),
+                rejected: i.counts.in_class(OutcomeClass::Rejected),
+                rps: per_second(i.counts.total(), len),
+                latency_us: i.success_latency,
+                total_latency_us: i.total_success_latency,
+                active: i.active,
+            }
+        })
+        .collect()
+}
+
+/// The open model's schedule and its latency from the intended send time
+/// (each never-sent arrival counted as its wait).
+fn open_model(o: &OpenMeasures) -> OpenModel {
+    let mut intended = o.intended.merged(is_success);
+    intended.merge(&o.never_sent_wait);
+    OpenModel {
+        intended_latency_us: intended.summary(),
+        planned: o.planned,
+        sent: o.sent,
+        never_sent: o.never_sent,
+        late: o.late,
+    }
+}
+
+/// The warnings the measurements call for: a schedule fallen behind, users
+/// that never started, connection trouble, an interrupted run.
+fn run_warnings(
+    meta: &RunMeta<'_>,
+    open_model: Option<&OpenModel>,
+    intervals: &[IntervalRow],
+) -> Vec<String> {
+    let s = meta.scenario;
+    let secs = meta.elapsed.as_secs_f64();
+    let mut warnings = Vec::new();
+    if let Some(o) = open_model
+        && (o.late > 0 || o.never_sent > 0)
+    {
+        warnings.push(format!(
+            "the open model fell behind its schedule: of {} arrivals planned, {} were sent late and {} never sent; the latency from the intended send time (which counts each unsent arrival as its wait) is what the checks judge. Raise max_in_flight, lower the rate, or add --workers",
+            o.planned, o.late, o.never_sent
+        ));
+    }
+    let peak = intervals.iter().map(|i| i.active).max().unwrap_or(0);
+    let wanted = s.planned_peak_users();
+    if s.arrival.is_none() && !intervals.is_empty() && peak > 0 && peak < wanted {
+        warnings.push(format!(
+            "only {peak} of the {wanted} users planned ever ran at once (spawning {} users/s over {:.0} s, as fast as the generator could start them): the rest never started; lower the users, raise the spawn rate, run longer, or add --workers",
+            s.spawn_rate,
+            s.duration.as_secs_f64()
+        ));
+    }
+    if let Some(w) = connection_warning(&meta.connection_events) {
+        warnings.push(w);
+    }
+    if meta.interrupted {
+        warnings.push(format!(
+            "the run was interrupted after {secs:.1} s of {:.1} s planned: figures cover the part that ran",
+            s.duration.as_secs_f64()
+        ));
+    }
+    warnings
+}
+
+/// The load model as configured (`workers`: generator threads).
+fn load(s: &Scenario, workers: usize) -> Load {
+    Load {
+        model: if s.arrival.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .into(),
+        users: s.users.get(),
+        spawn_rate: s.spawn_rate,
+        wait_time: s.describe_wait(),
+        workers,
+        arrival_rate: s.arrival.map(|a| a.rate),
+        ramp_to: s.arrival.and_then(|a| a.ramp_to),
+        max_in_flight: s.arrival.map(|a| a.max_in_flight.get()),
+        max_requests: s.max_requests,
+        stages: s.stages.as_ref().map(|st| LoadStages {
+            users: st.steps.clone(),
+            step_duration_s: st.step_duration.as_secs_f64(),
+        }),
+    }
+}
+
+/// The generator's CPU time, in all and per request.
+fn generator(cpu: Option<Duration>, requests: u64) -> Generator {
+    Generator {
+        cpu_s: cpu.map(|c| round3(c.as_secs_f64())),
+        cpu_us_per_request: cpu
+            .filter(|_| requests > 0)
+            .map(|c| round3(c.as_secs_f64() * 1e6 / requests as f64)),
+    }
+}
+
+/// The user classes, in scenario order.
+fn user_classes(s: &Scenario) -> Vec<UserClassRow> {
+    s.classes
+        .iter()
+        .map(|c| UserClassRow {
+            name: c.name.clone(),
+            weight: c.weight.get(),
+        })
+        .collect()
 }
 
 /// A warning that names what happened to the connections, if anything did.

@@ -157,8 +157,23 @@ fn paint(s: &str, style: &str, colour: bool) -> String {
 
 /// Renders the summary for a terminal (see [`Style`]).
 pub fn render_styled(r: &RunResult, style: Style) -> String {
-    let colour = style.colour;
     let mut out = String::new();
+    header(&mut out, r);
+    out.push('\n');
+    task_table(&mut out, r, style.width);
+    open_model(&mut out, r);
+    out.push('\n');
+    outcomes(&mut out, r);
+    failures(&mut out, r);
+    comparison_and_processes(&mut out, r);
+    warnings(&mut out, r, style.colour);
+    out.push('\n');
+    verdict(&mut out, r, style.colour);
+    out
+}
+
+/// The run in one line: scenario, load, duration, seed, server.
+fn header(out: &mut String, r: &RunResult) {
     let _ = writeln!(
         out,
         "cliffload · {} · {} · {:.1} s{} · seed {} · {}{}",
@@ -170,10 +185,13 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
         r.target.nats_url,
         if r.target.embedded { " (embedded)" } else { "" },
     );
-    out.push('\n');
+}
+
+/// A row per task and a total, fitted to `width`, and what it left out.
+fn task_table(out: &mut String, r: &RunResult, width: Option<usize>) {
     let longest = r.tasks.iter().map(|t| t.name.chars().count()).max();
-    let layout = Layout::fit(longest.unwrap_or(0), style.width);
-    layout.row(&mut out, &COLUMNS.map(|(h, _)| h.to_owned()));
+    let layout = Layout::fit(longest.unwrap_or(0), width);
+    layout.row(out, &COLUMNS.map(|(h, _)| h.to_owned()));
     let mut line =
         |name: &str, req: u64, ok: u64, rej: u64, fail: u64, rps: f64, lat: &LatencyUs| {
             let mut cells = vec![
@@ -185,7 +203,7 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
                 format!("{rps:.1}"),
             ];
             cells.extend(latency_cells(lat, ok > 0));
-            layout.row(&mut out, &cells);
+            layout.row(out, &cells);
         };
     for t in &r.tasks {
         line(
@@ -217,26 +235,32 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
             hidden.join(", ")
         );
     }
-    if let Some(o) = &r.open_model {
-        let l = &o.intended_latency_us;
-        let _ = writeln!(
-            out,
-            "  from the intended send time (what the checks judge): p50 {} p90 {} p99 {} p99.9 {} max {}",
-            latency(l.p50),
-            latency(l.p90),
-            latency(l.p99),
-            latency(l.p999),
-            latency(l.max)
-        );
-        let _ = writeln!(
-            out,
-            "  arrivals: {} planned, {} sent ({} late), {} never sent",
-            o.planned, o.sent, o.late, o.never_sent
-        );
-    }
-    out.push('\n');
+}
 
-    let outcomes: Vec<String> = s
+/// Open model only: latency from the intended send time, and the arrivals.
+fn open_model(out: &mut String, r: &RunResult) {
+    let Some(o) = &r.open_model else { return };
+    let l = &o.intended_latency_us;
+    let _ = writeln!(
+        out,
+        "  from the intended send time (what the checks judge): p50 {} p90 {} p99 {} p99.9 {} max {}",
+        latency(l.p50),
+        latency(l.p90),
+        latency(l.p99),
+        latency(l.p999),
+        latency(l.max)
+    );
+    let _ = writeln!(
+        out,
+        "  arrivals: {} planned, {} sent ({} late), {} never sent",
+        o.planned, o.sent, o.late, o.never_sent
+    );
+}
+
+/// The outcome counts, then each task's outcomes other than `ok`.
+fn outcomes(out: &mut String, r: &RunResult) {
+    let outcomes: Vec<String> = r
+        .summary
         .outcomes
         .iter()
         .map(|(o, n)| format!("{} {n}", o.name()))
@@ -262,6 +286,10 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
             );
         }
     }
+}
+
+/// The most frequent failure messages, the failure rate and successful req/s.
+fn failures(out: &mut String, r: &RunResult) {
     let top = r.top_failures(5);
     if !top.is_empty() {
         out.push_str("top failure messages:\n");
@@ -276,12 +304,17 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
             );
         }
     }
+    let s = &r.summary;
     let _ = writeln!(
         out,
         "failure rate: {} · successful req/s: {:.1}",
         percent(s.failure_percent),
         s.success_rps
     );
+}
+
+/// The HTTP comparison and the watched processes, when there are any.
+fn comparison_and_processes(out: &mut String, r: &RunResult) {
     if let Some(c) = &r.comparison {
         out.push_str("comparison (the same requests over HTTP):\n");
         for l in crate::comparison::lines(r, c) {
@@ -294,10 +327,17 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
             let _ = writeln!(out, "  {l}");
         }
     }
+}
+
+/// Each warning, marked as one.
+fn warnings(out: &mut String, r: &RunResult, colour: bool) {
     for w in &r.warnings {
         let _ = writeln!(out, "{} {w}", paint("warning:", YELLOW, colour));
     }
-    out.push('\n');
+}
+
+/// The verdict with its count of passed checks, then each claim and check.
+fn verdict(out: &mut String, r: &RunResult, colour: bool) {
     let passed = r.verdict.checks.iter().filter(|c| c.passed()).count();
     let status = r.verdict.status();
     let verdict = paint(
@@ -330,7 +370,6 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
             c.name, c.actual, c.expected
         );
     }
-    out
 }
 
 fn status_colour(status: Status) -> &'static str {
