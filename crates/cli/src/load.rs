@@ -180,8 +180,50 @@ pub async fn load(
     cancel: CancellationToken,
 ) -> Result<RunResult> {
     let origin = (Instant::now(), SystemTime::now());
+    let mut sampler = start_sampler(monitoring, origin.0)?;
+    let (preflight, url) = preflight(via, scenario, plan, &cancel).await?;
+    for w in &preflight.warnings {
+        printer.note(&format!("warning: {w}"));
+    }
+    announce(printer, scenario, via);
+    let options = RunOptions {
+        workers,
+        abort: Some(crate::signals::abort()),
+    };
+    let varz_before = match &monitoring.nats_monitor_url {
+        Some(u) => Some(read_varz(u).await),
+        None => None,
+    };
+    let driven = drive_via(via, scenario, plan, options, &mut sampler, printer, cancel).await?;
+    let out: RunOutput = match driven.output {
+        Ok(o) => o,
+        Err(EngineError::CancelledBeforeStart) => return Err(crate::Interrupted.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let meta = run_meta(scenario, url, embedded, preflight, &out, &driven.events);
+    // Sample times from the start of the load.
+    let load_start = match out.started_at.duration_since(origin.1) {
+        Ok(after) => origin.0 + after,
+        Err(e) => origin.0.checked_sub(e.duration()).unwrap_or(origin.0),
+    };
+    sampler.set_origin(load_start);
+    let mut result = RunResult::build(meta, &out.totals, &out.intervals);
+    let nats = nats_traffic(monitoring, varz_before, &mut result.warnings).await;
+    cliffload_report::monitor::apply(
+        &mut result,
+        SAMPLE_EVERY.as_secs_f64(),
+        sampler.finish(),
+        nats,
+        monitoring.max_increase_mib,
+    );
+    Ok(result)
+}
+
+/// The sampler of the watched processes, with its first sample; a
+/// `--monitor-pid` that names no process stops the run here.
+fn start_sampler(monitoring: &Monitoring, origin: Instant) -> Result<Sampler> {
     let mut sampler =
-        Sampler::new(monitoring.watched.clone(), origin.0).map_err(anyhow::Error::msg)?;
+        Sampler::new(monitoring.watched.clone(), origin).map_err(anyhow::Error::msg)?;
     sampler.sample();
     if let Some(gone) = sampler.series().iter().find(|s| s.exited) {
         bail!(
@@ -189,38 +231,49 @@ pub async fn load(
             gone.pid
         );
     }
-    let (preflight, url) = match via {
-        Via::Nats(access) => {
-            let targets: Vec<Target> = scenario
-                .tasks
-                .iter()
-                .map(|t| Target::of(&t.name, &t.request))
-                .collect();
-            let check = async {
-                let client = cliffload_nats::connect(
-                    access,
-                    &format!("{}/preflight", client_name(scenario)),
-                )
-                .await
-                .map_err(anyhow::Error::msg)?;
-                anyhow::Ok(
-                    cliffload_nats::preflight(&client, plan, &targets, scenario.preflight).await?,
-                )
-            };
-            // Preflight waits up to a task's timeout per task: Ctrl-C ends it.
-            let found = tokio::select! {
-                biased;
-                () = cancel.cancelled() => return Err(crate::Interrupted.into()),
-                found = check => found?,
-            };
-            (found, access.display())
-        }
-        Via::Http(base) => (cliffload_nats::Preflight::default(), base.to_owned()),
+    Ok(sampler)
+}
+
+/// The NATS target of each task, in plan order.
+fn nats_targets(scenario: &Scenario) -> Vec<Target> {
+    scenario
+        .tasks
+        .iter()
+        .map(|t| Target::of(&t.name, &t.request))
+        .collect()
+}
+
+/// One smoke call per task over NATS (Ctrl-C ends it), and the URL the
+/// load goes to. Over HTTP the smoke calls come with the transport.
+async fn preflight(
+    via: Via<'_>,
+    scenario: &Scenario,
+    plan: &Arc<Plan>,
+    cancel: &CancellationToken,
+) -> Result<(cliffload_nats::Preflight, String)> {
+    let access = match via {
+        Via::Nats(access) => access,
+        Via::Http(base) => return Ok((cliffload_nats::Preflight::default(), base.to_owned())),
     };
-    let (preflight, preflight_warnings) = (preflight.reports, preflight.warnings);
-    for w in &preflight_warnings {
-        printer.note(&format!("warning: {w}"));
-    }
+    let targets = nats_targets(scenario);
+    let check = async {
+        let name = format!("{}/preflight", client_name(scenario));
+        let client = cliffload_nats::connect(access, &name)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        anyhow::Ok(cliffload_nats::preflight(&client, plan, &targets, scenario.preflight).await?)
+    };
+    // Preflight waits up to a task's timeout per task: Ctrl-C ends it.
+    let found = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Err(crate::Interrupted.into()),
+        found = check => found?,
+    };
+    Ok((found, access.display()))
+}
+
+/// Says what is about to run.
+fn announce(printer: &mut Printer, scenario: &Scenario, via: Via<'_>) {
     printer.note(&format!(
         "running {} for {} over {}: {}, {} class(es), {} task(s), error rate {}, seed {}",
         scenario.name,
@@ -236,40 +289,46 @@ pub async fn load(
         scenario.seed
     ));
     printer.set_open_model(scenario.arrival.is_some());
-    let options = RunOptions {
-        workers,
-        abort: Some(crate::signals::abort()),
-    };
-    let varz_before = match &monitoring.nats_monitor_url {
-        Some(u) => Some(read_varz(u).await),
-        None => None,
-    };
-    let mut connection_events = Vec::new();
-    let out = match via {
+}
+
+/// What the engine returned, and what happened to the NATS connections.
+struct Driven {
+    output: Result<RunOutput, EngineError>,
+    events: Vec<cliffload_nats::ConnectionEvent>,
+}
+
+/// The load itself, over NATS or HTTP.
+async fn drive_via(
+    via: Via<'_>,
+    scenario: &Scenario,
+    plan: &Arc<Plan>,
+    options: RunOptions,
+    sampler: &mut Sampler,
+    printer: &mut Printer,
+    cancel: CancellationToken,
+) -> Result<Driven> {
+    match via {
         Via::Nats(access) => {
-            let targets: Vec<Target> = scenario
-                .tasks
-                .iter()
-                .map(|t| Target::of(&t.name, &t.request))
-                .collect();
             let connector = Arc::new(NatsConnector::new(
                 access.clone(),
                 &client_name(scenario),
-                targets,
+                nats_targets(scenario),
             ));
             let events = connector.events();
-            let out = drive(
+            let output = drive(
                 plan,
                 connector,
                 options,
-                &mut sampler,
+                sampler,
                 printer,
                 cancel,
                 Some(&events),
             )
             .await;
-            connection_events = events.all();
-            out
+            Ok(Driven {
+                output,
+                events: events.all(),
+            })
         }
         Via::Http(base) => {
             let targets = scenario
@@ -284,36 +343,38 @@ pub async fn load(
             cliffload_http::preflight(&connector, &first)
                 .await
                 .map_err(anyhow::Error::msg)?;
-            drive(
-                plan,
-                connector,
-                options,
-                &mut sampler,
-                printer,
-                cancel,
-                None,
-            )
-            .await
+            let output = drive(plan, connector, options, sampler, printer, cancel, None).await;
+            Ok(Driven {
+                output,
+                events: Vec::new(),
+            })
         }
-    };
-    let out: RunOutput = match out {
-        Ok(o) => o,
-        Err(EngineError::CancelledBeforeStart) => return Err(crate::Interrupted.into()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut warnings = preflight_warnings;
+    }
+}
+
+/// What the result is built from besides the counts.
+fn run_meta<'a>(
+    scenario: &'a Scenario,
+    url: String,
+    embedded: bool,
+    preflight: cliffload_nats::Preflight,
+    out: &RunOutput,
+    events: &[cliffload_nats::ConnectionEvent],
+) -> RunMeta<'a> {
+    let mut warnings = preflight.warnings;
     if out.lost_workers > 0 {
         warnings.push(format!(
             "{} generator worker(s) stopped early: their last second is missing from the figures",
             out.lost_workers
         ));
     }
-    let meta = RunMeta {
+    RunMeta {
         scenario,
         nats_url: url,
         embedded,
         workers: out.workers.max(1),
         preflight: preflight
+            .reports
             .iter()
             .map(|p| PreflightRow {
                 task: p.task.clone(),
@@ -335,7 +396,7 @@ pub async fn load(
             late: out.late,
         }),
         errors: out.errors.clone(),
-        connection_events: connection_events
+        connection_events: events
             .iter()
             .map(|e| ConnectionEventRow {
                 t_s: match e.at.duration_since(out.started_at) {
@@ -347,36 +408,30 @@ pub async fn load(
                 detail: e.detail.clone(),
             })
             .collect(),
-    };
-    // Sample times from the start of the load.
-    let load_start = match out.started_at.duration_since(origin.1) {
-        Ok(after) => origin.0 + after,
-        Err(e) => origin.0.checked_sub(e.duration()).unwrap_or(origin.0),
-    };
-    sampler.set_origin(load_start);
-    let mut result = RunResult::build(meta, &out.totals, &out.intervals);
-    let nats = match (&monitoring.nats_monitor_url, varz_before) {
+    }
+}
+
+/// nats-server's counters over the load, from /varz read before and now;
+/// a reading that failed becomes a warning.
+async fn nats_traffic(
+    monitoring: &Monitoring,
+    before: Option<Result<Varz, String>>,
+    warnings: &mut Vec<String>,
+) -> Option<NatsTraffic> {
+    match (&monitoring.nats_monitor_url, before) {
         (Some(u), Some(Ok(before))) => match read_varz(u).await {
             Ok(after) => Some(NatsTraffic::between(u, &before, &after)),
             Err(e) => {
-                result.warnings.push(e);
+                warnings.push(e);
                 None
             }
         },
         (_, Some(Err(e))) => {
-            result.warnings.push(e);
+            warnings.push(e);
             None
         }
         _ => None,
-    };
-    cliffload_report::monitor::apply(
-        &mut result,
-        SAMPLE_EVERY.as_secs_f64(),
-        sampler.finish(),
-        nats,
-        monitoring.max_increase_mib,
-    );
-    Ok(result)
+    }
 }
 
 /// nats-server's `/varz` counters (one loopback or configured request, 2 s at most).
