@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use cliffload_engine::CancellationToken;
 use cliffload_report::suite::{SuiteRow, SuiteSummary};
-use cliffload_scenario::{Scenario, parse_duration};
+use cliffload_scenario::{Scenario, ScenarioFile, parse_duration};
 
 use crate::args::{ColorChoice, SuiteArgs, SuiteMode};
 use crate::baseline::{Baseline, compare_with_baseline, find_baseline};
@@ -73,19 +73,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         parse_duration(&args.cooldown).map_err(|e| anyhow::anyhow!("--cooldown: {e}"))?;
     args.target.check()?;
     // Every scenario resolved before the first runs.
-    let user = Overrides {
-        duration: args.duration.as_deref(),
-        seed: args.seed,
-        ..Overrides::default()
-    };
-    let mut scenarios: Vec<(Scenario, Option<Baseline>)> = Vec::new();
-    for (name, mode_overrides) in plan(args.mode) {
-        let mut s = file.get(name)?.clone();
-        apply_overrides(&mut s, &mode_overrides)?;
-        apply_overrides(&mut s, &user)?;
-        let baseline = find_baseline(&s.name, None, &file.settings)?;
-        scenarios.push((s, Some(baseline)));
-    }
+    let mut scenarios = resolve(&file, &args)?;
     let mode = mode_name(args.mode);
     let started = jiff::Timestamp::now();
     let dir = args.out.clone().unwrap_or_else(|| {
@@ -102,15 +90,15 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     let url = access.display();
     let total: Duration = scenarios.iter().map(|s| s.0.duration).sum::<Duration>()
         + cooldown * (scenarios.len().saturating_sub(1) as u32);
+    let services = if embedded.is_some() {
+        " (embedded services)"
+    } else {
+        ""
+    };
     printer.note(&format!(
-        "suite {mode}: {} scenario(s), about {} s of load and cool-down, on {url}{}; results in {}",
+        "suite {mode}: {} scenario(s), about {} s of load and cool-down, on {url}{services}; results in {}",
         scenarios.len(),
         total.as_secs(),
-        if embedded.is_some() {
-            " (embedded services)"
-        } else {
-            ""
-        },
         dir.display()
     ));
 
@@ -151,12 +139,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
                 if let Some(b) = baseline.take() {
                     compare_with_baseline(&mut result, b, &file.settings);
                 }
-                let sub = dir.join(&scenario.name);
-                std::fs::create_dir_all(&sub)
-                    .and_then(|()| cliffload_report::write_all(&sub, &result).map(drop))
-                    .map_err(|e| {
-                        anyhow::anyhow!("cannot write the results into {}: {e}", sub.display())
-                    })?;
+                write_scenario(&dir.join(&scenario.name), &result)?;
                 if !args.quiet {
                     eprint!(
                         "{}",
@@ -185,16 +168,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         &url,
         rows,
     );
-    cliffload_report::suite::write_all(&dir, &summary)
-        .and_then(|_| {
-            cliffload_report::write_atomically(
-                &dir.join("junit.xml"),
-                cliffload_report::junit::combine(&junit, &junit_errors).as_bytes(),
-            )
-        })
-        .map_err(|e| {
-            anyhow::anyhow!("cannot write the suite summary into {}: {e}", dir.display())
-        })?;
+    write_suite(&dir, &summary, &junit, &junit_errors)?;
     print!("{}", cliffload_report::suite::markdown(&summary));
     if !args.quiet {
         eprintln!(
@@ -210,4 +184,48 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     } else {
         exit::CHECK_FAILED
     })
+}
+
+/// The suite's scenarios with the mode's and the user's overrides, and the
+/// baseline each is compared with.
+fn resolve(file: &ScenarioFile, args: &SuiteArgs) -> Result<Vec<(Scenario, Option<Baseline>)>> {
+    let user = Overrides {
+        duration: args.duration.as_deref(),
+        seed: args.seed,
+        ..Overrides::default()
+    };
+    plan(args.mode)
+        .into_iter()
+        .map(|(name, mode_overrides)| {
+            let mut s = file.get(name)?.clone();
+            apply_overrides(&mut s, &mode_overrides)?;
+            apply_overrides(&mut s, &user)?;
+            let baseline = find_baseline(&s.name, None, &file.settings)?;
+            Ok((s, Some(baseline)))
+        })
+        .collect()
+}
+
+/// One scenario's files in its own directory of the suite's.
+fn write_scenario(sub: &std::path::Path, result: &cliffload_report::RunResult) -> Result<()> {
+    std::fs::create_dir_all(sub)
+        .and_then(|()| cliffload_report::write_all(sub, result).map(drop))
+        .map_err(|e| anyhow::anyhow!("cannot write the results into {}: {e}", sub.display()))
+}
+
+/// The suite's summary (index.html, suite.md, suite.json) and its one junit.xml.
+fn write_suite(
+    dir: &std::path::Path,
+    summary: &SuiteSummary,
+    junit: &[String],
+    junit_errors: &[(String, String)],
+) -> Result<()> {
+    cliffload_report::suite::write_all(dir, summary)
+        .and_then(|_| {
+            cliffload_report::write_atomically(
+                &dir.join("junit.xml"),
+                cliffload_report::junit::combine(junit, junit_errors).as_bytes(),
+            )
+        })
+        .map_err(|e| anyhow::anyhow!("cannot write the suite summary into {}: {e}", dir.display()))
 }
