@@ -29,71 +29,13 @@ pub(super) fn task(
             "must not be empty (or give a method)",
         ));
     }
-    let subject = match (&raw.subject, &raw.service, &raw.method) {
-        (Some(s), None, None) => s.clone(),
-        (None, Some(svc), Some(m)) => match raw.namespace.as_deref() {
-            Some(ns) if !ns.is_empty() => format!("{ns}.{svc}.rpc.{m}"),
-            _ => format!("{svc}.rpc.{m}"),
-        },
-        (Some(_), _, _) => {
-            return Err(invalid(
-                format!("{path}.subject"),
-                "give either subject, or service and method, not both",
-            ));
-        }
-        _ => {
-            return Err(invalid(
-                path,
-                "needs a subject, or a service and a method (→ {service}.rpc.{method})",
-            ));
-        }
-    };
-    validate_subject(&format!("{path}.subject"), &subject)?;
+    let subject = subject_of(path, raw)?;
     let weight = positive_u32(&format!("{path}.weight"), raw.weight.unwrap_or(1))?;
-    let timeout = match &raw.timeout {
-        None => DEFAULT_TIMEOUT,
-        Some(d) => duration(&format!("{path}.timeout"), d, BareNumber::Refused)?,
-    };
-    if timeout.is_zero() || timeout > Duration::from_secs(3600) {
-        return Err(invalid(
-            format!("{path}.timeout"),
-            format!("must be in (0, 1h], got {timeout:?}"),
-        ));
-    }
+    let timeout = timeout_of(path, raw.timeout.as_ref())?;
     let error_rate =
         rate(&format!("{path}.error_rate"), raw.error_rate)?.unwrap_or(scenario_error_rate);
-    let payload = match (&raw.payload, &raw.generate) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                format!("{path}.generate"),
-                "give either payload (fixed) or generate, not both",
-            ));
-        }
-        (Some(v), None) => match &raw.arg {
-            Some(arg) => Payload::Static(serde_json::json!({ arg: v })),
-            None => Payload::Static(v.clone()),
-        },
-        (None, Some(g)) => Payload::Generated {
-            models: models(&format!("{path}.generate"), g, payload_sizes, ctx)?,
-            arg: raw.arg.clone(),
-        },
-        (None, None) => Payload::Static(serde_json::Value::Object(Default::default())),
-    };
-    if let Payload::Generated { models, .. } = &payload
-        && error_rate > 0.0
-        && models.iter().any(|m| m.inject_kinds().is_empty())
-    {
-        return Err(invalid(
-            format!("{path}.error_rate"),
-            "this model takes no injected errors; set error_rate: 0",
-        ));
-    }
-    // A fixed body is never injected.
-    let error_rate = if matches!(payload, Payload::Static(_)) {
-        0.0
-    } else {
-        error_rate
-    };
+    let payload = payload_of(path, raw, payload_sizes, ctx)?;
+    let error_rate = injected_share(path, &payload, error_rate)?;
     let expect = reply_expect(&format!("{path}.expect"), raw)?;
     Ok(Task {
         name: format!("{class}.{short}"),
@@ -109,6 +51,89 @@ pub(super) fn task(
         payload,
         error_rate,
     })
+}
+
+/// `subject`, or `{namespace.}{service}.rpc.{method}`: one of the two, and publishable.
+fn subject_of(path: &str, raw: &RawTask) -> Result<String, ConfigError> {
+    let subject = match (&raw.subject, &raw.service, &raw.method) {
+        (Some(s), None, None) => s.clone(),
+        (None, Some(svc), Some(m)) => {
+            cliffload_protocol::subject::rpc(raw.namespace.as_deref(), svc, m)
+        }
+        (Some(_), _, _) => {
+            return Err(invalid(
+                format!("{path}.subject"),
+                "give either subject, or service and method, not both",
+            ));
+        }
+        _ => {
+            return Err(invalid(
+                path,
+                "needs a subject, or a service and a method (→ {service}.rpc.{method})",
+            ));
+        }
+    };
+    validate_subject(&format!("{path}.subject"), &subject)?;
+    Ok(subject)
+}
+
+/// `timeout`: with a unit, above 0 and at most an hour (default 5 s).
+fn timeout_of(path: &str, raw: Option<&RawDuration>) -> Result<Duration, ConfigError> {
+    let timeout = match raw {
+        None => DEFAULT_TIMEOUT,
+        Some(d) => duration(&format!("{path}.timeout"), d, BareNumber::Refused)?,
+    };
+    if timeout.is_zero() || timeout > Duration::from_secs(3600) {
+        return Err(invalid(
+            format!("{path}.timeout"),
+            format!("must be in (0, 1h], got {timeout:?}"),
+        ));
+    }
+    Ok(timeout)
+}
+
+/// The bodies: a fixed `payload` (under `arg` when given), generated
+/// models, or `{}`.
+fn payload_of(
+    path: &str,
+    raw: &RawTask,
+    payload_sizes: Option<&[usize]>,
+    ctx: &Ctx,
+) -> Result<Payload, ConfigError> {
+    Ok(match (&raw.payload, &raw.generate) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                format!("{path}.generate"),
+                "give either payload (fixed) or generate, not both",
+            ));
+        }
+        (Some(v), None) => match &raw.arg {
+            Some(arg) => Payload::Static(serde_json::json!({ arg: v })),
+            None => Payload::Static(v.clone()),
+        },
+        (None, Some(g)) => Payload::Generated {
+            models: models(&format!("{path}.generate"), g, payload_sizes, ctx)?,
+            arg: raw.arg.clone(),
+        },
+        (None, None) => Payload::Static(serde_json::Value::Object(Default::default())),
+    })
+}
+
+/// The share of bodies with an injected error: none for a fixed body, and
+/// refused for a model that takes none.
+fn injected_share(path: &str, payload: &Payload, error_rate: f64) -> Result<f64, ConfigError> {
+    match payload {
+        Payload::Static(_) => Ok(0.0),
+        Payload::Generated { models, .. }
+            if error_rate > 0.0 && models.iter().any(|m| m.inject_kinds().is_empty()) =>
+        {
+            Err(invalid(
+                format!("{path}.error_rate"),
+                "this model takes no injected errors; set error_rate: 0",
+            ))
+        }
+        Payload::Generated { .. } => Ok(error_rate),
+    }
 }
 
 pub(super) fn reply_expect(path: &str, raw: &RawTask) -> Result<ReplyExpect, ConfigError> {
@@ -167,67 +192,28 @@ pub(super) fn models(
     payload_sizes: Option<&[usize]>,
     ctx: &Ctx,
 ) -> Result<Vec<ModelSpec>, ConfigError> {
-    let cpath = format!("{path}.count");
     // One sub-pool per listed count: each equally often.
     if let Some(RawCount::OneOf(o)) = &g.count {
-        if o.one_of.is_empty() {
-            return Err(invalid(
-                format!("{cpath}.one_of"),
-                "must list at least one count",
-            ));
-        }
-        let mut out = Vec::new();
-        for n in &o.one_of {
-            let single = RawGenerate {
-                count: Some(RawCount::One(*n)),
-                ..g.clone()
-            };
-            out.extend(models(path, &single, payload_sizes, ctx)?);
-        }
-        return Ok(out);
+        return one_of(path, g, &o.one_of, payload_sizes, ctx);
     }
-    let count_of = |default: (usize, usize), max: i64| -> Result<(usize, usize), ConfigError> {
-        match &g.count {
-            None => Ok(default),
-            Some(RawCount::One(n)) => count(&cpath, *n, max).map(|n| (n, n)),
-            Some(RawCount::Range(v)) => range(&cpath, v, max),
-            Some(RawCount::Named(n)) => ctx.batch_sizes.get(n).copied().ok_or_else(|| {
-                let known: Vec<&str> = ctx.batch_sizes.keys().map(String::as_str).collect();
-                invalid(&cpath, format!("{n:?} is not a size; one of {} (data_generation.analytics_batch_sizes) or a number or [min, max]", known.join(", ")))
-            }),
-            // Expanded above, before this closure is used.
-            Some(RawCount::OneOf(_)) => Err(invalid(&cpath, "one_of cannot be nested")),
-        }
-    };
-    let metadata_kb = match &g.metadata_kb {
-        None => ctx.metadata_kb,
-        Some(RawCount::One(n)) => {
-            count(&format!("{path}.metadata_kb"), *n, 1024).map(|n| (n, n))?
-        }
-        Some(RawCount::Range(v)) => range(&format!("{path}.metadata_kb"), v, 1024)?,
-        Some(RawCount::Named(_) | RawCount::OneOf(_)) => {
-            return Err(invalid(
-                format!("{path}.metadata_kb"),
-                "give KB as a number or [min, max]",
-            ));
-        }
-    };
+    let counts = Counts { path, g, ctx };
+    let metadata_kb = metadata_kb_of(path, g, ctx)?;
     Ok(match g.model.as_str() {
         "order" => vec![ModelSpec::Order {
             items: g
                 .count
                 .as_ref()
-                .map(|_| count_of((1, 8), 100))
+                .map(|_| counts.of((1, 8), 100))
                 .transpose()?,
         }],
         "order_batch" => vec![ModelSpec::OrderBatch {
-            orders: count_of(ModelSpec::DEFAULT_ORDERS, 100)?,
+            orders: counts.of(ModelSpec::DEFAULT_ORDERS, 100)?,
         }],
         "customer" => vec![ModelSpec::Customer],
         "product" => vec![ModelSpec::Product],
         "analytics_event" => vec![ModelSpec::AnalyticsEvent],
         "analytics_batch" => vec![ModelSpec::AnalyticsBatch {
-            events: count_of(ModelSpec::DEFAULT_EVENTS, 10_000)?,
+            events: counts.of(ModelSpec::DEFAULT_EVENTS, 10_000)?,
         }],
         "batch_request" => {
             // A scenario's payload_sizes (small/medium/large items) replace the count.
@@ -241,25 +227,91 @@ pub(super) fn models(
                     })
                     .collect(),
                 None => vec![ModelSpec::BatchRequest {
-                    items: count_of(ModelSpec::DEFAULT_BATCH_ITEMS, 10_000)?,
+                    items: counts.of(ModelSpec::DEFAULT_BATCH_ITEMS, 10_000)?,
                     metadata_kb: kb,
                 }],
             }
         }
         "validation_error_test" => vec![ModelSpec::ValidationErrorTest],
-        other => {
-            let hint = closest(other, ModelSpec::NAMES)
-                .map(|c| format!("; did you mean {c:?}?"))
-                .unwrap_or_default();
-            return Err(invalid(
-                format!("{path}.model"),
-                format!(
-                    "unknown model {other:?}{hint}; one of {}",
-                    ModelSpec::NAMES.join(", ")
-                ),
-            ));
-        }
+        other => return Err(unknown_model(path, other)),
     })
+}
+
+/// `count: {one_of: [...]}`: the models of each count, one sub-pool each.
+fn one_of(
+    path: &str,
+    g: &RawGenerate,
+    counts: &[i64],
+    payload_sizes: Option<&[usize]>,
+    ctx: &Ctx,
+) -> Result<Vec<ModelSpec>, ConfigError> {
+    if counts.is_empty() {
+        return Err(invalid(
+            format!("{path}.count.one_of"),
+            "must list at least one count",
+        ));
+    }
+    let mut out = Vec::new();
+    for n in counts {
+        let single = RawGenerate {
+            count: Some(RawCount::One(*n)),
+            ..g.clone()
+        };
+        out.extend(models(path, &single, payload_sizes, ctx)?);
+    }
+    Ok(out)
+}
+
+/// A generate's `count`, read for one model.
+struct Counts<'a> {
+    path: &'a str,
+    g: &'a RawGenerate,
+    ctx: &'a Ctx,
+}
+
+impl Counts<'_> {
+    /// The count as `(min, max)`: `default` when none is given, at most `max`.
+    fn of(&self, default: (usize, usize), max: i64) -> Result<(usize, usize), ConfigError> {
+        let cpath = format!("{}.count", self.path);
+        match &self.g.count {
+            None => Ok(default),
+            Some(RawCount::One(n)) => count(&cpath, *n, max).map(|n| (n, n)),
+            Some(RawCount::Range(v)) => range(&cpath, v, max),
+            Some(RawCount::Named(n)) => self.ctx.batch_sizes.get(n).copied().ok_or_else(|| {
+                let known: Vec<&str> = self.ctx.batch_sizes.keys().map(String::as_str).collect();
+                invalid(&cpath, format!("{n:?} is not a size; one of {} (data_generation.analytics_batch_sizes) or a number or [min, max]", known.join(", ")))
+            }),
+            // Expanded by `one_of` before counts are read.
+            Some(RawCount::OneOf(_)) => Err(invalid(&cpath, "one_of cannot be nested")),
+        }
+    }
+}
+
+/// `metadata_kb` of a batch request: the generate's own, or the file's.
+fn metadata_kb_of(path: &str, g: &RawGenerate, ctx: &Ctx) -> Result<(usize, usize), ConfigError> {
+    let kpath = format!("{path}.metadata_kb");
+    match &g.metadata_kb {
+        None => Ok(ctx.metadata_kb),
+        Some(RawCount::One(n)) => count(&kpath, *n, 1024).map(|n| (n, n)),
+        Some(RawCount::Range(v)) => range(&kpath, v, 1024),
+        Some(RawCount::Named(_) | RawCount::OneOf(_)) => {
+            Err(invalid(kpath, "give KB as a number or [min, max]"))
+        }
+    }
+}
+
+/// A model name that is none of [`ModelSpec::NAMES`], with the closest.
+fn unknown_model(path: &str, name: &str) -> ConfigError {
+    let hint = closest(name, ModelSpec::NAMES)
+        .map(|c| format!("; did you mean {c:?}?"))
+        .unwrap_or_default();
+    invalid(
+        format!("{path}.model"),
+        format!(
+            "unknown model {name:?}{hint}; one of {}",
+            ModelSpec::NAMES.join(", ")
+        ),
+    )
 }
 
 /// A publishable NATS subject: non-empty tokens, no wildcards, no whitespace.
