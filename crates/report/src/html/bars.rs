@@ -8,6 +8,36 @@ use super::charts::ms;
 use crate::result::RunResult;
 use crate::text::latency;
 
+/// The frame of a horizontal bar chart: `title`, an x axis from 0 to
+/// `x_max` described as `x_desc`, and `rows` rows with no y axis (each bar
+/// carries its own label). `None` when plotters cannot lay it out.
+fn bar_frame<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_max: f64,
+    rows: usize,
+    x_desc: &str,
+) -> Option<ChartContext<'a, DB, Cartesian2d<LabelledAxis, plotters::coord::types::RangedCoordf64>>>
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .margin_right(30)
+        .x_label_area_size(45)
+        .y_label_area_size(10)
+        .build_cartesian_2d(LabelledAxis::linear(x_max, 10), 0.0..rows as f64)
+        .ok()?;
+    let _ = chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .x_desc(x_desc)
+        .draw();
+    Some(chart)
+}
+
 /// Horizontal bars of ok / rejected / failed requests per task, each task's
 /// name and counts just above its bar, and the colours in a legend beside it.
 pub(super) fn outcome_bars(r: &RunResult) -> String {
@@ -24,24 +54,9 @@ pub(super) fn outcome_bars(r: &RunResult) -> String {
         let root = SVGBackend::with_string(&mut svg, (W, height)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let most = r.tasks.iter().map(|t| t.requests).max().unwrap_or(1).max(1);
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(TITLE, ("sans-serif", 18))
-            .margin(10)
-            .margin_right(30)
-            .x_label_area_size(45)
-            .y_label_area_size(10)
-            .build_cartesian_2d(LabelledAxis::linear(most as f64 * 1.05, 10), 0.0..n as f64)
-        else {
+        let Some(mut chart) = bar_frame(&root, TITLE, most as f64 * 1.05, n, "requests") else {
             return svg_fallback(TITLE);
         };
-        let _ = chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_y_axis()
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 14))
-            .x_desc("requests")
-            .draw();
         for (i, t) in r.tasks.iter().enumerate() {
             // Row i spans [top − 1, top]: the label hangs from its top, the
             // bar right under it, and the gap to the next row below the bar.
@@ -94,24 +109,10 @@ pub(super) fn comparison_bars(c: &crate::comparison::Comparison) -> String {
             .map(ms)
             .fold(1e-3, f64::max)
             * 1.3;
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(TITLE, ("sans-serif", 18))
-            .margin(10)
-            .margin_right(30)
-            .x_label_area_size(45)
-            .y_label_area_size(10)
-            .build_cartesian_2d(LabelledAxis::linear(x_max, 10), 0.0..rows as f64)
+        let Some(mut chart) = bar_frame(&root, TITLE, x_max, rows, "ms (successful requests)")
         else {
             return svg_fallback(TITLE);
         };
-        let _ = chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_y_axis()
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 14))
-            .x_desc("ms (successful requests)")
-            .draw();
         for (i, t) in c.tasks.iter().enumerate() {
             let base = (rows - 1 - i) as f64;
             for (j, (l, colour)) in [(&t.nats_latency_us, BLUE), (&t.http_latency_us, RED)]
