@@ -635,7 +635,7 @@ fn whole_from<T: TryFrom<u64>>(text: &str, min: u64) -> Result<T, String> {
         Ok(x) if x < 0.0 => format!("{t} is negative: give a whole number from {min} up"),
         Ok(x) if x.fract() == 0.0 => format!("{t} is too large"),
         Ok(_) => format!("{t} is not a whole number: give one from {min} up, e.g. 10"),
-        Err(_) => format!("{t:?} is not a number: give a whole number from {min} up, e.g. 10"),
+        Err(_) => format!("\"{t}\" is not a number: give a whole number from {min} up, e.g. 10"),
     })?;
     if n < min {
         return Err(format!("must be at least {min}, got {n}"));
@@ -656,7 +656,7 @@ fn number(text: &str) -> Result<f64, String> {
     let t = text.trim();
     match t.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x),
-        _ => Err(format!("{t:?} is not a number: give one like 10 or 2.5")),
+        _ => Err(format!("\"{t}\" is not a number: give one like 10 or 2.5")),
     }
 }
 

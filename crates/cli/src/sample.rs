@@ -30,7 +30,7 @@ pub fn sample(args: SampleArgs) -> Result<u8> {
     }
     // `args.model` is one of ModelSpec::NAMES (clap checked it).
     let spec = ModelSpec::named(&args.model, n.map(|n| (n, n)), 1)
-        .with_context(|| format!("unknown model {:?}", args.model))?;
+        .with_context(|| format!("unknown model \"{}\"", args.model))?;
     let mut generator = Generator::new(&GenConfig::new(args.seed, now));
     let mut out = std::io::stdout().lock();
     for _ in 0..args.count {

@@ -140,7 +140,7 @@ fn tasks_table(out: &mut String, r: &RunResult) {
             t.rejected,
             t.failures,
             t.rps,
-            escape(&outcome_words(
+            escape(&crate::text::outcome_words(
                 t.outcomes.iter().map(|(o, e)| (*o, e.count))
             ))
         );
@@ -154,17 +154,11 @@ fn tasks_table(out: &mut String, r: &RunResult) {
         s.rejected,
         s.failures,
         s.rps,
-        escape(&outcome_words(s.outcomes.iter().map(|(o, n)| (*o, *n))))
+        escape(&crate::text::outcome_words(
+            s.outcomes.iter().map(|(o, n)| (*o, *n))
+        ))
     );
     out.push_str("</table>\n");
-}
-
-/// `ok 12 · timeout 3`.
-fn outcome_words(counts: impl Iterator<Item = (cliffload_metrics::Outcome, u64)>) -> String {
-    counts
-        .map(|(o, n)| format!("{} {n}", o.name()))
-        .collect::<Vec<_>>()
-        .join(" · ")
 }
 
 /// A subject that may break after each dot: a long one wraps at its

@@ -257,21 +257,24 @@ fn open_model(out: &mut String, r: &RunResult) {
     );
 }
 
+/// Outcome counts in words: `ok 120 · timeout 3`.
+pub(crate) fn outcome_words(counts: impl Iterator<Item = (Outcome, u64)>) -> String {
+    counts
+        .map(|(o, n)| format!("{} {n}", o.name()))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 /// The outcome counts, then each task's outcomes other than `ok`.
 fn outcomes(out: &mut String, r: &RunResult) {
-    let outcomes: Vec<String> = r
-        .summary
-        .outcomes
-        .iter()
-        .map(|(o, n)| format!("{} {n}", o.name()))
-        .collect();
+    let outcomes = outcome_words(r.summary.outcomes.iter().map(|(o, n)| (*o, *n)));
     let _ = writeln!(
         out,
         "outcomes: {}",
         if outcomes.is_empty() {
-            "none".into()
+            "none"
         } else {
-            outcomes.join(" · ")
+            &outcomes
         }
     );
     for t in &r.tasks {

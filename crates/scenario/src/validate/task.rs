@@ -86,7 +86,7 @@ fn timeout_of(path: &str, raw: Option<&RawDuration>) -> Result<Duration, ConfigE
     if timeout.is_zero() || timeout > Duration::from_secs(3600) {
         return Err(invalid(
             format!("{path}.timeout"),
-            format!("must be in (0, 1h], got {timeout:?}"),
+            format!("must be in (0, 1h], got {}", crate::human_duration(timeout)),
         ));
     }
     Ok(timeout)
