@@ -1,6 +1,6 @@
 //! `cliffload sample`: generated payloads as JSON lines on stdout.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cliffload_payloads::{GenConfig, Generator, InjectKind, ModelSpec};
 
 use crate::args::SampleArgs;
@@ -24,10 +24,8 @@ pub fn sample(args: SampleArgs) -> Result<u8> {
             format!("--inject: unknown kind {k:?}; one of {}", all.join(", "))
         })?),
     };
+    // --items is at least 1 (its parser checked).
     let n = args.items;
-    if n == Some(0) {
-        bail!("--items: must be ≥ 1");
-    }
     // `args.model` is one of ModelSpec::NAMES (clap checked it).
     let spec = ModelSpec::named(&args.model, n.map(|n| (n, n)), 1)
         .with_context(|| format!("unknown model \"{}\"", args.model))?;
