@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use cliffload_report::RunResult;
+use cliffload_report::{RunResult, Warning};
 use cliffload_scenario::Settings;
 
 /// The result to compare with: `--baseline FILE` (must be readable), else,
@@ -31,11 +31,10 @@ pub fn find_baseline(
     ];
     match candidates.iter().find(|p| p.is_file()) {
         Some(p) => Ok(Baseline::Found(Box::new(crate::list::read_result(p)?))),
-        None => Ok(Baseline::Missing(format!(
-            "no regression check: advanced.regression_detection is enabled but there is no baseline at {} (nor {}/{scenario}/result.json); keep this run's result.json there to compare the next one with it",
-            root.display(),
-            root.display()
-        ))),
+        None => Ok(Baseline::Missing(Warning::BaselineMissing {
+            path: root.display().to_string(),
+            scenario: scenario.to_owned(),
+        })),
     }
 }
 
@@ -47,7 +46,7 @@ pub enum Baseline {
     /// Compare with this result.
     Found(Box<RunResult>),
     /// Asked for in the configuration but not there: this warning.
-    Missing(String),
+    Missing(Warning),
 }
 
 /// Applies the regression check of `baseline`, or its warning.

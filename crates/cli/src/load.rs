@@ -11,7 +11,9 @@ use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutp
 use cliffload_http::{HttpConnector, HttpTarget};
 use cliffload_monitor::{NatsTraffic, Role, Sampler, Varz, Watched};
 use cliffload_nats::{ConnectionEvents, NatsAccess, NatsConnector, Target};
-use cliffload_report::{ConnectionEventRow, OpenMeasures, PreflightRow, RunMeta, RunResult};
+use cliffload_report::{
+    ConnectionEventRow, OpenMeasures, PreflightRow, RunMeta, RunResult, Warning,
+};
 use cliffload_scenario::{Scenario, Settings};
 
 use crate::embedded::Embedded;
@@ -113,9 +115,7 @@ pub async fn run_scenario(
             .map(|a| format!("http://{a}"))
     });
     let Some(base) = base else {
-        result.warnings.push(
-            "ten_x_faster_than_rest not judged: no HTTP endpoint to compare with; pass --http-url http://HOST:PORT of the same service".to_owned(),
-        );
+        result.warnings.push(Warning::RestClaimWithoutHttp);
         return Ok(result);
     };
     printer.note(&format!("the same requests over HTTP at {base}"));
@@ -133,9 +133,7 @@ pub async fn run_scenario(
     if cancel.is_cancelled() {
         // Ctrl-C during the HTTP half: no comparison of a partial run.
         result.interrupted = true;
-        result.warnings.push(
-            "interrupted during the HTTP comparison: ten_x_faster_than_rest not judged".to_owned(),
-        );
+        result.warnings.push(Warning::ComparisonInterrupted);
         return Ok(result);
     }
     match http {
@@ -145,9 +143,9 @@ pub async fn run_scenario(
             &base,
             scenario.expectations.failure_bound(),
         ),
-        Err(e) => result
-            .warnings
-            .push(format!("the HTTP comparison could not run: {e:#}")),
+        Err(e) => result.warnings.push(Warning::ComparisonFailed {
+            error: format!("{e:#}"),
+        }),
     }
     Ok(result)
 }
@@ -182,7 +180,7 @@ pub async fn load(
     let origin = (Instant::now(), SystemTime::now());
     let mut sampler = start_sampler(monitoring, origin.0)?;
     let (preflight, url) = preflight(via, scenario, plan, &cancel).await?;
-    for w in &preflight.warnings {
+    for w in tolerated(&preflight) {
         printer.note(&format!("warning: {w}"));
     }
     announce(printer, scenario, via);
@@ -352,6 +350,19 @@ async fn drive_via(
     }
 }
 
+/// The smoke calls' problems that `--preflight warn` let through.
+fn tolerated(preflight: &cliffload_nats::Preflight) -> Vec<Warning> {
+    preflight
+        .tolerated
+        .iter()
+        .map(|p| Warning::PreflightTolerated {
+            task: p.task.clone(),
+            subject: p.subject.clone(),
+            problem: p.problem.clone(),
+        })
+        .collect()
+}
+
 /// What the result is built from besides the counts.
 fn run_meta<'a>(
     scenario: &'a Scenario,
@@ -361,12 +372,11 @@ fn run_meta<'a>(
     out: &RunOutput,
     events: &[cliffload_nats::ConnectionEvent],
 ) -> RunMeta<'a> {
-    let mut warnings = preflight.warnings;
+    let mut warnings = tolerated(&preflight);
     if out.lost_workers > 0 {
-        warnings.push(format!(
-            "{} generator worker(s) stopped early: their last second is missing from the figures",
-            out.lost_workers
-        ));
+        warnings.push(Warning::WorkersLost {
+            count: out.lost_workers,
+        });
     }
     RunMeta {
         scenario,
@@ -416,18 +426,18 @@ fn run_meta<'a>(
 async fn nats_traffic(
     monitoring: &Monitoring,
     before: Option<Result<Varz, String>>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<NatsTraffic> {
     match (&monitoring.nats_monitor_url, before) {
         (Some(u), Some(Ok(before))) => match read_varz(u).await {
             Ok(after) => Some(NatsTraffic::between(u, &before, &after)),
-            Err(e) => {
-                warnings.push(e);
+            Err(detail) => {
+                warnings.push(Warning::NatsMonitorUnreadable { detail });
                 None
             }
         },
-        (_, Some(Err(e))) => {
-            warnings.push(e);
+        (_, Some(Err(detail))) => {
+            warnings.push(Warning::NatsMonitorUnreadable { detail });
             None
         }
         _ => None,

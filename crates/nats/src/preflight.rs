@@ -25,7 +25,7 @@ pub struct PreflightReport {
 }
 
 /// A task whose smoke call shows the run would measure nothing useful.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("preflight: task {task:?} on subject {subject:?}: {problem}")]
 pub struct PreflightError {
     /// Task name.
@@ -42,8 +42,8 @@ pub struct PreflightError {
 pub struct Preflight {
     /// One per task whose call was judged (not under `off`).
     pub reports: Vec<PreflightReport>,
-    /// Problems let through by `warn`, each naming its task.
-    pub warnings: Vec<String>,
+    /// Problems let through by `warn`.
+    pub tolerated: Vec<PreflightError>,
 }
 
 /// Tries a strict preflight gives a task whose service errs or times out.
@@ -82,10 +82,11 @@ pub async fn preflight(
         };
         match problem {
             Ok(report) => out.reports.push(report),
-            Err((p, _)) if mode == PreflightMode::Warn => out.warnings.push(format!(
-                "preflight of task {} ({}): {}; the run went on (--preflight warn)",
-                target.name, target.subject, p.text
-            )),
+            Err((p, _)) if mode == PreflightMode::Warn => out.tolerated.push(PreflightError {
+                task: target.name.clone(),
+                subject: target.subject.to_string(),
+                problem: p.text,
+            }),
             Err((p, attempts)) => {
                 let retried = if attempts > 1 {
                     format!(" (in each of {attempts} tries)")

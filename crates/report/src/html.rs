@@ -72,7 +72,7 @@ pub fn render(r: &RunResult) -> String {
     }
     out.push_str("</table>\n");
     for w in &r.warnings {
-        let _ = writeln!(out, "<p class=\"warning\">⚠ {}</p>", escape(w));
+        let _ = writeln!(out, "<p class=\"warning\">⚠ {}</p>", escape(&w.to_string()));
     }
     if let Some(o) = &r.open_model {
         let l = &o.intended_latency_us;

@@ -18,6 +18,7 @@ mod result;
 pub mod suite;
 pub mod text;
 pub mod verdict;
+mod warning;
 
 pub use result::{
     ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel,
@@ -25,6 +26,7 @@ pub use result::{
     UserClassRow, write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
+pub use warning::Warning;
 
 /// Writes `result.json`, `report.html`, `summary.txt`, `summary.md`, `junit.xml` and the
 /// Locust CSVs (`cliffload_stats.csv`, `cliffload_stats_history.csv`,

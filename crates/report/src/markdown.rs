@@ -153,7 +153,7 @@ fn notes(out: &mut String, r: &RunResult) {
     if !r.warnings.is_empty() {
         out.push_str("\n## Warnings\n\n");
         for w in &r.warnings {
-            let _ = writeln!(out, "- {}", cell(w));
+            let _ = writeln!(out, "- {}", cell(&w.to_string()));
         }
     }
 }

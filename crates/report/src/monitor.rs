@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::result::RunResult;
 use crate::verdict::Check;
+use crate::warning::Warning;
 
 /// What the monitor saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,35 +98,34 @@ fn watched(series: Vec<ProcessSeries>, warmup: f64) -> Vec<MonitoredProcess> {
 
 /// A warning when the generator's own CPU was near a full core per worker
 /// thread: then it was the bottleneck, not the service.
-fn generator_busy(processes: &[MonitoredProcess], workers: usize) -> Option<String> {
-    let workers = workers.max(1) as f64;
-    let cpu = processes
+fn generator_busy(processes: &[MonitoredProcess], workers: usize) -> Option<Warning> {
+    let workers = workers.max(1);
+    let cpu_percent = processes
         .iter()
         .find(|p| p.series.role == Role::Generator)
         .and_then(|p| p.mean_cpu_percent)
-        .filter(|cpu| *cpu >= GENERATOR_BUSY_PERCENT * workers)?;
-    Some(format!(
-        "the generator used {cpu:.0}% CPU with {workers} worker thread(s): it may have been the bottleneck rather than the service; run with more --workers (or on another machine) and compare"
-    ))
+        .filter(|cpu| *cpu >= GENERATOR_BUSY_PERCENT * workers as f64)?;
+    Some(Warning::GeneratorBusy {
+        cpu_percent,
+        workers,
+    })
 }
 
 /// A warning per process that exited during the run.
-fn exited(processes: &[MonitoredProcess]) -> Vec<String> {
+fn exited(processes: &[MonitoredProcess]) -> Vec<Warning> {
     processes
         .iter()
         .filter(|p| p.series.exited)
-        .map(|p| {
-            format!(
-                "{} (pid {}) exited during the run: check its logs",
-                p.series.label, p.series.pid
-            )
+        .map(|p| Warning::ProcessExited {
+            label: p.series.label.clone(),
+            pid: p.series.pid,
         })
         .collect()
 }
 
 /// The `memory_growth` check on the process under test that grew most, or a
 /// warning saying why memory growth was not judged.
-fn memory_growth(processes: &[MonitoredProcess], max: f64, warmup: f64) -> Result<Check, String> {
+fn memory_growth(processes: &[MonitoredProcess], max: f64, warmup: f64) -> Result<Check, Warning> {
     let sut: Vec<&MonitoredProcess> = processes.iter().filter(|p| p.is_sut()).collect();
     let judged: Vec<(&MonitoredProcess, Growth)> = sut
         .iter()
@@ -137,11 +137,9 @@ fn memory_growth(processes: &[MonitoredProcess], max: f64, warmup: f64) -> Resul
         .map(|(p, g)| (p.series.label.clone(), *g));
     let Some((label, g)) = worst else {
         return Err(if sut.is_empty() {
-            "memory growth not judged: no service process was watched (pass --monitor-pid PID for a service cliffload did not start)".to_owned()
+            Warning::MemoryNoService
         } else {
-            format!(
-                "memory growth not judged: fewer than 3 samples after the {warmup:.0} s warm-up (run longer)"
-            )
+            Warning::MemoryTooFewSamples { warmup_s: warmup }
         });
     };
     let passed = g.growth_mib <= max;
@@ -159,12 +157,12 @@ fn memory_growth(processes: &[MonitoredProcess], max: f64, warmup: f64) -> Resul
 }
 
 /// A warning when nats-server counted slow consumers during the load.
-fn slow_consumers(nats: Option<&NatsTraffic>) -> Option<String> {
+fn slow_consumers(nats: Option<&NatsTraffic>) -> Option<Warning> {
     let t = nats.filter(|t| t.slow_consumers > 0)?;
-    Some(format!(
-        "nats-server counted {} new slow consumer(s) during the load ({}): it dropped messages for clients that could not keep up, which shows here as timeouts; lower the load or add --workers",
-        t.slow_consumers, t.url
-    ))
+    Some(Warning::SlowConsumers {
+        count: t.slow_consumers,
+        url: t.url.clone(),
+    })
 }
 
 /// One line per process: `label: RSS start → end MiB (peak, slope) · CPU mean`,

@@ -6,6 +6,7 @@
 
 use crate::result::{RunResult, TaskRow};
 use crate::verdict::{Check, Status, failure_rate, percent};
+use crate::warning::Warning;
 
 /// Relative standard error of the mean of `xs` (0 with fewer than 2 values).
 fn relative_se(xs: &[f64]) -> f64 {
@@ -215,10 +216,7 @@ pub fn apply(new: &mut RunResult, base: &RunResult, max_degradation_percent: f64
     let check = compare(new, base, max_degradation_percent);
     let differences = mismatch(new, base);
     if !differences.is_empty() {
-        new.warnings.push(format!(
-            "the regression baseline is not like this run: {}; differences may come from that, not from the service",
-            differences.join("; ")
-        ));
+        new.warnings.push(Warning::BaselineUnlike { differences });
     }
     new.verdict.checks.push(check);
 }

@@ -11,9 +11,10 @@ use cliffload_scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
 use crate::verdict::{self, Verdict};
+use crate::warning::Warning;
 
 /// Version of the `result.json` format; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Latency percentiles in µs (integers: µs resolution).
 pub type LatencyUs = LatencySummary;
@@ -61,7 +62,11 @@ pub struct RunResult {
     /// The checks and whether they passed.
     pub verdict: Verdict,
     /// Things the reader should know (each says what to do).
-    pub warnings: Vec<String>,
+    #[serde(
+        serialize_with = "crate::warning::serialize",
+        deserialize_with = "crate::warning::deserialize"
+    )]
+    pub warnings: Vec<Warning>,
     /// Memory and CPU of the processes watched during the run (absent in
     /// results written before the monitor existed).
     #[serde(default)]
@@ -352,7 +357,7 @@ pub struct RunMeta<'a> {
     /// Cut short.
     pub interrupted: bool,
     /// Warnings from elsewhere (engine, preflight).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// CPU time of the generator threads during the load.
     pub generator_cpu: Option<Duration>,
     /// Open model measurements (`None` for the closed model).
@@ -569,35 +574,37 @@ fn run_warnings(
     meta: &RunMeta<'_>,
     open_model: Option<&OpenModel>,
     intervals: &[IntervalRow],
-) -> Vec<String> {
+) -> Vec<Warning> {
     let s = meta.scenario;
     let secs = meta.elapsed.as_secs_f64();
     let mut warnings = Vec::new();
     if let Some(o) = open_model
         && (o.late > 0 || o.never_sent > 0)
     {
-        warnings.push(format!(
-            "the open model fell behind its schedule: of {} arrivals planned, {} were sent late and {} never sent; the latency from the intended send time (which counts each unsent arrival as its wait) is what the checks judge. Raise max_in_flight, lower the rate, or add --workers",
-            o.planned, o.late, o.never_sent
-        ));
+        warnings.push(Warning::OpenModelBehind {
+            planned: o.planned,
+            late: o.late,
+            never_sent: o.never_sent,
+        });
     }
     let peak = intervals.iter().map(|i| i.active).max().unwrap_or(0);
     let wanted = s.planned_peak_users();
     if s.arrival.is_none() && !intervals.is_empty() && peak > 0 && peak < wanted {
-        warnings.push(format!(
-            "only {peak} of the {wanted} users planned ever ran at once (spawning {} users/s over {:.0} s, as fast as the generator could start them): the rest never started; lower the users, raise the spawn rate, run longer, or add --workers",
-            s.spawn_rate,
-            s.duration.as_secs_f64()
-        ));
+        warnings.push(Warning::UsersNeverStarted {
+            peak: peak.into(),
+            wanted: wanted.into(),
+            spawn_rate: s.spawn_rate,
+            duration_s: s.duration.as_secs_f64(),
+        });
     }
     if let Some(w) = connection_warning(&meta.connection_events) {
         warnings.push(w);
     }
     if meta.interrupted {
-        warnings.push(format!(
-            "the run was interrupted after {secs:.1} s of {:.1} s planned: figures cover the part that ran",
-            s.duration.as_secs_f64()
-        ));
+        warnings.push(Warning::Interrupted {
+            ran_s: secs,
+            planned_s: s.duration.as_secs_f64(),
+        });
     }
     warnings
 }
@@ -648,19 +655,18 @@ fn user_classes(s: &Scenario) -> Vec<UserClassRow> {
 }
 
 /// A warning that names what happened to the connections, if anything did.
-fn connection_warning(events: &[ConnectionEventRow]) -> Option<String> {
+fn connection_warning(events: &[ConnectionEventRow]) -> Option<Warning> {
     let first = events.first()?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for e in events {
         *counts.entry(e.event.as_str()).or_default() += 1;
     }
     let list: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    Some(format!(
-        "the load's NATS connections had trouble: {} (first at {:.1} s: {}); requests in those moments show as timeouts or transport failures. See connection_events in result.json",
-        list.join(", "),
-        first.t_s,
-        first.detail
-    ))
+    Some(Warning::ConnectionTrouble {
+        events: list.join(", "),
+        first_at_s: first.t_s,
+        first_detail: first.detail.clone(),
+    })
 }
 
 /// Task `i`'s messages, by outcome then frequency.

@@ -322,7 +322,9 @@ fn write_all_writes_every_file() {
 #[test]
 fn html_is_self_contained_with_a_chart_each_and_escapes_hostile_strings() {
     let mut r = sample_result();
-    r.warnings.push("<img src=x onerror=alert(1)>".into());
+    r.warnings.push(crate::Warning::Note {
+        message: "<img src=x onerror=alert(1)>".into(),
+    });
     let html = crate::html::render(&r);
     // Successes, failures (its one timeout), users, latency over time and
     // by percentile, outcomes.
@@ -581,9 +583,10 @@ fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
     assert!(r.verdict.checks.iter().all(|c| c.name != "memory_growth"));
     // Slow consumers at the server are said, with what to do.
     assert!(
-        r.warnings
-            .iter()
-            .any(|w| w.contains("2 new slow consumer(s)")),
+        r.warnings.iter().any(
+            |w| matches!(w, crate::Warning::SlowConsumers { count: 2, .. })
+                && w.to_string().contains("2 new slow consumer(s)")
+        ),
         "{:?}",
         r.warnings
     );
@@ -777,9 +780,10 @@ fn a_generator_near_a_full_core_warns_that_it_may_be_the_bottleneck() {
     let mut r = one_minute_result();
     crate::monitor::apply(&mut r, 1.0, vec![busy(97.0)], None, None);
     assert!(
-        r.warnings
-            .iter()
-            .any(|w| w.contains("may have been the bottleneck")),
+        r.warnings.iter().any(
+            |w| matches!(w, crate::Warning::GeneratorBusy { workers: 1, .. })
+                && w.to_string().contains("may have been the bottleneck")
+        ),
         "{:?}",
         r.warnings
     );
@@ -788,7 +792,9 @@ fn a_generator_near_a_full_core_warns_that_it_may_be_the_bottleneck() {
     r.load.workers = 2;
     crate::monitor::apply(&mut r, 1.0, vec![busy(97.0)], None, None);
     assert!(
-        r.warnings.iter().all(|w| !w.contains("bottleneck")),
+        r.warnings
+            .iter()
+            .all(|w| !matches!(w, crate::Warning::GeneratorBusy { .. })),
         "{:?}",
         r.warnings
     );

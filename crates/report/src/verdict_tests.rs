@@ -192,7 +192,7 @@ fn a_baseline_with_no_common_task_is_inconclusive_and_another_scenario_warns() {
     assert_eq!(c.status, Status::Inconclusive, "{c:?}");
     assert!(c.actual.contains("no task of this run"), "{c:?}");
     assert!(!r.verdict.passed());
-    let w = r.warnings.join("\n");
+    let w = words(&r.warnings);
     assert!(
         w.contains("scenario 'another'") && w.contains("50 users"),
         "{w}"
@@ -234,7 +234,15 @@ fn open_model_latency_checks_count_never_sent_arrivals_as_their_wait() {
     let c = check(&r, "max_median_ms");
     assert_eq!(c.status, Status::Failed, "{c:?}");
     assert!(c.actual.contains("from the intended send time"), "{c:?}");
-    assert!(r.warnings.iter().any(|w| w.contains("800 never sent")));
+    assert!(r.warnings.iter().any(|w| matches!(
+        w,
+        crate::Warning::OpenModelBehind {
+            planned: 1000,
+            never_sent: 800,
+            ..
+        }
+    )));
+    assert!(words(&r.warnings).contains("800 never sent"));
     validate(&r);
 }
 
@@ -326,9 +334,7 @@ fn users_that_never_started_are_warned_about() {
         .collect();
     let r = RunResult::build(meta(&s), &t, &intervals);
     assert!(
-        r.warnings
-            .iter()
-            .any(|w| w.contains("only 100 of the 200 users planned ever ran at once")),
+        words(&r.warnings).contains("only 100 of the 200 users planned ever ran at once"),
         "{:?}",
         r.warnings
     );
@@ -336,7 +342,9 @@ fn users_that_never_started_are_warned_about() {
     s.users = std::num::NonZeroU32::new(100).expect("100");
     let r = RunResult::build(meta(&s), &t, &intervals);
     assert!(
-        !r.warnings.iter().any(|w| w.contains("ever ran")),
+        !r.warnings
+            .iter()
+            .any(|w| matches!(w, crate::Warning::UsersNeverStarted { .. })),
         "{:?}",
         r.warnings
     );
@@ -365,7 +373,7 @@ fn connection_events_are_warned_about_listed_and_marked_on_the_page() {
     let intervals: Vec<IntervalStats> = (0..10).map(|i| IntervalStats::from_table(i, &t)).collect();
     let quiet = RunResult::build(meta(&s), &t, &intervals);
     let r = RunResult::build(m, &t, &intervals);
-    let w = r.warnings.join("\n");
+    let w = words(&r.warnings);
     assert!(
         w.contains("1 disconnected, 1 reconnected (first at 2.5 s"),
         "{w}"
@@ -379,4 +387,13 @@ fn connection_events_are_warned_about_listed_and_marked_on_the_page() {
         "dashed marks on the chart"
     );
     validate(&r);
+}
+
+/// The warnings as the reports show them, one per line.
+fn words(warnings: &[crate::Warning]) -> String {
+    warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

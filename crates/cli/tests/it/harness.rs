@@ -178,6 +178,16 @@ pub fn read_result(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("result.json is JSON")
 }
 
+/// The message of the result's warning of `kind`, if it has one.
+pub fn warning(result: &serde_json::Value, kind: &str) -> Option<String> {
+    result["warnings"]
+        .as_array()?
+        .iter()
+        .find(|w| w["kind"] == kind)
+        .and_then(|w| w["message"].as_str())
+        .map(str::to_owned)
+}
+
 /// Checks a result against docs/run-result.schema.json.
 pub fn assert_schema_valid(result: &serde_json::Value) {
     let schema: serde_json::Value =
