@@ -207,7 +207,7 @@ pub async fn load(
     sampler.set_origin(load_start);
     let mut result = RunResult::build(meta, &out.totals, &out.intervals);
     let nats = nats_traffic(monitoring, varz_before, &mut result.warnings).await;
-    cliffload_report::monitor::apply(
+    cliffload_report::processes::apply(
         &mut result,
         SAMPLE_EVERY.as_secs_f64(),
         sampler.finish(),

@@ -8,14 +8,16 @@ mod args;
 mod baseline;
 mod child;
 mod embedded;
-mod list;
 mod load;
 mod progress;
+mod report;
 mod run;
 mod sample;
+mod scenarios;
 mod serve;
 mod signals;
 mod suite;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -94,10 +96,10 @@ fn main() -> ExitCode {
             Command::Run(a) => run::run(a, color, cancel).await,
             Command::Suite(a) => suite::suite(a, color, cancel).await,
             Command::Serve(a) => serve::serve(a, cancel).await,
-            Command::Scenarios(a) => list::scenarios(a),
+            Command::Scenarios(a) => scenarios::scenarios(a),
             Command::Sample(a) => sample::sample(a),
-            Command::Validate(a) => list::validate(a),
-            Command::Report(a) => list::report(a, color),
+            Command::Validate(a) => validate::validate(a),
+            Command::Report(a) => report::report(a, color),
         };
         result.unwrap_or_else(|e| {
             if e.is::<Interrupted>() {

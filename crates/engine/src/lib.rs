@@ -16,15 +16,15 @@
 
 mod cpu;
 pub mod mock;
-mod outcome;
 mod plan;
+mod rules;
 mod run;
 mod transport;
 mod worker;
 
 pub use cpu::thread_cpu_time;
-pub use outcome::{ReplyRules, detail_of, outcome_of};
 pub use plan::{Payload, Plan, PlanClass, PlanTask, build_payloads};
+pub use rules::{ReplyRules, detail_of, outcome_of};
 pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{Connector, Reply, Transport};

@@ -189,7 +189,7 @@ fn render(c: &mut Criterion) {
     let s = scenario();
     let (totals, intervals) = measurements(&s);
     let mut result = RunResult::build(meta(&s), &totals, &intervals);
-    cliffload_report::monitor::apply(&mut result, 1.0, monitored(), None, Some(100.0));
+    cliffload_report::processes::apply(&mut result, 1.0, monitored(), None, Some(100.0));
     let sizes: Vec<(&str, usize)> = REPORTS
         .iter()
         .zip(all(&result))

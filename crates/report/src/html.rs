@@ -338,13 +338,13 @@ fn comparison(out: &mut String, c: &crate::comparison::Comparison) {
 }
 
 /// Memory and CPU of the watched processes: two charts and a line each.
-fn processes(out: &mut String, m: &crate::monitor::Monitor, r: &RunResult) {
+fn processes(out: &mut String, m: &crate::processes::Monitor, r: &RunResult) {
     out.push_str("<h2>Processes: memory and CPU</h2>\n");
     for c in charts::processes(m, r) {
         out.push_str(&c.html());
     }
     out.push_str("<ul>\n");
-    for l in crate::monitor::lines(m) {
+    for l in crate::processes::lines(m) {
         let _ = writeln!(out, "<li>{}</li>", escape(&l));
     }
     out.push_str("</ul>\n");

@@ -12,7 +12,7 @@ mod escape;
 pub mod html;
 pub mod junit;
 pub mod markdown;
-pub mod monitor;
+pub mod processes;
 pub mod regression;
 mod result;
 pub mod suite;

@@ -146,7 +146,7 @@ fn notes(out: &mut String, r: &RunResult) {
     }
     if let Some(m) = &r.monitor {
         out.push_str("\n## Processes\n\n");
-        for l in crate::monitor::lines(m) {
+        for l in crate::processes::lines(m) {
             let _ = writeln!(out, "- {}", cell(&l));
         }
     }

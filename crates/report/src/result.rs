@@ -70,7 +70,7 @@ pub struct RunResult {
     /// Memory and CPU of the processes watched during the run (absent in
     /// results written before the monitor existed).
     #[serde(default)]
-    pub monitor: Option<crate::monitor::Monitor>,
+    pub monitor: Option<crate::processes::Monitor>,
     /// The same plan over HTTP, when a comparison ran (absent otherwise).
     #[serde(default)]
     pub comparison: Option<crate::comparison::Comparison>,

@@ -494,7 +494,7 @@ fn a_service_that_grows_past_the_bound_fails_memory_growth() {
     use cliffload_monitor::Role;
     let mut r = one_minute_result();
     assert!(r.verdict.passed());
-    crate::monitor::apply(
+    crate::processes::apply(
         &mut r,
         1.0,
         vec![
@@ -534,7 +534,7 @@ fn a_service_that_grows_past_the_bound_fails_memory_growth() {
 fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
     use cliffload_monitor::Role;
     let mut r = one_minute_result();
-    crate::monitor::apply(
+    crate::processes::apply(
         &mut r,
         1.0,
         vec![
@@ -564,7 +564,7 @@ fn a_flat_service_passes_and_a_growing_generator_is_not_judged() {
 
     // Leak detection off: no check, series still kept.
     let mut r = one_minute_result();
-    crate::monitor::apply(
+    crate::processes::apply(
         &mut r,
         1.0,
         vec![watched("reference services", Role::Service, |t| {
@@ -778,7 +778,7 @@ fn a_generator_near_a_full_core_warns_that_it_may_be_the_bottleneck() {
         g
     };
     let mut r = one_minute_result();
-    crate::monitor::apply(&mut r, 1.0, vec![busy(97.0)], None, None);
+    crate::processes::apply(&mut r, 1.0, vec![busy(97.0)], None, None);
     assert!(
         r.warnings.iter().any(
             |w| matches!(w, crate::Warning::GeneratorBusy { workers: 1, .. })
@@ -790,7 +790,7 @@ fn a_generator_near_a_full_core_warns_that_it_may_be_the_bottleneck() {
     // Two workers: 97% is half their capacity.
     let mut r = one_minute_result();
     r.load.workers = 2;
-    crate::monitor::apply(&mut r, 1.0, vec![busy(97.0)], None, None);
+    crate::processes::apply(&mut r, 1.0, vec![busy(97.0)], None, None);
     assert!(
         r.warnings
             .iter()

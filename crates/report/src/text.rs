@@ -326,7 +326,7 @@ fn comparison_and_processes(out: &mut String, r: &RunResult) {
     }
     if let Some(m) = &r.monitor {
         out.push_str("processes:\n");
-        for l in crate::monitor::lines(m) {
+        for l in crate::processes::lines(m) {
             let _ = writeln!(out, "  {l}");
         }
     }

@@ -2,7 +2,7 @@
 //! `scenarios`, `data_generation`, `performance_expectations`, `monitoring`,
 //! `reporting`, `comparison_frameworks`, `advanced`), extended with what the
 //! original hid in Python: `user_classes` and their tasks. YAML is parsed
-//! into a serde mirror ([`raw`]), laid over the built-in catalog, then
+//! into a serde mirror (`raw`), laid over the built-in catalog, then
 //! validated into typed [`Scenario`]s whose errors name the key path and
 //! what is allowed.
 //!
@@ -14,7 +14,7 @@ pub mod catalog;
 mod duration;
 mod error;
 mod locate;
-pub mod raw;
+mod raw;
 mod validate;
 
 use std::num::NonZeroU32;

@@ -6,7 +6,7 @@ use super::chart::{
     AMBER, BLUE, BROWN, Chart, GREEN, Line, Mark, MarkKind, ORANGE, PURPLE, RED, XAxis,
     percentile_x,
 };
-use crate::monitor::Monitor;
+use crate::processes::Monitor;
 use crate::result::{IntervalRow, LatencyUs, RunResult};
 use crate::text::latency;
 

@@ -123,7 +123,7 @@ fn an_exited_process_stops_at_its_last_sample_instead_of_falling_to_zero() {
                 cpu_percent: (i > 0).then_some(20.0),
             })
             .collect();
-        crate::monitor::apply(
+        crate::processes::apply(
             &mut r,
             1.0,
             vec![ProcessSeries {

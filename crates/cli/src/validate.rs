@@ -1,24 +1,10 @@
-//! `cliffload scenarios`.
+//! `cliffload validate`: a scenario file's resolved plan, or every mistake in it.
 
 use anyhow::Result;
 use cliffload_scenario::{Expectations, ScenarioFile, human_duration};
 
-use crate::args::{ReportArgs, ReportFormat, ScenariosArgs, ValidateArgs};
+use crate::args::ValidateArgs;
 use crate::exit;
-
-pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
-    let file = crate::run::scenario_file(args.config.as_deref())?;
-    for s in &file.scenarios {
-        println!(
-            "{:<20} {:>6}  {}  {}",
-            s.name,
-            human_duration(s.duration),
-            s.describe_load(),
-            s.description.as_deref().unwrap_or("")
-        );
-    }
-    Ok(exit::OK)
-}
 
 /// `cliffload validate FILE [SCENARIO]`: the resolved plan of the file's
 /// scenarios (or of SCENARIO), or every error found.
@@ -75,49 +61,6 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
         }
     }
     Ok(exit::OK)
-}
-
-/// `cliffload report result.json`: re-render a saved run.
-pub fn report(args: ReportArgs, color: crate::args::ColorChoice) -> Result<u8> {
-    let mut r = read_result(&args.result)?;
-    if let Some(base) = &args.baseline {
-        cliffload_report::regression::apply(
-            &mut r,
-            &read_result(base)?,
-            args.max_degradation_percent,
-        );
-    }
-    if let Some(dir) = &args.out {
-        cliffload_report::write_all(dir, &r)
-            .map_err(|e| anyhow::anyhow!("cannot write into {}: {e}", dir.display()))?;
-    }
-    print!(
-        "{}",
-        match args.format {
-            ReportFormat::Text => cliffload_report::text::render_styled(&r, color.stdout_style()),
-            ReportFormat::Markdown => cliffload_report::markdown::render(&r),
-            ReportFormat::Junit => cliffload_report::junit::render(&r),
-            ReportFormat::Csv => cliffload_report::csv_locust::stats(&r),
-        }
-    );
-    Ok(if r.verdict.passed() {
-        exit::OK
-    } else {
-        exit::CHECK_FAILED
-    })
-}
-
-/// Reads a result.json, saying what is wrong with it.
-pub fn read_result(path: &std::path::Path) -> Result<cliffload_report::RunResult> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not a cliffload result.json (schema version {}): {e}",
-            path.display(),
-            cliffload_report::SCHEMA_VERSION
-        )
-    })
 }
 
 /// The scenarios a file adds and changes, in words.

@@ -1,0 +1,49 @@
+//! `cliffload report`: a result.json rendered again, and reading one back.
+
+use anyhow::Result;
+
+use crate::args::{ReportArgs, ReportFormat};
+use crate::exit;
+
+/// `cliffload report result.json`: re-render a saved run.
+pub fn report(args: ReportArgs, color: crate::args::ColorChoice) -> Result<u8> {
+    let mut r = read_result(&args.result)?;
+    if let Some(base) = &args.baseline {
+        cliffload_report::regression::apply(
+            &mut r,
+            &read_result(base)?,
+            args.max_degradation_percent,
+        );
+    }
+    if let Some(dir) = &args.out {
+        cliffload_report::write_all(dir, &r)
+            .map_err(|e| anyhow::anyhow!("cannot write into {}: {e}", dir.display()))?;
+    }
+    print!(
+        "{}",
+        match args.format {
+            ReportFormat::Text => cliffload_report::text::render_styled(&r, color.stdout_style()),
+            ReportFormat::Markdown => cliffload_report::markdown::render(&r),
+            ReportFormat::Junit => cliffload_report::junit::render(&r),
+            ReportFormat::Csv => cliffload_report::csv_locust::stats(&r),
+        }
+    );
+    Ok(if r.verdict.passed() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
+}
+
+/// Reads a result.json, saying what is wrong with it.
+pub fn read_result(path: &std::path::Path) -> Result<cliffload_report::RunResult> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a cliffload result.json (schema version {}): {e}",
+            path.display(),
+            cliffload_report::SCHEMA_VERSION
+        )
+    })
+}
