@@ -548,7 +548,7 @@ impl ConnectArgs {
         &self,
         settings: &cliffload_scenario::Settings,
     ) -> anyhow::Result<Option<cliffload_nats::NatsAccess>> {
-        use cliffload_nats::{Credentials, NatsAccess, Secret};
+        use cliffload_nats::{Credentials, NatsAccess};
         let urls: Vec<String> = if self.nats_url.is_empty() {
             settings.nats_url.iter().cloned().collect()
         } else {
@@ -579,37 +579,8 @@ impl ConnectArgs {
             anyhow::bail!("give one way to log in: --user/--password, --token, --nkey or --creds");
         }
         let login = &settings.nats_login;
-        let from_flags = match (&self.user, &self.password) {
-            (Some(user), Some(password)) => Some(Credentials::UserPassword {
-                user: user.clone(),
-                password: Secret::new(password.clone()),
-            }),
-            (Some(_), None) => anyhow::bail!(
-                "--user needs a password: --password, or CLIFFLOAD_NATS_PASSWORD in the environment"
-            ),
-            (None, Some(_)) => anyhow::bail!("--password needs --user"),
-            (None, None) => self
-                .token
-                .as_ref()
-                .map(|t| Credentials::Token(Secret::new(t.clone())))
-                .or_else(|| self.nkey.clone().map(Credentials::NKeyFile))
-                .or_else(|| self.creds.clone().map(Credentials::CredsFile)),
-        };
-        let from_file = match (&login.user, &login.password) {
-            (Some(user), Some(password)) => Some(Credentials::UserPassword {
-                user: user.clone(),
-                password: password.clone(),
-            }),
-            (Some(_), None) => {
-                anyhow::bail!("environment.nats_user needs nats_password_file (or nats_password)")
-            }
-            _ => login
-                .token
-                .clone()
-                .map(Credentials::Token)
-                .or_else(|| login.nkey_file.clone().map(Credentials::NKeyFile))
-                .or_else(|| login.credentials_file.clone().map(Credentials::CredsFile)),
-        };
+        let from_flags = self.credentials()?;
+        let from_file = file_credentials(login)?;
         if let Some(c) = from_flags {
             access.credentials = c;
         } else if access.credentials == Credentials::None
@@ -625,6 +596,49 @@ impl ConnectArgs {
         access.tls.first = self.tls_first || login.tls_first;
         Ok(Some(access))
     }
+
+    /// The credentials the flags give, if any.
+    fn credentials(&self) -> anyhow::Result<Option<cliffload_nats::Credentials>> {
+        use cliffload_nats::{Credentials, Secret};
+        Ok(match (&self.user, &self.password) {
+            (Some(user), Some(password)) => Some(Credentials::UserPassword {
+                user: user.clone(),
+                password: Secret::new(password.clone()),
+            }),
+            (Some(_), None) => anyhow::bail!(
+                "--user needs a password: --password, or CLIFFLOAD_NATS_PASSWORD in the environment"
+            ),
+            (None, Some(_)) => anyhow::bail!("--password needs --user"),
+            (None, None) => self
+                .token
+                .as_ref()
+                .map(|t| Credentials::Token(Secret::new(t.clone())))
+                .or_else(|| self.nkey.clone().map(Credentials::NKeyFile))
+                .or_else(|| self.creds.clone().map(Credentials::CredsFile)),
+        })
+    }
+}
+
+/// The credentials the scenario file's `environment` gives, if any.
+fn file_credentials(
+    login: &cliffload_scenario::NatsLogin,
+) -> anyhow::Result<Option<cliffload_nats::Credentials>> {
+    use cliffload_nats::Credentials;
+    Ok(match (&login.user, &login.password) {
+        (Some(user), Some(password)) => Some(Credentials::UserPassword {
+            user: user.clone(),
+            password: password.clone(),
+        }),
+        (Some(_), None) => {
+            anyhow::bail!("environment.nats_user needs nats_password_file (or nats_password)")
+        }
+        _ => login
+            .token
+            .clone()
+            .map(Credentials::Token)
+            .or_else(|| login.nkey_file.clone().map(Credentials::NKeyFile))
+            .or_else(|| login.credentials_file.clone().map(Credentials::CredsFile)),
+    })
 }
 
 /// A whole number ≥ `min` from a flag's text, or why not in words (clap

@@ -11,6 +11,7 @@ use cliffload_nats::NatsAccess;
 use cliffload_nats::NatsServer;
 use cliffload_services::order_service::{self, LatencyProfile, OrderConfig, OrderService};
 use cliffload_services::{cliffracer, http, test_service};
+use tokio::task::JoinHandle;
 
 use crate::args::{Latency, Service};
 
@@ -43,7 +44,7 @@ pub struct Embedded {
     access: NatsAccess,
     http: Option<SocketAddr>,
     stop: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
     child: Option<ServicesProcess>,
 }
 
@@ -73,6 +74,85 @@ struct ServicesProcess {
     stdin: Option<tokio::process::ChildStdin>,
 }
 
+/// The order service with the simulated delays `latency` asks for.
+fn order_service_for(latency: Latency) -> OrderService {
+    OrderService::new(OrderConfig {
+        latency: match latency {
+            Latency::Realistic => LatencyProfile::Realistic,
+            Latency::None => LatencyProfile::None,
+        },
+        ..OrderConfig::default()
+    })
+}
+
+/// The service's NATS name.
+fn service_name(s: Service) -> &'static str {
+    match s {
+        Service::Test => test_service::NAME,
+        Service::Order => order_service::NAME,
+    }
+}
+
+/// Each replica of each service on its own connection, as separate
+/// processes would be; replica 0 of the order service is `order` (the HTTP
+/// side shares it), the others have their own state.
+async fn spawn_replicas(
+    access: &NatsAccess,
+    config: &ServeConfig,
+    order: &Arc<OrderService>,
+    stop: &CancellationToken,
+) -> Result<Vec<JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    for replica in 0..config.replicas {
+        let c = cliffload_nats::connect(access, &format!("cliffload-services-{replica}"))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        for s in &config.services {
+            let (c, shutdown) = (c.clone(), stop.clone().cancelled_owned());
+            tasks.push(match s {
+                Service::Test => tokio::spawn(async move {
+                    report(test_service::run(c, Default::default(), shutdown).await)
+                }),
+                Service::Order => {
+                    let svc = if replica == 0 {
+                        order.clone()
+                    } else {
+                        Arc::new(order_service_for(config.latency))
+                    };
+                    tokio::spawn(async move { report(order_service::run(c, svc, shutdown).await) })
+                }
+            });
+        }
+    }
+    Ok(tasks)
+}
+
+/// The services over HTTP on `addr`: the address bound and the server's task.
+async fn serve_http(
+    addr: SocketAddr,
+    services: &[Service],
+    order: &Arc<OrderService>,
+    stop: &CancellationToken,
+) -> Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--http: cannot bind {addr}"))?;
+    let bound = listener.local_addr()?;
+    let mut app = axum::Router::new();
+    for s in services {
+        app = app.merge(match s {
+            Service::Test => http::router(
+                Arc::new(test_service::TestService),
+                cliffload_services::MAX_REQUEST_BYTES,
+            ),
+            Service::Order => http::router(order.clone(), cliffload_services::MAX_REQUEST_BYTES),
+        });
+    }
+    let shutdown = stop.clone().cancelled_owned();
+    let task = tokio::spawn(async move { report(http::serve(listener, app, shutdown).await) });
+    Ok((bound, task))
+}
+
 fn report(result: Result<(), impl std::fmt::Display>) {
     if let Err(e) = result {
         eprintln!("error: {e}");
@@ -80,7 +160,7 @@ fn report(result: Result<(), impl std::fmt::Display>) {
 }
 
 impl Embedded {
-    /// Starts nats-server (unless `url` is given) and the services on it,
+    /// Starts nats-server (unless `target` is given) and the services on it,
     /// and waits until each answers.
     pub async fn start(target: Option<&NatsAccess>, config: &ServeConfig) -> Result<Self> {
         if config.replicas == 0 || config.replicas > 64 {
@@ -94,86 +174,28 @@ impl Embedded {
                 (Some(s), a)
             }
         };
-        let url = access.display();
         let client = cliffload_nats::connect(&access, "cliffload-services")
             .await
             .map_err(anyhow::Error::msg)?;
         let stop = CancellationToken::new();
-        let mut tasks = Vec::new();
-        let latency = match config.latency {
-            Latency::Realistic => LatencyProfile::Realistic,
-            Latency::None => LatencyProfile::None,
-        };
-        let order = Arc::new(OrderService::new(OrderConfig {
-            latency,
-            ..OrderConfig::default()
-        }));
-        for replica in 0..config.replicas {
-            // Each replica has its own connection, as separate processes would.
-            let c = cliffload_nats::connect(&access, &format!("cliffload-services-{replica}"))
-                .await
-                .map_err(anyhow::Error::msg)?;
-            for s in &config.services {
-                let (c, shutdown) = (c.clone(), stop.clone().cancelled_owned());
-                tasks.push(match s {
-                    Service::Test => tokio::spawn(async move {
-                        report(test_service::run(c, Default::default(), shutdown).await)
-                    }),
-                    Service::Order => {
-                        // Replicas of one process share state, like workers of one service.
-                        let svc = if replica == 0 {
-                            order.clone()
-                        } else {
-                            Arc::new(OrderService::new(OrderConfig {
-                                latency,
-                                ..OrderConfig::default()
-                            }))
-                        };
-                        tokio::spawn(
-                            async move { report(order_service::run(c, svc, shutdown).await) },
-                        )
-                    }
-                });
-            }
-        }
+        let order = Arc::new(order_service_for(config.latency));
+        let mut tasks = spawn_replicas(&access, config, &order, &stop).await?;
         for s in &config.services {
-            let name = match s {
-                Service::Test => test_service::NAME,
-                Service::Order => order_service::NAME,
-            };
-            cliffracer::wait_ready(&client, name, Duration::from_secs(5))
+            cliffracer::wait_ready(&client, service_name(*s), Duration::from_secs(5))
                 .await
                 .map_err(anyhow::Error::msg)?;
         }
         let http = match config.http {
             None => None,
             Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("--http: cannot bind {addr}"))?;
-                let bound = listener.local_addr()?;
-                let mut app = axum::Router::new();
-                for s in &config.services {
-                    app = app.merge(match s {
-                        Service::Test => http::router(
-                            Arc::new(test_service::TestService),
-                            cliffload_services::MAX_REQUEST_BYTES,
-                        ),
-                        Service::Order => {
-                            http::router(order.clone(), cliffload_services::MAX_REQUEST_BYTES)
-                        }
-                    });
-                }
-                let shutdown = stop.clone().cancelled_owned();
-                tasks.push(tokio::spawn(async move {
-                    report(http::serve(listener, app, shutdown).await)
-                }));
+                let (bound, task) = serve_http(addr, &config.services, &order, &stop).await?;
+                tasks.push(task);
                 Some(bound)
             }
         };
         Ok(Self {
             server,
-            url,
+            url: access.display(),
             access,
             http,
             stop,

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use cliffload_engine::CancellationToken;
+use cliffload_report::RunResult;
 use cliffload_report::suite::{SuiteRow, SuiteSummary};
-use cliffload_scenario::{Scenario, ScenarioFile, parse_duration};
+use cliffload_scenario::{Scenario, ScenarioFile, Settings, parse_duration};
 
 use crate::args::{ColorChoice, SuiteArgs, SuiteMode};
 use crate::baseline::{Baseline, compare_with_baseline, find_baseline};
@@ -67,6 +68,8 @@ fn mode_name(mode: SuiteMode) -> &'static str {
     }
 }
 
+/// `cliffload suite MODE`: every scenario checked, then run in turn against
+/// one deployment, then one summary; exit 0 only when every scenario passed.
 pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToken) -> Result<u8> {
     let file = scenario_file(args.target.config.as_deref())?;
     let cooldown =
@@ -76,51 +79,36 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     let mut scenarios = resolve(&file, &args)?;
     let mode = mode_name(args.mode);
     let started = jiff::Timestamp::now();
-    let dir = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("cliffload-reports").join(format!(
-            "suite-{mode}-{}",
-            started.strftime("%Y%m%dT%H%M%SZ")
-        ))
-    });
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_dir(mode, started));
     check_writable(&dir)?;
 
     let mut printer = Printer::new(args.quiet);
     let target = args.target.connect.access(&file.settings)?;
     let (embedded, access) = connect_or_embed(target, args.target.latency, &file.settings).await?;
     let url = access.display();
-    let total: Duration = scenarios.iter().map(|s| s.0.duration).sum::<Duration>()
-        + cooldown * (scenarios.len().saturating_sub(1) as u32);
-    let services = if embedded.is_some() {
-        " (embedded services)"
-    } else {
-        ""
-    };
-    printer.note(&format!(
-        "suite {mode}: {} scenario(s), about {} s of load and cool-down, on {url}{services}; results in {}",
-        scenarios.len(),
-        total.as_secs(),
-        dir.display()
-    ));
-
+    announce(
+        &mut printer,
+        mode,
+        &scenarios,
+        cooldown,
+        &url,
+        embedded.is_some(),
+        &dir,
+    );
     let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &file.settings);
-    let mut rows = Vec::new();
+    let mut runs = Runs::new(
+        &dir,
+        &file.settings,
+        (!args.quiet).then(|| color.stderr_style()),
+    );
     let count = scenarios.len();
-    // One JUnit file for the whole suite, beside each scenario's own.
-    let (mut junit, mut junit_errors) = (Vec::new(), Vec::new());
     for (i, (scenario, baseline)) in scenarios.iter_mut().enumerate() {
-        if cancel.is_cancelled() {
-            rows.push(SuiteRow::not_run(&scenario.name, None));
+        if cancel.is_cancelled() || (i > 0 && !cool_down(cooldown, &mut printer, &cancel).await) {
+            runs.rows.push(SuiteRow::not_run(&scenario.name, None));
             continue;
-        }
-        if i > 0 && !cooldown.is_zero() {
-            printer.note(&format!("cooling down for {} s", cooldown.as_secs_f64()));
-            tokio::select! {
-                () = tokio::time::sleep(cooldown) => {}
-                () = cancel.cancelled() => {
-                    rows.push(SuiteRow::not_run(&scenario.name, None));
-                    continue;
-                }
-            }
         }
         printer.note(&format!("[{}/{count}] {}", i + 1, scenario.name));
         let outcome = run_scenario(
@@ -134,41 +122,19 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
             cancel.clone(),
         )
         .await;
-        match outcome {
-            Ok(mut result) => {
-                if let Some(b) = baseline.take() {
-                    compare_with_baseline(&mut result, b, &file.settings);
-                }
-                write_scenario(&dir.join(&scenario.name), &result)?;
-                if !args.quiet {
-                    eprint!(
-                        "{}",
-                        cliffload_report::text::render_styled(&result, color.stderr_style())
-                    );
-                }
-                rows.push(SuiteRow::ran(&result, &scenario.name));
-                junit.push(cliffload_report::junit::render(&result));
-            }
-            Err(e) => {
-                let message = format!("{e:#}");
-                printer.note(&format!("{}: could not run: {message}", scenario.name));
-                junit_errors.push((scenario.name.clone(), message.clone()));
-                rows.push(SuiteRow::not_run(&scenario.name, Some(message)));
-            }
-        }
+        runs.record(scenario, outcome, baseline.take(), &mut printer)?;
     }
     if let Some(e) = embedded {
         e.stop().await;
     }
-
     let summary = SuiteSummary::new(
         mode,
         started.to_string(),
         cooldown.as_secs_f64(),
         &url,
-        rows,
+        runs.rows,
     );
-    write_suite(&dir, &summary, &junit, &junit_errors)?;
+    write_suite(&dir, &summary, &runs.junit, &runs.junit_errors)?;
     print!("{}", cliffload_report::suite::markdown(&summary));
     if !args.quiet {
         eprintln!(
@@ -177,13 +143,123 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
             dir.join("index.html").display()
         );
     }
-    Ok(if cancel.is_cancelled() {
+    Ok(exit_code(&summary, &cancel))
+}
+
+/// 130 when interrupted, else 0 only when every scenario passed.
+fn exit_code(summary: &SuiteSummary, cancel: &CancellationToken) -> u8 {
+    if cancel.is_cancelled() {
         exit::INTERRUPTED
     } else if summary.passed {
         exit::OK
     } else {
         exit::CHECK_FAILED
-    })
+    }
+}
+
+/// `cliffload-reports/suite-MODE-TIME`.
+fn default_dir(mode: &str, started: jiff::Timestamp) -> PathBuf {
+    PathBuf::from("cliffload-reports").join(format!(
+        "suite-{mode}-{}",
+        started.strftime("%Y%m%dT%H%M%SZ")
+    ))
+}
+
+/// What the suite will do, in one line.
+fn announce(
+    printer: &mut Printer,
+    mode: &str,
+    scenarios: &[(Scenario, Option<Baseline>)],
+    cooldown: Duration,
+    url: &str,
+    embedded: bool,
+    dir: &std::path::Path,
+) {
+    let total: Duration = scenarios.iter().map(|s| s.0.duration).sum::<Duration>()
+        + cooldown * (scenarios.len().saturating_sub(1) as u32);
+    let services = if embedded { " (embedded services)" } else { "" };
+    printer.note(&format!(
+        "suite {mode}: {} scenario(s), about {} s of load and cool-down, on {url}{services}; results in {}",
+        scenarios.len(),
+        total.as_secs(),
+        dir.display()
+    ));
+}
+
+/// The pause between two scenarios; false when Ctrl-C came during it.
+async fn cool_down(cooldown: Duration, printer: &mut Printer, cancel: &CancellationToken) -> bool {
+    if cooldown.is_zero() {
+        return true;
+    }
+    printer.note(&format!("cooling down for {} s", cooldown.as_secs_f64()));
+    tokio::select! {
+        () = tokio::time::sleep(cooldown) => true,
+        () = cancel.cancelled() => false,
+    }
+}
+
+/// What the scenarios so far gave: a summary row each, and the suite's one
+/// JUnit file (the results of those that ran, the errors of those that did not).
+struct Runs<'a> {
+    /// The suite's directory: each scenario writes into its own below it.
+    dir: &'a std::path::Path,
+    /// For the regression check.
+    settings: &'a Settings,
+    /// How to show each result on stderr (`None` under --quiet).
+    show: Option<cliffload_report::text::Style>,
+    rows: Vec<SuiteRow>,
+    junit: Vec<String>,
+    junit_errors: Vec<(String, String)>,
+}
+
+impl<'a> Runs<'a> {
+    fn new(
+        dir: &'a std::path::Path,
+        settings: &'a Settings,
+        show: Option<cliffload_report::text::Style>,
+    ) -> Self {
+        Self {
+            dir,
+            settings,
+            show,
+            rows: Vec::new(),
+            junit: Vec::new(),
+            junit_errors: Vec::new(),
+        }
+    }
+
+    /// Keeps one scenario's outcome: its result compared with its baseline,
+    /// written and shown, or the reason it could not run.
+    fn record(
+        &mut self,
+        scenario: &Scenario,
+        outcome: Result<RunResult>,
+        baseline: Option<Baseline>,
+        printer: &mut Printer,
+    ) -> Result<()> {
+        match outcome {
+            Ok(mut result) => {
+                if let Some(b) = baseline {
+                    compare_with_baseline(&mut result, b, self.settings);
+                }
+                write_scenario(&self.dir.join(&scenario.name), &result)?;
+                if let Some(style) = self.show {
+                    eprint!("{}", cliffload_report::text::render_styled(&result, style));
+                }
+                self.rows.push(SuiteRow::ran(&result, &scenario.name));
+                self.junit.push(cliffload_report::junit::render(&result));
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                printer.note(&format!("{}: could not run: {message}", scenario.name));
+                self.junit_errors
+                    .push((scenario.name.clone(), message.clone()));
+                self.rows
+                    .push(SuiteRow::not_run(&scenario.name, Some(message)));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The suite's scenarios with the mode's and the user's overrides, and the
@@ -207,7 +283,7 @@ fn resolve(file: &ScenarioFile, args: &SuiteArgs) -> Result<Vec<(Scenario, Optio
 }
 
 /// One scenario's files in its own directory of the suite's.
-fn write_scenario(sub: &std::path::Path, result: &cliffload_report::RunResult) -> Result<()> {
+fn write_scenario(sub: &std::path::Path, result: &RunResult) -> Result<()> {
     std::fs::create_dir_all(sub)
         .and_then(|()| cliffload_report::write_all(sub, result).map(drop))
         .map_err(|e| anyhow::anyhow!("cannot write the results into {}: {e}", sub.display()))

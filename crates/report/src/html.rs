@@ -21,8 +21,34 @@ pub use crate::escape::markup as escape;
 
 /// Renders the whole report.
 pub fn render(r: &RunResult) -> String {
-    let s = &r.summary;
     let mut out = String::new();
+    head(&mut out, r);
+    verdict_table(&mut out, r);
+    for w in &r.warnings {
+        let _ = writeln!(out, "<p class=\"warning\">⚠ {}</p>", escape(&w.to_string()));
+    }
+    open_model(&mut out, r);
+    tasks_table(&mut out, r);
+    percentile_table(&mut out, r);
+    failures_table(&mut out, r);
+    events_table(&mut out, r);
+    charts_section(&mut out, r);
+    out.push_str("<h2>Outcomes</h2>\n");
+    out.push_str(&bars::outcome_bars(r));
+    if let Some(c) = &r.comparison {
+        comparison(&mut out, c);
+    }
+    if let Some(m) = &r.monitor {
+        processes(&mut out, m, r);
+    }
+    ratio_table(&mut out, r);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The document's head, the title and the verdict with the run in one line.
+fn head(out: &mut String, r: &RunResult) {
+    let s = &r.summary;
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cliffload · {}</title>\n<style>{}</style></head><body>\n",
@@ -45,6 +71,10 @@ pub fn render(r: &RunResult) -> String {
         escape(&r.target.nats_url),
         escape(&r.started_at)
     );
+}
+
+/// Each claim and check with its result and evidence.
+fn verdict_table(out: &mut String, r: &RunResult) {
     out.push_str("<table><tr><th>claim / check</th><th>result</th><th>evidence</th></tr>\n");
     for c in &r.verdict.claims {
         let (class, status) = match c.status {
@@ -71,27 +101,28 @@ pub fn render(r: &RunResult) -> String {
         );
     }
     out.push_str("</table>\n");
-    for w in &r.warnings {
-        let _ = writeln!(out, "<p class=\"warning\">⚠ {}</p>", escape(&w.to_string()));
-    }
-    if let Some(o) = &r.open_model {
-        let l = &o.intended_latency_us;
-        let _ = writeln!(
-            out,
-            "<p>Open model: {} arrivals planned, {} sent ({} late), {} never sent. From the intended send time (what the checks judge): p50 {} · p99 {} · max {}.</p>",
-            o.planned,
-            o.sent,
-            o.late,
-            o.never_sent,
-            crate::text::latency(l.p50),
-            crate::text::latency(l.p99),
-            crate::text::latency(l.max)
-        );
-    }
-    tasks_table(&mut out, r);
-    percentile_table(&mut out, r);
-    failures_table(&mut out, r);
-    events_table(&mut out, r);
+}
+
+/// The open model's schedule and its latency from the intended send time.
+fn open_model(out: &mut String, r: &RunResult) {
+    let Some(o) = &r.open_model else { return };
+    let l = &o.intended_latency_us;
+    let _ = writeln!(
+        out,
+        "<p>Open model: {} arrivals planned, {} sent ({} late), {} never sent. From the intended send time (what the checks judge): p50 {} · p99 {} · max {}.</p>",
+        o.planned,
+        o.sent,
+        o.late,
+        o.never_sent,
+        crate::text::latency(l.p50),
+        crate::text::latency(l.p99),
+        crate::text::latency(l.max)
+    );
+}
+
+/// Throughput, failures, users and latency over time, and the distribution.
+fn charts_section(out: &mut String, r: &RunResult) {
+    const NO_LATENCY: &str = "<p>No successful request: no latency to show.</p>\n";
     out.push_str("<h2>Throughput</h2>\n");
     out.push_str(&charts::throughput(r).html());
     match charts::failures(r) {
@@ -102,28 +133,16 @@ pub fn render(r: &RunResult) -> String {
     let _ = writeln!(out, "<h2>{}</h2>", escape(&active.title));
     out.push_str(&active.html());
     out.push_str("<h2>Latency over time (successful requests)</h2>\n");
-    const NO_LATENCY: &str = "<p>No successful request: no latency to show.</p>\n";
-    if s.latency_us.count > 0 {
+    if r.summary.latency_us.count > 0 {
         out.push_str(&charts::latency_over_time(r).html());
     } else {
         out.push_str(NO_LATENCY);
     }
     out.push_str("<h2>Latency distribution (successful requests)</h2>\n");
-    match charts::distribution(&s.latency_us) {
+    match charts::distribution(&r.summary.latency_us) {
         Some(c) => out.push_str(&c.html()),
         None => out.push_str(NO_LATENCY),
     }
-    out.push_str("<h2>Outcomes</h2>\n");
-    out.push_str(&bars::outcome_bars(r));
-    if let Some(c) = &r.comparison {
-        comparison(&mut out, c);
-    }
-    if let Some(m) = &r.monitor {
-        processes(&mut out, m, r);
-    }
-    ratio_table(&mut out, r);
-    out.push_str("</body></html>\n");
-    out
 }
 
 /// Requests and outcomes per task, and all tasks together.
