@@ -187,6 +187,7 @@ pub async fn load(
     let options = RunOptions {
         workers,
         abort: Some(crate::signals::abort()),
+        ..RunOptions::default()
     };
     let varz_before = match &monitoring.nats_monitor_url {
         Some(u) => Some(read_varz(u).await),

@@ -19,6 +19,7 @@ pub mod mock;
 mod plan;
 mod rules;
 mod run;
+mod slice;
 mod transport;
 mod worker;
 
@@ -26,5 +27,6 @@ pub use cpu::thread_cpu_time;
 pub use plan::{Payload, Plan, PlanClass, PlanTask, build_payloads};
 pub use rules::{ReplyRules, detail_of, outcome_of};
 pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
+pub use slice::{Slice, Slot};
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{Connector, Reply, Transport};

@@ -332,15 +332,9 @@ impl Plan {
         }
     }
 
-    /// This worker's share of `max_requests` (`u64::MAX` without a limit).
-    pub fn request_budget(&self, worker: usize, workers: usize) -> u64 {
-        match self.max_requests {
-            None => u64::MAX,
-            Some(n) => {
-                let w = workers.max(1) as u64;
-                n / w + u64::from((worker as u64) < n % w)
-            }
-        }
+    /// A worker slot's share of `max_requests` (`u64::MAX` without a limit).
+    pub fn request_budget(&self, slot: crate::Slot) -> u64 {
+        self.max_requests.map_or(u64::MAX, |n| slot.share(n))
     }
 
     /// The think time after one request of a `class` user.

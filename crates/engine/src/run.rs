@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::Plan;
+use crate::slice::Slice;
 use crate::transport::Connector;
 use crate::worker::{INTERVAL, Msg, Recorded, WorkerArgs, worker_main};
 
@@ -39,6 +40,9 @@ pub struct RunOptions {
     /// Fired after the run's cancel (a second Ctrl-C): stop waiting for the
     /// requests in flight and hand over what was recorded at once.
     pub abort: Option<CancellationToken>,
+    /// This process's part of a run shared by several (distributed
+    /// generation); [`Slice::WHOLE`] by default.
+    pub slice: Slice,
 }
 
 impl RunOptions {
@@ -46,7 +50,7 @@ impl RunOptions {
     pub fn workers(workers: usize) -> Self {
         Self {
             workers,
-            abort: None,
+            ..Self::default()
         }
     }
 }
@@ -148,6 +152,7 @@ pub async fn run<C: Connector>(
     let args = |worker, workers| WorkerArgs {
         worker,
         workers,
+        slice: options.slice,
         plan: plan.clone(),
         connector: connector.clone(),
         tx: tx.clone(),

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cpu::thread_cpu_time;
 use crate::plan::Plan;
+use crate::slice::{Slice, Slot};
 use crate::transport::{Connector, Reply, Transport};
 
 /// Interval length of the series (DESIGN §4).
@@ -263,7 +264,7 @@ impl<T> Ctx<T> {
     /// The open model gave up at `at`: arrival `n` (its budget taken) and
     /// this worker's later ones that were due by then, within the budget, are
     /// never sent; arrivals not yet due were never planned.
-    fn give_up(&self, mut n: u64, workers: usize, at: Instant) {
+    fn give_up(&self, mut n: u64, stride: u64, at: Instant) {
         let mut r = self.recorder.borrow_mut();
         let rec = &mut r.at(at).rec;
         while let Some(offset) = self.plan.arrival_offset(n) {
@@ -275,7 +276,7 @@ impl<T> Ctx<T> {
             rec.never_sent_wait
                 .get_or_insert_with(LatencyHistogram::new)
                 .record(at - intended);
-            n += workers as u64;
+            n += stride;
             if !self.take_one() {
                 break;
             }
@@ -286,6 +287,8 @@ impl<T> Ctx<T> {
 pub(crate) struct WorkerArgs<C> {
     pub worker: usize,
     pub workers: usize,
+    /// This process's part of the run.
+    pub slice: Slice,
     pub plan: Arc<Plan>,
     pub connector: Arc<C>,
     pub tx: mpsc::UnboundedSender<(usize, Msg)>,
@@ -300,6 +303,7 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     let WorkerArgs {
         worker,
         workers,
+        slice,
         plan,
         connector,
         tx,
@@ -328,6 +332,7 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         guard.armed = false;
         return;
     };
+    let slot = slice.slot(worker, workers);
     let cpu_at_start = thread_cpu_time();
     let recorder = Recorder::new(start, plan.tasks.len(), plan.arrival.is_some());
     let ctx = Rc::new(Ctx {
@@ -336,10 +341,10 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         cancel,
         start,
         deadline: start + plan.duration,
-        budget: Cell::new(plan.request_budget(worker, workers)),
+        budget: Cell::new(plan.request_budget(slot)),
         plan,
     });
-    let users = spawn_users(&ctx, worker, workers);
+    let users = spawn_users(&ctx, slot);
     let ticker = tokio::task::spawn_local(flush_every_interval(ctx.clone(), tx.clone(), worker));
     wait_for_users(users, &abort).await;
     ticker.abort();
@@ -394,36 +399,25 @@ async fn wait_for_start(
 }
 
 /// The open model's arrival loop, or this worker's share of the users.
-fn spawn_users<T: Transport + 'static>(
-    ctx: &Rc<Ctx<T>>,
-    worker: usize,
-    workers: usize,
-) -> Vec<JoinHandle<()>> {
+fn spawn_users<T: Transport + 'static>(ctx: &Rc<Ctx<T>>, slot: Slot) -> Vec<JoinHandle<()>> {
     if ctx.plan.arrival.is_some() {
-        return vec![tokio::task::spawn_local(open_loop(
-            ctx.clone(),
-            worker,
-            workers,
-        ))];
+        return vec![tokio::task::spawn_local(open_loop(ctx.clone(), slot))];
     }
     vec![tokio::task::spawn_local(spawn_closed_users(
         ctx.clone(),
-        worker,
-        workers,
+        slot,
     ))]
 }
 
-/// Starts this worker's users (every `workers`th) each when it is due, and
+/// Starts this worker's users (its slot's numbers) each when it is due, and
 /// waits for them. A user costs memory only once started, so a million
 /// users at 100/s hold only the ones started so far; and Ctrl-C stops the
 /// spawning. The users are in a `JoinSet`: aborting this task aborts them.
-async fn spawn_closed_users<T: Transport + 'static>(
-    ctx: Rc<Ctx<T>>,
-    worker: usize,
-    workers: usize,
-) {
+async fn spawn_closed_users<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot) {
     let plan = &*ctx.plan;
-    let mine = (worker as u32..plan.users.get()).step_by(workers);
+    let mine = (slot.offset..u64::from(plan.users.get()))
+        .step_by(usize::try_from(slot.stride).unwrap_or(usize::MAX))
+        .map(|u| u as u32);
     // With stages, user numbers do not start in order (and stages are few
     // users); otherwise they do, and no list of them is made.
     let order: Box<dyn Iterator<Item = u32>> = if plan.stages.is_some() {
@@ -544,18 +538,18 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32) {
     }
 }
 
-/// The open model: this worker's share of the arrivals (every `workers`th
-/// request), each started at its intended time, or as soon as a slot is free.
+/// The open model: this worker's share of the arrivals (its slot's numbers),
+/// each started at its intended time, or as soon as a slot is free.
 /// Latency is recorded from the actual send and from the intended one. Every
 /// arrival due before the end is either sent or counted as never sent.
-async fn open_loop<T: Transport + 'static>(ctx: Rc<Ctx<T>>, worker: usize, workers: usize) {
+async fn open_loop<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot) {
     let plan = &*ctx.plan;
     let Some(arrival) = plan.arrival else { return };
-    let cap = (arrival.max_in_flight.get() as usize / workers).max(1);
+    let cap = slot.share(u64::from(arrival.max_in_flight.get())).max(1) as usize;
     let slots = Arc::new(tokio::sync::Semaphore::new(cap));
     let mut rng =
-        SmallRng::seed_from_u64(plan.seed ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut n = worker as u64;
+        SmallRng::seed_from_u64(plan.seed ^ slot.offset.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut n = slot.offset;
     let gave_up = loop {
         // Arrivals past the schedule's end or beyond the budget are not planned.
         let Some(offset) = plan.arrival_offset(n) else {
@@ -596,10 +590,10 @@ async fn open_loop<T: Transport + 'static>(ctx: Rc<Ctx<T>>, worker: usize, worke
         };
         let task = plan.pick_task(plan.open_class_of(n), &mut rng);
         send_open(&ctx, n, task, intended, permit);
-        n += workers as u64;
+        n += slot.stride;
     };
     if let Some(at) = gave_up {
-        ctx.give_up(n, workers, at);
+        ctx.give_up(n, slot.stride, at);
     }
     // Every request in flight finishes and is recorded.
     let _ = slots.acquire_many(cap as u32).await;

@@ -323,9 +323,67 @@ fn the_request_budget_is_split_across_workers_exactly() {
     let p = plan(
         "    users: 4\n    duration: 1s\n    max_requests: 10\n    tasks:\n      - {name: a, subject: x.y}\n",
     );
-    let shares: Vec<u64> = (0..3).map(|w| p.request_budget(w, 3)).collect();
+    let shares: Vec<u64> = (0..3)
+        .map(|w| p.request_budget(cliffload_engine::Slice::WHOLE.slot(w, 3)))
+        .collect();
     assert_eq!(shares, [4, 3, 3]);
     let unlimited =
         plan("    users: 1\n    duration: 1s\n    tasks:\n      - {name: a, subject: x.y}\n");
-    assert_eq!(unlimited.request_budget(0, 1), u64::MAX);
+    assert_eq!(
+        unlimited.request_budget(cliffload_engine::Slice::WHOLE.slot(0, 1)),
+        u64::MAX
+    );
+}
+
+/// Distributed generation (issue 15): the users of three processes' slices
+/// are the whole plan's users, so each task gets, between them, exactly the
+/// requests it gets from one process; and a request budget splits exactly.
+#[tokio::test(start_paused = true)]
+async fn three_slices_run_the_whole_plans_users_and_budget() {
+    const SCENARIO: &str = "    users: 10\n    spawn_rate: 20\n    duration: 5s\n    user_classes: [A, B]\nuser_classes:\n  A:\n    weight: 1\n    wait_time: {between: [0.01, 0.02]}\n    tasks:\n      - {name: a, subject: x.a}\n  B:\n    weight: 3\n    wait_time: {between: [0.01, 0.03]}\n    tasks:\n      - {name: b1, subject: x.b, weight: 2}\n      - {name: b2, subject: x.c}\n";
+    let budget = SCENARIO.replace("duration: 5s", "duration: 5s\n    max_requests: 2000");
+    let whole = per_task(&run_slice(SCENARIO, cliffload_engine::Slice::WHOLE).await);
+    let (mut sum, mut budgeted) = (vec![0u64; 3], 0);
+    for index in 0..3 {
+        let slice = cliffload_engine::Slice::new(index, 3).expect("index < 3");
+        for (s, n) in sum
+            .iter_mut()
+            .zip(per_task(&run_slice(SCENARIO, slice).await))
+        {
+            *s += n;
+        }
+        budgeted += run_slice(&budget, slice).await.totals.counts().total();
+    }
+    assert_eq!(sum, whole);
+    assert_eq!(budgeted, 2000, "the budget, used up and not exceeded");
+}
+
+/// Requests per task.
+fn per_task(o: &RunOutput) -> Vec<u64> {
+    o.totals
+        .tasks()
+        .iter()
+        .map(|t| t.counts().total())
+        .collect()
+}
+
+/// One slice of the scenario, its three tasks answered in 2 ms.
+async fn run_slice(scenario: &str, slice: cliffload_engine::Slice) -> RunOutput {
+    let mock = MockConnector::new(
+        (0..3)
+            .map(|_| Script::ok(Duration::from_millis(2)))
+            .collect(),
+    );
+    run(
+        Arc::new(plan(scenario)),
+        Arc::new(mock),
+        RunOptions {
+            slice,
+            ..RunOptions::workers(0)
+        },
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect("runs")
 }

@@ -205,3 +205,41 @@ async fn arrivals_beyond_max_requests_are_not_planned() {
     assert_eq!((out.planned, out.sent, out.never_sent), (500, 5, 495));
     assert_eq!(out.never_sent_wait.count(), 495);
 }
+
+/// Distributed generation (issue 15): three processes' slices of one plan
+/// send, between them, exactly the arrivals the whole plan sends, each
+/// within a request of a third, and at the same instants.
+#[tokio::test(start_paused = true)]
+async fn three_slices_add_up_to_the_whole_schedule() {
+    let whole = go(
+        plan("{rate: 300, ramp_to: 600, max_in_flight: 90}", "10s"),
+        &{ MockConnector::new(vec![Script::ok(Duration::from_millis(3))]) },
+    )
+    .await;
+    let mut sum = 0;
+    let mut per_second = vec![0u64; whole.intervals.len()];
+    for index in 0..3 {
+        let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(3))]);
+        let out = run(
+            Arc::new(plan("{rate: 300, ramp_to: 600, max_in_flight: 90}", "10s")),
+            Arc::new(mock),
+            RunOptions {
+                slice: cliffload_engine::Slice::new(index, 3).expect("index < 3"),
+                ..RunOptions::workers(0)
+            },
+            CancellationToken::new(),
+            |_| {},
+        )
+        .await
+        .expect("runs");
+        let n = out.totals.counts().total();
+        assert!(n.abs_diff(whole.planned / 3) <= 1, "slice {index}: {n}");
+        sum += n;
+        for (i, s) in out.intervals.iter().enumerate() {
+            per_second[i] += s.counts.total();
+        }
+    }
+    assert_eq!(sum, whole.totals.counts().total());
+    let whole_per_second: Vec<u64> = whole.intervals.iter().map(|i| i.counts.total()).collect();
+    assert_eq!(per_second, whole_per_second);
+}
