@@ -27,9 +27,45 @@ pub struct ErrorEntry {
 }
 
 /// Messages per task (by position) and outcome.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Serialised as a list of groups (a map keyed by pairs is not JSON), so a
+/// distributed worker can send its log to the coordinator.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(into = "Vec<ErrorGroup>", from = "Vec<ErrorGroup>")]
 pub struct ErrorLog {
     entries: BTreeMap<(usize, Outcome), Vec<ErrorEntry>>,
+}
+
+/// One task × outcome's messages, as [`ErrorLog`] is serialised.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ErrorGroup {
+    task: usize,
+    outcome: Outcome,
+    entries: Vec<ErrorEntry>,
+}
+
+impl From<ErrorLog> for Vec<ErrorGroup> {
+    fn from(log: ErrorLog) -> Self {
+        log.entries
+            .into_iter()
+            .map(|((task, outcome), entries)| ErrorGroup {
+                task,
+                outcome,
+                entries,
+            })
+            .collect()
+    }
+}
+
+impl From<Vec<ErrorGroup>> for ErrorLog {
+    fn from(groups: Vec<ErrorGroup>) -> Self {
+        Self {
+            entries: groups
+                .into_iter()
+                .map(|g| ((g.task, g.outcome), g.entries))
+                .collect(),
+        }
+    }
 }
 
 impl ErrorLog {

@@ -92,6 +92,61 @@ impl LatencyHistogram {
     pub fn inner(&self) -> &Histogram<u64> {
         &self.0
     }
+
+    /// HdrHistogram's V2 encoding (what every HdrHistogram library reads):
+    /// a few bytes per distinct value, exact.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail, and V2 encodes any histogram.
+        use hdrhistogram::serialization::Serializer as _;
+        let _ = hdrhistogram::serialization::V2Serializer::new().serialize(&self.0, &mut out);
+        out
+    }
+
+    /// Reads [`Self::to_bytes`]; `None` when it is not a V2 histogram within
+    /// this one's bounds.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut std::io::Cursor::new(bytes))
+            .ok()?;
+        let mut out = Self::new();
+        out.0.add(&h).ok()?;
+        Some(out)
+    }
+}
+
+/// As its V2 bytes: a byte string in MessagePack, a list of numbers in JSON.
+impl Serialize for LatencyHistogram {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.to_bytes())
+    }
+}
+
+impl<'de> Deserialize<'de> for LatencyHistogram {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V2;
+        impl<'de> serde::de::Visitor<'de> for V2 {
+            type Value = LatencyHistogram;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an HdrHistogram in its V2 encoding")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                LatencyHistogram::from_bytes(v)
+                    .ok_or_else(|| E::custom("not an HdrHistogram V2 encoding within 1 µs–60 s"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element::<u8>()? {
+                    bytes.push(b);
+                }
+                self.visit_bytes(&bytes)
+            }
+        }
+        d.deserialize_bytes(V2)
+    }
 }
 
 /// Latency percentiles in microseconds (integers: µs resolution; never whole
@@ -171,5 +226,59 @@ mod tests {
     #[test]
     fn empty_summary_is_zero() {
         assert_eq!(LatencyHistogram::new().summary(), LatencySummary::default());
+    }
+}
+
+#[cfg(test)]
+mod merge_props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{Outcome, TaskTable};
+
+    proptest! {
+        /// Distributed generation (issue 15): histograms recorded apart,
+        /// sent in their serialised form and added up are the histogram of
+        /// all the samples, bit for bit (no rounding anywhere on the way).
+        #[test]
+        fn histograms_split_serialised_and_merged_equal_the_whole(
+            samples in prop::collection::vec((1u64..120_000_000, 0usize..4), 0..400),
+            parts in 1usize..6,
+        ) {
+            let mut whole = LatencyHistogram::new();
+            let mut apart = vec![LatencyHistogram::new(); parts];
+            for (us, part) in &samples {
+                whole.record_us(*us);
+                apart[part % parts].record_us(*us);
+            }
+            let mut merged = LatencyHistogram::new();
+            for h in &apart {
+                let bytes = rmp_serde::to_vec(h).expect("serialises");
+                let back: LatencyHistogram = rmp_serde::from_slice(&bytes).expect("reads back");
+                merged.merge(&back);
+            }
+            prop_assert_eq!(merged.to_bytes(), whole.to_bytes());
+            prop_assert_eq!(merged.summary(), whole.summary());
+        }
+    }
+
+    #[test]
+    fn a_task_table_survives_json_and_messagepack() {
+        let mut t = TaskTable::new(3);
+        t.record(0, Outcome::Ok, std::time::Duration::from_micros(250));
+        t.record(2, Outcome::Timeout, std::time::Duration::from_secs(1));
+        let json: TaskTable =
+            serde_json::from_str(&serde_json::to_string(&t).expect("json")).expect("reads json");
+        let mp: TaskTable =
+            rmp_serde::from_slice(&rmp_serde::to_vec(&t).expect("mp")).expect("reads mp");
+        for back in [json, mp] {
+            assert_eq!(back.counts(), t.counts());
+            assert_eq!(back.tasks().len(), 3);
+            assert_eq!(
+                back.tasks()[2].get(Outcome::Timeout).map(LatencyHistogram::count),
+                Some(1)
+            );
+        }
+        assert!(LatencyHistogram::from_bytes(b"not a histogram").is_none());
     }
 }

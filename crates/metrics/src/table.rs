@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::histogram::{LatencyHistogram, LatencySummary};
 use crate::outcome::{Outcome, OutcomeClass, OutcomeCounts};
 
@@ -11,7 +13,7 @@ use crate::outcome::{Outcome, OutcomeClass, OutcomeCounts};
 /// A histogram is allocated on the first request with that outcome (about
 /// 140 KB each at 1 µs–60 s, 3 digits), so the outcomes that never happen cost
 /// nothing.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OutcomeHistograms([Option<Box<LatencyHistogram>>; Outcome::COUNT]);
 
 impl OutcomeHistograms {
@@ -62,7 +64,7 @@ impl OutcomeHistograms {
 }
 
 /// A row of [`OutcomeHistograms`] per task, indexed by task position in the plan.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TaskTable {
     tasks: Vec<OutcomeHistograms>,
 }
