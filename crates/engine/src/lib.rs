@@ -15,6 +15,7 @@
 //! [`RunOptions`], and [`RunOutput`].
 
 mod cpu;
+mod merge;
 pub mod mock;
 mod plan;
 mod rules;
@@ -24,9 +25,11 @@ mod transport;
 mod worker;
 
 pub use cpu::thread_cpu_time;
+pub use merge::Merger;
 pub use plan::{Payload, Plan, PlanClass, PlanTask, build_payloads};
 pub use rules::{ReplyRules, detail_of, outcome_of};
-pub use run::{EngineError, Progress, RunOptions, RunOutput, run};
+pub use run::{EngineError, Progress, RunOptions, RunOutput, StartGate, run};
 pub use slice::{Slice, Slot};
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{Connector, Reply, Transport};
+pub use worker::{INTERVAL, Recorded};

@@ -21,7 +21,7 @@ use crate::slice::{Slice, Slot};
 use crate::transport::{Connector, Reply, Transport};
 
 /// Interval length of the series (DESIGN §4).
-pub(crate) const INTERVAL: Duration = Duration::from_secs(1);
+pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a worker tells the aggregator.
 #[derive(Debug)]
@@ -65,9 +65,10 @@ impl Drop for LostGuard {
     }
 }
 
-/// What a worker recorded in one interval.
-#[derive(Debug, Default)]
-pub(crate) struct Recorded {
+/// What was recorded in one interval (by a worker thread, or merged over
+/// several): what the aggregator merges and a distributed worker sends.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Recorded {
     /// Latency from the actual send, of the requests completed in the interval.
     pub table: TaskTable,
     /// Open model: latency from the intended send time (coordinated omission corrected).
@@ -86,7 +87,8 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
-    fn new(tasks: usize) -> Self {
+    /// Nothing yet, for `tasks` tasks.
+    pub fn new(tasks: usize) -> Self {
         Self {
             table: TaskTable::new(tasks),
             intended: TaskTable::new(tasks),

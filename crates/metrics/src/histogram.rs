@@ -275,7 +275,9 @@ mod merge_props {
             assert_eq!(back.counts(), t.counts());
             assert_eq!(back.tasks().len(), 3);
             assert_eq!(
-                back.tasks()[2].get(Outcome::Timeout).map(LatencyHistogram::count),
+                back.tasks()[2]
+                    .get(Outcome::Timeout)
+                    .map(LatencyHistogram::count),
                 Some(1)
             );
         }

@@ -266,3 +266,56 @@ async fn active_is_the_most_in_flight_under_the_open_model() {
         );
     }
 }
+
+/// Distributed generation (issue 15): a held start waits for the go after
+/// saying the workers are connected, and every second's merged record goes
+/// to the sink, adding up to the run's totals.
+#[tokio::test(start_paused = true)]
+async fn a_gated_run_starts_on_the_go_and_hands_over_every_second() {
+    use cliffload_engine::mock::{MockConnector, Script};
+    use cliffload_engine::{Recorded, StartGate};
+    let (connected_tx, mut connected) = tokio::sync::mpsc::unbounded_channel();
+    let (go_tx, go) = tokio::sync::watch::channel(false);
+    let (sink, mut records) = tokio::sync::mpsc::unbounded_channel::<(u32, Recorded)>();
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(10))]);
+    let options = RunOptions {
+        intervals: Some(sink),
+        gate: Some(StartGate {
+            connected: connected_tx,
+            go,
+        }),
+        ..RunOptions::workers(0)
+    };
+    let engine = run(
+        Arc::new(plan(
+            "    users: 2\n    duration: 3s\n    tasks:\n      - {name: a, subject: x.y}\n",
+        )),
+        Arc::new(mock.clone()),
+        options,
+        CancellationToken::new(),
+        |_| {},
+    );
+    let driver = async {
+        connected
+            .recv()
+            .await
+            .expect("told the workers are connected");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(mock.calls(0), 0, "nothing sent before the go");
+        go_tx.send(true).expect("engine waits");
+        Instant::now()
+    };
+    let (out, go_at) = tokio::join!(engine, driver);
+    let out = out.expect("runs");
+    assert!(Instant::now() - go_at >= Duration::from_secs(3));
+    let mut indices = Vec::new();
+    let mut total = 0;
+    while let Ok((index, rec)) = records.try_recv() {
+        indices.push(index);
+        total += rec.table.counts().total();
+    }
+    assert_eq!(indices, (0..indices.len() as u32).collect::<Vec<_>>());
+    assert!(indices.len() >= 3, "{indices:?}");
+    assert_eq!(total, out.totals.counts().total());
+    assert!(total > 0);
+}
