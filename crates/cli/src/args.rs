@@ -109,6 +109,98 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Re-render a saved result.json (text, Markdown, JUnit, Locust CSV) without re-running.
     Report(ReportArgs),
+    /// Wait for work from a coordinator (`run --distributed N`) on a NATS server, and generate its share of the load.
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The control server to wait on (required), and how to log in; the
+    /// same login is used for the system under test each plan names.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// This worker's name in the coordinator's report (default: host-pid).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Stop after one run (for a Kubernetes Job or a one-off ssh).
+    #[arg(long)]
+    pub exit_after_run: bool,
+
+    /// Generator threads (each with its own connection).
+    #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
+    pub workers: usize,
+
+    #[command(flatten)]
+    pub token: ControlTokenArgs,
+}
+
+/// The secret a coordinator and its workers share.
+#[derive(Debug, Args)]
+pub struct ControlTokenArgs {
+    /// Only coordinators that hold this token may give this worker work (or,
+    /// on `run`, sign plans with it); prefer the environment variable or a file.
+    #[arg(
+        long,
+        env = "CLIFFLOAD_CONTROL_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        conflicts_with = "control_token_file"
+    )]
+    pub control_token: Option<String>,
+
+    /// Read the control token from this file.
+    #[arg(long, value_name = "FILE")]
+    pub control_token_file: Option<PathBuf>,
+}
+
+impl ControlTokenArgs {
+    /// The token, from the flag, the environment or the file.
+    pub fn token(&self) -> anyhow::Result<Option<String>> {
+        match (&self.control_token, &self.control_token_file) {
+            (Some(t), _) if t.is_empty() => anyhow::bail!("--control-token: empty"),
+            (Some(t), _) => Ok(Some(t.clone())),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--control-token-file {}: cannot read it ({e})",
+                        path.display()
+                    )
+                })?;
+                let t = text.trim();
+                if t.is_empty() {
+                    anyhow::bail!("--control-token-file {}: empty", path.display());
+                }
+                Ok(Some(t.to_owned()))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// How a run spreads over workers (`cliffload worker`).
+#[derive(Debug, Args)]
+pub struct DistributedArgs {
+    /// Spread the load over N worker processes found on the control server
+    /// (`cliffload worker`); this process coordinates and merges.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
+    pub distributed: Option<u32>,
+
+    /// The NATS server the workers wait on (default: the --nats-url under test).
+    #[arg(long, value_name = "URL", requires = "distributed")]
+    pub control_url: Option<String>,
+
+    /// A worker that dies or falls silent marks the run degraded instead of failing it.
+    #[arg(long, requires = "distributed")]
+    pub allow_worker_loss: bool,
+
+    /// How long to look for the workers.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub wait_workers: String,
+
+    #[command(flatten)]
+    pub token: ControlTokenArgs,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +343,9 @@ pub struct RunArgs {
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub dist: DistributedArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@
 mod args;
 mod baseline;
 mod child;
+mod distributed;
 mod embedded;
 mod load;
 mod progress;
@@ -18,6 +19,7 @@ mod serve;
 mod signals;
 mod suite;
 mod validate;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -90,7 +92,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         let cancel = CancellationToken::new();
-        let serving = matches!(cli.command, Command::Serve(_));
+        let serving = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
         tokio::spawn(signals::stop_on_signals(cancel.clone(), serving));
         let result = match cli.command {
             Command::Run(a) => run::run(a, color, cancel).await,
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
             Command::Sample(a) => sample::sample(a),
             Command::Validate(a) => validate::validate(a),
             Command::Report(a) => report::report(a, color),
+            Command::Worker(a) => worker::worker(a, cancel).await,
         };
         result.unwrap_or_else(|e| {
             if e.is::<Interrupted>() {

@@ -42,17 +42,29 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
         ));
     }
     let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &settings);
-    let outcome = run_scenario(
-        args.target.workers,
-        &scenario,
-        &access,
-        embedded.as_ref(),
-        args.target.http_url.as_deref(),
-        &monitoring,
-        &mut printer,
-        cancel,
-    )
-    .await;
+    let outcome = if args.dist.distributed.is_some() {
+        crate::distributed::run_distributed(
+            &scenario,
+            &access,
+            &args.dist,
+            embedded.is_some(),
+            &mut printer,
+            cancel,
+        )
+        .await
+    } else {
+        run_scenario(
+            args.target.workers,
+            &scenario,
+            &access,
+            embedded.as_ref(),
+            args.target.http_url.as_deref(),
+            &monitoring,
+            &mut printer,
+            cancel,
+        )
+        .await
+    };
     if let Some(e) = embedded {
         e.stop().await;
     }

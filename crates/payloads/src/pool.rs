@@ -13,7 +13,7 @@ use crate::model::*;
 use crate::validate::{Seg, Violation, validate_value};
 
 /// What to generate.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ModelSpec {
     /// A `ComplexOrder`; `items` fixes the item range, else the generator's complexity.
     Order {

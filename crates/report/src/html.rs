@@ -41,6 +41,9 @@ pub fn render(r: &RunResult) -> String {
     if let Some(m) = &r.monitor {
         processes(&mut out, m, r);
     }
+    if let Some(d) = &r.distributed {
+        workers_table(&mut out, d);
+    }
     ratio_table(&mut out, r);
     out.push_str("</body></html>\n");
     out
@@ -367,6 +370,36 @@ fn processes(out: &mut String, m: &crate::processes::Monitor, r: &RunResult) {
         let _ = writeln!(out, "<li>{}</li>", escape(&l));
     }
     out.push_str("</ul>\n");
+}
+
+/// Each worker of a distributed run, and the start skew.
+fn workers_table(out: &mut String, d: &crate::distributed::DistributedRun) {
+    out.push_str("<h2>Workers</h2>\n<table><tr><th>worker</th><th>threads</th><th>requests</th><th>failed</th><th>p50</th><th>p99</th><th>CPU</th><th>start</th><th>state</th></tr>\n");
+    for w in &d.workers {
+        let state = match (&w.error, w.lost) {
+            (Some(e), _) => format!("could not run: {}", escape(e)),
+            (None, true) => "lost".to_owned(),
+            (None, false) => "done".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>+{:.1} ms</td><td>{state}</td></tr>",
+            escape(&w.name),
+            w.threads,
+            w.requests,
+            w.failures,
+            crate::text::latency(w.p50_us),
+            crate::text::latency(w.p99_us),
+            w.cpu_s.map(|c| format!("{c:.2} s")).unwrap_or_default(),
+            w.start_offset_ms
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</table>\n<p>Start skew {:.1} ms; {:.1} KB of control messages.</p>",
+        d.start_skew_ms,
+        d.control_bytes as f64 / 1000.0
+    );
 }
 
 /// The pages' style sheet (shared by the suite index).

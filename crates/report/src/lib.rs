@@ -8,6 +8,7 @@
 
 pub mod comparison;
 pub mod csv_locust;
+pub mod distributed;
 mod escape;
 pub mod html;
 pub mod junit;

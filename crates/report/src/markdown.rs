@@ -150,6 +150,12 @@ fn notes(out: &mut String, r: &RunResult) {
             let _ = writeln!(out, "- {}", cell(&l));
         }
     }
+    if let Some(d) = &r.distributed {
+        out.push_str("\n## Workers\n\n");
+        for l in crate::distributed::lines(d) {
+            let _ = writeln!(out, "- {}", cell(&l));
+        }
+    }
     if !r.warnings.is_empty() {
         out.push_str("\n## Warnings\n\n");
         for w in &r.warnings {

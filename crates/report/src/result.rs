@@ -74,6 +74,9 @@ pub struct RunResult {
     /// The same plan over HTTP, when a comparison ran (absent otherwise).
     #[serde(default)]
     pub comparison: Option<crate::comparison::Comparison>,
+    /// The workers, when the run was distributed (absent otherwise).
+    #[serde(default)]
+    pub distributed: Option<crate::distributed::DistributedRun>,
     /// What happened to the load's NATS connections (disconnects,
     /// reconnects, slow consumers, server errors), in order.
     #[serde(default)]
@@ -430,6 +433,7 @@ impl RunResult {
             warnings,
             monitor: None,
             comparison: None,
+            distributed: None,
             connection_events: meta.connection_events,
         };
         result.verdict = verdict::judge(s, &result, simple_rpcs(s, totals));

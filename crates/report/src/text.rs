@@ -330,6 +330,12 @@ fn comparison_and_processes(out: &mut String, r: &RunResult) {
             let _ = writeln!(out, "  {l}");
         }
     }
+    if let Some(d) = &r.distributed {
+        out.push_str("workers:\n");
+        for l in crate::distributed::lines(d) {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
 }
 
 /// Each warning, marked as one.

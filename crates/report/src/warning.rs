@@ -123,6 +123,15 @@ pub enum Warning {
         /// Why.
         error: String,
     },
+    /// A worker of a distributed run fell silent or could not run.
+    WorkerLost {
+        /// Its name.
+        name: String,
+        /// What became of it.
+        detail: String,
+        /// `--allow-worker-loss` was given: the run is degraded, not failed.
+        allowed: bool,
+    },
     /// A warning known only by its words (a result of schema version 2, or
     /// of a newer cliffload with kinds this one does not know).
     Note {
@@ -214,6 +223,13 @@ impl fmt::Display for Warning {
             ),
             Self::ComparisonFailed { error } => {
                 write!(f, "the HTTP comparison could not run: {error}")
+            }
+            Self::WorkerLost { detail, allowed, .. } => {
+                if *allowed {
+                    write!(f, "degraded run: {detail}; the figures are what the other workers (and it, before) sent, so the load was smaller than planned")
+                } else {
+                    write!(f, "a worker was lost: {detail}; the run fails (pass --allow-worker-loss to accept a smaller load); check the worker's log and its machine")
+                }
             }
             Self::Note { message } => f.write_str(message),
         }

@@ -20,6 +20,8 @@ mod validate;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 pub use cliffload_protocol::{
     Codec, ExpectStatus, PreflightMode, Protocol, ReplyExpect, RequestSpec, Secret,
 };
@@ -216,7 +218,7 @@ pub struct Settings {
 }
 
 /// The performance claims to judge (`reporting.benchmark_claims`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Claims {
     /// Judge "sub-millisecond" (median of successful simple RPCs < 1 ms).
     pub sub_millisecond: bool,
@@ -227,7 +229,7 @@ pub struct Claims {
 }
 
 /// One load scenario: who sends what, how fast, for how long, and what must hold.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
     /// Key under `scenarios:`.
     pub name: String,
@@ -346,7 +348,7 @@ impl std::fmt::Display for WaitTime {
 }
 
 /// A kind of user: its share of the users, its think time, its tasks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserClass {
     /// Name (`OrderProcessingUser`).
     pub name: String,
@@ -359,7 +361,7 @@ pub struct UserClass {
 }
 
 /// The open model (k6's arrival rate): requests start on a schedule.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ArrivalRate {
     /// Requests per second at the start.
     pub rate: f64,
@@ -371,7 +373,7 @@ pub struct ArrivalRate {
 }
 
 /// Stepped load: `steps[k]` users during step `k`, each `step_duration` long.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stages {
     /// Users per step.
     pub steps: Vec<u32>,
@@ -380,7 +382,7 @@ pub struct Stages {
 }
 
 /// How payloads are generated (`data_generation`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataGeneration {
     /// Customers generated once and reused.
     pub customer_pool_size: usize,
@@ -404,7 +406,7 @@ impl Default for DataGeneration {
 }
 
 /// Think time between two requests of one user.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum WaitTime {
     /// Always the same pause (zero: back to back).
     Constant(Duration),
@@ -416,7 +418,7 @@ pub enum WaitTime {
 }
 
 /// Where a task's bodies come from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Payload {
     /// The same body every time (never injected).
     Static(serde_json::Value),
@@ -430,7 +432,7 @@ pub enum Payload {
 }
 
 /// One kind of request a user sends.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     /// Name in reports: `Class.task` (unique within the scenario).
     pub name: String,
@@ -445,7 +447,7 @@ pub struct Task {
 }
 
 /// Pass/fail checks of a scenario (`performance_expectations`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Expectations {
     /// Highest acceptable failure rate, in percent of all requests.
     pub max_failure_percent: Option<f64>,
