@@ -4,6 +4,7 @@
 mod harness;
 
 mod comparison;
+mod distributed;
 mod examples;
 mod failures;
 mod faults;

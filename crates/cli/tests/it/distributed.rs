@@ -1,0 +1,306 @@
+// Distributed generation (issue 15): a coordinator and worker processes
+// (the real binary) over a real nats-server; merged counts, lost workers,
+// a silent coordinator, trust and version checks.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use cliffload_dist::control::{self, Assign, AssignReply};
+use serde_json::Value;
+use tokio::process::Child;
+
+use crate::harness::{Env, assert_schema_valid, cliffload, read_result, run, stderr, warning};
+
+/// `cliffload worker --name NAME` on `env`'s server, its log in the test's
+/// directory; killed when dropped.
+fn worker(env: &Env, name: &str, extra: &[&str]) -> Child {
+    let log = std::fs::File::create(log_of(env, name)).expect("log file");
+    cliffload()
+        .args(["worker", "--nats-url", env.url(), "--name", name])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn worker")
+}
+
+fn log_of(env: &Env, name: &str) -> PathBuf {
+    env.dir.path().join(format!("{name}.log"))
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// The coordinator's arguments: `ping` on `env`, results in OUT.
+fn coordinate<'a>(env: &'a Env, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "ping",
+        "--nats-url",
+        env.url(),
+        "--quiet",
+        "--out",
+        out,
+        "--wait-workers",
+        "20s",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Waits, 10 s at most, for `child` to exit; its code.
+async fn exits(child: &mut Child) -> Option<i32> {
+    tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exited in time")
+        .expect("ran")
+        .code()
+}
+
+fn check<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["verdict"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name}: {}", r["verdict"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_merge_to_the_services_count_and_start_together() {
+    let env = Env::with_test_service().await;
+    let mut workers: Vec<Child> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|n| worker(&env, n, &["--exit-after-run"]))
+        .collect();
+    let out = env.out();
+    let out_s = out.to_str().expect("utf-8");
+    let o = run(
+        &coordinate(&env, out_s, &["--distributed", "3", "-d", "3s", "-u", "5"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    let d = &r["distributed"];
+    let rows = d["workers"].as_array().expect("workers");
+    assert_eq!(rows.len(), 3);
+    let per_worker: u64 = rows
+        .iter()
+        .map(|w| w["requests"].as_u64().expect("n"))
+        .sum();
+    let total = r["summary"]["requests"].as_u64().expect("requests");
+    assert!(total > 0);
+    assert_eq!(per_worker, total, "merged = sum of the workers");
+    // Every request the service answered is counted, besides one smoke
+    // call per task and worker (3 tasks × 3 workers).
+    let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
+    assert_eq!(
+        cliffload_testkit::endpoint_requests(&stats, "rpc"),
+        total + 9
+    );
+    // Five users over three workers: 2, 2, 1 (users 0 and 3, 1 and 4, 2).
+    assert!(rows.iter().all(|w| w["requests"].as_u64() > Some(0)));
+    assert!(
+        d["start_skew_ms"].as_f64().expect("skew") < 50.0,
+        "{}",
+        d["start_skew_ms"]
+    );
+    assert_eq!(check(&r, "all_workers")["status"], "passed");
+    for w in &mut workers {
+        assert_eq!(exits(w).await, Some(0), "--exit-after-run");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_is_named_and_fails_the_run_or_degrades_it_when_allowed() {
+    let env = Env::with_test_service().await;
+    for allowed in [false, true] {
+        let names = if allowed { ["a1", "a2"] } else { ["k1", "k2"] };
+        let mut workers: Vec<Child> = names.iter().map(|n| worker(&env, n, &[])).collect();
+        let out = env.dir.path().join(format!("out-{allowed}"));
+        let out_s = out.to_str().expect("utf-8").to_owned();
+        let mut extra = vec!["--distributed", "2", "-d", "10s", "-u", "2"];
+        if allowed {
+            extra.push("--allow-worker-loss");
+        }
+        let before = cliffload_testkit::endpoint_requests(
+            &cliffload_testkit::srv_stats(&env.client, "test").await,
+            "rpc",
+        );
+        let coordinator = cliffload()
+            .args(coordinate(&env, &out_s, &extra))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn coordinator");
+        env.wait_until_served(before + 200).await;
+        crate::harness::send_signal(&workers[1], "KILL").await;
+        let o = tokio::time::timeout(Duration::from_secs(40), coordinator.wait_with_output())
+            .await
+            .expect("coordinator ends")
+            .expect("ran");
+        let r = read_result(&out);
+        let lost: Vec<&Value> = r["distributed"]["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .filter(|w| w["lost"] == true)
+            .collect();
+        assert_eq!(lost.len(), 1, "{}", r["distributed"]);
+        assert_eq!(lost[0]["name"], names[1]);
+        let w = warning(&r, "worker_lost").expect("a worker_lost warning");
+        assert!(w.contains(names[1]), "{w}");
+        if allowed {
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert!(w.contains("degraded"), "{w}");
+        } else {
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            assert_eq!(check(&r, "all_workers")["status"], "failed");
+        }
+        for w in &mut workers {
+            let _ = w.start_kill();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_stop_by_themselves_when_their_coordinator_is_killed() {
+    let env = Env::with_test_service().await;
+    let mut w = worker(&env, "orphan", &["--exit-after-run"]);
+    let out = env.out();
+    let out_s = out.to_str().expect("utf-8");
+    let coordinator = cliffload()
+        .args(coordinate(
+            &env,
+            out_s,
+            &["--distributed", "1", "-d", "60s"],
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn coordinator");
+    env.wait_until_served(100).await;
+    crate::harness::send_signal(&coordinator, "KILL").await;
+    // Silence of 5 s, then the run stops and the worker says done.
+    let code = tokio::time::timeout(Duration::from_secs(20), w.wait())
+        .await
+        .expect("the worker stopped by itself")
+        .expect("ran")
+        .code();
+    assert_eq!(code, Some(0));
+    let log = read_log(&log_of(&env, "orphan"));
+    assert!(log.contains("coordinator fell silent"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_few_workers_or_a_wrong_token_stop_before_the_load_with_exit_2() {
+    let env = Env::with_test_service().await;
+    let _w = worker(&env, "lonely", &["--control-token", "right"]);
+    let out = env.out();
+    let out_s = out.to_str().expect("utf-8");
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "--quiet",
+            "--distributed",
+            "2",
+            "--wait-workers",
+            "1s",
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("found 1 of the 2 workers needed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &coordinate(
+            &env,
+            out_s,
+            &["--distributed", "1", "--control-token", "wrong"],
+        ),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("control token does not match"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.join("result.json").exists(), "no load, no result");
+    let log = read_log(&log_of(&env, "lonely"));
+    assert!(log.contains("refused the plan"), "{log}");
+    assert_eq!(
+        cliffload_testkit::endpoint_requests(
+            &cliffload_testkit::srv_stats(&env.client, "test").await,
+            "rpc"
+        ),
+        0,
+        "a refused plan sends nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_from_another_version_is_refused_naming_both_versions() {
+    let env = Env::with_test_service().await;
+    let _w = worker(&env, "strict", &[]);
+    let id = worker_id(&env).await;
+    let scenario = cliffload_scenario::catalog::builtin()
+        .get("ping")
+        .expect("ping")
+        .clone();
+    let assign = Assign {
+        protocol: control::PROTOCOL,
+        version: "0.0.9".into(),
+        run_id: "r1".into(),
+        coordinator: "a test".into(),
+        plan_hash: cliffload_dist::trust::plan_hash(&scenario),
+        scenario,
+        proof: None,
+        index: 0,
+        of: 1,
+        target: vec![env.url().to_owned()],
+    };
+    let reply = env
+        .client
+        .request(control::assign_subject(&id), control::json(&assign))
+        .await
+        .expect("the worker answers");
+    let reply: AssignReply = serde_json::from_slice(&reply.payload).expect("a reply");
+    let AssignReply::Refused { reason } = reply else {
+        panic!("not refused: {reply:?}");
+    };
+    assert!(
+        reason.contains("0.0.9") && reason.contains(control::VERSION),
+        "{reason}"
+    );
+}
+
+/// The id of the one worker on `env`'s server (waits 15 s at most).
+async fn worker_id(env: &Env) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let ping = env
+            .client
+            .request(format!("$SRV.PING.{}", control::SERVICE), "".into())
+            .await;
+        if let Ok(m) = ping {
+            let v: Value = serde_json::from_slice(&m.payload).expect("JSON");
+            return v["id"].as_str().expect("id").to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
