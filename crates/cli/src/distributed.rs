@@ -27,6 +27,11 @@ pub async fn run_distributed(
     printer: &mut Printer,
     cancel: CancellationToken,
 ) -> Result<RunResult> {
+    if embedded && dist.control_url.is_none() {
+        anyhow::bail!(
+            "--distributed: the workers cannot know the address of the nats-server this run starts; give --control-url (the server the workers wait on), or --nats-url of the system under test"
+        );
+    }
     let options = coordinate_options(target, dist)?;
     printer.note(&format!(
         "looking for {} worker(s) on {} (up to {} s) to run {} against {}: {}",

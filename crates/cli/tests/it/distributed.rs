@@ -66,17 +66,42 @@ fn check<'a>(r: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {name}: {}", r["verdict"]))
 }
 
+/// With --control-url, the workers wait on a server of their own, and the
+/// server under test carries only the load.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_merge_to_the_services_count_and_start_together() {
     let env = Env::with_test_service().await;
+    let control = cliffload_testkit::server();
     let mut workers: Vec<Child> = ["w1", "w2", "w3"]
         .iter()
-        .map(|n| worker(&env, n, &["--exit-after-run"]))
+        .map(|n| {
+            let log = std::fs::File::create(log_of(&env, n)).expect("log file");
+            cliffload()
+                .args(["worker", "--nats-url", control.url(), "--name", n])
+                .arg("--exit-after-run")
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(log))
+                .spawn()
+                .expect("spawn worker")
+        })
         .collect();
     let out = env.out();
     let out_s = out.to_str().expect("utf-8");
     let o = run(
-        &coordinate(&env, out_s, &["--distributed", "3", "-d", "3s", "-u", "5"]),
+        &coordinate(
+            &env,
+            out_s,
+            &[
+                "--distributed",
+                "3",
+                "-d",
+                "3s",
+                "-u",
+                "5",
+                "--control-url",
+                control.url(),
+            ],
+        ),
         Duration::from_secs(60),
     )
     .await;
@@ -192,6 +217,38 @@ async fn workers_stop_by_themselves_when_their_coordinator_is_killed() {
     assert_eq!(code, Some(0));
     let log = read_log(&log_of(&env, "orphan"));
     assert!(log.contains("coordinator fell silent"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_on_the_coordinator_stops_every_worker_and_keeps_the_results() {
+    let env = Env::with_test_service().await;
+    let mut workers: Vec<Child> = ["c1", "c2"]
+        .iter()
+        .map(|n| worker(&env, n, &["--exit-after-run"]))
+        .collect();
+    let out = env.out();
+    let out_s = out.to_str().expect("utf-8");
+    let mut coordinator = cliffload()
+        .args(coordinate(
+            &env,
+            out_s,
+            &["--distributed", "2", "-d", "60s"],
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn coordinator");
+    env.wait_until_served(200).await;
+    let code = crate::harness::interrupt(&mut coordinator, Duration::from_secs(20)).await;
+    assert_eq!(code, Some(130));
+    let r = read_result(&out);
+    assert_eq!(r["interrupted"], true);
+    assert!(r["summary"]["requests"].as_u64() > Some(200));
+    for (w, name) in workers.iter_mut().zip(["c1", "c2"]) {
+        assert_eq!(exits(w).await, Some(0));
+        let log = read_log(&log_of(&env, name));
+        assert!(log.contains("stopped by the coordinator"), "{log}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
