@@ -11,6 +11,7 @@
 
 pub mod control;
 pub mod coordinator;
+pub mod k8s;
 pub mod share;
 pub mod trust;
 pub mod worker;
