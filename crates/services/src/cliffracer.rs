@@ -222,52 +222,20 @@ pub async fn envelope_for<H: Handler>(
 ) -> Envelope {
     let now = timestamp();
     if body.len() > max_request_bytes {
-        let d = ErrorDetail {
-            kind: "payload_too_large".into(),
-            loc: vec!["__root__".into()],
-            msg: format!(
-                "Request body of {} bytes exceeds the limit of {max_request_bytes} bytes",
-                body.len()
-            ),
-            input: None,
-            ctx: Some(json!({"max_bytes": max_request_bytes})),
-        };
-        return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, header_corr);
+        return invalid(too_large(body.len(), max_request_bytes), now, header_corr);
     }
     let args = match decode(codec, body) {
         Ok(v) => v,
-        Err(why) => {
-            let d = ErrorDetail {
-                kind: "payload_invalid".into(),
-                loc: vec!["__root__".into()],
-                msg: format!("Invalid payload: {why}"),
-                input: None,
-                ctx: None,
-            };
-            return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, header_corr);
-        }
+        Err(why) => return invalid(undecodable(&why), now, header_corr),
     };
     if !handler.methods().iter().any(|m| m.name == method) {
-        return Envelope::err(
-            format!("{UNKNOWN_METHOD_PREFIX}{method}"),
-            None,
-            now,
-            header_corr,
-        );
+        return unknown_method(method, now, header_corr);
     }
     let mut args = match args {
         Value::Object(map) => map,
         other => {
-            let class = format!("{}_{method}_Payload", handler.name());
-            let d = ErrorDetail {
-                kind: "model_type".into(),
-                loc: vec![],
-                msg: format!("Input should be a valid dictionary or instance of {class}"),
-                input: Some(other),
-                ctx: Some(json!({"class_name": class})),
-            };
-            let corr = header_corr.or_else(new_correlation_id);
-            return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, corr);
+            let d = not_keyword_args(handler.name(), method, other);
+            return invalid(d, now, header_corr.or_else(new_correlation_id));
         }
     };
     let body_corr = match args.remove("correlation_id") {
@@ -276,16 +244,58 @@ pub async fn envelope_for<H: Handler>(
     };
     let corr = header_corr.or(body_corr).or_else(new_correlation_id);
     let reply = handler.call(method, args).await;
-    let now = timestamp();
+    reply_envelope(reply, method, timestamp(), corr)
+}
+
+fn invalid(detail: ErrorDetail, now: String, corr: Option<String>) -> Envelope {
+    Envelope::err(VALIDATION_FAILED.into(), Some(vec![detail]), now, corr)
+}
+
+fn unknown_method(method: &str, now: String, corr: Option<String>) -> Envelope {
+    Envelope::err(format!("{UNKNOWN_METHOD_PREFIX}{method}"), None, now, corr)
+}
+
+fn too_large(len: usize, max_request_bytes: usize) -> ErrorDetail {
+    ErrorDetail {
+        kind: "payload_too_large".into(),
+        loc: vec!["__root__".into()],
+        msg: format!("Request body of {len} bytes exceeds the limit of {max_request_bytes} bytes"),
+        input: None,
+        ctx: Some(json!({"max_bytes": max_request_bytes})),
+    }
+}
+
+fn undecodable(why: &str) -> ErrorDetail {
+    ErrorDetail {
+        kind: "payload_invalid".into(),
+        loc: vec!["__root__".into()],
+        msg: format!("Invalid payload: {why}"),
+        input: None,
+        ctx: None,
+    }
+}
+
+/// A body that is not a map of keyword arguments, in pydantic's words for
+/// the method's payload class.
+fn not_keyword_args(service: &str, method: &str, input: Value) -> ErrorDetail {
+    let class = format!("{service}_{method}_Payload");
+    ErrorDetail {
+        kind: "model_type".into(),
+        loc: vec![],
+        msg: format!("Input should be a valid dictionary or instance of {class}"),
+        input: Some(input),
+        ctx: Some(json!({"class_name": class})),
+    }
+}
+
+fn reply_envelope(reply: Reply, method: &str, now: String, corr: Option<String>) -> Envelope {
     match reply {
         Reply::Ok(v) => Envelope::ok(v, now, corr),
         Reply::Invalid(d) => Envelope::err(VALIDATION_FAILED.into(), Some(d), now, corr),
         Reply::Refused(reason) => {
             Envelope::err(format!("{REFUSED_PREFIX}{reason}"), None, now, corr)
         }
-        Reply::Unknown => {
-            Envelope::err(format!("{UNKNOWN_METHOD_PREFIX}{method}"), None, now, corr)
-        }
+        Reply::Unknown => unknown_method(method, now, corr),
         Reply::Internal => {
             let id = corr.clone().unwrap_or_default();
             Envelope::err(
