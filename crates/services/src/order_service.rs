@@ -20,8 +20,8 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::args::{Args, details};
 use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
+use crate::kwargs::{Kwargs, details};
 
 /// Service name: subjects are `order_processing_service.rpc.*`.
 pub const NAME: &str = "order_processing_service";
@@ -537,7 +537,7 @@ fn take(key: &'static str, mut args: Map<String, Value>) -> Result<Value, Reply>
             ctx: None,
         });
     }
-    if let Err(extra) = Args::new(&args).finish() {
+    if let Err(extra) = Kwargs::new(&args).finish() {
         errors.extend(extra);
     }
     match value {
@@ -582,11 +582,11 @@ impl Handler for OrderService {
             "analytics_ingestion" => self.analytics_ingestion(args).await,
             "large_payload_processing" => self.large_payload_processing(args).await,
             "error_scenario_test" => self.error_scenario_test(args),
-            "get_service_metrics" => match Args::new(&args).finish() {
+            "get_service_metrics" => match Kwargs::new(&args).finish() {
                 Ok(()) => self.metrics(),
                 Err(e) => Reply::Invalid(e),
             },
-            "echo" => crate::test_service::echo(Args::new(&args)),
+            "echo" => crate::test_service::echo(Kwargs::new(&args)),
             _ => Reply::Unknown,
         }
     }
