@@ -9,7 +9,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use async_nats::service::{Request, ServiceExt};
+use async_nats::service::endpoint::Endpoint;
+use async_nats::service::{Request, Service, ServiceExt};
 use async_nats::{Client, HeaderMap, Message};
 use bytes::Bytes;
 use cliffload_protocol::{
@@ -98,43 +99,12 @@ pub async fn serve<H: Handler>(
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    let name = handler.name().to_owned();
-    let namespace = options.namespace.as_deref();
-    let start_err = |e: &dyn std::fmt::Display| ServiceError::Start {
-        name: name.clone(),
-        message: e.to_string(),
-    };
-    let rpc_group = subject::rpc_queue_group(namespace, &name);
-    let service = client
-        .service_builder()
-        .description(format!(
-            "cliffload reference service `{name}` (Cliffracer protocol)"
-        ))
-        .queue_group(&rpc_group)
-        .start(&name, env!("CARGO_PKG_VERSION"))
-        .await
-        .map_err(|e| start_err(&e))?;
-    let endpoint = |ep: &'static str, subj: String, group: String| {
-        let builder = service.endpoint_builder().name(ep).queue_group(group);
-        async move { builder.add(subj).await }
-    };
-    let mut rpc = endpoint(
-        "rpc",
-        subject::rpc_wildcard(namespace, &name),
-        rpc_group.clone(),
-    )
-    .await
-    .map_err(|e| start_err(&e))?;
-    let mut describe = endpoint("describe", subject::describe(namespace, &name), rpc_group)
-        .await
-        .map_err(|e| start_err(&e))?;
-    let mut fire_and_forget = endpoint(
-        "async",
-        subject::async_wildcard(namespace, &name),
-        subject::async_queue_group(namespace, &name),
-    )
-    .await
-    .map_err(|e| start_err(&e))?;
+    let Registered {
+        service,
+        mut rpc,
+        mut describe,
+        mut fire_and_forget,
+    } = register(&client, handler.name(), options.namespace.as_deref()).await?;
     let description = describe_body(&*handler);
     let permits = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
     let limit = options.max_request_bytes;
@@ -169,6 +139,60 @@ pub async fn serve<H: Handler>(
     }
     let _ = service.stop().await;
     Ok(())
+}
+
+/// A service registered with the NATS service API, and its three endpoints.
+struct Registered {
+    service: Service,
+    rpc: Endpoint,
+    describe: Endpoint,
+    fire_and_forget: Endpoint,
+}
+
+/// Registers service `name`: `rpc` and `describe` share one queue group, so
+/// replicas split them; `async` has its own.
+async fn register(
+    client: &Client,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<Registered, ServiceError> {
+    let start_err = |e: &dyn std::fmt::Display| ServiceError::Start {
+        name: name.to_owned(),
+        message: e.to_string(),
+    };
+    let rpc_group = subject::rpc_queue_group(namespace, name);
+    let service = client
+        .service_builder()
+        .description(format!(
+            "cliffload reference service `{name}` (Cliffracer protocol)"
+        ))
+        .queue_group(&rpc_group)
+        .start(name, env!("CARGO_PKG_VERSION"))
+        .await
+        .map_err(|e| start_err(&e))?;
+    let endpoint = |ep: &'static str, subj: String, group: String| {
+        let builder = service.endpoint_builder().name(ep).queue_group(group);
+        async move { builder.add(subj).await.map_err(|e| start_err(&e)) }
+    };
+    let rpc = endpoint(
+        "rpc",
+        subject::rpc_wildcard(namespace, name),
+        rpc_group.clone(),
+    )
+    .await?;
+    let describe = endpoint("describe", subject::describe(namespace, name), rpc_group).await?;
+    let fire_and_forget = endpoint(
+        "async",
+        subject::async_wildcard(namespace, name),
+        subject::async_queue_group(namespace, name),
+    )
+    .await?;
+    Ok(Registered {
+        service,
+        rpc,
+        describe,
+        fire_and_forget,
+    })
 }
 
 async fn respond(req: &Request, headers: HeaderMap, body: Bytes) {
