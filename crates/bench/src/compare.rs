@@ -50,6 +50,36 @@ fn sibling(name: &str) -> Result<PathBuf> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let cliffload = cliffload_binary(&args)?;
+    if args.payload < 2 {
+        bail!("--payload: at least 2 bytes (a JSON string)");
+    }
+    let server = NatsServer::start()?;
+    let me = std::env::current_exe()?;
+    let _responder = start_responder(&me, server.url())?;
+    let dir = tempfile::tempdir()?;
+    let bench = Bench {
+        args: &args,
+        me,
+        cliffload,
+        url: server.url(),
+        config: dir.path().join("bench.yaml"),
+    };
+    eprintln!(
+        "nats-server {} · echo responder · {}-byte requests · {} round(s) × {} s · cliffload {} worker(s)",
+        server.url(),
+        args.payload,
+        args.rounds,
+        args.seconds,
+        args.workers
+    );
+    for &c in &args.concurrency {
+        bench.at_concurrency(c)?;
+    }
+    Ok(())
+}
+
+fn cliffload_binary(args: &Args) -> Result<PathBuf> {
     let cliffload = match &args.cliffload {
         Some(p) => p.clone(),
         None => sibling("cliffload")?,
@@ -60,42 +90,38 @@ pub fn run(args: Args) -> Result<()> {
             cliffload.display()
         );
     }
-    if args.payload < 2 {
-        bail!("--payload: at least 2 bytes (a JSON string)");
-    }
-    let server = NatsServer::start()?;
-    let me = std::env::current_exe()?;
-    let mut responder = Command::new(&me)
-        .args(["responder", "--url", server.url()])
+    Ok(cliffload)
+}
+
+/// The echo responder, once it has said it is subscribed.
+fn start_responder(me: &PathBuf, url: &str) -> Result<Reaped> {
+    let mut responder = Command::new(me)
+        .args(["responder", "--url", url])
         .stdout(Stdio::piped())
         .spawn()
         .context("cannot start the responder")?;
     let mut ready = String::new();
     BufReader::new(responder.stdout.take().context("responder stdout")?).read_line(&mut ready)?;
-    let _responder = Reaped(responder);
+    let responder = Reaped(responder);
     if ready.trim() != "ready" {
         bail!("the responder did not start: {ready:?}");
     }
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("bench.yaml");
-    eprintln!(
-        "nats-server {} · echo responder · {}-byte requests · {} round(s) × {} s · cliffload {} worker(s)",
-        server.url(),
-        args.payload,
-        args.rounds,
-        args.seconds,
-        args.workers
-    );
-    for &c in &args.concurrency {
-        // A JSON string of exactly `payload` bytes, quotes included.
-        let body = "x".repeat(args.payload - 2);
-        std::fs::write(
-            &config,
-            format!(
-                "scenarios:\n  bench:\n    users: {c}\n    spawn_rate: 1000000\n    duration: {}s\n    wait_time: {{constant: 0}}\n    tasks:\n      - {{name: echo, subject: bench.echo, protocol: raw, timeout: 5s, payload: \"{body}\"}}\n",
-                args.seconds
-            ),
-        )?;
+    Ok(responder)
+}
+
+/// What every round runs: the two binaries, the server, cliffload's scenario file.
+struct Bench<'a> {
+    args: &'a Args,
+    me: PathBuf,
+    cliffload: PathBuf,
+    url: &'a str,
+    config: PathBuf,
+}
+
+impl Bench<'_> {
+    /// The rounds at `c` requests in flight: one line each, then the ratios.
+    fn at_concurrency(&self, c: usize) -> Result<()> {
+        self.write_scenario(c)?;
         println!("\nconcurrency {c}");
         println!(
             "{:>5}  {:>10} {:>10} {:>7}  {:>9} {:>9} {:>7}  {:>7} {:>7}",
@@ -110,21 +136,10 @@ pub fn run(args: Args) -> Result<()> {
             "cl p50"
         );
         let (mut tput, mut cpu, mut p50) = (vec![], vec![], vec![]);
-        for round in 0..args.rounds {
-            let (bare, cl) = if round % 2 == 0 {
-                let b = run_bare(&me, server.url(), c, &args)?;
-                (
-                    b,
-                    run_cliffload(&cliffload, &config, server.url(), args.workers)?,
-                )
-            } else {
-                let cl = run_cliffload(&cliffload, &config, server.url(), args.workers)?;
-                (run_bare(&me, server.url(), c, &args)?, cl)
-            };
-            let rps = |f: &Figures| f.requests as f64 / f.wall_s;
-            let cpr = |f: &Figures| f.cpu_s * 1e6 / f.requests.max(1) as f64;
+        for round in 0..self.args.rounds {
+            let (bare, cl) = self.round(round, c)?;
             tput.push(rps(&cl) / rps(&bare));
-            cpu.push(cpr(&cl) / cpr(&bare));
+            cpu.push(cpu_us_per_request(&cl) / cpu_us_per_request(&bare));
             p50.push(cl.p50_us as f64 / bare.p50_us.max(1) as f64);
             println!(
                 "{:>5}  {:>10.0} {:>10.0} {:>7.3}  {:>9.2} {:>9.2} {:>7.3}  {:>6}µs {:>6}µs",
@@ -132,8 +147,8 @@ pub fn run(args: Args) -> Result<()> {
                 rps(&bare),
                 rps(&cl),
                 tput[round],
-                cpr(&bare),
-                cpr(&cl),
+                cpu_us_per_request(&bare),
+                cpu_us_per_request(&cl),
                 cpu[round],
                 bare.p50_us,
                 cl.p50_us
@@ -148,8 +163,44 @@ pub fn run(args: Args) -> Result<()> {
             spread(&mut cpu),
             spread(&mut p50)
         );
+        Ok(())
     }
-    Ok(())
+
+    /// cliffload's scenario at `c` users: no think time, a raw echo task whose
+    /// body is a JSON string of exactly `payload` bytes, quotes included.
+    fn write_scenario(&self, c: usize) -> Result<()> {
+        let body = "x".repeat(self.args.payload - 2);
+        std::fs::write(
+            &self.config,
+            format!(
+                "scenarios:\n  bench:\n    users: {c}\n    spawn_rate: 1000000\n    duration: {}s\n    wait_time: {{constant: 0}}\n    tasks:\n      - {{name: echo, subject: bench.echo, protocol: raw, timeout: 5s, payload: \"{body}\"}}\n",
+                self.args.seconds
+            ),
+        )?;
+        Ok(())
+    }
+
+    /// Both contenders' figures (bare, cliffload); the bare loop goes first
+    /// in even rounds, so that neither always runs first.
+    fn round(&self, round: usize, c: usize) -> Result<(Figures, Figures)> {
+        let cliffload =
+            || run_cliffload(&self.cliffload, &self.config, self.url, self.args.workers);
+        Ok(if round.is_multiple_of(2) {
+            let bare = run_bare(&self.me, self.url, c, self.args)?;
+            (bare, cliffload()?)
+        } else {
+            let cl = cliffload()?;
+            (run_bare(&self.me, self.url, c, self.args)?, cl)
+        })
+    }
+}
+
+fn rps(f: &Figures) -> f64 {
+    f.requests as f64 / f.wall_s
+}
+
+fn cpu_us_per_request(f: &Figures) -> f64 {
+    f.cpu_s * 1e6 / f.requests.max(1) as f64
 }
 
 fn spread(v: &mut [f64]) -> String {

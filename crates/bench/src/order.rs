@@ -2,6 +2,7 @@
 //! --services order --latency none` process, a pool of generated orders, and
 //! a bare async-nats request loop at each concurrency.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,11 +49,36 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     let server = NatsServer::start()?;
-    let service = Command::new(&cliffload)
+    let _service = start_service(&cliffload, server.url())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = async_nats::connect(server.url()).await?;
+        wait_for_service(&client).await?;
+        println!(
+            "{:>5} {:>11} {:>10} {:>9} {:>8} {:>8}",
+            "items", "concurrency", "req/s", "accepted", "refused", "p50"
+        );
+        if args.echo {
+            let body = vec![Bytes::from_static(br#"{"message":"hello"}"#)];
+            measure(&client, "echo", "echo", &body, &args).await;
+        }
+        for &items in &args.items {
+            let bodies = order_pool(items, args.pool)?;
+            measure(&client, "process_order", &items.to_string(), &bodies, &args).await;
+        }
+        Ok(())
+    })
+}
+
+/// `cliffload serve` with the order service only and no simulated I/O.
+fn start_service(cliffload: &Path, url: &str) -> Result<Reaped> {
+    let service = Command::new(cliffload)
         .args([
             "serve",
             "--nats-url",
-            server.url(),
+            url,
             "--services",
             "order",
             "--latency",
@@ -62,64 +88,58 @@ pub fn run(args: Args) -> Result<()> {
         .stderr(Stdio::null())
         .spawn()
         .context("cannot start the service")?;
-    let _service = Reaped(service);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let client = async_nats::connect(server.url()).await?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while client
-            .request("$SRV.PING.order_processing_service", "".into())
-            .await
-            .is_err()
-        {
-            if Instant::now() > deadline {
-                bail!("the order service did not start");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(Reaped(service))
+}
+
+/// Waits until the service answers a `$SRV.PING`, at most 10 s.
+async fn wait_for_service(client: &async_nats::Client) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client
+        .request("$SRV.PING.order_processing_service", "".into())
+        .await
+        .is_err()
+    {
+        if Instant::now() > deadline {
+            bail!("the order service did not start");
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// `size` valid orders of exactly `items` items, seeded by `items`.
+fn order_pool(items: usize, size: usize) -> Result<Vec<Bytes>> {
+    let mut g = Generator::new(&GenConfig::new(items as u64, jiff::Timestamp::now()));
+    let spec = PoolSpec {
+        model: ModelSpec::Order {
+            items: Some((items, items)),
+        },
+        size,
+        error_rate: 0.0,
+        arg: Some("order".into()),
+        encoding: Codec::Json,
+    };
+    Ok(pool::build(&mut g, &spec)?
+        .into_iter()
+        .map(|e| Bytes::from(e.body))
+        .collect())
+}
+
+/// One table row per concurrency: `method` called with `bodies` in turn.
+async fn measure(
+    client: &async_nats::Client,
+    method: &str,
+    label: &str,
+    bodies: &[Bytes],
+    args: &Args,
+) {
+    for &c in &args.concurrency {
+        let (n, ok, refused, p50) = blast(client, method, bodies, c, args.seconds).await;
         println!(
-            "{:>5} {:>11} {:>10} {:>9} {:>8} {:>8}",
-            "items", "concurrency", "req/s", "accepted", "refused", "p50"
+            "{label:>5} {c:>11} {:>10.0} {ok:>9} {refused:>8} {p50:>6}µs",
+            n as f64 / args.seconds
         );
-        if args.echo {
-            let body = vec![Bytes::from_static(br#"{"message":"hello"}"#)];
-            for &c in &args.concurrency {
-                let (n, ok, refused, p50) = blast(&client, "echo", &body, c, args.seconds).await;
-                println!(
-                    "{:>5} {c:>11} {:>10.0} {ok:>9} {refused:>8} {p50:>6}µs",
-                    "echo",
-                    n as f64 / args.seconds
-                );
-            }
-        }
-        for &items in &args.items {
-            let mut g = Generator::new(&GenConfig::new(items as u64, jiff::Timestamp::now()));
-            let spec = PoolSpec {
-                model: ModelSpec::Order {
-                    items: Some((items, items)),
-                },
-                size: args.pool,
-                error_rate: 0.0,
-                arg: Some("order".into()),
-                encoding: Codec::Json,
-            };
-            let bodies: Vec<Bytes> = pool::build(&mut g, &spec)?
-                .into_iter()
-                .map(|e| Bytes::from(e.body))
-                .collect();
-            for &c in &args.concurrency {
-                let (n, ok, refused, p50) =
-                    blast(&client, "process_order", &bodies, c, args.seconds).await;
-                println!(
-                    "{items:>5} {c:>11} {:>10.0} {ok:>9} {refused:>8} {p50:>6}µs",
-                    n as f64 / args.seconds
-                );
-            }
-        }
-        Ok(())
-    })
+    }
 }
 
 async fn blast(

@@ -112,6 +112,31 @@ fn round2(d: Decimal) -> Decimal {
     d.round_dp(2)
 }
 
+/// Grams the items weigh, each at its variant's weight (500 g when the
+/// snapshot lacks the variant).
+fn shipping_weight(items: &[OrderItem]) -> i64 {
+    items
+        .iter()
+        .map(|i| {
+            let w = i
+                .product_snapshot
+                .variants
+                .iter()
+                .find(|v| v.sku == i.variant_sku)
+                .map_or(500, |v| v.weight_grams);
+            w * i.quantity
+        })
+        .sum()
+}
+
+/// 5.99 plus 0.001 per gram, times the service level's factor in tenths.
+fn shipping_cost(weight: i64, factor: u32) -> Decimal {
+    round2(
+        (cents(599) + Decimal::from(weight) * Decimal::new(1, 3))
+            * Decimal::new(i64::from(factor), 1),
+    )
+}
+
 impl Generator {
     /// A generator with its pools built.
     pub fn new(config: &GenConfig) -> Self {
@@ -384,36 +409,72 @@ impl Generator {
     }
 
     /// An order with exactly `n` items (at least 1).
+    ///
+    /// The steps draw from the RNG in a fixed order (customer, items, service
+    /// level, discount, times, payment, shipping, then the order's own
+    /// fields): reordering them changes every payload of a seed, which
+    /// `tests/it/pinned.rs` catches.
     pub fn order_with_items(&mut self, n: usize) -> ComplexOrder {
         let customer = self.customers[self.rng.random_range(0..self.customers.len())].clone();
         let items: Vec<OrderItem> = (0..n.max(1)).map(|_| self.item()).collect();
         let subtotal: Decimal = items.iter().map(|i| i.total_price).sum();
-        let weight: i64 = items
-            .iter()
-            .map(|i| {
-                let w = i
-                    .product_snapshot
-                    .variants
-                    .iter()
-                    .find(|v| v.sku == i.variant_sku)
-                    .map_or(500, |v| v.weight_grams);
-                w * i.quantity
-            })
-            .sum();
+        let weight = shipping_weight(&items);
         let (level, factor) = *self.pick(&SERVICE_LEVELS);
-        let shipping_cost = round2(
-            (cents(599) + Decimal::from(weight) * Decimal::new(1, 3))
-                * Decimal::new(i64::from(factor), 1),
-        );
+        let shipping_cost = shipping_cost(weight, factor);
         let tax_amount = round2(shipping_cost * TAX_RATE);
-        let discount = if self.chance(0.3) {
-            round2(subtotal * cents(self.rng.random_range(5..=15)))
-        } else {
-            Decimal::ZERO
-        };
+        let discount = self.order_discount(subtotal);
         let total = subtotal + tax_amount + shipping_cost - discount;
         let created = self.ago(72 * 3600);
         let risk: f64 = (self.rng.random::<f64>() * 1e4).round() / 1e4;
+        let payment = self.payment(&customer, total, created, risk);
+        let address = customer.addresses[0].clone();
+        let shipping = self.shipping(level, address, shipping_cost, weight, total);
+        ComplexOrder {
+            order_id: format!("ORD-{}", self.hex(8)),
+            customer,
+            items,
+            status: OrderStatus::Pending,
+            subtotal,
+            tax_amount,
+            shipping_cost,
+            discount_amount: discount,
+            total_amount: total,
+            payment,
+            shipping,
+            created_at: created,
+            updated_at: created,
+            expected_ship_date: self.chance(0.7).then(|| self.ahead(86_400, 14 * 86_400)),
+            source: self.pick(&["web", "mobile_app", "api", "pos"]).to_string(),
+            sales_channel: self
+                .pick(&["online", "marketplace", "retail", "partner"])
+                .to_string(),
+            promotional_codes: self.promotional_codes(),
+            notes: self.chance(0.3).then(|| self.sentence(5..20, 1000)),
+            internal_notes: self.chance(0.1).then(|| self.sentence(5..20, 1000)),
+            priority_level: self.rng.random_range(1..=5),
+            requires_approval: total > Decimal::from(10_000) || self.chance(0.05),
+            fraud_check_passed: risk <= 0.8,
+            metadata: self.order_metadata(),
+        }
+    }
+
+    /// 5–15 % off the subtotal for 30 % of orders.
+    fn order_discount(&mut self, subtotal: Decimal) -> Decimal {
+        if self.chance(0.3) {
+            round2(subtotal * cents(self.rng.random_range(5..=15)))
+        } else {
+            Decimal::ZERO
+        }
+    }
+
+    /// The order's payment of `total`; a risk above 0.8 comes with fraud flags.
+    fn payment(
+        &mut self,
+        customer: &CustomerProfile,
+        total: Decimal,
+        created: Timestamp,
+        risk: f64,
+    ) -> PaymentDetails {
         let method = *self.pick(PaymentMethod::ALL);
         let card = matches!(method, PaymentMethod::CreditCard | PaymentMethod::DebitCard);
         let n_flags = if risk > 0.8 {
@@ -424,8 +485,7 @@ impl Generator {
         let fraud_flags = (0..n_flags)
             .map(|_| self.pick(&FRAUD_FLAGS).to_string())
             .collect();
-        let address = customer.addresses[0].clone();
-        let payment = PaymentDetails {
+        PaymentDetails {
             payment_id: self.uuid(),
             method,
             amount: total,
@@ -445,8 +505,20 @@ impl Generator {
                 .then(|| format!("{} {}", customer.first_name, customer.last_name)),
             risk_score: Some(risk),
             fraud_flags,
-        };
-        let shipping = ShippingDetails {
+        }
+    }
+
+    /// Shipping of `weight` grams to `address`; orders over 500 are insured,
+    /// over 1000 signed for.
+    fn shipping(
+        &mut self,
+        level: &str,
+        address: Address,
+        cost: Decimal,
+        weight: i64,
+        total: Decimal,
+    ) -> ShippingDetails {
+        ShippingDetails {
             shipping_id: format!("SHP-{}", self.hex(10)),
             carrier: self.pick(&["UPS", "FedEx", "USPS", "DHL"]).to_string(),
             service_level: level.into(),
@@ -454,7 +526,7 @@ impl Generator {
             estimated_delivery: Some(self.ahead(2 * 86_400, 10 * 86_400)),
             actual_delivery: None,
             shipping_address: address,
-            cost: shipping_cost,
+            cost,
             weight_grams: weight.max(1),
             package_dimensions: json!({"length": 40, "width": 30, "height": 20})
                 .as_object()
@@ -466,35 +538,20 @@ impl Generator {
                 Decimal::ZERO
             },
             signature_required: total > Decimal::from(1000),
-        };
-        ComplexOrder {
-            order_id: format!("ORD-{}", self.hex(8)),
-            customer,
-            items,
-            status: OrderStatus::Pending,
-            subtotal,
-            tax_amount,
-            shipping_cost,
-            discount_amount: discount,
-            total_amount: total,
-            payment,
-            shipping,
-            created_at: created,
-            updated_at: created,
-            expected_ship_date: self.chance(0.7).then(|| self.ahead(86_400, 14 * 86_400)),
-            source: self.pick(&["web", "mobile_app", "api", "pos"]).to_string(),
-            sales_channel: self.pick(&["online", "marketplace", "retail", "partner"]).to_string(),
-            promotional_codes: (0..self.rng.random_range(0..=2)).map(|_| format!("SAVE{}", self.rng.random_range(5..=30))).collect(),
-            notes: self.chance(0.3).then(|| self.sentence(5..20, 1000)),
-            internal_notes: self.chance(0.1).then(|| self.sentence(5..20, 1000)),
-            priority_level: self.rng.random_range(1..=5),
-            requires_approval: total > Decimal::from(10_000) || self.chance(0.05),
-            fraud_check_passed: risk <= 0.8,
-            metadata: json!({"campaign": Word().fake_with_rng::<String, _>(&mut self.rng), "ab_bucket": self.rng.random_range(0..4)})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
         }
+    }
+
+    fn promotional_codes(&mut self) -> Vec<String> {
+        (0..self.rng.random_range(0..=2))
+            .map(|_| format!("SAVE{}", self.rng.random_range(5..=30)))
+            .collect()
+    }
+
+    fn order_metadata(&mut self) -> Object {
+        json!({"campaign": Word().fake_with_rng::<String, _>(&mut self.rng), "ab_bucket": self.rng.random_range(0..4)})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// One analytics event.

@@ -136,6 +136,94 @@ fn remove(value: &mut Value, path: &[Seg]) {
     }
 }
 
+/// A count drawn from `lo..=hi`, both raised to at least 1.
+fn between(g: &mut Generator, (lo, hi): (usize, usize)) -> usize {
+    let (lo, hi) = (lo.max(1), hi.max(lo.max(1)));
+    rand::RngExt::random_range(g.rng(), lo..=hi)
+}
+
+fn order(
+    g: &mut Generator,
+    items: Option<(usize, usize)>,
+    inject: Option<InjectKind>,
+) -> (Value, Vec<Seg>) {
+    let mut o = match items {
+        Some(r) => {
+            let n = between(g, r);
+            g.order_with_items(n)
+        }
+        None => g.order(),
+    };
+    let mut expect_at = Vec::new();
+    if let Some(kind) = inject {
+        expect_at = keys(inject::break_order(&mut o, kind, g.rng()).unwrap_or(&[]));
+    }
+    (to_value(&o), expect_at)
+}
+
+/// A batch whose first order carries the injection.
+fn order_batch(
+    g: &mut Generator,
+    orders: (usize, usize),
+    inject: Option<InjectKind>,
+) -> (Value, Vec<Seg>) {
+    let n = between(g, orders);
+    let mut list: Vec<ComplexOrder> = (0..n).map(|_| g.order()).collect();
+    let mut expect_at = Vec::new();
+    if let Some(kind) = inject {
+        expect_at = vec![Seg::Index(0)];
+        expect_at.extend(keys(
+            inject::break_order(&mut list[0], kind, g.rng()).unwrap_or(&[]),
+        ));
+    }
+    (to_value(&list), expect_at)
+}
+
+/// A customer. Its `missing_required` breaks the email, like `invalid_email`,
+/// instead of dropping a field.
+fn customer(g: &mut Generator, inject: Option<InjectKind>) -> (Value, Vec<Seg>) {
+    let mut c = g.customer();
+    let mut expect_at = Vec::new();
+    match inject {
+        Some(InjectKind::InvalidEmail | InjectKind::MissingRequired) => {
+            c.email = c.email.replace('@', "-at-");
+            expect_at = keys(&["email"]);
+        }
+        Some(InjectKind::FutureBirthDate) => {
+            let today = g.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+            c.date_of_birth = today.checked_add(jiff::Span::new().days(30)).ok();
+            expect_at = keys(&["date_of_birth"]);
+        }
+        _ => {}
+    }
+    (to_value(&c), expect_at)
+}
+
+fn batch_request(
+    g: &mut Generator,
+    items: (usize, usize),
+    metadata_kb: usize,
+    inject: Option<InjectKind>,
+) -> (Value, Vec<Seg>) {
+    let n = between(g, items);
+    let mut b = g.batch_request(n, metadata_kb);
+    let mut expect_at = keys(&["operation_type"]);
+    if inject == Some(InjectKind::OutOfRange) {
+        b.priority = 99;
+        expect_at = keys(&["priority"]);
+    }
+    (to_value(&b), expect_at)
+}
+
+fn validation_error_test(g: &mut Generator, inject: Option<InjectKind>) -> (Value, Vec<Seg>) {
+    let mut t = g.validation_error_test();
+    let mut expect_at = Vec::new();
+    if let Some(kind) = inject {
+        expect_at = keys(inject::break_validation_test(&mut t, kind).unwrap_or(&[]));
+    }
+    (to_value(&t), expect_at)
+}
+
 impl ModelSpec {
     /// Every model's name, as scenario files and `cliffload sample` write them.
     pub const NAMES: [&'static str; 8] = [
@@ -223,83 +311,7 @@ impl ModelSpec {
                 allowed: self.inject_kinds(),
             });
         }
-        let between = |g: &mut Generator, (lo, hi): (usize, usize)| {
-            let (lo, hi) = (lo.max(1), hi.max(lo.max(1)));
-            rand::RngExt::random_range(g.rng(), lo..=hi)
-        };
-        let mut expect_at = Vec::new();
-        let mut value = match self {
-            ModelSpec::Order { items } => {
-                let mut o = match items {
-                    Some(r) => {
-                        let n = between(g, *r);
-                        g.order_with_items(n)
-                    }
-                    None => g.order(),
-                };
-                if let Some(kind) = inject {
-                    expect_at = keys(inject::break_order(&mut o, kind, g.rng()).unwrap_or(&[]));
-                }
-                to_value(&o)
-            }
-            ModelSpec::OrderBatch { orders } => {
-                let n = between(g, *orders);
-                let mut list: Vec<ComplexOrder> = (0..n).map(|_| g.order()).collect();
-                if let Some(kind) = inject {
-                    expect_at = vec![Seg::Index(0)];
-                    expect_at.extend(keys(
-                        inject::break_order(&mut list[0], kind, g.rng()).unwrap_or(&[]),
-                    ));
-                }
-                to_value(&list)
-            }
-            ModelSpec::Customer => {
-                let mut c = g.customer();
-                match inject {
-                    Some(InjectKind::InvalidEmail | InjectKind::MissingRequired) => {
-                        c.email = c.email.replace('@', "-at-");
-                        expect_at = keys(&["email"]);
-                    }
-                    Some(InjectKind::FutureBirthDate) => {
-                        let today = g.now().to_zoned(jiff::tz::TimeZone::UTC).date();
-                        c.date_of_birth = today.checked_add(jiff::Span::new().days(30)).ok();
-                        expect_at = keys(&["date_of_birth"]);
-                    }
-                    _ => {}
-                }
-                to_value(&c)
-            }
-            ModelSpec::Product => {
-                expect_at = keys(&["name"]);
-                to_value(&g.product())
-            }
-            ModelSpec::AnalyticsEvent => {
-                expect_at = keys(&["event_type"]);
-                to_value(&g.analytics_event(None))
-            }
-            ModelSpec::AnalyticsBatch { events } => {
-                let n = between(g, *events);
-                expect_at = vec![Seg::Index(0), Seg::Key("event_type".into())];
-                to_value(&g.analytics_batch(n))
-            }
-            ModelSpec::BatchRequest { items, metadata_kb } => {
-                let n = between(g, *items);
-                let mut b = g.batch_request(n, *metadata_kb);
-                expect_at = keys(&["operation_type"]);
-                if inject == Some(InjectKind::OutOfRange) {
-                    b.priority = 99;
-                    expect_at = keys(&["priority"]);
-                }
-                to_value(&b)
-            }
-            ModelSpec::ValidationErrorTest => {
-                let mut t = g.validation_error_test();
-                if let Some(kind) = inject {
-                    expect_at = keys(inject::break_validation_test(&mut t, kind).unwrap_or(&[]));
-                }
-                to_value(&t)
-            }
-        };
+        let (mut value, mut expect_at) = self.generate(g, inject);
         if inject.is_none() {
             expect_at.clear();
         } else if inject == Some(InjectKind::MissingRequired)
@@ -312,6 +324,30 @@ impl ModelSpec {
             injected: inject,
             expect_at,
         })
+    }
+
+    /// The model's value with `inject` applied in place, and the path the
+    /// injection targets. A missing field is only the path here: `sample`
+    /// removes it from the JSON, since the typed models cannot lack it.
+    fn generate(&self, g: &mut Generator, inject: Option<InjectKind>) -> (Value, Vec<Seg>) {
+        match self {
+            ModelSpec::Order { items } => order(g, *items, inject),
+            ModelSpec::OrderBatch { orders } => order_batch(g, *orders, inject),
+            ModelSpec::Customer => customer(g, inject),
+            ModelSpec::Product => (to_value(&g.product()), keys(&["name"])),
+            ModelSpec::AnalyticsEvent => {
+                (to_value(&g.analytics_event(None)), keys(&["event_type"]))
+            }
+            ModelSpec::AnalyticsBatch { events } => {
+                let n = between(g, *events);
+                let first_event_type = vec![Seg::Index(0), Seg::Key("event_type".into())];
+                (to_value(&g.analytics_batch(n)), first_event_type)
+            }
+            ModelSpec::BatchRequest { items, metadata_kb } => {
+                batch_request(g, *items, *metadata_kb, inject)
+            }
+            ModelSpec::ValidationErrorTest => validation_error_test(g, inject),
+        }
     }
 
     /// Validates a value as this model, paths starting at `root`.

@@ -9,7 +9,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use async_nats::service::{Request, ServiceExt};
+use async_nats::service::endpoint::Endpoint;
+use async_nats::service::{Request, Service, ServiceExt};
 use async_nats::{Client, HeaderMap, Message};
 use bytes::Bytes;
 use cliffload_protocol::{
@@ -98,43 +99,12 @@ pub async fn serve<H: Handler>(
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    let name = handler.name().to_owned();
-    let namespace = options.namespace.as_deref();
-    let start_err = |e: &dyn std::fmt::Display| ServiceError::Start {
-        name: name.clone(),
-        message: e.to_string(),
-    };
-    let rpc_group = subject::rpc_queue_group(namespace, &name);
-    let service = client
-        .service_builder()
-        .description(format!(
-            "cliffload reference service `{name}` (Cliffracer protocol)"
-        ))
-        .queue_group(&rpc_group)
-        .start(&name, env!("CARGO_PKG_VERSION"))
-        .await
-        .map_err(|e| start_err(&e))?;
-    let endpoint = |ep: &'static str, subj: String, group: String| {
-        let builder = service.endpoint_builder().name(ep).queue_group(group);
-        async move { builder.add(subj).await }
-    };
-    let mut rpc = endpoint(
-        "rpc",
-        subject::rpc_wildcard(namespace, &name),
-        rpc_group.clone(),
-    )
-    .await
-    .map_err(|e| start_err(&e))?;
-    let mut describe = endpoint("describe", subject::describe(namespace, &name), rpc_group)
-        .await
-        .map_err(|e| start_err(&e))?;
-    let mut fire_and_forget = endpoint(
-        "async",
-        subject::async_wildcard(namespace, &name),
-        subject::async_queue_group(namespace, &name),
-    )
-    .await
-    .map_err(|e| start_err(&e))?;
+    let Registered {
+        service,
+        mut rpc,
+        mut describe,
+        mut fire_and_forget,
+    } = register(&client, handler.name(), options.namespace.as_deref()).await?;
     let description = describe_body(&*handler);
     let permits = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
     let limit = options.max_request_bytes;
@@ -169,6 +139,60 @@ pub async fn serve<H: Handler>(
     }
     let _ = service.stop().await;
     Ok(())
+}
+
+/// A service registered with the NATS service API, and its three endpoints.
+struct Registered {
+    service: Service,
+    rpc: Endpoint,
+    describe: Endpoint,
+    fire_and_forget: Endpoint,
+}
+
+/// Registers service `name`: `rpc` and `describe` share one queue group, so
+/// replicas split them; `async` has its own.
+async fn register(
+    client: &Client,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<Registered, ServiceError> {
+    let start_err = |e: &dyn std::fmt::Display| ServiceError::Start {
+        name: name.to_owned(),
+        message: e.to_string(),
+    };
+    let rpc_group = subject::rpc_queue_group(namespace, name);
+    let service = client
+        .service_builder()
+        .description(format!(
+            "cliffload reference service `{name}` (Cliffracer protocol)"
+        ))
+        .queue_group(&rpc_group)
+        .start(name, env!("CARGO_PKG_VERSION"))
+        .await
+        .map_err(|e| start_err(&e))?;
+    let endpoint = |ep: &'static str, subj: String, group: String| {
+        let builder = service.endpoint_builder().name(ep).queue_group(group);
+        async move { builder.add(subj).await.map_err(|e| start_err(&e)) }
+    };
+    let rpc = endpoint(
+        "rpc",
+        subject::rpc_wildcard(namespace, name),
+        rpc_group.clone(),
+    )
+    .await?;
+    let describe = endpoint("describe", subject::describe(namespace, name), rpc_group).await?;
+    let fire_and_forget = endpoint(
+        "async",
+        subject::async_wildcard(namespace, name),
+        subject::async_queue_group(namespace, name),
+    )
+    .await?;
+    Ok(Registered {
+        service,
+        rpc,
+        describe,
+        fire_and_forget,
+    })
 }
 
 async fn respond(req: &Request, headers: HeaderMap, body: Bytes) {
@@ -222,52 +246,20 @@ pub async fn envelope_for<H: Handler>(
 ) -> Envelope {
     let now = timestamp();
     if body.len() > max_request_bytes {
-        let d = ErrorDetail {
-            kind: "payload_too_large".into(),
-            loc: vec!["__root__".into()],
-            msg: format!(
-                "Request body of {} bytes exceeds the limit of {max_request_bytes} bytes",
-                body.len()
-            ),
-            input: None,
-            ctx: Some(json!({"max_bytes": max_request_bytes})),
-        };
-        return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, header_corr);
+        return invalid(too_large(body.len(), max_request_bytes), now, header_corr);
     }
     let args = match decode(codec, body) {
         Ok(v) => v,
-        Err(why) => {
-            let d = ErrorDetail {
-                kind: "payload_invalid".into(),
-                loc: vec!["__root__".into()],
-                msg: format!("Invalid payload: {why}"),
-                input: None,
-                ctx: None,
-            };
-            return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, header_corr);
-        }
+        Err(why) => return invalid(undecodable(&why), now, header_corr),
     };
     if !handler.methods().iter().any(|m| m.name == method) {
-        return Envelope::err(
-            format!("{UNKNOWN_METHOD_PREFIX}{method}"),
-            None,
-            now,
-            header_corr,
-        );
+        return unknown_method(method, now, header_corr);
     }
     let mut args = match args {
         Value::Object(map) => map,
         other => {
-            let class = format!("{}_{method}_Payload", handler.name());
-            let d = ErrorDetail {
-                kind: "model_type".into(),
-                loc: vec![],
-                msg: format!("Input should be a valid dictionary or instance of {class}"),
-                input: Some(other),
-                ctx: Some(json!({"class_name": class})),
-            };
-            let corr = header_corr.or_else(new_correlation_id);
-            return Envelope::err(VALIDATION_FAILED.into(), Some(vec![d]), now, corr);
+            let d = not_keyword_args(handler.name(), method, other);
+            return invalid(d, now, header_corr.or_else(new_correlation_id));
         }
     };
     let body_corr = match args.remove("correlation_id") {
@@ -276,16 +268,58 @@ pub async fn envelope_for<H: Handler>(
     };
     let corr = header_corr.or(body_corr).or_else(new_correlation_id);
     let reply = handler.call(method, args).await;
-    let now = timestamp();
+    reply_envelope(reply, method, timestamp(), corr)
+}
+
+fn invalid(detail: ErrorDetail, now: String, corr: Option<String>) -> Envelope {
+    Envelope::err(VALIDATION_FAILED.into(), Some(vec![detail]), now, corr)
+}
+
+fn unknown_method(method: &str, now: String, corr: Option<String>) -> Envelope {
+    Envelope::err(format!("{UNKNOWN_METHOD_PREFIX}{method}"), None, now, corr)
+}
+
+fn too_large(len: usize, max_request_bytes: usize) -> ErrorDetail {
+    ErrorDetail {
+        kind: "payload_too_large".into(),
+        loc: vec!["__root__".into()],
+        msg: format!("Request body of {len} bytes exceeds the limit of {max_request_bytes} bytes"),
+        input: None,
+        ctx: Some(json!({"max_bytes": max_request_bytes})),
+    }
+}
+
+fn undecodable(why: &str) -> ErrorDetail {
+    ErrorDetail {
+        kind: "payload_invalid".into(),
+        loc: vec!["__root__".into()],
+        msg: format!("Invalid payload: {why}"),
+        input: None,
+        ctx: None,
+    }
+}
+
+/// A body that is not a map of keyword arguments, in pydantic's words for
+/// the method's payload class.
+fn not_keyword_args(service: &str, method: &str, input: Value) -> ErrorDetail {
+    let class = format!("{service}_{method}_Payload");
+    ErrorDetail {
+        kind: "model_type".into(),
+        loc: vec![],
+        msg: format!("Input should be a valid dictionary or instance of {class}"),
+        input: Some(input),
+        ctx: Some(json!({"class_name": class})),
+    }
+}
+
+fn reply_envelope(reply: Reply, method: &str, now: String, corr: Option<String>) -> Envelope {
     match reply {
         Reply::Ok(v) => Envelope::ok(v, now, corr),
         Reply::Invalid(d) => Envelope::err(VALIDATION_FAILED.into(), Some(d), now, corr),
         Reply::Refused(reason) => {
             Envelope::err(format!("{REFUSED_PREFIX}{reason}"), None, now, corr)
         }
-        Reply::Unknown => {
-            Envelope::err(format!("{UNKNOWN_METHOD_PREFIX}{method}"), None, now, corr)
-        }
+        Reply::Unknown => unknown_method(method, now, corr),
         Reply::Internal => {
             let id = corr.clone().unwrap_or_default();
             Envelope::err(

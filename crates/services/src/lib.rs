@@ -4,12 +4,13 @@
 //! Key items: [`cliffracer::serve`] (the protocol: subjects, queue groups,
 //! decoding, correlation ids, envelopes, echoed headers, `describe`,
 //! `async`, registration with the NATS service API), the [`cliffracer::Handler`]
-//! trait a service implements, [`args::Args`] (pydantic-style argument
-//! validation), and [`test_service`] (`ping`, `echo`, `compute`).
+//! trait a service implements, [`kwargs::Kwargs`] (pydantic-style validation
+//! of a method's keyword arguments), and [`test_service`] (`ping`, `echo`,
+//! `compute`).
 
-pub mod args;
 pub mod cliffracer;
 pub mod http;
+pub mod kwargs;
 pub mod order_service;
 pub mod test_service;
 

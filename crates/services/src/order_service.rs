@@ -20,8 +20,8 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::args::{Args, details};
 use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
+use crate::kwargs::{Kwargs, details};
 
 /// Service name: subjects are `order_processing_service.rpc.*`.
 pub const NAME: &str = "order_processing_service";
@@ -205,41 +205,64 @@ impl OrderService {
         }
     }
 
+    /// Fraud score, stock, business rules, then save: the first step that
+    /// refuses the order ends it.
     async fn process(&self, order: ComplexOrder) -> OrderResult {
         let started = Instant::now();
-        let total = order.total_amount;
-        let international = order.shipping.shipping_address.country != "US";
-        // Fraud score: amount, a remembered per-customer baseline, method, noise.
+        let (score, orders_before) = self.fraud_score(&order).await;
+        if score > 0.8 {
+            return self.refuse(format!("fraud score {score} above 0.8"));
+        }
+        let shortfalls = self.stock_shortfalls(&order).await;
+        if !shortfalls.is_empty() {
+            return self.refuse(format!("insufficient stock: {}", shortfalls.join("; ")));
+        }
+        let violations = self.rule_violations(&order, orders_before).await;
+        if !violations.is_empty() {
+            return self.refuse(format!(
+                "business rule violation: {}",
+                violations.join("; ")
+            ));
+        }
+        let elapsed_ms = self.save(&order, started).await;
+        OrderResult::Done(self.receipt(&order, score, elapsed_ms))
+    }
+
+    /// Amount, a remembered per-customer baseline, method and noise, rounded
+    /// to 0.001; with the customer's orders before this one. Counts the order
+    /// against its customer even if a later step refuses it: a customer is
+    /// new until their first order reaches us, accepted or not.
+    async fn fraud_score(&self, order: &ComplexOrder) -> (f64, u64) {
         self.io(Duration::from_millis(1)).await;
         let t = Instant::now();
-        let (baseline, seen) = {
+        let (baseline, orders_before) = {
             let mut st = self.state();
             let entry = st
                 .customers
                 .entry(order.customer.customer_id.clone())
                 .or_insert_with(|| (unit(&self.noise) * 0.3, 0));
-            // A customer is new until their first order reaches us, accepted or not.
             let before = *entry;
             entry.1 += 1;
             before
         };
         let mut score = baseline + unit(&self.noise) * 0.2;
-        if total > Decimal::from(5000) {
+        if order.total_amount > Decimal::from(5000) {
             score += 0.2;
         }
         if order.payment.method == PaymentMethod::Crypto {
             score += 0.3;
         }
-        let score = (score * 1000.0).round() / 1000.0;
         add(&self.timings.business_ns, t.elapsed());
-        if score > 0.8 {
-            return self.refuse(format!("fraud score {score} above 0.8"));
-        }
-        // Inventory: stock remembered per SKU, starting from the snapshot's.
+        ((score * 1000.0).round() / 1000.0, orders_before)
+    }
+
+    /// The items whose SKU lacks the stock asked for, in words. Stock is
+    /// remembered per SKU, starting from the order's product snapshot.
+    async fn stock_shortfalls(&self, order: &ComplexOrder) -> Vec<String> {
         self.io(Duration::from_micros(500) * order.items.len() as u32)
             .await;
         let t = Instant::now();
-        let shortfalls: Vec<String> = {
+        let shortfalls = {
             let mut st = self.state();
             order
                 .items
@@ -267,13 +290,16 @@ impl OrderService {
                 .collect()
         };
         add(&self.timings.business_ns, t.elapsed());
-        if !shortfalls.is_empty() {
-            return self.refuse(format!("insufficient stock: {}", shortfalls.join("; ")));
-        }
-        // Business rules, each a named violation.
+        shortfalls
+    }
+
+    /// The business rules the order breaks, each a named violation.
+    async fn rule_violations(&self, order: &ComplexOrder, orders_before: u64) -> Vec<&'static str> {
         self.io(Duration::from_millis(2)).await;
+        let total = order.total_amount;
+        let international = order.shipping.shipping_address.country != "US";
         let mut violations = Vec::new();
-        if seen == 0 && total > Decimal::from(1000) {
+        if orders_before == 0 && total > Decimal::from(1000) {
             violations.push("new_customer_limit: first order over 1000");
         }
         if international && total > Decimal::from(10_000) {
@@ -282,41 +308,42 @@ impl OrderService {
         if !order.fraud_check_passed && total > Decimal::from(500) {
             violations.push("failed_fraud_check_limit: failed fraud check with an order over 500");
         }
-        if !violations.is_empty() {
-            return self.refuse(format!(
-                "business rule violation: {}",
-                violations.join("; ")
-            ));
-        }
-        // Save, update the customer, reserve stock.
+        violations
+    }
+
+    /// Saves the order, updates the customer and reserves the stock; returns
+    /// the order's processing time in ms, from `started` to saved.
+    async fn save(&self, order: &ComplexOrder, started: Instant) -> f64 {
         self.io(Duration::from_millis(5)).await;
         self.io(Duration::from_millis(2)).await;
         self.io(Duration::from_millis(1)).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        {
-            let mut st = self.state();
-            for item in &order.items {
-                if let Some(s) = st.stock.get_mut(&item.variant_sku) {
-                    *s -= item.quantity;
-                }
-            }
-            st.processed += 1;
-            st.revenue += total;
-            st.processing_ms_total += elapsed_ms;
-            st.recent_ms.push_back(elapsed_ms);
-            if st.recent_ms.len() > 100 {
-                st.recent_ms.pop_front();
+        let mut st = self.state();
+        for item in &order.items {
+            if let Some(s) = st.stock.get_mut(&item.variant_sku) {
+                *s -= item.quantity;
             }
         }
+        st.processed += 1;
+        st.revenue += order.total_amount;
+        st.processing_ms_total += elapsed_ms;
+        st.recent_ms.push_back(elapsed_ms);
+        if st.recent_ms.len() > 100 {
+            st.recent_ms.pop_front();
+        }
+        elapsed_ms
+    }
+
+    fn receipt(&self, order: &ComplexOrder, score: f64, elapsed_ms: f64) -> Value {
         let tracking = format!("TRK{:012X}", (unit(&self.noise) * 2f64.powi(48)) as u64);
-        OrderResult::Done(json!({
+        json!({
             "order_id": order.order_id,
             "status": "processed",
             "tracking_number": tracking,
-            "total": total.to_string(),
+            "total": order.total_amount.to_string(),
             "processing_time_ms": (elapsed_ms * 1000.0).round() / 1000.0,
             "fraud_score": score,
-        }))
+        })
     }
 
     fn refuse(&self, reason: String) -> OrderResult {
@@ -510,7 +537,7 @@ fn take(key: &'static str, mut args: Map<String, Value>) -> Result<Value, Reply>
             ctx: None,
         });
     }
-    if let Err(extra) = Args::new(&args).finish() {
+    if let Err(extra) = Kwargs::new(&args).finish() {
         errors.extend(extra);
     }
     match value {
@@ -555,11 +582,11 @@ impl Handler for OrderService {
             "analytics_ingestion" => self.analytics_ingestion(args).await,
             "large_payload_processing" => self.large_payload_processing(args).await,
             "error_scenario_test" => self.error_scenario_test(args),
-            "get_service_metrics" => match Args::new(&args).finish() {
+            "get_service_metrics" => match Kwargs::new(&args).finish() {
                 Ok(()) => self.metrics(),
                 Err(e) => Reply::Invalid(e),
             },
-            "echo" => crate::test_service::echo(Args::new(&args)),
+            "echo" => crate::test_service::echo(Kwargs::new(&args)),
             _ => Reply::Unknown,
         }
     }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use async_nats::Client;
 use serde_json::{Map, Value, json};
 
-use crate::args::Args;
 use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
+use crate::kwargs::Kwargs;
 
 /// Service name: subjects are `test.rpc.*`.
 pub const NAME: &str = "test";
@@ -54,7 +54,7 @@ impl Handler for TestService {
     }
 
     async fn call(&self, method: &str, args: Map<String, Value>) -> Reply {
-        let mut a = Args::new(&args);
+        let mut a = Kwargs::new(&args);
         match method {
             "ping" => match a.finish() {
                 Ok(()) => Reply::Ok(json!("pong")),
@@ -82,12 +82,12 @@ impl Handler for TestService {
 /// `echo(message: str)`: the message back. Shared with
 /// `order_processing_service`, which (like the real service the protocol
 /// doc captured) has it too.
-pub fn echo(mut a: Args<'_>) -> Reply {
+pub fn echo(mut a: Kwargs<'_>) -> Reply {
     let message = a.string("message");
     match (a.finish(), message) {
         (Ok(()), Some(m)) => Reply::Ok(Value::String(m.to_owned())),
         (Err(e), _) => Reply::Invalid(e),
-        // Args reports an error for every value it could not read.
+        // Kwargs reports an error for every value it could not read.
         (Ok(()), None) => Reply::Internal,
     }
 }

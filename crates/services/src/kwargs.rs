@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 /// Reads a request's keyword arguments, collecting every error at once.
 #[derive(Debug)]
-pub struct Args<'a> {
+pub struct Kwargs<'a> {
     map: &'a Map<String, Value>,
     known: Vec<&'static str>,
     errors: Vec<ErrorDetail>,
@@ -22,7 +22,7 @@ fn detail(kind: &str, key: &str, msg: &str, input: Value) -> ErrorDetail {
     }
 }
 
-impl<'a> Args<'a> {
+impl<'a> Kwargs<'a> {
     /// Starts reading `map`.
     pub fn new(map: &'a Map<String, Value>) -> Self {
         Self {
@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn reports_every_error_at_once() {
         let m = map(json!({"numbers": [1, "x"], "extra": 1}));
-        let mut a = Args::new(&m);
+        let mut a = Kwargs::new(&m);
         assert!(a.string("message").is_none());
         assert!(a.numbers("numbers").is_none());
         let errs = a.finish().expect_err("invalid");
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn accepts_valid_arguments() {
         let m = map(json!({"message": "hi", "numbers": [1, 2.5]}));
-        let mut a = Args::new(&m);
+        let mut a = Kwargs::new(&m);
         assert_eq!(a.string("message"), Some("hi"));
         assert_eq!(a.numbers("numbers"), Some(vec![1.0, 2.5]));
         assert!(a.finish().is_ok());
