@@ -111,6 +111,52 @@ pub enum Command {
     Report(ReportArgs),
     /// Wait for work from a coordinator (`run --distributed N`) on a NATS server, and generate its share of the load.
     Worker(WorkerArgs),
+    /// Kubernetes objects for a distributed run.
+    K8s(K8sArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    #[command(subcommand)]
+    pub command: K8sCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum K8sCommand {
+    /// Print a ConfigMap with the scenario file, an Indexed Job of N workers
+    /// (`cliffload worker --exit-after-run`, dialling out to NATS) and a
+    /// coordinator Job, for `kubectl apply -f -`.
+    Render(K8sRenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct K8sRenderArgs {
+    /// The scenario (built-in, or from --config).
+    pub scenario: String,
+
+    /// Scenario file, shipped in the ConfigMap.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Worker pods.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
+    pub distributed: u32,
+
+    /// The NATS server(s) of the system under test, as the pods reach them.
+    #[arg(long, value_name = "URL")]
+    pub nats_url: String,
+
+    /// The image with the cliffload binary as its entrypoint.
+    #[arg(long, default_value = "cliffload:latest", value_name = "IMAGE")]
+    pub image: String,
+
+    /// Object names start with this (default: cliffload-SCENARIO).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// A Secret whose `token` key holds the control token.
+    #[arg(long, value_name = "SECRET")]
+    pub control_token_secret: Option<String>,
 }
 
 #[derive(Debug, Args)]

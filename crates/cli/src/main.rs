@@ -9,6 +9,7 @@ mod baseline;
 mod child;
 mod distributed;
 mod embedded;
+mod k8s;
 mod load;
 mod progress;
 mod report;
@@ -103,6 +104,7 @@ fn main() -> ExitCode {
             Command::Validate(a) => validate::validate(a),
             Command::Report(a) => report::report(a, color),
             Command::Worker(a) => worker::worker(a, cancel).await,
+            Command::K8s(a) => k8s::k8s(a),
         };
         result.unwrap_or_else(|e| {
             if e.is::<Interrupted>() {

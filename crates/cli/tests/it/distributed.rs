@@ -361,3 +361,58 @@ async fn worker_id(env: &Env) -> String {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn k8s_render_prints_the_objects_and_refuses_a_bad_name_or_scenario() {
+    let o = run(
+        &[
+            "k8s",
+            "render",
+            "ping",
+            "--distributed",
+            "4",
+            "--nats-url",
+            "nats://nats.default.svc:4222",
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "completionMode: Indexed",
+        "completions: 4",
+        "backoffLimit: 0",
+        "name: cliffload-ping-workers",
+        "\"--exit-after-run\"",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    for bad in [
+        [
+            "k8s",
+            "render",
+            "ping",
+            "--distributed",
+            "2",
+            "--nats-url",
+            "nats://x:4222",
+            "--name",
+            "Bad_Name",
+        ],
+        [
+            "k8s",
+            "render",
+            "no_such",
+            "--distributed",
+            "2",
+            "--nats-url",
+            "nats://x:4222",
+            "--name",
+            "ok",
+        ],
+    ] {
+        let o = run(&bad, Duration::from_secs(30)).await;
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
+}
