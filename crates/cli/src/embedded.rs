@@ -95,9 +95,7 @@ impl Embedded {
             }
         };
         let url = access.display();
-        let client = cliffload_nats::connect(&access, "cliffload-services")
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let client = cliffload_nats::connect(&access, "cliffload-services").await?;
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
         let latency = match config.latency {
@@ -110,9 +108,8 @@ impl Embedded {
         }));
         for replica in 0..config.replicas {
             // Each replica has its own connection, as separate processes would.
-            let c = cliffload_nats::connect(&access, &format!("cliffload-services-{replica}"))
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let c =
+                cliffload_nats::connect(&access, &format!("cliffload-services-{replica}")).await?;
             for s in &config.services {
                 let (c, shutdown) = (c.clone(), stop.clone().cancelled_owned());
                 tasks.push(match s {
@@ -232,9 +229,7 @@ impl Embedded {
             None => None,
         };
         let access = NatsAccess::plain(&url);
-        let client = cliffload_nats::connect(&access, "cliffload-services-check")
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let client = cliffload_nats::connect(&access, "cliffload-services-check").await?;
         for s in &config.services {
             let name = match s {
                 Service::Test => test_service::NAME,
@@ -311,7 +306,7 @@ impl Embedded {
 
 /// Our own nats-server, tied to this process: it dies with cliffload even
 /// when cliffload is SIGKILLed (see [`crate::child`]).
-fn start_nats_server() -> Result<NatsServer, cliffload_nats::ServerError> {
+fn start_nats_server() -> Result<NatsServer, cliffload_nats::NatsError> {
     match crate::child::launcher() {
         Some(launcher) => NatsServer::start_via(launcher),
         None => NatsServer::start(),

@@ -258,9 +258,7 @@ async fn preflight(
     let targets = nats_targets(scenario);
     let check = async {
         let name = format!("{}/preflight", client_name(scenario));
-        let client = cliffload_nats::connect(access, &name)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let client = cliffload_nats::connect(access, &name).await?;
         anyhow::Ok(cliffload_nats::preflight(&client, plan, &targets, scenario.preflight).await?)
     };
     // Preflight waits up to a task's timeout per task: Ctrl-C ends it.

@@ -11,6 +11,7 @@ use cliffload_metrics::Outcome;
 use cliffload_protocol::PreflightMode;
 use cliffload_protocol::{ReplyKind, subject};
 
+use crate::error::NatsError;
 use crate::transport::{Target, request_once};
 
 /// The smoke call of one task.
@@ -22,18 +23,6 @@ pub struct PreflightReport {
     pub outcome: Outcome,
     /// Round trip.
     pub latency: Duration,
-}
-
-/// A task whose smoke call shows the run would measure nothing useful.
-#[derive(Debug, thiserror::Error)]
-#[error("preflight: task {task:?} on subject {subject:?}: {problem}")]
-pub struct PreflightError {
-    /// Task name.
-    pub task: String,
-    /// Its subject.
-    pub subject: String,
-    /// What came back and what to do.
-    pub problem: String,
 }
 
 /// What the smoke calls found: a row per task that answered, and, under
@@ -50,12 +39,16 @@ pub struct Preflight {
 const TRIES: usize = 3;
 
 /// Sends each task's first valid payload and checks the reply, as `mode` says.
+///
+/// # Errors
+/// [`NatsError::Preflight`], naming the first task whose call shows the run
+/// would measure nothing useful (under [`PreflightMode::Strict`]).
 pub async fn preflight(
     client: &Client,
     plan: &Plan,
     targets: &[Target],
     mode: PreflightMode,
-) -> Result<Preflight, PreflightError> {
+) -> Result<Preflight, NatsError> {
     let mut out = Preflight::default();
     if mode == PreflightMode::Off {
         return Ok(out);
@@ -97,7 +90,7 @@ pub async fn preflight(
                 } else {
                     ""
                 };
-                return Err(PreflightError {
+                return Err(NatsError::Preflight {
                     task: target.name.clone(),
                     subject: target.subject.to_string(),
                     problem: format!("{}{retried}{hint}", p.text),
