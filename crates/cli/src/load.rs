@@ -222,8 +222,7 @@ pub async fn load(
 /// The sampler of the watched processes, with its first sample; a
 /// `--monitor-pid` that names no process stops the run here.
 fn start_sampler(monitoring: &Monitoring, origin: Instant) -> Result<Sampler> {
-    let mut sampler =
-        Sampler::new(monitoring.watched.clone(), origin).map_err(anyhow::Error::msg)?;
+    let mut sampler = Sampler::new(monitoring.watched.clone(), origin)?;
     sampler.sample();
     if let Some(gone) = sampler.series().iter().find(|s| s.exited) {
         bail!(
