@@ -147,15 +147,9 @@ impl HttpConnector {
 
 impl Connector for HttpConnector {
     type Transport = HttpTransport;
+    type Error = HttpError;
 
-    async fn connect(&self, worker: usize) -> Result<HttpTransport, String> {
-        self.client(worker).map_err(|e| e.to_string())
-    }
-}
-
-impl HttpConnector {
-    /// Worker `worker`'s transport: a client with its own connection pool.
-    fn client(&self, worker: usize) -> Result<HttpTransport, HttpError> {
+    async fn connect(&self, worker: usize) -> Result<HttpTransport, HttpError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(30))
@@ -283,7 +277,7 @@ pub async fn preflight(
     connector: &HttpConnector,
     first_payloads: &[&Payload],
 ) -> Result<(), HttpError> {
-    let transport = connector.client(0)?;
+    let transport = connector.connect(0).await?;
     for (task, payload) in first_payloads.iter().enumerate() {
         let (reply, detail) = transport.exchange(task, payload).await;
         let outcome = reply.outcome;

@@ -131,17 +131,16 @@ impl NatsConnector {
 
 impl Connector for NatsConnector {
     type Transport = NatsTransport;
+    type Error = NatsError;
 
-    async fn connect(&self, worker: usize) -> Result<NatsTransport, String> {
+    async fn connect(&self, worker: usize) -> Result<NatsTransport, NatsError> {
         let events = self.events.clone();
         let options = ConnectOptions::new().event_callback(move |event| {
             events.record(worker, &event);
             async {}
         });
         let name = format!("{}/worker-{worker}", self.name);
-        let client = connect_with(&self.access, &name, options)
-            .await
-            .map_err(|e| e.to_string())?;
+        let client = connect_with(&self.access, &name, options).await?;
         Ok(NatsTransport {
             client,
             targets: self.targets.clone(),
@@ -265,6 +264,14 @@ mod tests {
                 && text.contains("is nats-server running there?"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_connector_gives_the_engine_the_typed_error() {
+        let url = format!("nats://127.0.0.1:{}", closed_port());
+        let connector = NatsConnector::new(NatsAccess::plain(&url), "t", Vec::new());
+        let e = connector.connect(3).await.expect_err("nothing listens");
+        assert!(matches!(e, NatsError::Refused { .. }), "{e:?}");
     }
 
     #[tokio::test]
