@@ -104,9 +104,7 @@ async fn spawn_replicas(
 ) -> Result<Vec<JoinHandle<()>>> {
     let mut tasks = Vec::new();
     for replica in 0..config.replicas {
-        let c = cliffload_nats::connect(access, &format!("cliffload-services-{replica}"))
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let c = cliffload_nats::connect(access, &format!("cliffload-services-{replica}")).await?;
         for s in &config.services {
             let (c, shutdown) = (c.clone(), stop.clone().cancelled_owned());
             tasks.push(match s {
@@ -174,9 +172,7 @@ impl Embedded {
                 (Some(s), a)
             }
         };
-        let client = cliffload_nats::connect(&access, "cliffload-services")
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let client = cliffload_nats::connect(&access, "cliffload-services").await?;
         let stop = CancellationToken::new();
         let order = Arc::new(order_service_for(config.latency));
         let mut tasks = spawn_replicas(&access, config, &order, &stop).await?;
@@ -254,9 +250,7 @@ impl Embedded {
             None => None,
         };
         let access = NatsAccess::plain(&url);
-        let client = cliffload_nats::connect(&access, "cliffload-services-check")
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let client = cliffload_nats::connect(&access, "cliffload-services-check").await?;
         for s in &config.services {
             let name = match s {
                 Service::Test => test_service::NAME,
@@ -333,7 +327,7 @@ impl Embedded {
 
 /// Our own nats-server, tied to this process: it dies with cliffload even
 /// when cliffload is SIGKILLed (see [`crate::child`]).
-fn start_nats_server() -> Result<NatsServer, cliffload_nats::ServerError> {
+fn start_nats_server() -> Result<NatsServer, cliffload_nats::NatsError> {
     match crate::child::launcher() {
         Some(launcher) => NatsServer::start_via(launcher),
         None => NatsServer::start(),

@@ -161,7 +161,7 @@ pub enum Via<'a> {
 
 /// The scenario's plan: its payload pools built once, shared by every load of it.
 pub fn plan_of(scenario: &Scenario) -> Result<Arc<Plan>> {
-    let payloads = cliffload_engine::build_payloads(scenario).map_err(anyhow::Error::msg)?;
+    let payloads = cliffload_engine::build_payloads(scenario)?;
     Ok(Arc::new(Plan::new(scenario, payloads)))
 }
 
@@ -221,8 +221,7 @@ pub async fn load(
 /// The sampler of the watched processes, with its first sample; a
 /// `--monitor-pid` that names no process stops the run here.
 fn start_sampler(monitoring: &Monitoring, origin: Instant) -> Result<Sampler> {
-    let mut sampler =
-        Sampler::new(monitoring.watched.clone(), origin).map_err(anyhow::Error::msg)?;
+    let mut sampler = Sampler::new(monitoring.watched.clone(), origin)?;
     sampler.sample();
     if let Some(gone) = sampler.series().iter().find(|s| s.exited) {
         bail!(
@@ -257,9 +256,7 @@ async fn preflight(
     let targets = nats_targets(scenario);
     let check = async {
         let name = format!("{}/preflight", client_name(scenario));
-        let client = cliffload_nats::connect(access, &name)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let client = cliffload_nats::connect(access, &name).await?;
         anyhow::Ok(cliffload_nats::preflight(&client, plan, &targets, scenario.preflight).await?)
     };
     // Preflight waits up to a task's timeout per task: Ctrl-C ends it.
@@ -334,14 +331,11 @@ async fn drive_via(
                 .tasks
                 .iter()
                 .map(|t| HttpTarget::of(&t.name, &t.request, base))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(anyhow::Error::msg)?;
+                .collect::<Result<Vec<_>, _>>()?;
             let connector = Arc::new(HttpConnector::new(targets));
             let first: Vec<&cliffload_engine::Payload> =
                 plan.tasks.iter().map(|t| t.payload(0)).collect();
-            cliffload_http::preflight(&connector, &first)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            cliffload_http::preflight(&connector, &first).await?;
             let output = drive(plan, connector, options, sampler, printer, cancel, None).await;
             Ok(Driven {
                 output,

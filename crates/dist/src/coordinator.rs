@@ -128,7 +128,9 @@ pub async fn coordinate(
         .as_nanos();
     let start = Instant::now() + options.lead;
     let start_msg = control::json(&Start { at_unix_ns });
-    let mut sent_bytes = start_msg.len() as u64;
+    // The plans (one per worker, the same size but for the index) and the start.
+    let plan_bytes = serde_json::to_vec(scenario).map_or(0, |p| p.len() as u64);
+    let mut sent_bytes = plan_bytes * found.len() as u64 + start_msg.len() as u64;
     client
         .publish(subjects.start(), start_msg)
         .await

@@ -12,7 +12,8 @@
 //!
 //! Key types: [`Plan`], [`Transport`] and [`Connector`] (the seam; [`mock`]
 //! has a scripted implementation for tests under virtual time), [`run`] with
-//! [`RunOptions`], and [`RunOutput`].
+//! [`RunOptions`], [`RunOutput`], and [`EngineError`] (why a run could not
+//! happen; a connector's own error inside).
 
 mod cpu;
 mod merge;

@@ -34,8 +34,13 @@ impl Script {
 pub struct MockConnector {
     scripts: Arc<[Script]>,
     calls: Arc<[AtomicU64]>,
-    fail_connect: Option<String>,
+    fail_connect: Option<MockConnectError>,
 }
+
+/// A scripted connection failure, with the message given to [`MockConnector::failing`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct MockConnectError(pub String);
 
 impl MockConnector {
     /// One script per task.
@@ -51,7 +56,7 @@ impl MockConnector {
     /// Every connect fails with `message`.
     pub fn failing(message: &str) -> Self {
         Self {
-            fail_connect: Some(message.to_owned()),
+            fail_connect: Some(MockConnectError(message.to_owned())),
             ..Self::new(vec![])
         }
     }
@@ -64,8 +69,9 @@ impl MockConnector {
 
 impl Connector for MockConnector {
     type Transport = MockTransport;
+    type Error = MockConnectError;
 
-    async fn connect(&self, _worker: usize) -> Result<MockTransport, String> {
+    async fn connect(&self, _worker: usize) -> Result<MockTransport, MockConnectError> {
         match &self.fail_connect {
             Some(m) => Err(m.clone()),
             None => Ok(MockTransport {

@@ -3,11 +3,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cliffload_payloads::{GenConfig, Generator, OrderComplexity, PoolSpec, pool};
+use cliffload_payloads::{GenConfig, Generator, OrderComplexity, PayloadError, PoolSpec, pool};
 use cliffload_scenario::{
     ArrivalRate, Payload as PayloadSource, Protocol, Scenario, Stages, WaitTime,
 };
 use rand::RngExt;
+
+use crate::run::EngineError;
 
 /// One request body, encoded ahead of time so the load loop only picks bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +95,10 @@ pub struct Plan {
 const POOL_BYTES: usize = 32 << 20;
 
 /// Generates and encodes every task's pool of bodies (before the load).
-pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> {
+///
+/// # Errors
+/// [`EngineError::Payload`] or [`EngineError::Encode`], naming the task.
+pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, EngineError> {
     let d = &scenario.data;
     let mut config = GenConfig::new(scenario.seed, jiff::Timestamp::now());
     config.customer_pool_size = d.customer_pool_size;
@@ -109,6 +114,10 @@ pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> 
         .iter()
         .map(|t| {
             let encoding = t.request.codec;
+            let payload_error = |error: PayloadError| EngineError::Payload {
+                task: t.name.clone(),
+                error,
+            };
             match &t.payload {
                 // A raw protocol sends a text payload as its bytes: `payload: "PING"`
                 // is the 4 bytes PING, not the JSON string "\"PING\"".
@@ -118,9 +127,10 @@ pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> 
                     Ok(vec![Payload::valid(text.clone().into_bytes())])
                 }
                 PayloadSource::Static(v) => {
-                    let body = encoding
-                        .encode(v)
-                        .map_err(|e| format!("task {}: {e}", t.name))?;
+                    let body = encoding.encode(v).map_err(|error| EngineError::Encode {
+                        task: t.name.clone(),
+                        error,
+                    })?;
                     Ok(vec![Payload::valid(body)])
                 }
                 PayloadSource::Generated { models, arg } => {
@@ -128,9 +138,7 @@ pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> 
                     let mut subs: Vec<std::vec::IntoIter<Payload>> = Vec::new();
                     let per_model = (d.payload_pool_size / models.len()).max(1);
                     for model in models {
-                        let probe = model
-                            .sample(g, None)
-                            .map_err(|e| format!("task {}: {e}", t.name))?;
+                        let probe = model.sample(g, None).map_err(payload_error)?;
                         let bytes = serde_json::to_vec(&probe.value)
                             .map_or(1, |b| b.len())
                             .max(1);
@@ -142,8 +150,7 @@ pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, String> 
                             arg: arg.clone(),
                             encoding,
                         };
-                        let entries =
-                            pool::build(g, &spec).map_err(|e| format!("task {}: {e}", t.name))?;
+                        let entries = pool::build(g, &spec).map_err(payload_error)?;
                         let sub: Vec<Payload> = entries
                             .into_iter()
                             .map(|e| Payload {

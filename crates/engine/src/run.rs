@@ -142,23 +142,72 @@ pub struct RunOutput {
     pub generator_cpu: Option<Duration>,
 }
 
-/// Why a run could not happen.
+/// Why a run could not happen, or its payloads could not be made.
+///
+/// Errors from below (the connector's, I/O, the payload generator's) are
+/// quoted in the message, not returned by `source()`, so the CLI's `{:#}`
+/// prints them once; [`EngineError::connector_error`] gives the connector's
+/// by type.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// A worker could not connect; nothing was sent.
-    #[error("worker {worker} could not connect: {message}")]
+    #[error("worker {worker} could not connect: {error}")]
     Connect {
         /// Worker number.
         worker: usize,
-        /// The connector's message.
-        message: String,
+        /// The connector's own error ([`crate::Connector::Error`]).
+        error: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A worker's runtime could not be built, so it never connected.
+    #[error("worker {worker} could not connect: cannot build runtime: {error}")]
+    Runtime {
+        /// Worker number.
+        worker: usize,
+        /// Why tokio could not build it.
+        error: std::io::Error,
+    },
+    /// A worker stopped (panicked) while connecting.
+    #[error("worker {worker} could not connect: the worker stopped while connecting")]
+    WorkerLost {
+        /// Worker number.
+        worker: usize,
+    },
+    /// Every worker went away without a word while connecting.
+    #[error("worker 0 could not connect: every worker stopped while connecting")]
+    WorkersGone,
     /// Cancelled before the load started.
     #[error("cancelled before the load started")]
     CancelledBeforeStart,
     /// A worker thread could not be started.
     #[error("cannot start worker thread: {0}")]
-    Thread(String),
+    Thread(std::io::Error),
+    /// A task's generated payloads cannot be made.
+    #[error("task {task}: {error}")]
+    Payload {
+        /// Task name.
+        task: String,
+        /// What the generator found wrong.
+        error: cliffload_payloads::PayloadError,
+    },
+    /// A task's static payload cannot be encoded in its codec.
+    #[error("task {task}: {error}")]
+    Encode {
+        /// Task name.
+        task: String,
+        /// What the codec found wrong.
+        error: cliffload_protocol::CodecError,
+    },
+}
+
+impl EngineError {
+    /// The connector's error, when a worker could not connect and that error
+    /// is an `E` (`NatsError`, say): the cause by type, not by its words.
+    pub fn connector_error<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            Self::Connect { error, .. } => error.downcast_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Runs `plan` to its end or until `cancel` fires, calling `progress` once
@@ -209,26 +258,11 @@ pub async fn run<C: Connector>(
     }
     let mut threads = Vec::with_capacity(options.workers);
     for w in 0..options.workers {
-        let a = args(w, options.workers);
-        let spawned = std::thread::Builder::new()
-            .name(format!("cliffload-worker-{w}"))
-            .spawn(move || {
-                let tx = a.tx.clone();
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => LocalSet::new().block_on(&rt, worker_main(a)),
-                    Err(e) => {
-                        let _ = tx.send((w, Msg::Failed(format!("cannot build runtime: {e}"))));
-                    }
-                }
-            });
-        match spawned {
+        match spawn_worker(args(w, options.workers)) {
             Ok(h) => threads.push(h),
             Err(e) => {
                 stop.cancel();
-                return Err(EngineError::Thread(e.to_string()));
+                return Err(EngineError::Thread(e));
             }
         }
     }
@@ -252,6 +286,26 @@ pub async fn run<C: Connector>(
         o.workers = options.workers;
         o
     })
+}
+
+/// Starts a worker on its own OS thread, with its own current-thread runtime.
+fn spawn_worker<C: Connector>(a: WorkerArgs<C>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let worker = a.worker;
+    std::thread::Builder::new()
+        .name(format!("cliffload-worker-{worker}"))
+        .spawn(move || {
+            let tx = a.tx.clone();
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => LocalSet::new().block_on(&rt, worker_main(a)),
+                Err(error) => {
+                    let failed = EngineError::Runtime { worker, error };
+                    let _ = tx.send((worker, Msg::Failed(failed)));
+                }
+            }
+        })
 }
 
 /// What the aggregator works with.
@@ -351,23 +405,15 @@ async fn wait_ready(
         };
         match msg {
             Some((_, Msg::Ready)) => ready += 1,
-            Some((worker, Msg::Failed(message))) => {
+            Some((_, Msg::Failed(e))) => {
                 stop.cancel();
-                return Err(EngineError::Connect { worker, message });
+                return Err(e);
             }
             Some((worker, Msg::Lost)) => {
                 stop.cancel();
-                return Err(EngineError::Connect {
-                    worker,
-                    message: "the worker stopped while connecting".into(),
-                });
+                return Err(EngineError::WorkerLost { worker });
             }
-            None => {
-                return Err(EngineError::Connect {
-                    worker: 0,
-                    message: "every worker stopped while connecting".into(),
-                });
-            }
+            None => return Err(EngineError::WorkersGone),
             Some(_) => {}
         }
     }

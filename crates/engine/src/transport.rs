@@ -50,7 +50,11 @@ pub trait Connector: Send + Sync + 'static {
     /// The transport it makes.
     type Transport: Transport + 'static;
 
+    /// Why it could not connect: the implementation's own error, so its
+    /// callers can tell the causes apart ([`crate::EngineError::connector_error`]).
+    type Error: std::error::Error + Send + Sync + 'static;
+
     /// Connects worker number `worker`. The error says what failed and how
     /// to fix it.
-    fn connect(&self, worker: usize) -> impl Future<Output = Result<Self::Transport, String>>;
+    fn connect(&self, worker: usize) -> impl Future<Output = Result<Self::Transport, Self::Error>>;
 }

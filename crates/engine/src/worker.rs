@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cpu::thread_cpu_time;
 use crate::plan::Plan;
+use crate::run::EngineError;
 use crate::slice::{Slice, Slot};
 use crate::transport::{Connector, Reply, Transport};
 
@@ -29,7 +30,7 @@ pub(crate) enum Msg {
     /// Connected; waiting for the start instant.
     Ready,
     /// Could not connect: the run cannot start.
-    Failed(String),
+    Failed(EngineError),
     /// Everything that happened in interval `index` (seconds since start).
     /// Sent once per index, in order, empty intervals included.
     Interval { index: u32, table: Recorded },
@@ -325,7 +326,10 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         Ok(t) => t,
         Err(e) => {
             guard.armed = false;
-            send(Msg::Failed(e));
+            send(Msg::Failed(EngineError::Connect {
+                worker,
+                error: Box::new(e),
+            }));
             return;
         }
     };

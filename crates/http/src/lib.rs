@@ -8,6 +8,9 @@
 //! runtime); every failure is an [`Outcome`]: a timeout, a refused
 //! connection (`transport`), a 404 without an envelope (`no_responders`,
 //! nobody serves that route), or a reply that is not an envelope (`decode`).
+//!
+//! Key types: [`HttpTarget`], [`HttpConnector`] and [`HttpTransport`],
+//! [`preflight`], and [`HttpError`] (what stops a comparison before its load).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +19,58 @@ use cliffload_engine::{Connector, Payload, Reply, ReplyRules, Transport};
 use cliffload_metrics::Outcome;
 use cliffload_protocol::headers::CorrelationIds;
 use cliffload_protocol::{ReplyKind, RequestSpec, headers};
+
+/// Why the HTTP comparison cannot run: a task without a route, a base URL
+/// that is not plain HTTP, no client, or a failed smoke call. Each message
+/// names the task or URL and what to do.
+///
+/// Errors from below (reqwest, URL parsing) are quoted in the message, not
+/// returned by `source()`, so the CLI's `{:#}` prints them once.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The task's subject has no `.rpc.`, so no HTTP route.
+    #[error(
+        "task {task}: subject {subject:?} is not `service.rpc.method`, so it has no HTTP route to compare with"
+    )]
+    NotRpc {
+        /// Task name.
+        task: String,
+        /// Its subject.
+        subject: String,
+    },
+    /// The base URL does not parse.
+    #[error("{base:?} is not a URL: {reason}")]
+    NotAUrl {
+        /// The URL as given.
+        base: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The base URL is not `http://HOST[:PORT]`.
+    #[error("{base:?}: expected http://HOST:PORT (plain HTTP, e.g. http://127.0.0.1:PORT)")]
+    NotHttp {
+        /// The URL as given.
+        base: String,
+    },
+    /// The HTTP client cannot be built (TLS roots, resolver).
+    #[error("cannot create the HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// A task's smoke call got no usable reply.
+    #[error(
+        "HTTP preflight: task {task} at {url}: {} ({detail})",
+        outcome.name()
+    )]
+    Preflight {
+        /// Task name.
+        task: String,
+        /// The route called.
+        url: String,
+        /// What the call came to (`no_responders`, `transport`, `timeout`, `decode`).
+        outcome: Outcome,
+        /// Why, in the words of the failure.
+        detail: String,
+    },
+}
 
 /// Where and how one task's requests go over HTTP.
 #[derive(Debug, Clone)]
@@ -39,12 +94,12 @@ impl HttpTarget {
     ///
     /// # Errors
     /// When the subject is not an RPC subject (no `.rpc.`): it has no HTTP route.
-    pub fn of(name: &str, request: &RequestSpec, base: &str) -> Result<Self, String> {
+    pub fn of(name: &str, request: &RequestSpec, base: &str) -> Result<Self, HttpError> {
         let Some((service, method)) = request.subject.split_once(".rpc.") else {
-            return Err(format!(
-                "task {name}: subject {:?} is not `service.rpc.method`, so it has no HTTP route to compare with",
-                request.subject
-            ));
+            return Err(HttpError::NotRpc {
+                task: name.to_owned(),
+                subject: request.subject.clone(),
+            });
         };
         Ok(Self {
             name: name.to_owned(),
@@ -62,12 +117,15 @@ impl HttpTarget {
 ///
 /// # Errors
 /// A message naming what is wrong with the URL.
-pub fn check_base(base: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(base).map_err(|e| format!("{base:?} is not a URL: {e}"))?;
+pub fn check_base(base: &str) -> Result<(), HttpError> {
+    let url = reqwest::Url::parse(base).map_err(|e| HttpError::NotAUrl {
+        base: base.to_owned(),
+        reason: e.to_string(),
+    })?;
     if url.scheme() != "http" || url.host_str().is_none() {
-        return Err(format!(
-            "{base:?}: expected http://HOST:PORT (plain HTTP, e.g. http://127.0.0.1:PORT)"
-        ));
+        return Err(HttpError::NotHttp {
+            base: base.to_owned(),
+        });
     }
     Ok(())
 }
@@ -89,14 +147,15 @@ impl HttpConnector {
 
 impl Connector for HttpConnector {
     type Transport = HttpTransport;
+    type Error = HttpError;
 
-    async fn connect(&self, worker: usize) -> Result<HttpTransport, String> {
+    async fn connect(&self, worker: usize) -> Result<HttpTransport, HttpError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()
-            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+            .map_err(HttpError::Client)?;
         Ok(HttpTransport {
             client,
             targets: self.targets.clone(),
@@ -217,7 +276,7 @@ fn error_outcome(e: &reqwest::Error) -> Outcome {
 pub async fn preflight(
     connector: &HttpConnector,
     first_payloads: &[&Payload],
-) -> Result<(), String> {
+) -> Result<(), HttpError> {
     let transport = connector.connect(0).await?;
     for (task, payload) in first_payloads.iter().enumerate() {
         let (reply, detail) = transport.exchange(task, payload).await;
@@ -227,13 +286,12 @@ pub async fn preflight(
             Outcome::NoResponders | Outcome::Transport | Outcome::Timeout | Outcome::Decode
         ) {
             let target = &connector.targets[task];
-            return Err(format!(
-                "HTTP preflight: task {} at {}: {} ({})",
-                target.name,
-                target.url,
-                outcome.name(),
-                detail.err().unwrap_or_default()
-            ));
+            return Err(HttpError::Preflight {
+                task: target.name.clone(),
+                url: target.url.clone(),
+                outcome,
+                detail: detail.err().unwrap_or_default(),
+            });
         }
     }
     Ok(())

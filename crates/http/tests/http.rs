@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use cliffload_engine::{Connector, Payload, Transport};
-use cliffload_http::{HttpConnector, HttpTarget, check_base, preflight};
+use cliffload_http::{HttpConnector, HttpError, HttpTarget, check_base, preflight};
 use cliffload_metrics::Outcome;
 use cliffload_scenario::ScenarioFile;
 use cliffload_services::{http, test_service};
@@ -87,6 +87,17 @@ async fn a_closed_port_is_a_transport_failure_and_preflight_names_it() {
     let ping = Payload::valid(&b"{}"[..]);
     let err = preflight(&c, &[&ping]).await.expect_err("nothing serves");
     assert!(
+        matches!(
+            err,
+            HttpError::Preflight {
+                outcome: Outcome::Transport,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = err.to_string();
+    assert!(
         err.contains("s.ping") && err.contains("transport") && err.contains("refused"),
         "{err}"
     );
@@ -101,6 +112,11 @@ async fn preflight_stops_at_a_route_nobody_serves() {
     let err = preflight(&c, &[&ok, &echo, &ok, &ok])
         .await
         .expect_err("task 3 has no route");
+    assert!(
+        matches!(&err, HttpError::Preflight { task, outcome: Outcome::NoResponders, .. } if task == "s.absent"),
+        "{err:?}"
+    );
+    let err = err.to_string();
     assert!(
         err.contains("absent") && err.contains("/nobody/rpc/ping"),
         "{err}"
@@ -145,10 +161,20 @@ fn routes_and_base_urls() {
     );
     let err =
         HttpTarget::of(&t[1].name, &t[1].request, "http://127.0.0.1:18080").expect_err("not rpc");
+    assert!(matches!(err, HttpError::NotRpc { .. }), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains("metrics.flush"), "{err}");
     assert!(check_base("http://127.0.0.1:18080").is_ok());
     assert!(check_base("https://example.com").is_err());
     assert!(check_base("127.0.0.1:18080").is_err());
+    assert!(matches!(
+        check_base("https://example.com"),
+        Err(HttpError::NotHttp { .. })
+    ));
+    assert!(matches!(
+        check_base("http://"),
+        Err(HttpError::NotAUrl { .. })
+    ));
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! sysinfo); the caller drives it from a timer. CPU is computed from the
 //! process's accumulated CPU time between two samples, so a sample's
 //! `cpu_percent` is exact for its interval (100 = one core busy).
+//! [`MonitorError`] says why the processes cannot be watched at all.
 
 use std::time::Instant;
 
@@ -61,6 +62,17 @@ pub struct ProcessSeries {
     pub samples: Vec<Sample>,
 }
 
+/// Why the processes of a run cannot be watched.
+///
+/// sysinfo's error is quoted in the message, not returned by `source()`,
+/// so the CLI's `{:#}` prints it once.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The platform's process information cannot be read (no `/proc`, say).
+    #[error("cannot read process information: {0}")]
+    ProcessInfo(sysinfo::Error),
+}
+
 /// Samples the watched processes whenever [`Sampler::sample`] is called.
 #[derive(Debug)]
 pub struct Sampler {
@@ -76,8 +88,8 @@ impl Sampler {
     ///
     /// # Errors
     /// When the platform's process information cannot be read.
-    pub fn new(watched: Vec<Watched>, origin: Instant) -> Result<Self, String> {
-        let system = System::new().map_err(|e| format!("cannot read process information: {e}"))?;
+    pub fn new(watched: Vec<Watched>, origin: Instant) -> Result<Self, MonitorError> {
+        let system = System::new().map_err(MonitorError::ProcessInfo)?;
         Ok(Self {
             system,
             origin,
@@ -293,6 +305,16 @@ pub fn warmup_for(duration_s: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_process_information_reads_as_before() {
+        let e = MonitorError::ProcessInfo(sysinfo::Error::Unsupported);
+        assert_eq!(
+            e.to_string(),
+            "cannot read process information: unsupported"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+    }
 
     fn series(f: impl Fn(f64) -> f64) -> Vec<Sample> {
         (0..120)

@@ -11,6 +11,8 @@ use std::time::Duration;
 use async_nats::{ConnectErrorKind, ConnectOptions, ServerAddr};
 pub use cliffload_protocol::Secret;
 
+use crate::error::NatsError;
+
 /// Credentials, at most one kind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum Credentials {
@@ -66,15 +68,17 @@ impl NatsAccess {
     /// Reads URLs (each may be a comma-separated list), taking credentials
     /// out of them: `nats://user:pass@host` (user and password) and
     /// `nats://token@host` (a token). The error names the bad URL, masked.
-    pub fn from_urls<S: AsRef<str>>(urls: &[S]) -> Result<Self, String> {
+    pub fn from_urls<S: AsRef<str>>(urls: &[S]) -> Result<Self, NatsError> {
         let mut access = Self::default();
         for url in urls.iter().flat_map(|u| u.as_ref().split(',')) {
             let url = url.trim();
             if url.is_empty() {
                 continue;
             }
-            let addr = ServerAddr::from_str(url)
-                .map_err(|e| format!("not a NATS URL: {} ({e})", mask_url(url)))?;
+            let addr = ServerAddr::from_str(url).map_err(|error| NatsError::BadUrl {
+                url: mask_url(url),
+                error,
+            })?;
             let found = match (addr.username(), addr.password()) {
                 (Some(user), Some(pass)) => Credentials::UserPassword {
                     user: percent_decode(user),
@@ -85,9 +89,7 @@ impl NatsAccess {
             };
             if found != Credentials::None {
                 if access.credentials != Credentials::None && access.credentials != found {
-                    return Err(
-                        "the server URLs carry different credentials: give them once".to_owned(),
-                    );
+                    return Err(NatsError::DifferentCredentials);
                 }
                 access.credentials = found;
             }
@@ -99,7 +101,7 @@ impl NatsAccess {
                 .push(bare.to_string().trim_end_matches('/').to_owned());
         }
         if access.servers.is_empty() {
-            return Err("no server URL given".to_owned());
+            return Err(NatsError::NoServer);
         }
         Ok(access)
     }
@@ -126,7 +128,7 @@ impl NatsAccess {
         &self,
         options: ConnectOptions,
         name: &str,
-    ) -> Result<ConnectOptions, String> {
+    ) -> Result<ConnectOptions, NatsError> {
         let mut o = match &self.credentials {
             Credentials::None => options,
             Credentials::UserPassword { user, password } => {
@@ -134,27 +136,28 @@ impl NatsAccess {
             }
             Credentials::Token(t) => options.token(t.expose().to_owned()),
             Credentials::NKeyFile(path) => {
-                let seed = std::fs::read_to_string(path)
-                    .map_err(|e| format!("--nkey {}: cannot read it ({e})", path.display()))?;
+                let seed =
+                    std::fs::read_to_string(path).map_err(|error| NatsError::Unreadable {
+                        flag: "--nkey",
+                        path: path.clone(),
+                        error,
+                    })?;
                 let seed = seed
                     .lines()
                     .map(str::trim)
                     .find(|l| l.starts_with("SU"))
-                    .ok_or_else(|| {
-                        format!(
-                            "--nkey {}: no user NKey seed (a line starting with SU) in it",
-                            path.display()
-                        )
-                    })?
+                    .ok_or_else(|| NatsError::NoNKeySeed { path: path.clone() })?
                     .to_owned();
                 options.nkey(seed)
             }
-            Credentials::CredsFile(path) => options.credentials_file(path).await.map_err(|e| {
-                format!(
-                    "--creds {}: not a NATS credentials file ({e})",
-                    path.display()
-                )
-            })?,
+            Credentials::CredsFile(path) => {
+                options.credentials_file(path).await.map_err(|error| {
+                    NatsError::NotCredentialsFile {
+                        path: path.clone(),
+                        error,
+                    }
+                })?
+            }
         };
         if let Some(ca) = &self.tls.ca {
             readable(ca, "--tls-ca")?;
@@ -174,10 +177,15 @@ impl NatsAccess {
     }
 
     /// What a failed connection means, and what to check; never a secret.
-    pub fn explain(&self, e: &async_nats::ConnectError) -> String {
+    /// The variant tells the causes apart: TLS, refused credentials, a failed
+    /// signature, a timeout, a refused connection, DNS, anything else.
+    pub fn explain(&self, e: &async_nats::ConnectError) -> NatsError {
         let servers = self.display();
-        let detail = std::error::Error::source(e).map_or_else(String::new, |s| format!(": {s}"));
-        let text = format!("{e}{detail}");
+        let source = std::error::Error::source(e);
+        let text = match source {
+            Some(s) => format!("{e}: {s}"),
+            None => e.to_string(),
+        };
         // TLS trouble arrives as a TLS or an IO error: read the words.
         let tls = e.kind() == ConnectErrorKind::Tls
             || [
@@ -190,26 +198,35 @@ impl NatsAccess {
             .iter()
             .any(|w| text.contains(w));
         if tls {
-            return format!(
-                "cannot connect to {servers}: TLS: {} ({text})",
-                tls_hint(&text)
-            );
+            return NatsError::Tls {
+                servers,
+                hint: tls_hint(&text),
+                detail: text,
+            };
         }
         match e.kind() {
-            ConnectErrorKind::AuthorizationViolation => format!(
-                "cannot connect to {servers}: authorization violation: the server refused these credentials ({}); check --user/--password, --token, --nkey or --creds",
-                self.who()
-            ),
-            ConnectErrorKind::Authentication => format!(
-                "cannot connect to {servers}: could not sign in with {}{detail}; check the NKey seed or credentials file",
-                self.who()
-            ),
-            ConnectErrorKind::TimedOut => format!(
-                "cannot connect to {servers}: no answer within 5 s; is nats-server running there, and is the port reachable? (without --nats-url, cliffload starts its own)"
-            ),
-            _ => format!(
-                "cannot connect to {servers}: {e}{detail}; is nats-server running there? (without --nats-url, cliffload starts its own)"
-            ),
+            ConnectErrorKind::AuthorizationViolation => NatsError::Authorization {
+                servers,
+                who: self.who(),
+            },
+            ConnectErrorKind::Authentication => NatsError::Authentication {
+                servers,
+                who: self.who(),
+                cause: source.map(ToString::to_string),
+            },
+            ConnectErrorKind::TimedOut => NatsError::TimedOut { servers },
+            ConnectErrorKind::Dns => NatsError::Dns {
+                servers,
+                detail: text,
+            },
+            ConnectErrorKind::Io if refused(source) => NatsError::Refused {
+                servers,
+                detail: text,
+            },
+            _ => NatsError::Unreachable {
+                servers,
+                detail: text,
+            },
         }
     }
 }
@@ -227,10 +244,22 @@ fn tls_hint(text: &str) -> &'static str {
     }
 }
 
-fn readable(path: &std::path::Path, flag: &str) -> Result<(), String> {
+/// Whether an I/O failure's cause is a refused TCP connection.
+fn refused(source: Option<&(dyn std::error::Error + 'static)>) -> bool {
+    source
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+/// Checks the file `flag` names before connecting, so the message names the flag.
+fn readable(path: &std::path::Path, flag: &'static str) -> Result<(), NatsError> {
     std::fs::metadata(path)
         .map(|_| ())
-        .map_err(|e| format!("{flag} {}: cannot read it ({e})", path.display()))
+        .map_err(|error| NatsError::Unreadable {
+            flag,
+            path: path.to_owned(),
+            error,
+        })
 }
 
 /// `%XX` sequences decoded (URL user info is percent-encoded).
@@ -294,13 +323,23 @@ mod tests {
     #[test]
     fn bad_urls_are_named_without_their_secret() {
         let e = NatsAccess::from_urls(&["nats://bob:hunter2@"]).expect_err("no host");
+        assert!(matches!(e, NatsError::BadUrl { .. }), "{e}");
+        let e = e.to_string();
         assert!(!e.contains("hunter2"), "{e}");
-        assert!(NatsAccess::from_urls::<&str>(&[]).is_err());
+        assert!(matches!(
+            NatsAccess::from_urls::<&str>(&[]),
+            Err(NatsError::NoServer)
+        ));
         let e = NatsAccess::from_urls(&["nats://a:b@h:1", "nats://c:d@h:2"]).expect_err("two");
+        assert!(matches!(e, NatsError::DifferentCredentials), "{e}");
+        let e = e.to_string();
         assert!(
             e.contains("different credentials") && !e.contains(":b@"),
             "{e}"
         );
+        // The same credentials twice are one login, not a conflict.
+        let same = NatsAccess::from_urls(&["nats://a:b@h:1", "nats://a:b@h:2"]).expect("same");
+        assert_eq!(same.servers.len(), 2);
         assert_eq!(mask_url("nats://u:p@h:1"), "nats://***@h:1");
         assert_eq!(mask_url("nats://h:1"), "nats://h:1");
     }

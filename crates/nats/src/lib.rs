@@ -5,10 +5,12 @@
 //! integration test use it), [`NatsConnector`] and [`NatsTransport`] (the
 //! engine's [`cliffload_engine::Transport`] over async-nats), [`preflight`]
 //! (one smoke call per task before any load) and [`outcome_of`] (reply class
-//! plus injected-error label → [`cliffload_metrics::Outcome`]), and
-//! [`ConnectionEvents`] (disconnects, reconnects, slow consumers of the load's connections).
+//! plus injected-error label → [`cliffload_metrics::Outcome`]),
+//! [`ConnectionEvents`] (disconnects, reconnects, slow consumers of the load's connections)
+//! and [`NatsError`] (every way reaching, logging in to, checking or starting a server fails).
 
 mod access;
+mod error;
 mod events;
 mod preflight;
 mod server;
@@ -16,7 +18,8 @@ mod transport;
 
 pub use access::{Credentials, NatsAccess, Secret, Tls};
 pub use cliffload_engine::outcome_of;
+pub use error::NatsError;
 pub use events::{ConnectionEvent, ConnectionEvents};
-pub use preflight::{Preflight, PreflightError, PreflightReport, preflight};
-pub use server::{NatsServer, ServerError};
+pub use preflight::{Preflight, PreflightReport, Tolerated, preflight};
+pub use server::NatsServer;
 pub use transport::{NatsConnector, NatsTransport, Target, connect};

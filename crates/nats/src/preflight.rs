@@ -11,6 +11,7 @@ use cliffload_metrics::Outcome;
 use cliffload_protocol::PreflightMode;
 use cliffload_protocol::{ReplyKind, subject};
 
+use crate::error::NatsError;
 use crate::transport::{Target, request_once};
 
 /// The smoke call of one task.
@@ -24,10 +25,9 @@ pub struct PreflightReport {
     pub latency: Duration,
 }
 
-/// A task whose smoke call shows the run would measure nothing useful.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("preflight: task {task:?} on subject {subject:?}: {problem}")]
-pub struct PreflightError {
+/// A smoke call's problem that `--preflight warn` let through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tolerated {
     /// Task name.
     pub task: String,
     /// Its subject.
@@ -43,19 +43,23 @@ pub struct Preflight {
     /// One per task whose call was judged (not under `off`).
     pub reports: Vec<PreflightReport>,
     /// Problems let through by `warn`.
-    pub tolerated: Vec<PreflightError>,
+    pub tolerated: Vec<Tolerated>,
 }
 
 /// Tries a strict preflight gives a task whose service errs or times out.
 const TRIES: usize = 3;
 
 /// Sends each task's first valid payload and checks the reply, as `mode` says.
+///
+/// # Errors
+/// [`NatsError::Preflight`], naming the first task whose call shows the run
+/// would measure nothing useful (under [`PreflightMode::Strict`]).
 pub async fn preflight(
     client: &Client,
     plan: &Plan,
     targets: &[Target],
     mode: PreflightMode,
-) -> Result<Preflight, PreflightError> {
+) -> Result<Preflight, NatsError> {
     let mut out = Preflight::default();
     if mode == PreflightMode::Off {
         return Ok(out);
@@ -82,7 +86,7 @@ pub async fn preflight(
         };
         match problem {
             Ok(report) => out.reports.push(report),
-            Err((p, _)) if mode == PreflightMode::Warn => out.tolerated.push(PreflightError {
+            Err((p, _)) if mode == PreflightMode::Warn => out.tolerated.push(Tolerated {
                 task: target.name.clone(),
                 subject: target.subject.to_string(),
                 problem: p.text,
@@ -98,7 +102,7 @@ pub async fn preflight(
                 } else {
                     ""
                 };
-                return Err(PreflightError {
+                return Err(NatsError::Preflight {
                     task: target.name.clone(),
                     subject: target.subject.to_string(),
                     problem: format!("{}{retried}{hint}", p.text),

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::error::NatsError;
+
 /// Environment variable naming the nats-server binary (default: `nats-server` on PATH).
 pub const BINARY_ENV: &str = "CLIFFLOAD_NATS_SERVER";
 
 const READY_DEADLINE: Duration = Duration::from_secs(10);
-const INSTALL_HINT: &str = "install it (Debian/Ubuntu: `sudo apt-get install nats-server`; \
+pub(crate) const INSTALL_HINT: &str = "install it (Debian/Ubuntu: `sudo apt-get install nats-server`; \
 macOS: `brew install nats-server`; or see https://docs.nats.io/running-a-nats-service/introduction/installation), \
 set CLIFFLOAD_NATS_SERVER to its path, or pass --nats-url to use a running server";
 
@@ -56,30 +58,6 @@ fn remove_stale_dirs(tmp: &Path) {
     }
 }
 
-/// Why the managed server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// The binary is not there.
-    #[error(
-        "cannot find `{binary}` on PATH or in /usr/sbin, /usr/local/sbin, /sbin: {INSTALL_HINT}"
-    )]
-    NotFound {
-        /// What was looked for.
-        binary: String,
-    },
-    /// It started but did not get ready, or exited.
-    #[error("nats-server did not start: {reason}\n--- nats-server log (last lines) ---\n{log}")]
-    Failed {
-        /// What happened.
-        reason: String,
-        /// The tail of its log.
-        log: String,
-    },
-    /// Local I/O (temp dir, spawn).
-    #[error("cannot run nats-server: {0}")]
-    Io(#[from] std::io::Error),
-}
-
 /// A running `nats-server` bound to 127.0.0.1 on a free port, with
 /// monitoring on another free port. Killed and reaped on drop.
 #[derive(Debug)]
@@ -99,7 +77,7 @@ pub struct NatsServer {
 
 impl NatsServer {
     /// Starts a server on a free port and waits until it accepts clients.
-    pub fn start() -> Result<Self, ServerError> {
+    pub fn start() -> Result<Self, NatsError> {
         Self::start_via(Vec::new())
     }
 
@@ -107,21 +85,21 @@ impl NatsServer {
     /// first arguments; the server's command line follows them), which must
     /// end by exec'ing it: e.g. `cliffload __child PID`, which ties the
     /// server's life to this process's even when this one is SIGKILLed.
-    pub fn start_via(launcher: Vec<std::ffi::OsString>) -> Result<Self, ServerError> {
+    pub fn start_via(launcher: Vec<std::ffi::OsString>) -> Result<Self, NatsError> {
         Self::start_full(launcher, None)
     }
 
     /// Starts a server with `config` (nats-server configuration text: an
     /// `authorization` or `tls` block, say; not its port, which is chosen
     /// here), for tests of secured deployments.
-    pub fn start_with_config(config: &str) -> Result<Self, ServerError> {
+    pub fn start_with_config(config: &str) -> Result<Self, NatsError> {
         Self::start_full(Vec::new(), Some(config))
     }
 
     fn start_full(
         launcher: Vec<std::ffi::OsString>,
         config: Option<&str>,
-    ) -> Result<Self, ServerError> {
+    ) -> Result<Self, NatsError> {
         remove_stale_dirs(&std::env::temp_dir());
         let binary = std::env::var(BINARY_ENV).unwrap_or_else(|_| {
             locate(std::env::var_os("PATH").as_deref())
@@ -129,11 +107,12 @@ impl NatsServer {
         });
         let dir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
-            .tempdir()?;
+            .tempdir()
+            .map_err(NatsError::ServerIo)?;
         let config = match config {
             Some(text) => {
                 let path = dir.path().join("server.conf");
-                std::fs::write(&path, text)?;
+                std::fs::write(&path, text).map_err(NatsError::ServerIo)?;
                 Some(path)
             }
             None => None,
@@ -176,17 +155,17 @@ impl NatsServer {
     }
 
     /// Starts the server again on the same port, so clients can reconnect.
-    pub fn restart(&mut self) -> Result<(), ServerError> {
+    pub fn restart(&mut self) -> Result<(), NatsError> {
         self.stop();
         self.spawn(&self.port.to_string())
     }
 
-    fn spawn(&mut self, port: &str) -> Result<(), ServerError> {
+    fn spawn(&mut self, port: &str) -> Result<(), NatsError> {
         let ports_dir = self.dir.path().join("ports");
         let _ = std::fs::remove_dir_all(&ports_dir);
-        std::fs::create_dir_all(&ports_dir)?;
+        std::fs::create_dir_all(&ports_dir).map_err(NatsError::ServerIo)?;
         let log_path = self.dir.path().join("nats-server.log");
-        let log = std::fs::File::create(&log_path)?;
+        let log = std::fs::File::create(&log_path).map_err(NatsError::ServerIo)?;
         let mut command = match self.launcher.split_first() {
             Some((program, first)) => {
                 let mut c = Command::new(program);
@@ -220,10 +199,10 @@ impl NatsServer {
             .process_group(0)
             .spawn()
             .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ServerError::NotFound {
+                std::io::ErrorKind::NotFound => NatsError::ServerNotFound {
                     binary: self.binary.clone(),
                 },
-                _ => ServerError::Io(e),
+                _ => NatsError::ServerIo(e),
             })?;
         self.child = Some(child);
         match self.wait_ready(&ports_dir, &log_path) {
@@ -236,7 +215,7 @@ impl NatsServer {
     }
 
     /// Waits for the ports file, which nats-server writes once it listens.
-    fn wait_ready(&mut self, ports_dir: &Path, log: &Path) -> Result<(), ServerError> {
+    fn wait_ready(&mut self, ports_dir: &Path, log: &Path) -> Result<(), NatsError> {
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
             if let Some(status) = self
@@ -246,11 +225,11 @@ impl NatsServer {
             {
                 // A launcher that could not exec the server exits 127, as a shell does.
                 if !self.launcher.is_empty() && status.code() == Some(127) {
-                    return Err(ServerError::NotFound {
+                    return Err(NatsError::ServerNotFound {
                         binary: self.binary.clone(),
                     });
                 }
-                return Err(ServerError::Failed {
+                return Err(NatsError::ServerFailed {
                     reason: format!("it exited with {status}"),
                     log: tail(log),
                 });
@@ -266,7 +245,7 @@ impl NatsServer {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(ServerError::Failed {
+                return Err(NatsError::ServerFailed {
                     reason: format!("no ports file within {READY_DEADLINE:?}"),
                     log: tail(log),
                 });

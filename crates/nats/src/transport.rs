@@ -11,6 +11,7 @@ use cliffload_protocol::headers::CorrelationIds;
 use cliffload_protocol::{ReplyKind, RequestSpec, headers};
 
 use crate::access::NatsAccess;
+use crate::error::NatsError;
 use crate::events::ConnectionEvents;
 
 /// Where and how one task's requests go, prepared once before the load.
@@ -81,7 +82,7 @@ fn header<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
 /// Connects a client the way the load generator uses it, named `name`
 /// (seen in the server's `/connz`). The error says what failed and what to
 /// check, and never holds a secret.
-pub async fn connect(access: &NatsAccess, name: &str) -> Result<Client, String> {
+pub async fn connect(access: &NatsAccess, name: &str) -> Result<Client, NatsError> {
     connect_with(access, name, ConnectOptions::new()).await
 }
 
@@ -90,7 +91,7 @@ async fn connect_with(
     access: &NatsAccess,
     name: &str,
     options: ConnectOptions,
-) -> Result<Client, String> {
+) -> Result<Client, NatsError> {
     access
         .apply(options, name)
         .await?
@@ -130,8 +131,9 @@ impl NatsConnector {
 
 impl Connector for NatsConnector {
     type Transport = NatsTransport;
+    type Error = NatsError;
 
-    async fn connect(&self, worker: usize) -> Result<NatsTransport, String> {
+    async fn connect(&self, worker: usize) -> Result<NatsTransport, NatsError> {
         let events = self.events.clone();
         let options = ConnectOptions::new().event_callback(move |event| {
             events.record(worker, &event);
@@ -233,4 +235,83 @@ pub(crate) async fn request_once(
         request = request.headers(h);
     }
     client.send_request(target.subject.clone(), request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NatsServer;
+
+    /// A loopback port nothing listens on (bound, then released).
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_refused_and_says_to_start_a_server() {
+        let url = format!("nats://127.0.0.1:{}", closed_port());
+        let e = connect(&NatsAccess::plain(&url), "t")
+            .await
+            .expect_err("nothing listens");
+        assert!(
+            matches!(&e, NatsError::Refused { servers, .. } if *servers == url),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("cannot connect to {url}: "))
+                && text.contains("is nats-server running there?"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_connector_gives_the_engine_the_typed_error() {
+        let url = format!("nats://127.0.0.1:{}", closed_port());
+        let connector = NatsConnector::new(NatsAccess::plain(&url), "t", Vec::new());
+        let e = connector.connect(3).await.expect_err("nothing listens");
+        assert!(matches!(e, NatsError::Refused { .. }), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_an_authorization_error_naming_the_user_not_the_password() {
+        let server =
+            NatsServer::start_with_config("authorization { user: alice, password: s3cretpw }")
+                .expect("nats-server starts");
+        let url = server.url().replace("nats://", "nats://alice:wr0ngpw@");
+        let access = NatsAccess::from_urls(&[url]).expect("valid URL");
+        let e = connect(&access, "t").await.expect_err("wrong password");
+        assert!(
+            matches!(&e, NatsError::Authorization { who, .. } if who == "user alice"),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            !text.contains("wr0ngpw") && !format!("{e:?}").contains("wr0ngpw"),
+            "{text}"
+        );
+        // The right password gets in: the variant was about the password.
+        let url = server.url().replace("nats://", "nats://alice:s3cretpw@");
+        let access = NatsAccess::from_urls(&[url]).expect("valid URL");
+        connect(&access, "t").await.expect("right password");
+    }
+
+    #[tokio::test]
+    async fn a_missing_nkey_file_names_its_flag_before_connecting() {
+        let access = NatsAccess {
+            credentials: crate::Credentials::NKeyFile("/nonexistent/user.nk".into()),
+            ..NatsAccess::plain(&format!("nats://127.0.0.1:{}", closed_port()))
+        };
+        let e = connect(&access, "t").await.expect_err("no file");
+        assert!(
+            matches!(&e, NatsError::Unreadable { flag: "--nkey", error, .. }
+                if error.kind() == std::io::ErrorKind::NotFound),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("--nkey /nonexistent/user.nk: cannot read it (")
+        );
+    }
 }

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cliffload_engine::mock::{MockConnector, Script};
-use cliffload_engine::{CancellationToken, EngineError, Payload, Plan, RunOptions, RunOutput, run};
+use cliffload_engine::mock::{MockConnectError, MockConnector, MockTransport, Script};
+use cliffload_engine::{
+    CancellationToken, Connector, EngineError, Payload, Plan, RunOptions, RunOutput, run,
+};
 use cliffload_metrics::Outcome;
 use cliffload_scenario::ScenarioFile;
 
@@ -188,6 +190,50 @@ async fn connect_failure_is_an_error_and_nothing_runs() {
     .expect_err("cannot connect");
     assert!(matches!(err, EngineError::Connect { .. }));
     assert!(err.to_string().contains("is nats-server running?"), "{err}");
+    // The connector's own error comes through by type.
+    assert_eq!(
+        err.connector_error::<MockConnectError>(),
+        Some(&MockConnectError(
+            "connection refused: is nats-server running?".into()
+        ))
+    );
+    assert!(err.connector_error::<std::io::Error>().is_none());
+}
+
+/// Panics while connecting, as a connector with a bug would.
+#[derive(Debug)]
+struct Panicking;
+
+impl Connector for Panicking {
+    type Transport = MockTransport;
+    type Error = std::convert::Infallible;
+
+    async fn connect(&self, _worker: usize) -> Result<MockTransport, Self::Error> {
+        panic!("a connector bug")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_that_dies_while_connecting_stops_the_run_naming_it() {
+    let p = plan("    users: 1\n    duration: 10s\n    tasks:\n      - {name: a, subject: x.y}\n");
+    let err = run(
+        Arc::new(p),
+        Arc::new(Panicking),
+        RunOptions::workers(0),
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect_err("never connected");
+    assert!(
+        matches!(err, EngineError::WorkerLost { worker: 0 }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "worker 0 could not connect: the worker stopped while connecting"
+    );
+    assert!(err.connector_error::<std::convert::Infallible>().is_none());
 }
 
 #[tokio::test(start_paused = true)]

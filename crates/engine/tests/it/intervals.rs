@@ -46,8 +46,9 @@ struct Stalling {
 
 impl Connector for Stalling {
     type Transport = Stalling;
+    type Error = std::convert::Infallible;
 
-    async fn connect(&self, _worker: usize) -> Result<Stalling, String> {
+    async fn connect(&self, _worker: usize) -> Result<Stalling, Self::Error> {
         Ok(self.clone())
     }
 }
