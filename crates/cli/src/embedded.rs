@@ -177,9 +177,7 @@ impl Embedded {
         let order = Arc::new(order_service_for(config.latency));
         let mut tasks = spawn_replicas(&access, config, &order, &stop).await?;
         for s in &config.services {
-            cliffracer::wait_ready(&client, service_name(*s), Duration::from_secs(5))
-                .await
-                .map_err(anyhow::Error::msg)?;
+            cliffracer::wait_ready(&client, service_name(*s), Duration::from_secs(5)).await?;
         }
         let http = match config.http {
             None => None,

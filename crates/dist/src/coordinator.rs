@@ -104,16 +104,14 @@ pub async fn coordinate(
     mut progress: impl FnMut(Progress<'_>),
     cancel: &CancellationToken,
 ) -> Result<Distributed, DistError> {
-    let client = cliffload_nats::connect(&options.control, "cliffload-coordinator")
-        .await
-        .map_err(|e| DistError::Connect(e.to_string()))?;
+    let client = cliffload_nats::connect(&options.control, "cliffload-coordinator").await?;
     let found = discover(&client, options.workers, options.wait, cancel).await?;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let subjects = RunSubjects::new(&run_id);
     let mut inbox = client
         .subscribe(subjects.from_workers())
         .await
-        .map_err(|e| DistError::Connect(e.to_string()))?;
+        .map_err(|e| DistError::Control(e.to_string()))?;
     let ready = match assign_all(&client, scenario, options, &found, &run_id, cancel).await {
         Ok(r) => r,
         Err(e) => {
@@ -134,7 +132,7 @@ pub async fn coordinate(
     client
         .publish(subjects.start(), start_msg)
         .await
-        .map_err(|e| DistError::Connect(e.to_string()))?;
+        .map_err(|e| DistError::Control(e.to_string()))?;
     let mut run = Collect::new(scenario, found.len(), start);
     run.collect(
         &client,
@@ -184,11 +182,11 @@ async fn ping(client: &Client) -> Result<Vec<Found>, DistError> {
     let mut replies = client
         .subscribe(inbox.clone())
         .await
-        .map_err(|e| DistError::Connect(e.to_string()))?;
+        .map_err(|e| DistError::Control(e.to_string()))?;
     client
         .publish_with_reply(format!("$SRV.PING.{SERVICE}"), inbox, "".into())
         .await
-        .map_err(|e| DistError::Connect(e.to_string()))?;
+        .map_err(|e| DistError::Control(e.to_string()))?;
     let mut found = Vec::new();
     let deadline = Instant::now() + Duration::from_millis(300);
     while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, replies.next()).await {

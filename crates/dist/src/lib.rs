@@ -24,8 +24,11 @@ pub use worker::{WorkerOptions, serve};
 #[derive(Debug, thiserror::Error)]
 pub enum DistError {
     /// The control server could not be reached.
-    #[error("control connection: {0}")]
-    Connect(String),
+    #[error("control server: {0}")]
+    Connect(#[from] cliffload_nats::NatsError),
+    /// A message could not be sent or subscribed to on the control server.
+    #[error("control server: {0}")]
+    Control(String),
     /// The worker could not register with the NATS service API.
     #[error("cannot register as cliffload-worker: {0}")]
     Register(String),

@@ -71,8 +71,7 @@ pub async fn serve(options: WorkerOptions, shutdown: CancellationToken) -> Resul
         &options.access,
         &format!("cliffload-worker/{}", options.name),
     )
-    .await
-    .map_err(|e| DistError::Connect(e.to_string()))?;
+    .await?;
     let service = client
         .service_builder()
         .description("cliffload load generator (distributed worker)")
@@ -114,7 +113,7 @@ pub async fn serve(options: WorkerOptions, shutdown: CancellationToken) -> Resul
             }
             r = assignments.next() => {
                 let Some(request) = r else {
-                    return Err(DistError::Connect("the control connection closed".into()));
+                    return Err(DistError::Control("the connection closed".into()));
                 };
                 if current.is_some() {
                     respond(&request, &AssignReply::Refused {
@@ -308,25 +307,7 @@ async fn execute(
         respond(&request, &AssignReply::Failed { reason }).await;
         return;
     }
-    respond(
-        &request,
-        &AssignReply::Ready {
-            name: options.name.clone(),
-            threads: options.threads.max(1),
-            preflight: prepared.preflight.reports.iter().map(Into::into).collect(),
-            tolerated: prepared
-                .preflight
-                .tolerated
-                .iter()
-                .map(|p| control::Tolerated {
-                    task: p.task.clone(),
-                    subject: p.subject.clone(),
-                    problem: p.problem.clone(),
-                })
-                .collect(),
-        },
-    )
-    .await;
+    respond(&request, &ready_reply(options, &prepared)).await;
     let mut run = Running {
         client,
         subjects: &subjects,
@@ -336,6 +317,25 @@ async fn execute(
     };
     let output = run.drive(control, go_tx, records, engine).await;
     run.finish(output).await;
+}
+
+/// The answer of a worker whose threads are connected.
+fn ready_reply(options: &WorkerOptions, prepared: &Prepared) -> AssignReply {
+    AssignReply::Ready {
+        name: options.name.clone(),
+        threads: options.threads.max(1),
+        preflight: prepared.preflight.reports.iter().map(Into::into).collect(),
+        tolerated: prepared
+            .preflight
+            .tolerated
+            .iter()
+            .map(|p| control::Tolerated {
+                task: p.task.clone(),
+                subject: p.subject.clone(),
+                problem: p.problem.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// The subscriptions a worker needs during a run.

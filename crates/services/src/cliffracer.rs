@@ -90,6 +90,16 @@ pub enum ServiceError {
         /// The client's error.
         message: String,
     },
+    /// The service did not answer `$SRV.PING` in time.
+    #[error("service {name} did not answer {subject} within {waited_s} s")]
+    NotReady {
+        /// Service name.
+        name: String,
+        /// The ping subject.
+        subject: String,
+        /// How long it was given, in seconds.
+        waited_s: f64,
+    },
 }
 
 /// Serves `handler` on `client` until `shutdown` completes.
@@ -371,7 +381,7 @@ pub async fn wait_ready(
     client: &Client,
     name: &str,
     timeout: std::time::Duration,
-) -> Result<(), String> {
+) -> Result<(), ServiceError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let subject = format!("$SRV.PING.{name}");
     loop {
@@ -382,9 +392,11 @@ pub async fn wait_ready(
             return Ok(());
         }
         if left.is_zero() {
-            return Err(format!(
-                "service {name} did not answer {subject} within {timeout:?}"
-            ));
+            return Err(ServiceError::NotReady {
+                name: name.to_owned(),
+                subject,
+                waited_s: timeout.as_secs_f64(),
+            });
         }
         // No responders comes back at once: give the service's task a turn.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
