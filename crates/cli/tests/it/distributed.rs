@@ -416,3 +416,107 @@ async fn k8s_render_prints_the_objects_and_refuses_a_bad_name_or_scenario() {
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
     }
 }
+
+/// The README's permissions (examples/distributed/nats-server.conf): the
+/// coordinator and a worker, each logged in as its own user, run the load;
+/// the worker's user cannot give work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_permissions_let_each_side_do_its_part_and_no_more() {
+    let conf = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/distributed/nats-server.conf"
+    ))
+    .expect("the example")
+    .replace("$COORD_PASS", "\"c-pass\"")
+    .replace("$WORKER_PASS", "\"w-pass\"")
+    .replace("$SERVICE_PASS", "\"s-pass\"");
+    let server = cliffload_nats::NatsServer::start_with_config(&conf).expect("server starts");
+    let login = |user: &str, pass: &str| {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
+    };
+    let service = login("service", "s-pass")
+        .connect(server.url())
+        .await
+        .expect("the service logs in");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let shutdown = stop.clone().cancelled_owned();
+    tokio::spawn(cliffload_services::test_service::run(
+        service.clone(),
+        Default::default(),
+        shutdown,
+    ));
+    cliffload_services::cliffracer::wait_ready(&service, "test", Duration::from_secs(5))
+        .await
+        .expect("service ready");
+    let dir = tempfile::tempdir().expect("dir");
+    let log = std::fs::File::create(dir.path().join("w.log")).expect("log");
+    let mut w = cliffload()
+        .args(["worker", "--nats-url", server.url(), "--name", "perm"])
+        .args([
+            "--user",
+            "worker",
+            "--password",
+            "w-pass",
+            "--exit-after-run",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn worker");
+    // As the worker's user, giving work is not allowed: no answer comes.
+    let as_worker = login("worker", "w-pass")
+        .connect(server.url())
+        .await
+        .expect("logs in");
+    let id = {
+        let reply = service.request(format!("$SRV.PING.{}", control::SERVICE), "".into());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        let mut reply = reply.await;
+        while reply.is_err() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            reply = service
+                .request(format!("$SRV.PING.{}", control::SERVICE), "".into())
+                .await;
+        }
+        let v: Value =
+            serde_json::from_slice(&reply.expect("worker registered").payload).expect("JSON");
+        v["id"].as_str().expect("id").to_owned()
+    };
+    let forbidden = tokio::time::timeout(
+        Duration::from_secs(2),
+        as_worker.request(control::assign_subject(&id), "{}".into()),
+    )
+    .await;
+    assert!(
+        !matches!(forbidden, Ok(Ok(_))),
+        "the worker's user gave work"
+    );
+    let out = dir.path().join("out");
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            server.url(),
+            "--user",
+            "coordinator",
+            "--password",
+            "c-pass",
+            "--distributed",
+            "1",
+            "-d",
+            "2s",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = read_result(&out);
+    assert!(r["summary"]["requests"].as_u64() > Some(0));
+    assert_eq!(r["summary"]["failure_percent"], 0.0);
+    assert_eq!(exits(&mut w).await, Some(0));
+    stop.cancel();
+}
