@@ -96,7 +96,7 @@ fn width_of(term: &console::Term) -> Option<usize> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: preflight, load, summary, verdict.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run scenarios in sequence with a cool-down between them, and write one summary.
     Suite(SuiteArgs),
     /// Run the reference services (test, order_processing_service) until Ctrl-C.
@@ -392,6 +392,22 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub dist: DistributedArgs,
+
+    /// Send the scenario's requests as Celery tasks (`{service}.{method}`,
+    /// the keyword arguments as kwargs) on this Redis broker
+    /// (redis://HOST:PORT), read results from its result backend: a Celery
+    /// worker serves them instead of a NATS service.
+    #[arg(long, value_name = "URL", conflicts_with = "distributed")]
+    pub celery_url: Option<String>,
+
+    /// The Celery queue.
+    #[arg(
+        long,
+        default_value = "celery",
+        value_name = "QUEUE",
+        requires = "celery_url"
+    )]
+    pub celery_queue: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -157,6 +157,8 @@ pub enum Via<'a> {
     Nats(&'a NatsAccess),
     /// Over HTTP, to this base URL (`POST {base}/{service}/rpc/{method}`).
     Http(&'a str),
+    /// As Celery tasks (`{service}.{method}`) on this Redis broker, to this queue.
+    Celery(&'a str, &'a str),
 }
 
 /// The scenario's plan: its payload pools built once, shared by every load of it.
@@ -251,7 +253,9 @@ async fn preflight(
 ) -> Result<(cliffload_nats::Preflight, String)> {
     let access = match via {
         Via::Nats(access) => access,
-        Via::Http(base) => return Ok((cliffload_nats::Preflight::default(), base.to_owned())),
+        Via::Http(base) | Via::Celery(base, _) => {
+            return Ok((cliffload_nats::Preflight::default(), base.to_owned()));
+        }
     };
     let targets = nats_targets(scenario);
     let check = async {
@@ -277,6 +281,7 @@ fn announce(printer: &mut Printer, scenario: &Scenario, via: Via<'_>) {
         match via {
             Via::Nats(_) => "NATS",
             Via::Http(_) => "HTTP",
+            Via::Celery(..) => "Celery",
         },
         scenario.describe_load(),
         scenario.classes.len(),
@@ -336,6 +341,19 @@ async fn drive_via(
             let first: Vec<&cliffload_engine::Payload> =
                 plan.tasks.iter().map(|t| t.payload(0)).collect();
             cliffload_http::preflight(&connector, &first).await?;
+            let output = drive(plan, connector, options, sampler, printer, cancel, None).await;
+            Ok(Driven {
+                output,
+                events: Vec::new(),
+            })
+        }
+        Via::Celery(url, queue) => {
+            let targets = scenario
+                .tasks
+                .iter()
+                .map(|t| cliffload_celery::CeleryTarget::of(&t.name, &t.request))
+                .collect::<Result<Vec<_>, _>>()?;
+            let connector = Arc::new(cliffload_celery::CeleryConnector::new(url, queue, targets));
             let output = drive(plan, connector, options, sampler, printer, cancel, None).await;
             Ok(Driven {
                 output,

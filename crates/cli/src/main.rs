@@ -96,7 +96,7 @@ fn main() -> ExitCode {
         let serving = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
         tokio::spawn(signals::stop_on_signals(cancel.clone(), serving));
         let result = match cli.command {
-            Command::Run(a) => run::run(a, color, cancel).await,
+            Command::Run(a) => run::run(*a, color, cancel).await,
             Command::Suite(a) => suite::suite(a, color, cancel).await,
             Command::Serve(a) => serve::serve(a, cancel).await,
             Command::Scenarios(a) => scenarios::scenarios(a),

@@ -42,7 +42,24 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
         ));
     }
     let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &settings);
-    let outcome = if args.dist.distributed.is_some() {
+    let outcome = if let Some(url) = &args.celery_url {
+        printer.note(&format!(
+            "over Celery: broker {url}, queue {}",
+            args.celery_queue
+        ));
+        let plan = crate::load::plan_of(&scenario)?;
+        crate::load::load(
+            args.target.workers,
+            &scenario,
+            &plan,
+            crate::load::Via::Celery(url, &args.celery_queue),
+            false,
+            &monitoring,
+            &mut printer,
+            cancel,
+        )
+        .await
+    } else if args.dist.distributed.is_some() {
         crate::distributed::run_distributed(
             &scenario,
             &access,
