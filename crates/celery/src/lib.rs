@@ -243,6 +243,16 @@ fn reply_of(target: &CeleryTarget, injected: Option<&str>, meta: &Value) -> Repl
                 .rules
                 .judge(&kind, injected, content_type, None, &body)
         }
+        Some("FAILURE")
+            if meta.pointer("/result/exc_type").and_then(Value::as_str)
+                == Some("NotRegistered") =>
+        {
+            // Celery's counterpart of NATS's no responders.
+            Reply::with_detail(
+                Outcome::NoResponders,
+                format!("no Celery worker has task {} registered", target.task),
+            )
+        }
         Some(status) => Reply::with_detail(
             Outcome::ServiceError,
             format!(

@@ -30,10 +30,15 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
     }
     let mut printer = Printer::new(args.quiet);
     // Starting the server and the services can take seconds: Ctrl-C ends it.
-    let (embedded, access) = tokio::select! {
-        biased;
-        () = cancel.cancelled() => return Err(crate::Interrupted.into()),
-        started = connect_or_embed(target, args.target.latency, &settings) => started?,
+    let (embedded, access) = if args.celery_url.is_some() {
+        // Over Celery nothing runs on NATS: no server or services to start.
+        (None, NatsAccess::default())
+    } else {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(crate::Interrupted.into()),
+            started = connect_or_embed(target, args.target.latency, &settings) => started?,
+        }
     };
     if embedded.is_some() {
         printer.note(&format!(
