@@ -70,6 +70,27 @@ pub enum CeleryError {
     },
 }
 
+/// Whether the Redis broker at `url` answers `PING`.
+pub async fn ping(url: &str) -> Result<(), CeleryError> {
+    let error = |e: redis::RedisError| CeleryError::Redis {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    };
+    let client = redis::Client::open(url).map_err(|e| CeleryError::BadUrl {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(error)?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut c)
+        .await
+        .map(drop)
+        .map_err(error)
+}
+
 /// Where one task's requests go.
 #[derive(Debug, Clone)]
 pub struct CeleryTarget {

@@ -113,6 +113,18 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Kubernetes objects for a distributed run.
     K8s(K8sArgs),
+    /// Run a scenario over NATS, then the same plan against the frameworks of comparison_frameworks (FastAPI, Flask, Celery…), side by side.
+    Compare(Box<CompareArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Only this framework (a key of comparison_frameworks); repeatable. Default: all of them.
+    #[arg(long, value_name = "NAME")]
+    pub framework: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod baseline;
 mod child;
 mod distributed;
 mod embedded;
+mod frameworks;
 mod k8s;
 mod load;
 mod progress;
@@ -96,7 +97,11 @@ fn main() -> ExitCode {
         let serving = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
         tokio::spawn(signals::stop_on_signals(cancel.clone(), serving));
         let result = match cli.command {
-            Command::Run(a) => run::run(*a, color, cancel).await,
+            Command::Run(a) => run::run(*a, color, cancel, None).await,
+            Command::Compare(a) => {
+                let a = *a;
+                run::run(a.run, color, cancel, Some(a.framework)).await
+            }
             Command::Suite(a) => suite::suite(a, color, cancel).await,
             Command::Serve(a) => serve::serve(a, cancel).await,
             Command::Scenarios(a) => scenarios::scenarios(a),

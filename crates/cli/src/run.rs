@@ -17,7 +17,14 @@ use crate::exit;
 use crate::load::{Monitoring, run_scenario};
 use crate::progress::Printer;
 
-pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -> Result<u8> {
+/// `cliffload run` (`compare: None`) and `cliffload compare` (`Some`: the
+/// frameworks named, or all of them when the list is empty).
+pub async fn run(
+    args: RunArgs,
+    color: ColorChoice,
+    cancel: CancellationToken,
+    compare: Option<Vec<String>>,
+) -> Result<u8> {
     let (scenario, settings) = resolve(&args)?;
     check_memory(&scenario, available_memory())?;
     // Read before the load: a bad baseline is a usage error, not lost results.
@@ -61,7 +68,7 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
             false,
             &monitoring,
             &mut printer,
-            cancel,
+            cancel.clone(),
         )
         .await
     } else if args.dist.distributed.is_some() {
@@ -71,7 +78,7 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
             &args.dist,
             embedded.is_some(),
             &mut printer,
-            cancel,
+            cancel.clone(),
         )
         .await
     } else {
@@ -83,7 +90,7 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
             args.target.http_url.as_deref(),
             &monitoring,
             &mut printer,
-            cancel,
+            cancel.clone(),
         )
         .await
     };
@@ -91,6 +98,20 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
         e.stop().await;
     }
     let mut result = outcome?;
+    let chosen = frameworks_for(&settings, &scenario.name, compare.as_deref())?;
+    let single = args.celery_url.is_none() && args.dist.distributed.is_none();
+    if single && !chosen.is_empty() && !result.interrupted {
+        crate::frameworks::compare(
+            &mut result,
+            &scenario,
+            &chosen,
+            args.target.workers,
+            &mut printer,
+            &cancel,
+        )
+        .await?;
+        result.interrupted |= cancel.is_cancelled();
+    }
     compare_with_baseline(&mut result, baseline, &settings);
     report(&args, &result, color.stdout_style())?;
     Ok(if result.interrupted {
@@ -99,6 +120,35 @@ pub async fn run(args: RunArgs, color: ColorChoice, cancel: CancellationToken) -
         exit::OK
     } else {
         exit::CHECK_FAILED
+    })
+}
+
+/// The frameworks to compare `scenario` with: for `run`, those whose
+/// `scenarios` list it; for `compare`, those named (all when none is).
+fn frameworks_for<'a>(
+    settings: &'a Settings,
+    scenario: &str,
+    compare: Option<&[String]>,
+) -> Result<Vec<&'a cliffload_scenario::Framework>> {
+    let all = &settings.frameworks;
+    Ok(match compare {
+        None => all
+            .iter()
+            .filter(|f| f.scenarios.iter().any(|s| s == scenario))
+            .collect(),
+        Some([]) => all.iter().collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                all.iter().find(|f| &f.name == n).ok_or_else(|| {
+                    let known: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
+                    anyhow::anyhow!(
+                        "--framework {n}: not in comparison_frameworks (there: {})",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<Result<_>>()?,
     })
 }
 

@@ -54,9 +54,8 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (a > 0.0 && b > 0.0).then(|| a / b)
 }
 
-/// Adds `http` (the same plan run over HTTP at `url`) to `nats`, and judges
-/// `ten_x_faster_than_rest` if the scenario claims it.
-pub fn apply(nats: &mut RunResult, http: &RunResult, url: &str, max_failure_percent: f64) {
+/// The HTTP run `http` (at `url`) beside the NATS run `nats`, task by task.
+pub fn between(nats: &RunResult, http: &RunResult, url: &str) -> Comparison {
     let tasks = nats
         .tasks
         .iter()
@@ -70,7 +69,7 @@ pub fn apply(nats: &mut RunResult, http: &RunResult, url: &str, max_failure_perc
         })
         .collect();
     let (n, h) = (&nats.summary, &http.summary);
-    let comparison = Comparison {
+    Comparison {
         http_url: url.to_owned(),
         http_duration_s: http.duration_s,
         http: h.clone(),
@@ -78,7 +77,13 @@ pub fn apply(nats: &mut RunResult, http: &RunResult, url: &str, max_failure_perc
         median_ratio: ratio(h.latency_us.p50 as f64, n.latency_us.p50 as f64)
             .filter(|_| n.successes > 0 && h.successes > 0),
         throughput_ratio: ratio(n.success_rps, h.success_rps),
-    };
+    }
+}
+
+/// Adds `http` (the same plan run over HTTP at `url`) to `nats`, and judges
+/// `ten_x_faster_than_rest` if the scenario claims it.
+pub fn apply(nats: &mut RunResult, http: &RunResult, url: &str, max_failure_percent: f64) {
+    let comparison = between(nats, http, url);
     let claim = judge_ten_x(nats, &comparison, max_failure_percent);
     if let Some(existing) = nats
         .verdict
@@ -91,7 +96,8 @@ pub fn apply(nats: &mut RunResult, http: &RunResult, url: &str, max_failure_perc
     nats.comparison = Some(comparison);
 }
 
-fn judge_ten_x(nats: &RunResult, c: &Comparison, max_failure_percent: f64) -> Claim {
+/// The `ten_x_faster_than_rest` claim on a comparison.
+pub fn judge_ten_x(nats: &RunResult, c: &Comparison, max_failure_percent: f64) -> Claim {
     let (n, h) = (&nats.summary, &c.http);
     let (nf, hf) = (
         failure_rate(n.failures, n.requests),

@@ -44,6 +44,9 @@ pub fn render(r: &RunResult) -> String {
     if let Some(d) = &r.distributed {
         workers_table(&mut out, d);
     }
+    if !r.frameworks.is_empty() {
+        frameworks_section(&mut out, &r.frameworks);
+    }
     ratio_table(&mut out, r);
     out.push_str("</body></html>\n");
     out
@@ -370,6 +373,53 @@ fn processes(out: &mut String, m: &crate::processes::Monitor, r: &RunResult) {
         let _ = writeln!(out, "<li>{}</li>", escape(&l));
     }
     out.push_str("</ul>\n");
+}
+
+/// The frameworks side by side: a row each, then medians and throughput.
+fn frameworks_section(out: &mut String, rows: &[crate::frameworks::FrameworkRow]) {
+    out.push_str("<h2>Frameworks: the same plan</h2>\n<table><tr><th>framework</th><th>at</th><th>requests</th><th>ok</th><th>p50</th><th>p95</th><th>p99</th><th>successful req/s</th><th>generator CPU/request</th></tr>\n");
+    for r in rows {
+        if let Some(why) = &r.skipped {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td colspan=\"7\">skipped: {}</td></tr>",
+                escape(&r.name),
+                escape(&r.target),
+                escape(why)
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+            escape(&r.name),
+            escape(&r.target),
+            r.requests,
+            r.success_percent,
+            crate::text::latency(r.latency_us.p50),
+            crate::text::latency(r.latency_us.p95),
+            crate::text::latency(r.latency_us.p99),
+            r.success_rps,
+            r.cpu_us_per_request
+                .map(|c| format!("{c:.1} µs"))
+                .unwrap_or_default()
+        );
+    }
+    out.push_str("</table>\n");
+    out.push_str(&bars::framework_bars(
+        rows,
+        "Median latency of successful requests",
+        "ms",
+        |r| r.latency_us.p50 as f64 / 1000.0,
+        |r| crate::text::latency(r.latency_us.p50),
+    ));
+    out.push_str(&bars::framework_bars(
+        rows,
+        "Successful requests per second",
+        "req/s",
+        |r| r.success_rps,
+        |r| format!("{:.1}/s", r.success_rps),
+    ));
 }
 
 /// Each worker of a distributed run, and the start skew.

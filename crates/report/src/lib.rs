@@ -10,6 +10,7 @@ pub mod comparison;
 pub mod csv_locust;
 pub mod distributed;
 mod escape;
+pub mod frameworks;
 pub mod html;
 pub mod junit;
 pub mod markdown;

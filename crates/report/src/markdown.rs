@@ -150,6 +150,12 @@ fn notes(out: &mut String, r: &RunResult) {
             let _ = writeln!(out, "- {}", cell(&l));
         }
     }
+    if !r.frameworks.is_empty() {
+        out.push_str("\n## Frameworks (the same plan)\n\n");
+        for l in crate::frameworks::lines(&r.frameworks) {
+            let _ = writeln!(out, "- {}", cell(&l));
+        }
+    }
     if let Some(d) = &r.distributed {
         out.push_str("\n## Workers\n\n");
         for l in crate::distributed::lines(d) {

@@ -77,6 +77,10 @@ pub struct RunResult {
     /// The workers, when the run was distributed (absent otherwise).
     #[serde(default)]
     pub distributed: Option<crate::distributed::DistributedRun>,
+    /// The framework comparison: this run, then each framework of
+    /// `comparison_frameworks` (empty when none was compared).
+    #[serde(default)]
+    pub frameworks: Vec<crate::frameworks::FrameworkRow>,
     /// What happened to the load's NATS connections (disconnects,
     /// reconnects, slow consumers, server errors), in order.
     #[serde(default)]
@@ -434,6 +438,7 @@ impl RunResult {
             monitor: None,
             comparison: None,
             distributed: None,
+            frameworks: Vec::new(),
             connection_events: meta.connection_events,
         };
         result.verdict = verdict::judge(s, &result, simple_rpcs(s, totals));

@@ -330,6 +330,12 @@ fn comparison_and_processes(out: &mut String, r: &RunResult) {
             let _ = writeln!(out, "  {l}");
         }
     }
+    if !r.frameworks.is_empty() {
+        out.push_str("frameworks (the same plan):\n");
+        for l in crate::frameworks::lines(&r.frameworks) {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     if let Some(d) = &r.distributed {
         out.push_str("workers:\n");
         for l in crate::distributed::lines(d) {

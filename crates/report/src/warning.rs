@@ -132,6 +132,13 @@ pub enum Warning {
         /// `--allow-worker-loss` was given: the run is degraded, not failed.
         allowed: bool,
     },
+    /// A framework of `comparison_frameworks` did not run.
+    FrameworkSkipped {
+        /// Its key.
+        name: String,
+        /// Why.
+        why: String,
+    },
     /// A warning known only by its words (a result of schema version 2, or
     /// of a newer cliffload with kinds this one does not know).
     Note {
@@ -231,6 +238,10 @@ impl fmt::Display for Warning {
                     write!(f, "a worker was lost: {detail}; the run fails (pass --allow-worker-loss to accept a smaller load); check the worker's log and its machine")
                 }
             }
+            Self::FrameworkSkipped { name, why } => write!(
+                f,
+                "framework {name} was not compared: {why}"
+            ),
             Self::Note { message } => f.write_str(message),
         }
     }

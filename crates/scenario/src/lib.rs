@@ -215,6 +215,36 @@ pub struct Settings {
     pub max_degradation_percent: Option<f64>,
     /// `advanced.regression_detection.baseline_results_path`, when enabled.
     pub baseline_results_path: Option<String>,
+    /// `comparison_frameworks`, in file order.
+    pub frameworks: Vec<Framework>,
+}
+
+/// A framework to compare with (`comparison_frameworks`): the same plan is
+/// run against it after the NATS run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Framework {
+    /// Its key (`fastapi`, `flask`, `celery_redis`).
+    pub name: String,
+    /// Whether to run it.
+    pub enabled: bool,
+    /// How to reach it.
+    pub target: FrameworkTarget,
+    /// The scenarios compared on it.
+    pub scenarios: Vec<String>,
+}
+
+/// How a framework is reached.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameworkTarget {
+    /// Over HTTP at this base URL (a REST framework).
+    Http(String),
+    /// As Celery tasks on this Redis broker, to this queue.
+    Celery {
+        /// `redis://HOST:PORT[/DB]`.
+        broker_url: String,
+        /// The queue.
+        queue: String,
+    },
 }
 
 /// The performance claims to judge (`reporting.benchmark_claims`).

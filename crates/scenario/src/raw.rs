@@ -291,8 +291,12 @@ pub struct RawClaims {
 #[serde(deny_unknown_fields)]
 pub struct RawFramework {
     pub enabled: Option<bool>,
+    /// An HTTP framework's base URL (`POST {endpoint}/{service}/rpc/{method}`).
     pub endpoint: Option<String>,
+    /// A Celery framework's Redis broker (and result backend).
     pub broker_url: Option<String>,
+    /// The Celery queue (default `celery`).
+    pub queue: Option<String>,
     pub scenarios: Option<Vec<String>>,
 }
 

@@ -150,3 +150,48 @@ pub(super) fn comparison_bars(c: &crate::comparison::Comparison) -> String {
         ],
     )
 }
+
+/// One bar per framework that ran: `value` of its row in `unit`, labelled
+/// with the framework's name and the figure.
+pub(super) fn framework_bars(
+    rows: &[crate::frameworks::FrameworkRow],
+    title: &str,
+    unit: &str,
+    value: impl Fn(&crate::frameworks::FrameworkRow) -> f64,
+    words: impl Fn(&crate::frameworks::FrameworkRow) -> String,
+) -> String {
+    let ran: Vec<&crate::frameworks::FrameworkRow> =
+        rows.iter().filter(|r| r.skipped.is_none()).collect();
+    let mut svg = String::new();
+    {
+        let n = ran.len().max(1);
+        let height = 95 + 44 * n as u32;
+        let root = SVGBackend::with_string(&mut svg, (W, height)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let most = ran.iter().map(|r| value(r)).fold(1e-3, f64::max) * 1.3;
+        let Some(mut chart) = bar_frame(&root, title, most, n, unit) else {
+            return svg_fallback(title);
+        };
+        for (i, r) in ran.iter().enumerate() {
+            let top = (n - i) as f64;
+            let colour = if r.kind == "nats" { BLUE } else { RED };
+            let _ = chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, top - 0.78), (value(r), top - 0.42)],
+                colour.filled(),
+            )));
+            let _ = chart.draw_series(std::iter::once(Text::new(
+                format!("{} — {}", r.name, words(r)),
+                (0.0, top - 0.06),
+                ("sans-serif", 13),
+            )));
+        }
+        let _ = root.present();
+    }
+    figure(
+        &svg,
+        &[
+            (BLUE, Swatch::Box, "NATS (this run)".into()),
+            (RED, Swatch::Box, "framework".into()),
+        ],
+    )
+}

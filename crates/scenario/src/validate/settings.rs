@@ -161,7 +161,53 @@ pub(super) fn settings(raw: &RawFile) -> Result<Settings, ConfigError> {
         max_memory_increase_mb: leak.and_then(|l| l.max_memory_increase_mb),
         max_degradation_percent: regression.and_then(|r| r.max_performance_degradation_percent),
         baseline_results_path: regression.and_then(|r| r.baseline_results_path.clone()),
+        frameworks: frameworks(raw)?,
     })
+}
+
+/// `comparison_frameworks`: each with an HTTP `endpoint` or a Celery `broker_url`.
+fn frameworks(raw: &RawFile) -> Result<Vec<crate::Framework>, ConfigError> {
+    let Some(all) = &raw.comparison_frameworks else {
+        return Ok(Vec::new());
+    };
+    all.iter()
+        .map(|(name, f)| {
+            let p = format!("comparison_frameworks.{name}");
+            let target = match (&f.endpoint, &f.broker_url) {
+                (Some(url), None) if url.starts_with("http://") => {
+                    crate::FrameworkTarget::Http(url.trim_end_matches('/').to_owned())
+                }
+                (Some(url), None) => {
+                    return Err(invalid(
+                        format!("{p}.endpoint"),
+                        format!("'{url}' is not plain HTTP (http://HOST:PORT)"),
+                    ));
+                }
+                (None, Some(url)) if url.starts_with("redis://") => crate::FrameworkTarget::Celery {
+                    broker_url: url.clone(),
+                    queue: f.queue.clone().unwrap_or_else(|| "celery".to_owned()),
+                },
+                (None, Some(url)) => {
+                    return Err(invalid(
+                        format!("{p}.broker_url"),
+                        format!("'{url}' is not a Redis URL (redis://HOST:PORT)"),
+                    ));
+                }
+                _ => {
+                    return Err(invalid(
+                        p,
+                        "give either endpoint (an HTTP framework) or broker_url (Celery with Redis)",
+                    ));
+                }
+            };
+            Ok(crate::Framework {
+                name: name.clone(),
+                enabled: f.enabled.unwrap_or(false),
+                target,
+                scenarios: f.scenarios.clone().unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 pub(super) fn stages(g: &RawGradual) -> Result<Stages, ConfigError> {

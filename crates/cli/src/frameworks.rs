@@ -1,0 +1,120 @@
+//! The framework comparison: after the NATS run, the same plan (same seed,
+//! same payloads, same load) against each framework of
+//! `comparison_frameworks`, over HTTP or Celery.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use cliffload_engine::CancellationToken;
+use cliffload_report::RunResult;
+use cliffload_report::frameworks::Compared;
+use cliffload_scenario::{Framework, FrameworkTarget, Scenario};
+
+use crate::load::{Monitoring, Via, load, plan_of};
+use crate::progress::Printer;
+
+/// How long a framework has to accept a connection before it counts as not reachable.
+const REACH: Duration = Duration::from_secs(2);
+
+/// Runs `scenario` against each of `frameworks` and adds them to `result`.
+pub async fn compare(
+    result: &mut RunResult,
+    scenario: &Scenario,
+    frameworks: &[&Framework],
+    workers: usize,
+    printer: &mut Printer,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let plan = plan_of(scenario)?;
+    let mut compared = Vec::new();
+    for f in frameworks {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let (kind, target) = describe(f);
+        let skipped = |why: String| Compared::Skipped {
+            name: f.name.clone(),
+            kind: kind.to_owned(),
+            target: target.clone(),
+            why,
+        };
+        if !f.enabled {
+            compared.push(skipped(
+                "disabled (enabled: false in comparison_frameworks)".into(),
+            ));
+            continue;
+        }
+        if let Err(e) = reach(f).await {
+            compared.push(skipped(format!("not reachable at {target} ({e}): skipped")));
+            continue;
+        }
+        printer.note(&format!("the same plan against {} at {target}", f.name));
+        let via = match &f.target {
+            FrameworkTarget::Http(base) => Via::Http(base),
+            FrameworkTarget::Celery { broker_url, queue } => Via::Celery(broker_url, queue),
+        };
+        let monitoring = Monitoring::default();
+        match load(
+            workers,
+            scenario,
+            &plan,
+            via,
+            false,
+            &monitoring,
+            printer,
+            cancel.clone(),
+        )
+        .await
+        {
+            Ok(r) => compared.push(Compared::Ran {
+                name: f.name.clone(),
+                kind: kind.to_owned(),
+                target,
+                result: Box::new(r),
+            }),
+            Err(e) => compared.push(skipped(format!("could not run: {e:#}"))),
+        }
+    }
+    cliffload_report::frameworks::apply(result, compared, scenario.expectations.failure_bound());
+    Ok(())
+}
+
+/// `http` or `celery`, and where.
+fn describe(f: &Framework) -> (&'static str, String) {
+    match &f.target {
+        FrameworkTarget::Http(base) => ("http", base.clone()),
+        FrameworkTarget::Celery { broker_url, queue } => {
+            ("celery", format!("{broker_url} (queue {queue})"))
+        }
+    }
+}
+
+/// Whether the framework accepts a connection (HTTP) or answers PING (Redis).
+async fn reach(f: &Framework) -> Result<(), String> {
+    let attempt = async {
+        match &f.target {
+            FrameworkTarget::Http(base) => {
+                let host = base
+                    .trim_start_matches("http://")
+                    .split('/')
+                    .next()
+                    .unwrap_or_default();
+                let addr = if host.contains(':') {
+                    host.to_owned()
+                } else {
+                    format!("{host}:80")
+                };
+                tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+            FrameworkTarget::Celery { broker_url, .. } => cliffload_celery::ping(broker_url)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    };
+    tokio::time::timeout(REACH, attempt)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} s", REACH.as_secs())))
+}
