@@ -39,9 +39,11 @@ pub async fn compare(
             why,
         };
         if !f.enabled {
-            compared.push(skipped(
-                "disabled (enabled: false in comparison_frameworks)".into(),
-            ));
+            compared.push(Compared::Disabled {
+                name: f.name.clone(),
+                kind: kind.to_owned(),
+                target,
+            });
             continue;
         }
         if let Err(e) = reach(f).await {

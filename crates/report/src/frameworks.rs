@@ -120,7 +120,16 @@ pub enum Compared {
         /// The run.
         result: Box<RunResult>,
     },
-    /// It did not.
+    /// `enabled: false`: a row that says so, and no warning.
+    Disabled {
+        /// Its key.
+        name: String,
+        /// `http` or `celery`.
+        kind: String,
+        /// Where.
+        target: String,
+    },
+    /// It should have run and did not: a row and a warning.
     Skipped {
         /// Its key.
         name: String,
@@ -165,6 +174,12 @@ pub fn apply(nats: &mut RunResult, compared: Vec<Compared>, max_failure_percent:
                 }
                 rows.push(FrameworkRow::ran(&name, &kind, &target, &result));
             }
+            Compared::Disabled { name, kind, target } => rows.push(FrameworkRow::skipped(
+                &name,
+                &kind,
+                &target,
+                "disabled (enabled: false in comparison_frameworks)".into(),
+            )),
             Compared::Skipped {
                 name,
                 kind,

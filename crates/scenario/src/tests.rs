@@ -880,3 +880,46 @@ fn the_catalog_and_the_examples_match_the_schema_and_a_typo_does_not() {
         "an unknown key passes the schema"
     );
 }
+
+#[test]
+fn comparison_frameworks_are_read_with_their_kind_and_a_bad_one_is_named() {
+    let file = ScenarioFile::parse_over_catalog(
+        "comparison_frameworks:\n  fastapi: {enabled: true, endpoint: \"http://127.0.0.1:8000/\", scenarios: [baseline]}\n  celery_redis: {enabled: true, broker_url: \"redis://127.0.0.1:6379/0\", queue: q1, scenarios: [baseline]}\n",
+        "f.yaml",
+    )
+    .expect("valid");
+    let f = &file.settings.frameworks;
+    let fastapi = f.iter().find(|f| f.name == "fastapi").expect("fastapi");
+    assert!(fastapi.enabled);
+    assert_eq!(
+        fastapi.target,
+        crate::FrameworkTarget::Http("http://127.0.0.1:8000".into())
+    );
+    let celery = f.iter().find(|f| f.name == "celery_redis").expect("celery");
+    assert_eq!(
+        celery.target,
+        crate::FrameworkTarget::Celery {
+            broker_url: "redis://127.0.0.1:6379/0".into(),
+            queue: "q1".into()
+        }
+    );
+    // The catalog's flask stays, disabled.
+    assert!(f.iter().any(|f| f.name == "flask" && !f.enabled));
+    for (yaml, words) in [
+        (
+            "  x: {endpoint: \"https://h\"}\n",
+            "comparison_frameworks.x.endpoint",
+        ),
+        (
+            "  x: {broker_url: \"amqp://h\"}\n",
+            "comparison_frameworks.x.broker_url",
+        ),
+        ("  x: {scenarios: [baseline]}\n", "give either endpoint"),
+    ] {
+        let e =
+            ScenarioFile::parse_over_catalog(&format!("comparison_frameworks:\n{yaml}"), "f.yaml")
+                .expect_err("invalid")
+                .to_string();
+        assert!(e.contains(words), "{e}");
+    }
+}

@@ -8,6 +8,7 @@ mod distributed;
 mod examples;
 mod failures;
 mod faults;
+mod frameworks;
 mod interrupt;
 mod monitor;
 mod ping;
