@@ -238,6 +238,17 @@ struct Ctx<T> {
     deadline: Instant,
     /// Requests this worker may still send (its share of `max_requests`).
     budget: Cell<u64>,
+    /// `cancel` has fired, as this thread last saw it. Read before every
+    /// request instead of `cancel.is_cancelled()`, which locks the token's
+    /// mutex, shared by every worker thread; set by [`watch_cancel`].
+    stopped: Cell<bool>,
+}
+
+/// Sets `ctx.stopped` once `ctx.cancel` fires (a task on the worker's own
+/// runtime, so the users read a plain `Cell`).
+async fn watch_cancel<T>(ctx: Rc<Ctx<T>>) {
+    ctx.cancel.cancelled().await;
+    ctx.stopped.set(true);
 }
 
 impl<T> Ctx<T> {
@@ -348,12 +359,15 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         start,
         deadline: start + plan.duration,
         budget: Cell::new(plan.request_budget(slot)),
+        stopped: Cell::new(false),
         plan,
     });
     let users = spawn_users(&ctx, slot);
+    let watcher = tokio::task::spawn_local(watch_cancel(ctx.clone()));
     let ticker = tokio::task::spawn_local(flush_every_interval(ctx.clone(), tx.clone(), worker));
     wait_for_users(users, &abort).await;
     ticker.abort();
+    watcher.abort();
     let at = Instant::now();
     let (tail, errors) = {
         let mut r = ctx.recorder.borrow_mut();
@@ -509,7 +523,7 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32) {
         SmallRng::seed_from_u64(plan.seed ^ u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut cursor = user as usize;
     loop {
-        if ctx.cancel.is_cancelled() {
+        if ctx.stopped.get() {
             return;
         }
         let now = Instant::now();
