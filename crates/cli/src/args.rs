@@ -420,6 +420,13 @@ pub struct RunArgs {
         requires = "celery_url"
     )]
     pub celery_queue: String,
+
+    /// Serve the run's metrics for Prometheus at http://ADDR/metrics
+    /// (e.g. 127.0.0.1:9464; port 0 picks a free one, printed at start):
+    /// requests per task and outcome, a latency histogram per task, users or
+    /// requests in flight, labelled with the scenario and a run id.
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -30,6 +30,8 @@ pub struct Monitoring {
     pub max_increase_mib: Option<f64>,
     /// nats-server's monitoring endpoint (`http://HOST:PORT`), read before and after the load.
     pub nats_monitor_url: Option<String>,
+    /// `--prometheus`: fed each second's record.
+    pub exporter: Option<Arc<crate::prometheus::Exporter>>,
 }
 
 impl Monitoring {
@@ -76,6 +78,7 @@ impl Monitoring {
                 .and_then(Embedded::monitor_url)
                 .or(settings.nats_monitoring_url.as_deref())
                 .map(str::to_owned),
+            exporter: None,
         }
     }
 }
@@ -189,6 +192,7 @@ pub async fn load(
     let options = RunOptions {
         workers,
         abort: Some(crate::signals::abort()),
+        intervals: monitoring.exporter.clone().map(feed),
         ..RunOptions::default()
     };
     let varz_before = match &monitoring.nats_monitor_url {
@@ -218,6 +222,19 @@ pub async fn load(
         monitoring.max_increase_mib,
     );
     Ok(result)
+}
+
+/// A channel whose records go into `exporter` (on this runtime, once a second).
+fn feed(
+    exporter: Arc<crate::prometheus::Exporter>,
+) -> tokio::sync::mpsc::UnboundedSender<(u32, cliffload_engine::Recorded)> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, cliffload_engine::Recorded)>();
+    tokio::spawn(async move {
+        while let Some((_, rec)) = rx.recv().await {
+            exporter.add(&rec);
+        }
+    });
+    tx
 }
 
 /// The sampler of the watched processes, with its first sample; a

@@ -13,6 +13,7 @@ mod frameworks;
 mod k8s;
 mod load;
 mod progress;
+mod prometheus;
 mod report;
 mod run;
 mod sample;

@@ -3,6 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use cliffload_engine::CancellationToken;
@@ -53,7 +54,23 @@ pub async fn run(
             access.display()
         ));
     }
-    let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &settings);
+    let mut monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &settings);
+    let metrics_stop = CancellationToken::new();
+    let _stop_metrics = metrics_stop.clone().drop_guard();
+    if let Some(addr) = args.prometheus {
+        let tasks = scenario.tasks.iter().map(|t| t.name.clone()).collect();
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        let exporter = Arc::new(crate::prometheus::Exporter::new(
+            &scenario.name,
+            &run_id,
+            tasks,
+        ));
+        let bound = crate::prometheus::serve(addr, exporter.clone(), metrics_stop.clone()).await?;
+        printer.note(&format!(
+            "metrics for Prometheus at http://{bound}/metrics (run_id {run_id})"
+        ));
+        monitoring.exporter = Some(exporter);
+    }
     let outcome = if let Some(url) = &args.celery_url {
         printer.note(&format!(
             "over Celery: broker {url}, queue {}",

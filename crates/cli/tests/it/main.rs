@@ -13,6 +13,7 @@ mod interrupt;
 mod monitor;
 mod ping;
 mod preflight;
+mod prometheus;
 mod regression;
 mod sample;
 mod scenarios;

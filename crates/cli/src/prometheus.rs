@@ -1,0 +1,197 @@
+//! `--prometheus ADDR`: the run's figures as a Prometheus scrape endpoint
+//! (`GET /metrics`, OpenMetrics text), through the prometheus-client crate.
+//!
+//! The exporter reads each second's merged record as the engine hands it
+//! over (`RunOptions::intervals`), never per-request state, so exporting
+//! costs the generator nothing per request. Series:
+//! `cliffload_requests_total{task, outcome}`,
+//! `cliffload_latency_seconds{task}` (a histogram of successful requests,
+//! buckets from 50 µs doubling to 26 s) and `cliffload_active`, each with
+//! the run's `scenario` and `run_id` labels.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use anyhow::{Context, Result};
+use cliffload_engine::{CancellationToken, Recorded};
+use cliffload_metrics::{Outcome, OutcomeClass};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    task: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    task: String,
+}
+
+/// Latency buckets: 50 µs, 100 µs, … 26 s (seconds, as Prometheus wants).
+fn histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+/// The run's metrics, updated once a second.
+#[derive(Debug)]
+pub struct Exporter {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter<u64, AtomicU64>>,
+    latency: Family<TaskLabels, Histogram, fn() -> Histogram>,
+    active: Gauge,
+    tasks: Vec<String>,
+}
+
+impl Exporter {
+    /// Metrics for a run of `scenario` with `tasks` (plan order).
+    pub fn new(scenario: &str, run_id: &str, tasks: Vec<String>) -> Self {
+        let mut registry = Registry::with_labels(
+            [
+                (Cow::Borrowed("scenario"), Cow::Owned(scenario.to_owned())),
+                (Cow::Borrowed("run_id"), Cow::Owned(run_id.to_owned())),
+            ]
+            .into_iter(),
+        );
+        let requests = Family::<RequestLabels, Counter<u64, AtomicU64>>::default();
+        let latency =
+            Family::<TaskLabels, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
+        let active = Gauge::default();
+        registry.register(
+            "cliffload_requests",
+            "Requests completed, per task and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "cliffload_latency_seconds",
+            "Latency of successful requests, per task",
+            latency.clone(),
+        );
+        registry.register(
+            "cliffload_active",
+            "Users running (closed model) or requests in flight (open model)",
+            active.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            active,
+            tasks,
+        }
+    }
+
+    /// Adds one second's record.
+    pub fn add(&self, rec: &Recorded) {
+        for (task, row) in self.tasks.iter().zip(rec.table.tasks()) {
+            for outcome in Outcome::ALL {
+                let Some(h) = row.get(outcome) else { continue };
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        task: task.clone(),
+                        outcome: outcome.name(),
+                    })
+                    .inc_by(h.count());
+                if outcome.class() != OutcomeClass::Success {
+                    continue;
+                }
+                let hist = self
+                    .latency
+                    .get_or_create(&TaskLabels { task: task.clone() });
+                for v in h.inner().iter_recorded() {
+                    let seconds = v.value_iterated_to() as f64 / 1e6;
+                    for _ in 0..v.count_at_value() {
+                        hist.observe(seconds);
+                    }
+                }
+            }
+        }
+        self.active.set(i64::from(rec.active));
+    }
+
+    /// The metrics in the OpenMetrics text format.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Binds `addr` and serves `GET /metrics` from `exporter` until `stop`;
+/// the address bound.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    exporter: Arc<Exporter>,
+    stop: CancellationToken,
+) -> Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--prometheus: cannot bind {addr}"))?;
+    let bound = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let exporter = exporter.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    exporter.text(),
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use cliffload_metrics::TaskTable;
+
+    use super::*;
+
+    #[test]
+    fn a_seconds_record_becomes_counters_and_a_histogram_per_task() {
+        let e = Exporter::new("ping", "r1", vec!["a".into(), "b".into()]);
+        let mut table = TaskTable::new(2);
+        for _ in 0..3 {
+            table.record(0, Outcome::Ok, Duration::from_micros(300));
+        }
+        table.record(1, Outcome::Timeout, Duration::from_secs(1));
+        e.add(&Recorded {
+            table,
+            active: 4,
+            ..Recorded::default()
+        });
+        let text = e.text();
+        for line in [
+            r#"cliffload_requests_total{scenario="ping",run_id="r1",task="a",outcome="ok"} 3"#,
+            r#"cliffload_requests_total{scenario="ping",run_id="r1",task="b",outcome="timeout"} 1"#,
+            r#"cliffload_latency_seconds_count{scenario="ping",run_id="r1",task="a"} 3"#,
+            r#"cliffload_active{scenario="ping",run_id="r1"} 4"#,
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+        // Failures are counted, not put in the latency histogram.
+        assert!(
+            !text.contains(
+                r#"cliffload_latency_seconds_count{scenario="ping",run_id="r1",task="b"}"#
+            )
+        );
+    }
+}
