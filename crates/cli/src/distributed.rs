@@ -24,6 +24,7 @@ pub async fn run_distributed(
     target: &NatsAccess,
     dist: &DistributedArgs,
     embedded: bool,
+    exporter: Option<std::sync::Arc<crate::prometheus::Exporter>>,
     printer: &mut Printer,
     cancel: CancellationToken,
 ) -> Result<RunResult> {
@@ -32,7 +33,8 @@ pub async fn run_distributed(
             "--distributed: the workers cannot know the address of the nats-server this run starts; give --control-url (the server the workers wait on), or --nats-url of the system under test"
         );
     }
-    let options = coordinate_options(target, dist)?;
+    let mut options = coordinate_options(target, dist)?;
+    options.intervals = exporter.map(crate::load::feed);
     printer.note(&format!(
         "looking for {} worker(s) on {} (up to {} s) to run {} against {}: {}",
         options.workers,
@@ -82,6 +84,7 @@ fn coordinate_options(target: &NatsAccess, dist: &DistributedArgs) -> Result<Coo
             .map_err(|e| anyhow::anyhow!("--wait-workers: {e}"))?,
         token: dist.token.token()?,
         lead: LEAD,
+        intervals: None,
     })
 }
 

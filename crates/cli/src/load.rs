@@ -225,7 +225,7 @@ pub async fn load(
 }
 
 /// A channel whose records go into `exporter` (on this runtime, once a second).
-fn feed(
+pub fn feed(
     exporter: Arc<crate::prometheus::Exporter>,
 ) -> tokio::sync::mpsc::UnboundedSender<(u32, cliffload_engine::Recorded)> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, cliffload_engine::Recorded)>();

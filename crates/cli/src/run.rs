@@ -94,6 +94,7 @@ pub async fn run(
             &access,
             &args.dist,
             embedded.is_some(),
+            monitoring.exporter.clone(),
             &mut printer,
             cancel.clone(),
         )

@@ -43,6 +43,9 @@ pub struct CoordinateOptions {
     pub token: Option<String>,
     /// Between the start message and the start, so every worker has it in time.
     pub lead: Duration,
+    /// Receives each second's record merged over the workers, as it closes
+    /// (the metrics exporters).
+    pub intervals: Option<tokio::sync::mpsc::UnboundedSender<(u32, cliffload_engine::Recorded)>>,
 }
 
 /// What a distributed run measured: the merged output and each worker's part.
@@ -133,7 +136,7 @@ pub async fn coordinate(
         .publish(subjects.start(), start_msg)
         .await
         .map_err(|e| DistError::Control(e.to_string()))?;
-    let mut run = Collect::new(scenario, found.len(), start);
+    let mut run = Collect::new(scenario, found.len(), start, options.intervals.clone());
     run.collect(
         &client,
         &subjects,
@@ -308,14 +311,20 @@ struct Collect {
 }
 
 impl Collect {
-    fn new(scenario: &Scenario, workers: usize, start: Instant) -> Self {
+    fn new(
+        scenario: &Scenario,
+        workers: usize,
+        start: Instant,
+        sink: Option<tokio::sync::mpsc::UnboundedSender<(u32, cliffload_engine::Recorded)>>,
+    ) -> Self {
         Self {
             merger: Merger::new(
                 workers,
                 scenario.tasks.len(),
                 start,
                 scenario.arrival.is_some(),
-            ),
+            )
+            .with_sink(sink),
             planned: scenario.duration,
             start,
             heard: vec![start; workers],

@@ -520,3 +520,53 @@ async fn the_example_permissions_let_each_side_do_its_part_and_no_more() {
     assert_eq!(exits(&mut w).await, Some(0));
     stop.cancel();
 }
+
+/// The coordinator's --prometheus shows the figures merged over the workers
+/// while the run goes (issue 17: metrics must not break when distributed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinators_metrics_are_merged_over_the_workers() {
+    let env = Env::with_test_service().await;
+    let _workers: Vec<Child> = ["m1", "m2"]
+        .iter()
+        .map(|n| worker(&env, n, &["--exit-after-run"]))
+        .collect();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let out = env.out();
+    let out_s = out.to_str().expect("utf-8");
+    let addr = format!("127.0.0.1:{port}");
+    let coordinator = cliffload()
+        .args(coordinate(&env, out_s, &["--distributed", "2", "-d", "6s"]))
+        .args(["--prometheus", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn coordinator");
+    let url = format!("http://{addr}/metrics");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let scraped = loop {
+        let text = match reqwest::get(&url).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let ok: u64 = text
+            .lines()
+            .filter(|l| l.starts_with("cliffload_requests_total") && l.contains("outcome=\"ok\""))
+            .filter_map(|l| l.rsplit(" ").next()?.parse::<u64>().ok())
+            .sum();
+        if ok > 0 || tokio::time::Instant::now() > deadline {
+            break ok;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let o = tokio::time::timeout(Duration::from_secs(40), coordinator.wait_with_output())
+        .await
+        .expect("ends")
+        .expect("ran");
+    assert_eq!(o.status.code(), Some(0));
+    let r = read_result(&out);
+    let total = r["summary"]["successes"].as_u64().expect("successes");
+    assert!(scraped > 0 && scraped <= total, "{scraped} of {total}");
+}
