@@ -51,6 +51,21 @@ async fn a_real_prometheus_scrapes_the_requests_of_each_task() {
         .kill_on_drop(true)
         .spawn()
         .expect("prometheus starts");
+    // Prometheus ready (it takes a few seconds on a loaded machine) before
+    // the run, so it scrapes the run from its start.
+    let ready = format!("http://127.0.0.1:{web}/-/ready");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(&ready)
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "prometheus not ready in 30 s: {}",
+            std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let out = env.out();
     let o = tokio::time::timeout(
         Duration::from_secs(60),
@@ -61,7 +76,7 @@ async fn a_real_prometheus_scrapes_the_requests_of_each_task() {
                 "--nats-url",
                 env.url(),
                 "-d",
-                "6s",
+                "8s",
                 "--quiet",
             ])
             .args(["--prometheus", &format!("127.0.0.1:{metrics}")])
