@@ -9,7 +9,7 @@ use cliffload_dist::{CoordinateOptions, DistError, Distributed};
 use cliffload_engine::CancellationToken;
 use cliffload_nats::NatsAccess;
 use cliffload_report::distributed::{DistributedRun, WorkerRow};
-use cliffload_report::{OpenMeasures, PreflightRow, RunMeta, RunResult, Warning};
+use cliffload_report::{PreflightRow, RunMeta, RunResult};
 use cliffload_scenario::{Scenario, parse_duration};
 
 use crate::args::DistributedArgs;
@@ -113,24 +113,9 @@ fn meta<'a>(
         started_at: out.started_at,
         elapsed: out.elapsed,
         interrupted: out.interrupted,
-        warnings: d
-            .tolerated
-            .iter()
-            .map(|t| Warning::PreflightTolerated {
-                task: t.task.clone(),
-                subject: t.subject.clone(),
-                problem: t.problem.clone(),
-            })
-            .collect(),
+        warnings: crate::load::tolerated(&d.tolerated),
         generator_cpu: out.generator_cpu,
-        open: scenario.arrival.map(|_| OpenMeasures {
-            intended: out.intended.clone(),
-            never_sent_wait: out.never_sent_wait.clone(),
-            planned: out.planned,
-            sent: out.sent,
-            never_sent: out.never_sent,
-            late: out.late,
-        }),
+        open: crate::load::open_measures(scenario, out),
         errors: out.errors.clone(),
         connection_events: Vec::new(),
     }

@@ -185,7 +185,7 @@ pub async fn load(
     let origin = (Instant::now(), SystemTime::now());
     let mut sampler = start_sampler(monitoring, origin.0)?;
     let (preflight, url) = preflight(via, scenario, plan, &cancel).await?;
-    for w in tolerated(&preflight) {
+    for w in tolerated(&preflight.tolerated) {
         printer.note(&format!("warning: {w}"));
     }
     announce(printer, scenario, via);
@@ -381,9 +381,8 @@ async fn drive_via(
 }
 
 /// The smoke calls' problems that `--preflight warn` let through.
-fn tolerated(preflight: &cliffload_nats::Preflight) -> Vec<Warning> {
-    preflight
-        .tolerated
+pub fn tolerated(problems: &[cliffload_nats::Tolerated]) -> Vec<Warning> {
+    problems
         .iter()
         .map(|p| Warning::PreflightTolerated {
             task: p.task.clone(),
@@ -391,6 +390,18 @@ fn tolerated(preflight: &cliffload_nats::Preflight) -> Vec<Warning> {
             problem: p.problem.clone(),
         })
         .collect()
+}
+
+/// The open model's measurements of `out` (`None` for the closed model).
+pub fn open_measures(scenario: &Scenario, out: &RunOutput) -> Option<OpenMeasures> {
+    scenario.arrival.map(|_| OpenMeasures {
+        intended: out.intended.clone(),
+        never_sent_wait: out.never_sent_wait.clone(),
+        planned: out.planned,
+        sent: out.sent,
+        never_sent: out.never_sent,
+        late: out.late,
+    })
 }
 
 /// What the result is built from besides the counts.
@@ -402,7 +413,7 @@ fn run_meta<'a>(
     out: &RunOutput,
     events: &[cliffload_nats::ConnectionEvent],
 ) -> RunMeta<'a> {
-    let mut warnings = tolerated(&preflight);
+    let mut warnings = tolerated(&preflight.tolerated);
     if out.lost_workers > 0 {
         warnings.push(Warning::WorkersLost {
             count: out.lost_workers,
@@ -427,14 +438,7 @@ fn run_meta<'a>(
         interrupted: out.interrupted,
         warnings,
         generator_cpu: out.generator_cpu,
-        open: scenario.arrival.map(|_| OpenMeasures {
-            intended: out.intended.clone(),
-            never_sent_wait: out.never_sent_wait.clone(),
-            planned: out.planned,
-            sent: out.sent,
-            never_sent: out.never_sent,
-            late: out.late,
-        }),
+        open: open_measures(scenario, out),
         errors: out.errors.clone(),
         connection_events: events
             .iter()

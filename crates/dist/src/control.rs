@@ -13,6 +13,7 @@ use std::time::Duration;
 use cliffload_engine::Recorded;
 use cliffload_metrics::{ErrorLog, LatencyHistogram, TaskTable};
 use cliffload_nats::PreflightReport;
+pub use cliffload_nats::Tolerated;
 use cliffload_scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
@@ -156,17 +157,6 @@ impl From<&PreflightReport> for PreflightRow {
             latency_us: p.latency.as_micros() as u64,
         }
     }
-}
-
-/// A smoke call's problem that `--preflight warn` let through.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Tolerated {
-    /// Task name.
-    pub task: String,
-    /// Its subject.
-    pub subject: String,
-    /// What went wrong.
-    pub problem: String,
 }
 
 /// Coordinator → workers: start at this wall-clock instant.

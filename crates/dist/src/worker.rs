@@ -325,16 +325,7 @@ fn ready_reply(options: &WorkerOptions, prepared: &Prepared) -> AssignReply {
         name: options.name.clone(),
         threads: options.threads.max(1),
         preflight: prepared.preflight.reports.iter().map(Into::into).collect(),
-        tolerated: prepared
-            .preflight
-            .tolerated
-            .iter()
-            .map(|p| control::Tolerated {
-                task: p.task.clone(),
-                subject: p.subject.clone(),
-                problem: p.problem.clone(),
-            })
-            .collect(),
+        tolerated: prepared.preflight.tolerated.clone(),
     }
 }
 

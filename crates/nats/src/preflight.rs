@@ -25,8 +25,9 @@ pub struct PreflightReport {
     pub latency: Duration,
 }
 
-/// A smoke call's problem that `--preflight warn` let through.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A smoke call's problem that `--preflight warn` let through (also sent
+/// by a distributed worker to its coordinator).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tolerated {
     /// Task name.
     pub task: String,

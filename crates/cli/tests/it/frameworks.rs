@@ -39,8 +39,13 @@ async fn run_compares_the_listed_frameworks_and_says_which_could_not_run() {
     let env = Env::with_test_service().await;
     let stop = tokio_util::sync::CancellationToken::new();
     let http = http_test_service(stop.clone()).await;
+    // A loopback port nothing listens on: bound, then let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
     let cfg = env.scenario(&format!(
-        "{SMALL_POOLS}comparison_frameworks:\n  rust_http: {{enabled: true, endpoint: \"{http}\", scenarios: [ping]}}\n  gone: {{enabled: true, endpoint: \"http://127.0.0.1:1\", scenarios: [ping]}}\n  off: {{enabled: false, broker_url: \"redis://127.0.0.1:1\", scenarios: [ping]}}\n  elsewhere: {{enabled: true, endpoint: \"http://127.0.0.1:1\", scenarios: [baseline]}}\n"
+        "{SMALL_POOLS}comparison_frameworks:\n  rust_http: {{enabled: true, endpoint: \"{http}\", scenarios: [ping]}}\n  gone: {{enabled: true, endpoint: \"http://127.0.0.1:{closed}\", scenarios: [ping]}}\n  off: {{enabled: false, broker_url: \"redis://127.0.0.1:{closed}\", scenarios: [ping]}}\n  elsewhere: {{enabled: true, endpoint: \"http://127.0.0.1:{closed}\", scenarios: [baseline]}}\n"
     ));
     let o = env
         .run_file("ping", &cfg, &["-d", "10s", "--requests", "300"])
@@ -65,7 +70,7 @@ async fn run_compares_the_listed_frameworks_and_says_which_could_not_run() {
     assert_eq!(rust["tasks"].as_array().map(Vec::len), Some(3));
     let gone = row(&r, "gone")["skipped"].as_str().expect("skipped");
     assert!(
-        gone.contains("not reachable at http://127.0.0.1:1"),
+        gone.contains(&format!("not reachable at http://127.0.0.1:{closed}")),
         "{gone}"
     );
     let off = row(&r, "off")["skipped"].as_str().expect("skipped");
