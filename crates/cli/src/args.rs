@@ -421,6 +421,30 @@ pub struct RunArgs {
     )]
     pub celery_queue: String,
 
+    #[command(flatten)]
+    pub observe: ObserveArgs,
+}
+
+/// What watches the run as it goes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ObserveArgs {
+    /// A live web page of the run at http://ADDR/ (default 127.0.0.1 and a
+    /// free port, printed at start): throughput, latency, users, errors,
+    /// processes and checks each second, and a Stop button. Give the
+    /// address with `=`: --dashboard=127.0.0.1:8089.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "127.0.0.1:0"
+    )]
+    pub dashboard: Option<std::net::SocketAddr>,
+
+    /// Keep the dashboard up after the run (with its final result) until Ctrl-C.
+    #[arg(long, requires = "dashboard")]
+    pub keep_dashboard: bool,
+
     /// Serve the run's metrics for Prometheus at http://ADDR/metrics
     /// (e.g. 127.0.0.1:9464; port 0 picks a free one, printed at start):
     /// requests per task and outcome, a latency histogram per task, users or
@@ -467,6 +491,9 @@ pub struct SuiteArgs {
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub observe: ObserveArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -24,7 +24,7 @@ pub async fn run_distributed(
     target: &NatsAccess,
     dist: &DistributedArgs,
     embedded: bool,
-    exporter: Option<std::sync::Arc<crate::prometheus::Exporter>>,
+    monitoring: &crate::load::Monitoring,
     printer: &mut Printer,
     cancel: CancellationToken,
 ) -> Result<RunResult> {
@@ -34,7 +34,7 @@ pub async fn run_distributed(
         );
     }
     let mut options = coordinate_options(target, dist)?;
-    options.intervals = exporter.map(crate::load::feed);
+    options.intervals = monitoring.feed(scenario);
     printer.note(&format!(
         "looking for {} worker(s) on {} (up to {} s) to run {} against {}: {}",
         options.workers,

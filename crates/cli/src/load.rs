@@ -30,8 +30,8 @@ pub struct Monitoring {
     pub max_increase_mib: Option<f64>,
     /// nats-server's monitoring endpoint (`http://HOST:PORT`), read before and after the load.
     pub nats_monitor_url: Option<String>,
-    /// `--prometheus`: fed each second's record.
-    pub exporter: Option<Arc<crate::prometheus::Exporter>>,
+    /// `--dashboard`, `--prometheus`: fed each second's record.
+    pub observers: Option<Arc<crate::observe::Observers>>,
 }
 
 impl Monitoring {
@@ -78,7 +78,7 @@ impl Monitoring {
                 .and_then(Embedded::monitor_url)
                 .or(settings.nats_monitoring_url.as_deref())
                 .map(str::to_owned),
-            exporter: None,
+            observers: None,
         }
     }
 }
@@ -192,7 +192,7 @@ pub async fn load(
     let options = RunOptions {
         workers,
         abort: Some(crate::signals::abort()),
-        intervals: monitoring.exporter.clone().map(feed),
+        intervals: monitoring.feed(scenario),
         ..RunOptions::default()
     };
     let varz_before = match &monitoring.nats_monitor_url {
@@ -224,19 +224,6 @@ pub async fn load(
     Ok(result)
 }
 
-/// A channel whose records go into `exporter` (on this runtime, once a second).
-pub fn feed(
-    exporter: Arc<crate::prometheus::Exporter>,
-) -> tokio::sync::mpsc::UnboundedSender<(u32, cliffload_engine::Recorded)> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, cliffload_engine::Recorded)>();
-    tokio::spawn(async move {
-        while let Some((_, rec)) = rx.recv().await {
-            exporter.add(&rec);
-        }
-    });
-    tx
-}
-
 /// The sampler of the watched processes, with its first sample; a
 /// `--monitor-pid` that names no process stops the run here.
 fn start_sampler(monitoring: &Monitoring, origin: Instant) -> Result<Sampler> {
@@ -249,6 +236,18 @@ fn start_sampler(monitoring: &Monitoring, origin: Instant) -> Result<Sampler> {
         );
     }
     Ok(sampler)
+}
+
+impl Monitoring {
+    /// Where one load of `scenario` sends its records, when anything watches.
+    pub fn feed(
+        &self,
+        scenario: &Scenario,
+    ) -> Option<tokio::sync::mpsc::UnboundedSender<(u32, cliffload_engine::Recorded)>> {
+        self.observers
+            .as_ref()?
+            .feed(scenario, &self.watched, self.max_increase_mib)
+    }
 }
 
 /// The NATS target of each task, in plan order.

@@ -7,11 +7,13 @@
 mod args;
 mod baseline;
 mod child;
+mod dashboard;
 mod distributed;
 mod embedded;
 mod frameworks;
 mod k8s;
 mod load;
+mod observe;
 mod progress;
 mod prometheus;
 mod report;

@@ -7,7 +7,7 @@
 //! `cliffload_requests_total{task, outcome}`,
 //! `cliffload_latency_seconds{task}` (a histogram of successful requests,
 //! buckets from 50 µs doubling to 26 s) and `cliffload_active`, each with
-//! the run's `scenario` and `run_id` labels.
+//! the `scenario` label (a suite runs several) and the run's `run_id`.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -25,13 +25,20 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
+    scenario: String,
     task: String,
     outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabels {
+    scenario: String,
     task: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScenarioLabels {
+    scenario: String,
 }
 
 /// Latency buckets: 50 µs, 100 µs, … 26 s (seconds, as Prometheus wants).
@@ -45,24 +52,19 @@ pub struct Exporter {
     registry: Registry,
     requests: Family<RequestLabels, Counter<u64, AtomicU64>>,
     latency: Family<TaskLabels, Histogram, fn() -> Histogram>,
-    active: Gauge,
-    tasks: Vec<String>,
+    active: Family<ScenarioLabels, Gauge>,
 }
 
 impl Exporter {
-    /// Metrics for a run of `scenario` with `tasks` (plan order).
-    pub fn new(scenario: &str, run_id: &str, tasks: Vec<String>) -> Self {
+    /// Metrics for the run `run_id` (one scenario, or a suite's).
+    pub fn new(run_id: &str) -> Self {
         let mut registry = Registry::with_labels(
-            [
-                (Cow::Borrowed("scenario"), Cow::Owned(scenario.to_owned())),
-                (Cow::Borrowed("run_id"), Cow::Owned(run_id.to_owned())),
-            ]
-            .into_iter(),
+            [(Cow::Borrowed("run_id"), Cow::Owned(run_id.to_owned()))].into_iter(),
         );
         let requests = Family::<RequestLabels, Counter<u64, AtomicU64>>::default();
         let latency =
             Family::<TaskLabels, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
-        let active = Gauge::default();
+        let active = Family::<ScenarioLabels, Gauge>::default();
         registry.register(
             "cliffload_requests",
             "Requests completed, per task and outcome",
@@ -83,17 +85,17 @@ impl Exporter {
             requests,
             latency,
             active,
-            tasks,
         }
     }
 
-    /// Adds one second's record.
-    pub fn add(&self, rec: &Recorded) {
-        for (task, row) in self.tasks.iter().zip(rec.table.tasks()) {
+    /// Adds one second's record of `scenario`, whose tasks are `tasks` (plan order).
+    pub fn add(&self, scenario: &str, tasks: &[String], rec: &Recorded) {
+        for (task, row) in tasks.iter().zip(rec.table.tasks()) {
             for outcome in Outcome::ALL {
                 let Some(h) = row.get(outcome) else { continue };
                 self.requests
                     .get_or_create(&RequestLabels {
+                        scenario: scenario.to_owned(),
                         task: task.clone(),
                         outcome: outcome.name(),
                     })
@@ -101,9 +103,10 @@ impl Exporter {
                 if outcome.class() != OutcomeClass::Success {
                     continue;
                 }
-                let hist = self
-                    .latency
-                    .get_or_create(&TaskLabels { task: task.clone() });
+                let hist = self.latency.get_or_create(&TaskLabels {
+                    scenario: scenario.to_owned(),
+                    task: task.clone(),
+                });
                 for v in h.inner().iter_recorded() {
                     let seconds = v.value_iterated_to() as f64 / 1e6;
                     for _ in 0..v.count_at_value() {
@@ -112,7 +115,11 @@ impl Exporter {
                 }
             }
         }
-        self.active.set(i64::from(rec.active));
+        self.active
+            .get_or_create(&ScenarioLabels {
+                scenario: scenario.to_owned(),
+            })
+            .set(i64::from(rec.active));
     }
 
     /// The metrics in the OpenMetrics text format.
@@ -167,30 +174,34 @@ mod tests {
 
     #[test]
     fn a_seconds_record_becomes_counters_and_a_histogram_per_task() {
-        let e = Exporter::new("ping", "r1", vec!["a".into(), "b".into()]);
+        let e = Exporter::new("r1");
         let mut table = TaskTable::new(2);
         for _ in 0..3 {
             table.record(0, Outcome::Ok, Duration::from_micros(300));
         }
         table.record(1, Outcome::Timeout, Duration::from_secs(1));
-        e.add(&Recorded {
-            table,
-            active: 4,
-            ..Recorded::default()
-        });
+        e.add(
+            "ping",
+            &["a".into(), "b".into()],
+            &Recorded {
+                table,
+                active: 4,
+                ..Recorded::default()
+            },
+        );
         let text = e.text();
         for line in [
-            r#"cliffload_requests_total{scenario="ping",run_id="r1",task="a",outcome="ok"} 3"#,
-            r#"cliffload_requests_total{scenario="ping",run_id="r1",task="b",outcome="timeout"} 1"#,
-            r#"cliffload_latency_seconds_count{scenario="ping",run_id="r1",task="a"} 3"#,
-            r#"cliffload_active{scenario="ping",run_id="r1"} 4"#,
+            r#"cliffload_requests_total{run_id="r1",scenario="ping",task="a",outcome="ok"} 3"#,
+            r#"cliffload_requests_total{run_id="r1",scenario="ping",task="b",outcome="timeout"} 1"#,
+            r#"cliffload_latency_seconds_count{run_id="r1",scenario="ping",task="a"} 3"#,
+            r#"cliffload_active{run_id="r1",scenario="ping"} 4"#,
         ] {
             assert!(text.contains(line), "{line} missing in\n{text}");
         }
         // Failures are counted, not put in the latency histogram.
         assert!(
             !text.contains(
-                r#"cliffload_latency_seconds_count{scenario="ping",run_id="r1",task="b"}"#
+                r#"cliffload_latency_seconds_count{run_id="r1",scenario="ping",task="b"}"#
             )
         );
     }

@@ -55,22 +55,11 @@ pub async fn run(
         ));
     }
     let mut monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &settings);
-    let metrics_stop = CancellationToken::new();
-    let _stop_metrics = metrics_stop.clone().drop_guard();
-    if let Some(addr) = args.prometheus {
-        let tasks = scenario.tasks.iter().map(|t| t.name.clone()).collect();
-        let run_id = uuid::Uuid::new_v4().simple().to_string();
-        let exporter = Arc::new(crate::prometheus::Exporter::new(
-            &scenario.name,
-            &run_id,
-            tasks,
-        ));
-        let bound = crate::prometheus::serve(addr, exporter.clone(), metrics_stop.clone()).await?;
-        printer.note(&format!(
-            "metrics for Prometheus at http://{bound}/metrics (run_id {run_id})"
-        ));
-        monitoring.exporter = Some(exporter);
-    }
+    let observers = Arc::new(
+        crate::observe::Observers::start(&args.observe, &scenario.name, &cancel, &mut printer)
+            .await?,
+    );
+    monitoring.observers = Some(observers.clone());
     let outcome = if let Some(url) = &args.celery_url {
         printer.note(&format!(
             "over Celery: broker {url}, queue {}",
@@ -94,7 +83,7 @@ pub async fn run(
             &access,
             &args.dist,
             embedded.is_some(),
-            monitoring.exporter.clone(),
+            &monitoring,
             &mut printer,
             cancel.clone(),
         )
@@ -131,7 +120,9 @@ pub async fn run(
         result.interrupted |= cancel.is_cancelled();
     }
     compare_with_baseline(&mut result, baseline, &settings);
+    observers.finish(&result);
     report(&args, &result, color.stdout_style())?;
+    observers.close(&cancel, &mut printer).await;
     Ok(if result.interrupted {
         exit::INTERRUPTED
     } else if result.verdict.passed() {

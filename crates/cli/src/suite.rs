@@ -98,7 +98,18 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         embedded.is_some(),
         &dir,
     );
-    let monitoring = Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &file.settings);
+    let mut monitoring =
+        Monitoring::new(embedded.as_ref(), &args.target.monitor_pid, &file.settings);
+    let observers = std::sync::Arc::new(
+        crate::observe::Observers::start(
+            &args.observe,
+            &format!("suite {mode}"),
+            &cancel,
+            &mut printer,
+        )
+        .await?,
+    );
+    monitoring.observers = Some(observers.clone());
     let mut runs = Runs::new(
         &dir,
         &file.settings,
@@ -122,6 +133,9 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
             cancel.clone(),
         )
         .await;
+        if let Ok(r) = &outcome {
+            observers.finish(r);
+        }
         runs.record(scenario, outcome, baseline.take(), &mut printer)?;
     }
     if let Some(e) = embedded {
@@ -143,6 +157,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
             dir.join("index.html").display()
         );
     }
+    observers.close(&cancel, &mut printer).await;
     Ok(exit_code(&summary, &cancel))
 }
 

@@ -17,7 +17,7 @@ use crate::worker::{INTERVAL, Recorded};
 
 /// Merges interval records of several sources (numbered from 0): an
 /// interval closes once every source has reported it or finished.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Merger {
     start: Instant,
     /// When the last worker to finish finished.
@@ -37,6 +37,8 @@ pub struct Merger {
     /// Successful requests' latency since the start (Locust's "Total" columns).
     cumulative: LatencyHistogram,
     intervals: Vec<IntervalStats>,
+    /// The failure and refusal messages so far (bounded).
+    errors: ErrorLog,
     /// The table of the last interval closed: a short last remainder merges
     /// into it exactly (histograms, not summaries).
     previous: TaskTable,
@@ -65,6 +67,7 @@ impl Merger {
             counts: OutcomeCounts::default(),
             cumulative: LatencyHistogram::new(),
             intervals: Vec::new(),
+            errors: ErrorLog::default(),
             previous: TaskTable::new(tasks),
             sink: None,
         }
@@ -144,6 +147,7 @@ impl Merger {
         self.cumulative
             .merge(&rec.table.merged(|o| o.class() == OutcomeClass::Success));
         self.counts.add(&rec.table.counts());
+        self.errors.merge(&rec.errors);
         // Workers send the interval they end in with their last message, so
         // it closes only once every worker has finished.
         let last = self.running() == 0 && self.pending.is_empty();
@@ -198,7 +202,16 @@ impl Merger {
         }
     }
 
-    /// The run's output (`interrupted` left false for the caller).
+    /// The output so far, as if the run had ended `elapsed` after its start
+    /// with the intervals closed until now (a live view; `self` goes on).
+    pub fn snapshot(&self, started_at: SystemTime, elapsed: Duration, workers: usize) -> RunOutput {
+        let mut now = self.clone();
+        now.sink = None;
+        now.pending.clear();
+        now.end = self.start + elapsed;
+        now.into_output(started_at, workers, None)
+    }
+
     /// The run's output (`interrupted` left false for the caller): every
     /// interval still open closed, as if every source had finished.
     pub fn into_output(
@@ -224,7 +237,7 @@ impl Merger {
             sent,
             never_sent: self.never_sent,
             never_sent_wait: self.never_sent_wait,
-            errors: ErrorLog::default(),
+            errors: self.errors,
             generator_cpu,
         }
     }

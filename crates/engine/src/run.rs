@@ -348,7 +348,6 @@ impl Aggregation<'_> {
         let mut merger = Merger::new(workers, plan.tasks.len(), start, plan.arrival.is_some())
             .with_sink(options.intervals.clone());
         let mut cpu = Some(Duration::ZERO);
-        let mut errors = ErrorLog::default();
         while merger.running() > 0 {
             let Some((w, msg)) = rx.recv().await else {
                 break;
@@ -359,9 +358,7 @@ impl Aggregation<'_> {
                     at,
                     cpu: worker_cpu,
                     tail,
-                    errors: worker_errors,
                 } => {
-                    errors.merge(&worker_errors);
                     for (index, table) in tail {
                         merger.add(w, index, table);
                     }
@@ -383,7 +380,6 @@ impl Aggregation<'_> {
             });
         }
         let mut out = merger.into_output(started_at, workers, cpu);
-        out.errors = errors;
         out.interrupted = cancel.is_cancelled() && out.elapsed < plan.duration;
         Ok(out)
     }

@@ -43,8 +43,6 @@ pub(crate) enum Msg {
         at: Instant,
         cpu: Option<Duration>,
         tail: Vec<(u32, Recorded)>,
-        /// The text of this worker's failures and refusals, for the whole run.
-        errors: ErrorLog,
     },
     /// The worker stopped without finishing (a panic): its last interval is lost.
     Lost,
@@ -85,6 +83,10 @@ pub struct Recorded {
     pub never_sent_wait: Option<LatencyHistogram>,
     /// See [`cliffload_metrics::IntervalStats::active`].
     pub active: u32,
+    /// The text of the failures and refusals recorded since the last
+    /// interval was sent (bounded; empty on a clean run, so it costs nothing).
+    #[serde(default, skip_serializing_if = "ErrorLog::is_empty")]
+    pub errors: ErrorLog,
 }
 
 impl Recorded {
@@ -109,6 +111,7 @@ impl Recorded {
                 .merge(w);
         }
         self.active += other.active;
+        self.errors.merge(&other.errors);
     }
 }
 
@@ -146,8 +149,8 @@ struct Recorder {
     active: u32,
     /// The gauge at the end of the last interval sent.
     carry: u32,
-    /// Failure and refusal messages of the whole run (bounded; only
-    /// non-successes with a detail reach it, so the hot path skips it).
+    /// Failure and refusal messages since the last interval sent (bounded;
+    /// only non-successes with a detail reach it, so the hot path skips it).
     errors: ErrorLog,
 }
 
@@ -214,6 +217,9 @@ impl Recorder {
             // The open model's peak includes what was still in flight from before.
             rec.active = if self.open { peak.max(self.carry) } else { end };
             self.carry = end;
+            // The messages go out with the next interval sent, whichever
+            // second they were recorded in: a live error table, not a series.
+            rec.errors = self.errors.take();
             send(self.first, rec);
             self.first += 1;
         }
@@ -369,20 +375,12 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     ticker.abort();
     watcher.abort();
     let at = Instant::now();
-    let (tail, errors) = {
-        let mut r = ctx.recorder.borrow_mut();
-        (r.close_all(at), r.errors.take())
-    };
+    let tail = ctx.recorder.borrow_mut().close_all(at);
     let cpu = thread_cpu_time()
         .zip(cpu_at_start)
         .map(|(end, start)| end.saturating_sub(start));
     guard.armed = false;
-    send(Msg::Done {
-        at,
-        cpu,
-        tail,
-        errors,
-    });
+    send(Msg::Done { at, cpu, tail });
 }
 
 /// Waits until every user has finished, or until `abort`: then the users

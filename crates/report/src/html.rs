@@ -22,6 +22,21 @@ pub use crate::escape::markup as escape;
 /// Renders the whole report.
 pub fn render(r: &RunResult) -> String {
     let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cliffload · {}</title>\n<style>{}</style></head><body>\n",
+        escape(&r.scenario),
+        STYLE
+    );
+    out.push_str(&body(r));
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The report inside `<body>`: what the live dashboard shows each second
+/// (of the run so far) and the file shows at the end.
+pub fn body(r: &RunResult) -> String {
+    let mut out = String::new();
     head(&mut out, r);
     verdict_table(&mut out, r);
     for w in &r.warnings {
@@ -48,19 +63,17 @@ pub fn render(r: &RunResult) -> String {
         frameworks_section(&mut out, &r.frameworks);
     }
     ratio_table(&mut out, r);
-    out.push_str("</body></html>\n");
     out
 }
 
-/// The document's head, the title and the verdict with the run in one line.
+/// The report's stylesheet, for a page that shows [`body`].
+pub fn style() -> &'static str {
+    STYLE
+}
+
+/// The title, and the verdict with the run in one line.
 fn head(out: &mut String, r: &RunResult) {
     let s = &r.summary;
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cliffload · {}</title>\n<style>{}</style></head><body>\n",
-        escape(&r.scenario),
-        STYLE
-    );
     let status = r.verdict.status();
     let verdict_class = check_class(status);
     let _ = write!(

@@ -153,6 +153,14 @@ pub async fn signal_and_wait(
         .code()
 }
 
+/// A loopback port free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// The cliffload binary under test.
 pub fn cliffload() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cliffload"));

@@ -4,6 +4,7 @@
 mod harness;
 
 mod comparison;
+mod dashboard;
 mod distributed;
 mod examples;
 mod failures;

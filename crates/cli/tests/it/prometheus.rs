@@ -6,14 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Env, cliffload, read_result};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use crate::harness::{Env, cliffload, free_port, read_result};
 
 /// Prometheus's binary: on PATH or where Debian's package puts it.
 fn prometheus_binary() -> String {

@@ -320,3 +320,49 @@ async fn a_gated_run_starts_on_the_go_and_hands_over_every_second() {
     assert_eq!(total, out.totals.counts().total());
     assert!(total > 0);
 }
+
+/// The live dashboard (issue 17): the failure messages travel with the
+/// seconds' records as they close, and add up to the run's error log.
+#[tokio::test(start_paused = true)]
+async fn failure_messages_travel_with_each_seconds_record() {
+    use cliffload_engine::Recorded;
+    use cliffload_engine::mock::{MockConnector, Script};
+    let (sink, mut records) = tokio::sync::mpsc::unbounded_channel::<(u32, Recorded)>();
+    let mock = MockConnector::new(vec![Script {
+        latency: Duration::from_millis(10),
+        outcomes: vec![Outcome::Ok, Outcome::Timeout],
+    }]);
+    let options = RunOptions {
+        intervals: Some(sink),
+        ..RunOptions::workers(0)
+    };
+    let out = run(
+        Arc::new(plan(
+            "    users: 2\n    duration: 3s\n    tasks:\n      - {name: a, subject: x.y}\n",
+        )),
+        Arc::new(mock),
+        options,
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect("runs");
+    let mut seen = cliffload_metrics::ErrorLog::default();
+    let mut with_messages = 0;
+    while let Ok((_, rec)) = records.try_recv() {
+        with_messages += usize::from(!rec.errors.is_empty());
+        seen.merge(&rec.errors);
+    }
+    assert!(
+        with_messages >= 3,
+        "messages arrive each second, not at the end"
+    );
+    let timeouts = seen.messages(0, Outcome::Timeout);
+    assert_eq!(timeouts.len(), 1, "one message, ids masked: {timeouts:?}");
+    assert_eq!(
+        timeouts[0].count,
+        out.totals.counts().get(Outcome::Timeout),
+        "every timeout's message"
+    );
+    assert_eq!(seen, out.errors, "the run's log is the seconds' logs added");
+}

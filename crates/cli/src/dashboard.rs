@@ -1,0 +1,377 @@
+//! `--dashboard[=ADDR]`: a live page of the run, served on loopback.
+//!
+//! `GET /` is the page; `GET /events` is a Server-Sent Events stream with
+//! one `update` a second: the counts so far and the report of the run so
+//! far (the HTML report's own body, charts as server-rendered SVG, every
+//! string escaped by the report), then the final result with its verdict.
+//! `POST /stop` (with the header `X-Cliffload-Stop`, which a cross-site form
+//! cannot send) ends the run like Ctrl-C: in-flight requests finish and the
+//! results are written. The page is self-contained: no CDN, no external URL.
+//!
+//! The dashboard reads each second's merged record (the same stream as the
+//! Prometheus exporter), never per-request state, and renders only while a
+//! page is watching.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse};
+use cliffload_engine::{CancellationToken, INTERVAL, Merger, Recorded};
+use cliffload_monitor::{Sampler, Watched};
+use cliffload_report::{RunMeta, RunResult, Warning};
+use cliffload_scenario::Scenario;
+use futures_util::Stream;
+use tokio::sync::watch;
+
+/// The header `POST /stop` must carry.
+pub const STOP_HEADER: &str = "x-cliffload-stop";
+
+/// The page's shell; `{{TITLE}}` and `{{STYLE}}` are filled in.
+const PAGE: &str = include_str!("dashboard.html");
+
+/// The dashboard server and the latest update it shows.
+#[derive(Debug)]
+pub struct Dashboard {
+    latest: watch::Sender<Arc<String>>,
+    seq: AtomicU64,
+    /// Which load the page shows: a load's updates that arrive after it
+    /// has finished (its last second, rendered late) must not cover the
+    /// final result. Held while an update is sent.
+    epoch: Mutex<u64>,
+    addr: SocketAddr,
+    title: String,
+}
+
+/// Where the run stands, as the page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Starting (services, preflight) or between two scenarios of a suite.
+    Waiting,
+    Running,
+    Passed,
+    Failed,
+    Interrupted,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
+            State::Running => "running",
+            State::Passed => "passed",
+            State::Failed => "failed",
+            State::Interrupted => "interrupted",
+        }
+    }
+
+    /// The state of a finished run.
+    pub fn of(r: &RunResult) -> Self {
+        if r.interrupted {
+            State::Interrupted
+        } else if r.verdict.passed() {
+            State::Passed
+        } else {
+            State::Failed
+        }
+    }
+}
+
+impl Dashboard {
+    /// Binds `addr` and serves the page until `shutdown`; `stop` is
+    /// cancelled by the page's Stop button. Returns the server's task too:
+    /// await it after `shutdown` so the last update reaches the page.
+    pub async fn start(
+        addr: SocketAddr,
+        title: &str,
+        stop: CancellationToken,
+        shutdown: CancellationToken,
+    ) -> Result<(Arc<Self>, tokio::task::JoinHandle<()>)> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--dashboard: cannot bind {addr}"))?;
+        let addr = listener.local_addr()?;
+        let (latest, _) = watch::channel(Arc::new(String::new()));
+        let dash = Arc::new(Self {
+            latest,
+            seq: AtomicU64::new(0),
+            epoch: Mutex::new(0),
+            addr,
+            title: title.to_owned(),
+        });
+        dash.publish(None, State::Waiting, title, None);
+        let app = routes(dash.clone(), stop, shutdown.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await;
+        });
+        Ok((dash, server))
+    }
+
+    /// The page's address.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// A page is watching.
+    fn watched(&self) -> bool {
+        self.latest.receiver_count() > 0
+    }
+
+    /// Sends an update: the state, the figures of `r` and its report; with
+    /// `Some(epoch)`, only while the page still shows that load; with `None`,
+    /// as the start of a new one. Returns the epoch of the page now.
+    fn publish(&self, epoch: Option<u64>, state: State, label: &str, r: Option<&RunResult>) -> u64 {
+        let body = match r {
+            Some(r) => serde_json::json!({
+                "seq": 0,
+                "state": state.name(),
+                "label": label,
+                "t_s": r.duration_s,
+                "requests": r.summary.requests,
+                "successes": r.summary.successes,
+                "failures": r.summary.failures,
+                "html": cliffload_report::html::body(r),
+            }),
+            None => serde_json::json!({
+                "seq": 0,
+                "state": state.name(),
+                "label": label,
+                "t_s": 0,
+                "requests": 0,
+                "successes": 0,
+                "failures": 0,
+                "html": "",
+            }),
+        };
+        let mut now = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
+        match epoch {
+            Some(e) if e != *now => return *now,
+            Some(_) => {}
+            None => *now += 1,
+        }
+        let mut body = body;
+        body["seq"] = (self.seq.fetch_add(1, Ordering::Relaxed) + 1).into();
+        self.latest.send_replace(Arc::new(body.to_string()));
+        *now
+    }
+
+    /// A scenario is about to run (preflight, then the load): the epoch
+    /// of its updates.
+    fn starting(&self, scenario: &str) -> u64 {
+        self.publish(None, State::Waiting, scenario, None)
+    }
+
+    /// The live view of one load of `scenario`: feed it each second's record.
+    pub fn live(
+        self: &Arc<Self>,
+        scenario: &Scenario,
+        watched: Vec<Watched>,
+        max_increase_mib: Option<f64>,
+    ) -> Live {
+        let origin = std::time::Instant::now();
+        Live {
+            epoch: self.starting(&scenario.name),
+            dash: self.clone(),
+            scenario: scenario.clone(),
+            merger: Merger::new(
+                1,
+                scenario.tasks.len(),
+                origin.into(),
+                scenario.arrival.is_some(),
+            ),
+            sampler: Sampler::new(watched, origin).ok(),
+            max_increase_mib,
+            started_at: SystemTime::now(),
+        }
+    }
+
+    /// The run's final result and verdict.
+    pub fn finish(&self, r: &RunResult) {
+        self.publish(None, State::of(r), &r.scenario, Some(r));
+    }
+}
+
+/// One load as it goes.
+#[derive(Debug)]
+pub struct Live {
+    dash: Arc<Dashboard>,
+    /// The page's epoch for this load.
+    epoch: u64,
+    scenario: Scenario,
+    merger: Merger,
+    sampler: Option<Sampler>,
+    max_increase_mib: Option<f64>,
+    started_at: SystemTime,
+}
+
+impl Live {
+    /// Adds second `index`'s record; when a page is watching, sends it the
+    /// report of the run so far.
+    pub fn add(&mut self, index: u32, rec: Recorded) {
+        if index == 0 {
+            // The load started one interval before its first record closed.
+            self.started_at = SystemTime::now()
+                .checked_sub(INTERVAL)
+                .unwrap_or(self.started_at);
+            if let Some(s) = &mut self.sampler {
+                let now = std::time::Instant::now();
+                s.set_origin(now.checked_sub(INTERVAL).unwrap_or(now));
+            }
+        }
+        self.merger.add(0, index, rec);
+        self.merger.close_complete(|_, _| {});
+        if let Some(s) = &mut self.sampler {
+            s.sample();
+        }
+        if !self.dash.watched() {
+            return;
+        }
+        let r = self.so_far(INTERVAL * (index + 1));
+        self.dash.publish(
+            Some(self.epoch),
+            State::Running,
+            &self.scenario.name,
+            Some(&r),
+        );
+    }
+
+    /// The result of the run so far, `elapsed` after its start, with the
+    /// checks as they stand.
+    fn so_far(&self, elapsed: Duration) -> RunResult {
+        let out = self.merger.snapshot(self.started_at, elapsed, 1);
+        let meta = RunMeta {
+            scenario: &self.scenario,
+            nats_url: String::new(),
+            embedded: false,
+            workers: 1,
+            preflight: Vec::new(),
+            started_at: self.started_at,
+            elapsed,
+            interrupted: false,
+            warnings: Vec::new(),
+            generator_cpu: None,
+            open: crate::load::open_measures(&self.scenario, &out),
+            errors: out.errors.clone(),
+            connection_events: Vec::new(),
+        };
+        let mut r = RunResult::build(meta, &out.totals, &out.intervals);
+        // Users still ramping up are not users that never started.
+        r.warnings
+            .retain(|w| !matches!(w, Warning::UsersNeverStarted { .. }));
+        if let Some(s) = &self.sampler {
+            cliffload_report::processes::apply(
+                &mut r,
+                INTERVAL.as_secs_f64(),
+                s.series().to_vec(),
+                None,
+                self.max_increase_mib,
+            );
+        }
+        r
+    }
+}
+
+fn routes(
+    dash: Arc<Dashboard>,
+    stop: CancellationToken,
+    shutdown: CancellationToken,
+) -> axum::Router {
+    let page = page(&dash.title);
+    let events = dash.clone();
+    axum::Router::new()
+        .route("/", axum::routing::get(move || async move { Html(page) }))
+        .route(
+            "/events",
+            axum::routing::get(move || {
+                let stream = updates(events.latest.subscribe(), shutdown.clone());
+                async move { Sse::new(stream).keep_alive(KeepAlive::default()) }
+            }),
+        )
+        .route(
+            "/stop",
+            axum::routing::post(move |headers: HeaderMap| async move { stop_run(&headers, &stop) }),
+        )
+}
+
+/// The page, with its title and the report's stylesheet.
+fn page(title: &str) -> String {
+    PAGE.replace("{{STYLE}}", cliffload_report::html::style())
+        .replace("{{TITLE}}", &cliffload_report::html::escape(title))
+}
+
+/// The latest update, then each new one, until `shutdown` (after the last
+/// update sent before it).
+fn updates(
+    rx: watch::Receiver<Arc<String>>,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(
+        (rx, shutdown, true),
+        |(mut rx, shutdown, first)| async move {
+            if !first {
+                tokio::select! {
+                    biased;
+                    changed = rx.changed() => changed.ok()?,
+                    () = shutdown.cancelled() => return None,
+                }
+            }
+            let data = rx.borrow_and_update().clone();
+            let event = Event::default().event("update").data(data.as_str());
+            Some((Ok(event), (rx, shutdown, false)))
+        },
+    )
+}
+
+/// `POST /stop`: ends the run like Ctrl-C.
+fn stop_run(headers: &HeaderMap, stop: &CancellationToken) -> impl IntoResponse + use<> {
+    if !headers.contains_key(STOP_HEADER) {
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("POST /stop needs the header {STOP_HEADER}: the page's Stop button sends it\n"),
+        );
+    }
+    if !stop.is_cancelled() {
+        eprintln!("\nstopped from the dashboard: finishing in-flight requests and writing results");
+        stop.cancel();
+    }
+    (
+        StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "stopping: in-flight requests finish, then the results are written\n".to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_escapes_its_title_and_names_no_external_url() {
+        let p = page("<img src=x onerror=alert(1)>");
+        assert!(p.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(!p.contains("<img"));
+        assert!(!p.contains("{{"), "every placeholder filled");
+        assert!(!p.contains("http://") && !p.contains("https://"));
+    }
+
+    #[test]
+    fn stop_needs_the_header_a_cross_site_form_cannot_send() {
+        let stop = CancellationToken::new();
+        let refused = stop_run(&HeaderMap::new(), &stop).into_response();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(!stop.is_cancelled());
+        let mut headers = HeaderMap::new();
+        headers.insert(STOP_HEADER, "1".parse().expect("header value"));
+        let accepted = stop_run(&headers, &stop).into_response();
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+        assert!(stop.is_cancelled());
+    }
+}

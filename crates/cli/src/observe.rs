@@ -1,0 +1,132 @@
+//! What watches a run as it goes: `--dashboard`, `--prometheus`, `--otlp`.
+//!
+//! Each reads the per-second merged records the engine hands over
+//! (`RunOptions::intervals`), on this runtime, never per-request state.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use cliffload_engine::{CancellationToken, Recorded};
+use cliffload_monitor::Watched;
+use cliffload_report::RunResult;
+use cliffload_scenario::Scenario;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::args::ObserveArgs;
+use crate::dashboard::Dashboard;
+use crate::progress::Printer;
+use crate::prometheus::Exporter;
+
+/// How long the last dashboard update may take to reach the page.
+const LAST_UPDATE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The run's observers (none, when no flag asked for one).
+#[derive(Debug, Default)]
+pub struct Observers {
+    exporter: Option<Arc<Exporter>>,
+    dashboard: Option<Arc<Dashboard>>,
+    /// Ends the servers.
+    shutdown: CancellationToken,
+    dashboard_server: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    keep_dashboard: bool,
+}
+
+impl Observers {
+    /// Starts what `args` asks for; `title` names the run (a scenario, or
+    /// a suite); the dashboard's Stop button cancels `cancel`.
+    pub async fn start(
+        args: &ObserveArgs,
+        title: &str,
+        cancel: &CancellationToken,
+        printer: &mut Printer,
+    ) -> Result<Self> {
+        let mut o = Self::default();
+        o.keep_dashboard = args.keep_dashboard;
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        if let Some(addr) = args.prometheus {
+            let exporter = Arc::new(Exporter::new(&run_id));
+            let bound =
+                crate::prometheus::serve(addr, exporter.clone(), o.shutdown.clone()).await?;
+            printer.note(&format!(
+                "metrics for Prometheus at http://{bound}/metrics (run_id {run_id})"
+            ));
+            o.exporter = Some(exporter);
+        }
+        if let Some(addr) = args.dashboard {
+            let (dash, server) =
+                Dashboard::start(addr, title, cancel.clone(), o.shutdown.clone()).await?;
+            printer.note(&format!("live dashboard at {}", dash.url()));
+            o.dashboard = Some(dash);
+            o.dashboard_server = std::sync::Mutex::new(Some(server));
+        }
+        Ok(o)
+    }
+
+    /// The channel for one load of `scenario`'s records, when anything
+    /// watches; `watched` and `max_increase_mib` are the dashboard's
+    /// process charts and memory check.
+    pub fn feed(
+        &self,
+        scenario: &Scenario,
+        watched: &[Watched],
+        max_increase_mib: Option<f64>,
+    ) -> Option<UnboundedSender<(u32, Recorded)>> {
+        if self.exporter.is_none() && self.dashboard.is_none() {
+            return None;
+        }
+        let exporter = self.exporter.clone();
+        let mut live = self
+            .dashboard
+            .as_ref()
+            .map(|d| d.live(scenario, watched.to_vec(), max_increase_mib));
+        let name = scenario.name.clone();
+        let tasks: Vec<String> = scenario.tasks.iter().map(|t| t.name.clone()).collect();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, Recorded)>();
+        tokio::spawn(async move {
+            while let Some((index, rec)) = rx.recv().await {
+                if let Some(e) = &exporter {
+                    e.add(&name, &tasks, &rec);
+                }
+                if let Some(l) = &mut live {
+                    l.add(index, rec);
+                }
+            }
+        });
+        Some(tx)
+    }
+
+    /// A run's final result (for the dashboard's verdict).
+    pub fn finish(&self, r: &RunResult) {
+        if let Some(d) = &self.dashboard {
+            d.finish(r);
+        }
+    }
+
+    /// Ends the observers: with `--keep-dashboard`, only after Ctrl-C (or
+    /// the second one, when the first ended the run).
+    pub async fn close(&self, cancel: &CancellationToken, printer: &mut Printer) {
+        if let (Some(d), true) = (&self.dashboard, self.keep_dashboard) {
+            printer.note(&format!(
+                "the dashboard stays up at {}: Ctrl-C to exit",
+                d.url()
+            ));
+            if cancel.is_cancelled() {
+                crate::signals::abort().cancelled().await;
+            } else {
+                cancel.cancelled().await;
+            }
+        }
+        self.shutdown.cancel();
+        let server = self.dashboard_server.lock().ok().and_then(|mut s| s.take());
+        if let Some(server) = server {
+            let _ = tokio::time::timeout(LAST_UPDATE, server).await;
+        }
+    }
+}
+
+impl Drop for Observers {
+    /// The servers end with their observers, on every path out (an error too).
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

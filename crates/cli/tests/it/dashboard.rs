@@ -1,0 +1,239 @@
+// --dashboard (issue 17): the live page and its event stream over HTTP during
+// a real run, its Stop button, and the page drawn by a headless Chromium.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::harness::{Env, cliffload, free_port, read_result};
+
+/// Starts `cliffload run ping` against `env` with the dashboard on a free
+/// port (`duration`, results in OUT); the child and the page's base URL,
+/// once cliffload has printed it (20 s at most).
+async fn run_with_dashboard(
+    env: &Env,
+    duration: &str,
+    out: &std::path::Path,
+) -> (tokio::process::Child, String) {
+    let port = free_port();
+    let mut child = cliffload()
+        .args(["run", "ping", "--nats-url", env.url(), "-d", duration])
+        .arg(format!("--dashboard=127.0.0.1:{port}"))
+        .args(["--out", out.to_str().expect("utf-8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let url = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.split("live dashboard at ").nth(1) {
+                return url.trim().to_owned();
+            }
+        }
+        panic!("cliffload exited without printing the dashboard's address");
+    })
+    .await
+    .expect("the dashboard's address in 20 s");
+    assert_eq!(url, format!("http://127.0.0.1:{port}/"));
+    // Keep reading stderr so cliffload never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+/// The `update` events of an SSE stream, read as they arrive.
+struct Updates {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Updates {
+    async fn open(url: &str) -> Self {
+        let response = reqwest::get(format!("{url}events")).await.expect("events");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "an event stream"
+        );
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next update, or `None` when the stream ended (10 s at most).
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                if !event.lines().any(|l| l == "event: update") {
+                    continue; // a keep-alive comment
+                }
+                let data = event
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data: "))
+                    .expect("data");
+                return Some(serde_json::from_str(data).expect("JSON"));
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
+                .await
+                .expect("an event within 10 s")
+                .expect("the stream reads");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk?));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_rises_each_second_and_the_stop_button_ends_the_run_with_results() {
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let (mut child, url) = run_with_dashboard(&env, "60s", &out).await;
+
+    let page = reqwest::get(&url)
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("<title>cliffload live · ping</title>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"stop\""), "a Stop button");
+    for external in ["src=\"http", "href=\"http", "url(http", "//cdn"] {
+        assert!(!page.contains(external), "self-contained: {external}");
+    }
+
+    // One update a second, with the counts rising, each with the report so far.
+    let mut updates = Updates::open(&url).await;
+    let mut running = Vec::new();
+    while running.len() < 3 {
+        let u = updates.next().await.expect("the stream goes on");
+        if u["state"] == "running" {
+            running.push(u);
+        }
+    }
+    for pair in running.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert!(b["requests"].as_u64() > a["requests"].as_u64(), "{a} → {b}");
+        assert!(b["t_s"].as_f64() > a["t_s"].as_f64());
+        assert!(b["seq"].as_u64() > a["seq"].as_u64());
+    }
+    let html = running[2]["html"].as_str().expect("html");
+    assert!(html.matches("<svg").count() >= 4, "charts in the update");
+    assert!(
+        html.contains("requests_completed"),
+        "the checks as they stand"
+    );
+
+    // A cross-site form cannot stop the run: the header is required.
+    let client = reqwest::Client::new();
+    let refused = client
+        .post(format!("{url}stop"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(refused.status(), 403);
+    let u = updates.next().await.expect("still running");
+    assert_eq!(u["state"], "running", "{u}");
+
+    let stop = client
+        .post(format!("{url}stop"))
+        .header("X-Cliffload-Stop", "1")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(stop.status(), 202);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the run ends after Stop")
+        .expect("exit status");
+    assert_eq!(status.code(), Some(130), "Stop is Ctrl-C");
+    let r = read_result(&out);
+    assert_eq!(r["interrupted"], true);
+    // The page got the final result, with the counts of result.json.
+    let mut last = None;
+    while let Some(u) = updates.next().await {
+        last = Some(u);
+    }
+    let last = last.expect("a final update");
+    assert_eq!(last["state"], "interrupted", "{last}");
+    assert_eq!(last["requests"], r["summary"]["requests"]);
+    assert_eq!(last["failures"], r["summary"]["failures"]);
+}
+
+/// Chromium: Debian's package, on PATH or where it installs it.
+fn chromium() -> &'static str {
+    for p in ["/usr/bin/chromium", "/usr/local/bin/chromium"] {
+        if std::path::Path::new(p).exists() {
+            return p;
+        }
+    }
+    panic!("chromium is not installed: apt-get install chromium (.ci/run does)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headless_chromium_draws_the_live_charts_with_no_console_errors() {
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let (mut child, url) = run_with_dashboard(&env, "5s", &out).await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    // --dump-dom after the virtual time budget: the page holds its event
+    // stream open until the final update, so the DOM is the page's last view.
+    let browser = tokio::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(&url)
+        .kill_on_drop(true)
+        .output();
+    let browser = tokio::time::timeout(Duration::from_secs(60), browser)
+        .await
+        .expect("chromium ends in 60 s")
+        .expect("chromium runs");
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the run ends")
+        .expect("exit status");
+    assert_eq!(status.code(), Some(0));
+    let dom = String::from_utf8_lossy(&browser.stdout);
+    let log = String::from_utf8_lossy(&browser.stderr);
+    let attr = |name: &str| -> Option<u64> {
+        let at = dom.find(&format!("{name}=\""))? + name.len() + 2;
+        dom[at..].split('"').next()?.parse().ok()
+    };
+    assert!(
+        attr("data-live-updates") >= Some(1),
+        "the page drew at least one second of the run live: {}",
+        &dom[..dom.len().min(600)]
+    );
+    assert!(dom.contains("data-state=\"passed\""), "the final verdict");
+    let r = read_result(&out);
+    assert_eq!(attr("data-requests"), r["summary"]["requests"].as_u64());
+    // The report's charts, drawn: SVG with lines in them.
+    let report = &dom[dom.find("id=\"report\"").expect("the report")..];
+    assert!(report.matches("<svg").count() >= 4, "charts");
+    assert!(report.matches("<polyline").count() >= 4, "lines with data");
+    assert!(
+        dom.contains("<pre id=\"js-errors\"></pre>"),
+        "no script error"
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+}
