@@ -35,10 +35,21 @@ pub const STOP_HEADER: &str = "x-cliffload-stop";
 /// The page's shell; `{{TITLE}}` and `{{STYLE}}` are filled in.
 const PAGE: &str = include_str!("dashboard.html");
 
+/// One update of the page.
+#[derive(Debug, Default)]
+struct Update {
+    /// What the event stream sends: the figures and `html`.
+    json: String,
+    /// The report so far (empty before the first second).
+    html: String,
+    state: &'static str,
+    label: String,
+}
+
 /// The dashboard server and the latest update it shows.
 #[derive(Debug)]
 pub struct Dashboard {
-    latest: watch::Sender<Arc<String>>,
+    latest: watch::Sender<Arc<Update>>,
     seq: AtomicU64,
     /// Which load the page shows: a load's updates that arrive after it
     /// has finished (its last second, rendered late) must not cover the
@@ -96,7 +107,7 @@ impl Dashboard {
             .await
             .with_context(|| format!("--dashboard: cannot bind {addr}"))?;
         let addr = listener.local_addr()?;
-        let (latest, _) = watch::channel(Arc::new(String::new()));
+        let (latest, _) = watch::channel(Arc::new(Update::default()));
         let dash = Arc::new(Self {
             latest,
             seq: AtomicU64::new(0),
@@ -119,16 +130,16 @@ impl Dashboard {
         format!("http://{}/", self.addr)
     }
 
-    /// A page is watching.
-    fn watched(&self) -> bool {
-        self.latest.receiver_count() > 0
-    }
-
     /// Sends an update: the state, the figures of `r` and its report; with
     /// `Some(epoch)`, only while the page still shows that load; with `None`,
     /// as the start of a new one. Returns the epoch of the page now.
     fn publish(&self, epoch: Option<u64>, state: State, label: &str, r: Option<&RunResult>) -> u64 {
-        let body = match r {
+        let html = match (r, state) {
+            (None, _) => String::new(),
+            (Some(r), State::Running) => cliffload_report::html::live_body(r),
+            (Some(r), _) => cliffload_report::html::body(r),
+        };
+        let mut body = match r {
             Some(r) => serde_json::json!({
                 "seq": 0,
                 "state": state.name(),
@@ -137,7 +148,7 @@ impl Dashboard {
                 "requests": r.summary.requests,
                 "successes": r.summary.successes,
                 "failures": r.summary.failures,
-                "html": cliffload_report::html::body(r),
+                "html": html,
             }),
             None => serde_json::json!({
                 "seq": 0,
@@ -156,9 +167,14 @@ impl Dashboard {
             Some(_) => {}
             None => *now += 1,
         }
-        let mut body = body;
         body["seq"] = (self.seq.fetch_add(1, Ordering::Relaxed) + 1).into();
-        self.latest.send_replace(Arc::new(body.to_string()));
+        body["watchers"] = self.latest.receiver_count().into();
+        self.latest.send_replace(Arc::new(Update {
+            json: body.to_string(),
+            html,
+            state: state.name(),
+            label: label.to_owned(),
+        }));
         *now
     }
 
@@ -212,8 +228,8 @@ pub struct Live {
 }
 
 impl Live {
-    /// Adds second `index`'s record; when a page is watching, sends it the
-    /// report of the run so far.
+    /// Adds second `index`'s record and sends the page the report of the
+    /// run so far (a few milliseconds of rendering, once a second).
     pub fn add(&mut self, index: u32, rec: Recorded) {
         if index == 0 {
             // The load started one interval before its first record closed.
@@ -229,9 +245,6 @@ impl Live {
         self.merger.close_complete(|_, _| {});
         if let Some(s) = &mut self.sampler {
             s.sample();
-        }
-        if !self.dash.watched() {
-            return;
         }
         let r = self.so_far(INTERVAL * (index + 1));
         self.dash.publish(
@@ -283,14 +296,20 @@ fn routes(
     stop: CancellationToken,
     shutdown: CancellationToken,
 ) -> axum::Router {
-    let page = page(&dash.title);
-    let events = dash.clone();
+    let shown = dash.clone();
     axum::Router::new()
-        .route("/", axum::routing::get(move || async move { Html(page) }))
+        .route(
+            "/",
+            axum::routing::get(move || {
+                let latest = shown.latest.borrow().clone();
+                let title = shown.title.clone();
+                async move { Html(page(&title, &latest)) }
+            }),
+        )
         .route(
             "/events",
             axum::routing::get(move || {
-                let stream = updates(events.latest.subscribe(), shutdown.clone());
+                let stream = updates(dash.latest.subscribe(), shutdown.clone());
                 async move { Sse::new(stream).keep_alive(KeepAlive::default()) }
             }),
         )
@@ -300,16 +319,31 @@ fn routes(
         )
 }
 
-/// The page, with its title and the report's stylesheet.
-fn page(title: &str) -> String {
+/// The page as of `latest`, with the report's stylesheet: the report so
+/// far is in it, so it shows the run before its first event arrives.
+fn page(title: &str, latest: &Update) -> String {
+    let escape = cliffload_report::html::escape;
+    let report = if latest.html.is_empty() {
+        "<p>Waiting for the first second of the load…</p>"
+    } else {
+        &latest.html
+    };
+    let label = if latest.label.is_empty() {
+        title
+    } else {
+        &latest.label
+    };
     PAGE.replace("{{STYLE}}", cliffload_report::html::style())
-        .replace("{{TITLE}}", &cliffload_report::html::escape(title))
+        .replace("{{TITLE}}", &escape(title))
+        .replace("{{LABEL}}", &escape(label))
+        .replace("{{STATE}}", latest.state)
+        .replace("{{REPORT}}", report)
 }
 
 /// The latest update, then each new one, until `shutdown` (after the last
 /// update sent before it).
 fn updates(
-    rx: watch::Receiver<Arc<String>>,
+    rx: watch::Receiver<Arc<Update>>,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     futures_util::stream::unfold(
@@ -322,8 +356,8 @@ fn updates(
                     () = shutdown.cancelled() => return None,
                 }
             }
-            let data = rx.borrow_and_update().clone();
-            let event = Event::default().event("update").data(data.as_str());
+            let update = rx.borrow_and_update().clone();
+            let event = Event::default().event("update").data(update.json.as_str());
             Some((Ok(event), (rx, shutdown, false)))
         },
     )
@@ -355,7 +389,7 @@ mod tests {
 
     #[test]
     fn the_page_escapes_its_title_and_names_no_external_url() {
-        let p = page("<img src=x onerror=alert(1)>");
+        let p = page("<img src=x onerror=alert(1)>", &Update::default());
         assert!(p.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(!p.contains("<img"));
         assert!(!p.contains("{{"), "every placeholder filled");

@@ -33,11 +33,20 @@ pub fn render(r: &RunResult) -> String {
     out
 }
 
-/// The report inside `<body>`: what the live dashboard shows each second
-/// (of the run so far) and the file shows at the end.
+/// The report inside `<body>`, of a finished run.
 pub fn body(r: &RunResult) -> String {
+    body_of(r, false)
+}
+
+/// The report inside `<body>` of a run still going (the live dashboard's,
+/// each second): the verdict line says the checks are as they stand.
+pub fn live_body(r: &RunResult) -> String {
+    body_of(r, true)
+}
+
+fn body_of(r: &RunResult, live: bool) -> String {
     let mut out = String::new();
-    head(&mut out, r);
+    head(&mut out, r, live);
     verdict_table(&mut out, r);
     for w in &r.warnings {
         let _ = writeln!(out, "<p class=\"warning\">⚠ {}</p>", escape(&w.to_string()));
@@ -72,22 +81,36 @@ pub fn style() -> &'static str {
 }
 
 /// The title, and the verdict with the run in one line.
-fn head(out: &mut String, r: &RunResult) {
+fn head(out: &mut String, r: &RunResult, live: bool) {
     let s = &r.summary;
     let status = r.verdict.status();
     let verdict_class = check_class(status);
+    let verdict = if live {
+        format!(
+            "RUNNING: {:.0} of {:.0} s · the checks so far: {}",
+            r.duration_s,
+            r.planned_duration_s,
+            status.word().to_lowercase()
+        )
+    } else {
+        status.word().to_owned()
+    };
+    let target = if r.target.nats_url.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", escape(&r.target.nats_url))
+    };
     let _ = write!(
         out,
-        "<h1>cliffload · {}</h1>\n<p class=\"verdict {verdict_class}\">{}</p>\n<p>{} requests in {:.1} s · {:.1} successful req/s · failure rate {} · {} · seed {} · {} · started {}</p>\n",
+        "<h1>cliffload · {}</h1>\n<p class=\"verdict {verdict_class}\">{}</p>\n<p>{} requests in {:.1} s · {:.1} successful req/s · failure rate {} · {} · seed {}{target} · started {}</p>\n",
         escape(&r.scenario),
-        status.word(),
+        verdict,
         s.requests,
         r.duration_s,
         s.success_rps,
         crate::verdict::percent(s.failure_percent),
         escape(&r.load.describe()),
         r.seed,
-        escape(&r.target.nats_url),
         escape(&r.started_at)
     );
 }
