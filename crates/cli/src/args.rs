@@ -425,6 +425,13 @@ pub struct RunArgs {
     pub observe: ObserveArgs,
 }
 
+/// `--otlp`: a URL OTLP/HTTP can push to.
+fn otlp_url(s: &str) -> Result<String, String> {
+    crate::otlp::endpoint(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| format!("{e:#}"))
+}
+
 /// What watches the run as it goes.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ObserveArgs {
@@ -451,6 +458,12 @@ pub struct ObserveArgs {
     /// requests in flight, labelled with the scenario and a run id.
     #[arg(long, value_name = "ADDR")]
     pub prometheus: Option<std::net::SocketAddr>,
+
+    /// Push the run's metrics as OpenTelemetry over OTLP/HTTP (protobuf) to
+    /// URL every second, and at the end: a collector's address
+    /// (http://HOST:4318, /v1/metrics is added) or a full metrics URL.
+    #[arg(long, value_name = "URL", value_parser = otlp_url)]
+    pub otlp: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,6 +14,7 @@ mod frameworks;
 mod k8s;
 mod load;
 mod observe;
+mod otlp;
 mod progress;
 mod prometheus;
 mod report;

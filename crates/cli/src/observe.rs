@@ -14,20 +14,26 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::args::ObserveArgs;
 use crate::dashboard::Dashboard;
+use crate::otlp::Otlp;
 use crate::progress::Printer;
 use crate::prometheus::Exporter;
 
-/// How long the last dashboard update may take to reach the page.
+/// How long the last records may take to reach the observers, and the
+/// last dashboard update the page.
 const LAST_UPDATE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The run's observers (none, when no flag asked for one).
 #[derive(Debug, Default)]
 pub struct Observers {
     exporter: Option<Arc<Exporter>>,
+    otlp: Option<Arc<Otlp>>,
     dashboard: Option<Arc<Dashboard>>,
     /// Ends the servers.
     shutdown: CancellationToken,
     dashboard_server: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The tasks that hand each load's records to the observers: each ends
+    /// once its load has ended and its last record is in.
+    feeds: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     keep_dashboard: bool,
 }
 
@@ -52,6 +58,14 @@ impl Observers {
             ));
             o.exporter = Some(exporter);
         }
+        if let Some(url) = &args.otlp {
+            let otlp = Otlp::start(url, &run_id)?;
+            printer.note(&format!(
+                "metrics pushed over OTLP to {} every second (run_id {run_id})",
+                otlp.endpoint()
+            ));
+            o.otlp = Some(Arc::new(otlp));
+        }
         if let Some(addr) = args.dashboard {
             let (dash, server) =
                 Dashboard::start(addr, title, cancel.clone(), o.shutdown.clone()).await?;
@@ -71,10 +85,11 @@ impl Observers {
         watched: &[Watched],
         max_increase_mib: Option<f64>,
     ) -> Option<UnboundedSender<(u32, Recorded)>> {
-        if self.exporter.is_none() && self.dashboard.is_none() {
+        if self.exporter.is_none() && self.otlp.is_none() && self.dashboard.is_none() {
             return None;
         }
         let exporter = self.exporter.clone();
+        let otlp = self.otlp.clone();
         let mut live = self
             .dashboard
             .as_ref()
@@ -82,16 +97,22 @@ impl Observers {
         let name = scenario.name.clone();
         let tasks: Vec<String> = scenario.tasks.iter().map(|t| t.name.clone()).collect();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, Recorded)>();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Some((index, rec)) = rx.recv().await {
                 if let Some(e) = &exporter {
                     e.add(&name, &tasks, &rec);
+                }
+                if let Some(o) = &otlp {
+                    o.add(&name, &tasks, &rec);
                 }
                 if let Some(l) = &mut live {
                     l.add(index, rec);
                 }
             }
         });
+        if let Ok(mut feeds) = self.feeds.lock() {
+            feeds.push(task);
+        }
         Some(tx)
     }
 
@@ -115,6 +136,20 @@ impl Observers {
             } else {
                 cancel.cancelled().await;
             }
+        }
+        // Every record in before the last push.
+        let feeds = self
+            .feeds
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default();
+        for f in feeds {
+            let _ = tokio::time::timeout(LAST_UPDATE, f).await;
+        }
+        if let Some(o) = &self.otlp
+            && let Err(e) = o.shutdown().await
+        {
+            printer.note(&format!("warning: {e:#}"));
         }
         self.shutdown.cancel();
         let server = self.dashboard_server.lock().ok().and_then(|mut s| s.take());

@@ -12,6 +12,7 @@ mod faults;
 mod frameworks;
 mod interrupt;
 mod monitor;
+mod otlp;
 mod ping;
 mod preflight;
 mod prometheus;
