@@ -42,6 +42,8 @@ pub struct Merger {
     /// The table of the last interval closed: a short last remainder merges
     /// into it exactly (histograms, not summaries).
     previous: TaskTable,
+    /// Open model: the intended-time table of the last interval closed.
+    previous_intended: TaskTable,
     /// Where each closed interval's merged record goes, as it closes.
     sink: Option<mpsc::UnboundedSender<(u32, Recorded)>>,
 }
@@ -69,6 +71,7 @@ impl Merger {
             intervals: Vec::new(),
             errors: ErrorLog::default(),
             previous: TaskTable::new(tasks),
+            previous_intended: TaskTable::new(tasks),
             sink: None,
         }
     }
@@ -167,7 +170,10 @@ impl Merger {
         {
             let mut table = std::mem::take(&mut self.previous);
             table.merge(&rec.table);
+            let mut intended = std::mem::take(&mut self.previous_intended);
+            intended.merge(&rec.intended);
             let mut stats = IntervalStats::from_table(prev.index, &table);
+            stats.intended_success_latency = self.open.then(|| success_summary(&intended));
             stats.length = prev.length + length;
             // Open: the most in flight over both; closed: users at the end.
             stats.active = if self.open {
@@ -183,7 +189,9 @@ impl Merger {
         stats.length = length;
         stats.active = rec.active;
         stats.total_success_latency = self.cumulative.summary();
+        stats.intended_success_latency = self.open.then(|| success_summary(&rec.intended));
         self.previous = rec.table;
+        self.previous_intended = rec.intended;
         self.intervals.push(stats.clone());
         Some(stats)
     }
@@ -199,6 +207,7 @@ impl Merger {
             };
             self.intervals.push(empty);
             self.previous = TaskTable::default();
+            self.previous_intended = TaskTable::default();
         }
     }
 
@@ -241,6 +250,13 @@ impl Merger {
             generator_cpu,
         }
     }
+}
+
+/// The latency of the successful requests of `table`.
+fn success_summary(table: &TaskTable) -> cliffload_metrics::LatencySummary {
+    table
+        .merged(|o| o.class() == OutcomeClass::Success)
+        .summary()
 }
 
 #[cfg(test)]
@@ -296,5 +312,43 @@ mod tests {
         assert_eq!(only.active, 7, "closed model: users at the end");
         assert_eq!((out.planned, out.sent, out.never_sent), (33, 33, 0));
         assert_eq!(out.elapsed, Duration::from_millis(1300));
+    }
+
+    /// Open model: each second has the successes' latency from their
+    /// intended send time (the dashboard's and the report's chart), a short
+    /// last remainder merged in exactly; the closed model has none.
+    #[test]
+    fn the_open_model_keeps_each_seconds_latency_from_the_intended_send_time() {
+        let open_rec = |n: u64, late_ms: u64| {
+            let mut r = rec(n, 1);
+            r.intended = TaskTable::new(1);
+            for _ in 0..n {
+                r.intended
+                    .record(0, Outcome::Ok, Duration::from_millis(late_ms));
+            }
+            r
+        };
+        let start = Instant::now();
+        let mut m = Merger::new(1, 1, start, true);
+        m.add(0, 0, open_rec(4, 50));
+        m.add(0, 1, open_rec(2, 200));
+        m.finish(0, start + Duration::from_millis(1100), false);
+        let out = m.clone().into_output(SystemTime::now(), 1, None);
+        assert_eq!(out.intervals.len(), 1, "the 0.1 s remainder joins second 0");
+        let intended = out.intervals[0]
+            .intended_success_latency
+            .expect("open model");
+        assert_eq!(intended.count, 6);
+        assert!(intended.max >= 199_000, "{intended:?}");
+        assert_eq!(
+            out.intervals[0].success_latency.max / 1000,
+            1,
+            "from the send: 1 ms"
+        );
+
+        let mut closed = Merger::new(1, 1, start, false);
+        closed.add(0, 0, rec(3, 1));
+        let out = closed.into_output(SystemTime::now(), 1, None);
+        assert_eq!(out.intervals[0].intended_success_latency, None);
     }
 }

@@ -155,6 +155,10 @@ pub struct IntervalStats {
     /// Latency over the successful requests from the start of the run
     /// through this interval (filled in by whoever keeps the run's totals).
     pub total_success_latency: LatencySummary,
+    /// Open model: the successful requests' latency from their intended
+    /// send time (filled in by whoever has the intended times; `None` in
+    /// the closed model).
+    pub intended_success_latency: Option<LatencySummary>,
 }
 
 impl IntervalStats {
@@ -171,6 +175,7 @@ impl IntervalStats {
                 .merged(|o| o.class() == OutcomeClass::Success)
                 .summary(),
             total_success_latency: LatencySummary::default(),
+            intended_success_latency: None,
         }
     }
 }

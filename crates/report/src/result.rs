@@ -342,6 +342,10 @@ pub struct IntervalRow {
     /// older results).
     #[serde(default)]
     pub active: u32,
+    /// Open model: the successful requests' latency from their intended
+    /// send time (what the checks judge), absent in the closed model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_latency_us: Option<LatencyUs>,
 }
 
 /// What the caller knows about the run, beside the measurements.
@@ -558,6 +562,7 @@ fn interval_rows(intervals: &[IntervalStats], secs: f64) -> Vec<IntervalRow> {
                 latency_us: i.success_latency,
                 total_latency_us: i.total_success_latency,
                 active: i.active,
+                intended_latency_us: i.intended_success_latency,
             }
         })
         .collect()
