@@ -380,3 +380,35 @@ async fn every_refusal_keeps_its_exact_envelope() {
     }
     insta::assert_snapshot!("order_service_replies", out);
 }
+
+/// The snapshot above holds only if the fast way takes nothing but requests
+/// it answers as the `Value` way would: here is what it takes.
+#[tokio::test]
+async fn only_well_formed_json_kwargs_take_the_typed_way() {
+    use cliffload_services::cliffracer::Handler;
+    use cliffload_services::kwargs::RawKwargs;
+    let svc = OrderService::new(OrderConfig {
+        latency: LatencyProfile::None,
+        ..OrderConfig::default()
+    });
+    let typed: Vec<&str> = cases()
+        .iter()
+        .filter(|c| {
+            RawKwargs::json_object(c.codec, &c.body)
+                .and_then(|raw| svc.call_typed(c.method, raw))
+                .is_some()
+        })
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        typed,
+        [
+            "valid order",
+            "rule violations on well-typed fields",
+            "escaped kwarg name",
+            "batch: empty list",
+            "analytics: empty list",
+            "echo: valid",
+        ]
+    );
+}
