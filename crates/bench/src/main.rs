@@ -8,8 +8,13 @@
 //! median latency with their ratios. CPU is the on-CPU time of the threads
 //! that generate load (from `/proc/thread-self/schedstat`), measured the same
 //! way in both.
+//!
+//! `order` measures the reference service's `process_order`; `cliffracer`
+//! puts it side by side with the real Cliffracer 1.0.0 serving the same
+//! contract.
 
 mod bare;
+mod cliffracer;
 mod compare;
 mod order;
 mod responder;
@@ -36,6 +41,8 @@ enum Cmd {
     Responder(responder::Args),
     /// process_order throughput of the reference service (latency profile none).
     Order(order::Args),
+    /// process_order: the reference service vs the real Cliffracer 1.0.0, rounds interleaved.
+    Cliffracer(cliffracer::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +51,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bare(a) => bare::run(a),
         Cmd::Responder(a) => responder::run(a),
         Cmd::Order(a) => order::run(a),
+        Cmd::Cliffracer(a) => cliffracer::run(a),
     }
 }

@@ -31,7 +31,8 @@ pub struct Args {
     echo: bool,
 }
 
-struct Reaped(Child);
+/// A child process, killed and reaped when dropped.
+pub(crate) struct Reaped(pub(crate) Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
@@ -73,7 +74,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// `cliffload serve` with the order service only and no simulated I/O.
-fn start_service(cliffload: &Path, url: &str) -> Result<Reaped> {
+pub(crate) fn start_service(cliffload: &Path, url: &str) -> Result<Reaped> {
     let service = Command::new(cliffload)
         .args([
             "serve",
@@ -92,7 +93,7 @@ fn start_service(cliffload: &Path, url: &str) -> Result<Reaped> {
 }
 
 /// Waits until the service answers a `$SRV.PING`, at most 10 s.
-async fn wait_for_service(client: &async_nats::Client) -> Result<()> {
+pub(crate) async fn wait_for_service(client: &async_nats::Client) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while client
         .request("$SRV.PING.order_processing_service", "".into())
@@ -108,7 +109,7 @@ async fn wait_for_service(client: &async_nats::Client) -> Result<()> {
 }
 
 /// `size` valid orders of exactly `items` items, seeded by `items`.
-fn order_pool(items: usize, size: usize) -> Result<Vec<Bytes>> {
+pub(crate) fn order_pool(items: usize, size: usize) -> Result<Vec<Bytes>> {
     let mut g = Generator::new(&GenConfig::new(items as u64, jiff::Timestamp::now()));
     let spec = PoolSpec {
         model: ModelSpec::Order {
@@ -142,7 +143,9 @@ async fn measure(
     }
 }
 
-async fn blast(
+/// `method` called with `bodies` in turn by `concurrency` tasks for `seconds`:
+/// replies, accepted (`success: true`), refused, p50 in µs.
+pub(crate) async fn blast(
     client: &async_nats::Client,
     method: &str,
     bodies: &[Bytes],
@@ -166,7 +169,10 @@ async fn blast(
                     {
                         hist.record(sent.elapsed());
                         n += 1;
-                        if m.payload.starts_with(br#"{"success":true"#) {
+                        // Ours writes compact JSON, Python's json.dumps a space.
+                        if m.payload.starts_with(br#"{"success":true"#)
+                            || m.payload.starts_with(br#"{"success": true"#)
+                        {
                             ok += 1;
                         } else {
                             refused += 1;

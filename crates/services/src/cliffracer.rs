@@ -21,6 +21,8 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
+use crate::kwargs::RawKwargs;
+
 /// A method, for `describe`.
 #[derive(Debug, Clone, Copy)]
 pub struct Method {
@@ -54,7 +56,23 @@ pub trait Handler: Send + Sync + 'static {
     /// Its methods, for `describe` and unknown-method checks.
     fn methods(&self) -> &[Method];
     /// Runs `method` with its keyword arguments (`correlation_id` removed).
+    /// Every refusal of a request's shape is written here.
     fn call(&self, method: &str, args: Map<String, Value>) -> impl Future<Output = Reply> + Send;
+
+    /// The fast way: decodes `args` straight into `method`'s typed
+    /// arguments and returns the call to run, with the body's
+    /// `correlation_id` when it is a string. `None` (the default: no method
+    /// has a fast way) sends the request to [`Handler::call`]. Answer `None`
+    /// on any doubt (a decode error, a method without typed arguments): the
+    /// reply must be the one `call` would give.
+    fn call_typed(
+        &self,
+        method: &str,
+        args: RawKwargs<'_>,
+    ) -> Option<(impl Future<Output = Reply> + Send, Option<String>)> {
+        let _ = (method, args);
+        None::<(std::future::Ready<Reply>, Option<String>)>
+    }
 }
 
 /// How a service runs.
@@ -245,7 +263,10 @@ pub async fn handle<H: Handler>(
 
 /// The envelope answering `body` sent to `method`: decoding, the
 /// unknown-method check, argument shape, correlation id, the handler's reply.
-/// Shared by the NATS and HTTP front ends.
+/// Shared by the NATS and HTTP front ends. A body the handler can decode
+/// straight into typed arguments ([`Handler::call_typed`]) skips the rest:
+/// it is a known method's object of valid keyword arguments, so none of
+/// those checks could refuse it.
 pub async fn envelope_for<H: Handler>(
     handler: &H,
     method: &str,
@@ -257,6 +278,12 @@ pub async fn envelope_for<H: Handler>(
     let now = timestamp();
     if body.len() > max_request_bytes {
         return invalid(too_large(body.len(), max_request_bytes), now, header_corr);
+    }
+    if let Some((call, body_corr)) =
+        RawKwargs::json_object(codec, body).and_then(|raw| handler.call_typed(method, raw))
+    {
+        let corr = header_corr.or(body_corr).or_else(new_correlation_id);
+        return reply_envelope(call.await, method, timestamp(), corr);
     }
     let args = match decode(codec, body) {
         Ok(v) => v,

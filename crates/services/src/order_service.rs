@@ -17,11 +17,12 @@ use cliffload_payloads::{
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
-use crate::kwargs::{Kwargs, details};
+use crate::kwargs::{Kwargs, RawKwargs, details};
 
 /// Service name: subjects are `order_processing_service.rpc.*`.
 pub const NAME: &str = "order_processing_service";
@@ -155,6 +156,47 @@ fn unit(counter: &AtomicU64) -> f64 {
     (z ^ (z >> 31)) as f64 / u64::MAX as f64
 }
 
+/// A method's arguments once read, whichever way: straight from the body's
+/// bytes ([`Handler::call_typed`]) or out of the decoded map
+/// ([`Handler::call`]). Validation rules run on them after, either way.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per request, moved once into the call's future, which holds the order anyway: a Box would only add an allocation"
+)]
+enum Args {
+    Order(ComplexOrder),
+    Orders(Vec<ComplexOrder>),
+    Events(Vec<AnalyticsEvent>),
+    TestData(ValidationErrorTest),
+    Echo(String),
+}
+
+/// The keyword arguments of one method as decoded straight from the body,
+/// with `correlation_id`, which every request may carry. Any other key, a
+/// missing or repeated one, or a `correlation_id` that is not a string
+/// fails the decode: such a request goes the `Value` way, which answers it.
+macro_rules! kwargs_struct {
+    ($name:ident { $arg:ident: $ty:ty }) => {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $name {
+            $arg: $ty,
+            correlation_id: Option<String>,
+        }
+    };
+}
+
+kwargs_struct!(OrderKwargs {
+    order: ComplexOrder
+});
+kwargs_struct!(OrdersKwargs { orders: Vec<ComplexOrder> });
+kwargs_struct!(EventsKwargs { events: Vec<AnalyticsEvent> });
+kwargs_struct!(TestDataKwargs {
+    test_data: ValidationErrorTest
+});
+kwargs_struct!(EchoKwargs { message: String });
+
 /// Outcome of one order, for single and batch replies.
 enum OrderResult {
     Done(Value),
@@ -191,10 +233,19 @@ impl OrderService {
 
     /// Reads and validates one argument as a `T` (moving its strings out of the value).
     fn parse<T: DeserializeOwned + Validate>(&self, root: &str, value: Value) -> Result<T, Reply> {
+        self.checked(root, self.read(root, value)?)
+    }
+
+    /// Reads one argument as a `T` (moving its strings out of the value).
+    fn read<T: DeserializeOwned>(&self, root: &str, value: Value) -> Result<T, Reply> {
         let t0 = Instant::now();
         let parsed = parse_with::<T, _>(root, value);
         add(&self.timings.serialization_ns, t0.elapsed());
-        let t = parsed.map_err(|v| Reply::Invalid(details(&v)))?;
+        parsed.map_err(|v| Reply::Invalid(details(&v)))
+    }
+
+    /// `t` if it breaks no validation rule.
+    fn checked<T: Validate>(&self, root: &str, t: T) -> Result<T, Reply> {
         let t1 = Instant::now();
         let violations = t.validate(root, jiff::Timestamp::now());
         add(&self.timings.validation_ns, t1.elapsed());
@@ -202,6 +253,80 @@ impl OrderService {
             Ok(t)
         } else {
             Err(Reply::Invalid(details(&violations)))
+        }
+    }
+
+    /// The arguments of `method`, straight from the body's bytes, with the
+    /// body's correlation id; `None` for a method without typed arguments or
+    /// a body they cannot be read from.
+    fn args_from_body(&self, method: &str, raw: RawKwargs<'_>) -> Option<(Args, Option<String>)> {
+        let t0 = Instant::now();
+        let read = match method {
+            "process_order" => raw
+                .decode::<OrderKwargs>()
+                .map(|k| (Args::Order(k.order), k.correlation_id)),
+            "batch_process_orders" => raw
+                .decode::<OrdersKwargs>()
+                .map(|k| (Args::Orders(k.orders), k.correlation_id)),
+            "analytics_ingestion" => raw
+                .decode::<EventsKwargs>()
+                .map(|k| (Args::Events(k.events), k.correlation_id)),
+            "error_scenario_test" => raw
+                .decode::<TestDataKwargs>()
+                .map(|k| (Args::TestData(k.test_data), k.correlation_id)),
+            "echo" => raw
+                .decode::<EchoKwargs>()
+                .map(|k| (Args::Echo(k.message), k.correlation_id)),
+            // large_payload_processing reports the size of its argument as
+            // re-encoded JSON, which takes the Value; metrics takes nothing.
+            _ => None,
+        };
+        add(&self.timings.serialization_ns, t0.elapsed());
+        read
+    }
+
+    /// The arguments of `method` out of the decoded map: missing and extra
+    /// keys, lists over their limit (refused unread) and wrong types are
+    /// refused here, as pydantic would.
+    fn args_from_map(&self, method: &str, args: Map<String, Value>) -> Result<Args, Reply> {
+        Ok(match method {
+            "process_order" => Args::Order(self.read("order", take("order", args)?)?),
+            "batch_process_orders" => {
+                let orders = take("orders", args)?;
+                let n = orders.as_array().map_or(0, Vec::len);
+                if n > self.config.max_batch_orders {
+                    return Err(too_many("orders", n, self.config.max_batch_orders));
+                }
+                Args::Orders(self.read("orders", orders)?)
+            }
+            "analytics_ingestion" => {
+                let events = take("events", args)?;
+                let n = events.as_array().map_or(0, Vec::len);
+                if n > self.config.max_events {
+                    return Err(too_many("events", n, self.config.max_events));
+                }
+                Args::Events(self.read("events", events)?)
+            }
+            "error_scenario_test" => {
+                Args::TestData(self.read("test_data", take("test_data", args)?)?)
+            }
+            "echo" => match crate::test_service::echo(Kwargs::new(&args)) {
+                Reply::Ok(Value::String(m)) => Args::Echo(m),
+                other => return Err(other),
+            },
+            _ => return Err(Reply::Unknown),
+        })
+    }
+
+    /// Runs a method on its arguments, however they were read: validation
+    /// rules first, then the work.
+    async fn run(&self, args: Args) -> Reply {
+        match args {
+            Args::Order(order) => self.process_order(order).await,
+            Args::Orders(orders) => self.batch_process_orders(orders).await,
+            Args::Events(events) => self.analytics_ingestion(events).await,
+            Args::TestData(data) => self.error_scenario_test(data),
+            Args::Echo(message) => Reply::Ok(Value::String(message)),
         }
     }
 
@@ -351,12 +476,8 @@ impl OrderService {
         OrderResult::Refused(reason)
     }
 
-    async fn process_order(&self, args: Map<String, Value>) -> Reply {
-        let order = match take("order", args) {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
-        let order = match self.parse::<ComplexOrder>("order", order) {
+    async fn process_order(&self, order: ComplexOrder) -> Reply {
+        let order = match self.checked("order", order) {
             Ok(o) => o,
             Err(r) => return r,
         };
@@ -366,16 +487,12 @@ impl OrderService {
         }
     }
 
-    async fn batch_process_orders(&self, args: Map<String, Value>) -> Reply {
-        let orders = match take("orders", args) {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
-        let list = orders.as_array().map_or(0, Vec::len);
-        if list > self.config.max_batch_orders {
-            return too_many("orders", list, self.config.max_batch_orders);
+    async fn batch_process_orders(&self, orders: Vec<ComplexOrder>) -> Reply {
+        // Read straight from the body, a list over the limit gets here.
+        if orders.len() > self.config.max_batch_orders {
+            return too_many("orders", orders.len(), self.config.max_batch_orders);
         }
-        let orders = match self.parse::<Vec<ComplexOrder>>("orders", orders) {
+        let orders = match self.checked("orders", orders) {
             Ok(o) => o,
             Err(r) => return r,
         };
@@ -409,16 +526,12 @@ impl OrderService {
         }))
     }
 
-    async fn analytics_ingestion(&self, args: Map<String, Value>) -> Reply {
-        let events = match take("events", args) {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
-        let n = events.as_array().map_or(0, Vec::len);
-        if n > self.config.max_events {
-            return too_many("events", n, self.config.max_events);
+    async fn analytics_ingestion(&self, events: Vec<AnalyticsEvent>) -> Reply {
+        // Read straight from the body, a list over the limit gets here.
+        if events.len() > self.config.max_events {
+            return too_many("events", events.len(), self.config.max_events);
         }
-        let events = match self.parse::<Vec<AnalyticsEvent>>("events", events) {
+        let events = match self.checked("events", events) {
             Ok(e) => e,
             Err(r) => return r,
         };
@@ -481,12 +594,8 @@ impl OrderService {
         }))
     }
 
-    fn error_scenario_test(&self, args: Map<String, Value>) -> Reply {
-        let data = match take("test_data", args) {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
-        match self.parse::<ValidationErrorTest>("test_data", data) {
+    fn error_scenario_test(&self, data: ValidationErrorTest) -> Reply {
+        match self.checked("test_data", data) {
             Ok(t) => Reply::Ok(json!({"valid": true, "complex_pattern": t.complex_pattern})),
             Err(r) => r,
         }
@@ -577,18 +686,25 @@ impl Handler for OrderService {
 
     async fn call(&self, method: &str, args: Map<String, Value>) -> Reply {
         match method {
-            "process_order" => self.process_order(args).await,
-            "batch_process_orders" => self.batch_process_orders(args).await,
-            "analytics_ingestion" => self.analytics_ingestion(args).await,
             "large_payload_processing" => self.large_payload_processing(args).await,
-            "error_scenario_test" => self.error_scenario_test(args),
             "get_service_metrics" => match Kwargs::new(&args).finish() {
                 Ok(()) => self.metrics(),
                 Err(e) => Reply::Invalid(e),
             },
-            "echo" => crate::test_service::echo(Kwargs::new(&args)),
-            _ => Reply::Unknown,
+            _ => match self.args_from_map(method, args) {
+                Ok(args) => self.run(args).await,
+                Err(refused) => refused,
+            },
         }
+    }
+
+    fn call_typed(
+        &self,
+        method: &str,
+        args: RawKwargs<'_>,
+    ) -> Option<(impl Future<Output = Reply> + Send, Option<String>)> {
+        let (args, correlation_id) = self.args_from_body(method, args)?;
+        Some((self.run(args), correlation_id))
     }
 }
 

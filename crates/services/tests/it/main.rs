@@ -1,4 +1,5 @@
 //! The reference services against a real nats-server.
 
+mod error_paths;
 mod order_service;
 mod test_service;
