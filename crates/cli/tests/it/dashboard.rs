@@ -44,13 +44,13 @@ async fn run_with_dashboard(
 }
 
 /// The `update` events of an SSE stream, read as they arrive.
-struct Updates {
+pub struct Updates {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Updates {
-    async fn open(url: &str) -> Self {
+    pub async fn open(url: &str) -> Self {
         let response = reqwest::get(format!("{url}events")).await.expect("events");
         assert_eq!(response.status(), 200);
         assert_eq!(
@@ -65,7 +65,7 @@ impl Updates {
     }
 
     /// The next update, or `None` when the stream ended (10 s at most).
-    async fn next(&mut self) -> Option<Value> {
+    pub async fn next(&mut self) -> Option<Value> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let event: String = self.buffer.drain(..end + 2).collect();

@@ -521,29 +521,36 @@ async fn the_example_permissions_let_each_side_do_its_part_and_no_more() {
     stop.cancel();
 }
 
-/// The coordinator's --prometheus shows the figures merged over the workers
-/// while the run goes (issue 17: metrics must not break when distributed).
+/// The coordinator's --prometheus and --dashboard show the figures merged
+/// over the workers while the run goes (issue 17: they must not break when
+/// distributed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_coordinators_metrics_are_merged_over_the_workers() {
+async fn the_coordinators_metrics_and_dashboard_are_merged_over_the_workers() {
     let env = Env::with_test_service().await;
     let _workers: Vec<Child> = ["m1", "m2"]
         .iter()
         .map(|n| worker(&env, n, &["--exit-after-run"]))
         .collect();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let (port, dashboard) = (crate::harness::free_port(), crate::harness::free_port());
     let out = env.out();
     let out_s = out.to_str().expect("utf-8");
     let addr = format!("127.0.0.1:{port}");
     let coordinator = cliffload()
         .args(coordinate(&env, out_s, &["--distributed", "2", "-d", "6s"]))
         .args(["--prometheus", &addr])
+        .arg(format!("--dashboard=127.0.0.1:{dashboard}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn coordinator");
+    // The dashboard is up before the workers are found.
+    let page = format!("http://127.0.0.1:{dashboard}/");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while reqwest::get(&page).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "no dashboard");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut updates = crate::dashboard::Updates::open(&page).await;
     let url = format!("http://{addr}/metrics");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let scraped = loop {
@@ -561,6 +568,14 @@ async fn the_coordinators_metrics_are_merged_over_the_workers() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    let mut running = Vec::new();
+    let mut last = None;
+    while let Some(u) = updates.next().await {
+        if u["state"] == "running" {
+            running.push(u["requests"].as_u64().expect("requests"));
+        }
+        last = Some(u);
+    }
     let o = tokio::time::timeout(Duration::from_secs(40), coordinator.wait_with_output())
         .await
         .expect("ends")
@@ -569,4 +584,15 @@ async fn the_coordinators_metrics_are_merged_over_the_workers() {
     let r = read_result(&out);
     let total = r["summary"]["successes"].as_u64().expect("successes");
     assert!(scraped > 0 && scraped <= total, "{scraped} of {total}");
+    assert!(running.len() >= 3, "live seconds: {running:?}");
+    assert!(running.is_sorted() && running[0] > 0, "{running:?}");
+    let last = last.expect("a final update");
+    assert_eq!(last["state"], "passed");
+    assert_eq!(last["requests"], r["summary"]["requests"]);
+    assert!(
+        last["html"]
+            .as_str()
+            .is_some_and(|h| h.contains("m1") && h.contains("m2")),
+        "the workers table names both workers"
+    );
 }
