@@ -139,28 +139,19 @@ impl Dashboard {
             (Some(r), State::Running) => cliffload_report::html::live_body(r),
             (Some(r), _) => cliffload_report::html::body(r),
         };
-        let mut body = match r {
-            Some(r) => serde_json::json!({
-                "seq": 0,
-                "state": state.name(),
-                "label": label,
-                "t_s": r.duration_s,
-                "requests": r.summary.requests,
-                "successes": r.summary.successes,
-                "failures": r.summary.failures,
-                "html": html,
-            }),
-            None => serde_json::json!({
-                "seq": 0,
-                "state": state.name(),
-                "label": label,
-                "t_s": 0,
-                "requests": 0,
-                "successes": 0,
-                "failures": 0,
-                "html": "",
-            }),
-        };
+        let (t_s, requests, successes, failures) = r.map_or((0.0, 0, 0, 0), |r| {
+            let s = &r.summary;
+            (r.duration_s, s.requests, s.successes, s.failures)
+        });
+        let mut body = serde_json::json!({
+            "state": state.name(),
+            "label": label,
+            "t_s": t_s,
+            "requests": requests,
+            "successes": successes,
+            "failures": failures,
+            "html": html,
+        });
         let mut now = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
         match epoch {
             Some(e) if e != *now => return *now,

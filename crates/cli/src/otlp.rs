@@ -149,7 +149,12 @@ impl Otlp {
         tokio::task::spawn_blocking(move || provider.shutdown())
             .await
             .context("--otlp: the last push")?
-            .with_context(|| format!("--otlp: the last push to {} failed", self.endpoint))
+            .with_context(|| {
+                format!(
+                    "--otlp: the last push to {} failed (is an OTLP/HTTP collector listening there?)",
+                    self.endpoint
+                )
+            })
     }
 }
 
