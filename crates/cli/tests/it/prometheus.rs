@@ -86,8 +86,13 @@ async fn a_real_prometheus_scrapes_the_requests_of_each_task() {
         String::from_utf8_lossy(&o.stderr)
     );
     let r = read_result(&out);
-    // Prometheus kept what it scraped during the run.
-    let url = format!("http://127.0.0.1:{web}/api/v1/query?query=cliffload_requests_total");
+    // Prometheus kept what it scraped during the run. Once cliffload has
+    // exited, the next scrape fails and marks the series stale, and an
+    // instant query of `cliffload_requests_total` returns nothing: ask for
+    // the last value scraped instead.
+    let url = format!(
+        "http://127.0.0.1:{web}/api/v1/query?query=last_over_time(cliffload_requests_total%5B5m%5D)"
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let series = loop {
         let answer: Option<Value> = match reqwest::get(&url).await {
