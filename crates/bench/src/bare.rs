@@ -38,7 +38,13 @@ pub enum Flavor {
 
 /// On-CPU time of every thread of this process (`/proc/self/task/*/schedstat`).
 fn process_cpu_time() -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    threads_cpu("/proc/self/task")
+}
+
+/// On-CPU time of every thread listed in `task_dir` (`/proc/PID/task`);
+/// zero where /proc is not there.
+pub(crate) fn threads_cpu(task_dir: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(task_dir) else {
         return Duration::ZERO;
     };
     tasks

@@ -60,13 +60,7 @@ struct Figures {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cliffload = std::env::current_exe()?.with_file_name("cliffload");
-    if !cliffload.exists() {
-        bail!(
-            "{} not found: build it (cargo build --release -p cliffload)",
-            cliffload.display()
-        );
-    }
+    let cliffload = crate::order::cliffload_binary()?;
     let ours_server = NatsServer::start()?;
     let ours = start_service(&cliffload, ours_server.url())?;
     let logs = tempfile::tempdir()?;
@@ -246,36 +240,30 @@ async fn measure(c: &Contender, bodies: &[Bytes], concurrency: usize, seconds: f
 /// On-CPU time of every thread of process `pid` (`/proc/PID/task/*/schedstat`);
 /// zero where /proc is not there.
 fn process_cpu(pid: u32) -> Duration {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Duration::ZERO;
-    };
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map(Duration::from_nanos)
-        .sum()
+    crate::bare::threads_cpu(&format!("/proc/{pid}/task"))
+}
+
+/// `rel` under the working directory, else under this checkout, if it exists.
+fn in_checkout(rel: &str) -> Option<PathBuf> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    [Path::new("."), repo.as_path()]
+        .iter()
+        .map(|d| d.join(rel))
+        .find(|p| p.exists())
 }
 
 /// The Python to run the peer with, the peer script, and cliffracer's
 /// version; an error saying what is missing otherwise.
 fn python_and_peer(args: &Args) -> Result<(PathBuf, PathBuf, String)> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let python = match &args.python {
         Some(p) => p.clone(),
-        None => [Path::new("."), repo.as_path()]
-            .iter()
-            .map(|d| d.join(".frameworks/venv/bin/python"))
-            .find(|p| p.exists())
-            .context(
-                "no --python given and no .frameworks/venv (make one with scripts/frameworks up)",
-            )?,
+        None => in_checkout(".frameworks/venv/bin/python").context(
+            "no --python given and no .frameworks/venv (make one with scripts/frameworks up)",
+        )?,
     };
     let script = match &args.peer {
         Some(p) => p.clone(),
-        None => [Path::new("."), repo.as_path()]
-            .iter()
-            .map(|d| d.join("examples/frameworks/cliffracer_peer.py"))
-            .find(|p| p.exists())
+        None => in_checkout("examples/frameworks/cliffracer_peer.py")
             .context("examples/frameworks/cliffracer_peer.py not found: pass --peer")?,
     };
     let out = Command::new(&python)

@@ -41,7 +41,8 @@ impl Drop for Reaped {
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
+/// The `cliffload` binary beside this one.
+pub(crate) fn cliffload_binary() -> Result<std::path::PathBuf> {
     let cliffload = std::env::current_exe()?.with_file_name("cliffload");
     if !cliffload.exists() {
         bail!(
@@ -49,6 +50,11 @@ pub fn run(args: Args) -> Result<()> {
             cliffload.display()
         );
     }
+    Ok(cliffload)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let cliffload = cliffload_binary()?;
     let server = NatsServer::start()?;
     let _service = start_service(&cliffload, server.url())?;
     let rt = tokio::runtime::Builder::new_current_thread()

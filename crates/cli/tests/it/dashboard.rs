@@ -43,6 +43,23 @@ async fn run_with_dashboard(
     (child, url)
 }
 
+/// Presses the page's Stop (`POST /stop` with its header, answered 202) and
+/// waits, 20 s at most, for the run to end; its exit code.
+async fn stop(url: &str, child: &mut tokio::process::Child) -> Option<i32> {
+    let stop = reqwest::Client::new()
+        .post(format!("{url}stop"))
+        .header("X-Cliffload-Stop", "1")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(stop.status(), 202);
+    tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the run ends after Stop")
+        .expect("exit status")
+        .code()
+}
+
 /// The `update` events of an SSE stream, read as they arrive.
 pub struct Updates {
     response: reqwest::Response,
@@ -141,18 +158,7 @@ async fn the_event_stream_rises_each_second_and_the_stop_button_ends_the_run_wit
     let u = updates.next().await.expect("still running");
     assert_eq!(u["state"], "running", "{u}");
 
-    let stop = client
-        .post(format!("{url}stop"))
-        .header("X-Cliffload-Stop", "1")
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(stop.status(), 202);
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("the run ends after Stop")
-        .expect("exit status");
-    assert_eq!(status.code(), Some(130), "Stop is Ctrl-C");
+    assert_eq!(stop(&url, &mut child).await, Some(130), "Stop is Ctrl-C");
     let r = read_result(&out);
     assert_eq!(r["interrupted"], true);
     // The page got the final result, with the counts of result.json.
@@ -222,18 +228,7 @@ async fn a_headless_chromium_draws_the_live_charts_with_no_console_errors() {
     for _ in 0..2 {
         updates.next().await.expect("the run goes on");
     }
-    let stop = reqwest::Client::new()
-        .post(format!("{url}stop"))
-        .header("X-Cliffload-Stop", "1")
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(stop.status(), 202);
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("the run ends")
-        .expect("exit status");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(stop(&url, &mut child).await, Some(130));
     let browser = tokio::time::timeout(Duration::from_secs(30), browser)
         .await
         .expect("chromium ends in 30 s after the run")

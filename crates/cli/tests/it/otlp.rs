@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message;
 
-use crate::harness::{Env, cliffload, read_result};
+use crate::harness::{Env, read_result, run, stderr};
 
 type Pushes = Arc<Mutex<Vec<ExportMetricsServiceRequest>>>;
 
@@ -54,31 +54,24 @@ async fn the_pushed_counts_equal_the_results_and_arrive_each_second() {
     let env = Env::with_test_service().await;
     let (url, pushes) = receiver().await;
     let out = env.out();
-    let o = tokio::time::timeout(
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "-d",
+            "4s",
+            "--quiet",
+            "--otlp",
+            &url,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
         Duration::from_secs(60),
-        cliffload()
-            .args([
-                "run",
-                "ping",
-                "--nats-url",
-                env.url(),
-                "-d",
-                "4s",
-                "--quiet",
-            ])
-            .args(["--otlp", &url])
-            .args(["--out", out.to_str().expect("utf-8")])
-            .output(),
     )
-    .await
-    .expect("run ends")
-    .expect("ran");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = read_result(&out);
     let pushes = pushes.lock().expect("lock").clone();
     assert!(pushes.len() >= 3, "a push each second: {}", pushes.len());
@@ -145,11 +138,11 @@ async fn the_pushed_counts_equal_the_results_and_arrive_each_second() {
 
 #[tokio::test]
 async fn a_bad_otlp_url_is_a_usage_error_before_any_load() {
-    let o = crate::harness::run(
+    let o = run(
         &["run", "ping", "--otlp", "localhost:4318", "-d", "1s"],
         Duration::from_secs(30),
     )
     .await;
-    assert_eq!(o.status.code(), Some(2), "{}", crate::harness::stderr(&o));
-    assert!(crate::harness::stderr(&o).contains("--otlp localhost:4318"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--otlp localhost:4318"));
 }

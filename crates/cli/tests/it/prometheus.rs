@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Env, cliffload, free_port, read_result};
+use crate::harness::{Env, free_port, read_result, run, stderr};
 
 /// Prometheus's binary: on PATH or where Debian's package puts it.
 fn prometheus_binary() -> String {
@@ -60,31 +60,25 @@ async fn a_real_prometheus_scrapes_the_requests_of_each_task() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let out = env.out();
-    let o = tokio::time::timeout(
+    let scrape = format!("127.0.0.1:{metrics}");
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "-d",
+            "8s",
+            "--quiet",
+            "--prometheus",
+            &scrape,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
         Duration::from_secs(60),
-        cliffload()
-            .args([
-                "run",
-                "ping",
-                "--nats-url",
-                env.url(),
-                "-d",
-                "8s",
-                "--quiet",
-            ])
-            .args(["--prometheus", &format!("127.0.0.1:{metrics}")])
-            .args(["--out", out.to_str().expect("utf-8")])
-            .output(),
     )
-    .await
-    .expect("run ends")
-    .expect("ran");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = read_result(&out);
     // Prometheus kept what it scraped during the run. Once cliffload has
     // exited, the next scrape fails and marks the series stale, and an
