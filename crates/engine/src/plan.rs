@@ -64,6 +64,14 @@ pub struct PlanClass {
     cumulative: Vec<u64>,
 }
 
+impl PlanClass {
+    /// Whether its users ever wait between requests (think time or
+    /// pacing), rather than send the next as soon as a reply arrives.
+    pub fn thinks(&self) -> bool {
+        !matches!(self.wait_time, WaitTime::Constant(d) if d.is_zero())
+    }
+}
+
 /// Everything a run needs, shared read-only by all workers.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -438,6 +446,21 @@ mod tests {
             let d = Plan::think_time(&p.classes[0], &mut rng);
             assert!(d >= Duration::from_secs(1) && d <= Duration::from_secs(3));
         }
+    }
+
+    #[test]
+    fn only_users_with_a_zero_constant_wait_never_think() {
+        let thinks = |wait: &str| {
+            plan(&format!(
+                "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    wait_time: {wait}\n    tasks:\n      - {{name: a, subject: x.a}}\n"
+            ))
+            .classes[0]
+                .thinks()
+        };
+        assert!(!thinks("{constant: 0}"));
+        assert!(thinks("{constant: 0.001}"));
+        assert!(thinks("{between: [1, 2]}"));
+        assert!(thinks("{pacing: 1}"));
     }
 
     #[test]

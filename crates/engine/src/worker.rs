@@ -19,7 +19,7 @@ use crate::cpu::thread_cpu_time;
 use crate::plan::Plan;
 use crate::run::EngineError;
 use crate::slice::{Slice, Slot};
-use crate::transport::{Connector, Reply, Transport};
+use crate::transport::{Boxed, Connector, Holding, Inline, Reply, Transport};
 
 /// Interval length of the series (DESIGN §4).
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -464,7 +464,11 @@ async fn spawn_closed_users<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot)
             // Many users due at once: let the started ones (and the flush) run.
             tokio::task::yield_now().await;
         }
-        users.spawn_local(user_loop(ctx.clone(), user));
+        if plan.class_of(user).thinks() {
+            users.spawn_local(user_loop::<T, Boxed>(ctx.clone(), user));
+        } else {
+            users.spawn_local(user_loop::<T, Inline>(ctx.clone(), user));
+        }
     }
     while users.join_next().await.is_some() {}
 }
@@ -496,7 +500,8 @@ async fn flush_every_interval<T>(
 
 /// One virtual user: pick a task, send, record, think, until the deadline or
 /// cancellation. A request in flight at the deadline completes and counts.
-async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32) {
+/// `H` is where it keeps its request in flight: see [`Holding`].
+async fn user_loop<T: Transport, H: Holding>(ctx: Rc<Ctx<T>>, user: u32) {
     let (from, until) = ctx.plan.user_window(user);
     let begin = ctx.start + from;
     let deadline = until.map_or(ctx.deadline, |u| (ctx.start + u).min(ctx.deadline));
@@ -538,7 +543,7 @@ async fn user_loop<T: Transport>(ctx: Rc<Ctx<T>>, user: u32) {
         let payload = plan.tasks[task].payload(cursor);
         cursor = cursor.wrapping_add(1);
         let sent = Instant::now();
-        let reply = ctx.transport.call(task, payload).await;
+        let reply = H::call(&ctx.transport, task, payload).await;
         let done = Instant::now();
         ctx.record(task, &reply, sent, done);
         let resume = Plan::resume_at(class, &mut rng, sent, done);
