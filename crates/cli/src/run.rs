@@ -300,9 +300,21 @@ fn report(args: &RunArgs, result: &RunResult, style: cliffload_report::text::Sty
     Ok(())
 }
 
-/// Memory one running virtual user takes, with its request in flight
-/// (measured: 1.9 KB per user with 100,000 idle users, debug build).
-const BYTES_PER_USER: u64 = 2048;
+/// Memory one running virtual user takes that never waits, so always has
+/// a request in flight (measured: 2.8 KiB, release, `scripts/bench` part 3).
+const BUSY_USER_BYTES: u64 = 3 * 1024;
+/// The same for a user with think time or pacing, whose request lives in a
+/// box only while in flight (measured: 0.87 KiB).
+const THINKING_USER_BYTES: u64 = 1024;
+
+/// What each user of `s` takes: the heavier figure if any class never waits.
+fn bytes_per_user(s: &Scenario) -> u64 {
+    if s.classes.iter().any(|c| c.wait_time.is_none()) {
+        BUSY_USER_BYTES
+    } else {
+        THINKING_USER_BYTES
+    }
+}
 
 /// The most users that run at once: the spawn rate over the duration caps
 /// them, as do the stages.
@@ -336,12 +348,13 @@ fn check_memory(s: &Scenario, available: Option<u64>) -> Result<()> {
         return Ok(());
     };
     let users = peak_users(s);
-    let needed = users.saturating_mul(BYTES_PER_USER);
+    let each = bytes_per_user(s);
+    let needed = users.saturating_mul(each);
     if needed > available / 10 * 8 {
         bail!(
             "{users} users running at once need about {:.1} GiB ({} KiB each), but {:.1} GiB of memory is available: lower --users or --spawn-rate, or use the open model (--rate) which holds only the requests in flight",
             needed as f64 / f64::from(1u32 << 30),
-            BYTES_PER_USER / 1024,
+            each / 1024,
             available as f64 / f64::from(1u32 << 30)
         );
     }
@@ -373,5 +386,15 @@ mod tests {
         assert!(check_memory(&scenario(10_000_000, 100.0, 60), Some(16 * gib)).is_ok());
         assert!(check_memory(&scenario(4, 4.0, 10), Some(gib)).is_ok());
         assert!(check_memory(&scenario(10_000_000, 1e9, 60), None).is_ok());
+        // Users that think take a third as much: 10 million fit in 16 GiB.
+        let mut thinking = scenario(10_000_000, 1e9, 60);
+        for c in &mut thinking.classes {
+            c.wait_time = cliffload_scenario::WaitTime::Between(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(2),
+            );
+        }
+        assert_eq!(bytes_per_user(&thinking), THINKING_USER_BYTES);
+        assert!(check_memory(&thinking, Some(16 * gib)).is_ok());
     }
 }

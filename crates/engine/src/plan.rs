@@ -68,7 +68,7 @@ impl PlanClass {
     /// Whether its users ever wait between requests (think time or
     /// pacing), rather than send the next as soon as a reply arrives.
     pub fn thinks(&self) -> bool {
-        !matches!(self.wait_time, WaitTime::Constant(d) if d.is_zero())
+        !self.wait_time.is_none()
     }
 }
 

@@ -447,6 +447,14 @@ pub enum WaitTime {
     Pacing(Duration),
 }
 
+impl WaitTime {
+    /// Whether a user never waits: the next request goes out as soon as
+    /// the reply arrives.
+    pub fn is_none(&self) -> bool {
+        matches!(self, WaitTime::Constant(d) if d.is_zero())
+    }
+}
+
 /// Where a task's bodies come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Payload {
