@@ -30,8 +30,14 @@ impl<'a> RawKwargs<'a> {
     /// the `Value` way, which writes the refusal. `T` is a method's kwargs
     /// struct with `deny_unknown_fields`, so a missing, extra or duplicate
     /// key fails here too.
+    ///
+    /// The body's UTF-8 is checked once, whole, and the text then read as a
+    /// `str`: `from_slice` checks each string apart, which was 8% of
+    /// `process_order`'s CPU (perf). A body that is not UTF-8 gets `None`,
+    /// as it did.
     pub fn decode<T: serde::Deserialize<'a>>(self) -> Option<T> {
-        serde_json::from_slice(self.0).ok()
+        let text = std::str::from_utf8(self.0).ok()?;
+        serde_json::from_str(text).ok()
     }
 }
 

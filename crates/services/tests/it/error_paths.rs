@@ -235,6 +235,15 @@ fn cases() -> Vec<Case> {
             "process_order",
             &json!({"order": order_with(&order, |o| o["order_id"] = json!("ORD-AAAAAAAA"))}),
         ),
+        {
+            // Well-formed JSON but for one byte that is not UTF-8: the typed
+            // way checks the body's UTF-8 once, whole, and must refuse it
+            // exactly as the `Value` way does.
+            let mut body = serde_json::to_vec(&json!({"order": order})).expect("encodes");
+            let at = body.windows(4).position(|w| w == b"ORD-").expect("an id");
+            body[at] = 0xff;
+            json_case("JSON: a string that is not UTF-8", "process_order", body)
+        },
         msgpack_case("MsgPack: empty map", "process_order", &json!({})),
         msgpack_case("MsgPack: not a map", "process_order", &json!([1, 2])),
         msgpack_case(
