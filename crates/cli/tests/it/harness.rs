@@ -48,12 +48,15 @@ impl Env {
 
     /// Waits (polling `$SRV.STATS`, 15 s at most) until the `test` service
     /// has answered more than `n` RPCs: a run is under way.
-    pub async fn wait_until_served(&self, n: u64) {
+    /// Waits (15 s at most) until the `test` service has served more than
+    /// `n` requests, preflight included; returns how many it had.
+    pub async fn wait_until_served(&self, n: u64) -> u64 {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let stats = cliffload_testkit::srv_stats(&self.client, "test").await;
-            if cliffload_testkit::endpoint_requests(&stats, "rpc") > n {
-                return;
+            let served = cliffload_testkit::endpoint_requests(&stats, "rpc");
+            if served > n {
+                return served;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,

@@ -9,7 +9,7 @@ async fn sigint_mid_run_exits_130_with_a_partial_result() {
     let env = Env::with_test_service().await;
     let out = env.out();
     let mut child = env.spawn_long("ping", &[]);
-    env.wait_until_served(200).await;
+    let served_before = env.wait_until_served(200).await;
     assert_eq!(
         crate::harness::interrupt(&mut child, Duration::from_secs(20)).await,
         Some(130)
@@ -18,7 +18,14 @@ async fn sigint_mid_run_exits_130_with_a_partial_result() {
     assert_schema_valid(&r);
     assert_eq!(r["interrupted"], true);
     assert!(r["duration_s"].as_f64() < Some(30.0), "{}", r["duration_s"]);
-    assert!(r["summary"]["requests"].as_u64() > Some(200));
+    // Everything served before the signal is in the result (3 of those
+    // were the preflight's). Not "more than 200": a generator starved
+    // between the check and the signal sends nothing more, and that is fine.
+    let requests = r["summary"]["requests"].as_u64().expect("requests");
+    assert!(
+        requests + 3 >= served_before,
+        "{requests} recorded, {served_before} served before Ctrl-C"
+    );
     assert_eq!(
         r["summary"]["failures"], 0,
         "in-flight requests finished, none were cut"
