@@ -127,6 +127,7 @@ impl Observers {
     /// the second one, when the first ended the run).
     pub async fn close(&self, cancel: &CancellationToken, printer: &mut Printer) {
         if let (Some(d), true) = (&self.dashboard, self.keep_dashboard) {
+            crate::signals::results_written();
             printer.note(&format!(
                 "the dashboard stays up at {}: Ctrl-C to exit",
                 d.url()

@@ -10,18 +10,25 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::harness::{Env, cliffload, free_port, read_result};
 
 /// Starts `cliffload run ping` against `env` with the dashboard on a free
-/// port (`duration`, results in OUT); the child and the page's base URL,
-/// once cliffload has printed it (20 s at most).
+/// port (`duration`, results in OUT, then `extra`); the child, the page's
+/// base URL once cliffload has printed it (20 s at most), and the rest of
+/// its stderr, line by line.
 async fn run_with_dashboard(
     env: &Env,
     duration: &str,
     out: &std::path::Path,
-) -> (tokio::process::Child, String) {
+    extra: &[&str],
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
     let port = free_port();
     let mut child = cliffload()
         .args(["run", "ping", "--nats-url", env.url(), "-d", duration])
         .arg(format!("--dashboard=127.0.0.1:{port}"))
         .args(["--out", out.to_str().expect("utf-8")])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -39,8 +46,13 @@ async fn run_with_dashboard(
     .expect("the dashboard's address in 20 s");
     assert_eq!(url, format!("http://127.0.0.1:{port}/"));
     // Keep reading stderr so cliffload never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    let (tx, rest) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    (child, url, rest)
 }
 
 /// Presses the page's Stop (`POST /stop` with its header, answered 202) and
@@ -108,7 +120,7 @@ impl Updates {
 async fn the_event_stream_rises_each_second_and_the_stop_button_ends_the_run_with_results() {
     let env = Env::with_test_service().await;
     let out = env.out();
-    let (mut child, url) = run_with_dashboard(&env, "60s", &out).await;
+    let (mut child, url, _) = run_with_dashboard(&env, "60s", &out, &[]).await;
 
     let page = reqwest::get(&url)
         .await
@@ -172,6 +184,66 @@ async fn the_event_stream_rises_each_second_and_the_stop_button_ends_the_run_wit
     assert_eq!(last["failures"], r["summary"]["failures"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_dashboard_shows_the_result_until_ctrl_c_which_only_closes_it() {
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let (mut child, url, mut stderr) =
+        run_with_dashboard(&env, "2s", &out, &["--keep-dashboard"]).await;
+    // The run ends and writes its results; the page stays up.
+    let note = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stderr.recv().await {
+            if line.contains("the dashboard stays up at") {
+                return line;
+            }
+        }
+        panic!("cliffload exited without keeping the dashboard up");
+    })
+    .await
+    .expect("the run ends within 30 s");
+    assert!(note.contains(&url), "{note}");
+    let r = read_result(&out);
+    assert_eq!(r["interrupted"], false);
+    let page = reqwest::get(&url)
+        .await
+        .expect("still served")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("data-state=\""), "{page}");
+    assert!(
+        !page.contains("data-state=\"running\""),
+        "the page shows the final result"
+    );
+
+    // Ctrl-C now only closes the page: the exit code is the verdict's, and
+    // nothing speaks of in-flight requests or an interruption.
+    let want = if r["verdict"]["passed"] == true { 0 } else { 1 };
+    assert_eq!(
+        crate::harness::interrupt(&mut child, Duration::from_secs(20)).await,
+        Some(want)
+    );
+    let mut rest = Vec::new();
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(5), stderr.recv()).await {
+        rest.push(line);
+    }
+    assert!(
+        rest.iter().any(|l| l == "closing the dashboard"),
+        "{rest:?}"
+    );
+    assert!(
+        !rest
+            .iter()
+            .any(|l| l.contains("interrupted") || l.contains("in-flight")),
+        "{rest:?}"
+    );
+    assert_eq!(
+        read_result(&out)["interrupted"],
+        false,
+        "the result as written"
+    );
+}
+
 /// Chromium: Debian's package, on PATH or where it installs it.
 fn chromium() -> &'static str {
     for p in ["/usr/bin/chromium", "/usr/local/bin/chromium"] {
@@ -186,7 +258,7 @@ fn chromium() -> &'static str {
 async fn a_headless_chromium_draws_the_live_charts_with_no_console_errors() {
     let env = Env::with_test_service().await;
     let out = env.out();
-    let (mut child, url) = run_with_dashboard(&env, "120s", &out).await;
+    let (mut child, url, _) = run_with_dashboard(&env, "120s", &out, &[]).await;
     let profile = tempfile::tempdir().expect("profile dir");
     // --dump-dom once the page is idle: it holds its event stream open
     // until the final update, so the DOM is the page's last view.
