@@ -55,6 +55,16 @@ async fn run_with_dashboard(
     (child, url, rest)
 }
 
+/// The page at `url` (`GET /`), as text.
+async fn page(url: &str) -> String {
+    reqwest::get(url)
+        .await
+        .expect("the page is served")
+        .text()
+        .await
+        .expect("text")
+}
+
 /// Presses the page's Stop (`POST /stop` with its header, answered 202) and
 /// waits, 20 s at most, for the run to end; its exit code.
 async fn stop(url: &str, child: &mut tokio::process::Child) -> Option<i32> {
@@ -122,12 +132,7 @@ async fn the_event_stream_rises_each_second_and_the_stop_button_ends_the_run_wit
     let out = env.out();
     let (mut child, url, _) = run_with_dashboard(&env, "60s", &out, &[]).await;
 
-    let page = reqwest::get(&url)
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("text");
+    let page = page(&url).await;
     assert!(
         page.contains("<title>cliffload live · ping</title>"),
         "{page}"
@@ -204,12 +209,7 @@ async fn keep_dashboard_shows_the_result_until_ctrl_c_which_only_closes_it() {
     assert!(note.contains(&url), "{note}");
     let r = read_result(&out);
     assert_eq!(r["interrupted"], false);
-    let page = reqwest::get(&url)
-        .await
-        .expect("still served")
-        .text()
-        .await
-        .expect("text");
+    let page = page(&url).await;
     assert!(page.contains("data-state=\""), "{page}");
     assert!(
         !page.contains("data-state=\"running\""),

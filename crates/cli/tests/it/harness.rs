@@ -184,6 +184,18 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts that every request the service had served before a signal
+/// (`served_before`, from [`Env::wait_until_served`]) is in the result `r`,
+/// but for `preflight` calls, which it does not count. Not "more than N": a
+/// generator starved between the check and the signal sends nothing more.
+pub fn assert_served_are_recorded(r: &serde_json::Value, served_before: u64, preflight: u64) {
+    let requests = r["summary"]["requests"].as_u64().expect("requests");
+    assert!(
+        requests + preflight >= served_before,
+        "{requests} recorded, {served_before} served before Ctrl-C"
+    );
+}
+
 pub fn read_result(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("result.json")).expect("result.json written");
     serde_json::from_str(&text).expect("result.json is JSON")
