@@ -10,7 +10,10 @@ use cliffload_dist::control::{self, Assign, AssignReply};
 use serde_json::Value;
 use tokio::process::Child;
 
-use crate::harness::{Env, assert_schema_valid, cliffload, read_result, run, stderr, warning};
+use crate::harness::{
+    Env, assert_passed_but_for_speed, assert_schema_valid, cliffload, read_result, run, stderr,
+    warning,
+};
 
 /// `cliffload worker --name NAME` on `env`'s server, its log in the test's
 /// directory; killed when dropped.
@@ -105,8 +108,8 @@ async fn three_workers_merge_to_the_services_count_and_start_together() {
         Duration::from_secs(60),
     )
     .await;
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = read_result(&out);
+    assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
     assert_schema_valid(&r);
     let d = &r["distributed"];
     let rows = d["workers"].as_array().expect("workers");
@@ -178,7 +181,7 @@ async fn a_killed_worker_is_named_and_fails_the_run_or_degrades_it_when_allowed(
         let w = warning(&r, "worker_lost").expect("a worker_lost warning");
         assert!(w.contains(names[1]), "{w}");
         if allowed {
-            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
             assert!(w.contains("degraded"), "{w}");
         } else {
             assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -514,8 +517,8 @@ async fn the_example_permissions_let_each_side_do_its_part_and_no_more() {
         Duration::from_secs(60),
     )
     .await;
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = read_result(&out);
+    assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
     assert!(r["summary"]["requests"].as_u64() > Some(0));
     assert_eq!(r["summary"]["failure_percent"], 0.0);
     assert_eq!(exits(&mut w).await, Some(0));
@@ -581,8 +584,8 @@ async fn the_coordinators_metrics_and_dashboard_are_merged_over_the_workers() {
         .await
         .expect("ends")
         .expect("ran");
-    assert_eq!(o.status.code(), Some(0));
     let r = read_result(&out);
+    assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
     let total = r["summary"]["successes"].as_u64().expect("successes");
     assert!(scraped > 0 && scraped <= total, "{scraped} of {total}");
     assert!(running.len() >= 3, "live seconds: {running:?}");

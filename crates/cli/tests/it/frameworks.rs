@@ -50,8 +50,8 @@ async fn run_compares_the_listed_frameworks_and_says_which_could_not_run() {
     let o = env
         .run_file("ping", &cfg, &["-d", "10s", "--requests", "300"])
         .await;
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = read_result(&env.out());
+    crate::harness::assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
     assert_schema_valid(&r);
     let names: Vec<&str> = r["frameworks"]
         .as_array()

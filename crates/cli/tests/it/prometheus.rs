@@ -78,8 +78,8 @@ async fn a_real_prometheus_scrapes_the_requests_of_each_task() {
         Duration::from_secs(60),
     )
     .await;
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = read_result(&out);
+    crate::harness::assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
     // Prometheus kept what it scraped during the run. Once cliffload has
     // exited, the next scrape fails and marks the series stale, and an
     // instant query of `cliffload_requests_total` returns nothing: ask for

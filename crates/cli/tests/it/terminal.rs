@@ -72,7 +72,11 @@ async fn progress_and_summary_fit_an_80_column_terminal() {
         .await
         .expect("joined");
     let raw = String::from_utf8_lossy(&bytes);
-    assert_eq!(status.code(), Some(0), "{raw}");
+    crate::harness::assert_passed_but_for_speed(
+        status.code(),
+        &crate::harness::read_result(&out),
+        &raw,
+    );
 
     let mut term = vt100::Parser::new(
         std::num::NonZero::new(ROWS).expect("rows"),
