@@ -61,12 +61,12 @@ struct Figures {
 
 pub fn run(args: Args) -> Result<()> {
     let cliffload = crate::order::cliffload_binary()?;
-    let ours_server = NatsServer::start()?;
+    let ours_server = NatsServer::start_via(cliffload_nats::setpriv_launcher())?;
     let ours = start_service(&cliffload, ours_server.url())?;
     let logs = tempfile::tempdir()?;
     let peer = match python_and_peer(&args) {
         Ok((python, script, version)) => {
-            let server = NatsServer::start()?;
+            let server = NatsServer::start_via(cliffload_nats::setpriv_launcher())?;
             let child = start_peer(&python, &script, server.url(), logs.path())?;
             eprintln!(
                 "Cliffracer {version}: {} {}",

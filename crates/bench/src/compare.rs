@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.payload < 2 {
         bail!("--payload: at least 2 bytes (a JSON string)");
     }
-    let server = NatsServer::start()?;
+    let server = NatsServer::start_via(cliffload_nats::setpriv_launcher())?;
     let me = std::env::current_exe()?;
     let _responder = start_responder(&me, server.url())?;
     let dir = tempfile::tempdir()?;

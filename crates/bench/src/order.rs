@@ -55,7 +55,7 @@ pub(crate) fn cliffload_binary() -> Result<std::path::PathBuf> {
 
 pub fn run(args: Args) -> Result<()> {
     let cliffload = cliffload_binary()?;
-    let server = NatsServer::start()?;
+    let server = NatsServer::start_via(cliffload_nats::setpriv_launcher())?;
     let _service = start_service(&cliffload, server.url())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

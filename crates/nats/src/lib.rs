@@ -21,5 +21,5 @@ pub use cliffload_engine::outcome_of;
 pub use error::NatsError;
 pub use events::{ConnectionEvent, ConnectionEvents};
 pub use preflight::{Preflight, PreflightReport, Tolerated, preflight};
-pub use server::NatsServer;
+pub use server::{NatsServer, setpriv_launcher};
 pub use transport::{NatsConnector, NatsTransport, Target, connect};

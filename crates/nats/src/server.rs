@@ -29,6 +29,29 @@ pub fn locate(path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// Where util-linux installs `setpriv`.
+const SETPRIV: [&str; 2] = ["/usr/bin/setpriv", "/bin/setpriv"];
+
+/// A launcher ([`NatsServer::start_via`]) that kills the server when the
+/// thread that started it ends, however this process ends: util-linux's
+/// `setpriv --pdeathsig KILL --` (Debian and Ubuntu always have it); empty
+/// when it is not installed.
+///
+/// For processes that are not cliffload (test binaries, cliffload-bench),
+/// which has `cliffload __child` for this. The server is in its own process
+/// group, so a terminal's Ctrl-C does not reach it, and a test binary that
+/// dies of that Ctrl-C runs no destructor: without this, `cargo test`
+/// interrupted left its servers running. Start servers on a thread that
+/// outlives them (a test's own thread; not `spawn_blocking`, whose threads
+/// end when idle).
+pub fn setpriv_launcher() -> Vec<std::ffi::OsString> {
+    SETPRIV
+        .iter()
+        .find(|p| Path::new(p).is_file())
+        .map(|p| vec![p.into(), "--pdeathsig".into(), "KILL".into(), "--".into()])
+        .unwrap_or_default()
+}
+
 /// Temp folders of managed servers: `cliffload-nats-<pid of cliffload>-…`.
 const DIR_PREFIX: &str = "cliffload-nats-";
 
@@ -94,6 +117,14 @@ impl NatsServer {
     /// here), for tests of secured deployments.
     pub fn start_with_config(config: &str) -> Result<Self, NatsError> {
         Self::start_full(Vec::new(), Some(config))
+    }
+
+    /// [`NatsServer::start_with_config`] through `launcher` (as [`NatsServer::start_via`]).
+    pub fn start_with_config_via(
+        launcher: Vec<std::ffi::OsString>,
+        config: &str,
+    ) -> Result<Self, NatsError> {
+        Self::start_full(launcher, Some(config))
     }
 
     fn start_full(
@@ -297,6 +328,53 @@ mod tests {
         remove_stale_dirs(tmp.path());
         assert!(!dead.exists());
         assert!(live.exists() && other.exists());
+    }
+
+    /// Whether process `pid` has ended (gone, or a zombie not yet reaped).
+    fn ended(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+    }
+
+    /// Starts a server on a thread that ends without dropping it (as a
+    /// process killed by a signal would); its pid, after the thread ended.
+    fn started_by_a_thread_that_ends(launcher: Vec<std::ffi::OsString>) -> u32 {
+        std::thread::spawn(move || {
+            let server = NatsServer::start_via(launcher).expect("nats-server starts");
+            let pid = server.pid().expect("running");
+            std::mem::forget(server);
+            pid
+        })
+        .join()
+        .expect("thread")
+    }
+
+    #[test]
+    fn through_setpriv_a_server_dies_with_the_thread_that_started_it() {
+        let launcher = setpriv_launcher();
+        assert!(
+            !launcher.is_empty(),
+            "util-linux's setpriv is installed here"
+        );
+        let tied = started_by_a_thread_that_ends(launcher);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ended(tied) {
+            assert!(
+                Instant::now() < deadline,
+                "server {tied} outlived its thread"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Without it, the server outlives the thread: the launcher is what ties it.
+        let free = started_by_a_thread_that_ends(Vec::new());
+        std::thread::sleep(Duration::from_millis(200));
+        let outlived = !ended(free);
+        let _ = Command::new("kill")
+            .args(["-KILL", &free.to_string()])
+            .status();
+        assert!(outlived, "an untied server died with its thread");
     }
 
     #[test]

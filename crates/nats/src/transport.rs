@@ -276,9 +276,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_password_is_an_authorization_error_naming_the_user_not_the_password() {
-        let server =
-            NatsServer::start_with_config("authorization { user: alice, password: s3cretpw }")
-                .expect("nats-server starts");
+        let server = NatsServer::start_with_config_via(
+            crate::server::setpriv_launcher(),
+            "authorization { user: alice, password: s3cretpw }",
+        )
+        .expect("nats-server starts");
         let url = server.url().replace("nats://", "nats://alice:wr0ngpw@");
         let access = NatsAccess::from_urls(&[url]).expect("valid URL");
         let e = connect(&access, "t").await.expect_err("wrong password");

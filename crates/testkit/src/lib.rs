@@ -10,11 +10,21 @@ use std::time::Duration;
 pub use cliffload_nats::NatsServer;
 
 /// Starts a nats-server for one test. Fails the test, with the install hint,
-/// when nats-server is missing: these tests need the real thing.
+/// when nats-server is missing: these tests need the real thing. The server
+/// dies with the test's thread, even when the test binary is killed
+/// (`cargo test` interrupted by Ctrl-C): see [`cliffload_nats::setpriv_launcher`].
 pub fn server() -> NatsServer {
-    match NatsServer::start() {
+    match NatsServer::start_via(cliffload_nats::setpriv_launcher()) {
         Ok(s) => s,
         Err(e) => panic!("integration tests need nats-server: {e}"),
+    }
+}
+
+/// [`server`] with `config` (an `authorization` or `tls` block, say).
+pub fn server_with_config(config: &str) -> NatsServer {
+    match NatsServer::start_with_config_via(cliffload_nats::setpriv_launcher(), config) {
+        Ok(s) => s,
+        Err(e) => panic!("nats-server does not start with the config: {e}\n{config}"),
     }
 }
 

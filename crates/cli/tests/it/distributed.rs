@@ -434,7 +434,7 @@ async fn the_example_permissions_let_each_side_do_its_part_and_no_more() {
     .replace("$COORD_PASS", "\"c-pass\"")
     .replace("$WORKER_PASS", "\"w-pass\"")
     .replace("$SERVICE_PASS", "\"s-pass\"");
-    let server = cliffload_nats::NatsServer::start_with_config(&conf).expect("server starts");
+    let server = cliffload_testkit::server_with_config(&conf);
     let login = |user: &str, pass: &str| {
         async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
     };

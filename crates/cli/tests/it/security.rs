@@ -18,7 +18,7 @@ const SCENARIO: &str = "scenarios:\n  s:\n    users: 2\n    duration: 5s\n    ma
 
 /// A server with `config`, and a responder logged in with `login`.
 async fn secured(config: &str, login: ConnectOptions) -> NatsServer {
-    let server = NatsServer::start_with_config(config).expect("nats-server starts with the config");
+    let server = cliffload_testkit::server_with_config(config);
     let client = login
         .connect(server.url())
         .await
