@@ -182,9 +182,11 @@ impl NatsAccess {
     pub fn explain(&self, e: &async_nats::ConnectError) -> NatsError {
         let servers = self.display();
         let source = std::error::Error::source(e);
-        let text = match source {
-            Some(s) => format!("{e}: {s}"),
-            None => e.to_string(),
+        // async-nats' own words may already end with the cause's.
+        let said = e.to_string();
+        let text = match source.map(ToString::to_string) {
+            Some(s) if !said.contains(&s) => format!("{said}: {s}"),
+            _ => said,
         };
         // TLS trouble arrives as a TLS or an IO error: read the words.
         let tls = e.kind() == ConnectErrorKind::Tls

@@ -264,6 +264,8 @@ mod tests {
                 && text.contains("is nats-server running there?"),
             "{text}"
         );
+        // The cause once, not once from async-nats and again from its source.
+        assert_eq!(text.matches("Connection refused").count(), 1, "{text}");
     }
 
     #[tokio::test]
