@@ -20,12 +20,19 @@ pub use coordinator::{CoordinateOptions, Distributed, WorkerReport, coordinate};
 pub use share::{Share, share};
 pub use worker::{WorkerOptions, serve};
 
+impl From<cliffload_nats::NatsError> for DistError {
+    fn from(e: cliffload_nats::NatsError) -> Self {
+        Self::Connect(e)
+    }
+}
+
 /// Why distributed generation could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum DistError {
-    /// The control server could not be reached.
+    /// The control server could not be reached. Its words are in the
+    /// message and not a `source`, which `{:#}` would print a second time.
     #[error("control server: {0}")]
-    Connect(#[from] cliffload_nats::NatsError),
+    Connect(cliffload_nats::NatsError),
     /// A message could not be sent or subscribed to on the control server.
     #[error("control server: {0}")]
     Control(String),

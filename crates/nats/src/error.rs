@@ -9,8 +9,7 @@ use std::path::PathBuf;
 /// Each message says what failed and what to check. None holds a secret:
 /// URLs are masked and credentials are named by [`who`](crate::NatsAccess::who).
 /// Errors from below (I/O, async-nats) are quoted in the message rather than
-/// returned by `source()`, so printing the chain (`{:#}`) does not repeat them
-/// (except [`NatsError::ServerIo`], kept as it was).
+/// returned by `source()`, so printing the chain (`{:#}`) does not repeat them.
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
     /// A server URL that does not parse (its user info masked).
@@ -149,11 +148,20 @@ pub enum NatsError {
         /// The tail of its log.
         log: String,
     },
-    /// Local I/O around the managed server (temp dir, spawn). Also its
-    /// `source()`, as before this enum: `{:#}` prints the I/O error twice,
-    /// left for a change of its own.
+    /// The managed server's folder could not be made in the temp directory.
+    #[error(
+        "cannot make a folder for nats-server in {}: {error}; set TMPDIR to a writable directory",
+        tmp.display()
+    )]
+    TempDir {
+        /// The temp directory (`TMPDIR`, else /tmp).
+        tmp: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Other local I/O around the managed server (its files, the spawn).
     #[error("cannot run nats-server: {0}")]
-    ServerIo(#[source] std::io::Error),
+    ServerIo(std::io::Error),
 }
 
 /// `: cause`, or nothing.

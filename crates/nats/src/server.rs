@@ -139,7 +139,10 @@ impl NatsServer {
         let dir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
             .tempdir()
-            .map_err(NatsError::ServerIo)?;
+            .map_err(|error| NatsError::TempDir {
+                tmp: std::env::temp_dir(),
+                error,
+            })?;
         let config = match config {
             Some(text) => {
                 let path = dir.path().join("server.conf");

@@ -255,6 +255,19 @@ async fn ctrl_c_on_the_coordinator_stops_every_worker_and_keeps_the_results() {
     }
 }
 
+#[tokio::test]
+async fn a_worker_that_cannot_reach_its_control_server_says_why_once_and_exits_2() {
+    let url = format!("nats://127.0.0.1:{}", crate::harness::free_port());
+    let o = run(&["worker", "--nats-url", &url], Duration::from_secs(30)).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!("error: control server: cannot connect to {url}")),
+        "{err}"
+    );
+    assert_eq!(err.matches("cannot connect").count(), 1, "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_few_workers_or_a_wrong_token_stop_before_the_load_with_exit_2() {
     let env = Env::with_test_service().await;

@@ -155,6 +155,24 @@ async fn a_missing_nats_server_says_how_to_install_it() {
     );
 }
 
+#[tokio::test]
+async fn an_unwritable_temp_directory_is_named_once_with_the_fix() {
+    let o = crate::harness::cliffload()
+        .args(["run", "ping", "--duration", "1s"])
+        .env("TMPDIR", "/nonexistent/tmp")
+        .output()
+        .await
+        .expect("ran");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot make a folder for nats-server in /nonexistent/tmp")
+            && err.contains("set TMPDIR to a writable directory"),
+        "{err}"
+    );
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
 const ERROR: &[u8] = br#"{"success": false, "error": "Internal server error (correlation_id: x)", "timestamp": "t", "correlation_id": null}"#;
 const OK: &[u8] = br#"{"success": true, "result": 1, "timestamp": "t", "correlation_id": null}"#;
 
