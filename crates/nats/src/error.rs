@@ -4,6 +4,11 @@
 
 use std::path::PathBuf;
 
+/// The end of a connection error's message for commands that start their
+/// own server when no URL is given (`run`, `suite`); a worker, which must
+/// be given one, drops it.
+pub const EMBEDDED_HINT: &str = " (without --nats-url, cliffload starts its own)";
+
 /// Why reaching, logging in to, checking or starting a NATS server failed.
 ///
 /// Each message says what failed and what to check. None holds a secret:
@@ -85,16 +90,14 @@ pub enum NatsError {
     },
     /// No server answered within the connection timeout.
     #[error(
-        "cannot connect to {servers}: no answer within 5 s; is nats-server running there, and is the port reachable? (without --nats-url, cliffload starts its own)"
+        "cannot connect to {servers}: no answer within 5 s; is nats-server running there, and is the port reachable?{EMBEDDED_HINT}"
     )]
     TimedOut {
         /// The servers tried.
         servers: String,
     },
     /// Nothing listens there: the connection was refused.
-    #[error(
-        "cannot connect to {servers}: {detail}; is nats-server running there? (without --nats-url, cliffload starts its own)"
-    )]
+    #[error("cannot connect to {servers}: {detail}; is nats-server running there?{EMBEDDED_HINT}")]
     Refused {
         /// The servers tried.
         servers: String,
@@ -102,9 +105,7 @@ pub enum NatsError {
         detail: String,
     },
     /// A host name that does not resolve.
-    #[error(
-        "cannot connect to {servers}: {detail}; is nats-server running there? (without --nats-url, cliffload starts its own)"
-    )]
+    #[error("cannot connect to {servers}: {detail}; is nats-server running there?{EMBEDDED_HINT}")]
     Dns {
         /// The servers tried.
         servers: String,
@@ -112,9 +113,7 @@ pub enum NatsError {
         detail: String,
     },
     /// Any other failure to reach a server (I/O, the server's reply).
-    #[error(
-        "cannot connect to {servers}: {detail}; is nats-server running there? (without --nats-url, cliffload starts its own)"
-    )]
+    #[error("cannot connect to {servers}: {detail}; is nats-server running there?{EMBEDDED_HINT}")]
     Unreachable {
         /// The servers tried.
         servers: String,

@@ -266,6 +266,8 @@ async fn a_worker_that_cannot_reach_its_control_server_says_why_once_and_exits_2
         "{err}"
     );
     assert_eq!(err.matches("cannot connect").count(), 1, "{err}");
+    // A worker must be given the URL: no advice to leave it out.
+    assert!(!err.contains("without --nats-url"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
