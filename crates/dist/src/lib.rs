@@ -20,12 +20,6 @@ pub use coordinator::{CoordinateOptions, Distributed, WorkerReport, coordinate};
 pub use share::{Share, share};
 pub use worker::{WorkerOptions, serve};
 
-impl From<cliffload_nats::NatsError> for DistError {
-    fn from(e: cliffload_nats::NatsError) -> Self {
-        Self::Connect(e)
-    }
-}
-
 /// Why distributed generation could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum DistError {
@@ -69,6 +63,13 @@ pub enum DistError {
     /// Ctrl-C before the start.
     #[error("cancelled before the load started")]
     Cancelled,
+}
+
+/// `?` on a connection: the control server could not be reached.
+impl From<cliffload_nats::NatsError> for DistError {
+    fn from(e: cliffload_nats::NatsError) -> Self {
+        Self::Connect(e)
+    }
 }
 
 impl DistError {

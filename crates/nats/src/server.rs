@@ -37,8 +37,8 @@ const SETPRIV: [&str; 2] = ["/usr/bin/setpriv", "/bin/setpriv"];
 /// `setpriv --pdeathsig KILL --` (Debian and Ubuntu always have it); empty
 /// when it is not installed.
 ///
-/// For processes that are not cliffload (test binaries, cliffload-bench),
-/// which has `cliffload __child` for this. The server is in its own process
+/// For processes other than cliffload, which has `cliffload __child` for
+/// this: test binaries and cliffload-bench. The server is in its own process
 /// group, so a terminal's Ctrl-C does not reach it, and a test binary that
 /// dies of that Ctrl-C runs no destructor: without this, `cargo test`
 /// interrupted left its servers running. Start servers on a thread that
