@@ -276,7 +276,9 @@ async fn preflight(
     let targets = nats_targets(scenario);
     let check = async {
         let name = format!("{}/preflight", client_name(scenario));
-        let client = cliffload_nats::connect(access, &name).await?;
+        let client = cliffload_nats::connect(access, &name)
+            .await
+            .map_err(with_embedded_hint)?;
         anyhow::Ok(cliffload_nats::preflight(&client, plan, &targets, scenario.preflight).await?)
     };
     // Preflight waits up to a task's timeout per task: Ctrl-C ends it.
@@ -286,6 +288,17 @@ async fn preflight(
         found = check => found?,
     };
     Ok((found, access.display()))
+}
+
+/// A server the user named that cannot be reached: also says that without
+/// a URL cliffload starts its own. Only here, where leaving it out is a
+/// choice (not for a worker, a control server or a framework's endpoint).
+fn with_embedded_hint(e: cliffload_nats::NatsError) -> anyhow::Error {
+    if e.is_unreachable() {
+        anyhow::anyhow!("{e} (without --nats-url, cliffload starts its own)")
+    } else {
+        e.into()
+    }
 }
 
 /// Says what is about to run.

@@ -24,10 +24,8 @@ pub use worker::{WorkerOptions, serve};
 #[derive(Debug, thiserror::Error)]
 pub enum DistError {
     /// The control server could not be reached. Its words are in the
-    /// message and not a `source`, which `{:#}` would print a second time;
-    /// without the hint that cliffload starts a server of its own, which a
-    /// control server never is.
-    #[error("control server: {}", .0.to_string().replace(cliffload_nats::EMBEDDED_HINT, ""))]
+    /// message and not a `source`, which `{:#}` would print a second time.
+    #[error("control server: {0}")]
     Connect(cliffload_nats::NatsError),
     /// A message could not be sent or subscribed to on the control server.
     #[error("control server: {0}")]

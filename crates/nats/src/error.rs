@@ -4,11 +4,6 @@
 
 use std::path::PathBuf;
 
-/// The end of a connection error's message for commands that start their
-/// own server when no URL is given (`run`, `suite`); a worker, which must
-/// be given one, drops it.
-pub const EMBEDDED_HINT: &str = " (without --nats-url, cliffload starts its own)";
-
 /// Why reaching, logging in to, checking or starting a NATS server failed.
 ///
 /// Each message says what failed and what to check. None holds a secret:
@@ -90,14 +85,14 @@ pub enum NatsError {
     },
     /// No server answered within the connection timeout.
     #[error(
-        "cannot connect to {servers}: no answer within 5 s; is nats-server running there, and is the port reachable?{EMBEDDED_HINT}"
+        "cannot connect to {servers}: no answer within 5 s; is nats-server running there, and is the port reachable?"
     )]
     TimedOut {
         /// The servers tried.
         servers: String,
     },
     /// Nothing listens there: the connection was refused.
-    #[error("cannot connect to {servers}: {detail}; is nats-server running there?{EMBEDDED_HINT}")]
+    #[error("cannot connect to {servers}: {detail}; is nats-server running there?")]
     Refused {
         /// The servers tried.
         servers: String,
@@ -105,7 +100,7 @@ pub enum NatsError {
         detail: String,
     },
     /// A host name that does not resolve.
-    #[error("cannot connect to {servers}: {detail}; is nats-server running there?{EMBEDDED_HINT}")]
+    #[error("cannot connect to {servers}: {detail}; is nats-server running there?")]
     Dns {
         /// The servers tried.
         servers: String,
@@ -113,7 +108,7 @@ pub enum NatsError {
         detail: String,
     },
     /// Any other failure to reach a server (I/O, the server's reply).
-    #[error("cannot connect to {servers}: {detail}; is nats-server running there?{EMBEDDED_HINT}")]
+    #[error("cannot connect to {servers}: {detail}; is nats-server running there?")]
     Unreachable {
         /// The servers tried.
         servers: String,
@@ -161,6 +156,21 @@ pub enum NatsError {
     /// Other local I/O around the managed server (its files, the spawn).
     #[error("cannot run nats-server: {0}")]
     ServerIo(std::io::Error),
+}
+
+impl NatsError {
+    /// True when no server could be reached: refused, no answer, a name
+    /// that does not resolve, other I/O. What a wrong URL or a stopped
+    /// server gives.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::TimedOut { .. }
+                | Self::Refused { .. }
+                | Self::Dns { .. }
+                | Self::Unreachable { .. }
+        )
+    }
 }
 
 /// `: cause`, or nothing.

@@ -18,7 +18,7 @@ mod transport;
 
 pub use access::{Credentials, NatsAccess, Secret, Tls};
 pub use cliffload_engine::outcome_of;
-pub use error::{EMBEDDED_HINT, NatsError};
+pub use error::NatsError;
 pub use events::{ConnectionEvent, ConnectionEvents};
 pub use preflight::{Preflight, PreflightReport, Tolerated, preflight};
 pub use server::{NatsServer, setpriv_launcher};

@@ -127,6 +127,10 @@ async fn usage_errors_exit_2_with_the_flag_named() {
             ],
             "cannot connect to nats://127.0.0.1:1",
         ),
+        (
+            &["run", "ping", "--nats-url", "nats://127.0.0.1:1"],
+            "is nats-server running there? (without --nats-url, cliffload starts its own)",
+        ),
         (&["run"], "SCENARIO"),
         (&["frobnicate"], "unrecognized subcommand"),
     ];
@@ -139,14 +143,20 @@ async fn usage_errors_exit_2_with_the_flag_named() {
     }
 }
 
-#[tokio::test]
-async fn a_missing_nats_server_says_how_to_install_it() {
-    let o = crate::harness::cliffload()
+/// `cliffload run ping` for 1 s, on its own server, with `var` set to
+/// `value`; its output.
+async fn run_ping_with(var: &str, value: &str) -> std::process::Output {
+    crate::harness::cliffload()
         .args(["run", "ping", "--duration", "1s"])
-        .env("CLIFFLOAD_NATS_SERVER", "/nonexistent/nats-server")
+        .env(var, value)
         .output()
         .await
-        .expect("ran");
+        .expect("ran")
+}
+
+#[tokio::test]
+async fn a_missing_nats_server_says_how_to_install_it() {
+    let o = run_ping_with("CLIFFLOAD_NATS_SERVER", "/nonexistent/nats-server").await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -157,12 +167,7 @@ async fn a_missing_nats_server_says_how_to_install_it() {
 
 #[tokio::test]
 async fn an_unwritable_temp_directory_is_named_once_with_the_fix() {
-    let o = crate::harness::cliffload()
-        .args(["run", "ping", "--duration", "1s"])
-        .env("TMPDIR", "/nonexistent/tmp")
-        .output()
-        .await
-        .expect("ran");
+    let o = run_ping_with("TMPDIR", "/nonexistent/tmp").await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
