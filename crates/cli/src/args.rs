@@ -190,6 +190,18 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub workers: usize,
 
+    /// A server a plan may send the load to, with this worker's login
+    /// (repeatable; its control server always may). A plan naming another
+    /// is refused.
+    #[arg(long, value_name = "URL")]
+    pub target: Vec<String>,
+
+    /// Take plans that name any server, and dial the ones not given with
+    /// --target or --nats-url without this worker's login or client
+    /// certificate.
+    #[arg(long)]
+    pub any_target: bool,
+
     #[command(flatten)]
     pub token: ControlTokenArgs,
 }
@@ -211,6 +223,12 @@ pub struct ControlTokenArgs {
     /// Read the control token from this file.
     #[arg(long, value_name = "FILE")]
     pub control_token_file: Option<PathBuf>,
+
+    /// Run without a control token on a control server that is not on
+    /// loopback: anyone who may publish there can then give workers work
+    /// and forge their results.
+    #[arg(long)]
+    pub insecure_no_token: bool,
 }
 
 impl ControlTokenArgs {
@@ -234,6 +252,24 @@ impl ControlTokenArgs {
             }
             (None, None) => Ok(None),
         }
+    }
+
+    /// The token for a side whose control server is `control`: without
+    /// one, only a server on loopback is allowed, unless
+    /// --insecure-no-token says otherwise.
+    pub fn token_for(&self, control: &[String]) -> anyhow::Result<Option<String>> {
+        let token = self.token()?;
+        if token.is_none()
+            && !self.insecure_no_token
+            && !cliffload_dist::trust::all_loopback(control)
+        {
+            anyhow::bail!(
+                "the control server {} is not on loopback and there is no control token: anyone who may publish on cliffload.v1.> there could give the workers work, stop the run, and forge its results. Give the coordinator and every worker the same token, e.g. `export CLIFFLOAD_CONTROL_TOKEN={}` (or --control-token-file FILE); or pass --insecure-no-token to run without one",
+                control.join(","),
+                cliffload_dist::seal::generate_token()
+            );
+        }
+        Ok(token)
     }
 }
 

@@ -77,12 +77,12 @@ fn coordinate_options(target: &NatsAccess, dist: &DistributedArgs) -> Result<Coo
         }
     };
     Ok(CoordinateOptions {
-        control,
+        control: control.clone(),
         target: target.servers.clone(),
         workers: dist.distributed.unwrap_or(1) as usize,
         wait: parse_duration(&dist.wait_workers)
             .map_err(|e| anyhow::anyhow!("--wait-workers: {e}"))?,
-        token: dist.token.token()?,
+        token: dist.token.token_for(&control.servers)?,
         lead: LEAD,
         intervals: None,
     })
@@ -144,5 +144,7 @@ fn run_of(d: &Distributed, allow_worker_loss: bool) -> DistributedRun {
         start_skew_ms: d.start_skew.as_secs_f64() * 1e3,
         control_bytes: d.control_bytes,
         allow_worker_loss,
+        refused_messages: d.refused.count,
+        refused: d.refused.first.clone(),
     }
 }

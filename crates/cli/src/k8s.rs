@@ -34,6 +34,12 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
             "--name '{name}': Kubernetes object names are lower-case letters, digits and '-', at most 52 characters here (suffixes are added)"
         );
     }
+    if a.control_token_secret.is_none() && !cliffload_dist::trust::all_loopback(&[&a.nats_url]) {
+        bail!(
+            "k8s render needs --control-token-secret SECRET: the pods' NATS server {} is not on loopback, and without a control token anyone who may publish there could give the workers work and forge the run's results. Create one with `kubectl create secret generic {name}-token --from-literal=token=$(openssl rand -hex 32)` and pass --control-token-secret {name}-token",
+            a.nats_url
+        );
+    }
     print!(
         "{}",
         render(&K8sSpec {

@@ -27,10 +27,20 @@ pub async fn worker(args: WorkerArgs, cancel: CancellationToken) -> Result<u8> {
             .unwrap_or_else(|| "worker".to_owned());
         format!("{host}-{}", std::process::id())
     });
+    let token = args.token.token_for(&access.servers)?;
+    let mut trusted = access.servers.clone();
+    for t in &args.target {
+        // Checked as a URL here, so a typo is named at once.
+        cliffload_nats::NatsAccess::from_urls(&[t])
+            .map_err(|e| anyhow::anyhow!("--target: {e}"))?;
+        trusted.push(t.clone());
+    }
     let options = WorkerOptions {
         name,
+        targets: cliffload_dist::trust::Targets::new(&trusted),
+        any_target: args.any_target,
         access,
-        token: args.token.token()?,
+        token,
         threads: args.workers,
         exit_after_run: args.exit_after_run,
         log: Arc::new(|line: &str| {

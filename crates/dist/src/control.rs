@@ -83,8 +83,12 @@ impl RunSubjects {
     }
 }
 
-/// A worker's part of a run: the plan, which slice, and how to prove the
-/// coordinator may give it.
+/// The most workers a run may have (a bound on what a message may claim).
+pub const MAX_WORKERS: u32 = 10_000;
+
+/// A worker's part of a run: the plan, which slice, and where to send the
+/// load. Sealed ([`crate::seal`]) like every control message: with a
+/// control token, the signature covers all of it (the target included).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Assign {
     /// [`PROTOCOL`] of the coordinator.
@@ -97,11 +101,9 @@ pub struct Assign {
     pub coordinator: String,
     /// The validated scenario, as the coordinator resolved it.
     pub scenario: Scenario,
-    /// SHA-256 of the scenario's canonical JSON, hex.
+    /// SHA-256 of the scenario's canonical JSON, hex (damage on the way;
+    /// the seal's MAC is what proves the sender).
     pub plan_hash: String,
-    /// HMAC-SHA-256 of `plan_hash` under the control token, hex; absent
-    /// when the coordinator has no token.
-    pub proof: Option<String>,
     /// This worker's position, from 0.
     pub index: u32,
     /// Workers in the run.
@@ -213,6 +215,60 @@ pub struct Done {
     pub interrupted: bool,
     /// Why it could not run at all, if it could not.
     pub error: Option<String>,
+}
+
+/// The furthest second a worker may report and the longest it may say it
+/// ran, for `scenario`: its planned duration, the longest request timeout
+/// (the last requests drain after the end), the silence after which a side
+/// gives up, and a minute's margin. A message past them is refused, so a
+/// forged index or duration can neither allocate nor overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Largest interval index.
+    pub last_index: u32,
+    /// Longest elapsed time.
+    pub longest: Duration,
+}
+
+impl Bounds {
+    /// The bounds of `scenario`'s run.
+    pub fn of(scenario: &Scenario) -> Self {
+        let timeout = scenario
+            .tasks
+            .iter()
+            .map(|t| t.request.timeout)
+            .max()
+            .unwrap_or_default();
+        let longest = scenario
+            .duration
+            .saturating_add(timeout)
+            .saturating_add(SILENCE)
+            .saturating_add(Duration::from_secs(60));
+        Self {
+            last_index: u32::try_from(longest.as_secs()).unwrap_or(u32::MAX),
+            longest,
+        }
+    }
+}
+
+/// The name a worker registered with in the service API's metadata, and
+/// whether it has a control token (`yes`/`no`), so a coordinator picks
+/// workers that can take its plan.
+pub const TOKEN_METADATA: &str = "control_token";
+
+/// Text another process sent (a worker's name, a refusal's reason), made
+/// safe to print: control characters (terminal escapes) become U+FFFD, and
+/// it is cut at 500 characters.
+pub fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(500)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if text.chars().nth(500).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// JSON of a control message.

@@ -12,11 +12,12 @@
 pub mod control;
 pub mod coordinator;
 pub mod k8s;
+pub mod seal;
 pub mod share;
 pub mod trust;
 pub mod worker;
 
-pub use coordinator::{CoordinateOptions, Distributed, WorkerReport, coordinate};
+pub use coordinator::{CoordinateOptions, Distributed, Refusals, WorkerReport, coordinate};
 pub use share::{Share, share};
 pub use worker::{WorkerOptions, serve};
 

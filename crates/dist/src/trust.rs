@@ -1,13 +1,11 @@
-//! Whether a worker may run a plan: the plan's hash and the proof that its
-//! sender holds the control token.
+//! Whether a worker may run a plan: the plan's hash (damage on the way),
+//! and the servers it may send the load to with its login.
 //!
-//! The token itself never travels: the coordinator sends an HMAC of the
-//! plan's hash under it, which the worker recomputes with its own copy. A
-//! plan altered on the way no longer matches its hash; a sender without the
-//! token cannot make a proof for it.
+//! Who sent the plan is the seal's business ([`crate::seal`]): with a
+//! control token, an HMAC over the whole message under a per-run key.
 
 use cliffload_scenario::Scenario;
-use ring::{digest, hmac};
+use ring::digest;
 
 /// SHA-256 of the scenario's canonical JSON (fields in declaration order,
 /// no spaces), hex.
@@ -16,33 +14,61 @@ pub fn plan_hash(scenario: &Scenario) -> String {
     hex(digest::digest(&digest::SHA256, &json).as_ref())
 }
 
-/// HMAC-SHA-256 of `plan_hash` under `token`, hex.
-pub fn proof(token: &str, plan_hash: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, token.as_bytes());
-    hex(hmac::sign(&key, plan_hash.as_bytes()).as_ref())
+/// The servers a worker sends its login to: those it was given (its
+/// control server, `--target`), by host and port (the scheme may differ:
+/// `tls://` and `nats://` reach the same server).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    trusted: Vec<(String, u16)>,
 }
 
-/// Whether `proof` was made with `token` for `plan_hash` (constant time).
-pub fn verify(token: &str, plan_hash: &str, proof: &str) -> bool {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, token.as_bytes());
-    let Some(tag) = unhex(proof) else {
-        return false;
-    };
-    hmac::verify(&key, plan_hash.as_bytes(), &tag).is_ok()
+impl Targets {
+    /// The servers of `urls` (each may be a comma-separated list).
+    pub fn new<S: AsRef<str>>(urls: &[S]) -> Self {
+        Self {
+            trusted: urls
+                .iter()
+                .flat_map(|u| u.as_ref().split(','))
+                .filter_map(host_port)
+                .collect(),
+        }
+    }
+
+    /// The servers of `target` this worker was not given, in its words.
+    pub fn untrusted<'a>(&self, target: &'a [String]) -> Vec<&'a str> {
+        target
+            .iter()
+            .filter(|url| host_port(url).is_none_or(|hp| !self.trusted.contains(&hp)))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Whether every server of `urls` is on this machine's loopback (127.0.0.0/8,
+/// ::1, `localhost`), where only local processes can publish.
+pub fn all_loopback<S: AsRef<str>>(urls: &[S]) -> bool {
+    urls.iter()
+        .flat_map(|u| u.as_ref().split(','))
+        .filter(|u| !u.trim().is_empty())
+        .all(|u| {
+            host_port(u).is_some_and(|(host, _)| {
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                bare == "localhost"
+                    || bare
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            })
+        })
+}
+
+/// A server URL's host (lower case) and port (4222 when absent).
+fn host_port(url: &str) -> Option<(String, u16)> {
+    let addr: async_nats::ServerAddr = url.trim().parse().ok()?;
+    Some((addr.host().to_ascii_lowercase(), addr.port()))
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
@@ -50,13 +76,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_proof_holds_only_for_its_token_and_its_plan() {
-        let p = proof("s3cret", "abc");
-        assert!(verify("s3cret", "abc", &p));
-        assert!(!verify("other", "abc", &p));
-        assert!(!verify("s3cret", "abd", &p));
-        assert!(!verify("s3cret", "abc", "zz"));
-        assert!(!verify("s3cret", "abc", ""));
+    fn targets_match_by_host_and_port_whatever_the_scheme() {
+        let t = Targets::new(&[
+            "nats://Ctl.example:4222,tls://10.0.0.5:4333",
+            "127.0.0.1:5000",
+        ]);
+        let asked = [
+            "nats://ctl.example".to_owned(),
+            "tls://10.0.0.5:4333".to_owned(),
+            "nats://127.0.0.1:5000".to_owned(),
+            "nats://10.0.0.5:4222".to_owned(),
+            "nats://evil.example:4222".to_owned(),
+            "not a url at all".to_owned(),
+        ];
+        assert_eq!(
+            t.untrusted(&asked),
+            [
+                "nats://10.0.0.5:4222",
+                "nats://evil.example:4222",
+                "not a url at all"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_loopback_servers_count_as_loopback() {
+        assert!(all_loopback(&[
+            "nats://127.0.0.1:4222",
+            "nats://[::1]:5",
+            "localhost:4222"
+        ]));
+        assert!(all_loopback(&["nats://127.8.9.10:1,nats://localhost"]));
+        for remote in [
+            "nats://10.0.0.5:4222",
+            "nats://127.0.0.1:1,nats://nats.example:4222",
+            "nats://localhost.evil.example",
+            "nats://[::2]:4222",
+            "garbage here",
+        ] {
+            assert!(!all_loopback(&[remote]), "{remote}");
+        }
     }
 
     #[test]

@@ -142,8 +142,8 @@ impl Merger {
     fn close(&mut self, index: u32, rec: Recorded) -> Option<IntervalStats> {
         self.totals.merge(&rec.table);
         self.intended.merge(&rec.intended);
-        self.late += rec.late;
-        self.never_sent += rec.never_sent;
+        self.late = self.late.saturating_add(rec.late);
+        self.never_sent = self.never_sent.saturating_add(rec.never_sent);
         if let Some(w) = &rec.never_sent_wait {
             self.never_sent_wait.merge(w);
         }

@@ -83,7 +83,7 @@ impl ErrorLog {
         sample: impl FnOnce() -> String,
     ) {
         if let Some(e) = list.iter_mut().find(|e| e.message == message) {
-            e.count += count;
+            e.count = e.count.saturating_add(count);
             return;
         }
         if list.len() < MAX_MESSAGES {
@@ -104,7 +104,7 @@ impl ErrorLog {
                 sample: String::new(),
             };
         }
-        list[last].count += count;
+        list[last].count = list[last].count.saturating_add(count);
     }
 
     /// Adds everything `other` holds.
@@ -120,6 +120,11 @@ impl ErrorLog {
     /// Takes the contents, leaving the log empty.
     pub fn take(&mut self) -> ErrorLog {
         std::mem::take(self)
+    }
+
+    /// The tasks (by position) with messages.
+    pub fn tasks(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries.keys().map(|(task, _)| *task)
     }
 
     /// True when nothing was recorded.

@@ -105,13 +105,87 @@ impl LatencyHistogram {
 
     /// Reads [`Self::to_bytes`]; `None` when it is not a V2 histogram within
     /// this one's bounds.
+    ///
+    /// The header is checked before anything is allocated: the V2 decoder
+    /// would otherwise size a buffer by the header's payload length (up to
+    /// 4 GiB) and a histogram by its bounds, both chosen by whoever sent the
+    /// bytes (a distributed worker's message, a result file).
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if !header_within_bounds(bytes) {
+            return None;
+        }
         let h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
             .deserialize(&mut std::io::Cursor::new(bytes))
             .ok()?;
         let mut out = Self::new();
         out.0.add(&h).ok()?;
         Some(out)
+    }
+}
+
+/// HdrHistogram's uncompressed V2 cookie, the only encoding [`LatencyHistogram::to_bytes`] writes.
+const V2_COOKIE: u32 = 0x1c84_9313;
+/// Cookie, payload length, normalising offset, digits, lowest, highest, conversion ratio.
+const V2_HEADER: usize = 40;
+
+/// Whether `bytes` start with a V2 header whose payload fits in `bytes` and
+/// whose bounds are within this histogram's (so decoding allocates no more
+/// than [`LatencyHistogram::new`] does).
+fn header_within_bounds(bytes: &[u8]) -> bool {
+    let u32_at = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+    };
+    let u64_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    let (Some(cookie), Some(payload), Some(digits), Some(low), Some(high)) =
+        (u32_at(0), u32_at(4), u32_at(12), u64_at(16), u64_at(24))
+    else {
+        return false;
+    };
+    cookie == V2_COOKIE
+        && payload as usize <= bytes.len() - V2_HEADER
+        && digits <= u32::from(SIGFIG)
+        && (LOWEST_US..=HIGHEST_US).contains(&low)
+        && (low..=HIGHEST_US).contains(&high)
+}
+
+/// A limit on how many histograms one decode may create, for bytes from
+/// another process: each costs about 140 KB however few bytes encode it, so
+/// a 1 MB message of tiny histograms would otherwise ask for gigabytes.
+pub mod decode_budget {
+    use std::cell::Cell;
+
+    thread_local! {
+        static LEFT: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Runs `decode` allowing at most `histograms` histograms to be decoded
+    /// on this thread; past that, decoding a histogram fails (and with it
+    /// the message). Nested calls keep the outer limit.
+    pub fn limit<T>(histograms: usize, decode: impl FnOnce() -> T) -> T {
+        let outer = LEFT.with(|l| l.replace(Some(histograms)));
+        let out = decode();
+        LEFT.with(|l| l.set(outer));
+        out
+    }
+
+    /// Counts one histogram against the limit; false when it is spent.
+    pub(crate) fn take() -> bool {
+        LEFT.with(|l| match l.get() {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                l.set(Some(n - 1));
+                true
+            }
+        })
     }
 }
 
@@ -131,6 +205,9 @@ impl<'de> Deserialize<'de> for LatencyHistogram {
                 f.write_str("an HdrHistogram in its V2 encoding")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                if !decode_budget::take() {
+                    return Err(E::custom("more histograms than the message may hold"));
+                }
                 LatencyHistogram::from_bytes(v)
                     .ok_or_else(|| E::custom("not an HdrHistogram V2 encoding within 1 µs–60 s"))
             }
@@ -138,7 +215,8 @@ impl<'de> Deserialize<'de> for LatencyHistogram {
                 self,
                 mut seq: A,
             ) -> Result<Self::Value, A::Error> {
-                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                // The hint is the sender's word: never allocate by it past a page.
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
                 while let Some(b) = seq.next_element::<u8>()? {
                     bytes.push(b);
                 }
@@ -221,6 +299,59 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.count(), 3);
         assert_eq!(a.summary().p50, 300);
+    }
+
+    /// A V2 header with these fields and `payload` bytes after it.
+    fn v2(payload_len: u32, digits: u32, low: u64, high: u64, payload: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&V2_COOKIE.to_be_bytes());
+        b.extend_from_slice(&payload_len.to_be_bytes());
+        b.extend_from_slice(&0u32.to_be_bytes());
+        b.extend_from_slice(&digits.to_be_bytes());
+        b.extend_from_slice(&low.to_be_bytes());
+        b.extend_from_slice(&high.to_be_bytes());
+        b.extend_from_slice(&1f64.to_bits().to_be_bytes());
+        b.resize(b.len() + payload, 0);
+        b
+    }
+
+    /// Issue 26: a header may not make the decoder allocate by its word (a
+    /// 4 GiB payload buffer, a histogram up to u64::MAX at 5 digits).
+    #[test]
+    fn headers_that_would_allocate_past_this_histogram_are_refused() {
+        let mut h = LatencyHistogram::new();
+        h.record_us(250);
+        let good = h.to_bytes();
+        assert_eq!(
+            LatencyHistogram::from_bytes(&good).map(|h| h.count()),
+            Some(1)
+        );
+        for bad in [
+            v2(u32::MAX, 3, 1, HIGHEST_US, 8),
+            v2(0, 5, 1, HIGHEST_US, 0),
+            v2(0, 3, 1, u64::MAX / 2, 0),
+            v2(0, 3, 0, HIGHEST_US, 0),
+            v2(0, 3, 9, 8, 0),
+            good[..20].to_vec(),
+            Vec::new(),
+        ] {
+            assert!(LatencyHistogram::from_bytes(&bad).is_none(), "{bad:?}");
+        }
+        let mut other_cookie = good.clone();
+        other_cookie[3] ^= 0x04;
+        assert!(LatencyHistogram::from_bytes(&other_cookie).is_none());
+    }
+
+    #[test]
+    fn a_decode_budget_caps_how_many_histograms_one_message_makes() {
+        let mut h = LatencyHistogram::new();
+        h.record_us(7);
+        let three = rmp_serde::to_vec(&vec![h.clone(), h.clone(), h]).expect("packs");
+        let decode = || rmp_serde::from_slice::<Vec<LatencyHistogram>>(&three);
+        assert!(decode_budget::limit(3, decode).is_ok());
+        let err = decode_budget::limit(2, decode).expect_err("over the budget");
+        assert!(err.to_string().contains("more histograms"), "{err}");
+        assert!(decode().is_ok(), "no limit outside `limit`");
     }
 
     #[test]

@@ -13,6 +13,8 @@ mod outcome;
 mod table;
 
 pub use errors::{ErrorEntry, ErrorLog, MAX_MESSAGES, OTHER, normalise};
-pub use histogram::{HIGHEST_US, LOWEST_US, LatencyHistogram, LatencySummary, SIGFIG};
+pub use histogram::{
+    HIGHEST_US, LOWEST_US, LatencyHistogram, LatencySummary, SIGFIG, decode_budget,
+};
 pub use outcome::{Outcome, OutcomeClass, OutcomeCounts};
 pub use table::{IntervalStats, OutcomeHistograms, TaskTable};

@@ -118,7 +118,9 @@ impl OutcomeCounts {
 
     /// All requests.
     pub fn total(&self) -> u64 {
-        self.0.iter().sum()
+        // Saturating: counts from another process are its word, and a sum
+        // must not panic on them.
+        self.0.iter().fold(0, |a, b| a.saturating_add(*b))
     }
 
     /// Requests in one class.
@@ -127,13 +129,13 @@ impl OutcomeCounts {
             .iter()
             .filter(|o| o.class() == class)
             .map(|o| self.get(*o))
-            .sum()
+            .fold(0, u64::saturating_add)
     }
 
     /// Adds another set of counts.
     pub fn add(&mut self, other: &OutcomeCounts) {
         for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
-            *a += b;
+            *a = a.saturating_add(*b);
         }
     }
 }

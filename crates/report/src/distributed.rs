@@ -19,6 +19,13 @@ pub struct DistributedRun {
     pub control_bytes: u64,
     /// `--allow-worker-loss`: a lost worker degrades the run rather than failing it.
     pub allow_worker_loss: bool,
+    /// Messages on the run's control subjects the coordinator refused
+    /// (forged, replayed, out of bounds); none changed the result.
+    #[serde(default)]
+    pub refused_messages: u64,
+    /// The first few of them, each naming the subject, the claimed sender and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
 }
 
 /// One worker's part.
@@ -72,6 +79,12 @@ pub fn apply(r: &mut RunResult, run: DistributedRun) {
             name: w.name.clone(),
             detail: lost_words(w),
             allowed: run.allow_worker_loss,
+        });
+    }
+    if run.refused_messages > 0 {
+        r.warnings.push(Warning::ControlRefused {
+            count: run.refused_messages,
+            first: run.refused.first().cloned().unwrap_or_default(),
         });
     }
     r.verdict.checks.push(Check::new(

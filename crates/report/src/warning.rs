@@ -132,6 +132,13 @@ pub enum Warning {
         /// `--allow-worker-loss` was given: the run is degraded, not failed.
         allowed: bool,
     },
+    /// Messages on a distributed run's control subjects were refused.
+    ControlRefused {
+        /// How many.
+        count: u64,
+        /// The first, in words.
+        first: String,
+    },
     /// A framework of `comparison_frameworks` did not run.
     FrameworkSkipped {
         /// Its key.
@@ -238,6 +245,10 @@ impl fmt::Display for Warning {
                     write!(f, "a worker was lost: {detail}; the run fails (pass --allow-worker-loss to accept a smaller load); check the worker's log and its machine")
                 }
             }
+            Self::ControlRefused { count, first } => write!(
+                f,
+                "{count} message(s) on the run's control subjects were refused and left the result unchanged (first: {first}); someone on the NATS account is publishing there: see distributed.refused in result.json, and restrict cliffload.v1.> with NATS permissions"
+            ),
             Self::FrameworkSkipped { name, why } => write!(
                 f,
                 "framework {name} was not compared: {why}"
