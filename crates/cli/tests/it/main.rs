@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod attacks;
 mod comparison;
 mod dashboard;
 mod distributed;
