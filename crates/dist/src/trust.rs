@@ -11,7 +11,7 @@ use ring::digest;
 /// no spaces), hex.
 pub fn plan_hash(scenario: &Scenario) -> String {
     let json = serde_json::to_vec(scenario).unwrap_or_default();
-    hex(digest::digest(&digest::SHA256, &json).as_ref())
+    crate::seal::hex(digest::digest(&digest::SHA256, &json).as_ref())
 }
 
 /// The servers a worker sends its login to: those it was given (its
@@ -65,10 +65,6 @@ pub fn all_loopback<S: AsRef<str>>(urls: &[S]) -> bool {
 fn host_port(url: &str) -> Option<(String, u16)> {
     let addr: async_nats::ServerAddr = url.trim().parse().ok()?;
     Some((addr.host().to_ascii_lowercase(), addr.port()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
