@@ -14,6 +14,7 @@ pub mod frameworks;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod outage;
 pub mod processes;
 pub mod regression;
 mod result;

@@ -85,6 +85,10 @@ pub struct RunResult {
     /// reconnects, slow consumers, server errors), in order.
     #[serde(default)]
     pub connection_events: Vec<ConnectionEventRow>,
+    /// Seconds of the load in which requests were due and failed and none
+    /// succeeded (absent in older results).
+    #[serde(default)]
+    pub outage: crate::outage::Outage,
 }
 
 /// One event of one of the load's NATS connections.
@@ -315,7 +319,7 @@ pub struct OutcomeEntry {
 }
 
 /// One second of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IntervalRow {
     /// Seconds since the start.
     pub t: u32,
@@ -405,6 +409,7 @@ impl RunResult {
         let summary = summary(totals, secs);
         let tasks = task_rows(s, totals, &meta.errors, secs);
         let intervals = interval_rows(intervals, secs);
+        let outage = crate::outage::Outage::of(&intervals, &meta.connection_events, round3(secs));
         let open_model = meta.open.as_ref().map(open_model);
         // The caller's warnings first, then those the measurements call for.
         let found = run_warnings(&meta, open_model.as_ref(), &intervals);
@@ -443,6 +448,7 @@ impl RunResult {
             comparison: None,
             distributed: None,
             frameworks: Vec::new(),
+            outage,
             connection_events: meta.connection_events,
         };
         result.verdict = verdict::judge(s, &result, simple_rpcs(s, totals));

@@ -341,6 +341,21 @@ pub fn checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
             format!("{rps:.1} successful req/s"),
         ));
     }
+    // Judged on time, not requests (see `outage`): shown when asked for,
+    // and whenever some second was lost, which by default fails the run.
+    if r.outage.any() || e.max_outage.is_some() {
+        let (passed, expected) = match e.max_outage {
+            Some(allowed) => (
+                allowed.allows(r.outage.total_s, r.outage.of_s),
+                format!("≤ {allowed} of outage"),
+            ),
+            None => (
+                !r.outage.any(),
+                "no outage (the default; set expectations.max_outage, e.g. 2s or 10%, to allow some)".into(),
+            ),
+        };
+        checks.push(Check::new("max_outage", passed, expected, r.outage.words()));
+    }
     checks
 }
 

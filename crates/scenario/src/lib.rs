@@ -497,6 +497,39 @@ pub struct Expectations {
     pub max_p99_ms: Option<f64>,
     /// Lowest acceptable rate of successful requests per second.
     pub min_rps: Option<f64>,
+    /// Outage the run may have (seconds of the load in which requests were
+    /// due and failed, and none succeeded); `None`: any outage fails it.
+    #[serde(default)]
+    pub max_outage: Option<OutageAllowance>,
+}
+
+/// How much outage a run may have (`expectations.max_outage`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutageAllowance {
+    /// At most this long (`max_outage: 2s`).
+    Time(Duration),
+    /// At most this share of the load's seconds, in percent (`max_outage: 10%`).
+    Percent(f64),
+}
+
+impl OutageAllowance {
+    /// Whether `outage` seconds of a `load_s`-second load are allowed.
+    pub fn allows(&self, outage_s: f64, load_s: f64) -> bool {
+        match self {
+            Self::Time(d) => outage_s <= d.as_secs_f64() + 1e-9,
+            Self::Percent(p) => load_s > 0.0 && outage_s / load_s * 100.0 <= p + 1e-9,
+        }
+    }
+}
+
+impl std::fmt::Display for OutageAllowance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Time(d) => write!(f, "{}", human_duration(*d)),
+            Self::Percent(p) => write!(f, "{p}% of the load"),
+        }
+    }
 }
 
 impl Expectations {

@@ -127,6 +127,8 @@ pub struct RawExpectations {
     pub max_p99_ms: Option<f64>,
     #[serde(alias = "min_requests_per_second")]
     pub min_rps: Option<f64>,
+    /// Outage allowed: a duration (`2s`) or a share of the load (`10%`).
+    pub max_outage: Option<RawDuration>,
 }
 
 /// The schema of [`RawExpectations`] also allows the original suite's key

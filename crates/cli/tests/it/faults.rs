@@ -137,3 +137,87 @@ async fn a_server_restarted_mid_run_gives_successes_again() {
         );
     }
 }
+
+/// Issue 27: the server dies for good early in a run whose failure bound
+/// is generous. Requests weigh the outage lightly (each user loses one
+/// request per second of timeout); time does not: the run fails, naming
+/// the seconds, and passes only when the scenario allows that much outage.
+async fn outage_run(allowance: &str) -> (Option<i32>, serde_json::Value) {
+    let mut env = Env::with_test_service().await;
+    let cfg = env.scenario(&format!(
+        "scenarios:\n  s:\n    users: 20\n    spawn_rate: 20\n    duration: 5s\n    wait_time: {{constant: 0}}\n\
+         \x20   expectations: {{max_failure_percent: 60{allowance}}}\n\
+         \x20   tasks:\n      - {{name: ping, service: test, method: ping, timeout: 1s}}\n"
+    ));
+    let out = env.out();
+    let mut child = crate::harness::cliffload()
+        .args(["run", "s", "--config"])
+        .arg(&cfg)
+        .args(["--nats-url", env.url(), "--quiet", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    env.wait_until_served(500).await;
+    env.server.stop();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the run ended on time")
+        .expect("ran");
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    (status.code(), r)
+}
+
+fn outage_check(r: &serde_json::Value) -> &serde_json::Value {
+    r["verdict"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "max_outage"))
+        .unwrap_or_else(|| panic!("no max_outage check: {}", r["verdict"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fails_the_run_however_few_requests_it_cost_unless_allowed() {
+    let ((code, r), (allowed_code, allowed)) =
+        tokio::join!(outage_run(""), outage_run(", max_outage: 100%"));
+    let failure = r["summary"]["failure_percent"].as_f64().expect("rate");
+    assert!(
+        failure < 60.0,
+        "the failure bound alone would pass: {failure}"
+    );
+    let seconds = r["outage"]["seconds"].as_array().expect("outage seconds");
+    assert!(seconds.len() >= 2, "{}", r["outage"]);
+    let check = outage_check(&r);
+    assert_eq!(check["status"], "failed", "{check}");
+    let actual = check["actual"].as_str().expect("words");
+    assert!(
+        actual.starts_with("no successful request in seconds"),
+        "{actual}"
+    );
+    assert_eq!(code, Some(1));
+    // The same outage, allowed.
+    assert_eq!(
+        outage_check(&allowed)["status"],
+        "passed",
+        "{}",
+        allowed["verdict"]
+    );
+    assert!(
+        !allowed["outage"]["seconds"]
+            .as_array()
+            .expect("seconds")
+            .is_empty()
+    );
+    let others_pass = allowed["verdict"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .all(|c| c["status"] == "passed");
+    assert_eq!(
+        allowed_code,
+        Some(if others_pass { 0 } else { 1 }),
+        "{}",
+        allowed["verdict"]
+    );
+}

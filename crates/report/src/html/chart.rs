@@ -87,6 +87,9 @@ impl XAxis {
     }
 }
 
+/// The shade of outage seconds.
+const OUTAGE: RGBColor = RGBColor(240, 128, 128);
+
 /// A vertical dashed line on a time chart: a connection event.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Mark {
@@ -131,6 +134,8 @@ pub(super) struct Chart {
     pub y_log: bool,
     pub lines: Vec<Line>,
     pub marks: Vec<Mark>,
+    /// Shaded spans of the x axis, `(from, to)`: the run's outage.
+    pub outage: Vec<(f64, f64)>,
 }
 
 impl Chart {
@@ -142,6 +147,7 @@ impl Chart {
             y_log: false,
             lines,
             marks: Vec::new(),
+            outage: Vec::new(),
         }
     }
 
@@ -160,6 +166,9 @@ impl Chart {
                 .into_iter()
                 .map(|k| (k.colour(), Swatch::Dashed, k.words().into())),
         );
+        if !self.outage.is_empty() {
+            entries.push((OUTAGE, Swatch::Box, "outage (no success)".into()));
+        }
         figure(&self.svg(), &entries)
     }
 
@@ -204,6 +213,12 @@ impl Chart {
                 .x_desc(self.x.description())
                 .y_desc(self.y_label)
                 .draw();
+            for (from, to) in &self.outage {
+                let _ = chart.draw_series(std::iter::once(Rectangle::new(
+                    [(*from, 0.0), (to.min(x_end), y_top)],
+                    OUTAGE.mix(0.35).filled(),
+                )));
+            }
             for m in self.marks.iter().filter(|m| (0.0..=x_end).contains(&m.at)) {
                 let _ = chart.draw_series(DashedLineSeries::new(
                     [(m.at, 0.0), (m.at, y_top)],

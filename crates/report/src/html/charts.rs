@@ -75,7 +75,25 @@ pub(super) fn throughput(r: &RunResult) -> Chart {
         lines,
     );
     c.marks = event_marks(r);
+    c.outage = outage_spans(r);
     c
+}
+
+/// The outage's seconds as spans of the time axis.
+fn outage_spans(r: &RunResult) -> Vec<(f64, f64)> {
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    for i in r
+        .intervals
+        .iter()
+        .filter(|i| r.outage.seconds.contains(&i.t))
+    {
+        let (from, to) = (f64::from(i.t), f64::from(i.t) + i.duration_s);
+        match spans.last_mut() {
+            Some((_, end)) if (*end - from).abs() < 1e-9 => *end = to,
+            _ => spans.push((from, to)),
+        }
+    }
+    spans
 }
 
 /// Failures per second, on their own scale; `None` when nothing failed.

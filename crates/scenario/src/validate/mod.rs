@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use crate::error::closest;
 use crate::raw::*;
-use crate::{Claims, ConfigError, Expectations, Scenario, ScenarioFile, WaitTime, parse_duration};
+use crate::{
+    Claims, ConfigError, Expectations, OutageAllowance, Scenario, ScenarioFile, WaitTime,
+    parse_duration,
+};
 
 mod scenario;
 mod settings;
@@ -247,7 +250,28 @@ fn expectations_of(path: &str, raw: &RawExpectations) -> Result<Expectations, Co
         max_p95_ms: check("max_p95_ms", raw.max_p95_ms, 3_600_000.0)?,
         max_p99_ms: check("max_p99_ms", raw.max_p99_ms, 3_600_000.0)?,
         min_rps: check("min_rps", raw.min_rps, 1e9)?,
+        max_outage: raw
+            .max_outage
+            .as_ref()
+            .map(|m| outage_of(&format!("{path}.max_outage"), m))
+            .transpose()?,
     })
+}
+
+/// `max_outage`: a duration with its unit, or a percentage of the load.
+fn outage_of(path: &str, raw: &RawDuration) -> Result<OutageAllowance, ConfigError> {
+    if let RawDuration::Text(t) = raw
+        && let Some(p) = t.trim().strip_suffix('%')
+    {
+        return match p.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() && (0.0..=100.0).contains(&x) => Ok(OutageAllowance::Percent(x)),
+            _ => Err(invalid(
+                path,
+                format!("{t:?}: a percentage is a number from 0 to 100 followed by %, e.g. 10%"),
+            )),
+        };
+    }
+    duration(path, raw, BareNumber::Refused).map(OutageAllowance::Time)
 }
 
 /// What a number without a unit means for a key.

@@ -164,6 +164,7 @@ pub(super) fn merged_expectations(
         e.max_p95_ms = o.max_p95_ms.or(e.max_p95_ms);
         e.max_p99_ms = o.max_p99_ms.or(e.max_p99_ms);
         e.min_rps = o.min_rps.or(e.min_rps);
+        e.max_outage = o.max_outage.clone().or(e.max_outage);
     }
     e
 }
