@@ -608,6 +608,28 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every variable cliffload reads may hold a secret (a URL with a
+    /// password, a password, a token): help must name it, never show its
+    /// value (issue 26).
+    #[test]
+    fn no_argument_shows_its_environment_value_in_help() {
+        fn walk(c: &clap::Command, path: &str, found: &mut Vec<String>) {
+            for a in c.get_arguments() {
+                if let Some(env) = a.get_env()
+                    && !a.is_hide_env_values_set()
+                {
+                    found.push(format!("{path} --{}: {env:?}", a.get_id()));
+                }
+            }
+            for sub in c.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), found);
+            }
+        }
+        let mut shown = Vec::new();
+        walk(&Cli::command(), "cliffload", &mut shown);
+        assert!(shown.is_empty(), "help would print these values: {shown:?}");
+    }
+
     fn connect(args: &[&str]) -> ConnectArgs {
         #[derive(clap::Parser)]
         struct T {
@@ -706,7 +728,14 @@ pub struct ConnectArgs {
     /// log in; `tls://` asks for TLS. Without it, cliffload starts its own
     /// nats-server on a free 127.0.0.1 port (and, for run and suite, the
     /// reference services).
-    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
+    // The URL may hold a password or token: `--help` names the variable
+    // but never prints its value (issue 26).
+    #[arg(
+        long,
+        env = "CLIFFLOAD_NATS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub nats_url: Vec<String>,
 
     /// Log in as this user (with --password).

@@ -377,3 +377,75 @@ async fn a_file_that_is_not_a_credentials_file_is_named() {
         "{err}"
     );
 }
+
+/// Issue 26: `--help` printed `[env: CLIFFLOAD_NATS_URL=nats://alice:…@…]`.
+/// With every secret-bearing variable set, no subcommand's help (long or
+/// short) shows a value, though it still names the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_never_prints_a_secret_from_the_environment() {
+    let secrets = [
+        ("CLIFFLOAD_NATS_URL", "nats://alice:urlpw5ecret@h:4222"),
+        ("CLIFFLOAD_NATS_PASSWORD", "pa55w0rdsecret"),
+        ("CLIFFLOAD_NATS_TOKEN", "t0kensecret"),
+        ("CLIFFLOAD_CONTROL_TOKEN", "c0ntrolsecret"),
+    ];
+    let commands: [&[&str]; 6] = [
+        &["run"],
+        &["suite"],
+        &["serve"],
+        &["worker"],
+        &["compare"],
+        &["k8s", "render"],
+    ];
+    let mut named = String::new();
+    for command in commands {
+        for help in ["--help", "-h"] {
+            let mut cmd = crate::harness::cliffload();
+            cmd.args(command).arg(help).envs(secrets);
+            let o = tokio::time::timeout(Duration::from_secs(10), cmd.output())
+                .await
+                .expect("in time")
+                .expect("ran");
+            assert_eq!(o.status.code(), Some(0), "{command:?} {help}");
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            for (var, value) in secrets {
+                assert!(
+                    !all.contains(value) && !all.contains(&format!("{var}=")),
+                    "{command:?} {help} shows {var}'s value:\n{all}"
+                );
+            }
+            named.push_str(&all);
+        }
+    }
+    // Hidden values, not hidden variables: the help still says where a secret may come from.
+    for (var, _) in secrets {
+        assert!(named.contains(var), "{var} is named nowhere");
+    }
+}
+
+/// Issue 26: a comma in a URL's password printed the part before it, and a
+/// scheme-less URL printed the whole password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_is_refused_without_showing_its_password() {
+    for url in [
+        "nats://alice:pa,S3cretTail@127.0.0.1:1",
+        "alice:Sch3meless@",
+    ] {
+        let o =
+            crate::harness::run(&["run", "ping", "--nats-url", url], Duration::from_secs(10)).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("--nats-url") && err.contains("%2C") && err.contains("***@"),
+            "{err}"
+        );
+        let out = format!("{}{err}", String::from_utf8_lossy(&o.stdout));
+        for secret in ["alice:", "S3cret", "Sch3meless"] {
+            assert!(!out.contains(secret), "{url}: {out}");
+        }
+    }
+}
