@@ -154,9 +154,16 @@ pub struct K8sRenderArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
     pub distributed: u32,
 
-    /// The NATS server(s) of the system under test, as the pods reach them.
-    #[arg(long, value_name = "URL")]
-    pub nats_url: String,
+    /// The NATS server(s) of the system under test, as the pods reach them,
+    /// without credentials (they would be written into the Jobs' args: use
+    /// --nats-url-secret for a URL with them).
+    #[arg(long, value_name = "URL", required_unless_present = "nats_url_secret")]
+    pub nats_url: Option<String>,
+
+    /// A Secret whose `url` key holds the NATS URL with its credentials
+    /// (nats://USER:PASSWORD@HOST:4222); the pods read it as CLIFFLOAD_NATS_URL.
+    #[arg(long, value_name = "SECRET", conflicts_with = "nats_url")]
+    pub nats_url_secret: Option<String>,
 
     /// The image with the cliffload binary as its entrypoint.
     #[arg(long, default_value = "cliffload:latest", value_name = "IMAGE")]

@@ -193,6 +193,11 @@ pub struct NatsLogin {
     pub tls_key: Option<std::path::PathBuf>,
     /// `nats_tls_first`.
     pub tls_first: bool,
+    /// The keys whose secret is written in the file itself
+    /// (`environment.nats_password`, `environment.nats_token`, a
+    /// `environment.nats_url` with user info): a file that is shipped
+    /// somewhere readable (a Kubernetes ConfigMap) must have none.
+    pub inline_secrets: Vec<&'static str>,
 }
 
 /// The sections of a file beside `scenarios` and `user_classes`.

@@ -810,6 +810,27 @@ fn nats_login_reads_secrets_from_files_and_never_prints_them() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Issue 26: `k8s render` ships the file in a ConfigMap, so it must know
+/// which secrets are written in it; and a scheme-less `nats_url` with a
+/// password was quoted whole in its error.
+#[test]
+fn secrets_written_in_the_file_are_named_and_never_quoted() {
+    let yaml = "environment:\n  nats_url: nats://alice:urlpw@h:1\n  nats_user: alice\n  nats_password: inl1ne\n";
+    let f = ScenarioFile::parse_over_catalog(yaml, "env.yaml").expect("valid");
+    assert_eq!(
+        f.settings.nats_login.inline_secrets,
+        ["environment.nats_password", "environment.nats_url"]
+    );
+    let files = "environment:\n  nats_url: nats://h:1\n  nats_token_file: /dev/null\n";
+    let f = ScenarioFile::parse_over_catalog(files, "env.yaml").expect("valid");
+    assert!(f.settings.nats_login.inline_secrets.is_empty());
+    let bare = "environment:\n  nats_url: alice:Sch3meless@h:1\n";
+    let e = ScenarioFile::parse_over_catalog(bare, "env.yaml")
+        .expect_err("no scheme")
+        .to_string();
+    assert!(e.contains("***@h:1") && !e.contains("Sch3meless"), "{e}");
+}
+
 #[test]
 fn a_scenario_name_typo_gets_a_suggestion() {
     let e = catalog::builtin()

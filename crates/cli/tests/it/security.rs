@@ -449,3 +449,77 @@ async fn a_bad_url_is_refused_without_showing_its_password() {
         }
     }
 }
+
+/// Issue 26: `k8s render` wrote a URL's credentials into the Jobs' args and
+/// an inline password into the ConfigMap. Such a render is refused (exit 2,
+/// saying to use a Secret), and with --nats-url-secret the URL is read from
+/// the Secret: no password anywhere in what is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k8s_render_never_writes_nats_credentials_into_the_objects() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let render = |extra: Vec<String>| async move {
+        let mut args = vec![
+            "k8s".to_owned(),
+            "render".into(),
+            "--distributed".into(),
+            "2".into(),
+        ];
+        args.extend(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::harness::run(&args, Duration::from_secs(10)).await
+    };
+    let url = "nats://alice:k8sPassw0rd@nats.default.svc:4222";
+    let inline = dir.path().join("inline.yaml");
+    std::fs::write(
+        &inline,
+        format!("environment:\n  nats_user: alice\n  nats_password: f1lePassw0rd\n{SCENARIO}"),
+    )
+    .expect("write");
+    for args in [
+        vec!["ping".to_owned(), "--nats-url".into(), url.into()],
+        vec![
+            "ping".to_owned(),
+            "--nats-url".into(),
+            "nats://t0kenK8s@h:4222".into(),
+        ],
+        vec![
+            "s".to_owned(),
+            "--config".into(),
+            s(&inline).into(),
+            "--nats-url".into(),
+            "nats://nats.default.svc:4222".into(),
+        ],
+    ] {
+        let o = render(args.clone()).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?} printed objects");
+        assert!(
+            err.contains("Secret") && err.contains("--nats-url-secret"),
+            "{args:?}: {err}"
+        );
+        for secret in ["k8sPassw0rd", "f1lePassw0rd", "t0kenK8s"] {
+            assert!(!err.contains(secret), "{err}");
+        }
+    }
+    // The URL with its credentials from a Secret: the objects name the
+    // Secret, and hold no --nats-url.
+    let o = render(vec![
+        "ping".into(),
+        "--nats-url-secret".into(),
+        "nats-login".into(),
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!text.contains("--nats-url"), "{text}");
+    assert_eq!(
+        text.matches("name: CLIFFLOAD_NATS_URL").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches("name: \"nats-login\"").count(), 2, "{text}");
+    // Neither is refused.
+    let o = render(vec!["ping".into()]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
