@@ -806,15 +806,38 @@ impl ConnectArgs {
         } else {
             self.nats_url.clone()
         };
-        let flags_login = self.user.is_some()
-            || self.password.is_some()
-            || self.token.is_some()
-            || self.nkey.is_some()
-            || self.creds.is_some();
         if urls.is_empty() {
+            // A password or token exported for a deployment must not break
+            // a run on the open server cliffload starts (issue 26), nor be
+            // sent to it: it is left out, and said so. One given as a flag
+            // is a mistake worth stopping for.
+            let exported = |var: &str, value: &Option<String>| {
+                value.as_deref().is_some_and(|v| {
+                    std::env::var_os(var).is_some_and(|e| e.as_os_str() == std::ffi::OsStr::new(v))
+                })
+            };
+            let ignored: Vec<&str> = [
+                ("CLIFFLOAD_NATS_PASSWORD", &self.password),
+                ("CLIFFLOAD_NATS_TOKEN", &self.token),
+            ]
+            .into_iter()
+            .filter(|(var, value)| exported(var, value))
+            .map(|(var, _)| var)
+            .collect();
+            let flags_login = self.user.is_some()
+                || (self.password.is_some() && !ignored.contains(&"CLIFFLOAD_NATS_PASSWORD"))
+                || (self.token.is_some() && !ignored.contains(&"CLIFFLOAD_NATS_TOKEN"))
+                || self.nkey.is_some()
+                || self.creds.is_some();
             if flags_login || self.tls_ca.is_some() || self.tls_cert.is_some() {
                 anyhow::bail!(
-                    "--user, --token, --nkey, --creds and --tls-* are for a deployment of yours: give its --nats-url (without it, cliffload starts an open server of its own)"
+                    "--user, --password, --token, --nkey, --creds and --tls-* are for a deployment of yours: give its --nats-url (without it, cliffload starts an open server of its own)"
+                );
+            }
+            if !ignored.is_empty() {
+                eprintln!(
+                    "note: {} set, but without --nats-url cliffload starts an open server of its own and does not send it there",
+                    ignored.join(" and ")
                 );
             }
             return Ok(None);

@@ -523,3 +523,35 @@ async fn k8s_render_never_writes_nats_credentials_into_the_objects() {
     let o = render(vec!["ping".into()]).await;
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// Issue 26: an exported password or token broke every run on the server
+/// cliffload starts itself. They are not sent to it, and a note says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_credentials_do_not_break_a_run_on_the_embedded_server() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("out");
+    let o = tokio::time::timeout(
+        Duration::from_secs(30),
+        crate::harness::cliffload()
+            .args(["run", "ping", "--duration", "1s", "--users", "2", "--quiet"])
+            .args(["--out", s(&out)])
+            .env("CLIFFLOAD_NATS_USER", "alice")
+            .env("CLIFFLOAD_NATS_PASSWORD", "exp0rtedpw")
+            .env("CLIFFLOAD_NATS_TOKEN", "exp0rtedtoken")
+            .output(),
+    )
+    .await
+    .expect("in time")
+    .expect("ran");
+    let err = stderr(&o);
+    let r = read_result(&out);
+    crate::harness::assert_passed_but_for_speed(o.status.code(), &r, &err);
+    assert_eq!(r["target"]["embedded"], true);
+    assert_eq!(
+        err.matches("CLIFFLOAD_NATS_PASSWORD and CLIFFLOAD_NATS_TOKEN set")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("exp0rted"), "{err}");
+}
