@@ -222,21 +222,26 @@ impl NatsAccess {
             Some(s) if !said.contains(&s) => format!("{said}: {s}"),
             _ => said,
         };
-        // TLS trouble arrives as a TLS or an IO error: read the words.
+        // TLS trouble arrives as a TLS or an IO error (rustls' alerts and
+        // its reading of a plain-text greeting as a bad record): read the words.
+        let lower = text.to_lowercase();
         let tls = e.kind() == ConnectErrorKind::Tls
             || [
                 "certificate",
-                "UnknownIssuer",
-                "CertificateRequired",
+                "unknownissuer",
+                "unknownca",
                 "handshake",
-                "TLS",
+                "fatal alert",
+                "invalidcontenttype",
+                "corrupt message",
             ]
             .iter()
-            .any(|w| text.contains(w));
+            .any(|w| lower.contains(w))
+            || text.contains("TLS");
         if tls {
             return NatsError::Tls {
                 servers,
-                hint: tls_hint(&text),
+                hint: self.tls_hint(&lower),
                 detail: text,
             };
         }
@@ -267,16 +272,38 @@ impl NatsAccess {
     }
 }
 
-/// What to do about a TLS failure, from its words.
-fn tls_hint(text: &str) -> &'static str {
-    if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
-        "certificate signed by unknown authority; pass --tls-ca with the CA that signed the server's certificate"
-    } else if text.contains("CertificateRequired") || text.contains("certificate required") {
-        "the server wants a client certificate; pass --tls-cert and --tls-key"
-    } else if text.contains("NotValidForName") {
-        "the server's certificate is not for this host name; connect by a name it was issued for"
-    } else {
-        "check --tls-ca, --tls-cert and --tls-key, and whether the server speaks TLS (tls:// URLs, --tls-first)"
+impl NatsAccess {
+    /// What to do about a TLS failure, from its words (lower-cased) and
+    /// what this side sent: a client certificate or not, TLS first or not.
+    fn tls_hint(&self, text: &str) -> &'static str {
+        let has_cert = self.tls.client.is_some();
+        if text.contains("unknownissuer") || text.contains("unknown issuer") {
+            "certificate signed by unknown authority; pass --tls-ca with the CA that signed the server's certificate"
+        } else if (text.contains("badcertificate")
+            || text.contains("bad certificate")
+            || text.contains("certificaterequired")
+            || text.contains("certificate required"))
+            && !has_cert
+        {
+            "the server requires a client certificate (mutual TLS) and none was given; pass --tls-cert and --tls-key with one signed by a CA the server trusts"
+        } else if text.contains("badcertificate")
+            || text.contains("bad certificate")
+            || text.contains("unknownca")
+            || text.contains("unknown ca")
+            || text.contains("certificaterequired")
+        {
+            "the server refused the client certificate; --tls-cert must be signed by a CA in the server's ca_file and be valid for client authentication"
+        } else if text.contains("invalidcontenttype") || text.contains("corrupt message") {
+            if self.tls.first {
+                "the server sent its greeting in plain text, so it does not expect TLS first; leave out --tls-first"
+            } else {
+                "the server answered in plain text: it does not speak TLS on this port; use a nats:// URL without --tls-ca, --tls-cert and --tls-key, or the server's TLS port"
+            }
+        } else if text.contains("notvalidforname") {
+            "the server's certificate is not for this host name; connect by a name it was issued for"
+        } else {
+            "check --tls-ca, --tls-cert and --tls-key, and whether the server speaks TLS (tls:// URLs, --tls-first)"
+        }
     }
 }
 

@@ -296,8 +296,48 @@ async fn tls_with_a_private_ca_and_mutual_tls() {
     )
     .await;
     assert_ran_clean(&o, dir.path());
+    // No client certificate: said so, not "is nats-server running there?" (issue 26).
     let (o, _) = run_secured(dir.path(), &url, &["--tls-ca", s(&k.ca)], &[]).await;
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("requires a client certificate") && err.contains("--tls-cert"),
+        "{err}"
+    );
+    assert!(!err.contains("running there"), "{err}");
+    // TLS first to a server that greets in plain text first.
+    let (o, _) = run_secured(
+        dir.path(),
+        &url,
+        &[
+            "--tls-ca",
+            s(&k.ca),
+            "--tls-cert",
+            s(&k.client.0),
+            "--tls-key",
+            s(&k.client.1),
+            "--tls-first",
+        ],
+        &[],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("leave out --tls-first"), "{err}");
+    assert!(!err.contains("running there"), "{err}");
+    drop(server);
+
+    // tls:// to a server without TLS (issue 26).
+    let plain = secured("", ConnectOptions::new()).await;
+    let url = plain.url().replacen("nats://", "tls://", 1);
+    let (o, _) = run_secured(dir.path(), &url, &["--tls-ca", s(&k.ca)], &[]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("does not speak TLS") && err.contains("nats://"),
+        "{err}"
+    );
+    assert!(!err.contains("running there"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
