@@ -261,7 +261,7 @@ pub struct DistributedArgs {
     pub allow_worker_loss: bool,
 
     /// How long to look for the workers.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", allow_hyphen_values = true, value_parser = positive_duration)]
     pub wait_workers: String,
 
     #[command(flatten)]
@@ -360,7 +360,7 @@ pub struct RunArgs {
     pub target: TargetArgs,
 
     /// Override the scenario's duration (e.g. 30s, 2m).
-    #[arg(long, short = 'd', value_name = "DURATION")]
+    #[arg(long, short = 'd', value_name = "DURATION", allow_hyphen_values = true, value_parser = positive_duration)]
     pub duration: Option<String>,
 
     /// Override the number of virtual users.
@@ -492,11 +492,11 @@ pub struct SuiteArgs {
     pub target: TargetArgs,
 
     /// Pause between scenarios, so one's backlog does not count in the next (e.g. 30s, 0s).
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", allow_hyphen_values = true, value_parser = duration)]
     pub cooldown: String,
 
     /// Override every scenario's duration (e.g. 5s for a smoke run of the suite).
-    #[arg(long, short = 'd', value_name = "DURATION")]
+    #[arg(long, short = 'd', value_name = "DURATION", allow_hyphen_values = true, value_parser = positive_duration)]
     pub duration: Option<String>,
 
     /// Override every scenario's seed.
@@ -684,6 +684,51 @@ mod tests {
                 .access(&none)
                 .is_err()
         );
+    }
+
+    /// Issue 26: `--duration -5s` got clap's tip to write `-- -5s`.
+    #[test]
+    fn a_negative_or_zero_duration_is_refused_as_such() {
+        for (argv, words) in [
+            (
+                &["run", "ping", "--duration", "-5s"][..],
+                "-5s is negative: a duration must be positive",
+            ),
+            (&["run", "ping", "-d", "-5s"][..], "-5s is negative"),
+            (&["run", "ping", "--duration", "0s"][..], "0s is zero"),
+            (
+                &["run", "ping", "--wait-workers", "-1m"][..],
+                "-1m is negative",
+            ),
+            (
+                &["suite", "quick", "--duration", "-5s"][..],
+                "a duration must be positive",
+            ),
+            (
+                &["suite", "quick", "--cooldown", "-5s"][..],
+                "-5s is negative: a duration must be 0 or more",
+            ),
+            (&["run", "ping", "-d", "-q"][..], "\"-q\" is not a duration"),
+            (
+                &["run", "ping", "--duration", "soon"][..],
+                "is not a duration",
+            ),
+        ] {
+            let e = Cli::try_parse_from(std::iter::once("cliffload").chain(argv.iter().copied()))
+                .expect_err("refused")
+                .to_string();
+            assert!(e.contains(words) && !e.contains("-- -"), "{argv:?}: {e}");
+        }
+        let ok = Cli::try_parse_from([
+            "cliffload",
+            "suite",
+            "quick",
+            "--cooldown",
+            "0s",
+            "-d",
+            "2s",
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]
@@ -938,6 +983,38 @@ fn whole<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
 
 fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
     whole_from(text, 1)
+}
+
+/// A duration of 0 or more (`30s`, `1m 30s`, `250ms`), kept as written.
+/// Its flag takes values that start with `-`, so that `-5s` gets this
+/// message instead of clap's tip about `--` (issue 26).
+fn duration(text: &str) -> Result<String, String> {
+    not_negative_duration(text, "0 or more").map(|_| text.to_owned())
+}
+
+/// A duration above 0, kept as written (see [`duration`]).
+fn positive_duration(text: &str) -> Result<String, String> {
+    match not_negative_duration(text, "positive")? {
+        d if d.is_zero() => Err(format!(
+            "{} is zero: a duration must be positive, e.g. 30s",
+            text.trim()
+        )),
+        _ => Ok(text.to_owned()),
+    }
+}
+
+/// `text` as a duration; a negative one (`-5s`) is named as such, and a
+/// flag taken as the value (`-d -q`) as not a duration.
+fn not_negative_duration(text: &str, must_be: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    if let Some(magnitude) = t.strip_prefix('-')
+        && cliffload_scenario::parse_duration(magnitude).is_ok()
+    {
+        return Err(format!(
+            "{t} is negative: a duration must be {must_be}, e.g. 30s"
+        ));
+    }
+    cliffload_scenario::parse_duration(t)
 }
 
 /// A finite number, or why not.
