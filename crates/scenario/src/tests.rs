@@ -831,6 +831,38 @@ fn secrets_written_in_the_file_are_named_and_never_quoted() {
     assert!(e.contains("***@h:1") && !e.contains("Sch3meless"), "{e}");
 }
 
+/// Issue 26: a 10 kB subject failed after 15 s as "the service didn't
+/// answer" (the server drops a line over max_control_line). It is refused at
+/// load, naming the task and the limit; so is a control character.
+#[test]
+fn a_subject_too_long_for_the_server_is_refused_naming_the_task_and_the_limit() {
+    let task = |subject: &str| {
+        format!(
+            "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - {{name: big, subject: \"{subject}\"}}\n"
+        )
+    };
+    let long = format!("a.{}", "x".repeat(10_000));
+    let e = ScenarioFile::parse(&task(&long), "s.yaml")
+        .expect_err("too long")
+        .to_string();
+    assert!(
+        e.contains("scenarios.s.tasks[0].subject")
+            && e.contains("task \"big\"")
+            && e.contains("10002 bytes")
+            && e.contains("max_control_line")
+            && e.contains("4000 bytes"),
+        "{e}"
+    );
+    assert!(e.len() < 600, "the message quotes the whole subject: {e}");
+    let e = ScenarioFile::parse(&task("a.b\\u0000c"), "s.yaml")
+        .expect_err("control character")
+        .to_string();
+    assert!(e.contains("control characters"), "{e}");
+    // At the limit it loads.
+    let max = format!("a.{}", "x".repeat(3998));
+    ScenarioFile::parse(&task(&max), "s.yaml").expect("4000 bytes load");
+}
+
 #[test]
 fn a_scenario_name_typo_gets_a_suggestion() {
     let e = catalog::builtin()
