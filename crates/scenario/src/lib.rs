@@ -97,6 +97,7 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
             &e.to_string()
                 .trim_start_matches("error: ")
                 .replace("<input>", origin),
+            error::has_aliases(text),
         ));
         let message = match error::suggestion(&message) {
             Some(s) => format!("{message}\n{s}"),

@@ -698,6 +698,25 @@ fn yaml_bombs_and_deep_nesting_say_what_limit_was_hit() {
         e.contains("YAML bomb") && !e.contains("budget breached"),
         "{e}"
     );
+    // Issue 26: a large file without aliases is too large, not a bomb.
+    let plain = format!(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - name: p\n        subject: a.rpc.p\n        payload: [{}]\n",
+        ["1"; 300_000].join(",")
+    );
+    let e = ScenarioFile::parse(&plain, "plain.yaml")
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        !e.contains("bomb")
+            && !e.contains("alias")
+            && e.contains("too large")
+            && e.contains("limit"),
+        "{e}"
+    );
+    assert!(crate::error::has_aliases(&bomb));
+    assert!(crate::error::has_aliases("a: &x 1\nb: *x\n"));
+    assert!(crate::error::has_aliases("a: [*x, 1]\n- *y\n"));
+    assert!(!crate::error::has_aliases("a: \"2*3\"\nb: x*y\n"));
     let deep = format!(
         "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - name: p\n        subject: a.rpc.p\n        payload: {}{}\n",
         "[".repeat(3000),
