@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use cliffload_dist::k8s::{K8sSpec, NatsUrl, render};
+use cliffload_scenario::ScenarioFile;
 
 use crate::args::{K8sArgs, K8sCommand};
 use crate::exit;
@@ -9,7 +10,15 @@ use crate::exit;
 pub fn k8s(args: K8sArgs) -> Result<u8> {
     let K8sCommand::Render(a) = args.command;
     // The scenario must exist (and its file be valid) before anything is applied.
-    let file = crate::run::scenario_file(a.config.as_deref())?;
+    // Read once: the file may be a pipe (`--config <(…)`).
+    let (file, config) = match &a.config {
+        Some(p) => {
+            let text = ScenarioFile::read(p)?;
+            let file = ScenarioFile::parse_over_catalog(&text, &p.display().to_string())?;
+            (file, Some(text))
+        }
+        None => (cliffload_scenario::catalog::builtin(), None),
+    };
     file.get(&a.scenario)?;
     // The objects are printed, applied, often committed: anyone who can
     // read a Job or a ConfigMap would read a secret written into them.
@@ -38,13 +47,6 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
             path.display()
         );
     }
-    let config = match &a.config {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("--config {}: cannot read it ({e})", p.display()))?,
-        ),
-        None => None,
-    };
     let name = a
         .name
         .clone()
