@@ -154,9 +154,16 @@ pub struct K8sRenderArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
     pub distributed: u32,
 
-    /// The NATS server(s) of the system under test, as the pods reach them.
-    #[arg(long, value_name = "URL")]
-    pub nats_url: String,
+    /// The NATS server(s) of the system under test, as the pods reach them,
+    /// without credentials (they would be written into the Jobs' args: use
+    /// --nats-url-secret for a URL with them).
+    #[arg(long, value_name = "URL", required_unless_present = "nats_url_secret")]
+    pub nats_url: Option<String>,
+
+    /// A Secret whose `url` key holds the NATS URL with its credentials
+    /// (nats://USER:PASSWORD@HOST:4222); the pods read it as CLIFFLOAD_NATS_URL.
+    #[arg(long, value_name = "SECRET", conflicts_with = "nats_url")]
+    pub nats_url_secret: Option<String>,
 
     /// The image with the cliffload binary as its entrypoint.
     #[arg(long, default_value = "cliffload:latest", value_name = "IMAGE")]
@@ -290,7 +297,7 @@ pub struct DistributedArgs {
     pub allow_worker_loss: bool,
 
     /// How long to look for the workers.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", allow_hyphen_values = true, value_parser = positive_duration)]
     pub wait_workers: String,
 
     #[command(flatten)]
@@ -389,7 +396,7 @@ pub struct RunArgs {
     pub target: TargetArgs,
 
     /// Override the scenario's duration (e.g. 30s, 2m).
-    #[arg(long, short = 'd', value_name = "DURATION")]
+    #[arg(long, short = 'd', value_name = "DURATION", allow_hyphen_values = true, value_parser = positive_duration)]
     pub duration: Option<String>,
 
     /// Override the number of virtual users.
@@ -521,11 +528,11 @@ pub struct SuiteArgs {
     pub target: TargetArgs,
 
     /// Pause between scenarios, so one's backlog does not count in the next (e.g. 30s, 0s).
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", allow_hyphen_values = true, value_parser = duration)]
     pub cooldown: String,
 
     /// Override every scenario's duration (e.g. 5s for a smoke run of the suite).
-    #[arg(long, short = 'd', value_name = "DURATION")]
+    #[arg(long, short = 'd', value_name = "DURATION", allow_hyphen_values = true, value_parser = positive_duration)]
     pub duration: Option<String>,
 
     /// Override every scenario's seed.
@@ -644,6 +651,28 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every variable cliffload reads may hold a secret (a URL with a
+    /// password, a password, a token): help must name it, never show its
+    /// value (issue 26).
+    #[test]
+    fn no_argument_shows_its_environment_value_in_help() {
+        fn walk(c: &clap::Command, path: &str, found: &mut Vec<String>) {
+            for a in c.get_arguments() {
+                if let Some(env) = a.get_env()
+                    && !a.is_hide_env_values_set()
+                {
+                    found.push(format!("{path} --{}: {env:?}", a.get_id()));
+                }
+            }
+            for sub in c.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), found);
+            }
+        }
+        let mut shown = Vec::new();
+        walk(&Cli::command(), "cliffload", &mut shown);
+        assert!(shown.is_empty(), "help would print these values: {shown:?}");
+    }
+
     fn connect(args: &[&str]) -> ConnectArgs {
         #[derive(clap::Parser)]
         struct T {
@@ -691,6 +720,51 @@ mod tests {
                 .access(&none)
                 .is_err()
         );
+    }
+
+    /// Issue 26: `--duration -5s` got clap's tip to write `-- -5s`.
+    #[test]
+    fn a_negative_or_zero_duration_is_refused_as_such() {
+        for (argv, words) in [
+            (
+                &["run", "ping", "--duration", "-5s"][..],
+                "-5s is negative: a duration must be positive",
+            ),
+            (&["run", "ping", "-d", "-5s"][..], "-5s is negative"),
+            (&["run", "ping", "--duration", "0s"][..], "0s is zero"),
+            (
+                &["run", "ping", "--wait-workers", "-1m"][..],
+                "-1m is negative",
+            ),
+            (
+                &["suite", "quick", "--duration", "-5s"][..],
+                "a duration must be positive",
+            ),
+            (
+                &["suite", "quick", "--cooldown", "-5s"][..],
+                "-5s is negative: a duration must be 0 or more",
+            ),
+            (&["run", "ping", "-d", "-q"][..], "\"-q\" is not a duration"),
+            (
+                &["run", "ping", "--duration", "soon"][..],
+                "is not a duration",
+            ),
+        ] {
+            let e = Cli::try_parse_from(std::iter::once("cliffload").chain(argv.iter().copied()))
+                .expect_err("refused")
+                .to_string();
+            assert!(e.contains(words) && !e.contains("-- -"), "{argv:?}: {e}");
+        }
+        let ok = Cli::try_parse_from([
+            "cliffload",
+            "suite",
+            "quick",
+            "--cooldown",
+            "0s",
+            "-d",
+            "2s",
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]
@@ -742,7 +816,14 @@ pub struct ConnectArgs {
     /// log in; `tls://` asks for TLS. Without it, cliffload starts its own
     /// nats-server on a free 127.0.0.1 port (and, for run and suite, the
     /// reference services).
-    #[arg(long, env = "CLIFFLOAD_NATS_URL", value_name = "URL")]
+    // The URL may hold a password or token: `--help` names the variable
+    // but never prints its value (issue 26).
+    #[arg(
+        long,
+        env = "CLIFFLOAD_NATS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub nats_url: Vec<String>,
 
     /// Log in as this user (with --password).
@@ -806,15 +887,38 @@ impl ConnectArgs {
         } else {
             self.nats_url.clone()
         };
-        let flags_login = self.user.is_some()
-            || self.password.is_some()
-            || self.token.is_some()
-            || self.nkey.is_some()
-            || self.creds.is_some();
         if urls.is_empty() {
+            // A password or token exported for a deployment must not break
+            // a run on the open server cliffload starts (issue 26), nor be
+            // sent to it: it is left out, and said so. One given as a flag
+            // is a mistake worth stopping for.
+            let exported = |var: &str, value: &Option<String>| {
+                value.as_deref().is_some_and(|v| {
+                    std::env::var_os(var).is_some_and(|e| e.as_os_str() == std::ffi::OsStr::new(v))
+                })
+            };
+            let ignored: Vec<&str> = [
+                ("CLIFFLOAD_NATS_PASSWORD", &self.password),
+                ("CLIFFLOAD_NATS_TOKEN", &self.token),
+            ]
+            .into_iter()
+            .filter(|(var, value)| exported(var, value))
+            .map(|(var, _)| var)
+            .collect();
+            let flags_login = self.user.is_some()
+                || (self.password.is_some() && !ignored.contains(&"CLIFFLOAD_NATS_PASSWORD"))
+                || (self.token.is_some() && !ignored.contains(&"CLIFFLOAD_NATS_TOKEN"))
+                || self.nkey.is_some()
+                || self.creds.is_some();
             if flags_login || self.tls_ca.is_some() || self.tls_cert.is_some() {
                 anyhow::bail!(
-                    "--user, --token, --nkey, --creds and --tls-* are for a deployment of yours: give its --nats-url (without it, cliffload starts an open server of its own)"
+                    "--user, --password, --token, --nkey, --creds and --tls-* are for a deployment of yours: give its --nats-url (without it, cliffload starts an open server of its own)"
+                );
+            }
+            if !ignored.is_empty() {
+                eprintln!(
+                    "note: {} set, but without --nats-url cliffload starts an open server of its own and does not send it there",
+                    ignored.join(" and ")
                 );
             }
             return Ok(None);
@@ -915,6 +1019,38 @@ fn whole<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
 
 fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
     whole_from(text, 1)
+}
+
+/// A duration of 0 or more (`30s`, `1m 30s`, `250ms`), kept as written.
+/// Its flag takes values that start with `-`, so that `-5s` gets this
+/// message instead of clap's tip about `--` (issue 26).
+fn duration(text: &str) -> Result<String, String> {
+    not_negative_duration(text, "0 or more").map(|_| text.to_owned())
+}
+
+/// A duration above 0, kept as written (see [`duration`]).
+fn positive_duration(text: &str) -> Result<String, String> {
+    match not_negative_duration(text, "positive")? {
+        d if d.is_zero() => Err(format!(
+            "{} is zero: a duration must be positive, e.g. 30s",
+            text.trim()
+        )),
+        _ => Ok(text.to_owned()),
+    }
+}
+
+/// `text` as a duration; a negative one (`-5s`) is named as such, and a
+/// flag taken as the value (`-d -q`) as not a duration.
+fn not_negative_duration(text: &str, must_be: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    if let Some(magnitude) = t.strip_prefix('-')
+        && cliffload_scenario::parse_duration(magnitude).is_ok()
+    {
+        return Err(format!(
+            "{t} is negative: a duration must be {must_be}, e.g. 30s"
+        ));
+    }
+    cliffload_scenario::parse_duration(t)
 }
 
 /// A finite number, or why not.

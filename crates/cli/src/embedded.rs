@@ -231,7 +231,11 @@ impl Embedded {
                 "--http",
                 "127.0.0.1:0",
             ])
+            // Our own open server: credentials exported for a deployment
+            // are not for it (and a password without --user is refused).
             .env_remove("CLIFFLOAD_NATS_URL")
+            .env_remove("CLIFFLOAD_NATS_PASSWORD")
+            .env_remove("CLIFFLOAD_NATS_TOKEN")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             // A terminal's Ctrl-C goes to cliffload, which drains the load first.

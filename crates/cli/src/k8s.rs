@@ -1,7 +1,8 @@
 //! `cliffload k8s render`: the Kubernetes objects of a distributed run.
 
 use anyhow::{Result, bail};
-use cliffload_dist::k8s::{K8sSpec, render};
+use cliffload_dist::k8s::{K8sSpec, NatsUrl, render};
+use cliffload_scenario::ScenarioFile;
 
 use crate::args::{K8sArgs, K8sCommand};
 use crate::exit;
@@ -9,15 +10,43 @@ use crate::exit;
 pub fn k8s(args: K8sArgs) -> Result<u8> {
     let K8sCommand::Render(a) = args.command;
     // The scenario must exist (and its file be valid) before anything is applied.
-    let file = crate::run::scenario_file(a.config.as_deref())?;
-    file.get(&a.scenario)?;
-    let config = match &a.config {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("--config {}: cannot read it ({e})", p.display()))?,
-        ),
-        None => None,
+    // Read once: the file may be a pipe (`--config <(…)`).
+    let (file, config) = match &a.config {
+        Some(p) => {
+            let text = ScenarioFile::read(p)?;
+            let file = ScenarioFile::parse_over_catalog(&text, &p.display().to_string())?;
+            (file, Some(text))
+        }
+        None => (cliffload_scenario::catalog::builtin(), None),
     };
+    file.get(&a.scenario)?;
+    // The objects are printed, applied, often committed: anyone who can
+    // read a Job or a ConfigMap would read a secret written into them.
+    let nats_url = match (&a.nats_url, &a.nats_url_secret) {
+        (_, Some(secret)) => NatsUrl::Secret(secret),
+        (Some(url), None) => {
+            let access = cliffload_nats::NatsAccess::from_urls(&[url])
+                .map_err(|e| anyhow::anyhow!("--nats-url: {e}"))?;
+            if access.credentials != cliffload_nats::Credentials::None {
+                bail!(
+                    "--nats-url carries credentials, which would be written into the Jobs' args for anyone who can read them: \
+                     put the URL in a Secret (kubectl create secret generic NAME --from-literal=url='nats://USER:PASSWORD@HOST:4222') \
+                     and pass --nats-url-secret NAME instead"
+                );
+            }
+            NatsUrl::Plain(url)
+        }
+        (None, None) => bail!("give --nats-url or --nats-url-secret"),
+    };
+    if let (Some(path), Some(key)) = (&a.config, file.settings.nats_login.inline_secrets.first()) {
+        bail!(
+            "--config {}: {key} is written in the file, which would be shipped in a ConfigMap for anyone who can read it: \
+             remove it, put the NATS URL with its credentials in a Secret \
+             (kubectl create secret generic NAME --from-literal=url='nats://USER:PASSWORD@HOST:4222') \
+             and pass --nats-url-secret NAME",
+            path.display()
+        );
+    }
     let name = a
         .name
         .clone()
@@ -47,7 +76,7 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
             scenario: &a.scenario,
             config: config.as_deref(),
             workers: a.distributed,
-            nats_url: &a.nats_url,
+            nats_url,
             image: &a.image,
             token_secret: a.control_token_secret.as_deref(),
         })

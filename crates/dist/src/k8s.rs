@@ -20,11 +20,21 @@ pub struct K8sSpec<'a> {
     /// Worker pods.
     pub workers: u32,
     /// The NATS servers of the system under test (also the control server).
-    pub nats_url: &'a str,
+    pub nats_url: NatsUrl<'a>,
     /// The container image holding `cliffload`.
     pub image: &'a str,
     /// A Secret with key `token` holding the control token, if any.
     pub token_secret: Option<&'a str>,
+}
+
+/// Where the pods find the NATS URL.
+#[derive(Debug, Clone, Copy)]
+pub enum NatsUrl<'a> {
+    /// Written into the Jobs' args: a URL without credentials.
+    Plain(&'a str),
+    /// The `url` key of this Secret, read as `CLIFFLOAD_NATS_URL`: for a
+    /// URL with credentials, which must not be in the objects themselves.
+    Secret(&'a str),
 }
 
 /// The ConfigMap, the workers' Indexed Job and the coordinator's Job, as
@@ -62,48 +72,61 @@ fn config_map(out: &mut String, spec: &K8sSpec<'_>) {
 fn workers_job(out: &mut String, spec: &K8sSpec<'_>) {
     let _ = writeln!(
         out,
-        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-workers\nspec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {n}\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: cliffload-worker\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: worker\n          image: {image}\n          args: [\"worker\", \"--nats-url\", {url}, \"--name\", \"worker-$(WORKER_INDEX)\", \"--exit-after-run\"]\n          env:\n            - name: WORKER_INDEX\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.annotations['batch.kubernetes.io/job-completion-index']",
+        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-workers\nspec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {n}\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: cliffload-worker\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: worker\n          image: {image}\n          args: [\"worker\", {url}\"--name\", \"worker-$(WORKER_INDEX)\", \"--exit-after-run\"]\n          env:\n            - name: WORKER_INDEX\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.annotations['batch.kubernetes.io/job-completion-index']",
         name = spec.name,
         n = spec.workers,
         image = quoted(spec.image),
-        url = quoted(spec.nats_url),
+        url = url_args(spec),
     );
-    token_env(out, spec);
+    out.push_str(&secret_env(spec));
 }
 
 fn coordinator_job(out: &mut String, spec: &K8sSpec<'_>) {
     let _ = writeln!(
         out,
-        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-coordinator\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: coordinator\n          image: {image}\n          args: [\"run\", {scenario}, \"--config\", \"/etc/cliffload/scenario.yaml\", \"--nats-url\", {url}, \"--distributed\", \"{n}\", \"--wait-workers\", \"300s\"]\n          volumeMounts:\n            - name: scenario\n              mountPath: /etc/cliffload\n      volumes:\n        - name: scenario\n          configMap:\n            name: {name}-scenario",
+        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-coordinator\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: coordinator\n          image: {image}\n          args: [\"run\", {scenario}, \"--config\", \"/etc/cliffload/scenario.yaml\", {url}\"--distributed\", \"{n}\", \"--wait-workers\", \"300s\"]\n          volumeMounts:\n            - name: scenario\n              mountPath: /etc/cliffload\n      volumes:\n        - name: scenario\n          configMap:\n            name: {name}-scenario",
         name = spec.name,
         n = spec.workers,
         image = quoted(spec.image),
-        url = quoted(spec.nats_url),
+        url = url_args(spec),
         scenario = quoted(spec.scenario),
     );
-    // The coordinator's container is the one before the volumes: its token
-    // goes with it.
-    if let Some(secret) = spec.token_secret {
-        let env = token_lines(secret);
-        if let Some(at) = out.rfind("          volumeMounts:") {
-            out.insert_str(at, &env);
-        }
+    // The coordinator's container is the one before the volumes: its
+    // secrets go with it.
+    let env = secret_env(spec);
+    if !env.is_empty()
+        && let Some(at) = out.rfind("          volumeMounts:")
+    {
+        out.insert_str(at, &format!("          env:\n{env}"));
     }
 }
 
-fn token_env(out: &mut String, spec: &K8sSpec<'_>) {
-    if let Some(secret) = spec.token_secret {
-        let lines = token_lines(secret);
-        out.push_str(lines.trim_start_matches("          env:\n"));
+/// `"--nats-url", URL, ` for a plain URL; nothing when it comes from a
+/// Secret (the variable `CLIFFLOAD_NATS_URL` gives it).
+fn url_args(spec: &K8sSpec<'_>) -> String {
+    match spec.nats_url {
+        NatsUrl::Plain(url) => format!("\"--nats-url\", {}, ", quoted(url)),
+        NatsUrl::Secret(_) => String::new(),
     }
 }
 
-/// The container's `env` entry for the control token from a Secret.
-fn token_lines(secret: &str) -> String {
-    format!(
-        "          env:\n            - name: CLIFFLOAD_CONTROL_TOKEN\n              valueFrom:\n                secretKeyRef:\n                  name: {}\n                  key: token\n",
-        quoted(secret)
-    )
+/// A container's `env` entries for the secrets it reads from Secrets: the
+/// NATS URL with its credentials, the control token.
+fn secret_env(spec: &K8sSpec<'_>) -> String {
+    let entry = |var: &str, secret: &str, key: &str| {
+        format!(
+            "            - name: {var}\n              valueFrom:\n                secretKeyRef:\n                  name: {}\n                  key: {key}\n",
+            quoted(secret)
+        )
+    };
+    let mut env = String::new();
+    if let NatsUrl::Secret(secret) = spec.nats_url {
+        env.push_str(&entry("CLIFFLOAD_NATS_URL", secret, "url"));
+    }
+    if let Some(secret) = spec.token_secret {
+        env.push_str(&entry("CLIFFLOAD_CONTROL_TOKEN", secret, "token"));
+    }
+    env
 }
 
 /// A YAML double-quoted scalar (JSON's quoting is valid YAML).
@@ -121,7 +144,7 @@ mod tests {
             scenario: "ping",
             config: Some("scenarios:\n  ping:\n    users: 30\n"),
             workers: 3,
-            nats_url: "nats://nats.default.svc:4222",
+            nats_url: NatsUrl::Plain("nats://nats.default.svc:4222"),
             image: "ghcr.io/example/cliffload:0.1.0",
             token_secret: Some("cliffload-control"),
         }
@@ -135,7 +158,7 @@ mod tests {
     #[test]
     fn every_document_is_valid_yaml_with_the_values_quoted() {
         let mut s = spec();
-        s.nats_url = "nats://host:4222\", \"--evil";
+        s.nats_url = NatsUrl::Plain("nats://host:4222\", \"--evil");
         let text = render(&s);
         let docs: Vec<&str> = text.split("\n---\n").skip(1).collect();
         assert_eq!(docs.len(), 3);
@@ -144,5 +167,40 @@ mod tests {
             assert!(v["kind"].is_string(), "{d}");
         }
         assert!(text.contains(r#""nats://host:4222\", \"--evil""#));
+    }
+
+    /// Issue 26: a URL with credentials comes from a Secret, read by both
+    /// Jobs as CLIFFLOAD_NATS_URL; no `--nats-url` in their args.
+    #[test]
+    fn a_url_from_a_secret_is_read_from_the_environment_of_both_jobs() {
+        let mut s = spec();
+        s.nats_url = NatsUrl::Secret("nats-login");
+        let text = render(&s);
+        assert!(!text.contains("--nats-url"), "{text}");
+        let docs: Vec<serde_json::Value> = text
+            .split("\n---\n")
+            .skip(1)
+            .map(|d| serde_saphyr::from_str(d).expect("valid YAML"))
+            .collect();
+        for job in &docs[1..] {
+            let env = &job["spec"]["template"]["spec"]["containers"][0]["env"];
+            let from = |var: &str| {
+                env.as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e["name"] == var)
+                    .map(|e| e["valueFrom"]["secretKeyRef"].clone())
+            };
+            assert_eq!(
+                from("CLIFFLOAD_NATS_URL"),
+                Some(serde_json::json!({"name": "nats-login", "key": "url"})),
+                "{job}"
+            );
+            assert_eq!(
+                from("CLIFFLOAD_CONTROL_TOKEN"),
+                Some(serde_json::json!({"name": "cliffload-control", "key": "token"})),
+                "{job}"
+            );
+        }
     }
 }

@@ -67,38 +67,72 @@ impl NatsAccess {
 
     /// Reads URLs (each may be a comma-separated list), taking credentials
     /// out of them: `nats://user:pass@host` (user and password) and
-    /// `nats://token@host` (a token). The error names the bad URL, masked.
+    /// `nats://token@host` (a token). The error names the bad argument,
+    /// masked whole: a comma, `/`, `?` or `#` inside a password would
+    /// otherwise cut it where the URL is split or parsed, and the piece
+    /// before the cut would be shown.
     pub fn from_urls<S: AsRef<str>>(urls: &[S]) -> Result<Self, NatsError> {
         let mut access = Self::default();
-        for url in urls.iter().flat_map(|u| u.as_ref().split(',')) {
-            let url = url.trim();
-            if url.is_empty() {
-                continue;
-            }
-            let addr = ServerAddr::from_str(url).map_err(|error| NatsError::BadUrl {
-                url: mask_url(url),
-                error,
-            })?;
-            let found = match (addr.username(), addr.password()) {
-                (Some(user), Some(pass)) => Credentials::UserPassword {
-                    user: percent_decode(user),
-                    password: Secret::new(percent_decode(pass)),
-                },
-                (Some(token), None) => Credentials::Token(Secret::new(percent_decode(token))),
-                _ => Credentials::None,
+        for arg in urls {
+            let arg = arg.as_ref();
+            let bad = |problem: String| NatsError::BadUrl {
+                url: mask_url(arg),
+                problem,
+                userinfo: arg.contains('@'),
             };
-            if found != Credentials::None {
-                if access.credentials != Credentials::None && access.credentials != found {
-                    return Err(NatsError::DifferentCredentials);
-                }
-                access.credentials = found;
+            let pieces: Vec<&str> = arg
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            // `nats://alice:pa,ss@h`: the second piece looks like a token
+            // login to a scheme-less server. Which was meant is a guess.
+            if pieces
+                .iter()
+                .enumerate()
+                .any(|(i, p)| i > 0 && !p.contains("://") && p.contains('@'))
+                && pieces.iter().any(|p| p.contains("://"))
+            {
+                return Err(bad(
+                    "a comma before an '@': if it is part of a password or token, write it as %2C; \
+                     if it separates two servers, give each its scheme (nats://HOST:PORT,nats://HOST:PORT)"
+                        .to_owned(),
+                ));
             }
-            let mut bare = addr.into_inner();
-            let _ = bare.set_username("");
-            let _ = bare.set_password(None);
-            access
-                .servers
-                .push(bare.to_string().trim_end_matches('/').to_owned());
+            for url in pieces {
+                let addr = ServerAddr::from_str(url).map_err(|e| bad(e.to_string()))?;
+                let mut bare = addr.clone().into_inner();
+                // A `/`, `?` or `#` in a password ends the host part early:
+                // what follows would be kept as a path, and shown.
+                if !matches!(bare.path(), "" | "/")
+                    || bare.query().is_some()
+                    || bare.fragment().is_some()
+                {
+                    return Err(bad(
+                        "a NATS URL ends at HOST:PORT, with no path, query or fragment after it"
+                            .to_owned(),
+                    ));
+                }
+                let found = match (addr.username(), addr.password()) {
+                    (Some(user), Some(pass)) => Credentials::UserPassword {
+                        user: percent_decode(user),
+                        password: Secret::new(percent_decode(pass)),
+                    },
+                    (Some(token), None) => Credentials::Token(Secret::new(percent_decode(token))),
+                    _ => Credentials::None,
+                };
+                if found != Credentials::None {
+                    if access.credentials != Credentials::None && access.credentials != found {
+                        return Err(NatsError::DifferentCredentials);
+                    }
+                    access.credentials = found;
+                }
+                let _ = bare.set_username("");
+                let _ = bare.set_password(None);
+                access
+                    .servers
+                    .push(bare.to_string().trim_end_matches('/').to_owned());
+            }
         }
         if access.servers.is_empty() {
             return Err(NatsError::NoServer);
@@ -188,21 +222,26 @@ impl NatsAccess {
             Some(s) if !said.contains(&s) => format!("{said}: {s}"),
             _ => said,
         };
-        // TLS trouble arrives as a TLS or an IO error: read the words.
+        // TLS trouble arrives as a TLS or an IO error (rustls' alerts and
+        // its reading of a plain-text greeting as a bad record): read the words.
+        let lower = text.to_lowercase();
         let tls = e.kind() == ConnectErrorKind::Tls
             || [
                 "certificate",
-                "UnknownIssuer",
-                "CertificateRequired",
+                "unknownissuer",
+                "unknownca",
                 "handshake",
-                "TLS",
+                "fatal alert",
+                "invalidcontenttype",
+                "corrupt message",
             ]
             .iter()
-            .any(|w| text.contains(w));
+            .any(|w| lower.contains(w))
+            || text.contains("TLS");
         if tls {
             return NatsError::Tls {
                 servers,
-                hint: tls_hint(&text),
+                hint: self.tls_hint(&lower),
                 detail: text,
             };
         }
@@ -233,16 +272,38 @@ impl NatsAccess {
     }
 }
 
-/// What to do about a TLS failure, from its words.
-fn tls_hint(text: &str) -> &'static str {
-    if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
-        "certificate signed by unknown authority; pass --tls-ca with the CA that signed the server's certificate"
-    } else if text.contains("CertificateRequired") || text.contains("certificate required") {
-        "the server wants a client certificate; pass --tls-cert and --tls-key"
-    } else if text.contains("NotValidForName") {
-        "the server's certificate is not for this host name; connect by a name it was issued for"
-    } else {
-        "check --tls-ca, --tls-cert and --tls-key, and whether the server speaks TLS (tls:// URLs, --tls-first)"
+impl NatsAccess {
+    /// What to do about a TLS failure, from its words (lower-cased) and
+    /// what this side sent: a client certificate or not, TLS first or not.
+    fn tls_hint(&self, text: &str) -> &'static str {
+        let has_cert = self.tls.client.is_some();
+        if text.contains("unknownissuer") || text.contains("unknown issuer") {
+            "certificate signed by unknown authority; pass --tls-ca with the CA that signed the server's certificate"
+        } else if (text.contains("badcertificate")
+            || text.contains("bad certificate")
+            || text.contains("certificaterequired")
+            || text.contains("certificate required"))
+            && !has_cert
+        {
+            "the server requires a client certificate (mutual TLS) and none was given; pass --tls-cert and --tls-key with one signed by a CA the server trusts"
+        } else if text.contains("badcertificate")
+            || text.contains("bad certificate")
+            || text.contains("unknownca")
+            || text.contains("unknown ca")
+            || text.contains("certificaterequired")
+        {
+            "the server refused the client certificate; --tls-cert must be signed by a CA in the server's ca_file and be valid for client authentication"
+        } else if text.contains("invalidcontenttype") || text.contains("corrupt message") {
+            if self.tls.first {
+                "the server sent its greeting in plain text, so it does not expect TLS first; leave out --tls-first"
+            } else {
+                "the server answered in plain text: it does not speak TLS on this port; use a nats:// URL without --tls-ca, --tls-cert and --tls-key, or the server's TLS port"
+            }
+        } else if text.contains("notvalidforname") {
+            "the server's certificate is not for this host name; connect by a name it was issued for"
+        } else {
+            "check --tls-ca, --tls-cert and --tls-key, and whether the server speaks TLS (tls:// URLs, --tls-first)"
+        }
     }
 }
 
@@ -287,14 +348,33 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A URL with its user info replaced by `***`, for messages.
-pub(crate) fn mask_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***@{}", &url[..scheme + 3], &url[at + 1..])
+/// An argument of one or more URLs with the user info of each replaced by
+/// `***`, for messages. Works on the whole argument, before it is split at
+/// commas (a comma may be inside a password), and on scheme-less input
+/// (`alice:pw@host`): a URL's user info runs from its `://` (or its start)
+/// to the last `@` before the next `,scheme://`.
+pub(crate) fn mask_url(text: &str) -> String {
+    let scheme_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.');
+    // Where each URL after the first starts: a scheme right after a comma.
+    let mut starts = vec![0];
+    for (i, _) in text.match_indices("://") {
+        let scheme = text[..i].trim_end_matches(scheme_char);
+        if scheme.len() < i && scheme.trim_end().ends_with(',') {
+            starts.push(scheme.len());
         }
-        _ => url.to_owned(),
     }
+    starts.push(text.len());
+    starts
+        .windows(2)
+        .map(|w| {
+            let url = &text[w[0]..w[1]];
+            let from = url.find("://").map_or(0, |i| i + 3);
+            match url.rfind('@') {
+                Some(at) if at >= from => format!("{}***{}", &url[..from], &url[at..]),
+                _ => url.to_owned(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -344,5 +424,68 @@ mod tests {
         assert_eq!(same.servers.len(), 2);
         assert_eq!(mask_url("nats://u:p@h:1"), "nats://***@h:1");
         assert_eq!(mask_url("nats://h:1"), "nats://h:1");
+    }
+
+    /// Issue 26: a comma in a password printed the part before it
+    /// (`not a NATS URL: nats://alice:pa`), a scheme-less URL printed the
+    /// whole password, and `#`, `?` or `/` in one could pass as a path and
+    /// be shown as part of the server.
+    #[test]
+    fn a_secret_with_a_separator_in_it_is_never_shown() {
+        for (url, secret) in [
+            ("nats://alice:pa,S3cretTail@h:1", "pa"),
+            ("nats://alice:12,S3cretTail@h:1", "12"),
+            ("nats://alice:S3cret,x@h:1,nats://h:2", "S3cret"),
+            ("alice:Sch3meless@", "Sch3meless"),
+            ("alice:Sch3meless@h:x", "Sch3meless"),
+            ("tok3nonly@h:x", "tok3nonly"),
+            ("nats:/alice:Sl4shpw@h", "Sl4shpw"),
+            ("nats://alice:1#Fr4gment@h:1", "Fr4gment"),
+            ("nats://alice:1?Qu3ry@h:1", "Qu3ry"),
+            ("nats://alice:1/P4th@h:1", "P4th"),
+            ("nats://alice:p#Hash3d@h:1", "Hash3d"),
+        ] {
+            let e = NatsAccess::from_urls(&[url]).expect_err(url);
+            assert!(matches!(e, NatsError::BadUrl { .. }), "{url}: {e}");
+            let text = e.to_string();
+            assert!(
+                !text.contains(&format!(":{secret}")) && !text.contains(&format!("{secret}@")),
+                "{url} shows its secret: {text}"
+            );
+            assert!(!text.contains("alice:"), "{url}: {text}");
+            assert!(
+                text.contains("%2C") && text.contains("%23"),
+                "{url}: {text}"
+            );
+        }
+        let e = NatsAccess::from_urls(&["nats://alice:pa,ss@h:1"]).expect_err("comma");
+        assert!(e.to_string().contains("nats://***@h:1"), "{e}");
+        // Percent-encoded, the same password logs in.
+        let a = NatsAccess::from_urls(&["nats://alice:pa%2Css%23%3F%2F@h:1"]).expect("encoded");
+        assert_eq!(
+            a.credentials,
+            Credentials::UserPassword {
+                user: "alice".into(),
+                password: Secret::new("pa,ss#?/")
+            }
+        );
+        // A URL without user info gets no advice about encoding one.
+        let e = NatsAccess::from_urls(&["nats://h:x"]).expect_err("port");
+        assert!(!e.to_string().contains("%2C"), "{e}");
+        // Lists keep working, scheme-less ones too.
+        let a = NatsAccess::from_urls(&["h:1, nats://h:2"]).expect("list");
+        assert_eq!(a.servers, ["nats://h:1", "nats://h:2"]);
+    }
+
+    #[test]
+    fn masking_covers_every_url_of_a_list_and_scheme_less_input() {
+        assert_eq!(
+            mask_url("nats://a:b@h1,tls://c:d@h2"),
+            "nats://***@h1,tls://***@h2"
+        );
+        assert_eq!(mask_url("nats://a:p,q@h1"), "nats://***@h1");
+        assert_eq!(mask_url("a:b@h1"), "***@h1");
+        assert_eq!(mask_url("nats://u:a://b@h"), "nats://***@h");
+        assert_eq!(mask_url("h1:1,h2:2"), "h1:1,h2:2");
     }
 }

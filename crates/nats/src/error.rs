@@ -12,13 +12,20 @@ use std::path::PathBuf;
 /// returned by `source()`, so printing the chain (`{:#}`) does not repeat them.
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
-    /// A server URL that does not parse (its user info masked).
-    #[error("not a NATS URL: {url} ({error})")]
+    /// A server URL that does not parse, or would be read wrongly (its
+    /// user info masked).
+    #[error(
+        "not a NATS URL: {url} ({problem}){}",
+        if *.userinfo { PERCENT_ENCODE } else { "" }
+    )]
     BadUrl {
-        /// The URL, user info replaced by `***`.
+        /// The whole argument, each URL's user info replaced by `***`.
         url: String,
-        /// Why it does not parse.
-        error: std::io::Error,
+        /// What is wrong with it.
+        problem: String,
+        /// Whether it has user info (then the usual cause is a character
+        /// of a password that needed percent-encoding).
+        userinfo: bool,
     },
     /// Two server URLs carry different credentials: which to use is a guess.
     #[error("the server URLs carry different credentials: give them once")]
@@ -172,6 +179,11 @@ impl NatsError {
         )
     }
 }
+
+/// The characters of a user, password or token that end it, or the URL,
+/// early, and how to write them.
+const PERCENT_ENCODE: &str =
+    "; in a user, password or token, write , @ / : # ? % as %2C %40 %2F %3A %23 %3F %25";
 
 /// `: cause`, or nothing.
 fn colon(cause: &Option<String>) -> String {

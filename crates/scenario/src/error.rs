@@ -193,9 +193,20 @@ pub(crate) fn io_words(e: &std::io::Error) -> String {
     }
 }
 
+/// Whether YAML `text` uses an alias (`*name`) anywhere: only then can
+/// a file of a few lines expand past the parser's limits.
+pub(crate) fn has_aliases(text: &str) -> bool {
+    static ALIAS: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    ALIAS
+        .get_or_init(|| regex::Regex::new(r"(?m)(?:^|[\s\[{,:?-])\*[^\s,\[\]{}]").ok())
+        .as_ref()
+        .is_none_or(|re| re.is_match(text))
+}
+
 /// The YAML parser's limits in words: `budget breached: Nodes { nodes:
-/// 250001 }` says nothing to a person.
-pub(crate) fn limit_words(message: &str) -> String {
+/// 250001 }` says nothing to a person. `aliases`: whether the file uses
+/// any (only then is too many values a "YAML bomb").
+pub(crate) fn limit_words(message: &str, aliases: bool) -> String {
     static BUDGET: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     let re =
         BUDGET.get_or_init(|| regex::Regex::new(r"budget breached: (\w+) \{ \w+: (\d+) \}").ok());
@@ -203,8 +214,12 @@ pub(crate) fn limit_words(message: &str) -> String {
         Some(c) => {
             let n: u64 = c[2].parse().unwrap_or(0);
             let words = match &c[1] {
-                "Nodes" => format!(
+                "Nodes" if aliases => format!(
                     "the file expands to more than {} YAML values (anchors and aliases repeated, as in a \"YAML bomb\"?); a scenario file needs far fewer",
+                    n.saturating_sub(1)
+                ),
+                "Nodes" => format!(
+                    "the file is too large: it holds more than {} YAML values, the limit of a scenario file (a real one has a few hundred)",
                     n.saturating_sub(1)
                 ),
                 "Aliases" => format!(

@@ -51,11 +51,20 @@ fn read_limited(path: &std::path::Path) -> Result<String, ConfigError> {
         path: path.display().to_string(),
         message,
     };
+    use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::metadata(path).map_err(|e| io(error::io_words(&e)))?;
-    if !meta.is_file() {
-        return Err(io(
-            "not a regular file (a directory, device or pipe): give the path of a YAML file".into(),
-        ));
+    let kind = meta.file_type();
+    // A pipe or a character device is read as a stream, within the same
+    // limit: `--config <(generate)` and `--config /dev/stdin` (issue 26).
+    if !(kind.is_file() || kind.is_fifo() || kind.is_char_device()) {
+        return Err(io(format!(
+            "{}: give the path of a YAML file (or a pipe)",
+            if kind.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file, pipe or character device"
+            }
+        )));
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(io(format!(
@@ -97,6 +106,7 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
             &e.to_string()
                 .trim_start_matches("error: ")
                 .replace("<input>", origin),
+            error::has_aliases(text),
         ));
         let message = match error::suggestion(&message) {
             Some(s) => format!("{message}\n{s}"),
@@ -154,8 +164,16 @@ impl ScenarioFile {
     /// Files larger than [`MAX_FILE_BYTES`], and anything that is not a
     /// regular file (a directory, `/dev/zero`, a pipe), are refused.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = read_limited(path)?;
+        let text = Self::read(path)?;
         Self::parse_over_catalog(&text, &path.display().to_string())
+    }
+
+    /// The text of a scenario file (a regular file, a pipe or a character
+    /// device), at most [`MAX_FILE_BYTES`]: for a caller that needs the
+    /// text as well as [`Self::parse_over_catalog`]'s result (a pipe can be
+    /// read only once).
+    pub fn read(path: &std::path::Path) -> Result<String, ConfigError> {
+        read_limited(path)
     }
 
     /// The scenario called `name`.
@@ -193,6 +211,11 @@ pub struct NatsLogin {
     pub tls_key: Option<std::path::PathBuf>,
     /// `nats_tls_first`.
     pub tls_first: bool,
+    /// The keys whose secret is written in the file itself
+    /// (`environment.nats_password`, `environment.nats_token`, a
+    /// `environment.nats_url` with user info): a file that is shipped
+    /// somewhere readable (a Kubernetes ConfigMap) must have none.
+    pub inline_secrets: Vec<&'static str>,
 }
 
 /// The sections of a file beside `scenarios` and `user_classes`.

@@ -652,8 +652,9 @@ fn files_that_are_not_scenario_files_are_refused_in_words() {
             .to_string()
     };
     // /dev/zero would be read for ever; a directory is not a file.
-    assert!(load("/dev/zero").contains("not a regular file"));
-    assert!(load("/").contains("not a regular file"));
+    // A character device is read as a stream, bounded (issue 26).
+    assert!(load("/dev/zero").contains("MiB limit"));
+    assert!(load("/").contains("a directory"));
     let missing = load("/no/such/scenario.yaml");
     assert!(
         missing.contains("/no/such/scenario.yaml") && missing.contains("no such file"),
@@ -698,6 +699,25 @@ fn yaml_bombs_and_deep_nesting_say_what_limit_was_hit() {
         e.contains("YAML bomb") && !e.contains("budget breached"),
         "{e}"
     );
+    // Issue 26: a large file without aliases is too large, not a bomb.
+    let plain = format!(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - name: p\n        subject: a.rpc.p\n        payload: [{}]\n",
+        ["1"; 300_000].join(",")
+    );
+    let e = ScenarioFile::parse(&plain, "plain.yaml")
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        !e.contains("bomb")
+            && !e.contains("alias")
+            && e.contains("too large")
+            && e.contains("limit"),
+        "{e}"
+    );
+    assert!(crate::error::has_aliases(&bomb));
+    assert!(crate::error::has_aliases("a: &x 1\nb: *x\n"));
+    assert!(crate::error::has_aliases("a: [*x, 1]\n- *y\n"));
+    assert!(!crate::error::has_aliases("a: \"2*3\"\nb: x*y\n"));
     let deep = format!(
         "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - name: p\n        subject: a.rpc.p\n        payload: {}{}\n",
         "[".repeat(3000),
@@ -808,6 +828,59 @@ fn nats_login_reads_secrets_from_files_and_never_prints_them() {
         "{e}"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 26: `k8s render` ships the file in a ConfigMap, so it must know
+/// which secrets are written in it; and a scheme-less `nats_url` with a
+/// password was quoted whole in its error.
+#[test]
+fn secrets_written_in_the_file_are_named_and_never_quoted() {
+    let yaml = "environment:\n  nats_url: nats://alice:urlpw@h:1\n  nats_user: alice\n  nats_password: inl1ne\n";
+    let f = ScenarioFile::parse_over_catalog(yaml, "env.yaml").expect("valid");
+    assert_eq!(
+        f.settings.nats_login.inline_secrets,
+        ["environment.nats_password", "environment.nats_url"]
+    );
+    let files = "environment:\n  nats_url: nats://h:1\n  nats_token_file: /dev/null\n";
+    let f = ScenarioFile::parse_over_catalog(files, "env.yaml").expect("valid");
+    assert!(f.settings.nats_login.inline_secrets.is_empty());
+    let bare = "environment:\n  nats_url: alice:Sch3meless@h:1\n";
+    let e = ScenarioFile::parse_over_catalog(bare, "env.yaml")
+        .expect_err("no scheme")
+        .to_string();
+    assert!(e.contains("***@h:1") && !e.contains("Sch3meless"), "{e}");
+}
+
+/// Issue 26: a 10 kB subject failed after 15 s as "the service didn't
+/// answer" (the server drops a line over max_control_line). It is refused at
+/// load, naming the task and the limit; so is a control character.
+#[test]
+fn a_subject_too_long_for_the_server_is_refused_naming_the_task_and_the_limit() {
+    let task = |subject: &str| {
+        format!(
+            "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    tasks:\n      - {{name: big, subject: \"{subject}\"}}\n"
+        )
+    };
+    let long = format!("a.{}", "x".repeat(10_000));
+    let e = ScenarioFile::parse(&task(&long), "s.yaml")
+        .expect_err("too long")
+        .to_string();
+    assert!(
+        e.contains("scenarios.s.tasks[0].subject")
+            && e.contains("task \"big\"")
+            && e.contains("10002 bytes")
+            && e.contains("max_control_line")
+            && e.contains("4000 bytes"),
+        "{e}"
+    );
+    assert!(e.len() < 600, "the message quotes the whole subject: {e}");
+    let e = ScenarioFile::parse(&task("a.b\\u0000c"), "s.yaml")
+        .expect_err("control character")
+        .to_string();
+    assert!(e.contains("control characters"), "{e}");
+    // At the limit it loads.
+    let max = format!("a.{}", "x".repeat(3998));
+    ScenarioFile::parse(&task(&max), "s.yaml").expect("4000 bytes load");
 }
 
 #[test]

@@ -350,3 +350,36 @@ async fn serve_speaks_words_and_stops_when_its_stdin_closes() {
         .expect("waited");
     assert_eq!(status.code(), Some(0));
 }
+
+// Issue 26: `--config <(cat file)` was refused as "not a regular file". A
+// pipe (bash's process substitution, a real FIFO) is read like a file, and
+// read once: `k8s render` ships what it parsed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_file_can_come_from_a_pipe() {
+    const PIPED: &str = "scenarios:\n  piped:\n    users: 3\n    duration: 2s\n    tasks:\n      - {name: p, subject: piped.rpc.p}\n";
+    let bin = env!("CARGO_BIN_EXE_cliffload");
+    for script in [
+        r#"exec "$0" validate <(printf %s "$1") piped"#,
+        r#"exec "$0" scenarios --config <(printf %s "$1")"#,
+        r#"exec "$0" k8s render piped --config <(printf %s "$1") --distributed 2 --nats-url nats://127.0.0.1:4222"#,
+    ] {
+        let child = tokio::process::Command::new("bash")
+            .args(["-c", script, bin, PIPED])
+            .env_remove("CLIFFLOAD_NATS_URL")
+            .kill_on_drop(true)
+            .output();
+        let o = tokio::time::timeout(Duration::from_secs(20), child)
+            .await
+            .expect("in time")
+            .expect("bash runs");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{script}: {}", stderr(&o));
+        assert!(out.contains("piped"), "{script}: {out}");
+        if script.contains("k8s") {
+            assert!(
+                out.contains("subject: piped.rpc.p"),
+                "the ConfigMap is empty: {out}"
+            );
+        }
+    }
+}

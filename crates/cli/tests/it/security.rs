@@ -296,8 +296,48 @@ async fn tls_with_a_private_ca_and_mutual_tls() {
     )
     .await;
     assert_ran_clean(&o, dir.path());
+    // No client certificate: said so, not "is nats-server running there?" (issue 26).
     let (o, _) = run_secured(dir.path(), &url, &["--tls-ca", s(&k.ca)], &[]).await;
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("requires a client certificate") && err.contains("--tls-cert"),
+        "{err}"
+    );
+    assert!(!err.contains("running there"), "{err}");
+    // TLS first to a server that greets in plain text first.
+    let (o, _) = run_secured(
+        dir.path(),
+        &url,
+        &[
+            "--tls-ca",
+            s(&k.ca),
+            "--tls-cert",
+            s(&k.client.0),
+            "--tls-key",
+            s(&k.client.1),
+            "--tls-first",
+        ],
+        &[],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("leave out --tls-first"), "{err}");
+    assert!(!err.contains("running there"), "{err}");
+    drop(server);
+
+    // tls:// to a server without TLS (issue 26).
+    let plain = secured("", ConnectOptions::new()).await;
+    let url = plain.url().replacen("nats://", "tls://", 1);
+    let (o, _) = run_secured(dir.path(), &url, &["--tls-ca", s(&k.ca)], &[]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("does not speak TLS") && err.contains("nats://"),
+        "{err}"
+    );
+    assert!(!err.contains("running there"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,4 +416,182 @@ async fn a_file_that_is_not_a_credentials_file_is_named() {
         err.contains("--creds") && err.contains("bad.creds"),
         "{err}"
     );
+}
+
+/// Issue 26: `--help` printed `[env: CLIFFLOAD_NATS_URL=nats://alice:…@…]`.
+/// With every secret-bearing variable set, no subcommand's help (long or
+/// short) shows a value, though it still names the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_never_prints_a_secret_from_the_environment() {
+    let secrets = [
+        ("CLIFFLOAD_NATS_URL", "nats://alice:urlpw5ecret@h:4222"),
+        ("CLIFFLOAD_NATS_PASSWORD", "pa55w0rdsecret"),
+        ("CLIFFLOAD_NATS_TOKEN", "t0kensecret"),
+        ("CLIFFLOAD_CONTROL_TOKEN", "c0ntrolsecret"),
+    ];
+    let commands: [&[&str]; 6] = [
+        &["run"],
+        &["suite"],
+        &["serve"],
+        &["worker"],
+        &["compare"],
+        &["k8s", "render"],
+    ];
+    let mut named = String::new();
+    for command in commands {
+        for help in ["--help", "-h"] {
+            let mut cmd = crate::harness::cliffload();
+            cmd.args(command).arg(help).envs(secrets);
+            let o = tokio::time::timeout(Duration::from_secs(10), cmd.output())
+                .await
+                .expect("in time")
+                .expect("ran");
+            assert_eq!(o.status.code(), Some(0), "{command:?} {help}");
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            for (var, value) in secrets {
+                assert!(
+                    !all.contains(value) && !all.contains(&format!("{var}=")),
+                    "{command:?} {help} shows {var}'s value:\n{all}"
+                );
+            }
+            named.push_str(&all);
+        }
+    }
+    // Hidden values, not hidden variables: the help still says where a secret may come from.
+    for (var, _) in secrets {
+        assert!(named.contains(var), "{var} is named nowhere");
+    }
+}
+
+/// Issue 26: a comma in a URL's password printed the part before it, and a
+/// scheme-less URL printed the whole password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_is_refused_without_showing_its_password() {
+    for url in [
+        "nats://alice:pa,S3cretTail@127.0.0.1:1",
+        "alice:Sch3meless@",
+    ] {
+        let o =
+            crate::harness::run(&["run", "ping", "--nats-url", url], Duration::from_secs(10)).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("--nats-url") && err.contains("%2C") && err.contains("***@"),
+            "{err}"
+        );
+        let out = format!("{}{err}", String::from_utf8_lossy(&o.stdout));
+        for secret in ["alice:", "S3cret", "Sch3meless"] {
+            assert!(!out.contains(secret), "{url}: {out}");
+        }
+    }
+}
+
+/// Issue 26: `k8s render` wrote a URL's credentials into the Jobs' args and
+/// an inline password into the ConfigMap. Such a render is refused (exit 2,
+/// saying to use a Secret), and with --nats-url-secret the URL is read from
+/// the Secret: no password anywhere in what is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k8s_render_never_writes_nats_credentials_into_the_objects() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let render = |extra: Vec<String>| async move {
+        let mut args = vec![
+            "k8s".to_owned(),
+            "render".into(),
+            "--distributed".into(),
+            "2".into(),
+        ];
+        args.extend(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::harness::run(&args, Duration::from_secs(10)).await
+    };
+    let url = "nats://alice:k8sPassw0rd@nats.default.svc:4222";
+    let inline = dir.path().join("inline.yaml");
+    std::fs::write(
+        &inline,
+        format!("environment:\n  nats_user: alice\n  nats_password: f1lePassw0rd\n{SCENARIO}"),
+    )
+    .expect("write");
+    for args in [
+        vec!["ping".to_owned(), "--nats-url".into(), url.into()],
+        vec![
+            "ping".to_owned(),
+            "--nats-url".into(),
+            "nats://t0kenK8s@h:4222".into(),
+        ],
+        vec![
+            "s".to_owned(),
+            "--config".into(),
+            s(&inline).into(),
+            "--nats-url".into(),
+            "nats://nats.default.svc:4222".into(),
+        ],
+    ] {
+        let o = render(args.clone()).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?} printed objects");
+        assert!(
+            err.contains("Secret") && err.contains("--nats-url-secret"),
+            "{args:?}: {err}"
+        );
+        for secret in ["k8sPassw0rd", "f1lePassw0rd", "t0kenK8s"] {
+            assert!(!err.contains(secret), "{err}");
+        }
+    }
+    // The URL with its credentials from a Secret: the objects name the
+    // Secret, and hold no --nats-url.
+    let o = render(vec![
+        "ping".into(),
+        "--nats-url-secret".into(),
+        "nats-login".into(),
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!text.contains("--nats-url"), "{text}");
+    assert_eq!(
+        text.matches("name: CLIFFLOAD_NATS_URL").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches("name: \"nats-login\"").count(), 2, "{text}");
+    // Neither is refused.
+    let o = render(vec!["ping".into()]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// Issue 26: an exported password or token broke every run on the server
+/// cliffload starts itself. They are not sent to it, and a note says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_credentials_do_not_break_a_run_on_the_embedded_server() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("out");
+    let o = tokio::time::timeout(
+        Duration::from_secs(30),
+        crate::harness::cliffload()
+            .args(["run", "ping", "--duration", "1s", "--users", "2", "--quiet"])
+            .args(["--out", s(&out)])
+            .env("CLIFFLOAD_NATS_USER", "alice")
+            .env("CLIFFLOAD_NATS_PASSWORD", "exp0rtedpw")
+            .env("CLIFFLOAD_NATS_TOKEN", "exp0rtedtoken")
+            .output(),
+    )
+    .await
+    .expect("in time")
+    .expect("ran");
+    let err = stderr(&o);
+    let r = read_result(&out);
+    crate::harness::assert_passed_but_for_speed(o.status.code(), &r, &err);
+    assert_eq!(r["target"]["embedded"], true);
+    assert_eq!(
+        err.matches("CLIFFLOAD_NATS_PASSWORD and CLIFFLOAD_NATS_TOKEN set")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("exp0rted"), "{err}");
 }

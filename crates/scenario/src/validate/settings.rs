@@ -126,9 +126,14 @@ pub(super) fn settings(raw: &RawFile) -> Result<Settings, ConfigError> {
             || url.starts_with("ws://")
             || url.starts_with("wss://"))
     {
+        // The user info of a scheme-less URL is a secret too (issue 26).
+        let shown = match url.rfind('@') {
+            Some(at) => format!("***{}", &url[at..]),
+            None => url.to_owned(),
+        };
         return Err(invalid(
             "environment.nats_url",
-            format!("{url:?} is not a NATS URL (nats://HOST:PORT)"),
+            format!("{shown:?} is not a NATS URL (nats://HOST:PORT)"),
         ));
     }
     let reference_latency_none = match env.and_then(|e| e.reference_service_latency.as_deref()) {
@@ -271,5 +276,16 @@ pub(super) fn nats_login(e: &RawEnvironment) -> Result<crate::NatsLogin, ConfigE
         tls_cert: path(&e.nats_tls_cert),
         tls_key: path(&e.nats_tls_key),
         tls_first: e.nats_tls_first.unwrap_or(false),
+        inline_secrets: [
+            ("environment.nats_password", e.nats_password.is_some()),
+            ("environment.nats_token", e.nats_token.is_some()),
+            (
+                "environment.nats_url",
+                e.nats_url.as_deref().is_some_and(|u| u.contains('@')),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, inline)| inline.then_some(key))
+        .collect(),
     })
 }

@@ -73,7 +73,8 @@ fn subject_of(path: &str, raw: &RawTask) -> Result<String, ConfigError> {
             ));
         }
     };
-    validate_subject(&format!("{path}.subject"), &subject)?;
+    let name = raw.name.as_deref().or(raw.method.as_deref()).unwrap_or("");
+    validate_subject(&format!("{path}.subject"), name, &subject)?;
     Ok(subject)
 }
 
@@ -314,18 +315,38 @@ fn unknown_model(path: &str, name: &str) -> ConfigError {
     )
 }
 
-/// A publishable NATS subject: non-empty tokens, no wildcards, no whitespace.
-pub(super) fn validate_subject(path: &str, subject: &str) -> Result<(), ConfigError> {
+/// The longest subject a task may have, in bytes. A server refuses a
+/// protocol line longer than its `max_control_line` (4096 bytes by default)
+/// and a request's line holds more than the subject: `HPUB subject reply
+/// header-size total-size\r\n`, with an inbox reply of up to ~52 bytes, so
+/// 4000 leaves room. Past it the request never reaches a service and the run
+/// reports time-outs (issue 26).
+const MAX_SUBJECT_BYTES: usize = 4000;
+
+/// A publishable NATS subject of task `task`: non-empty tokens, no
+/// wildcards, no whitespace or control characters, at most
+/// [`MAX_SUBJECT_BYTES`].
+pub(super) fn validate_subject(path: &str, task: &str, subject: &str) -> Result<(), ConfigError> {
+    if subject.len() > MAX_SUBJECT_BYTES {
+        let start: String = subject.chars().take(32).collect();
+        return Err(invalid(
+            path,
+            format!(
+                "task {task:?}: the subject ({start:?}…) is {} bytes; NATS servers refuse a request whose line is over their max_control_line (4096 bytes by default, reply subject and sizes included): keep subjects to {MAX_SUBJECT_BYTES} bytes at most",
+                subject.len()
+            ),
+        ));
+    }
     let bad = subject.is_empty()
         || subject
             .split('.')
             .any(|t| t.is_empty() || t == "*" || t == ">")
-        || subject.chars().any(char::is_whitespace);
+        || subject.chars().any(|c| c.is_whitespace() || c.is_control());
     if bad {
         return Err(invalid(
             path,
             format!(
-                "{subject:?} is not a subject to publish to: dot-separated non-empty tokens, no spaces or wildcards (e.g. test.rpc.echo)"
+                "task {task:?}: {subject:?} is not a subject to publish to: dot-separated non-empty tokens, no spaces, control characters or wildcards (e.g. test.rpc.echo)"
             ),
         ));
     }
