@@ -63,10 +63,19 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
             "--name '{name}': Kubernetes object names are lower-case letters, digits and '-', at most 52 characters here (suffixes are added)"
         );
     }
-    if a.control_token_secret.is_none() && !cliffload_dist::trust::all_loopback(&[&a.nats_url]) {
+    // Pods reach NATS over the cluster's network: without a control token,
+    // anyone there could give the workers work. (A URL read from a Secret
+    // cannot be seen here, so it needs a token too.)
+    let server = match &nats_url {
+        NatsUrl::Plain(url) if cliffload_dist::trust::all_loopback(&[url]) => None,
+        NatsUrl::Plain(url) => Some(format!("the pods' NATS server {url} is not on loopback")),
+        NatsUrl::Secret(s) => Some(format!(
+            "the pods' NATS server (in Secret {s}) cannot be checked to be on loopback"
+        )),
+    };
+    if let (None, Some(server)) = (&a.control_token_secret, server) {
         bail!(
-            "k8s render needs --control-token-secret SECRET: the pods' NATS server {} is not on loopback, and without a control token anyone who may publish there could give the workers work and forge the run's results. Create one with `kubectl create secret generic {name}-token --from-literal=token=$(openssl rand -hex 32)` and pass --control-token-secret {name}-token",
-            a.nats_url
+            "k8s render needs --control-token-secret SECRET: {server}, and without a control token anyone who may publish there could give the workers work and forge the run's results. Create one with `kubectl create secret generic {name}-token --from-literal=token=$(openssl rand -hex 32)` and pass --control-token-secret {name}-token"
         );
     }
     print!(

@@ -548,6 +548,8 @@ async fn k8s_render_never_writes_nats_credentials_into_the_objects() {
         "ping".into(),
         "--nats-url-secret".into(),
         "nats-login".into(),
+        "--control-token-secret".into(),
+        "run-token".into(),
     ])
     .await;
     let text = String::from_utf8_lossy(&o.stdout);
