@@ -222,12 +222,16 @@ pub(super) fn distribution(l: &LatencyUs) -> Option<Chart> {
         points,
     );
     line.dots = true;
-    Some(Chart::new(
+    // Log y as well, as HdrHistogram's plots: under a 100 ms maximum a
+    // linear axis draws p50–p99 flat on zero (issue 27).
+    let mut c = Chart::new(
         "Latency by percentile",
-        "ms",
+        "ms (log scale)",
         XAxis::Percentile { max_at },
         vec![line],
-    ))
+    );
+    c.y_log = true;
+    Some(c)
 }
 
 const PROCESS_COLOURS: [RGBColor; 6] = [BLUE, RED, GREEN, ORANGE, PURPLE, BROWN];

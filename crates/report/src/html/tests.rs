@@ -94,6 +94,8 @@ fn the_percentile_axis_is_hdrhistograms_nines() {
     }
     let r = run_that_stops_succeeding();
     let c = charts::distribution(&r.summary.latency_us).expect("successes");
+    // Issue 27: p50–p99 sat flat on 0 under a linear axis to a 100 ms max.
+    assert!(c.y_log && c.y_label.contains("log"), "{}", c.y_label);
     let points = &c.lines[0].points;
     let p999 = points
         .iter()
