@@ -138,9 +138,10 @@ async fn check(
         Ok(msg) => msg,
         Err(e) => {
             return Err(match e.kind() {
-                RequestErrorKind::NoResponders => {
-                    problem(no_responders_hint(target.subject.as_str()), false)
-                }
+                RequestErrorKind::NoResponders => problem(
+                    no_responders_hint(target.subject.as_str(), target.rules.protocol),
+                    false,
+                ),
                 RequestErrorKind::TimedOut => problem(
                     format!(
                         "no reply within {:?}: the service is subscribed but did not answer (overloaded, or not a request/reply handler); raise the task's timeout or check the service",
@@ -202,9 +203,13 @@ async fn check(
     })
 }
 
-fn no_responders_hint(subj: &str) -> String {
+fn no_responders_hint(subj: &str, protocol: cliffload_protocol::Protocol) -> String {
     let mut msg = "no responders: nothing subscribes to this subject".to_owned();
-    if !subject::looks_like_rpc(subj) {
+    if protocol == cliffload_protocol::Protocol::Micro {
+        // Cliffracer's naming means nothing to a micro service.
+        msg.push_str(". Is the service running and connected to this NATS server? `nats micro info SERVICE` lists its endpoints' subjects");
+    } else if protocol == cliffload_protocol::Protocol::Cliffracer && !subject::looks_like_rpc(subj)
+    {
         let (svc, method) = subj.rsplit_once('.').unwrap_or(("SERVICE", subj));
         msg.push_str(&format!(
             ". Cliffracer services listen on {{service}}.rpc.{{method}}; did you mean {:?}?",
@@ -236,13 +241,23 @@ mod tests {
 
     #[test]
     fn missing_rpc_token_gets_a_suggestion() {
-        let m = no_responders_hint("order_processing_service.process_order");
+        use cliffload_protocol::Protocol;
+        let m = no_responders_hint(
+            "order_processing_service.process_order",
+            Protocol::Cliffracer,
+        );
         assert!(
             m.contains("\"order_processing_service.rpc.process_order\""),
             "{m}"
         );
-        let m = no_responders_hint("test.rpc.ping");
+        let m = no_responders_hint("test.rpc.ping", Protocol::Cliffracer);
         assert!(!m.contains("did you mean"), "{m}");
+        // Issue 27: a micro or raw task gets no Cliffracer advice.
+        for p in [Protocol::Micro, Protocol::Raw] {
+            let m = no_responders_hint("inventory.lookup", p);
+            assert!(!m.contains(".rpc.") && !m.contains("Cliffracer"), "{m}");
+        }
+        assert!(no_responders_hint("inventory.lookup", Protocol::Micro).contains("nats micro"));
     }
 
     #[test]

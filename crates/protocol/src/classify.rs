@@ -36,9 +36,10 @@ pub enum Protocol {
 pub enum ReplyKind {
     /// The call succeeded.
     Success,
-    /// `validation failed` (or a micro 4xx error): the arguments were refused.
+    /// `validation failed`: the arguments were refused as invalid.
     ValidationRefused,
-    /// `success: false` for another, deliberate reason (a business rule).
+    /// `success: false` for another, deliberate reason (a business rule),
+    /// or a micro 4xx error.
     BusinessRefused,
     /// Unknown method, internal error, or a micro 5xx error.
     ServiceError,
@@ -65,7 +66,10 @@ pub fn classify(
         Protocol::Raw => ReplyKind::Success,
         Protocol::Micro => match service_error_code {
             None => ReplyKind::Success,
-            Some(code) if code.trim().starts_with('4') => ReplyKind::ValidationRefused,
+            // A 4xx is the service saying no to this request (400 bad
+            // request, 404 no such item): a refusal, as the README and
+            // examples/your-service/micro.yaml say, not a failure.
+            Some(code) if code.trim().starts_with('4') => ReplyKind::BusinessRefused,
             Some(_) => ReplyKind::ServiceError,
         },
         Protocol::Cliffracer => classify_envelope(content_type, body),
@@ -211,7 +215,8 @@ mod tests {
     fn micro_uses_the_error_code_header() {
         let m = |code| classify(Protocol::Micro, None, code, b"anything");
         assert_eq!(m(None), ReplyKind::Success);
-        assert_eq!(m(Some("400")), ReplyKind::ValidationRefused);
+        assert_eq!(m(Some("400")), ReplyKind::BusinessRefused);
+        assert_eq!(m(Some("404")), ReplyKind::BusinessRefused);
         assert_eq!(m(Some("500")), ReplyKind::ServiceError);
     }
 
