@@ -73,7 +73,7 @@ impl ReplyCheck {
         let codec = content_type.map_or_else(|| Codec::sniff(body), Codec::from_content_type);
         let doc: Value = codec
             .decode(body)
-            .map_err(|e| format!("expect.json: the reply is not {codec}: {e}"))?;
+            .map_err(|e| undecodable(codec, content_type, body, &e))?;
         for (path, want) in &self.json {
             match lookup(&doc, path) {
                 Some(got) if got == want => {}
@@ -84,6 +84,36 @@ impl ReplyCheck {
             }
         }
         Ok(())
+    }
+}
+
+/// Why `expect.json` could not read a reply, in the reply's terms: plain
+/// text is called text (sniffing calls anything not JSON MsgPack, and "not
+/// MsgPack" sent people looking for a codec problem), a Content-Type that
+/// lies is named, with a short, printable excerpt.
+fn undecodable(
+    codec: Codec,
+    content_type: Option<&str>,
+    body: &[u8],
+    e: &dyn std::fmt::Display,
+) -> String {
+    let excerpt: String = String::from_utf8_lossy(&body[..body.len().min(60)])
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    let more = if body.len() > 60 { "…" } else { "" };
+    let text = std::str::from_utf8(body)
+        .is_ok_and(|t| !t.is_empty() && t.chars().all(|c| !c.is_control() || c.is_whitespace()));
+    match content_type {
+        Some(ct) => format!(
+            "expect.json: the reply says Content-Type {ct} but is not {codec} ({e}): {excerpt:?}{more}"
+        ),
+        None if text => {
+            format!("expect.json: the reply is plain text, not JSON or MsgPack: {excerpt:?}{more}")
+        }
+        None => {
+            format!("expect.json: the reply is neither JSON nor MsgPack ({e}): {excerpt:?}{more}")
+        }
     }
 }
 
@@ -151,6 +181,30 @@ mod tests {
             c.check(None, missing)
                 .expect_err("missing")
                 .contains("not in the reply")
+        );
+    }
+
+    /// Issue 27: a plain-text reply was "not MsgPack" (sniffing calls
+    /// anything that is not JSON MsgPack).
+    #[test]
+    fn a_reply_that_json_paths_cannot_read_is_named_for_what_it_is() {
+        let c = check(vec![("status", json!("ok"))], None, None);
+        let e = c.check(None, b"OK: all good").expect_err("text");
+        assert_eq!(
+            e,
+            r#"expect.json: the reply is plain text, not JSON or MsgPack: "OK: all good""#
+        );
+        let e = c
+            .check(Some("application/json"), b"<html>")
+            .expect_err("lies");
+        assert!(
+            e.contains("says Content-Type application/json but is not JSON"),
+            "{e}"
+        );
+        let e = c.check(None, b"\xc1\x1b[2J").expect_err("bytes");
+        assert!(
+            e.contains("neither JSON nor MsgPack") && !e.contains('\u{1b}'),
+            "{e}"
         );
     }
 

@@ -147,7 +147,10 @@ async fn the_micro_example_reaches_a_micro_endpoint_at_its_rate() {
     // Issue 27: the 404s are refusals (rejected_business), the run passes.
     let s = &r["summary"];
     assert_eq!(s["failures"], 0, "{s}");
-    assert!(s["outcomes"]["rejected_business"].as_u64() >= Some(n / 5 - 2), "{s}");
+    assert!(
+        s["outcomes"]["rejected_business"].as_u64() >= Some(n / 5 - 2),
+        "{s}"
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     drop(service);
 }
