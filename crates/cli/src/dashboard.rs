@@ -344,10 +344,13 @@ fn routes(
 /// is from this server. It also lets a dashboard bound to 0.0.0.0 be
 /// opened at whichever of the machine's addresses reaches it.
 pub fn names_this_server(authority: &str, port: u16) -> bool {
-    let Some((name, p)) = authority.rsplit_once(':') else {
-        return false;
+    let (name, given) = match authority.rsplit_once(':') {
+        Some((name, p)) if !p.contains(']') => (name, p.parse().ok()),
+        // No port (`[::1]` has colons but none after it): HTTP's 80,
+        // which a browser leaves out.
+        _ => (authority, Some(80)),
     };
-    if p.parse() != Ok(port) {
+    if given != Some(port) {
         return false;
     }
     let address = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
@@ -513,6 +516,10 @@ mod tests {
         ] {
             assert!(names_this_server(ours, 8089), "{ours}");
         }
+        for ours in ["127.0.0.1", "[::1]", "localhost:80"] {
+            assert!(names_this_server(ours, 80), "{ours}");
+        }
+        assert!(!names_this_server("rebind.example", 80));
         for foreign in [
             "rebind.example:8089",
             "localhost.rebind.example:8089",
