@@ -632,8 +632,9 @@ pub struct SampleArgs {
     #[arg(long, value_name = "KIND")]
     pub inject: Option<String>,
 
-    /// Items per order or batch request, events per analytics batch, orders per order batch.
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
+    /// Items per order or batch request, events per analytics batch, orders
+    /// per order batch: 1 to 10000 (the most a scenario's count takes).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = sample_items)]
     pub items: Option<usize>,
 
     /// The instant generated times are relative to (RFC 3339; default: today 00:00 UTC).
@@ -1051,6 +1052,22 @@ fn not_negative_duration(text: &str, must_be: &str) -> Result<std::time::Duratio
         ));
     }
     cliffload_scenario::parse_duration(t)
+}
+
+/// The most `sample --items` takes: the largest count a scenario accepts
+/// (events of an analytics batch, items of a batch request). 100 million
+/// tried to allocate 45.6 GB and aborted.
+pub const MAX_SAMPLE_ITEMS: usize = 10_000;
+
+/// `sample --items`: 1 to [`MAX_SAMPLE_ITEMS`].
+fn sample_items(text: &str) -> Result<usize, String> {
+    let n: usize = at_least_one(text)?;
+    if n > MAX_SAMPLE_ITEMS {
+        return Err(format!(
+            "at most {MAX_SAMPLE_ITEMS} (the most a scenario's count takes), got {n}"
+        ));
+    }
+    Ok(n)
 }
 
 /// A finite number, or why not.

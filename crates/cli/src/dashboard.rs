@@ -8,18 +8,27 @@
 //! cannot send) ends the run like Ctrl-C: in-flight requests finish and the
 //! results are written. The page is self-contained: no CDN, no external URL.
 //!
+//! Every request must name this server in its `Host` (an IP address or
+//! `localhost`, with the bound port), or it is refused with 421: a page of
+//! another site whose name an attacker points at 127.0.0.1 (DNS rebinding)
+//! sends its own name, so it can neither read the event stream nor stop
+//! the run. `POST /stop` from a browser must also come from this server's
+//! own page (its `Origin`), or it is refused with 403.
+//!
 //! The dashboard reads each second's merged record (the same stream as the
 //! Prometheus exporter), never per-request state, and renders only while a
 //! page is watching.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse};
 use cliffload_engine::{CancellationToken, INTERVAL, Merger, Recorded};
@@ -123,6 +132,11 @@ impl Dashboard {
                 .await;
         });
         Ok((dash, server))
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// The page's address.
@@ -288,6 +302,7 @@ fn routes(
     shutdown: CancellationToken,
 ) -> axum::Router {
     let shown = dash.clone();
+    let port = dash.addr.port();
     axum::Router::new()
         .route(
             "/",
@@ -306,8 +321,70 @@ fn routes(
         )
         .route(
             "/stop",
-            axum::routing::post(move |headers: HeaderMap| async move { stop_run(&headers, &stop) }),
+            axum::routing::post(move |headers: HeaderMap| async move {
+                stop_run(&headers, port, &stop)
+            }),
         )
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                match foreign_host(req.headers(), port) {
+                    Some(refused) => refused,
+                    None => next.run(req).await,
+                }
+            },
+        ))
+}
+
+/// Whether `authority` (a `Host` header, or an `Origin` without its
+/// scheme) names this server: `localhost` or an IP address, with `port`.
+///
+/// Any IP address rather than only the bound one: DNS rebinding needs a
+/// name the attacker controls, and a browser sends an address in `Host`
+/// only when the page itself was loaded from that address and port, that
+/// is from this server. It also lets a dashboard bound to 0.0.0.0 be
+/// opened at whichever of the machine's addresses reaches it.
+pub fn names_this_server(authority: &str, port: u16) -> bool {
+    let (name, given) = match authority.rsplit_once(':') {
+        Some((name, p)) if !p.contains(']') => (name, p.parse().ok()),
+        // No port (`[::1]` has colons but none after it): HTTP's 80,
+        // which a browser leaves out.
+        _ => (authority, Some(80)),
+    };
+    if given != Some(port) {
+        return false;
+    }
+    let address = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(v6) => v6.parse::<Ipv6Addr>().is_ok(),
+        None => name.parse::<Ipv4Addr>().is_ok(),
+    };
+    address || name.eq_ignore_ascii_case("localhost")
+}
+
+/// A plain-text answer.
+fn text(status: StatusCode, why: String) -> axum::response::Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        why,
+    )
+        .into_response()
+}
+
+/// The refusal of a request whose `Host` is not this server (421), if it is not.
+fn foreign_host(headers: &HeaderMap, port: u16) -> Option<axum::response::Response> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if host.is_some_and(|h| names_this_server(h, port)) {
+        return None;
+    }
+    let shown = host.map_or_else(|| "none".to_owned(), |h| format!("{h:?}"));
+    Some(text(
+        StatusCode::MISDIRECTED_REQUEST,
+        format!(
+            "refused: the Host header ({shown}) is not this dashboard; open it at \
+             http://127.0.0.1:{port}/ or at the IP address it listens on (a page of \
+             another site, pointed here by DNS, must not read or stop the run)\n"
+        ),
+    ))
 }
 
 /// The page as of `latest`, with the report's stylesheet: the report so
@@ -354,22 +431,38 @@ fn updates(
     )
 }
 
-/// `POST /stop`: ends the run like Ctrl-C.
-fn stop_run(headers: &HeaderMap, stop: &CancellationToken) -> impl IntoResponse + use<> {
+/// `POST /stop`: ends the run like Ctrl-C. A browser names the page that
+/// sends it in `Origin`: it must be this server's (a client that is not a
+/// browser sends none).
+fn stop_run(headers: &HeaderMap, port: u16, stop: &CancellationToken) -> axum::response::Response {
     if !headers.contains_key(STOP_HEADER) {
-        return (
+        return text(
             StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             format!("POST /stop needs the header {STOP_HEADER}: the page's Stop button sends it\n"),
         );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ours = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|a| names_this_server(a, port));
+        if !ours {
+            return text(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "refused: POST /stop from the page at {origin:?}, not this dashboard's: \
+                     press Stop on the dashboard's own page\n"
+                ),
+            );
+        }
     }
     if !stop.is_cancelled() {
         eprintln!("\nstopped from the dashboard: finishing in-flight requests and writing results");
         stop.cancel();
     }
-    (
+    text(
         StatusCode::ACCEPTED,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         "stopping: in-flight requests finish, then the results are written\n".to_owned(),
     )
 }
@@ -390,13 +483,53 @@ mod tests {
     #[test]
     fn stop_needs_the_header_a_cross_site_form_cannot_send() {
         let stop = CancellationToken::new();
-        let refused = stop_run(&HeaderMap::new(), &stop).into_response();
+        let refused = stop_run(&HeaderMap::new(), 8089, &stop);
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         assert!(!stop.is_cancelled());
         let mut headers = HeaderMap::new();
         headers.insert(STOP_HEADER, "1".parse().expect("header value"));
-        let accepted = stop_run(&headers, &stop).into_response();
+        // Issue 26: another site's page, even one with the header.
+        headers.insert(
+            header::ORIGIN,
+            "http://rebind.example:8089".parse().expect("origin"),
+        );
+        let foreign = stop_run(&headers, 8089, &stop);
+        assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+        assert!(!stop.is_cancelled());
+        headers.insert(
+            header::ORIGIN,
+            "http://127.0.0.1:8089".parse().expect("origin"),
+        );
+        let accepted = stop_run(&headers, 8089, &stop);
         assert_eq!(accepted.status(), StatusCode::ACCEPTED);
         assert!(stop.is_cancelled());
+    }
+
+    #[test]
+    fn only_an_address_or_localhost_with_the_port_names_this_server() {
+        for ours in [
+            "127.0.0.1:8089",
+            "localhost:8089",
+            "LocalHost:8089",
+            "[::1]:8089",
+            "192.0.2.7:8089",
+        ] {
+            assert!(names_this_server(ours, 8089), "{ours}");
+        }
+        for ours in ["127.0.0.1", "[::1]", "localhost:80"] {
+            assert!(names_this_server(ours, 80), "{ours}");
+        }
+        assert!(!names_this_server("rebind.example", 80));
+        for foreign in [
+            "rebind.example:8089",
+            "localhost.rebind.example:8089",
+            "127.0.0.1:8090",
+            "127.0.0.1",
+            "localhost",
+            "::1:8089",
+            "",
+        ] {
+            assert!(!names_this_server(foreign, 8089), "{foreign}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! Each reads the per-second merged records the engine hands over
 //! (`RunOptions::intervals`), on this runtime, never per-request state.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -53,9 +54,10 @@ impl Observers {
             let exporter = Arc::new(Exporter::new(&run_id));
             let bound =
                 crate::prometheus::serve(addr, exporter.clone(), o.shutdown.clone()).await?;
-            printer.note(&format!(
+            printer.say(&format!(
                 "metrics for Prometheus at http://{bound}/metrics (run_id {run_id})"
             ));
+            warn_if_exposed(printer, "--prometheus", bound, "read the run's figures");
             o.exporter = Some(exporter);
         }
         if let Some(url) = &args.otlp {
@@ -69,7 +71,13 @@ impl Observers {
         if let Some(addr) = args.dashboard {
             let (dash, server) =
                 Dashboard::start(addr, title, cancel.clone(), o.shutdown.clone()).await?;
-            printer.note(&format!("live dashboard at {}", dash.url()));
+            printer.say(&format!("live dashboard at {}", dash.url()));
+            warn_if_exposed(
+                printer,
+                "--dashboard",
+                dash.addr(),
+                "read the run and stop it",
+            );
             o.dashboard = Some(dash);
             o.dashboard_server = std::sync::Mutex::new(Some(server));
         }
@@ -128,7 +136,7 @@ impl Observers {
     pub async fn close(&self, cancel: &CancellationToken, printer: &mut Printer) {
         if let (Some(d), true) = (&self.dashboard, self.keep_dashboard) {
             crate::signals::results_written();
-            printer.note(&format!(
+            printer.say(&format!(
                 "the dashboard stays up at {}: Ctrl-C to exit",
                 d.url()
             ));
@@ -158,6 +166,24 @@ impl Observers {
             let _ = tokio::time::timeout(LAST_UPDATE, server).await;
         }
     }
+}
+
+/// Warns when `flag`'s server listens on more than loopback: anyone who can
+/// reach `addr` can do `what`, and no password guards it.
+fn warn_if_exposed(printer: &mut Printer, flag: &str, addr: SocketAddr, what: &str) {
+    if addr.ip().is_loopback() {
+        return;
+    }
+    let reach = if addr.ip().is_unspecified() {
+        "every network interface of this machine"
+    } else {
+        "a network address, not only this machine"
+    };
+    printer.say(&format!(
+        "warning: {flag} listens on {addr}, {reach}: anyone who can reach it can {what}; \
+         give {flag}=127.0.0.1:{port} to keep it on this machine",
+        port = addr.port()
+    ));
 }
 
 impl Drop for Observers {

@@ -119,9 +119,14 @@ impl Printer {
 
     /// A message, unless quiet; printed above the in-place line.
     pub fn note(&mut self, msg: &str) {
-        if self.quiet {
-            return;
+        if !self.quiet {
+            self.say(msg);
         }
+    }
+
+    /// A message even under `--quiet` (where a server of the run listens,
+    /// a warning); printed above the in-place line.
+    pub fn say(&mut self, msg: &str) {
         match &self.bar {
             Some(bar) => bar.suspend(|| eprintln!("{msg}")),
             None => eprintln!("{msg}"),

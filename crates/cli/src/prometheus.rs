@@ -132,6 +132,11 @@ impl Exporter {
 
 /// Binds `addr` and serves `GET /metrics` from `exporter` until `stop`;
 /// the address bound.
+///
+/// Unlike the dashboard, it takes any `Host`: a scraper sends the name its
+/// configuration gives the target, which may be any name of this machine,
+/// and refusing it would break scrapes for no gain (the figures are
+/// read-only, and nothing here stops the run).
 pub async fn serve(
     addr: std::net::SocketAddr,
     exporter: Arc<Exporter>,

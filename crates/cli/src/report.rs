@@ -35,10 +35,21 @@ pub fn report(args: ReportArgs, color: crate::args::ColorChoice) -> Result<u8> {
     })
 }
 
+/// The largest result.json read. Its intervals take about 530 bytes a
+/// second, so a 24-hour run writes about 46 MB: 256 MiB leaves room for a
+/// soak test of days, and stops a wrong path (a log, an image) from being
+/// read whole.
+pub const MAX_RESULT_BYTES: u64 = 256 << 20;
+
 /// Reads a result.json, saying what is wrong with it.
 pub fn read_result(path: &std::path::Path) -> Result<cliffload_report::RunResult> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let text = cliffload_scenario::read_bounded(
+        path,
+        MAX_RESULT_BYTES,
+        "a result.json",
+        "a result.json that cliffload wrote",
+    )
+    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!(
             "{} is not a cliffload result.json (schema version {}): {e}",

@@ -307,6 +307,15 @@ const BUSY_USER_BYTES: u64 = 3 * 1024;
 /// box only while in flight (measured: 0.87 KiB).
 const THINKING_USER_BYTES: u64 = 1024;
 
+/// Memory one task takes (measured, issue 26: 5,000 tasks with 8 users
+/// took 2.57 GB; release build, 8 users, peak RSS: 1 task 19 MB, 1,000
+/// tasks 543 MB, 2,000 tasks 1,079 MB, and 500 tasks the same over 3, 8
+/// and 16 s). A task keeps an HDR
+/// histogram (1 µs–60 s at 3 digits, 136 KiB) per outcome it sees, in each
+/// worker's table of the second, in the table in flight to the merger, and
+/// in the run's totals and last second: about four, whatever the users.
+const TASK_BYTES: u64 = 512 * 1024;
+
 /// What each user of `s` takes: the heavier figure if any class never waits.
 fn bytes_per_user(s: &Scenario) -> u64 {
     if s.classes.iter().any(|c| c.wait_time.is_none()) {
@@ -342,23 +351,37 @@ fn available_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Refuses, before anything starts, a plan whose users cannot fit in memory.
+/// Refuses, before anything starts, a plan whose users and tasks cannot
+/// fit in memory.
 fn check_memory(s: &Scenario, available: Option<u64>) -> Result<()> {
     let Some(available) = available else {
         return Ok(());
     };
+    let gib = |bytes: u64| bytes as f64 / f64::from(1u32 << 30);
     let users = peak_users(s);
     let each = bytes_per_user(s);
-    let needed = users.saturating_mul(each);
-    if needed > available / 10 * 8 {
+    let for_users = users.saturating_mul(each);
+    let tasks = s.tasks.len() as u64;
+    let for_tasks = tasks.saturating_mul(TASK_BYTES);
+    let needed = for_users.saturating_add(for_tasks);
+    if needed <= available / 10 * 8 {
+        return Ok(());
+    }
+    if for_tasks >= for_users {
         bail!(
-            "{users} users running at once need about {:.1} GiB ({} KiB each), but {:.1} GiB of memory is available: lower --users or --spawn-rate, or use the open model (--rate) which holds only the requests in flight",
-            needed as f64 / f64::from(1u32 << 30),
-            each / 1024,
-            available as f64 / f64::from(1u32 << 30)
+            "{tasks} tasks need about {:.1} GiB ({} KiB each, for their latency histograms) and {users} users {:.1} GiB more, but {:.1} GiB of memory is available: split the tasks over several scenarios (a suite runs them in turn), or run where there is more memory",
+            gib(for_tasks),
+            TASK_BYTES / 1024,
+            gib(for_users),
+            gib(available)
         );
     }
-    Ok(())
+    bail!(
+        "{users} users running at once need about {:.1} GiB ({} KiB each), but {:.1} GiB of memory is available: lower --users or --spawn-rate, or use the open model (--rate) which holds only the requests in flight",
+        gib(needed),
+        each / 1024,
+        gib(available)
+    );
 }
 
 #[cfg(test)]
@@ -396,5 +419,27 @@ mod tests {
         }
         assert_eq!(bytes_per_user(&thinking), THINKING_USER_BYTES);
         assert!(check_memory(&thinking, Some(16 * gib)).is_ok());
+    }
+
+    #[test]
+    fn tasks_that_cannot_fit_in_memory_are_refused_with_the_figures() {
+        // Issue 26: 16,000 tasks (what a scenario file can hold) with 8 users
+        // take about 8 GiB, whatever the users.
+        let gib = 1u64 << 30;
+        let mut many = scenario(8, 8.0, 10);
+        let task = many.tasks[0].clone();
+        many.tasks = vec![task; 16_000];
+        let e = check_memory(&many, Some(4 * gib))
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains("16000 tasks need about 7.8 GiB (512 KiB each")
+                && e.contains("4.0 GiB of memory is available")
+                && e.contains("split the tasks"),
+            "{e}"
+        );
+        assert!(check_memory(&many, Some(16 * gib)).is_ok());
+        many.tasks.truncate(1_000);
+        assert!(check_memory(&many, Some(4 * gib)).is_ok());
     }
 }

@@ -257,18 +257,16 @@ impl Bounds {
 pub const TOKEN_METADATA: &str = "control_token";
 
 /// Text another process sent (a worker's name, a refusal's reason), made
-/// safe to print: control characters (terminal escapes) become U+FFFD, and
-/// it is cut at 500 characters.
+/// safe to print: control characters (terminal escapes) written as visible
+/// escapes ([`cliffload_metrics::visible`]), cut at 500 characters.
 pub fn printable(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(500)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if text.chars().nth(500).is_some() {
-        out.push('…');
-    }
-    out
+    let cut: String = text.chars().take(500).collect();
+    let more = if text.chars().nth(500).is_some() {
+        "…"
+    } else {
+        ""
+    };
+    format!("{}{more}", cliffload_metrics::visible(&cut))
 }
 
 /// JSON of a control message.

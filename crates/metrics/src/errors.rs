@@ -2,6 +2,7 @@
 //! messages with ids and numbers masked, a count and one raw sample each,
 //! bounded in memory (Locust's failures table, without its unbounded dict).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -69,11 +70,13 @@ impl From<Vec<ErrorGroup>> for ErrorLog {
 }
 
 impl ErrorLog {
-    /// Counts `raw` for `task` and `outcome`.
+    /// Counts `raw` for `task` and `outcome`. A service chose the text, so
+    /// its control characters are kept only as visible escapes (see
+    /// [`visible`]); ids are masked first, so an escape's digits stay as sent.
     pub fn record(&mut self, task: usize, outcome: Outcome, raw: &str) {
-        let message = normalise(raw);
+        let message = visible(&normalise(raw)).into_owned();
         let list = self.entries.entry((task, outcome)).or_default();
-        Self::add(list, message, 1, || truncate(raw));
+        Self::add(list, message, 1, || truncate(&visible(raw)));
     }
 
     fn add(
@@ -153,6 +156,26 @@ fn truncate(s: &str) -> String {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_owned(),
     }
+}
+
+/// `s` with every control character (C0 including newline and tab, DEL,
+/// C1) written as its Rust escape (`\n`, `\u{1b}`): text a service sent
+/// (an error message, a reply's bytes) is shown on a terminal and in CSV,
+/// Markdown and XML files, where an escape sequence could retitle or clear
+/// the terminal, or a newline break a row. Borrowed when there is none.
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Masks what differs between occurrences of the same error: every run of
@@ -241,6 +264,27 @@ mod tests {
             (MAX_MESSAGES + 30) as u64
         );
         assert!(m.iter().any(|e| e.message == OTHER && e.count == 31));
+    }
+
+    #[test]
+    fn control_characters_from_a_service_are_kept_only_as_visible_escapes() {
+        // Issue 26: an OSC retitle, BEL, a clear-screen CSI, DEL and C1 CSI.
+        let hostile = "boom \u{1b}]0;pwned\u{7}\u{1b}[2J\u{7f}\u{9b}31m\nnext";
+        assert_eq!(
+            visible(hostile),
+            "boom \\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{7f}\\u{9b}31m\\nnext"
+        );
+        assert!(matches!(visible("plain · text"), Cow::Borrowed(_)));
+        let mut log = ErrorLog::default();
+        log.record(0, Outcome::ServiceError, hostile);
+        let e = &log.messages(0, Outcome::ServiceError)[0];
+        for text in [&e.message, &e.sample] {
+            assert!(!text.chars().any(char::is_control), "{text:?}");
+        }
+        assert_eq!(
+            e.message,
+            "boom \\u{1b}]#;pwned\\u{7}\\u{1b}[#J\\u{7f}\\u{9b}#m\\nnext"
+        );
     }
 
     #[test]

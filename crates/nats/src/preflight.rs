@@ -121,8 +121,14 @@ struct Problem {
     transient: bool,
 }
 
+/// A problem whose text holds what the service sent (a reply's bytes, its
+/// error), so its control characters are made visible: it is printed on
+/// the terminal and kept in the results' warnings.
 fn problem(text: String, transient: bool) -> Problem {
-    Problem { text, transient }
+    Problem {
+        text: cliffload_metrics::visible(&text).into_owned(),
+        transient,
+    }
 }
 
 /// One smoke call and what its reply means.
@@ -258,6 +264,17 @@ mod tests {
             assert!(!m.contains(".rpc.") && !m.contains("Cliffracer"), "{m}");
         }
         assert!(no_responders_hint("inventory.lookup", Protocol::Micro).contains("nats micro"));
+    }
+
+    #[test]
+    fn a_reply_that_writes_escape_sequences_is_shown_escaped() {
+        // Issue 26: a reply that retitles and clears the terminal.
+        let got = excerpt(b"\x1b]0;pwned\x07\x1b[2J");
+        let p = problem(format!("the reply is not an envelope; got {got}"), false);
+        assert_eq!(
+            p.text,
+            "the reply is not an envelope; got \\u{1b}]0;pwned\\u{7}\\u{1b}[2J"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! output keep working. Times are milliseconds (with µs precision, as
 //! decimals), as Locust writes them.
 
+use cliffload_metrics::visible;
+
 use crate::result::{LatencyUs, RunResult};
 
 const PERCENTILES: [&str; 11] = [
@@ -164,7 +166,7 @@ pub fn failures(r: &RunResult) -> String {
                 let _ = w.write_record([
                     t.subject.as_str(),
                     t.name.as_str(),
-                    &format!("{}: {}", o.name(), m.message),
+                    &format!("{}: {}", o.name(), visible(&m.message)),
                     &m.count.to_string(),
                 ]);
             }

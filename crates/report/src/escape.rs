@@ -3,8 +3,9 @@
 //! content and attributes, a Markdown table cell, a Markdown line).
 
 /// `&`, `<`, `>` as entities, and `"`, `'` too when `quotes`; control
-/// characters other than newline, tab and carriage return dropped (XML
-/// forbids them, and no reader wants them).
+/// characters other than newline, tab and carriage return dropped: XML
+/// forbids C0, and DEL and C1 (a one-byte CSI among them) are no text a
+/// reader wants, in a file that may be printed on a terminal.
 fn entities(s: &str, quotes: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -15,7 +16,7 @@ fn entities(s: &str, quotes: bool) -> String {
             '"' if quotes => out.push_str("&quot;"),
             // &#39; (not &apos;) is valid in HTML 4 and XML alike.
             '\'' if quotes => out.push_str("&#39;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => {}
             c => out.push(c),
         }
     }
@@ -45,7 +46,7 @@ mod tests {
 
     #[test]
     fn hostile_text_stays_text() {
-        let s = "<script>a=\"b\"&'c'</script>|x\ny\u{1}";
+        let s = "<script>a=\"b\"&'c'</script>|x\ny\u{1}\u{7f}\u{9b}";
         assert_eq!(
             markup(s),
             "&lt;script&gt;a=&quot;b&quot;&amp;&#39;c&#39;&lt;/script&gt;|x\ny"

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use cliffload_metrics::Outcome;
+use cliffload_metrics::{Outcome, visible};
 
 use crate::result::{LatencyUs, RunResult};
 use crate::verdict::{Status, percent};
@@ -303,7 +303,7 @@ fn failures(out: &mut String, r: &RunResult) {
                 e.count,
                 t.name,
                 e.outcome.name(),
-                e.sample
+                visible(&e.sample)
             );
         }
     }
@@ -347,7 +347,8 @@ fn comparison_and_processes(out: &mut String, r: &RunResult) {
 /// Each warning, marked as one.
 fn warnings(out: &mut String, r: &RunResult, colour: bool) {
     for w in &r.warnings {
-        let _ = writeln!(out, "{} {w}", paint("warning:", YELLOW, colour));
+        let w = w.to_string();
+        let _ = writeln!(out, "{} {}", paint("warning:", YELLOW, colour), visible(&w));
     }
 }
 

@@ -46,44 +46,73 @@ pub struct ScenarioFile {
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
 fn read_limited(path: &std::path::Path) -> Result<String, ConfigError> {
-    use std::io::Read;
-    let io = |message: String| ConfigError::Io {
-        path: path.display().to_string(),
-        message,
-    };
-    use std::os::unix::fs::FileTypeExt;
-    let meta = std::fs::metadata(path).map_err(|e| io(error::io_words(&e)))?;
-    let kind = meta.file_type();
     // A pipe or a character device is read as a stream, within the same
     // limit: `--config <(generate)` and `--config /dev/stdin` (issue 26).
-    if !(kind.is_file() || kind.is_fifo() || kind.is_char_device()) {
-        return Err(io(format!(
-            "{}: give the path of a YAML file (or a pipe)",
-            if kind.is_dir() {
-                "a directory"
-            } else {
-                "not a regular file, pipe or character device"
-            }
-        )));
+    read_within(
+        path,
+        MAX_FILE_BYTES,
+        "a scenario file",
+        "a YAML file (or a pipe)",
+        true,
+    )
+    .map_err(|message| ConfigError::Io {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
+/// Reads the text file at `path`, of at most `max_bytes`: what is not a
+/// regular file (a device such as /dev/zero, a pipe, a directory) is refused
+/// before reading, and the read stops past the limit even if the file grows.
+/// `kind` names such files in the limit's message ("a scenario file"),
+/// `give` what to give instead of a device ("a YAML file"). The error is the
+/// reason, without the path.
+pub fn read_bounded(
+    path: &std::path::Path,
+    max_bytes: u64,
+    kind: &str,
+    give: &str,
+) -> Result<String, String> {
+    read_within(path, max_bytes, kind, give, false)
+}
+
+/// [`read_bounded`]; with `streams`, a pipe or a character device is read
+/// too, as far as the limit.
+fn read_within(
+    path: &std::path::Path,
+    max_bytes: u64,
+    kind: &str,
+    give: &str,
+    streams: bool,
+) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).map_err(|e| error::io_words(&e))?;
+    let t = meta.file_type();
+    let stream = streams && (t.is_fifo() || t.is_char_device());
+    if !meta.is_file() && !stream {
+        return Err(if t.is_dir() {
+            format!("a directory: give the path of {give}")
+        } else if streams {
+            format!("not a regular file, pipe or character device: give the path of {give}")
+        } else {
+            format!("not a regular file (a directory, device or pipe): give the path of {give}")
+        });
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(io(format!(
-            "{:.1} MiB is over the {} MiB limit of a scenario file",
+    if meta.len() > max_bytes {
+        return Err(format!(
+            "{:.1} MiB is over the {} MiB limit of {kind}",
             meta.len() as f64 / 1048576.0,
-            MAX_FILE_BYTES >> 20
-        )));
+            max_bytes >> 20
+        ));
     }
-    let file = std::fs::File::open(path).map_err(|e| io(error::io_words(&e)))?;
+    let file = std::fs::File::open(path).map_err(|e| error::io_words(&e))?;
     let mut text = String::new();
-    // Bounded even if the file grows while it is read.
-    file.take(MAX_FILE_BYTES + 1)
+    file.take(max_bytes + 1)
         .read_to_string(&mut text)
-        .map_err(|e| io(error::io_words(&e)))?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(io(format!(
-            "over the {} MiB limit of a scenario file",
-            MAX_FILE_BYTES >> 20
-        )));
+        .map_err(|e| error::io_words(&e))?;
+    if text.len() as u64 > max_bytes {
+        return Err(format!("over the {} MiB limit of {kind}", max_bytes >> 20));
     }
     Ok(text)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::harness::{Env, cliffload, free_port, read_result};
+use crate::harness::{Env, cliffload, free_port, read_result, run, stderr};
 
 /// Starts `cliffload run ping` against `env` with the dashboard on a free
 /// port (`duration`, results in OUT, then `extra`); the child, the page's
@@ -242,6 +242,130 @@ async fn keep_dashboard_shows_the_result_until_ctrl_c_which_only_closes_it() {
         false,
         "the result as written"
     );
+}
+
+/// Sends `request` (its head: a request line and headers) to the server of
+/// `url` over a plain TCP connection, so that `Host` and `Origin` are what the
+/// test says; the answer's status and body (10 s at most).
+async fn raw(url: &str, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = url
+        .strip_prefix("http://")
+        .and_then(|u| u.strip_suffix('/'))
+        .expect("http://HOST:PORT/");
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connects");
+    let request = format!("{request}Connection: close\r\nContent-Length: 0\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("sends");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .expect("reads");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {answer}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_host_or_origin_is_refused_and_does_not_stop_the_run() {
+    // Issue 26: a page of another site, whose name resolves to 127.0.0.1
+    // (DNS rebinding), sends its own name as Host.
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let (mut child, url, _) = run_with_dashboard(&env, "60s", &out, &[]).await;
+    let port = url.rsplit(':').next().expect("port").trim_end_matches('/');
+    let rebound = format!("Host: rebind.example:{port}\r\n");
+    for request in [
+        format!("GET / HTTP/1.1\r\n{rebound}"),
+        format!("GET /events HTTP/1.1\r\n{rebound}"),
+        format!("POST /stop HTTP/1.1\r\n{rebound}X-Cliffload-Stop: 1\r\n"),
+    ] {
+        let (status, body) = raw(&url, &request).await;
+        assert_eq!(status, 421, "{request}: {body}");
+        assert!(body.contains("Host header (\"rebind.example:"), "{body}");
+        assert!(!body.contains("<html"), "{body}");
+    }
+    // This server's Host, but the Stop of another site's page.
+    let (status, body) = raw(
+        &url,
+        &format!(
+            "POST /stop HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Cliffload-Stop: 1\r\n\
+             Origin: http://rebind.example:{port}\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("rebind.example"), "{body}");
+
+    // The run goes on, and the page is served at its own names.
+    let mut updates = Updates::open(&url).await;
+    while updates.next().await.expect("the run goes on")["state"] != "running" {}
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let (status, body) = raw(&url, &format!("GET / HTTP/1.1\r\nHost: {host}\r\n")).await;
+        assert_eq!(status, 200, "{host}");
+        assert!(body.contains("id=\"stop\""), "{body}");
+    }
+    assert!(page(&url).await.contains("id=\"stop\""));
+    // The page's own Stop (same origin) still ends the run.
+    let (status, body) = raw(
+        &url,
+        &format!(
+            "POST /stop HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Cliffload-Stop: 1\r\n\
+             Origin: http://127.0.0.1:{port}\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let code = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the run ends after Stop")
+        .expect("exit status")
+        .code();
+    assert_eq!(code, Some(130));
+    assert_eq!(read_result(&out)["interrupted"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_still_prints_the_addresses_and_a_non_loopback_bind_is_warned() {
+    // Issue 26: --quiet hid where the servers listen; 0.0.0.0 said nothing.
+    let env = Env::with_test_service().await;
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "-d",
+            "1s",
+            "--quiet",
+            "--dashboard=0.0.0.0:0",
+            "--prometheus",
+            "127.0.0.1:0",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let line = |needle: &str| err.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(line("live dashboard at http://0.0.0.0:"), 1, "{err}");
+    assert_eq!(
+        line("metrics for Prometheus at http://127.0.0.1:"),
+        1,
+        "{err}"
+    );
+    assert_eq!(line("warning: --dashboard listens on 0.0.0.0:"), 1, "{err}");
+    assert!(err.contains("anyone who can reach it can read the run and stop it"));
+    assert_eq!(line("warning: --prometheus"), 0, "loopback: {err}");
 }
 
 /// Chromium: Debian's package, on PATH or where it installs it.

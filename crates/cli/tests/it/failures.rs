@@ -237,3 +237,65 @@ async fn a_fixed_payload_expected_to_be_refused_passes_preflight_and_counts_as_r
     // Nothing succeeded, so requests_completed fails: the exit says so.
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
+
+// Issue 26: a service's text (an error message, a reply's bytes) reached the
+// terminal raw, so a reply could retitle and clear it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_sequences_a_service_sends_reach_no_terminal_or_file_raw() {
+    let env = Env::bare().await;
+    respond_always(&env.client, "esc.rpc.err", br#"{"success": false, "error": "Internal server error \u001b]0;pwned\u0007\u001b[2J", "timestamp": "t", "correlation_id": null}"#).await;
+    respond_always(&env.client, "esc.rpc.raw", b"\x1b]0;pwned\x07\x1b[2J").await;
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    max_requests: 20\n    tasks:\n",
+        "      - {name: err, subject: esc.rpc.err}\n",
+        "      - {name: raw, subject: esc.rpc.raw}\n",
+    ));
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "s",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--preflight",
+            "warn",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let raw = |text: &[u8]| text.iter().any(|b| matches!(b, 0x1b | 0x07));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(!raw(&o.stdout), "{stdout:?}");
+    assert!(!raw(&o.stderr), "{:?}", stderr(&o));
+    // Shown, as visible escapes: the error message, and the raw reply that
+    // preflight let through.
+    assert!(
+        stdout.contains(r"Internal server error \u{1b}]0;pwned\u{7}\u{1b}[2J"),
+        "{stdout}"
+    );
+    assert!(
+        stderr(&o).contains(r"got \u{1b}]0;pwned\u{7}\u{1b}[2J"),
+        "{}",
+        stderr(&o)
+    );
+    for file in [
+        "summary.txt",
+        "summary.md",
+        "junit.xml",
+        "cliffload_failures.csv",
+        "report.html",
+        "result.json",
+    ] {
+        let text = std::fs::read(out.join(file)).expect("written");
+        assert!(!raw(&text), "{file}: {:?}", String::from_utf8_lossy(&text));
+    }
+    let csv = std::fs::read_to_string(out.join("cliffload_failures.csv")).expect("csv");
+    assert!(csv.contains(r"\u{1b}]#;pwned"), "{csv}");
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("md");
+    assert!(md.contains(r"\u{1b}]0;pwned"), "{md}");
+}

@@ -88,3 +88,27 @@ async fn an_unreadable_baseline_stops_before_the_load() {
     let stats = cliffload_testkit::srv_stats(&env.client, "test").await;
     assert_eq!(cliffload_testkit::endpoint_requests(&stats, "rpc"), 0);
 }
+
+// Issue 26: `--baseline /dev/zero` and `report /dev/zero` read without limit
+// (1 GB a second). Neither needs a server: both are read before anything starts.
+#[tokio::test]
+async fn a_device_or_a_directory_is_refused_as_a_baseline_or_a_result_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().to_str().expect("utf-8");
+    for path in ["/dev/zero", folder] {
+        for args in [
+            vec!["run", "ping", "--duration", "1s", "--baseline", path],
+            vec!["report", path],
+        ] {
+            // A bounded wait: the old code was still reading when it ended.
+            let o = run(&args, Duration::from_secs(20)).await;
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("cannot read {path}: not a regular file"))
+                    && err.contains("give the path of a result.json"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}

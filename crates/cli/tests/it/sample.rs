@@ -91,3 +91,39 @@ async fn unknown_injection_or_model_is_a_usage_error() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+// Issue 26: `--items 100000000` aborted trying to allocate 45.6 GB.
+#[tokio::test]
+async fn items_past_the_limit_are_a_usage_error_naming_it() {
+    let o = run(
+        &["sample", "order", "--items", "100000000"],
+        Duration::from_secs(30),
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--items") && err.contains("at most 10000") && err.contains("got 100000000"),
+        "{err}"
+    );
+    // The limit itself is taken.
+    let o = run(
+        &[
+            "sample",
+            "analytics_batch",
+            "--items",
+            "10000",
+            "--seed",
+            "1",
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(
+        v.as_array().map(Vec::len),
+        Some(10_000),
+        "an array of 10000 events"
+    );
+}
