@@ -91,7 +91,7 @@ fn read_within(
     let t = meta.file_type();
     let stream = streams && (t.is_fifo() || t.is_char_device());
     if !meta.is_file() && !stream {
-        return Err(if t.is_dir() {
+        return Err(if t.is_dir() && streams {
             format!("a directory: give the path of {give}")
         } else if streams {
             format!("not a regular file, pipe or character device: give the path of {give}")
