@@ -355,7 +355,8 @@ async fn quiet_still_prints_the_addresses_and_a_non_loopback_bind_is_warned() {
     )
     .await;
     let err = stderr(&o);
-    assert!(o.status.success(), "{err}");
+    // The verdict's code (a loaded machine may miss ping's speed claim).
+    crate::harness::assert_passed_but_for_speed(o.status.code(), &read_result(&out), &err);
     let line = |needle: &str| err.lines().filter(|l| l.contains(needle)).count();
     assert_eq!(line("live dashboard at http://0.0.0.0:"), 1, "{err}");
     assert_eq!(
