@@ -268,13 +268,9 @@ impl ControlTokenArgs {
         let token = self.token()?;
         if token.is_none()
             && !self.insecure_no_token
-            && !cliffload_dist::trust::all_loopback(control)
+            && let Some(why) = cliffload_dist::trust::tokenless_refusal(control)
         {
-            anyhow::bail!(
-                "the control server {} is not on loopback and there is no control token: anyone who may publish on cliffload.v1.> there could give the workers work, stop the run, and forge its results. Give the coordinator and every worker the same token, e.g. `export CLIFFLOAD_CONTROL_TOKEN={}` (or --control-token-file FILE); or pass --insecure-no-token to run without one",
-                control.join(","),
-                cliffload_dist::seal::generate_token()
-            );
+            anyhow::bail!("{why}");
         }
         Ok(token)
     }

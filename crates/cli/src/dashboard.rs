@@ -376,7 +376,10 @@ fn foreign_host(headers: &HeaderMap, port: u16) -> Option<axum::response::Respon
     if host.is_some_and(|h| names_this_server(h, port)) {
         return None;
     }
-    let shown = host.map_or_else(|| "none".to_owned(), |h| format!("{h:?}"));
+    let shown = host.map_or_else(
+        || "none".to_owned(),
+        |h| format!("\"{}\"", cliffload_metrics::visible(h)),
+    );
     Some(text(
         StatusCode::MISDIRECTED_REQUEST,
         format!(
@@ -451,8 +454,9 @@ fn stop_run(headers: &HeaderMap, port: u16, stop: &CancellationToken) -> axum::r
             return text(
                 StatusCode::FORBIDDEN,
                 format!(
-                    "refused: POST /stop from the page at {origin:?}, not this dashboard's: \
-                     press Stop on the dashboard's own page\n"
+                    "refused: POST /stop from the page at \"{}\", not this dashboard's: \
+                     press Stop on the dashboard's own page\n",
+                    cliffload_metrics::visible(origin.to_str().unwrap_or("(not text)"))
                 ),
             );
         }

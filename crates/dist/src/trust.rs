@@ -61,6 +61,21 @@ pub fn all_loopback<S: AsRef<str>>(urls: &[S]) -> bool {
         })
 }
 
+/// Why a side without a control token may not use `control` as its control
+/// server, if it may not: a server off loopback, where anyone who may
+/// publish could steer the run. The words offer a fresh token.
+pub fn tokenless_refusal<S: AsRef<str>>(control: &[S]) -> Option<String> {
+    if all_loopback(control) {
+        return None;
+    }
+    let servers: Vec<&str> = control.iter().map(AsRef::as_ref).collect();
+    Some(format!(
+        "the control server {} is not on loopback and there is no control token: anyone who may publish on cliffload.v1.> there could give the workers work, stop the run, and forge its results. Give the coordinator and every worker the same token, e.g. `export CLIFFLOAD_CONTROL_TOKEN={}` (or --control-token-file FILE); or pass --insecure-no-token to run without one",
+        servers.join(","),
+        crate::seal::generate_token()
+    ))
+}
+
 /// A server URL's host (lower case) and port (4222 when absent).
 fn host_port(url: &str) -> Option<(String, u16)> {
     let addr: async_nats::ServerAddr = url.trim().parse().ok()?;
@@ -112,6 +127,17 @@ mod tests {
         ] {
             assert!(!all_loopback(&[remote]), "{remote}");
         }
+    }
+
+    #[test]
+    fn tokenless_control_off_loopback_is_refused_with_a_fresh_token() {
+        assert_eq!(tokenless_refusal(&["nats://127.0.0.1:1"]), None);
+        let why = tokenless_refusal(&["nats://10.0.0.5:4222"]).expect("refused");
+        assert!(
+            why.contains("10.0.0.5") && why.contains("--insecure-no-token"),
+            "{why}"
+        );
+        assert!(why.contains("CLIFFLOAD_CONTROL_TOKEN="), "{why}");
     }
 
     #[test]

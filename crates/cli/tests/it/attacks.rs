@@ -18,23 +18,34 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::process::Child;
 
+use crate::distributed::{log_of as distributed_log, read_log, worker};
 use crate::harness::{Env, assert_passed_but_for_speed, cliffload, read_result, run, stderr};
 
 const TOKEN: &str = "the-run-token";
 
-fn worker(env: &Env, name: &str, extra: &[&str]) -> Child {
-    let log = std::fs::File::create(env.dir.path().join(format!("{name}.log"))).expect("log");
+/// The ping coordinator over one worker, 2 users, results in `out`, plus `extra`.
+fn coordinator(env: &Env, out: &std::path::Path, extra: &[&str]) -> Child {
     cliffload()
-        .args(["worker", "--nats-url", env.url(), "--name", name])
+        .args(["run", "ping", "--nats-url", env.url(), "--quiet", "--out"])
+        .arg(out)
+        .args(["--distributed", "1", "-u", "2"])
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn worker")
+        .expect("spawn coordinator")
+}
+
+/// The coordinator's output, once it has ended (`limit_s` at most).
+async fn ends(coordinator: Child, limit_s: u64) -> std::process::Output {
+    tokio::time::timeout(Duration::from_secs(limit_s), coordinator.wait_with_output())
+        .await
+        .expect("the coordinator ends")
+        .expect("ran")
 }
 
 fn log_of(env: &Env, name: &str) -> String {
-    std::fs::read_to_string(env.dir.path().join(format!("{name}.log"))).unwrap_or_default()
+    read_log(&distributed_log(env, name))
 }
 
 /// Waits (15 s at most) until `n` workers answer `$SRV.PING`.
@@ -165,23 +176,7 @@ async fn forged_replayed_and_outsider_messages_change_nothing_in_a_token_run() {
         .await
         .expect("sub");
     let out = env.out();
-    let coordinator = cliffload()
-        .args(["run", "ping", "--nats-url", env.url(), "--quiet", "--out"])
-        .arg(&out)
-        .args([
-            "--distributed",
-            "1",
-            "-d",
-            "4s",
-            "-u",
-            "2",
-            "--control-token",
-            TOKEN,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn coordinator");
+    let coordinator = coordinator(&env, &out, &["-d", "4s", "--control-token", TOKEN]);
     let plan = next(&mut plans, "plan").await;
     let first = next(&mut intervals, "interval").await;
     let prefix = first
@@ -234,10 +229,7 @@ async fn forged_replayed_and_outsider_messages_change_nothing_in_a_token_run() {
             .expect("publish");
     }
     spy.flush().await.expect("flush");
-    let o = tokio::time::timeout(Duration::from_secs(40), coordinator.wait_with_output())
-        .await
-        .expect("the coordinator ends")
-        .expect("ran");
+    let o = ends(coordinator, 40).await;
     let r = read_result(&out);
     // Not stopped by the outsider (130), not crashed (101, 134): the verdict's code.
     assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
@@ -339,14 +331,7 @@ async fn out_of_bounds_messages_are_refused_even_without_a_token() {
         .await
         .expect("sub");
     let out = env.out();
-    let coordinator = cliffload()
-        .args(["run", "ping", "--nats-url", env.url(), "--quiet", "--out"])
-        .arg(&out)
-        .args(["--distributed", "1", "-d", "3s", "-u", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn coordinator");
+    let coordinator = coordinator(&env, &out, &["-d", "3s"]);
     let first = next(&mut intervals, "interval").await;
     let prefix = first
         .subject
@@ -377,10 +362,7 @@ async fn out_of_bounds_messages_are_refused_even_without_a_token() {
             .expect("publish");
     }
     spy.flush().await.expect("flush");
-    let o = tokio::time::timeout(Duration::from_secs(40), coordinator.wait_with_output())
-        .await
-        .expect("the coordinator ends")
-        .expect("ran");
+    let o = ends(coordinator, 40).await;
     let r = read_result(&out);
     assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
     let served = cliffload_testkit::endpoint_requests(
@@ -408,20 +390,10 @@ async fn ctrl_c_on_a_busy_worker_still_sends_its_final_report() {
     let w = worker(&env, "busy", &[]);
     wait_for_workers(&env, 1).await;
     let out = env.out();
-    let coordinator = cliffload()
-        .args(["run", "ping", "--nats-url", env.url(), "--quiet", "--out"])
-        .arg(&out)
-        .args(["--distributed", "1", "-d", "60s", "-u", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn coordinator");
+    let coordinator = coordinator(&env, &out, &["-d", "60s"]);
     env.wait_until_served(200).await;
     crate::harness::send_signal(&w, "INT").await;
-    let o = tokio::time::timeout(Duration::from_secs(30), coordinator.wait_with_output())
-        .await
-        .expect("the coordinator ends once the worker has reported")
-        .expect("ran");
+    let o = ends(coordinator, 30).await;
     let r = read_result(&out);
     let row = &r["distributed"]["workers"][0];
     assert_eq!(row["lost"], false, "{row} {}", stderr(&o));

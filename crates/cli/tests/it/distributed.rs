@@ -18,7 +18,7 @@ use crate::harness::{
 
 /// `cliffload worker --name NAME` on `env`'s server, its log in the test's
 /// directory; killed when dropped.
-fn worker(env: &Env, name: &str, extra: &[&str]) -> Child {
+pub(crate) fn worker(env: &Env, name: &str, extra: &[&str]) -> Child {
     let log = std::fs::File::create(log_of(env, name)).expect("log file");
     cliffload()
         .args(["worker", "--nats-url", env.url(), "--name", name])
@@ -29,11 +29,11 @@ fn worker(env: &Env, name: &str, extra: &[&str]) -> Child {
         .expect("spawn worker")
 }
 
-fn log_of(env: &Env, name: &str) -> PathBuf {
+pub(crate) fn log_of(env: &Env, name: &str) -> PathBuf {
     env.dir.path().join(format!("{name}.log"))
 }
 
-fn read_log(path: &Path) -> String {
+pub(crate) fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 

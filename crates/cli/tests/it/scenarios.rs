@@ -358,13 +358,15 @@ async fn serve_speaks_words_and_stops_when_its_stdin_closes() {
 async fn a_scenario_file_can_come_from_a_pipe() {
     const PIPED: &str = "scenarios:\n  piped:\n    users: 3\n    duration: 2s\n    tasks:\n      - {name: p, subject: piped.rpc.p}\n";
     let bin = env!("CARGO_BIN_EXE_cliffload");
+    // Rendered, never dialled; a free port all the same.
+    let url = format!("nats://127.0.0.1:{}", crate::harness::free_port());
     for script in [
         r#"exec "$0" validate <(printf %s "$1") piped"#,
         r#"exec "$0" scenarios --config <(printf %s "$1")"#,
-        r#"exec "$0" k8s render piped --config <(printf %s "$1") --distributed 2 --nats-url nats://127.0.0.1:4222"#,
+        r#"exec "$0" k8s render piped --config <(printf %s "$1") --distributed 2 --nats-url "$2""#,
     ] {
         let child = tokio::process::Command::new("bash")
-            .args(["-c", script, bin, PIPED])
+            .args(["-c", script, bin, PIPED, &url])
             .env_remove("CLIFFLOAD_NATS_URL")
             .kill_on_drop(true)
             .output();
