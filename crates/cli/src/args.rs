@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Load testing for NATS request/reply microservices, measured honestly.
 ///
 /// Exit codes: 0 ran and every check passed; 1 ran and a check failed;
-/// 2 usage, config, connection or preflight error; 130 interrupted
-/// (partial results written).
+/// 2 usage, config, connection or preflight error; 3 ran and nothing failed
+/// but a check could not be judged (too few samples: run longer);
+/// 130 interrupted (partial results written).
 #[derive(Debug, Parser)]
 #[command(name = "cliffload", version, about, long_about = None)]
 pub struct Cli {

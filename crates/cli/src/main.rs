@@ -69,12 +69,26 @@ pub struct Interrupted;
 pub mod exit {
     /// Ran; every check passed.
     pub const OK: u8 = 0;
-    /// Ran; a check failed.
+    /// Ran; a check failed or a claim was refuted.
     pub const CHECK_FAILED: u8 = 1;
     /// Usage, config, connection or preflight error.
     pub const USAGE: u8 = 2;
+    /// Ran; nothing failed, but a check could not be judged (too few
+    /// samples, nothing to compare with): a CI job can tell "run longer"
+    /// from "too slow".
+    pub const INCONCLUSIVE: u8 = 3;
     /// Interrupted; partial results written.
     pub const INTERRUPTED: u8 = 130;
+
+    /// The code of a finished run's verdict.
+    pub fn of(status: cliffload_report::verdict::Status) -> u8 {
+        use cliffload_report::verdict::Status;
+        match status {
+            Status::Passed => OK,
+            Status::Failed => CHECK_FAILED,
+            Status::Inconclusive => INCONCLUSIVE,
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -28,11 +28,7 @@ pub fn report(args: ReportArgs, color: crate::args::ColorChoice) -> Result<u8> {
             ReportFormat::Csv => cliffload_report::csv_locust::stats(&r),
         }
     );
-    Ok(if r.verdict.passed() {
-        exit::OK
-    } else {
-        exit::CHECK_FAILED
-    })
+    Ok(exit::of(r.verdict.status()))
 }
 
 /// The largest result.json read. Its intervals take about 530 bytes a

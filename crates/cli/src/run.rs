@@ -125,10 +125,8 @@ pub async fn run(
     observers.close(&cancel, &mut printer).await;
     Ok(if result.interrupted {
         exit::INTERRUPTED
-    } else if result.verdict.passed() {
-        exit::OK
     } else {
-        exit::CHECK_FAILED
+        exit::of(result.verdict.status())
     })
 }
 

@@ -161,12 +161,20 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     Ok(exit_code(&summary, &cancel))
 }
 
-/// 130 when interrupted, else 0 only when every scenario passed.
+/// 130 when interrupted; 0 only when every scenario passed; 3 when the
+/// only scenarios that did not pass were inconclusive; else 1.
 fn exit_code(summary: &SuiteSummary, cancel: &CancellationToken) -> u8 {
+    use cliffload_report::suite::SuiteStatus;
     if cancel.is_cancelled() {
         exit::INTERRUPTED
     } else if summary.passed {
         exit::OK
+    } else if summary
+        .scenarios
+        .iter()
+        .all(|r| matches!(r.status, SuiteStatus::Passed | SuiteStatus::Inconclusive))
+    {
+        exit::INCONCLUSIVE
     } else {
         exit::CHECK_FAILED
     }

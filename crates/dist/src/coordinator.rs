@@ -454,7 +454,7 @@ struct Collect {
 
 /// A message from a worker, as the coordinator takes it.
 enum Said {
-    Interval(Interval),
+    Interval(Box<Interval>),
     Done(Box<Done>),
 }
 
@@ -593,6 +593,7 @@ impl Collect {
         self.opener.commit(subject, &sealed);
         match said {
             Said::Interval(i) => {
+                let i = *i;
                 self.heard[k] = Instant::now();
                 self.received[k].merge(&i.record.table);
                 self.merger.add(k, i.index, i.record);
@@ -612,7 +613,7 @@ impl Collect {
         let histograms = 2 * self.tasks * cliffload_metrics::Outcome::COUNT + 1;
         let decode = |p: &[u8]| -> Result<Said, String> {
             if kind == "interval" {
-                rmp_serde::from_slice::<Interval>(p).map(Said::Interval)
+                rmp_serde::from_slice::<Interval>(p).map(|i| Said::Interval(Box::new(i)))
             } else {
                 rmp_serde::from_slice::<Done>(p).map(|d| Said::Done(Box::new(d)))
             }
@@ -621,7 +622,9 @@ impl Collect {
         let said = cliffload_metrics::decode_budget::limit(histograms, || decode(payload))?;
         let b = self.bounds;
         let within = |tables: &[&TaskTable], errors: &cliffload_metrics::ErrorLog| {
-            tables.iter().all(|t| t.tasks().len() <= self.tasks)
+            tables
+                .iter()
+                .all(|t| t.tasks().len() <= self.tasks && t.reply_bytes().len() <= self.tasks)
                 && errors.tasks().all(|task| task < self.tasks)
         };
         match &said {

@@ -32,5 +32,5 @@ pub use rules::{ReplyRules, detail_of, outcome_of};
 pub use run::{EngineError, Progress, RunOptions, RunOutput, StartGate, run};
 pub use slice::{Slice, Slot};
 pub use tokio_util::sync::CancellationToken;
-pub use transport::{Connector, Reply, Transport};
+pub use transport::{Connector, Reply, SAMPLE_BYTES, Transport, sample_of};
 pub use worker::{INTERVAL, Recorded};

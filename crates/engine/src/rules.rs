@@ -67,13 +67,17 @@ impl ReplyRules {
         if outcome == Outcome::Ok {
             return match self.check.as_ref().map(|c| c.check(content_type, body)) {
                 Some(Err(why)) => Reply::with_detail(Outcome::CheckFailed, why),
-                _ => outcome.into(),
-            };
+                _ => Reply::from(outcome),
+            }
+            .with_body(body);
         }
         Reply {
             outcome,
             detail: detail_of(outcome, kind, injected, content_type, error_text, body),
+            bytes: 0,
+            sample: None,
         }
+        .with_body(body)
     }
 }
 

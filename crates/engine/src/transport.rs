@@ -13,7 +13,15 @@ pub struct Reply {
     pub outcome: Outcome,
     /// Why, when it is not a success (absent if the transport cannot say).
     pub detail: Option<String>,
+    /// Bytes of the reply body (0 when none came).
+    pub bytes: usize,
+    /// When it is not a success: what came back, control characters
+    /// escaped and cut to [`SAMPLE_BYTES`], for the failures table.
+    pub sample: Option<String>,
 }
+
+/// The most of a reply body kept as a failure's sample.
+pub const SAMPLE_BYTES: usize = 160;
 
 impl Reply {
     /// An outcome with the text saying why.
@@ -21,7 +29,48 @@ impl Reply {
         Self {
             outcome,
             detail: Some(detail.into()),
+            bytes: 0,
+            sample: None,
         }
+    }
+
+    /// This reply with its body's size and, when it is not a success, a
+    /// sample of the body. Runs a sample's allocation only on failures.
+    pub fn with_body(mut self, body: &[u8]) -> Self {
+        self.bytes = body.len();
+        if self.outcome != Outcome::Ok {
+            self.sample = Some(sample_of(body));
+        }
+        self
+    }
+}
+
+/// A reply body as a person can read it: text as text (cut at
+/// [`SAMPLE_BYTES`] on a character boundary, control characters escaped),
+/// anything else (MessagePack, binary) as hex, and its size.
+pub fn sample_of(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    let cut = &body[..body.len().min(SAMPLE_BYTES)];
+    let text = match std::str::from_utf8(cut) {
+        Ok(t) => Some(t),
+        // Cut inside a character: keep the whole ones.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&cut[..e.valid_up_to()]).ok(),
+        Err(_) => None,
+    };
+    let (shown, kept) = match text {
+        Some(t) => (cliffload_metrics::visible(t).into_owned(), t.len()),
+        None => {
+            let n = cut.len().min(SAMPLE_BYTES / 2);
+            let hex: String = cut[..n].iter().map(|b| format!("{b:02x}")).collect();
+            (format!("hex {hex}"), n)
+        }
+    };
+    if kept < body.len() {
+        format!("{shown}… ({} bytes)", body.len())
+    } else {
+        shown
     }
 }
 
@@ -30,6 +79,8 @@ impl From<Outcome> for Reply {
         Self {
             outcome,
             detail: None,
+            bytes: 0,
+            sample: None,
         }
     }
 }

@@ -272,12 +272,12 @@ impl<T> Ctx<T> {
     #[inline]
     fn record(&self, task: usize, reply: &Reply, sent: Instant, done: Instant) {
         let mut r = self.recorder.borrow_mut();
-        r.at(done)
-            .rec
-            .table
-            .record(task, reply.outcome, done - sent);
+        let table = &mut r.at(done).rec.table;
+        table.record(task, reply.outcome, done - sent);
+        table.record_bytes(task, reply.bytes);
         if let Some(detail) = &reply.detail {
-            r.errors.record(task, reply.outcome, detail);
+            r.errors
+                .record_reply(task, reply.outcome, detail, reply.sample.as_deref());
         }
     }
 
@@ -648,10 +648,12 @@ fn send_open<T: Transport + 'static>(
         let outcome = reply.outcome;
         let mut r = c.recorder.borrow_mut();
         if let Some(detail) = &reply.detail {
-            r.errors.record(task, outcome, detail);
+            r.errors
+                .record_reply(task, outcome, detail, reply.sample.as_deref());
         }
         let rec = &mut r.at(done).rec;
         rec.table.record(task, outcome, done - sent);
+        rec.table.record_bytes(task, reply.bytes);
         // From the intended time, or from sending if that was earlier
         // (woken a tick ahead, it has not waited).
         rec.intended

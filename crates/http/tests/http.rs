@@ -47,16 +47,21 @@ async fn replies_become_outcomes_as_over_nats() {
     let c = connector(&base);
     let t = c.connect(0).await.expect("client");
     let body = |s: &'static str| Payload::valid(s.as_bytes());
-    assert_eq!(t.call(0, &body("{}")).await, Outcome::Ok.into());
-    assert_eq!(
-        t.call(1, &body(r#"{"message":"hi"}"#)).await,
-        Outcome::Ok.into()
-    );
+    assert_eq!(t.call(0, &body("{}")).await.outcome, Outcome::Ok);
+    let ok = t.call(1, &body(r#"{"message":"hi"}"#)).await;
+    assert_eq!(ok.outcome, Outcome::Ok);
+    assert!(ok.bytes > 16 && ok.sample.is_none(), "{ok:?}");
     // A flat body is refused as invalid: a failure for a valid request,
     // with the service's words kept...
     let refused = t.call(1, &body(r#"{"msg":1}"#)).await;
     assert_eq!(refused.outcome, Outcome::ValidationFailed);
-    assert_eq!(refused.detail.as_deref(), Some("validation failed"));
+    // (and the fields it names: echo takes `message`, not `msg`).
+    let detail = refused.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.starts_with("validation failed: ") && detail.contains("message"),
+        "{detail}"
+    );
+    assert!(refused.sample.as_deref().is_some_and(|s| s.contains("validation failed")));
     // ...and the correct answer to an injected one.
     let injected = Payload {
         body: bytes::Bytes::from_static(br#"{"msg":1}"#),

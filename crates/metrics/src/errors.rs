@@ -25,6 +25,10 @@ pub struct ErrorEntry {
     pub count: u64,
     /// The first raw message seen (ids and numbers intact).
     pub sample: String,
+    /// The reply body that came with that first message, control
+    /// characters escaped and cut (absent when no reply came, a timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
 }
 
 /// Messages per task (by position) and outcome.
@@ -74,26 +78,39 @@ impl ErrorLog {
     /// its control characters are kept only as visible escapes (see
     /// [`visible`]); ids are masked first, so an escape's digits stay as sent.
     pub fn record(&mut self, task: usize, outcome: Outcome, raw: &str) {
+        self.record_reply(task, outcome, raw, None);
+    }
+
+    /// [`ErrorLog::record`], keeping `reply` (a sample of the reply body)
+    /// with the first occurrence of the message: one sample per kind.
+    pub fn record_reply(&mut self, task: usize, outcome: Outcome, raw: &str, reply: Option<&str>) {
         let message = visible(&normalise(raw)).into_owned();
         let list = self.entries.entry((task, outcome)).or_default();
-        Self::add(list, message, 1, || truncate(&visible(raw)));
+        Self::add(list, message, 1, || {
+            (
+                truncate(&visible(raw)),
+                reply.map(|r| truncate(&visible(r))),
+            )
+        });
     }
 
     fn add(
         list: &mut Vec<ErrorEntry>,
         message: String,
         count: u64,
-        sample: impl FnOnce() -> String,
+        sample: impl FnOnce() -> (String, Option<String>),
     ) {
         if let Some(e) = list.iter_mut().find(|e| e.message == message) {
             e.count = e.count.saturating_add(count);
             return;
         }
         if list.len() < MAX_MESSAGES {
+            let (sample, reply) = sample();
             list.push(ErrorEntry {
                 message,
                 count,
-                sample: sample(),
+                sample,
+                reply,
             });
             return;
         }
@@ -105,6 +122,7 @@ impl ErrorLog {
                 message: OTHER.into(),
                 count: evicted,
                 sample: String::new(),
+                reply: None,
             };
         }
         list[last].count = list[last].count.saturating_add(count);
@@ -115,7 +133,9 @@ impl ErrorLog {
         for (key, list) in &other.entries {
             let mine = self.entries.entry(*key).or_default();
             for e in list {
-                Self::add(mine, e.message.clone(), e.count, || e.sample.clone());
+                Self::add(mine, e.message.clone(), e.count, || {
+                    (e.sample.clone(), e.reply.clone())
+                });
             }
         }
     }

@@ -67,6 +67,9 @@ impl OutcomeHistograms {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TaskTable {
     tasks: Vec<OutcomeHistograms>,
+    /// Bytes of reply bodies received, per task (Locust's content size).
+    #[serde(default)]
+    reply_bytes: Vec<u64>,
 }
 
 impl TaskTable {
@@ -74,7 +77,22 @@ impl TaskTable {
     pub fn new(n_tasks: usize) -> Self {
         Self {
             tasks: vec![OutcomeHistograms::default(); n_tasks],
+            reply_bytes: vec![0; n_tasks],
         }
+    }
+
+    /// Counts `bytes` of reply body received by task `task`.
+    #[inline]
+    pub fn record_bytes(&mut self, task: usize, bytes: usize) {
+        if let Some(total) = self.reply_bytes.get_mut(task) {
+            *total = total.saturating_add(bytes as u64);
+        }
+    }
+
+    /// Bytes of reply bodies received, per task (shorter than
+    /// [`TaskTable::tasks`] when none were counted for the last tasks).
+    pub fn reply_bytes(&self) -> &[u64] {
+        &self.reply_bytes
     }
 
     /// Records one request of task `task`. Out-of-range tasks are a programming
@@ -101,6 +119,12 @@ impl TaskTable {
         }
         for (mine, theirs) in self.tasks.iter_mut().zip(other.tasks.iter()) {
             mine.merge(theirs);
+        }
+        if self.reply_bytes.len() < other.reply_bytes.len() {
+            self.reply_bytes.resize(other.reply_bytes.len(), 0);
+        }
+        for (mine, theirs) in self.reply_bytes.iter_mut().zip(&other.reply_bytes) {
+            *mine = mine.saturating_add(*theirs);
         }
     }
 
@@ -159,6 +183,8 @@ pub struct IntervalStats {
     /// send time (filled in by whoever has the intended times; `None` in
     /// the closed model).
     pub intended_success_latency: Option<LatencySummary>,
+    /// Bytes of reply bodies received in the interval.
+    pub reply_bytes: u64,
 }
 
 impl IntervalStats {
@@ -176,6 +202,10 @@ impl IntervalStats {
                 .summary(),
             total_success_latency: LatencySummary::default(),
             intended_success_latency: None,
+            reply_bytes: table
+                .reply_bytes()
+                .iter()
+                .fold(0u64, |sum, b| sum.saturating_add(*b)),
         }
     }
 }

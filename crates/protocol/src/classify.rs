@@ -126,11 +126,69 @@ pub fn error_text(content_type: Option<&str>, body: &[u8]) -> Option<String> {
     if !opens_a_map(codec, body) {
         return None;
     }
-    let view: View<'_> = match codec {
+    let view: Explained = match codec {
         Codec::Json => serde_json::from_slice(body).ok()?,
         Codec::MsgPack => rmp_serde::from_slice(body).ok()?,
     };
-    view.error.map(Cow::into_owned)
+    let error = view.error?;
+    let details: Vec<FieldError> = match view.details {
+        Some(d) if error == VALIDATION_FAILED => serde_json::from_value(d).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    if details.is_empty() {
+        return Some(error);
+    }
+    Some(format!("{error}: {}", fields(&details)))
+}
+
+/// A refusal's `error` and, for `validation failed`, pydantic's details
+/// (read loosely: details of another shape leave the error as it is).
+#[derive(Deserialize)]
+struct Explained {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    details: Option<serde_json::Value>,
+}
+
+/// One pydantic error: where (`loc`) and what (`msg`).
+#[derive(Deserialize)]
+struct FieldError {
+    #[serde(default)]
+    loc: Vec<serde_json::Value>,
+    #[serde(default)]
+    msg: String,
+}
+
+/// The fields a validation refusal names, each `path: message`
+/// (`order.items.0.quantity: Input should be greater than 0`), the first
+/// three and how many more: what to fix in the payload.
+fn fields(details: &[FieldError]) -> String {
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = details
+        .iter()
+        .take(SHOWN)
+        .map(|d| {
+            let path: Vec<String> = d
+                .loc
+                .iter()
+                .map(|p| match p {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            let path = if path.is_empty() {
+                "(the whole body)".to_owned()
+            } else {
+                path.join(".")
+            };
+            format!("{path}: {}", d.msg)
+        })
+        .collect();
+    if details.len() > SHOWN {
+        parts.push(format!("and {} more", details.len() - SHOWN));
+    }
+    parts.join("; ")
 }
 
 #[cfg(test)]
@@ -146,6 +204,32 @@ mod tests {
     fn captured_success_is_success() {
         let body = br#"{"success": true, "result": "hello", "timestamp": "2026-11-29T12:38:04.138380+00:00", "correlation_id": "corr-demo-0001"}"#;
         assert_eq!(cliff(body), ReplyKind::Success);
+    }
+
+    #[test]
+    fn a_validation_refusal_names_the_fields_to_fix() {
+        // Captured from a real Cliffracer service (docs/cliffracer-protocol.md).
+        let body = br#"{"success": false, "error": "validation failed", "details": [{"type": "string_too_short", "loc": ["order", "order_id"], "msg": "String should have at least 1 character", "input": ""}, {"type": "missing", "loc": ["order", "customer_id"], "msg": "Field required"}, {"type": "greater_than", "loc": ["order", "items", 0, "quantity"], "msg": "Input should be greater than 0", "input": 0}, {"type": "extra_forbidden", "loc": ["extra"], "msg": "Extra inputs are not permitted"}], "timestamp": "t", "correlation_id": "c"}"#;
+        assert_eq!(
+            error_text(None, body).as_deref(),
+            Some(
+                "validation failed: order.order_id: String should have at least 1 character; order.customer_id: Field required; order.items.0.quantity: Input should be greater than 0; and 1 more"
+            )
+        );
+        let whole = br#"{"success": false, "error": "validation failed", "details": [{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary"}]}"#;
+        assert_eq!(
+            error_text(None, whole).as_deref(),
+            Some("validation failed: (the whole body): Input should be a valid dictionary")
+        );
+        // Another refusal keeps its own words; details that are not a
+        // list do not hide the error.
+        let odd = br#"{"success": false, "error": "validation failed", "details": "bad"}"#;
+        assert_eq!(error_text(None, odd).as_deref(), Some("validation failed"));
+        let refused = br#"{"success": false, "error": "refused: out of stock"}"#;
+        assert_eq!(
+            error_text(None, refused).as_deref(),
+            Some("refused: out of stock")
+        );
     }
 
     #[test]

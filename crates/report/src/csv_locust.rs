@@ -50,41 +50,56 @@ pub fn stats(r: &RunResult) -> String {
     header.extend(PERCENTILES);
     let _ = w.write_record(&header);
     let secs = r.duration_s.max(1e-9);
-    let mut row = |kind: &str, name: &str, requests: u64, failures: u64, l: &LatencyUs| {
-        // Without a successful request there is no response time: N/A, not 0.
-        let na = || "N/A".to_owned();
-        let or_na = |s: String| if l.count == 0 { na() } else { s };
-        let mut cells = vec![
-            kind.to_owned(),
-            name.to_owned(),
-            requests.to_string(),
-            failures.to_string(),
-            or_na(ms(l.p50)),
-            or_na(format!("{:.3}", l.mean / 1000.0)),
-            or_na(ms(l.min)),
-            or_na(ms(l.max)),
-            "0".to_owned(),
-            format!("{:.3}", requests as f64 / secs),
-            format!("{:.3}", failures as f64 / secs),
-        ];
-        if l.count == 0 {
-            cells.extend(PERCENTILES.iter().map(|_| na()));
-        } else {
-            cells.extend(percentiles(l));
-        }
-        let _ = w.write_record(&cells);
-    };
+    let mut row =
+        |kind: &str, name: &str, requests: u64, failures: u64, bytes: u64, l: &LatencyUs| {
+            // Without a successful request there is no response time: N/A, not 0.
+            let na = || "N/A".to_owned();
+            let or_na = |s: String| if l.count == 0 { na() } else { s };
+            let mut cells = vec![
+                kind.to_owned(),
+                name.to_owned(),
+                requests.to_string(),
+                failures.to_string(),
+                or_na(ms(l.p50)),
+                or_na(format!("{:.3}", l.mean / 1000.0)),
+                or_na(ms(l.min)),
+                or_na(ms(l.max)),
+                average_size(bytes, requests),
+                format!("{:.3}", requests as f64 / secs),
+                format!("{:.3}", failures as f64 / secs),
+            ];
+            if l.count == 0 {
+                cells.extend(PERCENTILES.iter().map(|_| na()));
+            } else {
+                cells.extend(percentiles(l));
+            }
+            let _ = w.write_record(&cells);
+        };
     for t in &r.tasks {
-        row(&t.subject, &t.name, t.requests, t.failures, &t.latency_us);
+        row(
+            &t.subject,
+            &t.name,
+            t.requests,
+            t.failures,
+            t.reply_bytes,
+            &t.latency_us,
+        );
     }
     row(
         "",
         "Aggregated",
         r.summary.requests,
         r.summary.failures,
+        r.tasks.iter().map(|t| t.reply_bytes).sum(),
         &r.summary.latency_us,
     );
     finish(w)
+}
+
+/// Locust's "Average Content Size": bytes of reply bodies per request,
+/// whole bytes (0 without requests, as Locust writes it).
+fn average_size(bytes: u64, requests: u64) -> String {
+    (bytes.checked_div(requests).unwrap_or(0)).to_string()
 }
 
 /// `*_stats_history.csv`: one `Aggregated` row per second.
@@ -113,10 +128,11 @@ pub fn stats_history(r: &RunResult) -> String {
         .started_at
         .parse::<jiff::Timestamp>()
         .map_or(0, |t| t.as_second());
-    let (mut total, mut failed) = (0u64, 0u64);
+    let (mut total, mut failed, mut bytes) = (0u64, 0u64, 0u64);
     for i in &r.intervals {
         total += i.requests;
         failed += i.failures;
+        bytes += i.reply_bytes;
         let mut cells = vec![
             (start + i64::from(i.t) + 1).to_string(),
             // The users (or requests in flight) of that second, not the plan's maximum.
@@ -138,7 +154,7 @@ pub fn stats_history(r: &RunResult) -> String {
             format!("{:.3}", i.total_latency_us.mean / 1000.0),
             ms(i.total_latency_us.min),
             ms(i.total_latency_us.max),
-            "0".to_owned(),
+            average_size(bytes, total),
         ]);
         let _ = w.write_record(&cells);
     }

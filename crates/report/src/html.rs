@@ -71,6 +71,9 @@ fn body_of(r: &RunResult, live: bool) -> String {
     if !r.frameworks.is_empty() {
         frameworks_section(&mut out, &r.frameworks);
     }
+    if let Some(b) = &r.baseline {
+        baseline_table(&mut out, b);
+    }
     ratio_table(&mut out, r);
     out
 }
@@ -398,6 +401,37 @@ fn comparison(out: &mut String, c: &crate::comparison::Comparison) {
     out.push_str("</table>\n");
 }
 
+/// The comparison with the baseline: a row per task and figure, the
+/// regressed ones marked.
+fn baseline_table(out: &mut String, b: &crate::regression::BaselineComparison) {
+    let _ = writeln!(
+        out,
+        "<h2>Against the baseline ({} of {})</h2>\n<p>A figure regressed when it is worse by more than {}% and by more than the noise of the two runs (the failure rate: up by more than a tenth of that, in points).</p>",
+        escape(&b.baseline_scenario),
+        escape(&b.baseline_started_at),
+        b.max_degradation_percent
+    );
+    out.push_str("<table><tr><th>task</th><th>figure</th><th>before</th><th>after</th><th>change</th><th>noise</th><th></th></tr>\n");
+    for row in &b.rows {
+        let (class, mark) = if row.regressed {
+            (" class=\"fail\"", "✗ regressed")
+        } else {
+            ("", "")
+        };
+        let _ = writeln!(
+            out,
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mark}</td></tr>",
+            escape(&row.task),
+            row.label(),
+            escape(&row.figure(row.before)),
+            escape(&row.figure(row.after)),
+            escape(&row.change()),
+            escape(&row.noise()),
+        );
+    }
+    out.push_str("</table>\n");
+}
+
 /// Memory and CPU of the watched processes: two charts and a line each.
 fn processes(out: &mut String, m: &crate::processes::Monitor, r: &RunResult) {
     out.push_str("<h2>Processes: memory and CPU</h2>\n");
@@ -529,11 +563,11 @@ fn failures_table(out: &mut String, r: &RunResult) {
     if rows.is_empty() {
         return;
     }
-    out.push_str("<h2>Failures and refusals</h2>\n<table><tr><th>task</th><th>outcome</th><th>occurrences</th><th>message (ids and numbers as #)</th><th>one occurrence</th></tr>\n");
+    out.push_str("<h2>Failures and refusals</h2>\n<table><tr><th>task</th><th>outcome</th><th>occurrences</th><th>message (ids and numbers as #)</th><th>one occurrence</th><th>its reply</th></tr>\n");
     for (t, e) in rows {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             escape(&t.name),
             if e.outcome.is_failure() {
                 "fail"
@@ -543,7 +577,8 @@ fn failures_table(out: &mut String, r: &RunResult) {
             e.outcome.name(),
             e.count,
             escape(&e.message),
-            escape(&e.sample)
+            escape(&e.sample),
+            escape(e.reply.as_deref().unwrap_or(""))
         );
     }
     out.push_str("</table>\n");

@@ -4,8 +4,10 @@
 //! noise visible in the two runs' per-second data (twice the combined
 //! standard error of their interval means).
 
+use serde::{Deserialize, Serialize};
+
 use crate::result::{RunResult, TaskRow};
-use crate::verdict::{Check, Status, failure_rate, percent};
+use crate::verdict::{Check, Status, failure_rate};
 use crate::warning::Warning;
 
 /// Relative standard error of the mean of `xs` (0 with fewer than 2 values).
@@ -33,36 +35,110 @@ fn noise(r: &RunResult) -> (f64, f64) {
     (relative_se(&rps), relative_se(&p50))
 }
 
-/// How a change of `metric` reads: "slower"/"faster" for latency, "lower"/
-/// "higher" for throughput; `worse_pct` > 0 is a degradation.
-fn change_words(metric: &str, worse_pct: f64) -> String {
-    let latency = metric != "req/s";
-    let word = match (latency, worse_pct > 0.0) {
-        (true, true) => "slower",
-        (true, false) => "faster",
-        (false, true) => "lower",
-        (false, false) => "higher",
-    };
-    format!("{:.1}% {word}", worse_pct.abs())
+/// One figure of one task, before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRow {
+    /// The task.
+    pub task: String,
+    /// `median_us`, `p99_us`, `rps` or `failure_rate_percent`.
+    pub metric: String,
+    /// The baseline's figure.
+    pub before: f64,
+    /// This run's figure.
+    pub after: f64,
+    /// How much worse, in percent of `before` (negative: better); for the
+    /// failure rate, in percentage points.
+    pub worse_percent: f64,
+    /// The run-to-run noise of this figure, in percent (none for the
+    /// failure rate, judged on points).
+    pub noise_percent: Option<f64>,
+    /// Worse by more than both the allowance and the noise.
+    pub regressed: bool,
 }
 
-/// Compares `new` with `base`; the check fails when any task regressed and
-/// is inconclusive when no task of `new` is in `base`.
-pub fn compare(new: &RunResult, base: &RunResult, max_degradation_percent: f64) -> Check {
-    let noise = combined_noise(new, base);
-    let mut matched = 0;
-    let mut worse = Vec::new();
-    let mut failure_rises = Vec::new();
-    for t in &new.tasks {
-        let Some(b) = base.tasks.iter().find(|b| b.name == t.name) else {
-            continue;
-        };
-        matched += 1;
-        worse.extend(degradations(t, b, noise, max_degradation_percent));
-        failure_rises.extend(failure_rise(t, b, max_degradation_percent));
+/// The comparison with a baseline, figure by figure (`result.baseline`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineComparison {
+    /// When the baseline ran.
+    pub baseline_started_at: String,
+    /// Its scenario.
+    pub baseline_scenario: String,
+    /// A figure regresses when worse by more than this (and the noise).
+    pub max_degradation_percent: f64,
+    /// The tasks of this run that the baseline has, four figures each.
+    pub rows: Vec<BaselineRow>,
+}
+
+impl BaselineRow {
+    /// The metric for people: "median", "p99", "req/s", "failure rate".
+    pub fn label(&self) -> &'static str {
+        match self.metric.as_str() {
+            "median_us" => "median",
+            "p99_us" => "p99",
+            "rps" => "req/s",
+            _ => "failure rate",
+        }
     }
-    worse.extend(failure_rises);
-    check(base, matched, worse, max_degradation_percent)
+
+    /// A figure as the table shows it (µs as latencies, rates as percent).
+    pub fn figure(&self, v: f64) -> String {
+        match self.metric.as_str() {
+            "median_us" | "p99_us" => crate::text::latency(v.round() as u64),
+            "rps" => format!("{v:.1}"),
+            _ => format!("{v:.2}%"),
+        }
+    }
+
+    /// The change in words: "31.0% slower", "-2.10 points", "unchanged".
+    pub fn change(&self) -> String {
+        let w = self.worse_percent;
+        if w.abs() < 0.05 {
+            return "unchanged".to_owned();
+        }
+        if self.metric == "failure_rate_percent" {
+            return format!("{:+.2} points", w);
+        }
+        let word = match (self.metric == "rps", w > 0.0) {
+            (false, true) => "slower",
+            (false, false) => "faster",
+            (true, true) => "lower",
+            (true, false) => "higher",
+        };
+        format!("{:.1}% {word}", w.abs())
+    }
+
+    /// "±4.2%" or "-".
+    pub fn noise(&self) -> String {
+        self.noise_percent
+            .map_or_else(|| "-".to_owned(), |n| format!("±{n:.1}%"))
+    }
+}
+
+/// Compares `new` with `base`, figure by figure.
+pub fn table(
+    new: &RunResult,
+    base: &RunResult,
+    max_degradation_percent: f64,
+) -> BaselineComparison {
+    let noise = combined_noise(new, base);
+    let mut rows = Vec::new();
+    for t in &new.tasks {
+        if let Some(b) = base.tasks.iter().find(|b| b.name == t.name) {
+            rows.extend(figures(t, b, noise, max_degradation_percent));
+        }
+    }
+    BaselineComparison {
+        baseline_started_at: base.started_at.clone(),
+        baseline_scenario: base.scenario.clone(),
+        max_degradation_percent,
+        rows,
+    }
+}
+
+/// The `no_regression` check of a comparison: fails when any figure
+/// regressed, inconclusive when no task of `new` is in `base`.
+pub fn compare(new: &RunResult, base: &RunResult, max_degradation_percent: f64) -> Check {
+    check(base, &table(new, base, max_degradation_percent))
 }
 
 /// The noise of the two runs together, in percent, as (req/s, latency):
@@ -75,24 +151,17 @@ fn combined_noise(new: &RunResult, base: &RunResult) -> (f64, f64) {
     (rps_noise, lat_noise)
 }
 
-/// Task `t`'s median, p99 and req/s against the baseline's `b`: each worse by
-/// more than the allowed percentage and the noise, in words.
-fn degradations(
+/// Task `t`'s median, p99 (when both runs had successes), req/s and failure
+/// rate against the baseline's `b`. A latency or throughput figure regresses
+/// when worse by more than the allowed percentage and the noise; the failure
+/// rate when it rose by more than a tenth of the allowance, in points (a
+/// relative change of a rate near 0 says nothing).
+fn figures(
     t: &TaskRow,
     b: &TaskRow,
     (rps_noise, lat_noise): (f64, f64),
     max_degradation_percent: f64,
-) -> Vec<String> {
-    let mut worse = Vec::new();
-    let mut flag =
-        |task: &str, metric: &str, old: f64, new: f64, worse_pct: f64, noise_pct: f64| {
-            if worse_pct > max_degradation_percent && worse_pct > noise_pct {
-                worse.push(format!(
-                    "{task} {metric} {} ({old:.0} → {new:.0}; noise ±{noise_pct:.1}%)",
-                    change_words(metric, worse_pct)
-                ));
-            }
-        };
+) -> Vec<BaselineRow> {
     let pct = |new: f64, old: f64| {
         if old > 0.0 {
             (new - old) / old * 100.0
@@ -100,63 +169,51 @@ fn degradations(
             0.0
         }
     };
+    let row = |metric: &str, before: f64, after: f64, worse: f64, noise: f64| BaselineRow {
+        task: t.name.clone(),
+        metric: metric.to_owned(),
+        before,
+        after,
+        worse_percent: worse,
+        noise_percent: Some(noise),
+        regressed: worse > max_degradation_percent && worse > noise,
+    };
+    let mut rows = Vec::new();
     if t.successes > 0 && b.successes > 0 {
         for (metric, n, o) in [
-            ("median µs", t.latency_us.p50, b.latency_us.p50),
-            ("p99 µs", t.latency_us.p99, b.latency_us.p99),
+            ("median_us", t.latency_us.p50, b.latency_us.p50),
+            ("p99_us", t.latency_us.p99, b.latency_us.p99),
         ] {
-            flag(
-                &t.name,
-                metric,
-                o as f64,
-                n as f64,
-                pct(n as f64, o as f64),
-                lat_noise,
-            );
+            let (n, o) = (n as f64, o as f64);
+            rows.push(row(metric, o, n, pct(n, o), lat_noise));
         }
     }
-    flag(
-        &t.name,
-        "req/s",
-        b.rps,
-        t.rps,
-        -pct(t.rps, b.rps),
-        rps_noise,
-    );
-    worse
-}
-
-/// Task `t`'s failure rate against the baseline's `b`, in percentage points
-/// (not a relative change), when it rose by more than a tenth of the allowed
-/// degradation.
-fn failure_rise(t: &TaskRow, b: &TaskRow, max_degradation_percent: f64) -> Option<String> {
-    let (rate_new, rate_old) = (
-        failure_rate(t.failures, t.requests),
+    rows.push(row("rps", b.rps, t.rps, -pct(t.rps, b.rps), rps_noise));
+    let (before, after) = (
         failure_rate(b.failures, b.requests),
+        failure_rate(t.failures, t.requests),
     );
-    let points = rate_new - rate_old;
-    (points > max_degradation_percent / 10.0).then(|| {
-        format!(
-            "{} failure rate up {points:.2} points ({} → {})",
-            t.name,
-            percent(rate_old),
-            percent(rate_new)
-        )
-    })
+    rows.push(BaselineRow {
+        task: t.name.clone(),
+        metric: "failure_rate_percent".to_owned(),
+        before,
+        after,
+        worse_percent: after - before,
+        noise_percent: None,
+        regressed: after - before > max_degradation_percent / 10.0,
+    });
+    rows
 }
 
-/// The `no_regression` check from the `matched` tasks and what got `worse`.
-fn check(
-    base: &RunResult,
-    matched: usize,
-    worse: Vec<String>,
-    max_degradation_percent: f64,
-) -> Check {
+/// The `no_regression` check of comparison `c` with `base`: its measured
+/// text names the regressed figures, or says how much was compared; the
+/// table (`result.baseline`) has every figure.
+fn check(base: &RunResult, c: &BaselineComparison) -> Check {
     let expected = format!(
-        "no task worse than the baseline ({}) by > {max_degradation_percent}% beyond noise",
-        base.started_at
+        "no task worse than the baseline ({}) by > {}% beyond noise",
+        base.started_at, c.max_degradation_percent
     );
-    if matched == 0 {
+    if c.rows.is_empty() {
         let names: Vec<&str> = base.tasks.iter().map(|t| t.name.as_str()).collect();
         return Check::with_status(
             "no_regression",
@@ -168,14 +225,31 @@ fn check(
             ),
         );
     }
+    let mut tasks: Vec<&str> = c.rows.iter().map(|r| r.task.as_str()).collect();
+    tasks.dedup();
+    let worse: Vec<String> = c
+        .rows
+        .iter()
+        .filter(|r| r.regressed)
+        .map(|r| format!("{} {} {}", r.task, r.label(), r.change()))
+        .collect();
     Check::new(
         "no_regression",
         worse.is_empty(),
         expected,
         if worse.is_empty() {
-            format!("none ({matched} task(s) compared)")
+            format!(
+                "none of {} figures of {} task(s) (see the baseline table)",
+                c.rows.len(),
+                tasks.len()
+            )
         } else {
-            worse.join("; ")
+            format!(
+                "{} of {} figures worse: {} (see the baseline table)",
+                worse.len(),
+                c.rows.len(),
+                worse.join("; ")
+            )
         },
     )
 }
@@ -213,7 +287,9 @@ fn mismatch(new: &RunResult, base: &RunResult) -> Vec<String> {
 /// Adds the regression check to `new`'s verdict, and a warning when the
 /// baseline is another scenario or another load.
 pub fn apply(new: &mut RunResult, base: &RunResult, max_degradation_percent: f64) {
-    let check = compare(new, base, max_degradation_percent);
+    let table = table(new, base, max_degradation_percent);
+    let check = check(base, &table);
+    new.baseline = Some(table);
     let differences = mismatch(new, base);
     if !differences.is_empty() {
         new.warnings.push(Warning::BaselineUnlike { differences });

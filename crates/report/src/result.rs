@@ -89,6 +89,10 @@ pub struct RunResult {
     /// succeeded (absent in older results).
     #[serde(default)]
     pub outage: crate::outage::Outage,
+    /// The comparison with a regression baseline, figure by figure (absent
+    /// when none was compared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::regression::BaselineComparison>,
 }
 
 /// One event of one of the load's NATS connections.
@@ -294,6 +298,9 @@ pub struct TaskRow {
     /// [`cliffload_metrics::MAX_MESSAGES`] per outcome (absent in older results).
     #[serde(default)]
     pub errors: Vec<TaskError>,
+    /// Bytes of reply bodies received (absent in older results).
+    #[serde(default)]
+    pub reply_bytes: u64,
 }
 
 /// One distinct failure or refusal message of a task.
@@ -307,6 +314,10 @@ pub struct TaskError {
     pub count: u64,
     /// One raw occurrence.
     pub sample: String,
+    /// The reply body that came with it, control characters escaped, cut
+    /// to 160 bytes (hex when not text); absent when no reply came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
 }
 
 /// Count and latency of one outcome of one task.
@@ -350,6 +361,9 @@ pub struct IntervalRow {
     /// send time (what the checks judge), absent in the closed model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intended_latency_us: Option<LatencyUs>,
+    /// Bytes of reply bodies received (absent in older results).
+    #[serde(default)]
+    pub reply_bytes: u64,
 }
 
 /// What the caller knows about the run, beside the measurements.
@@ -450,6 +464,7 @@ impl RunResult {
             frameworks: Vec::new(),
             outage,
             connection_events: meta.connection_events,
+            baseline: None,
         };
         result.verdict = verdict::judge(s, &result, simple_rpcs(s, totals));
         result
@@ -540,6 +555,7 @@ fn task_rows(
                     })
                     .collect(),
                 errors: task_errors(errors, i),
+                reply_bytes: totals.reply_bytes().get(i).copied().unwrap_or(0),
             }
         })
         .collect()
@@ -569,6 +585,7 @@ fn interval_rows(intervals: &[IntervalStats], secs: f64) -> Vec<IntervalRow> {
                 total_latency_us: i.total_success_latency,
                 active: i.active,
                 intended_latency_us: i.intended_success_latency,
+                reply_bytes: i.reply_bytes,
             }
         })
         .collect()
@@ -699,6 +716,7 @@ fn task_errors(log: &cliffload_metrics::ErrorLog, i: usize) -> Vec<TaskError> {
                 message: e.message,
                 count: e.count,
                 sample: e.sample,
+                reply: e.reply,
             })
         })
         .collect()

@@ -21,6 +21,8 @@ pub enum SuiteStatus {
     Passed,
     /// Ran, a check failed or a claim was refuted.
     Failed,
+    /// Ran, nothing failed, but a check could not be judged (too few samples).
+    Inconclusive,
     /// Cut short by Ctrl-C (partial results).
     Interrupted,
     /// Could not run (preflight, connection): see `error`.
@@ -35,6 +37,7 @@ impl SuiteStatus {
         match self {
             Self::Passed => "PASSED",
             Self::Failed => "FAILED",
+            Self::Inconclusive => "INCONCLUSIVE",
             Self::Interrupted => "INTERRUPTED",
             Self::Error => "ERROR",
             Self::NotRun => "NOT RUN",
@@ -45,7 +48,7 @@ impl SuiteStatus {
         match self {
             Self::Passed => "pass",
             Self::Failed | Self::Error => "fail",
-            Self::Interrupted | Self::NotRun => "inconclusive",
+            Self::Inconclusive | Self::Interrupted | Self::NotRun => "inconclusive",
         }
     }
 }
@@ -93,10 +96,12 @@ impl SuiteRow {
         let s = &r.summary;
         let status = if r.interrupted {
             SuiteStatus::Interrupted
-        } else if r.verdict.passed() {
-            SuiteStatus::Passed
         } else {
-            SuiteStatus::Failed
+            match r.verdict.status() {
+                crate::verdict::Status::Passed => SuiteStatus::Passed,
+                crate::verdict::Status::Failed => SuiteStatus::Failed,
+                crate::verdict::Status::Inconclusive => SuiteStatus::Inconclusive,
+            }
         };
         Self {
             scenario: r.scenario.clone(),
@@ -211,6 +216,7 @@ impl SuiteSummary {
         for s in [
             SuiteStatus::Passed,
             SuiteStatus::Failed,
+            SuiteStatus::Inconclusive,
             SuiteStatus::Error,
             SuiteStatus::Interrupted,
             SuiteStatus::NotRun,

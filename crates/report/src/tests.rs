@@ -371,7 +371,7 @@ fn a_thirty_percent_slowdown_is_a_regression_and_an_identical_run_is_not() {
     let check = crate::regression::compare(&slower, &base, 20.0);
     assert!(!check.passed(), "{check:?}");
     assert!(
-        check.actual.contains("s.ping median µs 29.9% slower"),
+        check.actual.contains("s.ping median 29.9% slower"),
         "{}",
         check.actual
     );
@@ -383,6 +383,60 @@ fn a_thirty_percent_slowdown_is_a_regression_and_an_identical_run_is_not() {
     let mut r = slower.clone();
     crate::regression::apply(&mut r, &base, 20.0);
     assert!(!r.verdict.passed());
+}
+
+// Issue 27: the comparison is a table a person reads, figure by figure,
+// in the terminal and the HTML report, and kept in result.json.
+#[test]
+fn the_baseline_comparison_is_a_table_per_task_and_figure() {
+    let base = run_with(1.0, 5);
+    let mut r = run_with(1.3, 5);
+    crate::regression::apply(&mut r, &base, 20.0);
+    let b = r.baseline.as_ref().expect("a comparison");
+    let ping: Vec<_> = b.rows.iter().filter(|row| row.task == "s.ping").collect();
+    let metrics: Vec<&str> = ping.iter().map(|row| row.metric.as_str()).collect();
+    assert_eq!(
+        metrics,
+        ["median_us", "p99_us", "rps", "failure_rate_percent"]
+    );
+    // A task without successes in either run has no latency to compare.
+    assert!(
+        b.rows
+            .iter()
+            .all(|row| row.task == "s.ping" || !row.metric.ends_with("_us"))
+    );
+    let median = ping[0];
+    assert!(median.regressed, "{median:?}");
+    assert!(median.after > median.before, "{median:?}");
+    assert!(!ping[3].regressed, "no new failures");
+    let text = crate::text::render(&r);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("s.ping") && l.contains("median"))
+        .unwrap_or_else(|| panic!("a median row:\n{text}"));
+    assert!(
+        line.contains("29.9% slower") && line.ends_with('✗'),
+        "{line}"
+    );
+    let rps = text
+        .lines()
+        .find(|l| l.contains("req/s") && l.contains("s.ping"))
+        .unwrap_or_else(|| panic!("a req/s row:\n{text}"));
+    assert!(!rps.ends_with('✗'), "{rps}");
+    let html = crate::html::render(&r);
+    assert!(
+        html.contains("Against the baseline"),
+        "no table in the HTML"
+    );
+    assert!(
+        html.contains("<td>29.9% slower</td>"),
+        "no median change in the HTML"
+    );
+    // And it survives result.json.
+    let back: RunResult =
+        serde_json::from_str(&serde_json::to_string(&r).expect("json")).expect("reads back");
+    assert_eq!(back.baseline, r.baseline);
+    validate(&r);
 }
 
 fn sample_suite() -> crate::suite::SuiteSummary {

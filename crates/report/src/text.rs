@@ -166,6 +166,7 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
     outcomes(&mut out, r);
     failures(&mut out, r);
     comparison_and_processes(&mut out, r);
+    baseline(&mut out, r, style.colour);
     warnings(&mut out, r, style.colour);
     out.push('\n');
     verdict(&mut out, r, style.colour);
@@ -305,6 +306,13 @@ fn failures(out: &mut String, r: &RunResult) {
                 e.outcome.name(),
                 visible(&e.sample)
             );
+            // What came back, when the reply itself is the question (it
+            // could not be read, or did not hold what the task expects).
+            if let Some(reply) = &e.reply
+                && matches!(e.outcome, Outcome::Decode | Outcome::CheckFailed)
+            {
+                let _ = writeln!(out, "      reply: {}", visible(reply));
+            }
         }
     }
     let s = &r.summary;
@@ -341,6 +349,45 @@ fn comparison_and_processes(out: &mut String, r: &RunResult) {
         for l in crate::distributed::lines(d) {
             let _ = writeln!(out, "  {l}");
         }
+    }
+}
+
+/// The comparison with the baseline, a row per figure, regressions marked.
+fn baseline(out: &mut String, r: &RunResult, colour: bool) {
+    let Some(b) = &r.baseline else { return };
+    let _ = writeln!(
+        out,
+        "baseline ({} of {}; ✗ worse by > {}% and the noise):",
+        b.baseline_scenario, b.baseline_started_at, b.max_degradation_percent
+    );
+    let name = b
+        .rows
+        .iter()
+        .map(|row| row.task.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24);
+    let _ = writeln!(
+        out,
+        "  {:<name$}  {:<12}  {:>10}  {:>10}  {:<16}  {:>7}",
+        "task", "figure", "before", "after", "change", "noise"
+    );
+    for row in &b.rows {
+        let mark = if row.regressed {
+            paint("✗", RED, colour)
+        } else {
+            " ".to_owned()
+        };
+        let _ = writeln!(
+            out,
+            "  {:<name$}  {:<12}  {:>10}  {:>10}  {:<16}  {:>7} {mark}",
+            cut(&visible(&row.task), name),
+            row.label(),
+            row.figure(row.before),
+            row.figure(row.after),
+            row.change(),
+            row.noise(),
+        );
     }
 }
 

@@ -212,6 +212,73 @@ async fn a_raw_reply_that_fails_its_check_is_check_failed_with_the_check_named()
         t["errors"][0]["message"], "expect.contains: the reply does not contain \"pong\"",
         "{t}"
     );
+    // Issue 27: what came back is kept with the reason, and shown.
+    assert_eq!(t["errors"][0]["reply"], "ERROR: something broke", "{t}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("reply: ERROR: something broke"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+// Issue 27: each kind of mismatch says its own reason and keeps one sample
+// of the reply that caused it; a validation refusal names the fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_mismatch_says_its_reason_and_keeps_what_came_back() {
+    let env = Env::bare().await;
+    respond_always(&env.client, "m.rpc.text", b"ERROR: something broke").await;
+    respond_always(&env.client, "m.rpc.array", br#"[true, "ok"]"#).await;
+    // MessagePack [true, "ok"]: not text, so shown as hex.
+    respond_always(&env.client, "m.rpc.packed", b"\x92\xc3\xa2ok").await;
+    respond_always(&env.client, "m.rpc.invalid", br#"{"success": false, "error": "validation failed", "details": [{"type": "greater_than", "loc": ["order", "items", 0, "quantity"], "msg": "Input should be greater than 0", "input": 0}], "timestamp": "t", "correlation_id": null}"#).await;
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  s:\n    users: 1\n    duration: 1s\n    max_requests: 40\n    tasks:\n",
+        "      - {name: text, subject: m.rpc.text, protocol: raw, expect: {json: {result.status: ok}}}\n",
+        "      - {name: array, subject: m.rpc.array}\n",
+        "      - {name: packed, subject: m.rpc.packed}\n",
+        "      - {name: invalid, subject: m.rpc.invalid}\n",
+    ));
+    let out = env.out();
+    let o = env.run_file("s", &cfg, &["--preflight", "off"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = read_result(&out);
+    assert_schema_valid(&r);
+    let first = |name: &str| {
+        let t = r["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .find(|t| t["name"] == format!("s.{name}"))
+            .unwrap_or_else(|| panic!("task {name}: {}", r["tasks"]));
+        t["errors"][0].clone()
+    };
+    let text = first("text");
+    assert_eq!(text["outcome"], "check_failed", "{text}");
+    let message = text["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("expect.json: the reply is plain text, not JSON or MsgPack"),
+        "{message}"
+    );
+    assert_eq!(text["reply"], "ERROR: something broke", "{text}");
+    let array = first("array");
+    assert_eq!(array["outcome"], "decode", "{array}");
+    assert!(
+        array["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("not a JSON object")),
+        "{array}"
+    );
+    assert_eq!(array["reply"], r#"[true, "ok"]"#, "{array}");
+    let packed = first("packed");
+    assert_eq!(packed["outcome"], "decode", "{packed}");
+    assert_eq!(packed["reply"], "hex 92c3a26f6b", "{packed}");
+    let invalid = first("invalid");
+    assert_eq!(invalid["outcome"], "validation_failed", "{invalid}");
+    assert_eq!(
+        invalid["sample"],
+        "validation failed: order.items.0.quantity: Input should be greater than 0",
+        "{invalid}"
+    );
 }
 
 // A fixed payload meant to be refused: preflight accepts the refusal and the
@@ -298,4 +365,54 @@ async fn escape_sequences_a_service_sends_reach_no_terminal_or_file_raw() {
     assert!(csv.contains(r"\u{1b}]#;pwned"), "{csv}");
     let md = std::fs::read_to_string(out.join("summary.md")).expect("md");
     assert!(md.contains(r"\u{1b}]0;pwned"), "{md}");
+}
+
+// Issue 27: too few samples to judge is not "too slow". A run whose only
+// unheld check could not be judged exits 3 (INCONCLUSIVE), not 1, and so
+// does `report` on its result.json.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_too_short_to_judge_exits_3_not_1() {
+    let env = Env::bare().await;
+    respond_always(
+        &env.client,
+        "shop.rpc.quick",
+        br#"{"success": true, "result": 1, "timestamp": "t", "correlation_id": null}"#,
+    )
+    .await;
+    // One user thinking 1 s between calls: a handful of successes, far
+    // fewer than the 100 a median check needs.
+    let cfg = env.scenario(concat!(
+        "scenarios:\n  s:\n    users: 1\n    duration: 2s\n    wait_time: {constant: 1}\n",
+        "    expectations: {max_median_ms: 1000}\n    tasks:\n",
+        "      - {name: quick, subject: shop.rpc.quick}\n",
+    ));
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "s",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    let r = read_result(&out);
+    assert_eq!(r["verdict"]["status"], "inconclusive", "{}", r["verdict"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let again = run(
+        &["report", out.join("result.json").to_str().expect("utf-8")],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("verdict: INCONCLUSIVE"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
 }

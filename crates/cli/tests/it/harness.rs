@@ -236,7 +236,11 @@ pub fn assert_passed_but_for_speed(code: Option<i32>, r: &serde_json::Value, sai
         beyond_speed.is_empty(),
         "did not hold: {beyond_speed:?}\n{said}"
     );
-    let verdicts = if v["passed"] == true { 0 } else { 1 };
+    let verdicts = match v["status"].as_str() {
+        Some("passed") => 0,
+        Some("inconclusive") => 3,
+        _ => 1,
+    };
     assert_eq!(
         code,
         Some(verdicts),
@@ -367,7 +371,14 @@ fn verdict(passed: bool, checks: &[(&str, &str)], claims: &[(&str, &str)]) -> se
             .map(|(n, s)| serde_json::json!({"name": n, "status": s}))
             .collect()
     };
-    serde_json::json!({"verdict": {"passed": passed, "checks": pairs(checks), "claims": pairs(claims)}})
+    let status = if passed {
+        "passed"
+    } else if checks.iter().any(|(_, s)| *s == "failed") || !claims.is_empty() {
+        "failed"
+    } else {
+        "inconclusive"
+    };
+    serde_json::json!({"verdict": {"status": status, "passed": passed, "checks": pairs(checks), "claims": pairs(claims)}})
 }
 
 #[test]
@@ -383,6 +394,16 @@ fn a_slow_machine_may_fail_speed_but_nothing_else() {
     assert_passed_but_for_speed(Some(1), &slow, "");
     let clean = verdict(true, &[("max_failure_percent", "passed")], &[]);
     assert_passed_but_for_speed(Some(0), &clean, "");
+    // Too few samples to judge the median: inconclusive, exit 3.
+    let short = verdict(
+        false,
+        &[
+            ("max_failure_percent", "passed"),
+            ("max_median_ms", "inconclusive"),
+        ],
+        &[],
+    );
+    assert_passed_but_for_speed(Some(3), &short, "");
     for (code, r) in [
         // Failures are not speed.
         (
@@ -393,6 +414,7 @@ fn a_slow_machine_may_fail_speed_but_nothing_else() {
         (Some(0), slow.clone()),
         (Some(1), clean.clone()),
         (Some(2), slow),
+        (Some(1), short),
     ] {
         let held = std::panic::catch_unwind(|| assert_passed_but_for_speed(code, &r, ""));
         assert!(held.is_err(), "{code:?} {r}");
