@@ -269,7 +269,7 @@ impl ControlTokenArgs {
         let token = self.token()?;
         if token.is_none()
             && !self.insecure_no_token
-            && let Some(why) = cliffload_dist::trust::tokenless_refusal(control)
+            && let Some(why) = cliffload_distributed::trust::tokenless_refusal(control)
         {
             anyhow::bail!("{why}");
         }

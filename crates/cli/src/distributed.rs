@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use cliffload_dist::{CoordinateOptions, DistError, Distributed};
+use cliffload_distributed::{CoordinateOptions, DistError, Distributed};
 use cliffload_engine::CancellationToken;
 use cliffload_nats::NatsAccess;
 use cliffload_report::distributed::{DistributedRun, WorkerRow};
@@ -45,7 +45,7 @@ pub async fn run_distributed(
         scenario.describe_load()
     ));
     printer.set_open_model(scenario.arrival.is_some());
-    let d = match cliffload_dist::coordinate(scenario, &options, |p| printer.update(&p), &cancel)
+    let d = match cliffload_distributed::coordinate(scenario, &options, |p| printer.update(&p), &cancel)
         .await
     {
         Ok(d) => d,

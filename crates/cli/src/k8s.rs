@@ -1,7 +1,7 @@
 //! `cliffload k8s render`: the Kubernetes objects of a distributed run.
 
 use anyhow::{Result, bail};
-use cliffload_dist::k8s::{K8sSpec, NatsUrl, render};
+use cliffload_distributed::k8s::{K8sSpec, NatsUrl, render};
 use cliffload_scenario::ScenarioFile;
 
 use crate::args::{K8sArgs, K8sCommand};
@@ -67,7 +67,7 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
     // anyone there could give the workers work. (A URL read from a Secret
     // cannot be seen here, so it needs a token too.)
     let server = match &nats_url {
-        NatsUrl::Plain(url) if cliffload_dist::trust::all_loopback(&[url]) => None,
+        NatsUrl::Plain(url) if cliffload_distributed::trust::all_loopback(&[url]) => None,
         NatsUrl::Plain(url) => Some(format!("the pods' NATS server {url} is not on loopback")),
         NatsUrl::Secret(s) => Some(format!(
             "the pods' NATS server (in Secret {s}) cannot be checked to be on loopback"

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use cliffload_dist::WorkerOptions;
+use cliffload_distributed::WorkerOptions;
 use cliffload_engine::CancellationToken;
 
 use crate::args::WorkerArgs;
@@ -37,7 +37,7 @@ pub async fn worker(args: WorkerArgs, cancel: CancellationToken) -> Result<u8> {
     }
     let options = WorkerOptions {
         name,
-        targets: cliffload_dist::trust::Targets::new(&trusted),
+        targets: cliffload_distributed::trust::Targets::new(&trusted),
         any_target: args.any_target,
         access,
         token,
@@ -47,7 +47,7 @@ pub async fn worker(args: WorkerArgs, cancel: CancellationToken) -> Result<u8> {
             eprintln!("{} {line}", jiff::Timestamp::now().strftime("%H:%M:%S"));
         }),
     };
-    cliffload_dist::serve(options, cancel.clone()).await?;
+    cliffload_distributed::serve(options, cancel.clone()).await?;
     Ok(if cancel.is_cancelled() {
         exit::INTERRUPTED
     } else {

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_nats::{HeaderMap, Message, Subscriber};
-use cliffload_dist::control::{self, Assign, AssignReply, Done, Interval};
-use cliffload_dist::seal::{Party, Sealer};
+use cliffload_distributed::control::{self, Assign, AssignReply, Done, Interval};
+use cliffload_distributed::seal::{Party, Sealer};
 use cliffload_engine::Recorded;
 use cliffload_metrics::{ErrorLog, LatencyHistogram, Outcome, TaskTable};
 use futures_util::StreamExt;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use cliffload_dist::control::{self, Assign, AssignReply};
-use cliffload_dist::seal::{Party, Sealer};
+use cliffload_distributed::control::{self, Assign, AssignReply};
+use cliffload_distributed::seal::{Party, Sealer};
 use serde_json::Value;
 use tokio::process::Child;
 
@@ -345,7 +345,7 @@ async fn a_plan_from_another_version_is_refused_naming_both_versions() {
         version: "0.0.9".into(),
         run_id: "r1".into(),
         coordinator: "a test".into(),
-        plan_hash: cliffload_dist::trust::plan_hash(&scenario),
+        plan_hash: cliffload_distributed::trust::plan_hash(&scenario),
         scenario,
         index: 0,
         of: 1,
