@@ -45,8 +45,13 @@ pub async fn run_distributed(
         scenario.describe_load()
     ));
     printer.set_open_model(scenario.arrival.is_some());
-    let d = match cliffload_distributed::coordinate(scenario, &options, |p| printer.update(&p), &cancel)
-        .await
+    let d = match cliffload_distributed::coordinate(
+        scenario,
+        &options,
+        |p| printer.update(&p),
+        &cancel,
+    )
+    .await
     {
         Ok(d) => d,
         Err(DistError::Cancelled) => return Err(crate::Interrupted.into()),

@@ -1,8 +1,8 @@
 //! `cliffload`: load testing for NATS request/reply microservices.
 //!
 //! This binary is wiring: clap arguments ([`args`]), the subcommands
-//! ([`run`], [`serve`], [`list`], [`sample`]), live progress ([`progress`]), and the
-//! mapping of results to exit codes (DESIGN §7).
+//! ([`run`], [`serve`], [`scenarios`], [`sample`]), live progress ([`progress`]), and the
+//! mapping of results to exit codes.
 
 mod args;
 mod baseline;

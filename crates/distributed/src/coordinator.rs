@@ -78,7 +78,7 @@ pub struct Distributed {
 pub struct Refusals {
     /// How many.
     pub count: u64,
-    /// The first [`REFUSALS_KEPT`], in words.
+    /// The first `REFUSALS_KEPT`, in words.
     pub first: Vec<String>,
 }
 

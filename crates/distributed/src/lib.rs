@@ -2,7 +2,7 @@
 //!
 //! Workers ([`worker::serve`]) register with the NATS service API as
 //! `cliffload-worker`; a coordinator ([`coordinator::coordinate`]) finds
-//! them, sends each the validated plan and its [`share`], starts them all
+//! them, sends each the validated plan and its [`share()`], starts them all
 //! at one instant, and merges what they record, second by second, exactly
 //! (HDR histograms added, never summaries), with the same
 //! [`cliffload_engine::Merger`] that merges a process's threads. The control

@@ -523,7 +523,7 @@ pub enum Command {
 /// Reads one message from the coordinator of the run `subjects` name: only
 /// a sealed one from the coordinator, in sequence, is heard (a message
 /// refused for its body spends no sequence number); a start must
-/// name an instant within [`START_WAIT`] of `now_unix_ns` (a little in the
+/// name an instant within `START_WAIT` of `now_unix_ns` (a little in the
 /// past is allowed: the clocks may differ by [`seal::SKEW`]).
 pub fn hear(
     opener: &mut Opener,

@@ -72,7 +72,7 @@ pub struct Recorded {
     pub table: TaskTable,
     /// Open model: latency from the intended send time (coordinated omission corrected).
     pub intended: TaskTable,
-    /// Open model: requests sent in the interval more than [`LATE`] after
+    /// Open model: requests sent in the interval more than `LATE` after
     /// their intended time.
     pub late: u64,
     /// Open model: arrivals the run gave up on in the interval (deadline or

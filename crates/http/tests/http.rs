@@ -61,7 +61,12 @@ async fn replies_become_outcomes_as_over_nats() {
         detail.starts_with("validation failed: ") && detail.contains("message"),
         "{detail}"
     );
-    assert!(refused.sample.as_deref().is_some_and(|s| s.contains("validation failed")));
+    assert!(
+        refused
+            .sample
+            .as_deref()
+            .is_some_and(|s| s.contains("validation failed"))
+    );
     // ...and the correct answer to an injected one.
     let injected = Payload {
         body: bytes::Bytes::from_static(br#"{"msg":1}"#),

@@ -1,6 +1,6 @@
 //! One self-contained HTML file: verdict first, then the tables Locust's
 //! report has (requests and latency percentiles per task, failures), charts
-//! as inline SVG ([`chart`], plotters, legends beside them) and each user
+//! as inline SVG (`chart`, plotters, legends beside them) and each user
 //! class's task ratio. No script, no external URL; every string from the run
 //! (task names, subjects, service replies) is escaped.
 

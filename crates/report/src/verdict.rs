@@ -269,10 +269,37 @@ pub fn judge(scenario: &Scenario, result: &RunResult, simple: SimpleRpcs) -> Ver
 /// The expectations' checks; a failure check is always among them.
 pub fn checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
     let e = &scenario.expectations;
+    let mut checks = failure_checks(scenario, r);
+    let (lat, which) = judged_latency(r);
+    for (name, bound, us, label) in [
+        ("max_median_ms", e.max_median_ms, lat.p50, "median"),
+        ("max_p95_ms", e.max_p95_ms, lat.p95, "p95"),
+        ("max_p99_ms", e.max_p99_ms, lat.p99, "p99"),
+    ] {
+        if let Some(bound_ms) = bound {
+            checks.push(latency_check(r, (lat, which), name, bound_ms, us, label));
+        }
+    }
+    if let Some(min) = e.min_rps {
+        let rps = success_rps(r);
+        checks.push(Check::new(
+            "min_rps",
+            rps >= min,
+            format!("≥ {min} successful req/s"),
+            format!("{rps:.1} successful req/s"),
+        ));
+    }
+    checks.extend(outage_check(scenario, r));
+    checks
+}
+
+/// Whether anything succeeded, and the failure rate against its bound.
+fn failure_checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
+    let e = &scenario.expectations;
     let s = &r.summary;
     let bound = e.failure_bound();
     let rate = failure_rate(s.failures, s.requests);
-    let mut checks = vec![
+    vec![
         Check::new(
             "requests_completed",
             s.successes > 0,
@@ -292,71 +319,67 @@ pub fn checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
             ),
             format!("{} ({} of {})", percent(rate), s.failures, s.requests),
         ),
-    ];
-    let (lat, which) = judged_latency(r);
-    let latency_check = |name: &str, bound_ms: f64, us: u64, label: &str| {
-        let expected = format!("≤ {bound_ms} ms");
-        if s.successes == 0 {
-            Check::new(
-                name,
-                false,
-                expected,
-                "no successful requests: a latency of failures is not a latency".into(),
-            )
-        } else if lat.count < MIN_SAMPLES {
-            Check::with_status(
-                name,
-                Status::Inconclusive,
-                expected,
-                format!(
-                    "{label} {:.3} ms over only {} requests: need at least {MIN_SAMPLES}; run longer",
-                    ms(us),
-                    lat.count
-                ),
-            )
-        } else {
-            Check::new(
-                name,
-                ms(us) <= bound_ms,
-                expected,
-                format!("{label} {:.3} ms {which}", ms(us)),
-            )
-        }
+    ]
+}
+
+/// A latency bound on `us` (a percentile of `lat`, measured `which` way):
+/// failed without successes, inconclusive on too few of them.
+fn latency_check(
+    r: &RunResult,
+    (lat, which): (&LatencySummary, &str),
+    name: &str,
+    bound_ms: f64,
+    us: u64,
+    label: &str,
+) -> Check {
+    let expected = format!("≤ {bound_ms} ms");
+    if r.summary.successes == 0 {
+        Check::new(
+            name,
+            false,
+            expected,
+            "no successful requests: a latency of failures is not a latency".into(),
+        )
+    } else if lat.count < MIN_SAMPLES {
+        Check::with_status(
+            name,
+            Status::Inconclusive,
+            expected,
+            format!(
+                "{label} {:.3} ms over only {} requests: need at least {MIN_SAMPLES}; run longer",
+                ms(us),
+                lat.count
+            ),
+        )
+    } else {
+        Check::new(
+            name,
+            ms(us) <= bound_ms,
+            expected,
+            format!("{label} {:.3} ms {which}", ms(us)),
+        )
+    }
+}
+
+/// Judged on time, not requests (see `outage`): shown when asked for, and
+/// whenever some second was lost, which by default fails the run.
+fn outage_check(scenario: &Scenario, r: &RunResult) -> Option<Check> {
+    let allowed = scenario.expectations.max_outage;
+    if !r.outage.any() && allowed.is_none() {
+        return None;
+    }
+    let (passed, expected) = match allowed {
+        Some(allowed) => (
+            allowed.allows(r.outage.total_s, r.outage.of_s),
+            format!("≤ {allowed} of outage"),
+        ),
+        None => (
+            !r.outage.any(),
+            "no outage (the default; set expectations.max_outage, e.g. 2s or 10%, to allow some)"
+                .into(),
+        ),
     };
-    if let Some(max) = e.max_median_ms {
-        checks.push(latency_check("max_median_ms", max, lat.p50, "median"));
-    }
-    if let Some(max) = e.max_p95_ms {
-        checks.push(latency_check("max_p95_ms", max, lat.p95, "p95"));
-    }
-    if let Some(max) = e.max_p99_ms {
-        checks.push(latency_check("max_p99_ms", max, lat.p99, "p99"));
-    }
-    if let Some(min) = e.min_rps {
-        let rps = success_rps(r);
-        checks.push(Check::new(
-            "min_rps",
-            rps >= min,
-            format!("≥ {min} successful req/s"),
-            format!("{rps:.1} successful req/s"),
-        ));
-    }
-    // Judged on time, not requests (see `outage`): shown when asked for,
-    // and whenever some second was lost, which by default fails the run.
-    if r.outage.any() || e.max_outage.is_some() {
-        let (passed, expected) = match e.max_outage {
-            Some(allowed) => (
-                allowed.allows(r.outage.total_s, r.outage.of_s),
-                format!("≤ {allowed} of outage"),
-            ),
-            None => (
-                !r.outage.any(),
-                "no outage (the default; set expectations.max_outage, e.g. 2s or 10%, to allow some)".into(),
-            ),
-        };
-        checks.push(Check::new("max_outage", passed, expected, r.outage.words()));
-    }
-    checks
+    Some(Check::new("max_outage", passed, expected, r.outage.words()))
 }
 
 /// Successful requests per second, from the counts (not the rounded field).
