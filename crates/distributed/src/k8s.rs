@@ -6,7 +6,9 @@
 //! coordinator with the scenario file from a ConfigMap. No operator: apply
 //! it with `kubectl apply -f -`, delete it with `kubectl delete -f -`.
 
-use std::fmt::Write as _;
+use serde::Serialize;
+use serde_json::{Value, json};
+use serde_saphyr::LitStr;
 
 /// What to render.
 #[derive(Debug, Clone)]
@@ -38,100 +40,179 @@ pub enum NatsUrl<'a> {
 }
 
 /// The ConfigMap, the workers' Indexed Job and the coordinator's Job, as
-/// one YAML stream.
+/// one YAML stream. Built from values and serialised, so no name, image or
+/// URL can break out of its field, whatever it holds.
 pub fn render(spec: &K8sSpec<'_>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# cliffload {}: {} workers for scenario {}; kubectl apply -f this, then read the\n# coordinator's log (kubectl logs job/{}-coordinator).",
+    let mut out = format!(
+        "# cliffload {}: {} workers for scenario {}; kubectl apply -f this, then read the\n# coordinator's log (kubectl logs job/{}-coordinator).\n",
         crate::control::VERSION,
         spec.workers,
-        spec.scenario,
-        spec.name
+        one_line(spec.scenario),
+        one_line(spec.name)
     );
-    config_map(&mut out, spec);
-    workers_job(&mut out, spec);
-    coordinator_job(&mut out, spec);
+    let documents = [
+        yaml(&config_map(spec)),
+        yaml(&workers_job(spec)),
+        yaml(&coordinator_job(spec)),
+    ];
+    for d in documents {
+        out.push_str("---\n");
+        out.push_str(&d);
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
     out
 }
 
-fn config_map(out: &mut String, spec: &K8sSpec<'_>) {
-    let _ = writeln!(
-        out,
-        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}-scenario\ndata:\n  scenario.yaml: |",
-        spec.name
-    );
-    let text = spec
-        .config
-        .unwrap_or("# the built-in catalog: no changes\n{}\n");
-    for line in text.lines() {
-        let _ = writeln!(out, "    {line}");
+/// `value` as YAML. Serialising plain maps, strings and numbers cannot
+/// fail; were it to, the document says so rather than being cut.
+fn yaml<T: Serialize>(value: &T) -> String {
+    serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+}
+
+/// `s` for a comment line: a newline in a name would end the comment.
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+/// The scenario file, mounted by the coordinator.
+#[derive(Serialize)]
+struct ConfigMap<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: Value,
+    data: ScenarioData<'a>,
+}
+
+#[derive(Serialize)]
+struct ScenarioData<'a> {
+    #[serde(rename = "scenario.yaml")]
+    scenario: LitStr<'a>,
+}
+
+fn config_map<'a>(spec: &K8sSpec<'a>) -> ConfigMap<'a> {
+    ConfigMap {
+        api_version: "v1",
+        kind: "ConfigMap",
+        metadata: json!({"name": format!("{}-scenario", spec.name)}),
+        data: ScenarioData {
+            scenario: LitStr(
+                spec.config
+                    .unwrap_or("# the built-in catalog: no changes\n{}\n"),
+            ),
+        },
     }
 }
 
-fn workers_job(out: &mut String, spec: &K8sSpec<'_>) {
-    let _ = writeln!(
-        out,
-        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-workers\nspec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {n}\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: cliffload-worker\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: worker\n          image: {image}\n          args: [\"worker\", {url}\"--name\", \"worker-$(WORKER_INDEX)\", \"--exit-after-run\"]\n          env:\n            - name: WORKER_INDEX\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.annotations['batch.kubernetes.io/job-completion-index']",
-        name = spec.name,
-        n = spec.workers,
-        image = quoted(spec.image),
-        url = url_args(spec),
-    );
-    out.push_str(&secret_env(spec));
+fn workers_job(spec: &K8sSpec<'_>) -> Value {
+    let mut args = vec![json!("worker")];
+    args.extend(url_args(spec));
+    args.extend([
+        json!("--name"),
+        json!("worker-$(WORKER_INDEX)"),
+        json!("--exit-after-run"),
+    ]);
+    let mut env = vec![json!({
+        "name": "WORKER_INDEX",
+        "valueFrom": {"fieldRef": {
+            "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+        }}
+    })];
+    env.extend(secret_env(spec));
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": format!("{}-workers", spec.name)},
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": spec.workers,
+            "parallelism": spec.workers,
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": "cliffload-worker"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{
+                        "name": "worker",
+                        "image": spec.image,
+                        "args": args,
+                        "env": env,
+                    }]
+                }
+            }
+        }
+    })
 }
 
-fn coordinator_job(out: &mut String, spec: &K8sSpec<'_>) {
-    let _ = writeln!(
-        out,
-        "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-coordinator\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: coordinator\n          image: {image}\n          args: [\"run\", {scenario}, \"--config\", \"/etc/cliffload/scenario.yaml\", {url}\"--distributed\", \"{n}\", \"--wait-workers\", \"300s\"]\n          volumeMounts:\n            - name: scenario\n              mountPath: /etc/cliffload\n      volumes:\n        - name: scenario\n          configMap:\n            name: {name}-scenario",
-        name = spec.name,
-        n = spec.workers,
-        image = quoted(spec.image),
-        url = url_args(spec),
-        scenario = quoted(spec.scenario),
-    );
-    // The coordinator's container is the one before the volumes: its
-    // secrets go with it.
+fn coordinator_job(spec: &K8sSpec<'_>) -> Value {
+    let mut args = vec![
+        json!("run"),
+        json!(spec.scenario),
+        json!("--config"),
+        json!("/etc/cliffload/scenario.yaml"),
+    ];
+    args.extend(url_args(spec));
+    args.extend([
+        json!("--distributed"),
+        json!(spec.workers.to_string()),
+        json!("--wait-workers"),
+        json!("300s"),
+    ]);
+    let mut container = json!({
+        "name": "coordinator",
+        "image": spec.image,
+        "args": args,
+        "volumeMounts": [{"name": "scenario", "mountPath": "/etc/cliffload"}],
+    });
     let env = secret_env(spec);
-    if !env.is_empty()
-        && let Some(at) = out.rfind("          volumeMounts:")
-    {
-        out.insert_str(at, &format!("          env:\n{env}"));
+    if !env.is_empty() {
+        container["env"] = Value::Array(env);
     }
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": format!("{}-coordinator", spec.name)},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [container],
+                    "volumes": [{
+                        "name": "scenario",
+                        "configMap": {"name": format!("{}-scenario", spec.name)},
+                    }],
+                }
+            }
+        }
+    })
 }
 
-/// `"--nats-url", URL, ` for a plain URL; nothing when it comes from a
-/// Secret (the variable `CLIFFLOAD_NATS_URL` gives it).
-fn url_args(spec: &K8sSpec<'_>) -> String {
+/// `--nats-url URL` for a plain URL; nothing when it comes from a Secret
+/// (the variable `CLIFFLOAD_NATS_URL` gives it).
+fn url_args(spec: &K8sSpec<'_>) -> Vec<Value> {
     match spec.nats_url {
-        NatsUrl::Plain(url) => format!("\"--nats-url\", {}, ", quoted(url)),
-        NatsUrl::Secret(_) => String::new(),
+        NatsUrl::Plain(url) => vec![json!("--nats-url"), json!(url)],
+        NatsUrl::Secret(_) => Vec::new(),
     }
 }
 
 /// A container's `env` entries for the secrets it reads from Secrets: the
 /// NATS URL with its credentials, the control token.
-fn secret_env(spec: &K8sSpec<'_>) -> String {
+fn secret_env(spec: &K8sSpec<'_>) -> Vec<Value> {
     let entry = |var: &str, secret: &str, key: &str| {
-        format!(
-            "            - name: {var}\n              valueFrom:\n                secretKeyRef:\n                  name: {}\n                  key: {key}\n",
-            quoted(secret)
-        )
+        json!({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
     };
-    let mut env = String::new();
+    let mut env = Vec::new();
     if let NatsUrl::Secret(secret) = spec.nats_url {
-        env.push_str(&entry("CLIFFLOAD_NATS_URL", secret, "url"));
+        env.push(entry("CLIFFLOAD_NATS_URL", secret, "url"));
     }
     if let Some(secret) = spec.token_secret {
-        env.push_str(&entry("CLIFFLOAD_CONTROL_TOKEN", secret, "token"));
+        env.push(entry("CLIFFLOAD_CONTROL_TOKEN", secret, "token"));
     }
     env
-}
-
-/// A YAML double-quoted scalar (JSON's quoting is valid YAML).
-fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 #[cfg(test)]
@@ -166,7 +247,14 @@ mod tests {
             let v: serde_json::Value = serde_saphyr::from_str(d).expect("valid YAML");
             assert!(v["kind"].is_string(), "{d}");
         }
-        assert!(text.contains(r#""nats://host:4222\", \"--evil""#));
+        // The hostile URL stays one argument: the next one is --name.
+        let workers: serde_json::Value = serde_saphyr::from_str(
+            text.split("\n---\n").nth(2).expect("the workers' Job"),
+        )
+        .expect("valid YAML");
+        let args = &workers["spec"]["template"]["spec"]["containers"][0]["args"];
+        assert_eq!(args[2], "nats://host:4222\", \"--evil", "{args}");
+        assert_eq!(args[3], "--name", "{args}");
     }
 
     /// Issue 26: a URL with credentials comes from a Secret, read by both
