@@ -96,17 +96,15 @@ async fn reach(f: &Framework) -> Result<(), String> {
     let attempt = async {
         match &f.target {
             FrameworkTarget::Http(base) => {
-                let host = base
-                    .trim_start_matches("http://")
-                    .split('/')
-                    .next()
-                    .unwrap_or_default();
-                let addr = if host.contains(':') {
-                    host.to_owned()
-                } else {
-                    format!("{host}:80")
+                // Parsed, not cut by hand: https, IPv6 brackets, user info
+                // and a missing port (the scheme's) all come out right.
+                let url = reqwest::Url::parse(base).map_err(|e| format!("{base}: {e}"))?;
+                let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default())
+                else {
+                    return Err(format!("{base}: no host and port to connect to"));
                 };
-                tokio::net::TcpStream::connect(addr)
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                tokio::net::TcpStream::connect((host, port))
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string())
