@@ -99,8 +99,7 @@ async fn reach(f: &Framework) -> Result<(), String> {
                 // Parsed, not cut by hand: https, IPv6 brackets, user info
                 // and a missing port (the scheme's) all come out right.
                 let url = reqwest::Url::parse(base).map_err(|e| format!("{base}: {e}"))?;
-                let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default())
-                else {
+                let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
                     return Err(format!("{base}: no host and port to connect to"));
                 };
                 let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -65,7 +65,7 @@ fn quiet_on_closed_pipe() {
 #[error("interrupted before the load started: nothing was sent")]
 pub struct Interrupted;
 
-/// Exit codes (DESIGN §7).
+/// Exit codes.
 pub mod exit {
     /// Ran; every check passed.
     pub const OK: u8 = 0;

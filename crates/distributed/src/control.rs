@@ -2,7 +2,7 @@
 //!
 //! Everything a coordinator and its workers say to each other travels on
 //! subjects under `cliffload.v1.`, so a NATS account can allow exactly that
-//! (see the README): a worker subscribes to its own `assign` subject and to
+//! (see docs/distributed.md): a worker subscribes to its own `assign` subject and to
 //! its run's `start`, `stop` and `alive`; it publishes its run's `interval`
 //! and `done`. Plans and replies are JSON (a person can read them with
 //! `nats sub`); intervals and results are MessagePack, since they carry

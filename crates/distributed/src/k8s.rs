@@ -202,9 +202,7 @@ fn url_args(spec: &K8sSpec<'_>) -> Vec<Value> {
 /// A container's `env` entries for the secrets it reads from Secrets: the
 /// NATS URL with its credentials, the control token.
 fn secret_env(spec: &K8sSpec<'_>) -> Vec<Value> {
-    let entry = |var: &str, secret: &str, key: &str| {
-        json!({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
-    };
+    let entry = |var: &str, secret: &str, key: &str| json!({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}});
     let mut env = Vec::new();
     if let NatsUrl::Secret(secret) = spec.nats_url {
         env.push(entry("CLIFFLOAD_NATS_URL", secret, "url"));
@@ -248,10 +246,9 @@ mod tests {
             assert!(v["kind"].is_string(), "{d}");
         }
         // The hostile URL stays one argument: the next one is --name.
-        let workers: serde_json::Value = serde_saphyr::from_str(
-            text.split("\n---\n").nth(2).expect("the workers' Job"),
-        )
-        .expect("valid YAML");
+        let workers: serde_json::Value =
+            serde_saphyr::from_str(text.split("\n---\n").nth(2).expect("the workers' Job"))
+                .expect("valid YAML");
         let args = &workers["spec"]["template"]["spec"]["containers"][0]["args"];
         assert_eq!(args[2], "nats://host:4222\", \"--evil", "{args}");
         assert_eq!(args[3], "--name", "{args}");

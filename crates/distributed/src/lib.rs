@@ -1,4 +1,4 @@
-//! Distributed load generation over NATS itself (DESIGN §8).
+//! Distributed load generation over NATS itself.
 //!
 //! Workers ([`worker::serve`]) register with the NATS service API as
 //! `cliffload-worker`; a coordinator ([`coordinator::coordinate`]) finds

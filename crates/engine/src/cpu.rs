@@ -1,5 +1,5 @@
 //! CPU time of the calling thread, so the generator can report what it cost
-//! (DESIGN §4: the generator watches itself).
+//! (the generator watches itself).
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The load engine: turns a [`Plan`] into requests on a [`Transport`] and
 //! measurements in a [`RunOutput`].
 //!
-//! Shape (DESIGN §12): one OS thread per worker, each with a current-thread
+//! Shape (see ARCHITECTURE.md): one OS thread per worker, each with a current-thread
 //! tokio runtime, its own transport (its own connection) and its own
 //! recorder ([`cliffload_metrics::TaskTable`]). Users are spread round-robin
 //! over workers. The hot loop records into the worker's table through a

@@ -21,7 +21,7 @@ use crate::run::EngineError;
 use crate::slice::{Slice, Slot};
 use crate::transport::{Boxed, Connector, Holding, Inline, Reply, Transport};
 
-/// Interval length of the series (DESIGN §4).
+/// Interval length of the series.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a worker tells the aggregator.

@@ -1,5 +1,5 @@
-//! The engine's [`Transport`] over HTTP, for the NATS-vs-HTTP comparison
-//! (DESIGN §3): the same plan, the same bodies, sent as `POST
+//! The engine's [`Transport`] over HTTP, for the NATS-vs-HTTP comparison:
+//! the same plan, the same bodies, sent as `POST
 //! {base}/{service}/rpc/{method}` — the route the reference services (and
 //! Cliffracer's HTTP gateway shape) answer with the same envelope as over
 //! NATS — and judged by the same classifier.

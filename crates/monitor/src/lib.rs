@@ -1,4 +1,4 @@
-//! Watching the processes of a run (DESIGN §9): the generator itself, the
+//! Watching the processes of a run: the generator itself, the
 //! services under test and nats-server, sampled for resident memory and CPU
 //! on a timer by [`Sampler`], and judged for memory growth by [`growth`].
 //!

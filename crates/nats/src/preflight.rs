@@ -1,4 +1,4 @@
-//! One smoke call per task before any load (DESIGN §4): a subject nobody
+//! One smoke call per task before any load: a subject nobody
 //! serves, or a reply that is not what the task expects, stops the run here
 //! with a message that names the subject and what came back. The original
 //! suite (subjects without `.rpc.`, flat payloads) would have stopped here.

@@ -1,4 +1,4 @@
-//! What a client makes of a reply (DESIGN §4). Runs once per request, so it
+//! What a client makes of a reply. Runs once per request, so it
 //! reads only `success` and `error` and skips the rest of the body.
 
 use std::borrow::Cow;
@@ -67,7 +67,7 @@ pub fn classify(
         Protocol::Micro => match service_error_code {
             None => ReplyKind::Success,
             // A 4xx is the service saying no to this request (400 bad
-            // request, 404 no such item): a refusal, as the README and
+            // request, 404 no such item): a refusal, as the README's table of protocols and
             // examples/your-service/micro.yaml say, not a failure.
             Some(code) if code.trim().starts_with('4') => ReplyKind::BusinessRefused,
             Some(_) => ReplyKind::ServiceError,

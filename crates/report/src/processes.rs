@@ -1,4 +1,4 @@
-//! The processes watched during a run (DESIGN §9) in the result: RSS and
+//! The processes watched during a run in the result: RSS and
 //! CPU series per process, memory growth after warm-up, and the
 //! `memory_growth` check (`advanced.memory_leak_detection`).
 

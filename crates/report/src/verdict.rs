@@ -1,4 +1,4 @@
-//! Pass/fail checks of a run (DESIGN §4, §6): judged on successful requests
+//! Pass/fail checks of a run: judged on successful requests
 //! only, on unrounded counts, never passed on a run that has nothing to judge.
 //!
 //! A [`Verdict`] holds checks and claims; whether it passed is computed from
