@@ -499,6 +499,20 @@ pub struct ObserveArgs {
     #[arg(long, value_name = "ADDR")]
     pub prometheus: Option<std::net::SocketAddr>,
 
+    /// After the run, keep /metrics up until a scraper has read the final
+    /// figures (they equal result.json's, with cliffload_run_finished 1),
+    /// for at most DURATION; 0s closes it at once. Ctrl-C ends the wait.
+    /// Give a few of the scraper's scrape intervals.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15s",
+        requires = "prometheus",
+        allow_hyphen_values = true,
+        value_parser = linger
+    )]
+    pub prometheus_linger: std::time::Duration,
+
     /// Push the run's metrics as OpenTelemetry over OTLP/HTTP (protobuf) to
     /// URL every second, and at the end: a collector's address
     /// (http://HOST:4318, /v1/metrics is added) or a full metrics URL.
@@ -1024,6 +1038,11 @@ fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
 /// message instead of clap's tip about `--` (issue 26).
 fn duration(text: &str) -> Result<String, String> {
     not_negative_duration(text, "0 or more").map(|_| text.to_owned())
+}
+
+/// `--prometheus-linger`: a duration of 0 or more.
+fn linger(text: &str) -> Result<std::time::Duration, String> {
+    not_negative_duration(text, "0 or more")
 }
 
 /// A duration above 0, kept as written (see [`duration`]).

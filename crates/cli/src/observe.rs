@@ -27,6 +27,12 @@ const LAST_UPDATE: std::time::Duration = std::time::Duration::from_secs(2);
 #[derive(Debug, Default)]
 pub struct Observers {
     exporter: Option<Arc<Exporter>>,
+    /// `/metrics`, answering until the scrapes in progress at `shutdown` are.
+    exporter_server: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// `--prometheus-linger`: how long to wait for a scrape of the final figures.
+    linger: std::time::Duration,
+    /// Where the final figures are, for the words of the wait.
+    metrics_url: String,
     otlp: Option<Arc<Otlp>>,
     dashboard: Option<Arc<Dashboard>>,
     /// Ends the servers.
@@ -52,8 +58,11 @@ impl Observers {
         let run_id = uuid::Uuid::new_v4().simple().to_string();
         if let Some(addr) = args.prometheus {
             let exporter = Arc::new(Exporter::new(&run_id));
-            let bound =
+            let (bound, server) =
                 crate::prometheus::serve(addr, exporter.clone(), o.shutdown.clone()).await?;
+            o.exporter_server = std::sync::Mutex::new(Some(server));
+            o.linger = args.prometheus_linger;
+            o.metrics_url = format!("http://{bound}/metrics");
             printer.say(&format!(
                 "metrics for Prometheus at http://{bound}/metrics (run_id {run_id})"
             ));
@@ -124,29 +133,8 @@ impl Observers {
         Some(tx)
     }
 
-    /// A run's final result (for the dashboard's verdict).
-    pub fn finish(&self, r: &RunResult) {
-        if let Some(d) = &self.dashboard {
-            d.finish(r);
-        }
-    }
-
-    /// Ends the observers: with `--keep-dashboard`, only after Ctrl-C (or
-    /// the second one, when the first ended the run).
-    pub async fn close(&self, cancel: &CancellationToken, printer: &mut Printer) {
-        if let (Some(d), true) = (&self.dashboard, self.keep_dashboard) {
-            crate::signals::results_written();
-            printer.say(&format!(
-                "the dashboard stays up at {}: Ctrl-C to exit",
-                d.url()
-            ));
-            if cancel.is_cancelled() {
-                crate::signals::abort().cancelled().await;
-            } else {
-                cancel.cancelled().await;
-            }
-        }
-        // Every record in before the last push.
+    /// Waits for every record handed over so far to reach the observers.
+    async fn drain(&self) {
         let feeds = self
             .feeds
             .lock()
@@ -155,16 +143,90 @@ impl Observers {
         for f in feeds {
             let _ = tokio::time::timeout(LAST_UPDATE, f).await;
         }
+    }
+
+    /// A run's final result, before it is written: the OTLP collector gets
+    /// the run's totals now, and a failed export becomes a warning of the
+    /// result (never a change of its verdict: exporting watches the system
+    /// under test, it is not part of it); the dashboard shows the verdict.
+    pub async fn finish(&self, r: &mut RunResult) {
+        self.drain().await;
         if let Some(o) = &self.otlp
-            && let Err(e) = o.shutdown().await
+            && let Some(w) = o.flush().await
         {
-            printer.note(&format!("warning: {e:#}"));
+            r.warnings.push(w);
+        }
+        if let Some(d) = &self.dashboard {
+            d.finish(r);
+        }
+    }
+
+    /// Ends the observers: with `--keep-dashboard`, only after Ctrl-C (or
+    /// the second one, when the first ended the run); with `--prometheus`,
+    /// once the final figures have been scraped (or `--prometheus-linger`
+    /// has passed, or Ctrl-C).
+    pub async fn close(&self, cancel: &CancellationToken, printer: &mut Printer) {
+        // Every record in before the last push and the final figures.
+        self.drain().await;
+        if let Some(o) = &self.otlp {
+            o.shutdown().await;
+        }
+        if let Some(e) = &self.exporter {
+            e.finish();
+        }
+        if let (Some(d), true) = (&self.dashboard, self.keep_dashboard) {
+            crate::signals::results_written("closing the dashboard");
+            printer.say(&format!(
+                "the dashboard stays up at {}: Ctrl-C to exit",
+                d.url()
+            ));
+            until_signal(cancel).await;
+        } else if let Some(e) = &self.exporter {
+            self.linger(e, cancel, printer).await;
         }
         self.shutdown.cancel();
-        let server = self.dashboard_server.lock().ok().and_then(|mut s| s.take());
-        if let Some(server) = server {
-            let _ = tokio::time::timeout(LAST_UPDATE, server).await;
+        for server in [&self.dashboard_server, &self.exporter_server] {
+            let server = server.lock().ok().and_then(|mut s| s.take());
+            if let Some(server) = server {
+                let _ = tokio::time::timeout(LAST_UPDATE, server).await;
+            }
         }
+    }
+
+    /// Keeps `/metrics` up until a scraper has read the final figures, for
+    /// at most `--prometheus-linger`: a scraper polls, and the last second
+    /// comes in after the run, so closing at once lost up to a scrape
+    /// interval of figures (issue 27).
+    async fn linger(&self, e: &Exporter, cancel: &CancellationToken, printer: &mut Printer) {
+        if self.linger.is_zero() || e.final_scrapes() > 0 || crate::signals::abort().is_cancelled()
+        {
+            return;
+        }
+        crate::signals::results_written("not waiting for a final scrape");
+        printer.say(&format!(
+            "waiting up to {} s for a scrape of the final figures at {} (Ctrl-C, or --prometheus-linger 0s, to skip)",
+            self.linger.as_secs_f64(),
+            self.metrics_url
+        ));
+        tokio::select! {
+            () = e.final_scrape() => {}
+            () = until_signal(cancel) => {}
+            () = tokio::time::sleep(self.linger) => printer.say(&format!(
+                "no scrape of the final figures in {} s: closing {} (the figures are in the results)",
+                self.linger.as_secs_f64(),
+                self.metrics_url
+            )),
+        }
+    }
+}
+
+/// Returns at the next Ctrl-C: the first, or the second when the first
+/// ended the run.
+async fn until_signal(cancel: &CancellationToken) {
+    if cancel.is_cancelled() {
+        crate::signals::abort().cancelled().await;
+    } else {
+        cancel.cancelled().await;
     }
 }
 

@@ -7,11 +7,19 @@
 //! `cliffload_requests_total{task, outcome}`,
 //! `cliffload_latency_seconds{task}` (a histogram of successful requests,
 //! buckets from 50 µs doubling to 26 s) and `cliffload_active`, each with
-//! the `scenario` label (a suite runs several) and the run's `run_id`.
+//! the `scenario` label (a suite runs several) and the run's `run_id`; and
+//! `cliffload_run_finished`, 1 once the figures are final.
+//!
+//! The figures of the last second arrive after the run ends: were
+//! `/metrics` closed then, a scraper's last scrape would miss up to a
+//! scrape interval of requests (6.6 % below result.json, issue 27). So the
+//! exporter knows when its figures are final ([`Exporter::finish`]) and
+//! counts the scrapes served after that ([`Exporter::final_scrape`]), for
+//! the caller to keep serving until one has been.
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use cliffload_engine::{CancellationToken, Recorded};
@@ -53,6 +61,14 @@ pub struct Exporter {
     requests: Family<RequestLabels, Counter<u64, AtomicU64>>,
     latency: Family<TaskLabels, Histogram, fn() -> Histogram>,
     active: Family<ScenarioLabels, Gauge>,
+    /// `cliffload_run_finished`: 0 while the run goes, 1 once the figures are final.
+    finished_gauge: Gauge,
+    /// Set by [`Exporter::finish`], read before each scrape is encoded.
+    finished: AtomicBool,
+    /// Scrapes encoded after [`Exporter::finish`]: they hold the final figures.
+    final_scrapes: AtomicU64,
+    /// Wakes [`Exporter::final_scrape`].
+    scraped: tokio::sync::Notify,
 }
 
 impl Exporter {
@@ -80,12 +96,55 @@ impl Exporter {
             "Users running (closed model) or requests in flight (open model)",
             active.clone(),
         );
+        let finished_gauge = Gauge::default();
+        registry.register(
+            "cliffload_run_finished",
+            "1 once the run (a suite: every scenario) has ended and the figures are final, 0 before",
+            finished_gauge.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             active,
+            finished_gauge,
+            finished: AtomicBool::new(false),
+            final_scrapes: AtomicU64::new(0),
+            scraped: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Every record is in: from now on a scrape gets the final figures and
+    /// `cliffload_run_finished 1`.
+    pub fn finish(&self) {
+        self.finished_gauge.set(1);
+        self.finished.store(true, Ordering::SeqCst);
+    }
+
+    /// Scrapes served with the final figures so far.
+    pub fn final_scrapes(&self) -> u64 {
+        self.final_scrapes.load(Ordering::SeqCst)
+    }
+
+    /// Returns once a scrape has been served with the final figures.
+    pub async fn final_scrape(&self) {
+        // `notify_one` keeps a permit when no one waits yet, so a scrape
+        // between the check and the wait is not missed.
+        while self.final_scrapes() == 0 {
+            self.scraped.notified().await;
+        }
+    }
+
+    /// One scrape's answer; counted as final when [`Exporter::finish`] came
+    /// before it was encoded (all records were in by then).
+    fn scrape(&self) -> String {
+        let is_final = self.finished.load(Ordering::SeqCst);
+        let text = self.text();
+        if is_final {
+            self.final_scrapes.fetch_add(1, Ordering::SeqCst);
+            self.scraped.notify_one();
+        }
+        text
     }
 
     /// Adds one second's record of `scenario`, whose tasks are `tasks` (plan order).
@@ -131,7 +190,8 @@ impl Exporter {
 }
 
 /// Binds `addr` and serves `GET /metrics` from `exporter` until `stop`;
-/// the address bound.
+/// the address bound, and the server, which ends once the scrapes in
+/// progress at `stop` have been answered.
 ///
 /// Unlike the dashboard, it takes any `Host`: a scraper sends the name its
 /// configuration gives the target, which may be any name of this machine,
@@ -141,7 +201,7 @@ pub async fn serve(
     addr: std::net::SocketAddr,
     exporter: Arc<Exporter>,
     stop: CancellationToken,
-) -> Result<std::net::SocketAddr> {
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--prometheus: cannot bind {addr}"))?;
@@ -156,17 +216,17 @@ pub async fn serve(
                         axum::http::header::CONTENT_TYPE,
                         "application/openmetrics-text; version=1.0.0; charset=utf-8",
                     )],
-                    exporter.text(),
+                    exporter.scrape(),
                 )
             }
         }),
     );
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await;
     });
-    Ok(bound)
+    Ok((bound, server))
 }
 
 #[cfg(test)]
@@ -203,11 +263,34 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing in\n{text}");
         }
+        assert!(
+            text.contains(r#"cliffload_run_finished{run_id="r1"} 0"#),
+            "{text}"
+        );
         // Failures are counted, not put in the latency histogram.
         assert!(
             !text.contains(
                 r#"cliffload_latency_seconds_count{run_id="r1",scenario="ping",task="b"}"#
             )
         );
+    }
+
+    #[tokio::test]
+    async fn only_a_scrape_after_finish_counts_as_final() {
+        let e = Exporter::new("r1");
+        let _ = e.scrape();
+        assert_eq!(e.final_scrapes(), 0);
+        e.finish();
+        assert_eq!(e.final_scrapes(), 0);
+        let text = e.scrape();
+        assert!(
+            text.contains(r#"cliffload_run_finished{run_id="r1"} 1"#),
+            "{text}"
+        );
+        assert_eq!(e.final_scrapes(), 1);
+        // Already scraped: the wait ends at once.
+        tokio::time::timeout(Duration::from_secs(5), e.final_scrape())
+            .await
+            .expect("a final scrape was served");
     }
 }

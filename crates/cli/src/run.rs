@@ -120,7 +120,7 @@ pub async fn run(
         result.interrupted |= cancel.is_cancelled();
     }
     compare_with_baseline(&mut result, baseline, &settings);
-    observers.finish(&result);
+    observers.finish(&mut result).await;
     report(&args, &result, color.stdout_style())?;
     observers.close(&cancel, &mut printer).await;
     Ok(if result.interrupted {

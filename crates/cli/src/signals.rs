@@ -2,8 +2,7 @@
 //! flight finish; the second stops waiting for them, and what was recorded
 //! is still written (exit 130); the third leaves at once.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use cliffload_engine::CancellationToken;
 
@@ -17,21 +16,24 @@ pub fn abort() -> CancellationToken {
     ABORT.get_or_init(CancellationToken::new).clone()
 }
 
-/// Set once the results are written and only the dashboard is waiting
-/// (`--keep-dashboard`): a signal then just closes it, and says so.
-static WRITTEN: AtomicBool = AtomicBool::new(false);
+/// Set once the results are written and only a server is waited for
+/// (`--keep-dashboard`, `--prometheus-linger`): a signal then just ends
+/// the wait, and says so in these words.
+static WRITTEN: Mutex<Option<&'static str>> = Mutex::new(None);
 
-/// The results are written: from now on a signal only ends the wait.
-pub fn results_written() {
-    WRITTEN.store(true, Ordering::SeqCst);
+/// The results are written: from now on a signal only ends the wait, and
+/// prints `ending` ("closing the dashboard").
+pub fn results_written(ending: &'static str) {
+    if let Ok(mut w) = WRITTEN.lock() {
+        *w = Some(ending);
+    }
 }
 
 /// What a signal does, in words: `running` while the run is on.
 fn say(running: &str) {
-    if WRITTEN.load(Ordering::SeqCst) {
-        eprintln!("\nclosing the dashboard");
-    } else {
-        eprintln!("{running}");
+    match WRITTEN.lock().ok().and_then(|w| *w) {
+        Some(ending) => eprintln!("\n{ending}"),
+        None => eprintln!("{running}"),
     }
 }
 

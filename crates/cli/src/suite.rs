@@ -122,7 +122,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
             continue;
         }
         printer.note(&format!("[{}/{count}] {}", i + 1, scenario.name));
-        let outcome = run_scenario(
+        let mut outcome = run_scenario(
             args.target.workers,
             scenario,
             &access,
@@ -133,8 +133,8 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
             cancel.clone(),
         )
         .await;
-        if let Ok(r) = &outcome {
-            observers.finish(r);
+        if let Ok(r) = &mut outcome {
+            observers.finish(r).await;
         }
         runs.record(scenario, outcome, baseline.take(), &mut printer)?;
     }

@@ -146,6 +146,21 @@ pub enum Warning {
         /// Why.
         why: String,
     },
+    /// An exporter (`--otlp`) could not deliver some of the run's metrics.
+    /// Exporting watches the run; it is not part of the system under test,
+    /// so the verdict does not depend on it.
+    ExportFailed {
+        /// Which: `otlp`.
+        exporter: String,
+        /// Where it pushed.
+        endpoint: String,
+        /// Pushes that failed during the run.
+        failures: u64,
+        /// Pushes tried during the run.
+        pushes: u64,
+        /// The cause of the last failure, in words.
+        reason: String,
+    },
     /// A warning known only by its words (a result of schema version 2, or
     /// of a newer cliffload with kinds this one does not know).
     Note {
@@ -253,6 +268,23 @@ impl fmt::Display for Warning {
                 f,
                 "framework {name} was not compared: {why}"
             ),
+            Self::ExportFailed {
+                exporter,
+                endpoint,
+                failures,
+                pushes,
+                reason,
+            } => {
+                let lost = if failures >= pushes {
+                    "it has none of this run's metrics"
+                } else {
+                    "it misses some of this run's metrics"
+                };
+                write!(
+                    f,
+                    "--{exporter}: {failures} of {pushes} pushes to {endpoint} failed ({reason}): {lost}. Start an OTLP/HTTP collector there or correct --{exporter}; the run's figures and verdict do not depend on it"
+                )
+            }
             Self::Note { message } => f.write_str(message),
         }
     }
@@ -319,6 +351,29 @@ mod tests {
         assert_eq!(written["kind"], "open_model_behind");
         assert_eq!(written["never_sent"], 800);
         assert_eq!(written["message"], w.to_string());
+        let back: Holder = serde_json::from_value(json).expect("JSON");
+        assert_eq!(back.warnings, vec![w]);
+    }
+
+    #[test]
+    fn a_failed_export_names_the_endpoint_the_cause_and_the_fix() {
+        let w = Warning::ExportFailed {
+            exporter: "otlp".into(),
+            endpoint: "http://127.0.0.1:9/v1/metrics".into(),
+            failures: 5,
+            pushes: 5,
+            reason: "cannot connect (Connection refused (os error 111))".into(),
+        };
+        assert_eq!(
+            w.to_string(),
+            "--otlp: 5 of 5 pushes to http://127.0.0.1:9/v1/metrics failed (cannot connect (Connection refused (os error 111))): it has none of this run's metrics. Start an OTLP/HTTP collector there or correct --otlp; the run's figures and verdict do not depend on it"
+        );
+        let json = serde_json::to_value(Holder {
+            warnings: vec![w.clone()],
+        })
+        .expect("JSON");
+        assert_eq!(json["warnings"][0]["kind"], "export_failed");
+        assert_eq!(json["warnings"][0]["failures"], 5);
         let back: Holder = serde_json::from_value(json).expect("JSON");
         assert_eq!(back.warnings, vec![w]);
     }

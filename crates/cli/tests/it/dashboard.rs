@@ -348,6 +348,9 @@ async fn quiet_still_prints_the_addresses_and_a_non_loopback_bind_is_warned() {
             "--dashboard=0.0.0.0:0",
             "--prometheus",
             "127.0.0.1:0",
+            // Nothing scrapes: no wait for a final scrape.
+            "--prometheus-linger",
+            "0s",
             "--out",
             out.to_str().expect("utf-8"),
         ],

@@ -587,7 +587,8 @@ async fn the_coordinators_metrics_and_dashboard_are_merged_over_the_workers() {
     let addr = format!("127.0.0.1:{port}");
     let coordinator = cliffload()
         .args(coordinate(&env, out_s, &["--distributed", "2", "-d", "6s"]))
-        .args(["--prometheus", &addr])
+        // The test scrapes during the run only: no wait for a final scrape.
+        .args(["--prometheus", &addr, "--prometheus-linger", "0s"])
         .arg(format!("--dashboard=127.0.0.1:{dashboard}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

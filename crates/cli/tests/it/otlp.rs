@@ -1,5 +1,6 @@
 // --otlp (issue 17): an OTLP/HTTP receiver in the test decodes the pushed
-// protobuf (opentelemetry-proto); the last push's counts are result.json's.
+// protobuf (opentelemetry-proto); the last push's counts are result.json's;
+// an unreachable collector is named (issue 27).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message;
 
-use crate::harness::{Env, read_result, run, stderr};
+use crate::harness::{Env, assert_schema_valid, free_port, read_result, run, stderr};
 
 type Pushes = Arc<Mutex<Vec<ExportMetricsServiceRequest>>>;
 
@@ -145,4 +146,71 @@ async fn a_bad_otlp_url_is_a_usage_error_before_any_load() {
     .await;
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--otlp localhost:4318"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_collector_is_named_under_quiet_and_in_the_result() {
+    // Issue 27: a collector that could not be reached gave no word under
+    // --quiet, and otherwise only the SDK's InternalFailure("Failed to shutdown").
+    let env = Env::with_test_service().await;
+    // Free a moment ago: nothing listens there.
+    let endpoint = format!("http://127.0.0.1:{}/v1/metrics", free_port());
+    let out = env.out();
+    let o = run(
+        &[
+            "run",
+            "ping",
+            "--nats-url",
+            env.url(),
+            "-d",
+            "3s",
+            "--quiet",
+            "--otlp",
+            &endpoint,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    let err = stderr(&o);
+    let r = read_result(&out);
+    // Exporting watches the run: its failure changes no check, and the
+    // exit code is the verdict's.
+    crate::harness::assert_passed_but_for_speed(o.status.code(), &r, &err);
+    assert_schema_valid(&r);
+    // Said once, not once a push: the endpoint, the cause and the fix.
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("warning: --otlp"))
+        .collect();
+    assert_eq!(said.len(), 1, "{err}");
+    let line = said[0];
+    assert!(
+        line.contains(&format!(
+            "cannot push the metrics to {endpoint}: cannot connect"
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains("start an OTLP/HTTP collector there"),
+        "{line}"
+    );
+    assert!(!err.contains("InternalFailure"), "{err}");
+    let w = r["warnings"]
+        .as_array()
+        .and_then(|ws| ws.iter().find(|w| w["kind"] == "export_failed"))
+        .unwrap_or_else(|| panic!("an export_failed warning: {}", r["warnings"]));
+    assert_eq!(w["exporter"], "otlp");
+    assert_eq!(w["endpoint"], endpoint.as_str());
+    let failures = w["failures"].as_u64().expect("failures");
+    // A push each second and one at the end: none got through.
+    assert!(failures >= 2, "{w}");
+    assert_eq!(w["pushes"].as_u64(), Some(failures), "{w}");
+    assert!(
+        w["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("cannot connect")),
+        "{w}"
+    );
 }
