@@ -5,6 +5,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod connect;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+pub use cliffload_run::embedded::{Latency, Service};
+pub use cliffload_run::suite::SuiteMode;
+pub use connect::ConnectArgs;
+use parse::*;
+
 /// Load testing for NATS request/reply microservices, measured honestly.
 ///
 /// Exit codes: 0 ran and every check passed; 1 ran and a check failed;
@@ -216,6 +226,7 @@ pub struct WorkerArgs {
 
 /// The secret a coordinator and its workers share.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Distributed load")]
 pub struct ControlTokenArgs {
     /// Only coordinators that hold this token may give this worker work (or,
     /// on `run`, sign plans with it); prefer the environment variable or a file.
@@ -266,19 +277,14 @@ impl ControlTokenArgs {
     /// one, only a server on loopback is allowed, unless
     /// --insecure-no-token says otherwise.
     pub fn token_for(&self, control: &[String]) -> anyhow::Result<Option<String>> {
-        let token = self.token()?;
-        if token.is_none()
-            && !self.insecure_no_token
-            && let Some(why) = cliffload_distributed::trust::tokenless_refusal(control)
-        {
-            anyhow::bail!("{why}");
-        }
-        Ok(token)
+        cliffload_distributed::trust::token_for(self.token()?, self.insecure_no_token, control)
+            .map_err(|why| anyhow::anyhow!("{why}"))
     }
 }
 
 /// How a run spreads over workers (`cliffload worker`).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Distributed load")]
 pub struct DistributedArgs {
     /// Spread the load over N worker processes found on the control server
     /// (`cliffload worker`); this process coordinates and merges.
@@ -341,9 +347,10 @@ pub struct ValidateArgs {
 
 /// What a load goes to and how it is generated: shared by `run` and `suite`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Target")]
 pub struct TargetArgs {
     /// Scenario file (YAML) laid over the built-in catalog.
-    #[arg(long, short = 'c', value_name = "FILE")]
+    #[arg(help_heading = "Load", long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     #[command(flatten)]
@@ -384,7 +391,25 @@ impl TargetArgs {
     }
 }
 
+/// Shown after `run --help`'s flags: the commands people start from.
+const RUN_EXAMPLES: &str = "\
+Examples:
+  # the reference services, on a nats-server cliffload starts and stops
+  cliffload run ping
+  # your deployment, every report written into results/
+  cliffload run baseline --nats-url nats://10.0.0.5:4222 --out results
+  # your own scenario file, with more users for longer
+  cliffload run checkout -c my-service.yaml --users 50 --duration 2m
+  # the open model: 2,000 requests a second, whatever the replies do
+  cliffload run baseline --rate 2000 --duration 1m
+  # fail on a regression against an earlier run
+  cliffload run baseline --baseline last/result.json
+
+Exit codes: 0 passed, 1 failed, 2 usage or connection error,
+3 inconclusive (run longer), 130 interrupted.";
+
 #[derive(Debug, Args)]
+#[command(after_help = RUN_EXAMPLES)]
 pub struct RunArgs {
     /// Scenario name (built-in, or a key under `scenarios:` in --config).
     pub scenario: String,
@@ -393,53 +418,53 @@ pub struct RunArgs {
     pub target: TargetArgs,
 
     /// Override the scenario's duration (e.g. 30s, 2m).
-    #[arg(long, short = 'd', value_name = "DURATION", allow_hyphen_values = true, value_parser = positive_duration)]
+    #[arg(help_heading = "Load", long, short = 'd', value_name = "DURATION", allow_hyphen_values = true, value_parser = positive_duration)]
     pub duration: Option<String>,
 
     /// Override the number of virtual users.
-    #[arg(long, short = 'u', value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
+    #[arg(help_heading = "Load", long, short = 'u', value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
     pub users: Option<u32>,
 
     /// Override the users started per second.
-    #[arg(long, value_name = "PER_SECOND", allow_negative_numbers = true, value_parser = above_zero)]
+    #[arg(help_heading = "Load", long, value_name = "PER_SECOND", allow_negative_numbers = true, value_parser = above_zero)]
     pub spawn_rate: Option<f64>,
 
     /// Open model: start this many requests per second, whatever the replies
     /// do (instead of users that wait for their reply).
-    #[arg(long, value_name = "PER_SECOND", allow_negative_numbers = true, value_parser = above_zero)]
+    #[arg(help_heading = "Load", long, value_name = "PER_SECOND", allow_negative_numbers = true, value_parser = above_zero)]
     pub rate: Option<f64>,
 
     /// Override the seed of the run's random choices.
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = whole::<u64>)]
+    #[arg(help_heading = "Load", long, value_name = "N", allow_negative_numbers = true, value_parser = whole::<u64>)]
     pub seed: Option<u64>,
 
     /// Stop after this many requests (or at the duration, whichever comes first).
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
+    #[arg(help_heading = "Load", long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
     pub requests: Option<u64>,
 
     /// What a problem in the smoke call of each task before the load does:
     /// strict stops the run (a service error or timeout after 3 tries),
     /// warn says so and runs, off skips the calls. Overrides the scenario's
     /// `preflight:` (default strict).
-    #[arg(long, value_enum, value_name = "MODE")]
+    #[arg(help_heading = "Load", long, value_enum, value_name = "MODE")]
     pub preflight: Option<PreflightArg>,
 
     /// Compare with an earlier result.json: a task worse by more than the
     /// allowed percentage (advanced.regression_detection, default 20) and
     /// more than the runs' noise fails the verdict.
-    #[arg(long, value_name = "RESULT_JSON")]
+    #[arg(help_heading = "Results", long, value_name = "RESULT_JSON")]
     pub baseline: Option<PathBuf>,
 
     /// Write the results (result.json, report.html, summary.*, junit.xml, Locust CSVs) into this directory.
-    #[arg(long, short = 'o', value_name = "DIR")]
+    #[arg(help_heading = "Results", long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
 
     /// What to print on stdout at the end.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(help_heading = "Results", long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
     /// No progress on stderr.
-    #[arg(long, short = 'q')]
+    #[arg(help_heading = "Results", long, short = 'q')]
     pub quiet: bool,
 
     #[command(flatten)]
@@ -449,11 +474,17 @@ pub struct RunArgs {
     /// the keyword arguments as kwargs) on this Redis broker
     /// (redis://HOST:PORT), read results from its result backend: a Celery
     /// worker serves them instead of a NATS service.
-    #[arg(long, value_name = "URL", conflicts_with = "distributed")]
+    #[arg(
+        help_heading = "Celery",
+        long,
+        value_name = "URL",
+        conflicts_with = "distributed"
+    )]
     pub celery_url: Option<String>,
 
     /// The Celery queue.
     #[arg(
+        help_heading = "Celery",
         long,
         default_value = "celery",
         value_name = "QUEUE",
@@ -467,13 +498,14 @@ pub struct RunArgs {
 
 /// `--otlp`: a URL OTLP/HTTP can push to.
 fn otlp_url(s: &str) -> Result<String, String> {
-    crate::otlp::endpoint(s)
+    cliffload_observe::otlp::endpoint(s)
         .map(|_| s.to_owned())
         .map_err(|e| format!("{e:#}"))
 }
 
 /// What watches the run as it goes.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Watching the run")]
 pub struct ObserveArgs {
     /// A live web page of the run at http://ADDR/ (default 127.0.0.1 and a
     /// free port, printed at start): throughput, latency, users, errors,
@@ -520,6 +552,19 @@ pub struct ObserveArgs {
     pub otlp: Option<String>,
 }
 
+impl ObserveArgs {
+    /// What to start, for `cliffload-observe`.
+    pub fn config(&self) -> cliffload_observe::ObserveConfig {
+        cliffload_observe::ObserveConfig {
+            dashboard: self.dashboard,
+            keep_dashboard: self.keep_dashboard,
+            prometheus: self.prometheus,
+            prometheus_linger: self.prometheus_linger,
+            otlp: self.otlp.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// An aligned summary table and the verdict.
@@ -563,16 +608,6 @@ pub struct SuiteArgs {
     pub observe: ObserveArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SuiteMode {
-    /// baseline 30 s, then high_throughput with 50 users (5/s) for 60 s.
-    Quick,
-    /// baseline, high_throughput, error_resilience, large_payloads, mixed_workload, stress_test.
-    Full,
-    /// stress_test alone.
-    Stress,
-}
-
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -597,22 +632,6 @@ pub struct ServeArgs {
     /// Stop when stdin closes (how `cliffload run` stops the services it started).
     #[arg(long, hide = true)]
     pub stop_on_stdin_eof: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Service {
-    /// `test`: ping, echo, compute.
-    Test,
-    /// `order_processing_service`: the six operations of the workload.
-    Order,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Latency {
-    /// The delays of the original service (fraud lookup, inventory, save, …).
-    Realistic,
-    /// No simulated delays: raw service cost.
-    None,
 }
 
 #[derive(Debug, Args)]
@@ -653,152 +672,6 @@ pub struct SampleArgs {
     pub at: Option<String>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    /// Every variable cliffload reads may hold a secret (a URL with a
-    /// password, a password, a token): help must name it, never show its
-    /// value (issue 26).
-    #[test]
-    fn no_argument_shows_its_environment_value_in_help() {
-        fn walk(c: &clap::Command, path: &str, found: &mut Vec<String>) {
-            for a in c.get_arguments() {
-                if let Some(env) = a.get_env()
-                    && !a.is_hide_env_values_set()
-                {
-                    found.push(format!("{path} --{}: {env:?}", a.get_id()));
-                }
-            }
-            for sub in c.get_subcommands() {
-                walk(sub, &format!("{path} {}", sub.get_name()), found);
-            }
-        }
-        let mut shown = Vec::new();
-        walk(&Cli::command(), "cliffload", &mut shown);
-        assert!(shown.is_empty(), "help would print these values: {shown:?}");
-    }
-
-    fn connect(args: &[&str]) -> ConnectArgs {
-        #[derive(clap::Parser)]
-        struct T {
-            #[command(flatten)]
-            c: ConnectArgs,
-        }
-        let mut argv = vec!["t"];
-        argv.extend_from_slice(args);
-        <T as clap::Parser>::try_parse_from(argv).expect("parses").c
-    }
-
-    #[test]
-    fn login_comes_from_the_flags_then_the_url_then_the_file() {
-        use cliffload_nats::{Credentials, Secret};
-        let mut settings = cliffload_scenario::Settings::default();
-        settings.nats_login.user = Some("filed".into());
-        settings.nats_login.password = Some(Secret::new("filepw"));
-        let a = connect(&["--nats-url", "nats://h:1"])
-            .access(&settings)
-            .expect("ok");
-        let who = |a: &Option<cliffload_nats::NatsAccess>| a.as_ref().map(|a| a.who());
-        assert_eq!(who(&a).as_deref(), Some("user filed"));
-        let a = connect(&["--nats-url", "nats://url:pw@h:1"])
-            .access(&settings)
-            .expect("ok");
-        assert_eq!(who(&a).as_deref(), Some("user url"));
-        let a = connect(&["--nats-url", "nats://url:pw@h:1", "--token", "tk"])
-            .access(&settings)
-            .expect("ok");
-        assert_eq!(
-            a.map(|a| a.credentials),
-            Some(Credentials::Token(Secret::new("tk")))
-        );
-        // No URL anywhere: cliffload starts its own server; login flags then make no sense.
-        let none = cliffload_scenario::Settings::default();
-        assert!(connect(&[]).access(&none).expect("ok").is_none());
-        assert!(connect(&["--token", "x"]).access(&none).is_err());
-        assert!(
-            connect(&["--nats-url", "nats://h:1", "--user", "u"])
-                .access(&none)
-                .is_err()
-        );
-        assert!(
-            connect(&["--nats-url", "nats://h:1", "--token", "a", "--nkey", "f"])
-                .access(&none)
-                .is_err()
-        );
-    }
-
-    /// Issue 26: `--duration -5s` got clap's tip to write `-- -5s`.
-    #[test]
-    fn a_negative_or_zero_duration_is_refused_as_such() {
-        for (argv, words) in [
-            (
-                &["run", "ping", "--duration", "-5s"][..],
-                "-5s is negative: a duration must be positive",
-            ),
-            (&["run", "ping", "-d", "-5s"][..], "-5s is negative"),
-            (&["run", "ping", "--duration", "0s"][..], "0s is zero"),
-            (
-                &["run", "ping", "--wait-workers", "-1m"][..],
-                "-1m is negative",
-            ),
-            (
-                &["suite", "quick", "--duration", "-5s"][..],
-                "a duration must be positive",
-            ),
-            (
-                &["suite", "quick", "--cooldown", "-5s"][..],
-                "-5s is negative: a duration must be 0 or more",
-            ),
-            (&["run", "ping", "-d", "-q"][..], "\"-q\" is not a duration"),
-            (
-                &["run", "ping", "--duration", "soon"][..],
-                "is not a duration",
-            ),
-        ] {
-            let e = Cli::try_parse_from(std::iter::once("cliffload").chain(argv.iter().copied()))
-                .expect_err("refused")
-                .to_string();
-            assert!(e.contains(words) && !e.contains("-- -"), "{argv:?}: {e}");
-        }
-        let ok = Cli::try_parse_from([
-            "cliffload",
-            "suite",
-            "quick",
-            "--cooldown",
-            "0s",
-            "-d",
-            "2s",
-        ]);
-        assert!(ok.is_ok(), "{ok:?}");
-    }
-
-    #[test]
-    fn colour_follows_the_flag_then_the_terminal_no_color_and_term() {
-        use std::ffi::OsStr;
-        let set = Some(OsStr::new("1"));
-        let empty = Some(OsStr::new(""));
-        let xterm = Some(OsStr::new("xterm-256color"));
-        let dumb = Some(OsStr::new("dumb"));
-        assert!(ColorChoice::Auto.wants(true, None, xterm));
-        assert!(
-            ColorChoice::Auto.wants(true, empty, None),
-            "empty NO_COLOR is unset"
-        );
-        assert!(!ColorChoice::Auto.wants(true, set, xterm));
-        assert!(!ColorChoice::Auto.wants(true, None, dumb));
-        assert!(!ColorChoice::Auto.wants(false, None, xterm));
-        assert!(ColorChoice::Always.wants(false, set, dumb));
-        assert!(!ColorChoice::Never.wants(true, None, xterm));
-    }
-}
-
 /// `--preflight`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PreflightArg {
@@ -817,300 +690,5 @@ impl From<PreflightArg> for cliffload_scenario::PreflightMode {
             PreflightArg::Warn => Self::Warn,
             PreflightArg::Off => Self::Off,
         }
-    }
-}
-
-/// Where the NATS deployment is and how to log in to it.
-#[derive(Debug, Clone, Args)]
-pub struct ConnectArgs {
-    /// NATS server(s) to target: repeat the flag or separate URLs with
-    /// commas for a cluster. `nats://user:pass@host` and `nats://token@host`
-    /// log in; `tls://` asks for TLS. Without it, cliffload starts its own
-    /// nats-server on a free 127.0.0.1 port (and, for run and suite, the
-    /// reference services).
-    // The URL may hold a password or token: `--help` names the variable
-    // but never prints its value (issue 26).
-    #[arg(
-        long,
-        env = "CLIFFLOAD_NATS_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub nats_url: Vec<String>,
-
-    /// Log in as this user (with --password).
-    #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
-
-    /// The user's password; prefer the environment variable, which `ps` does not show.
-    #[arg(
-        long,
-        env = "CLIFFLOAD_NATS_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASSWORD"
-    )]
-    pub password: Option<String>,
-
-    /// Log in with a token; prefer the environment variable.
-    #[arg(
-        long,
-        env = "CLIFFLOAD_NATS_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
-
-    /// Log in with the user NKey seed (SU…) in this file.
-    #[arg(long, value_name = "FILE")]
-    pub nkey: Option<PathBuf>,
-
-    /// Log in with this credentials file (user JWT and seed, decentralised auth).
-    #[arg(long, value_name = "FILE")]
-    pub creds: Option<PathBuf>,
-
-    /// Trust this CA certificate (PEM) for the server's TLS certificate.
-    #[arg(long, value_name = "FILE")]
-    pub tls_ca: Option<PathBuf>,
-
-    /// Client certificate (PEM) for mutual TLS (with --tls-key).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-
-    /// Key of the client certificate (PEM).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-
-    /// Start TLS before the server's greeting (servers with handshake_first).
-    #[arg(long)]
-    pub tls_first: bool,
-}
-
-impl ConnectArgs {
-    /// The deployment to target: the flags, else the file's `environment`;
-    /// `None` when no URL is given anywhere (cliffload starts its own).
-    /// Flags win over URL credentials, which win over the file's.
-    pub fn access(
-        &self,
-        settings: &cliffload_scenario::Settings,
-    ) -> anyhow::Result<Option<cliffload_nats::NatsAccess>> {
-        use cliffload_nats::{Credentials, NatsAccess};
-        let urls: Vec<String> = if self.nats_url.is_empty() {
-            settings.nats_url.iter().cloned().collect()
-        } else {
-            self.nats_url.clone()
-        };
-        if urls.is_empty() {
-            // A password or token exported for a deployment must not break
-            // a run on the open server cliffload starts (issue 26), nor be
-            // sent to it: it is left out, and said so. One given as a flag
-            // is a mistake worth stopping for.
-            let exported = |var: &str, value: &Option<String>| {
-                value.as_deref().is_some_and(|v| {
-                    std::env::var_os(var).is_some_and(|e| e.as_os_str() == std::ffi::OsStr::new(v))
-                })
-            };
-            let ignored: Vec<&str> = [
-                ("CLIFFLOAD_NATS_PASSWORD", &self.password),
-                ("CLIFFLOAD_NATS_TOKEN", &self.token),
-            ]
-            .into_iter()
-            .filter(|(var, value)| exported(var, value))
-            .map(|(var, _)| var)
-            .collect();
-            let flags_login = self.user.is_some()
-                || (self.password.is_some() && !ignored.contains(&"CLIFFLOAD_NATS_PASSWORD"))
-                || (self.token.is_some() && !ignored.contains(&"CLIFFLOAD_NATS_TOKEN"))
-                || self.nkey.is_some()
-                || self.creds.is_some();
-            if flags_login || self.tls_ca.is_some() || self.tls_cert.is_some() {
-                anyhow::bail!(
-                    "--user, --password, --token, --nkey, --creds and --tls-* are for a deployment of yours: give its --nats-url (without it, cliffload starts an open server of its own)"
-                );
-            }
-            if !ignored.is_empty() {
-                eprintln!(
-                    "note: {} set, but without --nats-url cliffload starts an open server of its own and does not send it there",
-                    ignored.join(" and ")
-                );
-            }
-            return Ok(None);
-        }
-        let mut access =
-            NatsAccess::from_urls(&urls).map_err(|e| anyhow::anyhow!("--nats-url: {e}"))?;
-        let kinds = [
-            self.user.is_some() || self.password.is_some(),
-            self.token.is_some(),
-            self.nkey.is_some(),
-            self.creds.is_some(),
-        ];
-        if kinds.iter().filter(|k| **k).count() > 1 {
-            anyhow::bail!("give one way to log in: --user/--password, --token, --nkey or --creds");
-        }
-        let login = &settings.nats_login;
-        let from_flags = self.credentials()?;
-        let from_file = file_credentials(login)?;
-        if let Some(c) = from_flags {
-            access.credentials = c;
-        } else if access.credentials == Credentials::None
-            && let Some(c) = from_file
-        {
-            access.credentials = c;
-        }
-        access.tls.ca = self.tls_ca.clone().or_else(|| login.tls_ca.clone());
-        access.tls.client = match (&self.tls_cert, &self.tls_key) {
-            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
-            _ => login.tls_cert.clone().zip(login.tls_key.clone()),
-        };
-        access.tls.first = self.tls_first || login.tls_first;
-        Ok(Some(access))
-    }
-
-    /// The credentials the flags give, if any.
-    fn credentials(&self) -> anyhow::Result<Option<cliffload_nats::Credentials>> {
-        use cliffload_nats::{Credentials, Secret};
-        Ok(match (&self.user, &self.password) {
-            (Some(user), Some(password)) => Some(Credentials::UserPassword {
-                user: user.clone(),
-                password: Secret::new(password.clone()),
-            }),
-            (Some(_), None) => anyhow::bail!(
-                "--user needs a password: --password, or CLIFFLOAD_NATS_PASSWORD in the environment"
-            ),
-            (None, Some(_)) => anyhow::bail!("--password needs --user"),
-            (None, None) => self
-                .token
-                .as_ref()
-                .map(|t| Credentials::Token(Secret::new(t.clone())))
-                .or_else(|| self.nkey.clone().map(Credentials::NKeyFile))
-                .or_else(|| self.creds.clone().map(Credentials::CredsFile)),
-        })
-    }
-}
-
-/// The credentials the scenario file's `environment` gives, if any.
-fn file_credentials(
-    login: &cliffload_scenario::NatsLogin,
-) -> anyhow::Result<Option<cliffload_nats::Credentials>> {
-    use cliffload_nats::Credentials;
-    Ok(match (&login.user, &login.password) {
-        (Some(user), Some(password)) => Some(Credentials::UserPassword {
-            user: user.clone(),
-            password: password.clone(),
-        }),
-        (Some(_), None) => {
-            anyhow::bail!("environment.nats_user needs nats_password_file (or nats_password)")
-        }
-        _ => login
-            .token
-            .clone()
-            .map(Credentials::Token)
-            .or_else(|| login.nkey_file.clone().map(Credentials::NKeyFile))
-            .or_else(|| login.credentials_file.clone().map(Credentials::CredsFile)),
-    })
-}
-
-/// A whole number ≥ `min` from a flag's text, or why not in words (clap
-/// prints it after the flag's name; Rust's parse errors name no number).
-fn whole_from<T: TryFrom<u64>>(text: &str, min: u64) -> Result<T, String> {
-    let t = text.trim();
-    let n: u64 = t.parse().map_err(|_| match t.parse::<f64>() {
-        Ok(x) if x < 0.0 => format!("{t} is negative: give a whole number from {min} up"),
-        Ok(x) if x.fract() == 0.0 => format!("{t} is too large"),
-        Ok(_) => format!("{t} is not a whole number: give one from {min} up, e.g. 10"),
-        Err(_) => format!("\"{t}\" is not a number: give a whole number from {min} up, e.g. 10"),
-    })?;
-    if n < min {
-        return Err(format!("must be at least {min}, got {n}"));
-    }
-    T::try_from(n).map_err(|_| format!("{n} is too large"))
-}
-
-fn whole<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
-    whole_from(text, 0)
-}
-
-fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
-    whole_from(text, 1)
-}
-
-/// A duration of 0 or more (`30s`, `1m 30s`, `250ms`), kept as written.
-/// Its flag takes values that start with `-`, so that `-5s` gets this
-/// message instead of clap's tip about `--` (issue 26).
-fn duration(text: &str) -> Result<String, String> {
-    not_negative_duration(text, "0 or more").map(|_| text.to_owned())
-}
-
-/// `--prometheus-linger`: a duration of 0 or more.
-fn linger(text: &str) -> Result<std::time::Duration, String> {
-    not_negative_duration(text, "0 or more")
-}
-
-/// A duration above 0, kept as written (see [`duration`]).
-fn positive_duration(text: &str) -> Result<String, String> {
-    match not_negative_duration(text, "positive")? {
-        d if d.is_zero() => Err(format!(
-            "{} is zero: a duration must be positive, e.g. 30s",
-            text.trim()
-        )),
-        _ => Ok(text.to_owned()),
-    }
-}
-
-/// `text` as a duration; a negative one (`-5s`) is named as such, and a
-/// flag taken as the value (`-d -q`) as not a duration.
-fn not_negative_duration(text: &str, must_be: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    if let Some(magnitude) = t.strip_prefix('-')
-        && cliffload_scenario::parse_duration(magnitude).is_ok()
-    {
-        return Err(format!(
-            "{t} is negative: a duration must be {must_be}, e.g. 30s"
-        ));
-    }
-    cliffload_scenario::parse_duration(t)
-}
-
-/// The most `sample --items` takes: the largest count a scenario accepts
-/// (events of an analytics batch, items of a batch request). 100 million
-/// tried to allocate 45.6 GB and aborted.
-pub const MAX_SAMPLE_ITEMS: usize = 10_000;
-
-/// `sample --items`: 1 to [`MAX_SAMPLE_ITEMS`].
-fn sample_items(text: &str) -> Result<usize, String> {
-    let n: usize = at_least_one(text)?;
-    if n > MAX_SAMPLE_ITEMS {
-        return Err(format!(
-            "at most {MAX_SAMPLE_ITEMS} (the most a scenario's count takes), got {n}"
-        ));
-    }
-    Ok(n)
-}
-
-/// A finite number, or why not.
-fn number(text: &str) -> Result<f64, String> {
-    let t = text.trim();
-    match t.parse::<f64>() {
-        Ok(x) if x.is_finite() => Ok(x),
-        _ => Err(format!("\"{t}\" is not a number: give one like 10 or 2.5")),
-    }
-}
-
-/// A number above 0 (a rate).
-fn above_zero(text: &str) -> Result<f64, String> {
-    let x = number(text)?;
-    if x > 0.0 {
-        Ok(x)
-    } else {
-        Err(format!("must be above 0, got {x}"))
-    }
-}
-
-/// A number of 0 or more (a percentage).
-fn not_negative(text: &str) -> Result<f64, String> {
-    let x = number(text)?;
-    if x >= 0.0 {
-        Ok(x)
-    } else {
-        Err(format!("must be 0 or more, got {x}"))
     }
 }

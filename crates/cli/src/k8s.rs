@@ -5,7 +5,7 @@ use cliffload_distributed::k8s::{K8sSpec, NatsUrl, render};
 use cliffload_scenario::ScenarioFile;
 
 use crate::args::{K8sArgs, K8sCommand, K8sRenderArgs};
-use crate::exit;
+use cliffload_run::exit;
 
 pub fn k8s(args: K8sArgs) -> Result<u8> {
     let K8sCommand::Render(a) = args.command;
@@ -32,7 +32,7 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
     }
     let name = object_name(&a)?;
     require_token(&a, &nats_url, &name)?;
-    print!(
+    out!(
         "{}",
         render(&K8sSpec {
             name: &name,

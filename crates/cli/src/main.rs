@@ -1,28 +1,32 @@
 //! `cliffload`: load testing for NATS request/reply microservices.
 //!
-//! This binary is wiring: clap arguments ([`args`]), the subcommands
-//! ([`run`], [`serve`], [`scenarios`], [`sample`]), live progress ([`progress`]), and the
+//! This binary is wiring: clap arguments ([`args`]) turned into the run
+//! library's specs (`cliffload-run`), the observers it is given
+//! (`cliffload-observe`), the subcommands ([`run`], [`suite`], [`serve`],
+//! [`scenarios`], [`sample`], …), signals, what is printed, and the
 //! mapping of results to exit codes.
 
+/// `println!` through [`out`]: a closed stdout ends the program quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` through [`out`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::out(&format!($($arg)*))
+    };
+}
+
 mod args;
-mod baseline;
-mod child;
-mod dashboard;
-mod distributed;
-mod embedded;
-mod frameworks;
 mod k8s;
-mod load;
-mod observe;
-mod otlp;
-mod progress;
-mod prometheus;
 mod report;
 mod run;
 mod sample;
 mod scenarios;
 mod serve;
-mod signals;
 mod suite;
 mod validate;
 mod worker;
@@ -40,62 +44,34 @@ use crate::args::{Cli, Command};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `cliffload scenarios | head -1`: when the reader of stdout goes away,
-/// end quietly as `ls | head` does (status 141, 128 + SIGPIPE), instead of
-/// `print!`'s panic. Rust ignores SIGPIPE, and restoring it needs `unsafe`.
-fn quiet_on_closed_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
-            std::process::exit(141);
-        }
-        default(info);
-    }));
-}
-
-/// Ctrl-C (or SIGTERM, SIGHUP) before the load started: nothing to write;
-/// exit 130 at once.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted before the load started: nothing was sent")]
-pub struct Interrupted;
-
-/// Exit codes.
-pub mod exit {
-    /// Ran; every check passed.
-    pub const OK: u8 = 0;
-    /// Ran; a check failed or a claim was refuted.
-    pub const CHECK_FAILED: u8 = 1;
-    /// Usage, config, connection or preflight error.
-    pub const USAGE: u8 = 2;
-    /// Ran; nothing failed, but a check could not be judged (too few
-    /// samples, nothing to compare with): a CI job can tell "run longer"
-    /// from "too slow".
-    pub const INCONCLUSIVE: u8 = 3;
-    /// Interrupted; partial results written.
-    pub const INTERRUPTED: u8 = 130;
-
-    /// The code of a finished run's verdict.
-    pub fn of(status: cliffload_report::verdict::Status) -> u8 {
-        use cliffload_report::verdict::Status;
-        match status {
-            Status::Passed => OK,
-            Status::Failed => CHECK_FAILED,
-            Status::Inconclusive => INCONCLUSIVE,
+/// Writes `text` on stdout. When its reader has gone away (`cliffload
+/// scenarios | head -1`), the program ends quietly as `ls | head` does
+/// (status 141, 128 + SIGPIPE): Rust ignores SIGPIPE, so the write returns
+/// the error, which is handled here instead of `print!`'s panic. Results
+/// are on disk before anything is printed.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+        Err(e) => {
+            eprintln!("error: cannot write on stdout: {e}");
+            std::process::exit(i32::from(exit::USAGE));
         }
     }
 }
+
+use cliffload_run::{Interrupted, child, exit};
 
 fn main() -> ExitCode {
     if let Some(code) = child::exec_if_requested() {
         return code;
     }
-    quiet_on_closed_pipe();
+    child::register_binary();
     let cli = Cli::parse();
     let color = cli.color;
     // One current-thread runtime for the embedded services, the aggregator and
@@ -113,7 +89,10 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let serving = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
-        tokio::spawn(signals::stop_on_signals(cancel.clone(), serving));
+        tokio::spawn(cliffload_run::signals::stop_on_signals(
+            cancel.clone(),
+            serving,
+        ));
         let result = match cli.command {
             Command::Run(a) => run::run(*a, color, cancel, None).await,
             Command::Compare(a) => {

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use cliffload_payloads::{GenConfig, Generator, InjectKind, ModelSpec};
 
 use crate::args::SampleArgs;
-use crate::exit;
+use cliffload_run::exit;
 
 pub fn sample(args: SampleArgs) -> Result<u8> {
     let now = match &args.at {

@@ -4,12 +4,12 @@ use anyhow::Result;
 use cliffload_scenario::human_duration;
 
 use crate::args::ScenariosArgs;
-use crate::exit;
+use cliffload_run::exit;
 
 pub fn scenarios(args: ScenariosArgs) -> Result<u8> {
-    let file = crate::run::scenario_file(args.config.as_deref())?;
+    let file = cliffload_run::run::scenario_file(args.config.as_deref())?;
     for s in &file.scenarios {
-        println!(
+        outln!(
             "{:<20} {:>6}  {}  {}",
             s.name,
             human_duration(s.duration),

@@ -4,8 +4,8 @@ use anyhow::Result;
 use cliffload_engine::CancellationToken;
 
 use crate::args::{ServeArgs, Service};
-use crate::embedded::{Embedded, ServeConfig};
-use crate::exit;
+use cliffload_run::embedded::{Embedded, ServeConfig};
+use cliffload_run::exit;
 
 pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
     let config = ServeConfig {
@@ -18,11 +18,11 @@ pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
         .connect
         .access(&cliffload_scenario::Settings::default())?;
     let services = Embedded::start(target.as_ref(), &config).await?;
-    println!("nats: {}", services.url());
+    outln!("nats: {}", services.url());
     for s in &args.services {
         match s {
-            Service::Test => println!("  test.rpc.{{ping,echo,compute}}"),
-            Service::Order => println!(
+            Service::Test => outln!("  test.rpc.{{ping,echo,compute}}"),
+            Service::Order => outln!(
                 "  order_processing_service.rpc.{{process_order,batch_process_orders,analytics_ingestion,large_payload_processing,error_scenario_test,get_service_metrics}} (simulated I/O: {})",
                 match args.latency {
                     crate::args::Latency::Realistic => "realistic",
@@ -32,9 +32,9 @@ pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
         }
     }
     if let Some(addr) = services.http() {
-        println!("http: http://{addr}/{{service}}/rpc/{{method}}");
+        outln!("http: http://{addr}/{{service}}/rpc/{{method}}");
     }
-    println!("replicas: {}", args.replicas);
+    outln!("replicas: {}", args.replicas);
     if args.stop_on_stdin_eof {
         tokio::select! {
             () = stdin_closed() => {}

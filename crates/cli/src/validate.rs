@@ -4,7 +4,7 @@ use anyhow::Result;
 use cliffload_scenario::{Expectations, ScenarioFile, human_duration};
 
 use crate::args::ValidateArgs;
-use crate::exit;
+use cliffload_run::exit;
 
 /// `cliffload validate FILE [SCENARIO]`: the resolved plan of the file's
 /// scenarios (or of SCENARIO), or every error found.
@@ -19,21 +19,23 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
             .filter_map(|n| file.get(n).ok())
             .collect(),
     };
-    println!("{}: valid; {}", args.file.display(), what_it_writes(&file));
+    outln!("{}: valid; {}", args.file.display(), what_it_writes(&file));
     for s in chosen {
-        println!("\n{} — {}", s.name, s.description.as_deref().unwrap_or(""));
-        println!(
+        outln!("\n{} — {}", s.name, s.description.as_deref().unwrap_or(""));
+        outln!(
             "  {} for {}; error rate {}; seed {}",
             s.describe_load(),
             human_duration(s.duration),
             s.error_rate,
             s.seed
         );
-        println!("  expectations: {}", describe_expectations(&s.expectations));
+        outln!("  expectations: {}", describe_expectations(&s.expectations));
         for c in &s.classes {
-            println!(
+            outln!(
                 "  class {} (weight {}, think time {})",
-                c.name, c.weight, c.wait_time
+                c.name,
+                c.weight,
+                c.wait_time
             );
             for &t in &c.tasks {
                 let t = &s.tasks[t];
@@ -49,7 +51,7 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
                         arg.as_deref().unwrap_or("the whole body")
                     ),
                 };
-                println!(
+                outln!(
                     "    {:<40} {} weight {} timeout {} error rate {} · {payload}",
                     t.name,
                     t.request.subject,

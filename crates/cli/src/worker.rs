@@ -8,7 +8,7 @@ use cliffload_distributed::WorkerOptions;
 use cliffload_engine::CancellationToken;
 
 use crate::args::WorkerArgs;
-use crate::exit;
+use cliffload_run::exit;
 
 pub async fn worker(args: WorkerArgs, cancel: CancellationToken) -> Result<u8> {
     let Some(access) = args

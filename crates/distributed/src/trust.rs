@@ -76,6 +76,20 @@ pub fn tokenless_refusal<S: AsRef<str>>(control: &[S]) -> Option<String> {
     ))
 }
 
+/// The token a side whose control server is `control` runs with: `token`,
+/// or none, which only a server on loopback allows unless
+/// `insecure_no_token` says otherwise; the refusal otherwise, in words.
+pub fn token_for<S: AsRef<str>>(
+    token: Option<String>,
+    insecure_no_token: bool,
+    control: &[S],
+) -> Result<Option<String>, String> {
+    match (&token, insecure_no_token, tokenless_refusal(control)) {
+        (None, false, Some(why)) => Err(why),
+        _ => Ok(token),
+    }
+}
+
 /// A server URL's host (lower case) and port (4222 when absent).
 fn host_port(url: &str) -> Option<(String, u16)> {
     let addr: async_nats::ServerAddr = url.trim().parse().ok()?;

@@ -16,6 +16,7 @@
 //! happen; a connector's own error inside).
 
 mod cpu;
+pub mod memory;
 mod merge;
 pub mod mock;
 mod plan;

@@ -127,10 +127,38 @@ impl NatsServer {
         Self::start_full(launcher, Some(config))
     }
 
+    /// [`NatsServer::start_via`] without blocking the async runtime: the
+    /// process is spawned from the calling thread (which a launcher ties
+    /// its life to, so not a pool thread that may exit), and its readiness
+    /// is awaited, so Ctrl-C and timers go on meanwhile.
+    pub async fn start_via_async(launcher: Vec<std::ffi::OsString>) -> Result<Self, NatsError> {
+        let mut server = Self::prepare(launcher, None)?;
+        let (ports_dir, log) = server.launch("-1")?;
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            match server.poll_ready(&ports_dir, &log, deadline) {
+                Ok(true) => return Ok(server),
+                // Polling a readiness signal (the file), not sleeping in its place.
+                Ok(false) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(e) => {
+                    server.stop();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     fn start_full(
         launcher: Vec<std::ffi::OsString>,
         config: Option<&str>,
     ) -> Result<Self, NatsError> {
+        let mut server = Self::prepare(launcher, config)?;
+        server.spawn("-1")?;
+        Ok(server)
+    }
+
+    /// A server not yet started: its folder, binary and configuration.
+    fn prepare(launcher: Vec<std::ffi::OsString>, config: Option<&str>) -> Result<Self, NatsError> {
         remove_stale_dirs(&std::env::temp_dir());
         let binary = std::env::var(BINARY_ENV).unwrap_or_else(|_| {
             locate(std::env::var_os("PATH").as_deref())
@@ -151,7 +179,7 @@ impl NatsServer {
             }
             None => None,
         };
-        let mut server = Self {
+        Ok(Self {
             child: None,
             dir,
             binary,
@@ -160,9 +188,7 @@ impl NatsServer {
             port: 0,
             url: String::new(),
             monitor_url: String::new(),
-        };
-        server.spawn("-1")?;
-        Ok(server)
+        })
     }
 
     /// `nats://127.0.0.1:PORT`.
@@ -195,6 +221,18 @@ impl NatsServer {
     }
 
     fn spawn(&mut self, port: &str) -> Result<(), NatsError> {
+        let (ports_dir, log_path) = self.launch(port)?;
+        match self.wait_ready(&ports_dir, &log_path) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.stop();
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts the process on `port`; where its ports file and log will be.
+    fn launch(&mut self, port: &str) -> Result<(PathBuf, PathBuf), NatsError> {
         let ports_dir = self.dir.path().join("ports");
         let _ = std::fs::remove_dir_all(&ports_dir);
         std::fs::create_dir_all(&ports_dir).map_err(NatsError::ServerIo)?;
@@ -239,19 +277,28 @@ impl NatsServer {
                 _ => NatsError::ServerIo(e),
             })?;
         self.child = Some(child);
-        match self.wait_ready(&ports_dir, &log_path) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.stop();
-                Err(e)
-            }
-        }
+        Ok((ports_dir, log_path))
     }
 
     /// Waits for the ports file, which nats-server writes once it listens.
     fn wait_ready(&mut self, ports_dir: &Path, log: &Path) -> Result<(), NatsError> {
         let deadline = Instant::now() + READY_DEADLINE;
-        loop {
+        while !self.poll_ready(ports_dir, log, deadline)? {
+            // Polling a readiness signal (the file), not sleeping in its place.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Whether the server listens yet (its ports file is there); an error
+    /// when it exited or `deadline` passed.
+    fn poll_ready(
+        &mut self,
+        ports_dir: &Path,
+        log: &Path,
+        deadline: Instant,
+    ) -> Result<bool, NatsError> {
+        {
             if let Some(status) = self
                 .child
                 .as_mut()
@@ -276,7 +323,7 @@ impl NatsServer {
                     .unwrap_or(0);
                 self.url = url;
                 self.monitor_url = monitor;
-                return Ok(());
+                return Ok(true);
             }
             if Instant::now() > deadline {
                 return Err(NatsError::ServerFailed {
@@ -284,8 +331,7 @@ impl NatsServer {
                     log: tail(log),
                 });
             }
-            // Polling a readiness signal (the file), not sleeping in its place.
-            std::thread::sleep(Duration::from_millis(5));
+            Ok(false)
         }
     }
 }

@@ -62,3 +62,26 @@ pub const SCHEMA: &str = include_str!("../../../docs/run-result.schema.json");
 mod tests;
 #[cfg(test)]
 mod verdict_tests;
+
+/// The largest result.json read. Its intervals take about 530 bytes a
+/// second, so a 24-hour run writes about 46 MB: 256 MiB leaves room for a
+/// soak test of days, and stops a wrong path (a log, an image) from being
+/// read whole.
+pub const MAX_RESULT_BYTES: u64 = 256 << 20;
+
+/// Reads a result.json, saying what is wrong with it.
+pub fn read_result(path: &std::path::Path) -> Result<RunResult, String> {
+    let text = cliffload_scenario::read_bounded(
+        path,
+        MAX_RESULT_BYTES,
+        "a result.json",
+        "a result.json that cliffload wrote",
+    )
+    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a cliffload result.json (schema version {SCHEMA_VERSION}): {e}",
+            path.display(),
+        )
+    })
+}

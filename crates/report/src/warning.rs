@@ -235,6 +235,26 @@ impl fmt::Display for Warning {
                 "nats-server counted {count} new slow consumer(s) during the load ({url}): it dropped messages for clients that could not keep up, which shows here as timeouts; lower the load or add --workers"
             ),
             Self::NatsMonitorUnreadable { detail } => f.write_str(detail),
+            Self::BaselineMissing { .. }
+            | Self::BaselineUnlike { .. }
+            | Self::RestClaimWithoutHttp
+            | Self::ComparisonInterrupted
+            | Self::ComparisonFailed { .. }
+            | Self::WorkerLost { .. }
+            | Self::ControlRefused { .. }
+            | Self::FrameworkSkipped { .. }
+            | Self::ExportFailed { .. } => self.fmt_beside(f),
+            Self::Note { message } => f.write_str(message),
+        }
+    }
+}
+
+impl Warning {
+    /// The words of the warnings about what runs beside the load: the
+    /// baseline, the HTTP and framework comparisons, the workers, the
+    /// exporters. (`fmt` sends only those here.)
+    fn fmt_beside(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Self::BaselineMissing { path, scenario } => write!(
                 f,
                 "no regression check: advanced.regression_detection is enabled but there is no baseline at {path} (nor {path}/{scenario}/result.json); keep this run's result.json there to compare the next one with it"
@@ -285,7 +305,8 @@ impl fmt::Display for Warning {
                     "--{exporter}: {failures} of {pushes} pushes to {endpoint} failed ({reason}): {lost}. Start an OTLP/HTTP collector there or correct --{exporter}; the run's figures and verdict do not depend on it"
                 )
             }
-            Self::Note { message } => f.write_str(message),
+            // The others are worded in `fmt`.
+            _ => Ok(()),
         }
     }
 }

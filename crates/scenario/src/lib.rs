@@ -14,6 +14,7 @@ pub mod catalog;
 mod duration;
 mod error;
 mod locate;
+mod overrides;
 mod raw;
 mod validate;
 
@@ -28,6 +29,7 @@ pub use cliffload_protocol::{
 pub use duration::parse_duration;
 pub use error::ConfigError;
 pub use locate::Position;
+pub use overrides::Overrides;
 
 /// A parsed and validated scenario file.
 #[derive(Debug, Clone, PartialEq)]

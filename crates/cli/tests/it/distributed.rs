@@ -413,7 +413,7 @@ async fn k8s_render_prints_the_objects_and_refuses_a_bad_name_or_scenario() {
         "completions: 4",
         "backoffLimit: 0",
         "name: cliffload-ping-workers",
-        "\"--exit-after-run\"",
+        "- --exit-after-run",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }

@@ -28,8 +28,8 @@ async fn an_embedded_run_watches_generator_services_and_server_separately() {
         Duration::from_secs(60),
     )
     .await;
-    // Ran (0 or 1: whether ping passes depends on this machine's speed).
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    // Ran (0, 1 or 3: the verdict depends on this machine's speed).
+    assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).expect("result JSON");
     assert_eq!(o.status.code() == Some(0), r["verdict"]["passed"] == true);
     assert_schema_valid(&r);

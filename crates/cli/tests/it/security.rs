@@ -560,7 +560,7 @@ async fn k8s_render_never_writes_nats_credentials_into_the_objects() {
         2,
         "{text}"
     );
-    assert_eq!(text.matches("name: \"nats-login\"").count(), 2, "{text}");
+    assert_eq!(text.matches("name: nats-login").count(), 2, "{text}");
     // Neither is refused.
     let o = render(vec!["ping".into()]).await;
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -11,12 +11,12 @@ use cliffload_engine::{CancellationToken, EngineError, Plan, RunOptions, RunOutp
 use cliffload_http::{HttpConnector, HttpTarget};
 use cliffload_monitor::{NatsTraffic, Role, Sampler, Varz, Watched};
 use cliffload_nats::{ConnectionEvents, NatsAccess, NatsConnector, Target};
-use cliffload_report::{
-    ConnectionEventRow, OpenMeasures, PreflightRow, RunMeta, RunResult, Warning,
-};
+use cliffload_report::{ConnectionEventRow, RunMeta, RunResult, Warning};
 use cliffload_scenario::{Scenario, Settings};
 
+use crate::Observer;
 use crate::embedded::Embedded;
+use crate::output::{preflight_rows, tolerated};
 use crate::progress::Printer;
 
 /// How often the monitor samples the watched processes.
@@ -30,8 +30,46 @@ pub struct Monitoring {
     pub max_increase_mib: Option<f64>,
     /// nats-server's monitoring endpoint (`http://HOST:PORT`), read before and after the load.
     pub nats_monitor_url: Option<String>,
-    /// `--dashboard`, `--prometheus`: fed each second's record.
-    pub observers: Option<Arc<crate::observe::Observers>>,
+    /// What watches the run (`--dashboard`, `--prometheus`, `--otlp`):
+    /// fed each second's record.
+    pub observers: Option<Arc<dyn Observer>>,
+}
+
+/// What every load of a run shares, instead of a bundle of parameters:
+/// the engine's threads, the deployment and the services started for it,
+/// what is watched, the person's terminal, and Ctrl-C.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// Engine worker threads.
+    pub workers: usize,
+    /// The NATS deployment under test.
+    pub access: NatsAccess,
+    /// The nats-server and reference services this run started, if any.
+    pub embedded: Option<&'a Embedded>,
+    /// The processes watched and the observers fed.
+    pub monitoring: Monitoring,
+    /// Progress and notes on stderr.
+    pub printer: &'a mut Printer,
+    /// The first Ctrl-C: stop sending, finish what is in flight.
+    pub cancel: CancellationToken,
+    /// The second: stop waiting for requests in flight.
+    pub abort: CancellationToken,
+}
+
+impl Ctx<'_> {
+    /// The same context for a load nobody watches: the other half of a
+    /// comparison (the observers saw the run itself).
+    pub fn aside(&mut self) -> Ctx<'_> {
+        Ctx {
+            workers: self.workers,
+            access: self.access.clone(),
+            embedded: self.embedded,
+            monitoring: Monitoring::default(),
+            printer: self.printer,
+            cancel: self.cancel.clone(),
+            abort: self.abort.clone(),
+        }
+    }
 }
 
 impl Monitoring {
@@ -86,34 +124,19 @@ impl Monitoring {
 /// The scenario over NATS; then, when it claims `ten_x_faster_than_rest`,
 /// the same plan over HTTP (`http_url`, else the embedded services' HTTP
 /// endpoint), compared in the result.
-#[allow(clippy::too_many_arguments)]
 pub async fn run_scenario(
-    workers: usize,
+    ctx: &mut Ctx<'_>,
     scenario: &Scenario,
-    access: &NatsAccess,
-    embedded: Option<&Embedded>,
     http_url: Option<&str>,
-    monitoring: &Monitoring,
-    printer: &mut Printer,
-    cancel: CancellationToken,
 ) -> Result<RunResult> {
     let plan = plan_of(scenario)?;
-    let mut result = load(
-        workers,
-        scenario,
-        &plan,
-        Via::Nats(access),
-        embedded.is_some(),
-        monitoring,
-        printer,
-        cancel.clone(),
-    )
-    .await?;
+    let access = ctx.access.clone();
+    let mut result = load(ctx, scenario, &plan, Via::Nats(&access)).await?;
     if !scenario.claims.ten_x_faster_than_rest || result.interrupted {
         return Ok(result);
     }
     let base = http_url.map(str::to_owned).or_else(|| {
-        embedded
+        ctx.embedded
             .and_then(Embedded::http)
             .map(|a| format!("http://{a}"))
     });
@@ -121,19 +144,10 @@ pub async fn run_scenario(
         result.warnings.push(Warning::RestClaimWithoutHttp);
         return Ok(result);
     };
-    printer.note(&format!("the same requests over HTTP at {base}"));
-    let http = load(
-        workers,
-        scenario,
-        &plan,
-        Via::Http(&base),
-        embedded.is_some(),
-        &Monitoring::default(),
-        printer,
-        cancel.clone(),
-    )
-    .await;
-    if cancel.is_cancelled() {
+    ctx.printer
+        .note(&format!("the same requests over HTTP at {base}"));
+    let http = load(&mut ctx.aside(), scenario, &plan, Via::Http(&base)).await;
+    if ctx.cancel.is_cancelled() {
         // Ctrl-C during the HTTP half: no comparison of a partial run.
         result.interrupted = true;
         result.warnings.push(Warning::ComparisonInterrupted);
@@ -171,27 +185,23 @@ pub fn plan_of(scenario: &Scenario) -> Result<Arc<Plan>> {
 }
 
 /// Preflight, then the load (its processes sampled every second); the result with its verdict.
-#[allow(clippy::too_many_arguments)]
 pub async fn load(
-    workers: usize,
+    ctx: &mut Ctx<'_>,
     scenario: &Scenario,
     plan: &Arc<Plan>,
     via: Via<'_>,
-    embedded: bool,
-    monitoring: &Monitoring,
-    printer: &mut Printer,
-    cancel: CancellationToken,
 ) -> Result<RunResult> {
     let origin = (Instant::now(), SystemTime::now());
+    let monitoring = &ctx.monitoring;
     let mut sampler = start_sampler(monitoring, origin.0)?;
-    let (preflight, url) = preflight(via, scenario, plan, &cancel).await?;
+    let (preflight, url) = preflight(via, scenario, plan, &ctx.cancel).await?;
     for w in tolerated(&preflight.tolerated) {
-        printer.note(&format!("warning: {w}"));
+        ctx.printer.note(&format!("warning: {w}"));
     }
-    announce(printer, scenario, via);
+    announce(ctx.printer, scenario, via);
     let options = RunOptions {
-        workers,
-        abort: Some(crate::signals::abort()),
+        workers: ctx.workers,
+        abort: Some(ctx.abort.clone()),
         intervals: monitoring.feed(scenario),
         ..RunOptions::default()
     };
@@ -199,13 +209,29 @@ pub async fn load(
         Some(u) => Some(read_varz(u).await),
         None => None,
     };
-    let driven = drive_via(via, scenario, plan, options, &mut sampler, printer, cancel).await?;
+    let driven = drive_via(
+        via,
+        scenario,
+        plan,
+        options,
+        &mut sampler,
+        ctx.printer,
+        ctx.cancel.clone(),
+    )
+    .await?;
     let out: RunOutput = match driven.output {
         Ok(o) => o,
         Err(EngineError::CancelledBeforeStart) => return Err(crate::Interrupted.into()),
         Err(e) => return Err(e.into()),
     };
-    let meta = run_meta(scenario, url, embedded, preflight, &out, &driven.events);
+    let meta = run_meta(
+        scenario,
+        url,
+        ctx.embedded.is_some(),
+        preflight,
+        &out,
+        &driven.events,
+    );
     // Sample times from the start of the load.
     let load_start = match out.started_at.duration_since(origin.1) {
         Ok(after) => origin.0 + after,
@@ -392,30 +418,6 @@ async fn drive_via(
     }
 }
 
-/// The smoke calls' problems that `--preflight warn` let through.
-pub fn tolerated(problems: &[cliffload_nats::Tolerated]) -> Vec<Warning> {
-    problems
-        .iter()
-        .map(|p| Warning::PreflightTolerated {
-            task: p.task.clone(),
-            subject: p.subject.clone(),
-            problem: p.problem.clone(),
-        })
-        .collect()
-}
-
-/// The open model's measurements of `out` (`None` for the closed model).
-pub fn open_measures(scenario: &Scenario, out: &RunOutput) -> Option<OpenMeasures> {
-    scenario.arrival.map(|_| OpenMeasures {
-        intended: out.intended.clone(),
-        never_sent_wait: out.never_sent_wait.clone(),
-        planned: out.planned,
-        sent: out.sent,
-        never_sent: out.never_sent,
-        late: out.late,
-    })
-}
-
 /// What the result is built from besides the counts.
 fn run_meta<'a>(
     scenario: &'a Scenario,
@@ -432,26 +434,8 @@ fn run_meta<'a>(
         });
     }
     RunMeta {
-        scenario,
-        nats_url: url,
-        embedded,
-        workers: out.workers.max(1),
-        preflight: preflight
-            .reports
-            .iter()
-            .map(|p| PreflightRow {
-                task: p.task.clone(),
-                outcome: p.outcome,
-                latency_us: p.latency.as_micros() as u64,
-            })
-            .collect(),
-        started_at: out.started_at.max(SystemTime::UNIX_EPOCH),
-        elapsed: out.elapsed,
-        interrupted: out.interrupted,
+        preflight: preflight_rows(&preflight.reports),
         warnings,
-        generator_cpu: out.generator_cpu,
-        open: open_measures(scenario, out),
-        errors: out.errors.clone(),
         connection_events: events
             .iter()
             .map(|e| ConnectionEventRow {
@@ -464,6 +448,7 @@ fn run_meta<'a>(
                 detail: e.detail.clone(),
             })
             .collect(),
+        ..crate::output::meta(scenario, out, url, embedded)
     }
 }
 

@@ -265,19 +265,10 @@ impl Live {
     fn so_far(&self, elapsed: Duration) -> RunResult {
         let out = self.merger.snapshot(self.started_at, elapsed, 1);
         let meta = RunMeta {
-            scenario: &self.scenario,
-            nats_url: String::new(),
-            embedded: false,
-            workers: 1,
-            preflight: Vec::new(),
             started_at: self.started_at,
             elapsed,
             interrupted: false,
-            warnings: Vec::new(),
-            generator_cpu: None,
-            open: crate::load::open_measures(&self.scenario, &out),
-            errors: out.errors.clone(),
-            connection_events: Vec::new(),
+            ..cliffload_run::output::meta(&self.scenario, &out, String::new(), false)
         };
         let mut r = RunResult::build(meta, &out.totals, &out.intervals);
         // Users still ramping up are not users that never started.

@@ -18,7 +18,9 @@ pub fn find_baseline(
     settings: &Settings,
 ) -> Result<Baseline> {
     if let Some(path) = explicit {
-        return Ok(Baseline::Found(Box::new(crate::report::read_result(path)?)));
+        return Ok(Baseline::Found(Box::new(
+            cliffload_report::read_result(path).map_err(anyhow::Error::msg)?,
+        )));
     }
     let Some(configured) = &settings.baseline_results_path else {
         return Ok(Baseline::None);
@@ -30,7 +32,9 @@ pub fn find_baseline(
         root.join("result.json"),
     ];
     match candidates.iter().find(|p| p.is_file()) {
-        Some(p) => Ok(Baseline::Found(Box::new(crate::report::read_result(p)?))),
+        Some(p) => Ok(Baseline::Found(Box::new(
+            cliffload_report::read_result(p).map_err(anyhow::Error::msg)?,
+        ))),
         None => Ok(Baseline::Missing(Warning::BaselineMissing {
             path: root.display().to_string(),
             scenario: scenario.to_owned(),

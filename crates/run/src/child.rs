@@ -10,14 +10,33 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 /// The first argument that selects this mode.
 pub const ARG: &str = "__child";
 
-/// The launcher prefix that makes a program die with this process.
+/// The cliffload executable, once the binary has said it is one.
+static BINARY: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// The running program is cliffload: it answers `__child` and `serve`, so
+/// the embedded start may run it as the services' process and as the
+/// launcher that ties a server to this process. Called first by `main`.
+pub fn register_binary() {
+    BINARY.get_or_init(|| std::env::current_exe().ok());
+}
+
+/// The cliffload executable, when [`register_binary`] was called (a test
+/// of the library is not cliffload: it cannot `serve`).
+pub fn binary() -> Option<PathBuf> {
+    BINARY.get().cloned().flatten()
+}
+
+/// The launcher prefix that makes a program die with this process (none
+/// outside the cliffload binary).
 pub fn launcher() -> Option<Vec<OsString>> {
-    let exe = std::env::current_exe().ok()?;
+    let exe = binary()?;
     Some(vec![
         exe.into_os_string(),
         ARG.into(),

@@ -6,36 +6,49 @@ use std::time::Duration;
 
 use anyhow::Result;
 use cliffload_distributed::{CoordinateOptions, DistError, Distributed};
-use cliffload_engine::CancellationToken;
 use cliffload_nats::NatsAccess;
 use cliffload_report::distributed::{DistributedRun, WorkerRow};
-use cliffload_report::{PreflightRow, RunMeta, RunResult};
-use cliffload_scenario::{Scenario, parse_duration};
+use cliffload_report::{RunMeta, RunResult};
+use cliffload_scenario::Scenario;
 
-use crate::args::DistributedArgs;
-use crate::progress::Printer;
+use crate::load::Ctx;
+
+/// How a run spreads over workers (`run --distributed N`).
+#[derive(Debug, Clone)]
+pub struct DistributedSpec {
+    /// Worker processes to find on the control server.
+    pub workers: u32,
+    /// The NATS server the workers wait on (default: the one under test).
+    pub control_url: Option<String>,
+    /// A worker that dies or falls silent marks the run degraded instead of failing it.
+    pub allow_worker_loss: bool,
+    /// How long to look for the workers.
+    pub wait: Duration,
+    /// The control token, if one was given.
+    pub token: Option<String>,
+    /// Run without a token on a control server off loopback.
+    pub insecure_no_token: bool,
+}
 
 /// Between the start message and the start: time for it to reach every worker.
 const LEAD: Duration = Duration::from_millis(500);
 
-/// Runs `scenario` on `dist.distributed` workers against `target`.
+/// Runs `scenario` on `spec.workers` workers against the deployment of `ctx`.
 pub async fn run_distributed(
+    ctx: &mut Ctx<'_>,
     scenario: &Scenario,
-    target: &NatsAccess,
-    dist: &DistributedArgs,
-    embedded: bool,
-    monitoring: &crate::load::Monitoring,
-    printer: &mut Printer,
-    cancel: CancellationToken,
+    spec: &DistributedSpec,
 ) -> Result<RunResult> {
-    if embedded && dist.control_url.is_none() {
+    let embedded = ctx.embedded.is_some();
+    if embedded && spec.control_url.is_none() {
         anyhow::bail!(
             "--distributed: the workers cannot know the address of the nats-server this run starts; give --control-url (the server the workers wait on), or --nats-url of the system under test"
         );
     }
-    let mut options = coordinate_options(target, dist)?;
-    options.intervals = monitoring.feed(scenario);
-    printer.note(&format!(
+    let target = ctx.access.clone();
+    let mut options = coordinate_options(&target, spec)?;
+    options.intervals = ctx.monitoring.feed(scenario);
+    ctx.printer.note(&format!(
         "looking for {} worker(s) on {} (up to {} s) to run {} against {}: {}",
         options.workers,
         options.control.display(),
@@ -44,12 +57,13 @@ pub async fn run_distributed(
         target.display(),
         scenario.describe_load()
     ));
-    printer.set_open_model(scenario.arrival.is_some());
+    ctx.printer.set_open_model(scenario.arrival.is_some());
+    let printer = &mut *ctx.printer;
     let d = match cliffload_distributed::coordinate(
         scenario,
         &options,
         |p| printer.update(&p),
-        &cancel,
+        &ctx.cancel,
     )
     .await
     {
@@ -57,19 +71,20 @@ pub async fn run_distributed(
         Err(DistError::Cancelled) => return Err(crate::Interrupted.into()),
         Err(e) => return Err(e.into()),
     };
-    printer.finish();
+    ctx.printer.finish();
     let mut result = RunResult::build(
-        meta(scenario, target, embedded, &d),
+        meta(scenario, &target, embedded, &d),
         &d.output.totals,
         &d.output.intervals,
     );
-    cliffload_report::distributed::apply(&mut result, run_of(&d, dist.allow_worker_loss));
+    cliffload_report::distributed::apply(&mut result, run_of(&d, spec.allow_worker_loss));
     Ok(result)
 }
 
-/// The coordinator's options from the flags.
-fn coordinate_options(target: &NatsAccess, dist: &DistributedArgs) -> Result<CoordinateOptions> {
-    let control = match &dist.control_url {
+/// The coordinator's options from the spec: the control server inherits
+/// the target's login and TLS unless its URL carries its own.
+fn coordinate_options(target: &NatsAccess, spec: &DistributedSpec) -> Result<CoordinateOptions> {
+    let control = match &spec.control_url {
         None => target.clone(),
         Some(url) => {
             let mut c =
@@ -81,13 +96,18 @@ fn coordinate_options(target: &NatsAccess, dist: &DistributedArgs) -> Result<Coo
             c
         }
     };
+    let token = cliffload_distributed::trust::token_for(
+        spec.token.clone(),
+        spec.insecure_no_token,
+        &control.servers,
+    )
+    .map_err(|why| anyhow::anyhow!("{why}"))?;
     Ok(CoordinateOptions {
         control: control.clone(),
         target: target.servers.clone(),
-        workers: dist.distributed.unwrap_or(1) as usize,
-        wait: parse_duration(&dist.wait_workers)
-            .map_err(|e| anyhow::anyhow!("--wait-workers: {e}"))?,
-        token: dist.token.token_for(&control.servers)?,
+        workers: spec.workers as usize,
+        wait: spec.wait,
+        token,
         lead: LEAD,
         intervals: None,
     })
@@ -100,29 +120,18 @@ fn meta<'a>(
     embedded: bool,
     d: &Distributed,
 ) -> RunMeta<'a> {
-    let out = &d.output;
     RunMeta {
-        scenario,
-        nats_url: target.display(),
-        embedded,
-        workers: out.workers.max(1),
         preflight: d
             .preflight
             .iter()
-            .map(|p| PreflightRow {
+            .map(|p| cliffload_report::PreflightRow {
                 task: p.task.clone(),
                 outcome: p.outcome,
                 latency_us: p.latency_us,
             })
             .collect(),
-        started_at: out.started_at,
-        elapsed: out.elapsed,
-        interrupted: out.interrupted,
-        warnings: crate::load::tolerated(&d.tolerated),
-        generator_cpu: out.generator_cpu,
-        open: crate::load::open_measures(scenario, out),
-        errors: out.errors.clone(),
-        connection_events: Vec::new(),
+        warnings: crate::output::tolerated(&d.tolerated),
+        ..crate::output::meta(scenario, &d.output, target.display(), embedded)
     }
 }
 

@@ -5,30 +5,26 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use cliffload_engine::CancellationToken;
 use cliffload_report::RunResult;
 use cliffload_report::frameworks::Compared;
 use cliffload_scenario::{Framework, FrameworkTarget, Scenario};
 
-use crate::load::{Monitoring, Via, load, plan_of};
-use crate::progress::Printer;
+use crate::load::{Ctx, Via, load, plan_of};
 
 /// How long a framework has to accept a connection before it counts as not reachable.
 const REACH: Duration = Duration::from_secs(2);
 
 /// Runs `scenario` against each of `frameworks` and adds them to `result`.
 pub async fn compare(
+    ctx: &mut Ctx<'_>,
     result: &mut RunResult,
     scenario: &Scenario,
-    frameworks: &[&Framework],
-    workers: usize,
-    printer: &mut Printer,
-    cancel: &CancellationToken,
+    frameworks: &[Framework],
 ) -> Result<()> {
     let plan = plan_of(scenario)?;
     let mut compared = Vec::new();
     for f in frameworks {
-        if cancel.is_cancelled() {
+        if ctx.cancel.is_cancelled() {
             break;
         }
         let (kind, target) = describe(f);
@@ -50,24 +46,16 @@ pub async fn compare(
             compared.push(skipped(format!("not reachable at {target} ({e}): skipped")));
             continue;
         }
-        printer.note(&format!("the same plan against {} at {target}", f.name));
+        ctx.printer
+            .note(&format!("the same plan against {} at {target}", f.name));
         let via = match &f.target {
             FrameworkTarget::Http(base) => Via::Http(base),
             FrameworkTarget::Celery { broker_url, queue } => Via::Celery(broker_url, queue),
         };
-        let monitoring = Monitoring::default();
-        match load(
-            workers,
-            scenario,
-            &plan,
-            via,
-            false,
-            &monitoring,
-            printer,
-            cancel.clone(),
-        )
-        .await
-        {
+        // Not on the embedded services, and not watched.
+        let mut aside = ctx.aside();
+        aside.embedded = None;
+        match load(&mut aside, scenario, &plan, via).await {
             Ok(r) => compared.push(Compared::Ran {
                 name: f.name.clone(),
                 kind: kind.to_owned(),

@@ -13,7 +13,23 @@ use cliffload_services::order_service::{self, LatencyProfile, OrderConfig, Order
 use cliffload_services::{cliffracer, http, test_service};
 use tokio::task::JoinHandle;
 
-use crate::args::{Latency, Service};
+/// A reference service to serve (`serve --services`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    /// `test`: ping, echo, compute.
+    Test,
+    /// `order_processing_service`: the six operations of the workload.
+    Order,
+}
+
+/// The simulated I/O latency of `order_processing_service`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Latency {
+    /// The delays of the original service (fraud lookup, inventory, save, …).
+    Realistic,
+    /// No simulated delays: raw service cost.
+    None,
+}
 
 /// What to serve.
 #[derive(Debug, Clone)]
@@ -167,7 +183,9 @@ impl Embedded {
         let (server, access) = match target {
             Some(a) => (None, a.clone()),
             None => {
-                let s = start_nats_server().context("cannot start the embedded nats-server")?;
+                let s = start_nats_server()
+                    .await
+                    .context("cannot start the embedded nats-server")?;
                 let a = NatsAccess::plain(s.url());
                 (Some(s), a)
             }
@@ -203,9 +221,13 @@ impl Embedded {
     /// uses this, so the generator and the services under test are separate
     /// processes: each one's memory and CPU can be measured on its own.
     pub async fn spawn(config: &ServeConfig) -> Result<Self> {
-        let server = start_nats_server().context("cannot start the embedded nats-server")?;
+        let server = start_nats_server()
+            .await
+            .context("cannot start the embedded nats-server")?;
         let url = server.url().to_owned();
-        let exe = std::env::current_exe().context("cannot find the cliffload executable")?;
+        let exe = crate::child::binary().context(
+            "the embedded start runs the services in a child `cliffload serve`, and this program is not cliffload: give a --nats-url with the services on it",
+        )?;
         let services: Vec<&str> = config
             .services
             .iter()
@@ -328,10 +350,12 @@ impl Embedded {
 }
 
 /// Our own nats-server, tied to this process: it dies with cliffload even
-/// when cliffload is SIGKILLed (see [`crate::child`]).
-fn start_nats_server() -> Result<NatsServer, cliffload_nats::NatsError> {
-    match crate::child::launcher() {
-        Some(launcher) => NatsServer::start_via(launcher),
-        None => NatsServer::start(),
-    }
+/// when cliffload is SIGKILLed (see [`crate::child`]). Its readiness is
+/// awaited, not waited for, so Ctrl-C goes on meanwhile; the process is
+/// spawned from this thread, which the tie follows.
+async fn start_nats_server() -> Result<NatsServer> {
+    Ok(match crate::child::launcher() {
+        Some(launcher) => NatsServer::start_via_async(launcher).await?,
+        None => NatsServer::start_via_async(Vec::new()).await?,
+    })
 }

@@ -1,4 +1,5 @@
-//! What watches a run as it goes: `--dashboard`, `--prometheus`, `--otlp`.
+//! What watches a run as it goes: `--dashboard`, `--prometheus`, `--otlp`,
+//! behind the run's [`Observer`] trait, so the run never names them.
 //!
 //! Each reads the per-second merged records the engine hands over
 //! (`RunOptions::intervals`), on this runtime, never per-request state.
@@ -13,11 +14,32 @@ use cliffload_report::RunResult;
 use cliffload_scenario::Scenario;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::args::ObserveArgs;
+use cliffload_run::Observer;
+use cliffload_run::progress::Printer;
+use cliffload_run::signals;
+
 use crate::dashboard::Dashboard;
 use crate::otlp::Otlp;
-use crate::progress::Printer;
 use crate::prometheus::Exporter;
+
+pub mod dashboard;
+pub mod otlp;
+pub mod prometheus;
+
+/// What to start: the flags of `run` and `suite` that watch.
+#[derive(Debug, Clone, Default)]
+pub struct ObserveConfig {
+    /// `--dashboard`: the live page's address.
+    pub dashboard: Option<SocketAddr>,
+    /// `--keep-dashboard`: up after the run until Ctrl-C.
+    pub keep_dashboard: bool,
+    /// `--prometheus`: the scrape endpoint's address.
+    pub prometheus: Option<SocketAddr>,
+    /// `--prometheus-linger`: the longest wait for a scrape of the final figures.
+    pub prometheus_linger: std::time::Duration,
+    /// `--otlp`: the collector's URL.
+    pub otlp: Option<String>,
+}
 
 /// How long the last records may take to reach the observers, and the
 /// last dashboard update the page.
@@ -48,7 +70,7 @@ impl Observers {
     /// Starts what `args` asks for; `title` names the run (a scenario, or
     /// a suite); the dashboard's Stop button cancels `cancel`.
     pub async fn start(
-        args: &ObserveArgs,
+        args: &ObserveConfig,
         title: &str,
         cancel: &CancellationToken,
         printer: &mut Printer,
@@ -96,7 +118,7 @@ impl Observers {
     /// The channel for one load of `scenario`'s records, when anything
     /// watches; `watched` and `max_increase_mib` are the dashboard's
     /// process charts and memory check.
-    pub fn feed(
+    fn feed_records(
         &self,
         scenario: &Scenario,
         watched: &[Watched],
@@ -149,7 +171,7 @@ impl Observers {
     /// the run's totals now, and a failed export becomes a warning of the
     /// result (never a change of its verdict: exporting watches the system
     /// under test, it is not part of it); the dashboard shows the verdict.
-    pub async fn finish(&self, r: &mut RunResult) {
+    async fn finish_result(&self, r: &mut RunResult) {
         self.drain().await;
         if let Some(o) = &self.otlp
             && let Some(w) = o.flush().await
@@ -165,7 +187,12 @@ impl Observers {
     /// the second one, when the first ended the run); with `--prometheus`,
     /// once the final figures have been scraped (or `--prometheus-linger`
     /// has passed, or Ctrl-C).
-    pub async fn close(&self, cancel: &CancellationToken, printer: &mut Printer) {
+    async fn close_all(
+        &self,
+        cancel: &CancellationToken,
+        abort: &CancellationToken,
+        printer: &mut Printer,
+    ) {
         // Every record in before the last push and the final figures.
         self.drain().await;
         if let Some(o) = &self.otlp {
@@ -175,14 +202,14 @@ impl Observers {
             e.finish();
         }
         if let (Some(d), true) = (&self.dashboard, self.keep_dashboard) {
-            crate::signals::results_written("closing the dashboard");
+            signals::results_written("closing the dashboard");
             printer.say(&format!(
                 "the dashboard stays up at {}: Ctrl-C to exit",
                 d.url()
             ));
-            until_signal(cancel).await;
+            until_signal(cancel, abort).await;
         } else if let Some(e) = &self.exporter {
-            self.linger(e, cancel, printer).await;
+            self.linger(e, (cancel, abort), printer).await;
         }
         self.shutdown.cancel();
         for server in [&self.dashboard_server, &self.exporter_server] {
@@ -197,12 +224,16 @@ impl Observers {
     /// at most `--prometheus-linger`: a scraper polls, and the last second
     /// comes in after the run, so closing at once lost up to a scrape
     /// interval of figures (issue 27).
-    async fn linger(&self, e: &Exporter, cancel: &CancellationToken, printer: &mut Printer) {
-        if self.linger.is_zero() || e.final_scrapes() > 0 || crate::signals::abort().is_cancelled()
-        {
+    async fn linger(
+        &self,
+        e: &Exporter,
+        (cancel, abort): (&CancellationToken, &CancellationToken),
+        printer: &mut Printer,
+    ) {
+        if self.linger.is_zero() || e.final_scrapes() > 0 || abort.is_cancelled() {
             return;
         }
-        crate::signals::results_written("not waiting for a final scrape");
+        signals::results_written("not waiting for a final scrape");
         printer.say(&format!(
             "waiting up to {} s for a scrape of the final figures at {} (Ctrl-C, or --prometheus-linger 0s, to skip)",
             self.linger.as_secs_f64(),
@@ -210,7 +241,7 @@ impl Observers {
         ));
         tokio::select! {
             () = e.final_scrape() => {}
-            () = until_signal(cancel) => {}
+            () = until_signal(cancel, abort) => {}
             () = tokio::time::sleep(self.linger) => printer.say(&format!(
                 "no scrape of the final figures in {} s: closing {} (the figures are in the results)",
                 self.linger.as_secs_f64(),
@@ -222,11 +253,36 @@ impl Observers {
 
 /// Returns at the next Ctrl-C: the first, or the second when the first
 /// ended the run.
-async fn until_signal(cancel: &CancellationToken) {
+async fn until_signal(cancel: &CancellationToken, abort: &CancellationToken) {
     if cancel.is_cancelled() {
-        crate::signals::abort().cancelled().await;
+        abort.cancelled().await;
     } else {
         cancel.cancelled().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Observer for Observers {
+    fn feed(
+        &self,
+        scenario: &Scenario,
+        watched: &[Watched],
+        max_increase_mib: Option<f64>,
+    ) -> Option<UnboundedSender<(u32, Recorded)>> {
+        self.feed_records(scenario, watched, max_increase_mib)
+    }
+
+    async fn finish(&self, result: &mut RunResult) {
+        self.finish_result(result).await;
+    }
+
+    async fn close(
+        &self,
+        cancel: &CancellationToken,
+        abort: &CancellationToken,
+        printer: &mut Printer,
+    ) {
+        self.close_all(cancel, abort, printer).await;
     }
 }
 
