@@ -80,8 +80,13 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn cliffload_binary(args: &Args) -> Result<PathBuf> {
-    let cliffload = match &args.cliffload {
-        Some(p) => p.clone(),
+    cliffload_at(args.cliffload.as_deref())
+}
+
+/// The cliffload binary: `given`, else the one next to this binary.
+pub fn cliffload_at(given: Option<&std::path::Path>) -> Result<PathBuf> {
+    let cliffload = match given {
+        Some(p) => p.to_path_buf(),
         None => sibling("cliffload")?,
     };
     if !cliffload.exists() {

@@ -11,11 +11,14 @@
 //!
 //! `order` measures the reference service's `process_order`; `cliffracer`
 //! puts it side by side with the real Cliffracer 1.0.0 serving the same
-//! contract.
+//! contract; `dist` the same rate from one process and from N workers;
+//! `observe` what the dashboard and exporters cost per request.
 
 mod bare;
 mod cliffracer;
 mod compare;
+mod dist;
+mod observe;
 mod order;
 mod responder;
 
@@ -43,6 +46,10 @@ enum Cmd {
     Order(order::Args),
     /// process_order: the reference service vs the real Cliffracer 1.0.0, rounds interleaved.
     Cliffracer(cliffracer::Args),
+    /// The same rate from one process and from N workers: CPU, control traffic.
+    Dist(dist::Args),
+    /// What watching costs: CPU per request plain and with --dashboard --prometheus --otlp.
+    Observe(observe::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,5 +59,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Responder(a) => responder::run(a),
         Cmd::Order(a) => order::run(a),
         Cmd::Cliffracer(a) => cliffracer::run(a),
+        Cmd::Dist(a) => dist::run(a),
+        Cmd::Observe(a) => observe::run(a),
     }
 }

@@ -7,6 +7,13 @@
 //! [`classify`] with [`Protocol`] and [`ReplyKind`] (what a client
 //! makes of a reply), [`RequestSpec`] (one task's request, described for
 //! both transports).
+//!
+//! It is also, knowingly, the home of the request's vocabulary that every
+//! side shares: what a task sends and how its reply is judged
+//! ([`RequestSpec`], [`ReplyExpect`], [`PreflightMode`], [`Secret`] for a
+//! request header that must not be printed), with their JSON Schema derives.
+//! The scenario file, the engine, the transports and the reference services
+//! all speak it, and none of them may depend on another for it.
 
 mod check;
 mod classify;
