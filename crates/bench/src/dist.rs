@@ -84,7 +84,13 @@ pub fn run(args: Args) -> Result<()> {
     for k in 0..args.workers {
         workers.push(Reaped(
             Command::new(&exe)
-                .args(["worker", "--nats-url", control.url(), "--target", data.url()])
+                .args([
+                    "worker",
+                    "--nats-url",
+                    control.url(),
+                    "--target",
+                    data.url(),
+                ])
                 .arg("--name")
                 .arg(format!("w{k}"))
                 .arg("--exit-after-run")

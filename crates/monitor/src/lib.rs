@@ -202,6 +202,32 @@ pub struct Varz {
     pub slow_consumers: u64,
 }
 
+impl Varz {
+    /// Reads `/varz` of the monitoring endpoint at `base` (`http://HOST:PORT`):
+    /// one request, 2 s at most. The error says how to point cliffload at it.
+    pub async fn read(base: &str) -> Result<Varz, String> {
+        let url = format!("{}/varz", base.trim_end_matches('/'));
+        let fail = |e: String| {
+            format!(
+                "no nats-server counters: cannot read {url} ({e}); set environment.nats_monitoring_url to the server's monitoring address (nats-server -m PORT)"
+            )
+        };
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(2))
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let response = client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        response
+            .json::<Varz>()
+            .await
+            .map_err(|e| fail(e.to_string()))
+    }
+}
+
 /// What nats-server did during the load: two `/varz` readings apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NatsTraffic {

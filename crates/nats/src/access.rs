@@ -377,6 +377,40 @@ pub(crate) fn mask_url(text: &str) -> String {
         .collect()
 }
 
+/// The logins given for a deployment besides its URLs: the command
+/// line's and the scenario file's.
+#[derive(Debug, Clone, Default)]
+pub struct Logins {
+    /// From flags or their environment variables.
+    pub flags: Option<Credentials>,
+    /// From the scenario file's `environment`.
+    pub file: Option<Credentials>,
+    /// TLS files and mode from flags.
+    pub tls_flags: Tls,
+    /// TLS files and mode from the file.
+    pub tls_file: Tls,
+}
+
+impl NatsAccess {
+    /// Lays `logins` over the URL's own: the flags' credentials win over
+    /// the URL's (`nats://user:pass@host`), which win over the file's; TLS
+    /// files come from the flags, else the file (a client certificate only
+    /// as a pair); TLS first when either asks for it.
+    pub fn with_logins(mut self, logins: Logins) -> Self {
+        if let Some(c) = logins.flags {
+            self.credentials = c;
+        } else if self.credentials == Credentials::None
+            && let Some(c) = logins.file
+        {
+            self.credentials = c;
+        }
+        self.tls.ca = logins.tls_flags.ca.or(logins.tls_file.ca);
+        self.tls.client = logins.tls_flags.client.or(logins.tls_file.client);
+        self.tls.first = logins.tls_flags.first || logins.tls_file.first;
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,5 +521,45 @@ mod tests {
         assert_eq!(mask_url("a:b@h1"), "***@h1");
         assert_eq!(mask_url("nats://u:a://b@h"), "nats://***@h");
         assert_eq!(mask_url("h1:1,h2:2"), "h1:1,h2:2");
+    }
+
+    #[test]
+    fn the_flags_login_wins_over_the_urls_which_wins_over_the_files() {
+        let file = Credentials::Token(Secret::new("from-file"));
+        let flags = Credentials::Token(Secret::new("from-flags"));
+        let url = NatsAccess::from_urls(&["nats://u:p@127.0.0.1:4222"]).expect("url");
+        let bare = NatsAccess::from_urls(&["nats://127.0.0.1:4222"]).expect("url");
+        let both = Logins {
+            flags: Some(flags.clone()),
+            file: Some(file.clone()),
+            ..Logins::default()
+        };
+        assert_eq!(url.clone().with_logins(both.clone()).credentials, flags);
+        let only_file = Logins {
+            file: Some(file.clone()),
+            ..Logins::default()
+        };
+        assert!(matches!(
+            url.with_logins(only_file.clone()).credentials,
+            Credentials::UserPassword { .. }
+        ));
+        assert_eq!(bare.clone().with_logins(only_file).credentials, file);
+        let tls = bare.with_logins(Logins {
+            tls_flags: Tls {
+                ca: Some("flags-ca.pem".into()),
+                ..Tls::default()
+            },
+            tls_file: Tls {
+                ca: Some("file-ca.pem".into()),
+                client: Some(("c.pem".into(), "k.pem".into())),
+                first: true,
+            },
+            ..Logins::default()
+        });
+        assert_eq!(
+            tls.tls.ca.as_deref(),
+            Some(std::path::Path::new("flags-ca.pem"))
+        );
+        assert!(tls.tls.client.is_some() && tls.tls.first);
     }
 }

@@ -16,7 +16,7 @@ mod preflight;
 mod server;
 mod transport;
 
-pub use access::{Credentials, NatsAccess, Secret, Tls};
+pub use access::{Credentials, Logins, NatsAccess, Secret, Tls};
 pub use cliffload_engine::outcome_of;
 pub use error::NatsError;
 pub use events::{ConnectionEvent, ConnectionEvents};

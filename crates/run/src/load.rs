@@ -206,7 +206,7 @@ pub async fn load(
         ..RunOptions::default()
     };
     let varz_before = match &monitoring.nats_monitor_url {
-        Some(u) => Some(read_varz(u).await),
+        Some(u) => Some(Varz::read(u).await),
         None => None,
     };
     let driven = drive_via(
@@ -460,7 +460,7 @@ async fn nats_traffic(
     warnings: &mut Vec<Warning>,
 ) -> Option<NatsTraffic> {
     match (&monitoring.nats_monitor_url, before) {
-        (Some(u), Some(Ok(before))) => match read_varz(u).await {
+        (Some(u), Some(Ok(before))) => match Varz::read(u).await {
             Ok(after) => Some(NatsTraffic::between(u, &before, &after)),
             Err(detail) => {
                 warnings.push(Warning::NatsMonitorUnreadable { detail });
@@ -473,29 +473,6 @@ async fn nats_traffic(
         }
         _ => None,
     }
-}
-
-/// nats-server's `/varz` counters (one loopback or configured request, 2 s at most).
-async fn read_varz(base: &str) -> Result<Varz, String> {
-    let url = format!("{}/varz", base.trim_end_matches('/'));
-    let fail = |e: String| {
-        format!(
-            "no nats-server counters: cannot read {url} ({e}); set environment.nats_monitoring_url to the server's monitoring address (nats-server -m PORT)"
-        )
-    };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
-    let response = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    response
-        .json::<Varz>()
-        .await
-        .map_err(|e| fail(e.to_string()))
 }
 
 /// Runs the engine, sampling the watched processes every second meanwhile.

@@ -79,7 +79,7 @@ impl ConnectArgs {
         &self,
         settings: &cliffload_scenario::Settings,
     ) -> anyhow::Result<Option<cliffload_nats::NatsAccess>> {
-        use cliffload_nats::{Credentials, NatsAccess};
+        use cliffload_nats::NatsAccess;
         let urls: Vec<String> = if self.nats_url.is_empty() {
             settings.nats_url.iter().cloned().collect()
         } else {
@@ -121,7 +121,7 @@ impl ConnectArgs {
             }
             return Ok(None);
         }
-        let mut access =
+        let access =
             NatsAccess::from_urls(&urls).map_err(|e| anyhow::anyhow!("--nats-url: {e}"))?;
         let kinds = [
             self.user.is_some() || self.password.is_some(),
@@ -133,21 +133,20 @@ impl ConnectArgs {
             anyhow::bail!("give one way to log in: --user/--password, --token, --nkey or --creds");
         }
         let login = &settings.nats_login;
-        let from_flags = self.credentials()?;
-        let from_file = file_credentials(login)?;
-        if let Some(c) = from_flags {
-            access.credentials = c;
-        } else if access.credentials == Credentials::None
-            && let Some(c) = from_file
-        {
-            access.credentials = c;
-        }
-        access.tls.ca = self.tls_ca.clone().or_else(|| login.tls_ca.clone());
-        access.tls.client = match (&self.tls_cert, &self.tls_key) {
-            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
-            _ => login.tls_cert.clone().zip(login.tls_key.clone()),
-        };
-        access.tls.first = self.tls_first || login.tls_first;
+        let access = access.with_logins(cliffload_nats::Logins {
+            flags: self.credentials()?,
+            file: file_credentials(login)?,
+            tls_flags: cliffload_nats::Tls {
+                ca: self.tls_ca.clone(),
+                client: self.tls_cert.clone().zip(self.tls_key.clone()),
+                first: self.tls_first,
+            },
+            tls_file: cliffload_nats::Tls {
+                ca: login.tls_ca.clone(),
+                client: login.tls_cert.clone().zip(login.tls_key.clone()),
+                first: login.tls_first,
+            },
+        });
         Ok(Some(access))
     }
 
