@@ -213,6 +213,73 @@ fn secret_env(spec: &K8sSpec<'_>) -> Vec<Value> {
     env
 }
 
+/// The pods' NATS URL: `url` (`--nats-url`) or the Secret `secret` holds
+/// (`--nats-url-secret`). The objects are printed, applied, often
+/// committed: anyone who can read a Job or a ConfigMap would read a secret
+/// written into them, so a URL with credentials must come from a Secret.
+pub fn nats_url<'a>(url: Option<&'a str>, secret: Option<&'a str>) -> Result<NatsUrl<'a>, String> {
+    match (url, secret) {
+        (_, Some(secret)) => Ok(NatsUrl::Secret(secret)),
+        (Some(url), None) => {
+            let access = cliffload_nats::NatsAccess::from_urls(&[url])
+                .map_err(|e| format!("--nats-url: {e}"))?;
+            if access.credentials != cliffload_nats::Credentials::None {
+                return Err("--nats-url carries credentials, which would be written into the Jobs' args for anyone who can read them: \
+                     put the URL in a Secret (kubectl create secret generic NAME --from-literal=url='nats://USER:PASSWORD@HOST:4222') \
+                     and pass --nats-url-secret NAME instead"
+                    .into());
+            }
+            Ok(NatsUrl::Plain(url))
+        }
+        (None, None) => Err("give --nats-url or --nats-url-secret".into()),
+    }
+}
+
+/// The objects' name prefix: `name`, or `cliffload-SCENARIO`; a DNS label
+/// with room for the suffixes added here.
+pub fn object_name(name: Option<&str>, scenario: &str) -> Result<String, String> {
+    let name = name.map_or_else(
+        || format!("cliffload-{}", scenario.replace('_', "-")),
+        str::to_owned,
+    );
+    let dns_label = !name.is_empty()
+        && name.len() <= 52
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !dns_label {
+        return Err(format!(
+            "--name '{name}': Kubernetes object names are lower-case letters, digits and '-', at most 52 characters here (suffixes are added)"
+        ));
+    }
+    Ok(name)
+}
+
+/// Pods reach NATS over the cluster's network: without a control token,
+/// anyone there could give the workers work. A URL read from a Secret
+/// cannot be seen here, so it needs a token too.
+pub fn require_token(
+    url: &NatsUrl<'_>,
+    token_secret: Option<&str>,
+    name: &str,
+) -> Result<(), String> {
+    let server = match url {
+        NatsUrl::Plain(url) if crate::trust::all_loopback(&[url]) => None,
+        NatsUrl::Plain(url) => Some(format!("the pods' NATS server {url} is not on loopback")),
+        NatsUrl::Secret(s) => Some(format!(
+            "the pods' NATS server (in Secret {s}) cannot be checked to be on loopback"
+        )),
+    };
+    match (token_secret, server) {
+        (None, Some(server)) => Err(format!(
+            "k8s render needs --control-token-secret SECRET: {server}, and without a control token anyone who may publish there could give the workers work and forge the run's results. Create one with `kubectl create secret generic {name}-token --from-literal=token=$(openssl rand -hex 32)` and pass --control-token-secret {name}-token"
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +354,30 @@ mod tests {
                 "{job}"
             );
         }
+    }
+
+    #[test]
+    fn names_urls_and_tokens_are_checked_before_anything_is_rendered() {
+        assert_eq!(
+            object_name(None, "high_throughput").as_deref(),
+            Ok("cliffload-high-throughput")
+        );
+        for bad in ["Bad_Name", "-x", "x-", "", &"a".repeat(53)] {
+            let e = object_name(Some(bad), "ping").expect_err(bad);
+            assert!(e.starts_with("--name"), "{e}");
+        }
+        let e = nats_url(Some("nats://u:p@nats:4222"), None).expect_err("credentials");
+        assert!(e.contains("--nats-url-secret"), "{e}");
+        assert!(matches!(
+            nats_url(Some("nats://u:p@nats:4222"), Some("s")),
+            Ok(NatsUrl::Secret("s"))
+        ));
+        assert!(nats_url(None, None).is_err());
+        let cluster = NatsUrl::Plain("nats://nats.default.svc:4222");
+        let e = require_token(&cluster, None, "run").expect_err("no token off loopback");
+        assert!(e.contains("--control-token-secret run-token"), "{e}");
+        assert!(require_token(&cluster, Some("t"), "run").is_ok());
+        assert!(require_token(&NatsUrl::Plain("nats://127.0.0.1:4222"), None, "run").is_ok());
+        assert!(require_token(&NatsUrl::Secret("s"), None, "run").is_err());
     }
 }
