@@ -83,6 +83,26 @@ fn cliffload_binary(args: &Args) -> Result<PathBuf> {
     cliffload_at(args.cliffload.as_deref())
 }
 
+/// `cliffload run ping` against `url` at `rate` requests a second (the
+/// open model) for `seconds`, the result as JSON on stdout.
+pub fn ping_at_rate(url: &str, rate: f64, seconds: u64) -> Vec<String> {
+    [
+        "run",
+        "ping",
+        "--nats-url",
+        url,
+        "--rate",
+        &rate.to_string(),
+        "-d",
+        &format!("{seconds}s"),
+        "--format",
+        "json",
+        "--quiet",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// The cliffload binary: `given`, else the one next to this binary.
 pub fn cliffload_at(given: Option<&std::path::Path>) -> Result<PathBuf> {
     let cliffload = match given {

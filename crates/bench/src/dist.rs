@@ -66,19 +66,7 @@ pub fn run(args: Args) -> Result<()> {
     );
     // The services subscribe within a second; preflight would say if not.
     std::thread::sleep(Duration::from_secs(1));
-    let common = [
-        "run".to_owned(),
-        "ping".to_owned(),
-        "--nats-url".to_owned(),
-        data.url().to_owned(),
-        "--rate".to_owned(),
-        args.rate.to_string(),
-        "-d".to_owned(),
-        format!("{}s", args.seconds),
-        "--format".to_owned(),
-        "json".to_owned(),
-        "--quiet".to_owned(),
-    ];
+    let common = crate::compare::ping_at_rate(data.url(), args.rate, args.seconds);
     let mut rows = vec![measure("1 process", &exe, &common, data.monitor_url())?];
     let mut workers = Vec::new();
     for k in 0..args.workers {

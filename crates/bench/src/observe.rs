@@ -58,19 +58,7 @@ pub fn run(args: Args) -> Result<()> {
         .spawn()
         .context("cannot start `cliffload serve`")?;
     std::thread::sleep(Duration::from_secs(1));
-    let common = vec![
-        "run".to_owned(),
-        "ping".to_owned(),
-        "--nats-url".to_owned(),
-        server.url().to_owned(),
-        "--rate".to_owned(),
-        args.rate.to_string(),
-        "-d".to_owned(),
-        format!("{}s", args.seconds),
-        "--format".to_owned(),
-        "json".to_owned(),
-        "--quiet".to_owned(),
-    ];
+    let common = crate::compare::ping_at_rate(server.url(), args.rate, args.seconds);
     let rounds = (0..args.rounds).map(|_| {
         let plain = measure(&exe, &common, None, &runtime)?;
         let dashboard = free_port()?;

@@ -379,6 +379,21 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// What the loads go to: `target` (resolved from the login flags and
+    /// the file), and how they are generated.
+    pub fn deployment(
+        &self,
+        target: Option<cliffload_nats::NatsAccess>,
+    ) -> cliffload_run::run::Deployment {
+        cliffload_run::run::Deployment {
+            target,
+            latency: self.latency,
+            workers: self.workers,
+            http_url: self.http_url.clone(),
+            monitor_pids: self.monitor_pid.clone(),
+        }
+    }
+
     /// Checks the values clap cannot: the worker count and the HTTP URL.
     pub fn check(&self) -> anyhow::Result<()> {
         if self.workers == 0 || self.workers > 256 {

@@ -86,11 +86,7 @@ fn spec(args: &RunArgs, compare: Option<&[String]>) -> Result<RunSpec> {
         scenario,
         settings,
         baseline,
-        target,
-        latency: args.target.latency,
-        workers: args.target.workers,
-        http_url: args.target.http_url.clone(),
-        monitor_pids: args.target.monitor_pid.clone(),
+        deployment: args.target.deployment(target),
         route,
         frameworks,
     })

@@ -32,11 +32,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
     let spec = SuiteSpec {
         mode: args.mode,
         file,
-        target,
-        latency: args.target.latency,
-        workers: args.target.workers,
-        http_url: args.target.http_url.clone(),
-        monitor_pids: args.target.monitor_pid.clone(),
+        deployment: args.target.deployment(target),
         cooldown,
         duration: args.duration.clone(),
         seed: args.seed,

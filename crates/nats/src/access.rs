@@ -527,8 +527,8 @@ mod tests {
     fn the_flags_login_wins_over_the_urls_which_wins_over_the_files() {
         let file = Credentials::Token(Secret::new("from-file"));
         let flags = Credentials::Token(Secret::new("from-flags"));
-        let url = NatsAccess::from_urls(&["nats://u:p@127.0.0.1:4222"]).expect("url");
-        let bare = NatsAccess::from_urls(&["nats://127.0.0.1:4222"]).expect("url");
+        let url = NatsAccess::from_urls(&["nats://u:p@127.0.0.1:1"]).expect("url");
+        let bare = NatsAccess::from_urls(&["nats://127.0.0.1:1"]).expect("url");
         let both = Logins {
             flags: Some(flags.clone()),
             file: Some(file.clone()),

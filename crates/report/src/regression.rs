@@ -271,7 +271,7 @@ fn mismatch(new: &RunResult, base: &RunResult) -> Vec<String> {
         ));
     } else if n.arrival_rate != b.arrival_rate || n.ramp_to != b.ramp_to {
         out.push(format!(
-            "the baseline's arrival rate was {:?}/s, this run's {:?}/s",
+            "the baseline's arrival rate was {}/s, this run's {}/s",
             b.arrival_rate.unwrap_or(0.0),
             n.arrival_rate.unwrap_or(0.0)
         ));

@@ -26,6 +26,17 @@ pub struct RunSpec {
     pub settings: Settings,
     /// What to compare the result with.
     pub baseline: Baseline,
+    /// What the load goes to, and how it is generated.
+    pub deployment: Deployment,
+    /// Over NATS from this process, over workers, or as Celery tasks.
+    pub route: Route,
+    /// The frameworks to run the same plan against afterwards.
+    pub frameworks: Vec<Framework>,
+}
+
+/// What a run's or a suite's loads go to, and how they are generated.
+#[derive(Debug, Clone, Default)]
+pub struct Deployment {
     /// The deployment under test; `None`: start nats-server and the
     /// reference services (the embedded start).
     pub target: Option<NatsAccess>,
@@ -37,10 +48,36 @@ pub struct RunSpec {
     pub http_url: Option<String>,
     /// More processes to watch (`--monitor-pid`).
     pub monitor_pids: Vec<u32>,
-    /// Over NATS from this process, over workers, or as Celery tasks.
-    pub route: Route,
-    /// The frameworks to run the same plan against afterwards.
-    pub frameworks: Vec<Framework>,
+}
+
+impl Deployment {
+    /// The target, or the embedded start (then returned too, to be stopped
+    /// after the loads).
+    pub async fn connect(&self, settings: &Settings) -> Result<(Option<Embedded>, NatsAccess)> {
+        connect_or_embed(self.target.clone(), self.latency, settings).await
+    }
+
+    /// The load's context on `access` (and `embedded`), watched by the
+    /// session's observer.
+    pub(crate) fn ctx<'a>(
+        &self,
+        access: NatsAccess,
+        embedded: Option<&'a Embedded>,
+        settings: &Settings,
+        session: &'a mut Session<'_>,
+    ) -> Ctx<'a> {
+        let mut monitoring = Monitoring::new(embedded, &self.monitor_pids, settings);
+        monitoring.observers = Some(session.observer.clone());
+        Ctx {
+            workers: self.workers,
+            access,
+            embedded,
+            monitoring,
+            printer: &mut *session.printer,
+            cancel: session.cancel.clone(),
+            abort: session.abort.clone(),
+        }
+    }
 }
 
 /// How the load is sent.
@@ -88,7 +125,7 @@ pub async fn run(spec: RunSpec, session: &mut Session<'_>) -> Result<RunResult> 
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(crate::Interrupted.into()),
-            started = connect_or_embed(spec.target.clone(), spec.latency, &spec.settings) => started?,
+            started = spec.deployment.connect(&spec.settings) => started?,
         }
     };
     if embedded.is_some() {
@@ -97,18 +134,9 @@ pub async fn run(spec: RunSpec, session: &mut Session<'_>) -> Result<RunResult> 
             access.display()
         ));
     }
-    let mut monitoring = Monitoring::new(embedded.as_ref(), &spec.monitor_pids, &spec.settings);
-    monitoring.observers = Some(session.observer.clone());
     let outcome = {
-        let mut ctx = Ctx {
-            workers: spec.workers,
-            access,
-            embedded: embedded.as_ref(),
-            monitoring,
-            printer: &mut *session.printer,
-            cancel: cancel.clone(),
-            abort: session.abort.clone(),
-        };
+        let d = &spec.deployment;
+        let mut ctx = d.ctx(access, embedded.as_ref(), &spec.settings, session);
         route(&mut ctx, &spec).await
     };
     // The services are stopped before the frameworks run: they would
@@ -119,7 +147,7 @@ pub async fn run(spec: RunSpec, session: &mut Session<'_>) -> Result<RunResult> 
     let mut result = outcome?;
     if matches!(spec.route, Route::Nats) && !spec.frameworks.is_empty() && !result.interrupted {
         let mut ctx = Ctx {
-            workers: spec.workers,
+            workers: spec.deployment.workers,
             access: NatsAccess::default(),
             embedded: None,
             monitoring: Monitoring::default(),
@@ -145,7 +173,7 @@ async fn route(ctx: &mut Ctx<'_>, spec: &RunSpec) -> Result<RunResult> {
             crate::load::load(ctx, &spec.scenario, &plan, Via::Celery(url, queue)).await
         }
         Route::Distributed(d) => crate::distributed::run_distributed(ctx, &spec.scenario, d).await,
-        Route::Nats => run_scenario(ctx, &spec.scenario, spec.http_url.as_deref()).await,
+        Route::Nats => run_scenario(ctx, &spec.scenario, spec.deployment.http_url.as_deref()).await,
     }
 }
 

@@ -11,16 +11,14 @@ use std::time::Duration;
 
 use anyhow::Result;
 use cliffload_engine::CancellationToken;
-use cliffload_nats::NatsAccess;
 use cliffload_report::RunResult;
 use cliffload_report::suite::{SuiteRow, SuiteSummary};
 use cliffload_scenario::{Overrides, Scenario, ScenarioFile, Settings};
 
 use crate::baseline::{Baseline, compare_with_baseline, find_baseline};
-use crate::embedded::Latency;
-use crate::load::{Ctx, Monitoring, run_scenario};
+use crate::load::run_scenario;
 use crate::progress::Printer;
-use crate::run::{Session, check_writable, connect_or_embed};
+use crate::run::{Deployment, Session, check_writable};
 
 /// Which scenarios a suite runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,16 +38,8 @@ pub struct SuiteSpec {
     pub mode: SuiteMode,
     /// Where they come from (the built-in catalog, or a file over it).
     pub file: ScenarioFile,
-    /// The deployment; `None`: the embedded start.
-    pub target: Option<NatsAccess>,
-    /// The embedded services' simulated latency (`None`: the file's).
-    pub latency: Option<Latency>,
-    /// Engine worker threads.
-    pub workers: usize,
-    /// The services' HTTP endpoint, for `ten_x_faster_than_rest`.
-    pub http_url: Option<String>,
-    /// More processes to watch.
-    pub monitor_pids: Vec<u32>,
+    /// What the loads go to, and how they are generated.
+    pub deployment: Deployment,
     /// The pause between two scenarios.
     pub cooldown: Duration,
     /// Every scenario's duration, when overridden (`--duration`).
@@ -133,7 +123,7 @@ pub async fn suite(spec: SuiteSpec, session: &mut Session<'_>) -> Result<SuiteDo
         .unwrap_or_else(|| default_dir(mode, started));
     check_writable(&dir)?;
     let settings = &spec.file.settings;
-    let (embedded, access) = connect_or_embed(spec.target.clone(), spec.latency, settings).await?;
+    let (embedded, access) = spec.deployment.connect(settings).await?;
     let url = access.display();
     announce(
         session.printer,
@@ -144,17 +134,10 @@ pub async fn suite(spec: SuiteSpec, session: &mut Session<'_>) -> Result<SuiteDo
         embedded.is_some(),
         &dir,
     );
-    let mut monitoring = Monitoring::new(embedded.as_ref(), &spec.monitor_pids, settings);
-    monitoring.observers = Some(session.observer.clone());
-    let mut ctx = Ctx {
-        workers: spec.workers,
-        access,
-        embedded: embedded.as_ref(),
-        monitoring,
-        printer: &mut *session.printer,
-        cancel: session.cancel.clone(),
-        abort: session.abort.clone(),
-    };
+    let observer = session.observer.clone();
+    let mut ctx = spec
+        .deployment
+        .ctx(access, embedded.as_ref(), settings, session);
     let mut runs = Runs::new(&dir, settings, spec.show);
     let count = scenarios.len();
     for (i, (scenario, baseline)) in scenarios.iter_mut().enumerate() {
@@ -166,9 +149,10 @@ pub async fn suite(spec: SuiteSpec, session: &mut Session<'_>) -> Result<SuiteDo
         }
         ctx.printer
             .note(&format!("[{}/{count}] {}", i + 1, scenario.name));
-        let mut outcome = run_scenario(&mut ctx, scenario, spec.http_url.as_deref()).await;
+        let mut outcome =
+            run_scenario(&mut ctx, scenario, spec.deployment.http_url.as_deref()).await;
         if let Ok(r) = &mut outcome {
-            session.observer.finish(r).await;
+            observer.finish(r).await;
         }
         runs.record(scenario, outcome, baseline.take(), ctx.printer)?;
     }

@@ -387,20 +387,7 @@ async fn a_run_too_short_to_judge_exits_3_not_1() {
         "      - {name: quick, subject: shop.rpc.quick}\n",
     ));
     let out = env.out();
-    let o = run(
-        &[
-            "run",
-            "s",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            env.url(),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(30),
-    )
-    .await;
+    let o = env.run_file("s", &cfg, &[]).await;
     let r = read_result(&out);
     assert_eq!(r["verdict"]["status"], "inconclusive", "{}", r["verdict"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));

@@ -11,18 +11,18 @@ use super::*;
 use crate::{CancellationToken, Unobserved};
 
 /// A nats-server with the `test` service on it; both end with the guard.
-struct Deployment {
+struct TestServer {
     server: cliffload_testkit::NatsServer,
     stop: CancellationToken,
 }
 
-impl Drop for Deployment {
+impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.cancel();
     }
 }
 
-async fn deployment() -> Deployment {
+async fn deployment() -> TestServer {
     let server = cliffload_testkit::server();
     let client = cliffload_testkit::client(&server).await;
     let stop = CancellationToken::new();
@@ -34,7 +34,7 @@ async fn deployment() -> Deployment {
     cliffracer::wait_ready(&client, "test", Duration::from_secs(5))
         .await
         .expect("service ready");
-    Deployment { server, stop }
+    TestServer { server, stop }
 }
 
 fn ping(requests: u64) -> (Scenario, Settings) {
@@ -50,16 +50,26 @@ fn ping(requests: u64) -> (Scenario, Settings) {
     (s, file.settings)
 }
 
+/// A session nobody watches, with `cancel` as its Ctrl-C.
+fn unobserved(printer: &mut Printer, cancel: CancellationToken) -> Session<'_> {
+    Session {
+        printer,
+        cancel,
+        abort: CancellationToken::new(),
+        observer: Arc::new(Unobserved),
+    }
+}
+
 fn spec(scenario: Scenario, settings: Settings, url: &str) -> RunSpec {
     RunSpec {
         scenario,
         settings,
         baseline: Baseline::None,
-        target: Some(NatsAccess::from_urls(&[url]).expect("url")),
-        latency: None,
-        workers: 1,
-        http_url: None,
-        monitor_pids: Vec::new(),
+        deployment: Deployment {
+            target: Some(NatsAccess::from_urls(&[url]).expect("url")),
+            workers: 1,
+            ..Deployment::default()
+        },
         route: Route::Nats,
         frameworks: Vec::new(),
     }
@@ -70,12 +80,7 @@ async fn a_run_against_a_real_server_counts_every_request_and_judges_them() {
     let d = deployment().await;
     let (scenario, settings) = ping(300);
     let mut printer = Printer::new(true);
-    let mut session = Session {
-        printer: &mut printer,
-        cancel: CancellationToken::new(),
-        abort: CancellationToken::new(),
-        observer: Arc::new(Unobserved),
-    };
+    let mut session = unobserved(&mut printer, CancellationToken::new());
     let r = run(spec(scenario, settings, d.server.url()), &mut session)
         .await
         .expect("runs");
@@ -115,12 +120,7 @@ async fn ctrl_c_before_the_load_is_an_interruption_not_a_result() {
     let mut printer = Printer::new(true);
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let mut session = Session {
-        printer: &mut printer,
-        cancel,
-        abort: CancellationToken::new(),
-        observer: Arc::new(Unobserved),
-    };
+    let mut session = unobserved(&mut printer, cancel);
     let e = run(spec(scenario, settings, d.server.url()), &mut session)
         .await
         .expect_err("nothing ran");
@@ -137,12 +137,7 @@ async fn a_server_that_is_not_there_is_an_error_naming_it() {
     let url = format!("nats://127.0.0.1:{port}");
     let (scenario, settings) = ping(10);
     let mut printer = Printer::new(true);
-    let mut session = Session {
-        printer: &mut printer,
-        cancel: CancellationToken::new(),
-        abort: CancellationToken::new(),
-        observer: Arc::new(Unobserved),
-    };
+    let mut session = unobserved(&mut printer, CancellationToken::new());
     let e = run(spec(scenario, settings, &url), &mut session)
         .await
         .expect_err("no server");
