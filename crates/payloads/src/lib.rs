@@ -9,13 +9,16 @@
 //! bytes); [`InjectKind`] (labelled, deliberate errors); [`ModelSpec`] and
 //! [`pool::build`] (N encoded payloads, an exact injected share).
 
+pub mod data;
 mod generate;
 mod inject;
 pub mod model;
 pub mod pool;
+pub mod template;
 mod validate;
 
 pub use cliffload_protocol::Codec;
+pub use data::{DataFormat, DataTable};
 pub use generate::{GenConfig, Generator, OrderComplexity};
 pub use inject::InjectKind;
 pub use model::*;
