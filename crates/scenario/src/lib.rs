@@ -151,6 +151,13 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
     })
 }
 
+/// The folder a file's relative paths (data files) start from: the file's own.
+fn base_of(origin: &str) -> &std::path::Path {
+    std::path::Path::new(origin)
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+}
+
 /// The JSON Schema of a scenario file (draft 2020-12), from the parser's
 /// own types: editors complete and check keys with it. Checked in as
 /// `docs/scenario-file.schema.json`.
@@ -164,7 +171,8 @@ impl ScenarioFile {
     /// Parses and validates YAML text on its own (no catalog underneath).
     /// `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        validate::file(parse_raw(text, origin)?).map_err(|e| e.located(text, origin))
+        validate::file(parse_raw(text, origin)?, base_of(origin))
+            .map_err(|e| e.located(text, origin))
     }
 
     /// Parses YAML text laid over the built-in catalog: the file may
@@ -186,7 +194,7 @@ impl ScenarioFile {
                 message: format!("cannot combine with the built-in catalog: {e}"),
                 at: None,
             })?;
-        let mut file = validate::file(raw).map_err(|e| e.located(text, origin))?;
+        let mut file = validate::file(raw, base_of(origin)).map_err(|e| e.located(text, origin))?;
         file.written = written;
         Ok(file)
     }
@@ -348,6 +356,96 @@ pub struct Scenario {
     pub data: DataGeneration,
     /// What a problem in the smoke calls before the load does.
     pub preflight: PreflightMode,
+    /// The data file templates read rows from (`data:`), if any.
+    #[serde(default)]
+    pub data_file: Option<DataSource>,
+    /// The names of the values tasks save from replies (`save:`); templates
+    /// refer to them by position.
+    #[serde(default)]
+    pub vars: Vec<String>,
+    /// What a step whose saved value is missing from its reply does.
+    #[serde(default)]
+    pub on_missing_capture: MissingCapture,
+}
+
+/// A data file's rows and how users take them (`data:`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSource {
+    /// The rows (shared: a plan is cloned per worker).
+    pub table: std::sync::Arc<cliffload_payloads::DataTable>,
+    /// Which row comes next.
+    pub order: RowOrder,
+    /// When a user takes a new row.
+    pub per: RowPer,
+    /// What `unique` does when every row has been used.
+    pub when_exhausted: Exhausted,
+}
+
+/// Which row a user takes next (`data.order`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RowOrder {
+    /// Rows in file order, over and over (each thread and worker takes its
+    /// share of the numbers, so no two take the same row at once).
+    #[default]
+    Sequential,
+    /// A random row each time.
+    Random,
+    /// Each row at most once in the whole run, across threads and
+    /// distributed workers; then `when_exhausted`.
+    Unique,
+}
+
+/// When a user takes a new row (`data.per`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RowPer {
+    /// Every iteration (one task, or one pass through a flow).
+    #[default]
+    Iteration,
+    /// Once, when the user starts (a login, an account).
+    User,
+}
+
+/// What happens when `order: unique` runs out of rows (`data.when_exhausted`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Exhausted {
+    /// The users that need a row stop, and the run says so.
+    #[default]
+    Stop,
+    /// Start again from the first row (rows are then reused).
+    Cycle,
+}
+
+/// What a step does when a value it saves is missing from its reply
+/// (`on_missing_capture`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingCapture {
+    /// The step fails (`check_failed`, naming the value and the path) and
+    /// the rest of the iteration is skipped.
+    #[default]
+    EndIteration,
+    /// The step fails, and the next steps run with the value unset (null).
+    Continue,
+}
+
+/// A value a task saves from its reply (`save: {order_id: result.order_id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capture {
+    /// Its slot in [`Scenario::vars`].
+    pub var: usize,
+    /// The dot path into the reply's JSON (`result.order_id`, `items.0.id`).
+    pub path: String,
 }
 
 impl Scenario {
@@ -442,6 +540,10 @@ pub struct UserClass {
     pub wait_time: WaitTime,
     /// Positions in [`Scenario::tasks`].
     pub tasks: Vec<usize>,
+    /// Runs its tasks in order, each iteration (`flow: true`), instead of
+    /// picking one by weight; the whole pass is also timed, as a flow.
+    #[serde(default)]
+    pub flow: bool,
 }
 
 /// The open model (k6's arrival rate): requests start on a schedule.
@@ -514,6 +616,9 @@ impl WaitTime {
 pub enum Payload {
     /// The same body every time (never injected).
     Static(serde_json::Value),
+    /// Rendered per request from a body whose strings hold templates
+    /// (`{{uuid}}`, `{{row.email}}`); checked when the file was loaded.
+    Template(serde_json::Value),
     /// Generated and pre-built into a pool.
     Generated {
         /// One model spec per sub-pool (payloads split evenly across them).
@@ -536,6 +641,22 @@ pub struct Task {
     pub payload: Payload,
     /// Share of this task's generated payloads with an injected error.
     pub error_rate: f64,
+    /// Values saved from its successful replies, for later templates.
+    #[serde(default)]
+    pub save: Vec<Capture>,
+    /// Headers of its own (`headers: {X-Tenant: "{{row.tenant}}"}`), values
+    /// possibly templates, sent beside the standard ones.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+}
+
+impl Task {
+    /// Whether its subject, body or headers are rendered per request.
+    pub fn is_templated(&self) -> bool {
+        matches!(self.payload, Payload::Template(_))
+            || cliffload_payloads::template::has_template(&self.request.subject)
+            || !self.headers.is_empty()
+    }
 }
 
 /// Pass/fail checks of a scenario (`performance_expectations`).
@@ -617,3 +738,5 @@ pub const DEFAULT_SEED: u64 = 0x00C1_1FF1_0AD5;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod workload_tests;

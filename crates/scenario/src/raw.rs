@@ -86,6 +86,28 @@ pub struct RawScenario {
     pub claims: Option<Vec<String>>,
     /// `strict` (default), `warn` or `off`: what a problem in the smoke calls does.
     pub preflight: Option<crate::PreflightMode>,
+    /// A data file whose rows templates read as `{{row.COLUMN}}`.
+    pub data: Option<RawData>,
+    /// Run the scenario's own tasks in order, each iteration (a flow).
+    pub flow: Option<bool>,
+    /// `end_iteration` (default) or `continue`: what a step does when a
+    /// value it saves is missing from its reply.
+    pub on_missing_capture: Option<crate::MissingCapture>,
+}
+
+/// `data: {file: customers.csv, order: unique, per: user, when_exhausted: stop}`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    /// A CSV file with a header row, or JSON Lines (`.jsonl`); relative to
+    /// the scenario file.
+    pub file: String,
+    /// `sequential` (default), `random` or `unique`.
+    pub order: Option<crate::RowOrder>,
+    /// `iteration` (default) or `user`.
+    pub per: Option<crate::RowPer>,
+    /// With `order: unique`: `stop` (default) or `cycle`.
+    pub when_exhausted: Option<crate::Exhausted>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -163,6 +185,8 @@ pub struct RawUserClass {
     pub weight: Option<i64>,
     pub wait_time: Option<RawWait>,
     pub tasks: Option<Vec<RawTask>>,
+    /// Run the tasks in order, each iteration (a flow), instead of by weight.
+    pub flow: Option<bool>,
 }
 
 /// One task.
@@ -186,11 +210,24 @@ pub struct RawTask {
     /// Generated bodies.
     pub generate: Option<RawGenerate>,
     pub encoding: Option<Codec>,
-    pub headers: Option<bool>,
+    /// `true`: Content-Type and a unique X-Correlation-ID; a map adds
+    /// headers of its own (values may be templates) to those.
+    pub headers: Option<RawHeaders>,
+    /// Values to keep from a successful reply for later templates:
+    /// `{order_id: result.order_id}` (a dot path into the reply's JSON).
+    pub save: Option<BTreeMap<String, String>>,
     /// Overrides the scenario's `error_rate` for this task.
     pub error_rate: Option<f64>,
     /// Checks on the replies.
     pub expect: Option<RawExpect>,
+}
+
+/// `headers: true`, or `headers: {X-Tenant: "{{row.tenant}}"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum RawHeaders {
+    Standard(bool),
+    Own(BTreeMap<String, String>),
 }
 
 /// `expect: {status: ok|rejected, json: {"path.to.field": value}, contains, regex, max_bytes}`.

@@ -18,6 +18,7 @@ use crate::{
 mod scenario;
 mod settings;
 mod task;
+mod workload;
 
 use scenario::scenario;
 use settings::{analytics_sizes, data_generation, gradual_stages, metadata_kb, settings};
@@ -78,7 +79,9 @@ fn range(path: &str, v: &[i64], max: i64) -> Result<(usize, usize), ConfigError>
     Ok((lo, hi))
 }
 
-pub(crate) fn file(raw: RawFile) -> Result<ScenarioFile, ConfigError> {
+/// Validates a file; `base` is the folder its relative paths (data files)
+/// start from.
+pub(crate) fn file(raw: RawFile, base: &std::path::Path) -> Result<ScenarioFile, ConfigError> {
     // Each section and each scenario is checked on its own, so a file with
     // several mistakes hears of all of them at once.
     let mut errors = Vec::new();
@@ -96,6 +99,7 @@ pub(crate) fn file(raw: RawFile) -> Result<ScenarioFile, ConfigError> {
     let ctx = Ctx {
         batch_sizes,
         metadata_kb,
+        base: base.to_owned(),
     };
     let classes = raw.user_classes.unwrap_or_default();
     let expectations = raw.performance_expectations.unwrap_or_default();
@@ -191,6 +195,8 @@ fn claims_for(
 struct Ctx {
     batch_sizes: BTreeMap<String, (usize, usize)>,
     metadata_kb: (usize, usize),
+    /// The folder data files are found from: the scenario file's.
+    base: std::path::PathBuf,
 }
 
 fn wait_time(path: &str, raw: Option<&RawWait>) -> Result<WaitTime, ConfigError> {

@@ -31,12 +31,26 @@ pub(super) fn scenario(
     let duration = duration_of(&name, raw.duration.as_ref())?;
     let error_rate = rate(&key(&name, "error_rate"), raw.error_rate)?.unwrap_or(0.0);
     let expectations = merged_expectations(file_expectations, raw.expectations.as_ref());
+    let data_file = workload::data_of(&name, raw.data.as_ref(), &ctx.base, arrival.is_some())?;
+    let vars = workload::vars_of(raw_tasks_of(&name, &raw, file_classes))?;
+    if arrival.is_some() && !vars.is_empty() {
+        return Err(invalid(
+            key(&name, "arrival_rate"),
+            format!(
+                "tasks save values ({}) for later requests, but in the open model each arrival is on its own: use users (the closed model)",
+                vars.join(", ")
+            ),
+        ));
+    }
     let mut classes = ClassBuilder {
         error_rate,
         payload_sizes: payload_sizes_of(&name, raw.payload_sizes.as_ref())?,
         ctx,
         classes: Vec::new(),
         tasks: Vec::new(),
+        data: data_file.as_ref().map(|d| d.table.clone()),
+        vars: &vars,
+        users: arrival.is_none(),
     };
     classes_of(&name, &raw, file_classes, &mut classes)?;
     let ClassBuilder {
@@ -82,8 +96,42 @@ pub(super) fn scenario(
         claims: Claims::default(),
         data: data.clone(),
         preflight: raw.preflight.unwrap_or_default(),
+        data_file,
+        on_missing_capture: raw.on_missing_capture.unwrap_or_default(),
+        vars,
         name,
     })
+}
+
+/// Every task a scenario runs, with its key path: its own, or those of the
+/// user classes it names (all of the file's by default). A class that does
+/// not exist is left to [`classes_of`] to report.
+fn raw_tasks_of<'a>(
+    name: &str,
+    raw: &'a RawScenario,
+    file_classes: &'a BTreeMap<String, RawUserClass>,
+) -> impl Iterator<Item = (String, &'a RawTask)> {
+    let own = raw
+        .tasks
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(move |(i, t)| (format!("{}[{i}]", key(name, "tasks")), t));
+    let names: Vec<&'a String> = match (&raw.tasks, &raw.user_classes) {
+        (Some(_), _) => Vec::new(),
+        (None, Some(n)) => n.iter().collect(),
+        (None, None) => file_classes.keys().collect(),
+    };
+    let classes = names.into_iter().flat_map(move |c| {
+        file_classes
+            .get(c)
+            .and_then(|rc| rc.tasks.as_ref())
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(move |(i, t)| (format!("user_classes.{c}.tasks[{i}]"), t))
+    });
+    own.chain(classes)
 }
 
 /// `arrival_rate`: the open model's schedule, if any.
@@ -192,10 +240,17 @@ pub(super) struct ClassBuilder<'a> {
     ctx: &'a Ctx,
     classes: Vec<UserClass>,
     tasks: Vec<Task>,
+    /// The scenario's data file, for `{{row.…}}`.
+    data: Option<std::sync::Arc<cliffload_payloads::DataTable>>,
+    /// The values its tasks save.
+    vars: &'a [String],
+    /// Whether it has virtual users (the closed model).
+    users: bool,
 }
 
 impl ClassBuilder<'_> {
-    /// Adds class `class_name` with its tasks (written at `path`).
+    /// Adds class `class_name` with its tasks (written at `path`); with
+    /// `flow`, they run in order.
     fn add(
         &mut self,
         class_name: &str,
@@ -203,6 +258,7 @@ impl ClassBuilder<'_> {
         wait: WaitTime,
         raw_tasks: &[RawTask],
         path: &str,
+        flow: bool,
     ) -> Result<(), ConfigError> {
         if raw_tasks.is_empty() {
             return Err(invalid(
@@ -210,8 +266,32 @@ impl ClassBuilder<'_> {
                 "is empty; a user needs at least one task",
             ));
         }
+        if flow && !self.users {
+            return Err(invalid(
+                format!("{path}.flow"),
+                "a flow needs virtual users (the closed model); the open model (arrival_rate) sends single requests",
+            ));
+        }
+        let columns = self.data.as_ref().map(|d| d.columns.clone());
+        let names = cliffload_payloads::template::Names {
+            data: self
+                .data
+                .as_ref()
+                .zip(columns.as_deref())
+                .map(|(d, c)| (d.origin.as_str(), c)),
+            vars: self.vars,
+            users: self.users,
+        };
         let mut positions = Vec::new();
+        let mut steps = Vec::new();
+        let mut errors = Vec::new();
         for (i, t) in raw_tasks.iter().enumerate() {
+            if flow && t.weight.is_some() {
+                return Err(invalid(
+                    format!("{path}.tasks[{i}].weight"),
+                    "a flow runs its steps in order, each once per iteration: weight has no meaning here",
+                ));
+            }
             let task = task::task(
                 &format!("{path}.tasks[{i}]"),
                 t,
@@ -219,7 +299,13 @@ impl ClassBuilder<'_> {
                 self.error_rate,
                 self.payload_sizes.as_deref(),
                 self.ctx,
-            )?;
+                &names,
+            );
+            // Every task is checked, so a class with several mistakes hears of all.
+            let Some((task, uses)) = keep(task, &mut errors) else {
+                continue;
+            };
+            steps.push((uses, task.save.clone()));
             if self.tasks.iter().any(|x| x.name == task.name) {
                 return Err(invalid(
                     format!("{path}.tasks[{i}].name"),
@@ -229,11 +315,16 @@ impl ClassBuilder<'_> {
             positions.push(self.tasks.len());
             self.tasks.push(task);
         }
+        if let Some(e) = ConfigError::all(errors) {
+            return Err(e);
+        }
+        workload::check_uses(path, flow, &steps, self.vars)?;
         self.classes.push(UserClass {
             name: class_name.to_owned(),
             weight,
             wait_time: wait,
             tasks: positions,
+            flow,
         });
         Ok(())
     }
@@ -254,9 +345,23 @@ pub(super) fn classes_of(
         )),
         (Some(t), None) => {
             let wait = wait_time(&key(name, "wait_time"), raw.wait_time.as_ref())?;
-            out.add(name, NonZeroU32::MIN, wait, t, &format!("scenarios.{name}"))
+            let flow = raw.flow.unwrap_or(false);
+            out.add(
+                name,
+                NonZeroU32::MIN,
+                wait,
+                t,
+                &format!("scenarios.{name}"),
+                flow,
+            )
         }
         (None, names) => {
+            if raw.flow.is_some() {
+                return Err(invalid(
+                    key(name, "flow"),
+                    "applies to the scenario's own tasks; set flow: true on the user classes instead",
+                ));
+            }
             if raw.wait_time.is_some() {
                 return Err(invalid(
                     key(name, "wait_time"),
@@ -279,7 +384,14 @@ pub(super) fn classes_of(
                 let weight = positive_u32(&format!("{path}.weight"), c.weight.unwrap_or(1))?;
                 let wait = wait_time(&format!("{path}.wait_time"), c.wait_time.as_ref())?;
                 let tasks = c.tasks.as_deref().unwrap_or_default();
-                out.add(class_name, weight, wait, tasks, &path)?;
+                out.add(
+                    class_name,
+                    weight,
+                    wait,
+                    tasks,
+                    &path,
+                    c.flow.unwrap_or(false),
+                )?;
             }
             Ok(())
         }

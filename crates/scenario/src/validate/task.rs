@@ -4,12 +4,15 @@ use std::time::Duration;
 
 use cliffload_payloads::ModelSpec;
 
+use cliffload_payloads::template::Names;
+
 use super::*;
 use crate::error::closest;
 use crate::{
     ConfigError, DEFAULT_TIMEOUT, ExpectStatus, Payload, Protocol, ReplyExpect, RequestSpec, Task,
 };
 
+/// One task, and the saved values its templates read (slots).
 pub(super) fn task(
     path: &str,
     raw: &RawTask,
@@ -17,7 +20,8 @@ pub(super) fn task(
     scenario_error_rate: f64,
     payload_sizes: Option<&[usize]>,
     ctx: &Ctx,
-) -> Result<Task, ConfigError> {
+    names: &Names<'_>,
+) -> Result<(Task, Vec<usize>), ConfigError> {
     let short = raw
         .name
         .clone()
@@ -37,20 +41,27 @@ pub(super) fn task(
     let payload = payload_of(path, raw, payload_sizes, ctx)?;
     let error_rate = injected_share(path, &payload, error_rate)?;
     let expect = reply_expect(&format!("{path}.expect"), raw)?;
-    Ok(Task {
+    let checked = workload::templates(path, raw, payload, names)?;
+    let task = Task {
         name: format!("{class}.{short}"),
         request: RequestSpec {
             subject,
             protocol: raw.protocol.unwrap_or_default(),
             timeout,
             codec: raw.encoding.unwrap_or_default(),
-            headers: raw.headers.unwrap_or(false),
+            headers: match &raw.headers {
+                None | Some(RawHeaders::Standard(false)) => false,
+                Some(RawHeaders::Standard(true) | RawHeaders::Own(_)) => true,
+            },
             expect,
         },
         weight,
-        payload,
+        payload: checked.payload,
         error_rate,
-    })
+        save: workload::captures(raw, names.vars),
+        headers: checked.headers,
+    };
+    Ok((task, checked.uses))
 }
 
 /// `subject`, or `{namespace.}{service}.rpc.{method}`: one of the two, and publishable.
@@ -74,7 +85,12 @@ fn subject_of(path: &str, raw: &RawTask) -> Result<String, ConfigError> {
         }
     };
     let name = raw.name.as_deref().or(raw.method.as_deref()).unwrap_or("");
-    validate_subject(&format!("{path}.subject"), name, &subject)?;
+    // A templated subject is checked with its fields as plain tokens.
+    validate_subject(
+        &format!("{path}.subject"),
+        name,
+        &workload::subject_shape(&subject),
+    )?;
     Ok(subject)
 }
 
@@ -124,7 +140,7 @@ fn payload_of(
 /// refused for a model that takes none.
 fn injected_share(path: &str, payload: &Payload, error_rate: f64) -> Result<f64, ConfigError> {
     match payload {
-        Payload::Static(_) => Ok(0.0),
+        Payload::Static(_) | Payload::Template(_) => Ok(0.0),
         Payload::Generated { models, .. }
             if error_rate > 0.0 && models.iter().any(|m| m.inject_kinds().is_empty()) =>
         {
