@@ -361,6 +361,7 @@ mod tests {
             codec: cliffload_protocol::Codec::Json,
             headers: true,
             expect: cliffload_protocol::ReplyExpect::default(),
+            keep_reply: false,
         };
         let t = CeleryTarget::of("t", &spec).expect("rpc subject");
         assert_eq!(t.task, "order_processing_service.process_order");

@@ -30,17 +30,38 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
             s.seed
         );
         outln!("  expectations: {}", describe_expectations(&s.expectations));
+        if let Some(d) = &s.data_file {
+            outln!(
+                "  data: {} ({} rows; columns {}), order {}, a row per {}{}",
+                d.table.origin,
+                d.table.rows.len(),
+                d.table.columns.join(", "),
+                d.order,
+                d.per,
+                match d.order {
+                    cliffload_scenario::RowOrder::Unique =>
+                        format!(", when exhausted: {}", d.when_exhausted),
+                    _ => String::new(),
+                }
+            );
+        }
         for c in &s.classes {
             outln!(
-                "  class {} (weight {}, think time {})",
+                "  class {} (weight {}, think time {}){}",
                 c.name,
                 c.weight,
-                c.wait_time
+                c.wait_time,
+                if c.flow {
+                    ": a flow, its tasks in this order"
+                } else {
+                    ""
+                }
             );
             for &t in &c.tasks {
                 let t = &s.tasks[t];
                 let payload = match &t.payload {
                     cliffload_scenario::Payload::Static(v) => format!("fixed {v}"),
+                    cliffload_scenario::Payload::Template(v) => format!("template {v}"),
                     cliffload_scenario::Payload::Generated { models, arg } => format!(
                         "generated {} as {}",
                         models
@@ -51,8 +72,18 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
                         arg.as_deref().unwrap_or("the whole body")
                     ),
                 };
+                let save: Vec<String> = t
+                    .save
+                    .iter()
+                    .map(|c| format!("{} ← {}", s.vars[c.var], c.path))
+                    .collect();
+                let save = if save.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · saves {}", save.join(", "))
+                };
                 outln!(
-                    "    {:<40} {} weight {} timeout {} error rate {} · {payload}",
+                    "    {:<40} {} weight {} timeout {} error rate {} · {payload}{save}",
                     t.name,
                     t.request.subject,
                     t.weight,

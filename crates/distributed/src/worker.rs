@@ -360,7 +360,7 @@ async fn prepare(assign: &Assign, options: &WorkerOptions) -> Result<Prepared, S
         .ok_or_else(|| format!("worker {} of {} does not exist", assign.index, assign.of))?;
     let scenario = share.scenario;
     let payloads = build_payloads(&scenario).map_err(|e| e.to_string())?;
-    let plan = Arc::new(Plan::new(&scenario, payloads));
+    let plan = Arc::new(Plan::try_new(&scenario, payloads).map_err(|e| e.to_string())?);
     let target = if options.targets.untrusted(&assign.target).is_empty() {
         NatsAccess {
             servers: assign.target.clone(),
@@ -767,6 +767,8 @@ fn done_of(worker: u32, o: RunOutput, interrupted: bool) -> Done {
 
 fn empty_output() -> RunOutput {
     RunOutput {
+        flows: Default::default(),
+        out_of_rows: 0,
         started_at: SystemTime::now(),
         elapsed: Duration::ZERO,
         totals: Default::default(),

@@ -20,6 +20,7 @@ pub mod memory;
 mod merge;
 pub mod mock;
 mod plan;
+mod render;
 mod rules;
 mod run;
 mod slice;

@@ -29,6 +29,10 @@ pub struct Merger {
     lost: usize,
     pending: BTreeMap<u32, Recorded>,
     totals: TaskTable,
+    /// Whole passes through flows, per flow × outcome.
+    flows: TaskTable,
+    /// Users (or arrivals) that found no data row left.
+    out_of_rows: u64,
     intended: TaskTable,
     late: u64,
     never_sent: u64,
@@ -62,6 +66,8 @@ impl Merger {
             lost: 0,
             pending: BTreeMap::new(),
             totals: TaskTable::new(tasks),
+            flows: TaskTable::default(),
+            out_of_rows: 0,
             intended: TaskTable::new(tasks),
             late: 0,
             never_sent: 0,
@@ -141,6 +147,8 @@ impl Merger {
     /// short last remainder, merged into the interval before it.
     fn close(&mut self, index: u32, rec: Recorded) -> Option<IntervalStats> {
         self.totals.merge(&rec.table);
+        self.flows.merge(&rec.flows);
+        self.out_of_rows = self.out_of_rows.saturating_add(rec.out_of_rows);
         self.intended.merge(&rec.intended);
         self.late = self.late.saturating_add(rec.late);
         self.never_sent = self.never_sent.saturating_add(rec.never_sent);
@@ -236,6 +244,8 @@ impl Merger {
             started_at,
             elapsed: self.end - self.start,
             totals: self.totals,
+            flows: self.flows,
+            out_of_rows: self.out_of_rows,
             intervals: self.intervals,
             interrupted: false,
             workers,

@@ -19,6 +19,10 @@ pub struct Payload {
     /// The kind of error deliberately injected into this body, if any: a
     /// refusal of it is the correct behaviour, an acceptance a failure.
     pub injected: Option<&'static str>,
+    /// The subject, when a template makes it per request (else the task's).
+    pub subject: Option<String>,
+    /// Headers of the task's own, rendered for this request.
+    pub headers: Option<Box<[(String, String)]>>,
 }
 
 impl Payload {
@@ -27,6 +31,8 @@ impl Payload {
         Self {
             body: body.into(),
             injected: None,
+            subject: None,
+            headers: None,
         }
     }
 }
@@ -38,8 +44,16 @@ pub struct PlanTask {
     pub name: String,
     /// Relative frequency within its class.
     pub weight: NonZeroU32,
-    /// Bodies to cycle through; never empty.
+    /// Bodies to cycle through; never empty. A templated task has one,
+    /// rendered when the plan was made, for its smoke call.
     pub payloads: Arc<[Payload]>,
+    /// Templates rendered per request, when the task has any.
+    pub render: Option<Arc<crate::render::Render>>,
+    /// Values saved from its successful replies.
+    pub save: Arc<[cliffload_scenario::Capture]>,
+    /// Why its smoke call before the load is skipped, if it is: it reads
+    /// values saved by earlier requests, or takes unique data rows.
+    pub no_smoke: Option<&'static str>,
 }
 
 impl PlanTask {
@@ -61,6 +75,8 @@ pub struct PlanClass {
     pub wait_time: WaitTime,
     /// Positions of its tasks in [`Plan::tasks`].
     pub tasks: Vec<usize>,
+    /// Its row in the flows table, when it runs its tasks in order.
+    pub flow: Option<usize>,
     cumulative: Vec<u64>,
 }
 
@@ -93,6 +109,14 @@ pub struct Plan {
     pub arrival: Option<ArrivalRate>,
     /// Stop after this many requests in all (each worker sends its share).
     pub max_requests: Option<u64>,
+    /// The data file users take rows from.
+    pub data: Option<cliffload_scenario::DataSource>,
+    /// Names of the values tasks save (a user holds one slot each).
+    pub vars: Arc<[String]>,
+    /// What a step whose saved value is missing does.
+    pub on_missing_capture: cliffload_scenario::MissingCapture,
+    /// The names of the flows (classes with `flow: true`), by row.
+    pub flows: Vec<String>,
     /// The class of each user.
     user_class: Vec<u16>,
     /// Under the open model, the class of request `n` is `open_class[n % len]`.
@@ -134,6 +158,9 @@ pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, EngineEr
                 {
                     Ok(vec![Payload::valid(text.clone().into_bytes())])
                 }
+                // A template's pool is one sample, for the smoke call;
+                // the load renders each request (see `Render`).
+                PayloadSource::Template(_) => Ok(vec![crate::render::sample(t, scenario)?]),
                 PayloadSource::Static(v) => {
                     let body = encoding.encode(v).map_err(|error| EngineError::Encode {
                         task: t.name.clone(),
@@ -164,6 +191,8 @@ pub fn build_payloads(scenario: &Scenario) -> Result<Vec<Vec<Payload>>, EngineEr
                             .map(|e| Payload {
                                 body: e.body.into(),
                                 injected: e.injected.map(|k| k.name()),
+                                subject: None,
+                                headers: None,
                             })
                             .collect();
                         subs.push(sub.into_iter());
@@ -207,7 +236,17 @@ impl Plan {
     /// # Panics
     /// If `payloads` does not have one non-empty pool per task: the caller
     /// builds them from the same scenario, so that is a programming error.
+    /// Also if a task's templates do not compile: [`Plan::try_new`] says why.
     pub fn new(scenario: &Scenario, payloads: Vec<Vec<Payload>>) -> Self {
+        Self::try_new(scenario, payloads).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Plan::new`], with the templates' errors returned.
+    ///
+    /// # Errors
+    /// [`EngineError::Template`]: a task's templates do not compile (only a
+    /// scenario that was not loaded through the checks can have that).
+    pub fn try_new(scenario: &Scenario, payloads: Vec<Vec<Payload>>) -> Result<Self, EngineError> {
         assert_eq!(
             payloads.len(),
             scenario.tasks.len(),
@@ -219,19 +258,28 @@ impl Plan {
             .zip(payloads)
             .map(|(t, p)| {
                 assert!(!p.is_empty(), "task {} has no payloads", t.name);
-                PlanTask {
+                let render = crate::render::Render::of(t, scenario, p.first())?;
+                Ok(PlanTask {
                     name: t.name.clone(),
                     weight: t.weight,
+                    no_smoke: render.as_ref().and_then(|r| r.no_smoke(scenario)),
+                    render: render.map(Arc::new),
+                    save: t.save.clone().into(),
                     payloads: p.into(),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, EngineError>>()?;
+        let mut flows = Vec::new();
         let classes: Vec<PlanClass> = scenario
             .classes
             .iter()
             .map(|c| PlanClass {
                 name: c.name.clone(),
                 wait_time: c.wait_time,
+                flow: c.flow.then(|| {
+                    flows.push(c.name.clone());
+                    flows.len() - 1
+                }),
                 cumulative: c
                     .tasks
                     .iter()
@@ -244,7 +292,7 @@ impl Plan {
             })
             .collect();
         let weights: Vec<u32> = scenario.classes.iter().map(|c| c.weight.get()).collect();
-        Self {
+        Ok(Self {
             user_class: assign_classes(&weights, scenario.users.get()),
             open_class: assign_classes(&weights, 997),
             arrival: scenario.arrival,
@@ -256,7 +304,11 @@ impl Plan {
             duration: scenario.duration,
             seed: scenario.seed,
             stages: scenario.stages.clone(),
-        }
+            data: scenario.data_file.clone(),
+            vars: scenario.vars.clone().into(),
+            on_missing_capture: scenario.on_missing_capture,
+            flows,
+        })
     }
 
     /// The class of the `n`th request of the open model.

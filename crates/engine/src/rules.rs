@@ -76,6 +76,7 @@ impl ReplyRules {
             detail: detail_of(outcome, kind, injected, content_type, error_text, body),
             bytes: 0,
             sample: None,
+            body: None,
         }
         .with_body(body)
     }

@@ -103,6 +103,13 @@ pub struct RunOutput {
     pub elapsed: Duration,
     /// Whole-run histograms per task × outcome.
     pub totals: TaskTable,
+    /// Whole passes through each flow (`Plan::flows`), per outcome: the
+    /// first failing step's, or `ok`; latency from the first send to the
+    /// last reply.
+    pub flows: TaskTable,
+    /// Users (or open-model arrivals) stopped because `order: unique`
+    /// data rows ran out.
+    pub out_of_rows: u64,
     /// One entry per second, in order, gaps filled with zeros. A request
     /// counts in the second it completed in. The last entry covers the
     /// remainder of the run (see [`IntervalStats::length`]).
@@ -188,6 +195,14 @@ pub enum EngineError {
         task: String,
         /// What the generator found wrong.
         error: cliffload_payloads::PayloadError,
+    },
+    /// A task's templates do not compile (a scenario not checked on load).
+    #[error("task {task}: {message}")]
+    Template {
+        /// Task name.
+        task: String,
+        /// What is wrong.
+        message: String,
     },
     /// A task's static payload cannot be encoded in its codec.
     #[error("task {task}: {error}")]

@@ -18,6 +18,9 @@ pub struct Reply {
     /// When it is not a success: what came back, control characters
     /// escaped and cut to [`SAMPLE_BYTES`], for the failures table.
     pub sample: Option<String>,
+    /// The reply body itself, kept only for a task that saves values from
+    /// it (`RequestSpec::keep_reply`): a reference-counted view, not a copy.
+    pub body: Option<bytes::Bytes>,
 }
 
 /// The most of a reply body kept as a failure's sample.
@@ -31,6 +34,7 @@ impl Reply {
             detail: Some(detail.into()),
             bytes: 0,
             sample: None,
+            body: None,
         }
     }
 
@@ -81,6 +85,7 @@ impl From<Outcome> for Reply {
             detail: None,
             bytes: 0,
             sample: None,
+            body: None,
         }
     }
 }

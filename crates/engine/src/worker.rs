@@ -7,7 +7,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cliffload_metrics::{ErrorLog, LatencyHistogram, TaskTable};
+use cliffload_metrics::{ErrorLog, LatencyHistogram, Outcome, TaskTable};
+use cliffload_payloads::template::Scope;
+use cliffload_scenario::{MissingCapture, RowPer};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
@@ -16,7 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cpu::thread_cpu_time;
-use crate::plan::Plan;
+use crate::plan::{Payload, Plan};
 use crate::run::EngineError;
 use crate::slice::{Slice, Slot};
 use crate::transport::{Boxed, Connector, Holding, Inline, Reply, Transport};
@@ -87,6 +89,13 @@ pub struct Recorded {
     /// interval was sent (bounded; empty on a clean run, so it costs nothing).
     #[serde(default, skip_serializing_if = "ErrorLog::is_empty")]
     pub errors: ErrorLog,
+    /// Whole passes through flows completed in the interval, per flow ×
+    /// outcome (empty without flows).
+    #[serde(default)]
+    pub flows: TaskTable,
+    /// Users (or arrivals) that found no unique data row left.
+    #[serde(default)]
+    pub out_of_rows: u64,
 }
 
 impl Recorded {
@@ -112,6 +121,8 @@ impl Recorded {
         }
         self.active += other.active;
         self.errors.merge(&other.errors);
+        self.flows.merge(&other.flows);
+        self.out_of_rows += other.out_of_rows;
     }
 }
 
@@ -141,6 +152,8 @@ struct Bucket {
 struct Recorder {
     start: Instant,
     tasks: usize,
+    /// Flows of the plan (rows of [`Recorded::flows`]).
+    flows: usize,
     open: bool,
     /// Index of `buckets[0]`; every interval before it has been sent.
     first: u32,
@@ -155,10 +168,11 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new(start: Instant, tasks: usize, open: bool) -> Self {
+    fn new(start: Instant, tasks: usize, flows: usize, open: bool) -> Self {
         Self {
             start,
             tasks,
+            flows,
             open,
             first: 0,
             buckets: VecDeque::with_capacity(4),
@@ -182,8 +196,10 @@ impl Recorder {
     fn at(&mut self, at: Instant) -> &mut Bucket {
         let i = self.index(at).saturating_sub(self.first) as usize;
         while self.buckets.len() <= i {
+            let mut rec = Recorded::new(self.tasks);
+            rec.flows = TaskTable::new(self.flows);
             self.buckets.push_back(Bucket {
-                rec: Recorded::new(self.tasks),
+                rec,
                 active_end: None,
                 active_peak: 0,
             });
@@ -248,6 +264,38 @@ struct Ctx<T> {
     /// request instead of `cancel.is_cancelled()`, which locks the token's
     /// mutex, shared by every worker thread; set by [`watch_cancel`].
     stopped: Cell<bool>,
+    /// This worker's numbers in the run: `{{seq}}` values and data rows
+    /// taken here are `offset + k · stride`, so no other worker (thread or
+    /// process) takes the same.
+    slot: Slot,
+    /// `{{seq}}` values taken so far.
+    seq: Cell<u64>,
+    /// Data rows taken so far (per iteration).
+    rows: Cell<u64>,
+}
+
+/// A virtual user's own state: its random numbers, its place in its
+/// tasks' pools, its data row, the values it saved, its render buffer.
+struct UserState {
+    user: u32,
+    rng: SmallRng,
+    cursor: usize,
+    row: Option<usize>,
+    vars: Vec<serde_json::Value>,
+    buf: Vec<u8>,
+}
+
+impl UserState {
+    fn new(plan: &Plan, user: u32, rng: SmallRng) -> Self {
+        Self {
+            user,
+            rng,
+            cursor: user as usize,
+            row: None,
+            vars: vec![serde_json::Value::Null; plan.vars.len()],
+            buf: Vec::new(),
+        }
+    }
 }
 
 /// Sets `ctx.stopped` once `ctx.cancel` fires (a task on the worker's own
@@ -258,6 +306,64 @@ async fn watch_cancel<T>(ctx: Rc<Ctx<T>>) {
 }
 
 impl<T> Ctx<T> {
+    /// The next `{{seq}}`: unique in the run.
+    fn next_seq(&self) -> u64 {
+        let k = self.seq.get();
+        self.seq.set(k + 1);
+        self.slot
+            .offset
+            .saturating_add(k.saturating_mul(self.slot.stride))
+    }
+
+    /// Gives the user its next data row; false when `unique` rows ran out
+    /// (counted at `at`), and the user stops.
+    fn take_row(&self, st: &mut UserState, at: Instant) -> bool {
+        let Some(data) = &self.plan.data else {
+            return true;
+        };
+        let k = self.rows.get();
+        self.rows.set(k + 1);
+        match crate::render::next_row(data, st.user, k, self.slot, &mut st.rng) {
+            Some(r) => {
+                st.row = Some(r);
+                true
+            }
+            None => {
+                self.recorder.borrow_mut().at(at).rec.out_of_rows += 1;
+                false
+            }
+        }
+    }
+
+    /// The body of the next request of `task` for a user: from the pool,
+    /// or rendered from the task's templates.
+    fn payload_for<'p>(
+        &'p self,
+        task: usize,
+        st: &mut UserState,
+        rendered: &'p mut Option<Payload>,
+    ) -> &'p Payload {
+        let t = &self.plan.tasks[task];
+        match &t.render {
+            None => {
+                let p = t.payload(st.cursor);
+                st.cursor = st.cursor.wrapping_add(1);
+                p
+            }
+            Some(r) => {
+                let row = self
+                    .plan
+                    .data
+                    .as_ref()
+                    .zip(st.row)
+                    .and_then(|(d, i)| d.table.rows.get(i))
+                    .map(Vec::as_slice);
+                let mut scope = Scope::new(&mut st.rng, self.next_seq(), st.user, row, &st.vars);
+                rendered.insert(r.render(&mut scope, &mut st.buf))
+            }
+        }
+    }
+
     /// Takes one request from the budget; false when it is spent.
     fn take_one(&self) -> bool {
         let left = self.budget.get();
@@ -357,7 +463,12 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     };
     let slot = slice.slot(worker, workers);
     let cpu_at_start = thread_cpu_time();
-    let recorder = Recorder::new(start, plan.tasks.len(), plan.arrival.is_some());
+    let recorder = Recorder::new(
+        start,
+        plan.tasks.len(),
+        plan.flows.len(),
+        plan.arrival.is_some(),
+    );
     let ctx = Rc::new(Ctx {
         transport,
         recorder: RefCell::new(recorder),
@@ -366,6 +477,9 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
         deadline: start + plan.duration,
         budget: Cell::new(plan.request_budget(slot)),
         stopped: Cell::new(false),
+        slot,
+        seq: Cell::new(0),
+        rows: Cell::new(0),
         plan,
     });
     let users = spawn_users(&ctx, slot);
@@ -522,9 +636,15 @@ async fn user_loop<T: Transport, H: Holding>(ctx: Rc<Ctx<T>>, user: u32) {
     let own_end = deadline < ctx.deadline;
     let plan = &*ctx.plan;
     let class = plan.class_of(user);
-    let mut rng =
+    let rng =
         SmallRng::seed_from_u64(plan.seed ^ u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut cursor = user as usize;
+    let mut st = UserState::new(plan, user, rng);
+    let row_per_user = plan.data.as_ref().map(|d| d.per == RowPer::User);
+    // A user that finds no row left stops, and leaves the active count.
+    if row_per_user == Some(true) && !ctx.take_row(&mut st, Instant::now()) {
+        ctx.recorder.borrow_mut().active_down(Instant::now());
+        return;
+    }
     loop {
         if ctx.stopped.get() {
             return;
@@ -536,17 +656,22 @@ async fn user_loop<T: Transport, H: Holding>(ctx: Rc<Ctx<T>>, user: u32) {
             }
             return;
         }
-        if !ctx.take_one() {
+        if row_per_user == Some(false) && !ctx.take_row(&mut st, now) {
+            ctx.recorder.borrow_mut().active_down(now);
             return;
         }
-        let task = plan.pick_task(class, &mut rng);
-        let payload = plan.tasks[task].payload(cursor);
-        cursor = cursor.wrapping_add(1);
-        let sent = Instant::now();
-        let reply = H::call(&ctx.transport, task, payload).await;
-        let done = Instant::now();
-        ctx.record(task, &reply, sent, done);
-        let resume = Plan::resume_at(class, &mut rng, sent, done);
+        let (sent, done) = match class.flow {
+            Some(flow) => run_flow::<T, H>(&ctx, class, flow, &mut st, deadline).await,
+            None => {
+                if !ctx.take_one() {
+                    return;
+                }
+                let task = plan.pick_task(class, &mut st.rng);
+                let (sent, done, _, _) = send::<T, H>(&ctx, task, &mut st).await;
+                (sent, done)
+            }
+        };
+        let resume = Plan::resume_at(class, &mut st.rng, sent, done);
         if resume <= done {
             // A transport that completes without waiting must not starve
             // the ticker and the other users.
@@ -559,6 +684,65 @@ async fn user_loop<T: Transport, H: Holding>(ctx: Rc<Ctx<T>>, user: u32) {
             }
         }
     }
+}
+
+/// Sends one request of `task` for a user and records it. Returns when it
+/// was sent and answered, its outcome, and whether the values it saves
+/// were found (true when it saves none).
+async fn send<T: Transport, H: Holding>(
+    ctx: &Ctx<T>,
+    task: usize,
+    st: &mut UserState,
+) -> (Instant, Instant, Outcome, bool) {
+    let mut rendered = None;
+    let payload = ctx.payload_for(task, st, &mut rendered);
+    let sent = Instant::now();
+    let mut reply = H::call(&ctx.transport, task, payload).await;
+    let done = Instant::now();
+    let save = &ctx.plan.tasks[task].save;
+    let saved =
+        save.is_empty() || crate::render::capture(save, &ctx.plan.vars, &mut reply, &mut st.vars);
+    ctx.record(task, &reply, sent, done);
+    (sent, done, reply.outcome, saved)
+}
+
+/// One pass through a flow's steps, in order; returns when its first
+/// request was sent and its last answered. A completed pass is recorded as
+/// the flow's (its outcome: the first failing step's, or `ok`); a pass cut
+/// short by the end of the run (deadline, budget, cancellation) is not.
+/// A step whose saved value is missing ends the pass unless the scenario
+/// says `on_missing_capture: continue`.
+async fn run_flow<T: Transport, H: Holding>(
+    ctx: &Ctx<T>,
+    class: &crate::PlanClass,
+    flow: usize,
+    st: &mut UserState,
+    deadline: Instant,
+) -> (Instant, Instant) {
+    let begin = Instant::now();
+    let mut span: Option<(Instant, Instant)> = None;
+    let mut outcome = Outcome::Ok;
+    for &task in &class.tasks {
+        if ctx.stopped.get() || Instant::now() >= deadline || !ctx.take_one() {
+            return span.unwrap_or((begin, Instant::now()));
+        }
+        let (sent, done, o, saved) = send::<T, H>(ctx, task, st).await;
+        span = Some((span.map_or(sent, |s| s.0), done));
+        if outcome == Outcome::Ok && o.is_failure() {
+            outcome = o;
+        }
+        if !saved && ctx.plan.on_missing_capture == MissingCapture::EndIteration {
+            break;
+        }
+    }
+    let (first, last) = span.unwrap_or((begin, begin));
+    ctx.recorder
+        .borrow_mut()
+        .at(last)
+        .rec
+        .flows
+        .record(flow, outcome, last - first);
+    (first, last)
 }
 
 /// The open model: this worker's share of the arrivals (its slot's numbers),
@@ -612,7 +796,29 @@ async fn open_loop<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot) {
             },
         };
         let task = plan.pick_task(plan.open_class_of(n), &mut rng);
-        send_open(&ctx, n, task, intended, permit);
+        // Templated tasks render here, on the arrival loop's random numbers
+        // (the open model has no users: `{{user}}` and saved values are refused).
+        let payload = match &plan.tasks[task].render {
+            None => None,
+            Some(r) => {
+                let seedless = SmallRng::seed_from_u64(0);
+                let mut st = UserState::new(plan, 0, std::mem::replace(&mut rng, seedless));
+                let has_row = ctx.take_row(&mut st, Instant::now());
+                rng = st.rng;
+                if !has_row {
+                    break None;
+                }
+                let row = plan
+                    .data
+                    .as_ref()
+                    .zip(st.row)
+                    .and_then(|(d, i)| d.table.rows.get(i))
+                    .map(Vec::as_slice);
+                let mut scope = Scope::new(&mut rng, ctx.next_seq(), 0, row, &[]);
+                Some(r.render(&mut scope, &mut st.buf))
+            }
+        };
+        send_open(&ctx, n, task, intended, permit, payload);
         n += slot.stride;
     };
     if let Some(at) = gave_up {
@@ -629,6 +835,7 @@ fn send_open<T: Transport + 'static>(
     task: usize,
     intended: Instant,
     permit: OwnedSemaphorePermit,
+    rendered: Option<Payload>,
 ) {
     let sent = Instant::now();
     {
@@ -640,10 +847,11 @@ fn send_open<T: Transport + 'static>(
     }
     let c = ctx.clone();
     tokio::task::spawn_local(async move {
-        let reply = c
-            .transport
-            .call(task, c.plan.tasks[task].payload(n as usize))
-            .await;
+        let payload = match &rendered {
+            Some(p) => p,
+            None => c.plan.tasks[task].payload(n as usize),
+        };
+        let reply = c.transport.call(task, payload).await;
         let done = Instant::now();
         let outcome = reply.outcome;
         let mut r = c.recorder.borrow_mut();

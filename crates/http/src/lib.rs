@@ -87,6 +87,8 @@ pub struct HttpTarget {
     pub content_type: &'static str,
     /// Add a unique `X-Correlation-ID` to each request.
     pub correlation: bool,
+    /// Hand the reply body back: the task saves values from it.
+    pub keep_reply: bool,
 }
 
 impl HttpTarget {
@@ -108,6 +110,7 @@ impl HttpTarget {
             rules: ReplyRules::of(request),
             content_type: request.codec.mime(),
             correlation: request.headers,
+            keep_reply: request.keep_reply,
         })
     }
 }
@@ -190,6 +193,9 @@ impl HttpTransport {
         if target.correlation {
             request = request.header(headers::CORRELATION_ID, self.correlation.next_id());
         }
+        for (name, value) in payload.headers.iter().flatten() {
+            request = request.header(name.as_str(), value.as_str());
+        }
         let response = match request.send().await {
             Ok(r) => r,
             Err(e) => return failed(error_outcome(&e), chain(&e)),
@@ -225,13 +231,16 @@ impl HttpTransport {
                 format!("HTTP {status} from {}: {why}", target.url),
             );
         }
-        let reply = target.rules.judge(
+        let mut reply = target.rules.judge(
             &kind,
             payload.injected,
             content_type.as_deref(),
             None,
             &body,
         );
+        if target.keep_reply {
+            reply.body = Some(body);
+        }
         (reply, Ok(kind))
     }
 }

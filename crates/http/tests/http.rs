@@ -15,7 +15,7 @@ async fn serve() -> (String, tokio::sync::oneshot::Sender<()>) {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = http::router(Arc::new(test_service::TestService), 8 << 20);
+    let app = http::router(Arc::new(test_service::TestService::default()), 8 << 20);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(http::serve(listener, app, async move {
         let _ = stopped.await;
@@ -71,6 +71,7 @@ async fn replies_become_outcomes_as_over_nats() {
     let injected = Payload {
         body: bytes::Bytes::from_static(br#"{"msg":1}"#),
         injected: Some("missing_required"),
+        ..Payload::valid(bytes::Bytes::new())
     };
     assert_eq!(
         t.call(1, &injected).await.outcome,

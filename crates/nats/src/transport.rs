@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, Subject};
-use bytes::Bytes;
 use cliffload_engine::{Connector, Payload, Reply, ReplyRules, Transport};
 use cliffload_metrics::Outcome;
 use cliffload_protocol::headers::CorrelationIds;
@@ -29,6 +28,8 @@ pub struct Target {
     pub headers: Option<HeaderMap>,
     /// Add a unique `X-Correlation-ID` to each request.
     pub correlation: bool,
+    /// Hand the reply body back: the task saves values from it.
+    pub keep_reply: bool,
 }
 
 impl Target {
@@ -46,19 +47,24 @@ impl Target {
             rules: ReplyRules::of(request),
             headers,
             correlation: request.headers,
+            keep_reply: request.keep_reply,
         }
     }
 
     /// The outcome of a reply to a request (`injected`: the request's
     /// injected error), with the text saying why when it is not a success.
     pub fn reply(&self, msg: &Message, injected: Option<&str>) -> Reply {
-        self.rules.judge(
+        let mut reply = self.rules.judge(
             &self.reply_kind(msg),
             injected,
             header(msg, headers::CONTENT_TYPE),
             header(msg, headers::SERVICE_ERROR),
             &msg.payload,
-        )
+        );
+        if self.keep_reply {
+            reply.body = Some(msg.payload.clone());
+        }
+        reply
     }
 
     /// Classifies a reply to this target.
@@ -158,10 +164,13 @@ pub struct NatsTransport {
 }
 
 impl NatsTransport {
-    fn headers_for(&self, target: &Target) -> Option<HeaderMap> {
+    fn headers_for(&self, target: &Target, payload: &Payload) -> Option<HeaderMap> {
         let mut h = target.headers.clone()?;
         if target.correlation {
             h.insert(headers::CORRELATION_ID, self.correlation.next_id().as_str());
+        }
+        for (name, value) in payload.headers.iter().flatten() {
+            h.insert(name.as_str(), value.as_str());
         }
         Some(h)
     }
@@ -177,15 +186,16 @@ impl Transport for NatsTransport {
         let mut request = async_nats::Request::new()
             .payload(payload.body.clone())
             .timeout(None);
-        if let Some(h) = self.headers_for(target) {
+        if let Some(h) = self.headers_for(target, payload) {
             request = request.headers(h);
         }
+        let subject = match &payload.subject {
+            Some(s) => Subject::from(s.as_str()),
+            None => target.subject.clone(),
+        };
         let sent = tokio::time::Instant::now();
-        let reply = tokio::time::timeout(
-            target.timeout,
-            self.client.send_request(target.subject.clone(), request),
-        )
-        .await;
+        let reply =
+            tokio::time::timeout(target.timeout, self.client.send_request(subject, request)).await;
         match reply {
             // A reply the worker saw only after the timeout (a starved
             // runtime) is still late: a timeout, never a success.
@@ -223,18 +233,25 @@ pub(crate) fn error_outcome(kind: RequestErrorKind) -> Outcome {
 pub(crate) async fn request_once(
     client: &Client,
     target: &Target,
-    body: Bytes,
+    payload: &Payload,
 ) -> Result<Message, async_nats::RequestError> {
     let mut request = async_nats::Request::new()
-        .payload(body)
+        .payload(payload.body.clone())
         .timeout(Some(target.timeout));
     if let Some(mut h) = target.headers.clone() {
         if target.correlation {
             h.insert(headers::CORRELATION_ID, "cl-preflight");
         }
+        for (name, value) in payload.headers.iter().flatten() {
+            h.insert(name.as_str(), value.as_str());
+        }
         request = request.headers(h);
     }
-    client.send_request(target.subject.clone(), request).await
+    let subject = match &payload.subject {
+        Some(s) => Subject::from(s.as_str()),
+        None => target.subject.clone(),
+    };
+    client.send_request(subject, request).await
 }
 
 #[cfg(test)]

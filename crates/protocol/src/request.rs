@@ -23,6 +23,9 @@ pub struct RequestSpec {
     pub headers: bool,
     /// What its replies must be.
     pub expect: ReplyExpect,
+    /// Hand the reply body back to the engine: the task saves values from it.
+    #[serde(default)]
+    pub keep_reply: bool,
 }
 
 /// What a task's reply should be (`expect: {status}`).
@@ -114,6 +117,7 @@ mod tests {
                 regex: Some("^o".into()),
                 max_bytes: Some(10),
             },
+            keep_reply: false,
         };
         let text = serde_json::to_string(&spec).expect("serialises");
         assert!(text.contains(r#""codec":"msgpack""#), "{text}");

@@ -162,6 +162,8 @@ fn meta(s: &Scenario) -> RunMeta<'_> {
         open: None,
         errors: Default::default(),
         connection_events: Vec::new(),
+        flows: Default::default(),
+        out_of_rows: 0,
     }
 }
 

@@ -57,6 +57,10 @@ pub struct RunResult {
     pub user_classes: Vec<UserClassRow>,
     /// Per task, in scenario order.
     pub tasks: Vec<TaskRow>,
+    /// Per flow (a user class whose tasks run in order): whole passes, as
+    /// a transaction; `subject` lists the steps. Not counted in `summary`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<TaskRow>,
     /// Per second of the run.
     pub intervals: Vec<IntervalRow>,
     /// The checks and whether they passed.
@@ -395,6 +399,10 @@ pub struct RunMeta<'a> {
     pub errors: cliffload_metrics::ErrorLog,
     /// What happened to the load's connections.
     pub connection_events: Vec<ConnectionEventRow>,
+    /// Whole passes through each flow (`Plan::flows` order), per outcome.
+    pub flows: TaskTable,
+    /// Users (or arrivals) stopped because unique data rows ran out.
+    pub out_of_rows: u64,
 }
 
 fn round3(x: f64) -> f64 {
@@ -422,6 +430,7 @@ impl RunResult {
         let secs = meta.elapsed.as_secs_f64();
         let summary = summary(totals, secs);
         let tasks = task_rows(s, totals, &meta.errors, secs);
+        let flows = flow_rows(s, &meta.flows, secs);
         let intervals = interval_rows(intervals, secs);
         let outage = crate::outage::Outage::of(&intervals, &meta.connection_events, round3(secs));
         let open_model = meta.open.as_ref().map(open_model);
@@ -455,6 +464,7 @@ impl RunResult {
             summary,
             user_classes: user_classes(s),
             tasks,
+            flows,
             intervals,
             verdict: Verdict::default(),
             warnings,
@@ -561,6 +571,54 @@ fn task_rows(
         .collect()
 }
 
+/// One row per flow (a class with `flow: true`): its whole passes, timed
+/// from the first step's send to the last step's reply; the outcome of a
+/// pass is its first failing step's.
+fn flow_rows(s: &Scenario, flows: &TaskTable, secs: f64) -> Vec<TaskRow> {
+    let short = |i: &usize| {
+        let name = &s.tasks[*i].name;
+        name.rsplit_once('.')
+            .map_or(name.as_str(), |(_, n)| n)
+            .to_owned()
+    };
+    s.classes
+        .iter()
+        .filter(|c| c.flow)
+        .enumerate()
+        .map(|(i, c)| {
+            let empty = cliffload_metrics::OutcomeHistograms::default();
+            let row = flows.tasks().get(i).unwrap_or(&empty);
+            let n = row.counts();
+            TaskRow {
+                name: c.name.clone(),
+                subject: c.tasks.iter().map(short).collect::<Vec<_>>().join(" → "),
+                class: Some(c.name.clone()),
+                weight: None,
+                requests: n.total(),
+                successes: n.in_class(OutcomeClass::Success),
+                failures: n.in_class(OutcomeClass::Failure),
+                rejected: n.in_class(OutcomeClass::Rejected),
+                rps: per_second(n.total(), secs),
+                latency_us: row.merged(is_success).summary(),
+                outcomes: Outcome::ALL
+                    .into_iter()
+                    .filter_map(|o| {
+                        row.get(o).map(|h| {
+                            let entry = OutcomeEntry {
+                                count: h.count(),
+                                latency_us: h.summary(),
+                            };
+                            (o, entry)
+                        })
+                    })
+                    .collect(),
+                errors: Vec::new(),
+                reply_bytes: 0,
+            }
+        })
+        .collect()
+}
+
 /// One row per second of the run.
 fn interval_rows(intervals: &[IntervalStats], secs: f64) -> Vec<IntervalRow> {
     intervals
@@ -636,6 +694,15 @@ fn run_warnings(
     }
     if let Some(w) = connection_warning(&meta.connection_events) {
         warnings.push(w);
+    }
+    if meta.out_of_rows > 0
+        && let Some(d) = &s.data_file
+    {
+        warnings.push(Warning::DataExhausted {
+            file: d.table.origin.clone(),
+            rows: d.table.rows.len() as u64,
+            stopped: meta.out_of_rows,
+        });
     }
     if meta.interrupted {
         warnings.push(Warning::Interrupted {

@@ -33,6 +33,8 @@ pub(crate) fn meta(s: &cliffload_scenario::Scenario) -> RunMeta<'_> {
         open: None,
         errors: Default::default(),
         connection_events: Vec::new(),
+        flows: Default::default(),
+        out_of_rows: 0,
     }
 }
 

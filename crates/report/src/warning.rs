@@ -161,6 +161,15 @@ pub enum Warning {
         /// The cause of the last failure, in words.
         reason: String,
     },
+    /// `order: unique` data rows ran out and users stopped.
+    DataExhausted {
+        /// The data file.
+        file: String,
+        /// Its rows.
+        rows: u64,
+        /// Users (or arrivals) that found no row left.
+        stopped: u64,
+    },
     /// A warning known only by its words (a result of schema version 2, or
     /// of a newer cliffload with kinds this one does not know).
     Note {
@@ -179,6 +188,14 @@ impl fmt::Display for Warning {
             } => write!(
                 f,
                 "the open model fell behind its schedule: of {planned} arrivals planned, {late} were sent late and {never_sent} never sent; the latency from the intended send time (which counts each unsent arrival as its wait) is what the checks judge. Raise max_in_flight, lower the rate, or add --workers"
+            ),
+            Self::DataExhausted {
+                file,
+                rows,
+                stopped,
+            } => write!(
+                f,
+                "{file} ran out of unique rows: all {rows} were used, and {stopped} user(s) or arrival(s) that needed one stopped, so the load ended lighter than planned; add rows, shorten the run, or set data.when_exhausted: cycle"
             ),
             Self::UsersNeverStarted {
                 peak,

@@ -156,7 +156,7 @@ async fn serve_http(
     for s in services {
         app = app.merge(match s {
             Service::Test => http::router(
-                Arc::new(test_service::TestService),
+                Arc::new(test_service::TestService::default()),
                 cliffload_services::MAX_REQUEST_BYTES,
             ),
             Service::Order => http::router(order.clone(), cliffload_services::MAX_REQUEST_BYTES),

@@ -181,7 +181,7 @@ pub enum Via<'a> {
 /// The scenario's plan: its payload pools built once, shared by every load of it.
 pub fn plan_of(scenario: &Scenario) -> Result<Arc<Plan>> {
     let payloads = cliffload_engine::build_payloads(scenario)?;
-    Ok(Arc::new(Plan::new(scenario, payloads)))
+    Ok(Arc::new(Plan::try_new(scenario, payloads)?))
 }
 
 /// Preflight, then the load (its processes sampled every second); the result with its verdict.

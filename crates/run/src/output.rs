@@ -31,6 +31,8 @@ pub fn meta<'a>(
         open: open_measures(scenario, out),
         errors: out.errors.clone(),
         connection_events: Vec::new(),
+        flows: out.flows.clone(),
+        out_of_rows: out.out_of_rows,
     }
 }
 

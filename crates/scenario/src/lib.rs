@@ -439,6 +439,24 @@ pub enum MissingCapture {
     Continue,
 }
 
+/// The settings' names as the file writes them (`unique`, `end_iteration`).
+macro_rules! file_names {
+    ($($t:ty { $($v:ident => $n:literal),+ })+) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self { $(Self::$v => $n),+ })
+            }
+        }
+    )+};
+}
+
+file_names! {
+    RowOrder { Sequential => "sequential", Random => "random", Unique => "unique" }
+    RowPer { Iteration => "iteration", User => "user" }
+    Exhausted { Stop => "stop", Cycle => "cycle" }
+    MissingCapture { EndIteration => "end_iteration", Continue => "continue" }
+}
+
 /// A value a task saves from its reply (`save: {order_id: result.order_id}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capture {

@@ -16,7 +16,7 @@ async fn http_test_service(stop: tokio_util::sync::CancellationToken) -> String 
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = cliffload_services::http::router(
-        Arc::new(cliffload_services::test_service::TestService),
+        Arc::new(cliffload_services::test_service::TestService::default()),
         cliffload_services::MAX_REQUEST_BYTES,
     );
     tokio::spawn(cliffload_services::http::serve(

@@ -54,6 +54,7 @@ pub(super) fn task(
                 Some(RawHeaders::Standard(true) | RawHeaders::Own(_)) => true,
             },
             expect,
+            keep_reply: raw.save.as_ref().is_some_and(|s| !s.is_empty()),
         },
         weight,
         payload: checked.payload,

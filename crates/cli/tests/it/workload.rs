@@ -1,0 +1,139 @@
+// Issue 29, your own workload: a flow whose steps carry values from one
+// reply into the next request, templates, and a data file whose rows are
+// used once, run against the stateful `test` service on a real nats-server.
+
+use crate::harness::{Env, read_result, stderr};
+
+fn example(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/your-service")
+        .join(name)
+}
+
+fn task<'r>(r: &'r serde_json::Value, name: &str) -> &'r serde_json::Value {
+    r["tasks"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == name))
+        .unwrap_or_else(|| panic!("no task {name}: {}", r["tasks"]))
+}
+
+/// The example file copied beside its data, with `edit` applied.
+fn example_copy(env: &Env, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let dir = env.dir.path();
+    std::fs::copy(example("customers.csv"), dir.join("customers.csv")).expect("copy data");
+    let text = std::fs::read_to_string(example("flow.yaml")).expect("example");
+    let path = dir.join("flow.yaml");
+    std::fs::write(&path, edit(text)).expect("write");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_carries_each_created_id_into_its_get_and_uses_each_row_once() {
+    let env = Env::with_test_service().await;
+    let o = env
+        .run_file("shop", &example("flow.yaml"), &["--duration", "3s"])
+        .await;
+    let r = read_result(&env.out());
+    let (create, get, register) = (
+        task(&r, "shop.create"),
+        task(&r, "shop.get"),
+        task(&r, "shop.register"),
+    );
+    let created = create["successes"].as_u64().expect("count");
+    assert!(created > 10, "{created} creates\n{}", stderr(&o));
+    // Every get read an id that create answered: the service refuses any other.
+    assert_eq!(get["requests"], get["successes"], "{get}");
+    assert_eq!(get["rejected"], 0, "{get}");
+    assert!(get["successes"].as_u64() >= Some(created - 4), "{get}");
+    // Each address was new to the service: no row was handed out twice.
+    assert_eq!(register["rejected"], 0, "{register}");
+    assert_eq!(r["summary"]["failures"], 0, "{}", r["summary"]);
+    // The flow as a whole: one row, its passes, none failed, timed.
+    let flow = &r["flows"][0];
+    assert_eq!(flow["name"], "shop", "{flow}");
+    assert_eq!(flow["subject"], "create → get → register", "{flow}");
+    assert_eq!(flow["failures"], 0, "{flow}");
+    assert_eq!(
+        flow["requests"], register["requests"],
+        "a pass per register"
+    );
+    assert!(
+        flow["latency_us"]["p50"].as_f64() >= get["latency_us"]["p50"].as_f64(),
+        "a pass takes at least its step: {flow}"
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_capture_path_fails_the_step_with_its_reason_and_ends_the_pass() {
+    let env = Env::with_test_service().await;
+    let cfg = example_copy(&env, |t| t.replace("result.id", "result.order_id"));
+    let o = env
+        .run_file("shop", &cfg, &["--duration", "2s", "--preflight", "warn"])
+        .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = read_result(&env.out());
+    let create = task(&r, "shop.create");
+    assert!(create["requests"].as_u64() > Some(3), "{create}");
+    assert_eq!(create["failures"], create["requests"], "{create}");
+    let error = &create["errors"][0];
+    assert_eq!(error["outcome"], "check_failed", "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("save item_id: nothing at result.order_id"),
+        "{message}"
+    );
+    assert!(
+        error["reply"]
+            .as_str()
+            .is_some_and(|b| b.contains("\"id\"")),
+        "what came back is shown: {error}"
+    );
+    // The pass ended there: nothing was sent with a value never saved.
+    assert_eq!(task(&r, "shop.get")["requests"], 0);
+    assert_eq!(r["flows"][0]["failures"], create["requests"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_reused_by_a_sequential_file_are_refused_and_unique_rows_that_run_out_are_said() {
+    let env = Env::with_test_service().await;
+    // Control: three rows taken in order, over and over. The service sees
+    // the same addresses again and refuses them, which is what `unique`
+    // (above) never lets happen.
+    std::fs::write(
+        env.dir.path().join("few.csv"),
+        "email\na@example.com\nb@example.com\nc@example.com\n",
+    )
+    .expect("write");
+    let cfg = example_copy(&env, |t| {
+        t.replace("customers.csv, order: unique", "few.csv, order: sequential")
+    });
+    let _ = env.run_file("shop", &cfg, &["--duration", "2s"]).await;
+    let r = read_result(&env.out());
+    let register = task(&r, "shop.register");
+    assert!(register["successes"].as_u64() <= Some(3), "{register}");
+    assert!(register["rejected"].as_u64() > Some(3), "{register}");
+
+    // Unique rows that run out: users stop, and the result says so
+    // (addresses the service has not seen).
+    std::fs::write(
+        env.dir.path().join("three.csv"),
+        "email\nd@example.com\ne@example.com\nf@example.com\n",
+    )
+    .expect("write");
+    let cfg = example_copy(&env, |t| t.replace("customers.csv", "three.csv"));
+    let o = env.run_file("shop", &cfg, &["--duration", "2s"]).await;
+    let r = read_result(&env.out());
+    let register = task(&r, "shop.register");
+    assert_eq!(
+        register["requests"], 3,
+        "each of the 3 rows once: {register}"
+    );
+    assert_eq!(register["rejected"], 0, "{register}");
+    let said = crate::harness::warning(&r, "data_exhausted").unwrap_or_default();
+    assert!(
+        said.contains("three.csv ran out of unique rows"),
+        "{said}\n{}",
+        stderr(&o)
+    );
+}
