@@ -57,6 +57,10 @@ pub struct RunResult {
     pub user_classes: Vec<UserClassRow>,
     /// Per task, in scenario order.
     pub tasks: Vec<TaskRow>,
+    /// Per flow (a named sequence of tasks), timed as a whole; empty when
+    /// the scenario has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<TaskRow>,
     /// Per second of the run.
     pub intervals: Vec<IntervalRow>,
     /// The checks and whether they passed.
@@ -291,6 +295,10 @@ pub struct TaskRow {
     pub rps: f64,
     /// Latency of the successful requests.
     pub latency_us: LatencyUs,
+    /// Open model: the successful requests' latency from their intended
+    /// send time (what its thresholds judge); absent in the closed model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_latency_us: Option<LatencyUs>,
     /// Count and latency per outcome (only outcomes that happened).
     pub outcomes: BTreeMap<Outcome, OutcomeEntry>,
     /// The text of its failures and refusals: distinct messages (ids and
@@ -421,7 +429,8 @@ impl RunResult {
         let s = meta.scenario;
         let secs = meta.elapsed.as_secs_f64();
         let summary = summary(totals, secs);
-        let tasks = task_rows(s, totals, &meta.errors, secs);
+        let intended = meta.open.as_ref().map(|o| &o.intended);
+        let tasks = task_rows(s, totals, intended, &meta.errors, secs);
         let intervals = interval_rows(intervals, secs);
         let outage = crate::outage::Outage::of(&intervals, &meta.connection_events, round3(secs));
         let open_model = meta.open.as_ref().map(open_model);
@@ -455,6 +464,7 @@ impl RunResult {
             summary,
             user_classes: user_classes(s),
             tasks,
+            flows: Vec::new(),
             intervals,
             verdict: Verdict::default(),
             warnings,
@@ -515,10 +525,12 @@ fn summary(totals: &TaskTable, secs: f64) -> Summary {
     }
 }
 
-/// One row per task, in scenario order.
+/// One row per task, in scenario order (`intended`: the open model's
+/// latency from the intended send time).
 fn task_rows(
     s: &Scenario,
     totals: &TaskTable,
+    intended: Option<&TaskTable>,
     errors: &cliffload_metrics::ErrorLog,
     secs: f64,
 ) -> Vec<TaskRow> {
@@ -540,6 +552,9 @@ fn task_rows(
                 rejected: c.in_class(OutcomeClass::Rejected),
                 rps: per_second(c.total(), secs),
                 latency_us: row.merged(is_success).summary(),
+                intended_latency_us: intended
+                    .and_then(|t| t.tasks().get(i))
+                    .map(|row| row.merged(is_success).summary()),
                 outcomes: Outcome::ALL
                     .into_iter()
                     .filter_map(|o| {

@@ -23,3 +23,4 @@ mod scenarios;
 mod security;
 mod suite;
 mod terminal;
+mod thresholds;
