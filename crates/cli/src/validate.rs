@@ -1,7 +1,7 @@
 //! `cliffload validate`: a scenario file's resolved plan, or every mistake in it.
 
 use anyhow::Result;
-use cliffload_scenario::{Expectations, ScenarioFile, human_duration};
+use cliffload_scenario::{Expectations, ScenarioFile, TaskExpectations, human_duration};
 
 use crate::args::ValidateArgs;
 use cliffload_run::exit;
@@ -30,6 +30,9 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
             s.seed
         );
         outln!("  expectations: {}", describe_expectations(&s.expectations));
+        for t in &s.expectations.tasks {
+            outln!("  thresholds of {}: {}", t.name, describe_thresholds(t));
+        }
         if let Some(d) = &s.data_file {
             outln!(
                 "  data: {} ({} rows; columns {}), order {}, a row per {}{}",
@@ -137,11 +140,32 @@ fn plural(n: usize) -> &'static str {
 
 /// The checks a scenario sets, in words (the failure bound always applies).
 fn describe_expectations(e: &Expectations) -> String {
-    let mut parts = vec![format!("failures ≤ {}%", e.failure_bound())];
-    let ms = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ≤ {v} ms"));
-    parts.extend(ms("median", e.max_median_ms));
-    parts.extend(ms("p95", e.max_p95_ms));
-    parts.extend(ms("p99", e.max_p99_ms));
-    parts.extend(e.min_rps.map(|v| format!("≥ {v} successful req/s")));
+    bounds_in_words(
+        Some(e.failure_bound()),
+        [e.max_median_ms, e.max_p95_ms, e.max_p99_ms],
+        e.min_rps,
+    )
+}
+
+/// The bounds one task (or flow) sets, in words.
+fn describe_thresholds(t: &TaskExpectations) -> String {
+    bounds_in_words(
+        t.max_failure_percent,
+        [t.max_median_ms, t.max_p95_ms, t.max_p99_ms],
+        t.min_rps,
+    )
+}
+
+/// `failures ≤ 1%, median ≤ 5 ms, p95 ≤ …, p99 ≤ …, ≥ 100 successful req/s`
+/// for the bounds given.
+fn bounds_in_words(failures: Option<f64>, latency: [Option<f64>; 3], rps: Option<f64>) -> String {
+    let mut parts: Vec<String> = failures
+        .map(|f| format!("failures ≤ {f}%"))
+        .into_iter()
+        .collect();
+    for (name, v) in ["median", "p95", "p99"].into_iter().zip(latency) {
+        parts.extend(v.map(|v| format!("{name} ≤ {v} ms")));
+    }
+    parts.extend(rps.map(|v| format!("≥ {v} successful req/s")));
     parts.join(", ")
 }

@@ -368,7 +368,7 @@ impl Aggregation<'_> {
                 break;
             };
             match msg {
-                Msg::Interval { index, table } => merger.add(w, index, table),
+                Msg::Interval { index, table } => merger.add(w, index, *table),
                 Msg::Done {
                     at,
                     cpu: worker_cpu,

@@ -35,7 +35,7 @@ pub(crate) enum Msg {
     Failed(EngineError),
     /// Everything that happened in interval `index` (seconds since start).
     /// Sent once per index, in order, empty intervals included.
-    Interval { index: u32, table: Recorded },
+    Interval { index: u32, table: Box<Recorded> },
     /// Every user has stopped and every in-flight request is recorded.
     /// `tail`: the intervals not yet sent, the last one being the one the
     /// worker ended in (sent here, not as [`Msg::Interval`], so the
@@ -603,7 +603,15 @@ async fn flush_every_interval<T>(
         let over = r.index(Instant::now());
         let mut gone = false;
         r.close_before(over, |index, table| {
-            gone |= tx.send((worker, Msg::Interval { index, table })).is_err();
+            gone |= tx
+                .send((
+                    worker,
+                    Msg::Interval {
+                        index,
+                        table: Box::new(table),
+                    },
+                ))
+                .is_err();
         });
         if gone {
             return;

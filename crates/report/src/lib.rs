@@ -61,6 +61,8 @@ pub const SCHEMA: &str = include_str!("../../../docs/run-result.schema.json");
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod threshold_tests;
+#[cfg(test)]
 mod verdict_tests;
 
 /// The largest result.json read. Its intervals take about 530 bytes a

@@ -295,6 +295,10 @@ pub struct TaskRow {
     pub rps: f64,
     /// Latency of the successful requests.
     pub latency_us: LatencyUs,
+    /// Open model: the successful requests' latency from their intended
+    /// send time (what its thresholds judge); absent in the closed model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_latency_us: Option<LatencyUs>,
     /// Count and latency per outcome (only outcomes that happened).
     pub outcomes: BTreeMap<Outcome, OutcomeEntry>,
     /// The text of its failures and refusals: distinct messages (ids and
@@ -429,7 +433,8 @@ impl RunResult {
         let s = meta.scenario;
         let secs = meta.elapsed.as_secs_f64();
         let summary = summary(totals, secs);
-        let tasks = task_rows(s, totals, &meta.errors, secs);
+        let intended = meta.open.as_ref().map(|o| &o.intended);
+        let tasks = task_rows(s, totals, intended, &meta.errors, secs);
         let flows = flow_rows(s, &meta.flows, secs);
         let intervals = interval_rows(intervals, secs);
         let outage = crate::outage::Outage::of(&intervals, &meta.connection_events, round3(secs));
@@ -525,10 +530,12 @@ fn summary(totals: &TaskTable, secs: f64) -> Summary {
     }
 }
 
-/// One row per task, in scenario order.
+/// One row per task, in scenario order (`intended`: the open model's
+/// latency from the intended send time).
 fn task_rows(
     s: &Scenario,
     totals: &TaskTable,
+    intended: Option<&TaskTable>,
     errors: &cliffload_metrics::ErrorLog,
     secs: f64,
 ) -> Vec<TaskRow> {
@@ -550,6 +557,9 @@ fn task_rows(
                 rejected: c.in_class(OutcomeClass::Rejected),
                 rps: per_second(c.total(), secs),
                 latency_us: row.merged(is_success).summary(),
+                intended_latency_us: intended
+                    .and_then(|t| t.tasks().get(i))
+                    .map(|row| row.merged(is_success).summary()),
                 outcomes: Outcome::ALL
                     .into_iter()
                     .filter_map(|o| {
@@ -614,6 +624,7 @@ fn flow_rows(s: &Scenario, flows: &TaskTable, secs: f64) -> Vec<TaskRow> {
                     .collect(),
                 errors: Vec::new(),
                 reply_bytes: 0,
+                intended_latency_us: None,
             }
         })
         .collect()

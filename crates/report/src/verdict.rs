@@ -6,10 +6,10 @@
 //! check (monitor, regression, comparison) only push it.
 
 use cliffload_metrics::LatencySummary;
-use cliffload_scenario::Scenario;
+use cliffload_scenario::{Scenario, TaskExpectations};
 use serde::{Deserialize, Serialize};
 
-use crate::result::RunResult;
+use crate::result::{RunResult, TaskRow};
 
 /// Successful requests a latency check or claim needs before it is judged
 /// either way: below this a median (let alone a p99) is noise.
@@ -277,7 +277,9 @@ pub fn checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
         ("max_p99_ms", e.max_p99_ms, lat.p99, "p99"),
     ] {
         if let Some(bound_ms) = bound {
-            checks.push(latency_check(r, (lat, which), name, bound_ms, us, label));
+            let judged = (lat, which);
+            let check = latency_check(r.summary.successes, judged, name, bound_ms, us, label);
+            checks.push(check);
         }
     }
     if let Some(min) = e.min_rps {
@@ -290,7 +292,90 @@ pub fn checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
         ));
     }
     checks.extend(outage_check(scenario, r));
+    for t in &scenario.expectations.tasks {
+        checks.extend(threshold_checks(t, r));
+    }
     checks
+}
+
+/// The row of the task, else of the flow, named `name`.
+pub fn row_named<'a>(r: &'a RunResult, name: &str) -> Option<&'a TaskRow> {
+    r.tasks.iter().chain(&r.flows).find(|t| t.name == name)
+}
+
+/// The checks of one task's (or flow's) thresholds, named `{task}.{key}`
+/// (`Shop.place_order.max_p95_ms`), each judged on its row as the
+/// scenario's are on all requests.
+fn threshold_checks(t: &TaskExpectations, r: &RunResult) -> Vec<Check> {
+    let row = row_named(r, &t.name);
+    [
+        ("max_failure_percent", t.max_failure_percent),
+        ("max_median_ms", t.max_median_ms),
+        ("max_p95_ms", t.max_p95_ms),
+        ("max_p99_ms", t.max_p99_ms),
+        ("min_rps", t.min_rps),
+    ]
+    .into_iter()
+    .filter_map(|(key, bound)| {
+        let name = format!("{}.{key}", t.name);
+        Some(match row {
+            Some(row) => task_check(r, row, &name, key, bound?),
+            None => Check::with_status(
+                &name,
+                Status::Inconclusive,
+                expected_words(key, bound?),
+                format!("no task or flow named {:?} in this run", t.name),
+            ),
+        })
+    })
+    .collect()
+}
+
+/// The bound of threshold `key` in words.
+fn expected_words(key: &str, bound: f64) -> String {
+    match key {
+        "max_failure_percent" => format!("≤ {bound}%"),
+        "min_rps" => format!("≥ {bound} successful req/s"),
+        _ => format!("≤ {bound} ms"),
+    }
+}
+
+/// Threshold `key` (`bound`) judged on `row`. A task none of whose requests
+/// completed has no failure rate or latency to judge: inconclusive.
+fn task_check(r: &RunResult, row: &TaskRow, name: &str, key: &str, bound: f64) -> Check {
+    let expected = expected_words(key, bound);
+    if key == "min_rps" {
+        let rps = per_second(row.successes, r.duration_s);
+        return Check::new(
+            name,
+            rps >= bound,
+            expected,
+            format!("{rps:.1} successful req/s"),
+        );
+    }
+    if row.requests == 0 {
+        let why = format!(
+            "no request of {} completed: nothing to judge; run longer or raise its weight",
+            row.name
+        );
+        return Check::with_status(name, Status::Inconclusive, expected, why);
+    }
+    if key == "max_failure_percent" {
+        let rate = failure_rate(row.failures, row.requests);
+        let actual = format!("{} ({} of {})", percent(rate), row.failures, row.requests);
+        return Check::new(name, rate <= bound, expected, actual);
+    }
+    // In the open model, from the intended send time, as the scenario's.
+    let (lat, which) = match (&r.open_model, &row.intended_latency_us) {
+        (Some(_), Some(lat)) => (lat, "from the intended send time"),
+        _ => (&row.latency_us, "of successful requests"),
+    };
+    let (us, label) = match key {
+        "max_median_ms" => (lat.p50, "median"),
+        "max_p95_ms" => (lat.p95, "p95"),
+        _ => (lat.p99, "p99"),
+    };
+    latency_check(row.successes, (lat, which), name, bound, us, label)
 }
 
 /// Whether anything succeeded, and the failure rate against its bound.
@@ -322,10 +407,11 @@ fn failure_checks(scenario: &Scenario, r: &RunResult) -> Vec<Check> {
     ]
 }
 
-/// A latency bound on `us` (a percentile of `lat`, measured `which` way):
-/// failed without successes, inconclusive on too few of them.
+/// A latency bound on `us` (a percentile of `lat`, measured `which` way)
+/// of requests with `successes` successes: failed without one,
+/// inconclusive on too few.
 fn latency_check(
-    r: &RunResult,
+    successes: u64,
     (lat, which): (&LatencySummary, &str),
     name: &str,
     bound_ms: f64,
@@ -333,7 +419,7 @@ fn latency_check(
     label: &str,
 ) -> Check {
     let expected = format!("≤ {bound_ms} ms");
-    if r.summary.successes == 0 {
+    if successes == 0 {
         Check::new(
             name,
             false,

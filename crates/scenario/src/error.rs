@@ -74,18 +74,36 @@ impl fmt::Display for Each<'_> {
 }
 
 impl ConfigError {
-    /// Several errors as one; one as itself. An error met twice (a user
-    /// class shared by two scenarios) is kept once.
+    /// Several errors as one, in one flat list; one as itself. An error met
+    /// twice (a user class shared by two scenarios) is kept once.
     pub(crate) fn all(errors: Vec<ConfigError>) -> Option<ConfigError> {
         let mut seen = std::collections::HashSet::new();
         let mut errors: Vec<ConfigError> = errors
             .into_iter()
+            .flat_map(ConfigError::into_list)
             .filter(|e| seen.insert(e.to_string()))
             .collect();
         match errors.len() {
             0 => None,
             1 => errors.pop(),
             _ => Some(ConfigError::Several(errors)),
+        }
+    }
+
+    /// The problems this error holds, one by one.
+    pub(crate) fn into_list(self) -> Vec<ConfigError> {
+        match self {
+            ConfigError::Several(all) => all.into_iter().flat_map(Self::into_list).collect(),
+            one => vec![one],
+        }
+    }
+
+    /// The key path this error names, if it names one.
+    pub(crate) fn path(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { path, .. } => Some(path),
+            ConfigError::Parse { path, .. } => path.as_deref(),
+            _ => None,
         }
     }
 
@@ -105,7 +123,16 @@ impl ConfigError {
                 ConfigError::Invalid { path, message, at }
             }
             ConfigError::Several(all) => {
-                ConfigError::Several(all.into_iter().map(|e| e.located(text, origin)).collect())
+                let mut all: Vec<ConfigError> =
+                    all.into_iter().map(|e| e.located(text, origin)).collect();
+                // In the order they are written; those without a place last.
+                all.sort_by_key(|e| match e {
+                    ConfigError::Invalid {
+                        at: Some((_, p)), ..
+                    } => (p.line, p.column),
+                    _ => (usize::MAX, 0),
+                });
+                ConfigError::Several(all)
             }
             other => other,
         }

@@ -7,7 +7,7 @@
 //! what is allowed.
 //!
 //! Key types: [`ScenarioFile`], [`Scenario`], [`UserClass`], [`Task`],
-//! [`Payload`], [`WaitTime`], [`Expectations`], [`Settings`] and
+//! [`Payload`], [`WaitTime`], [`Expectations`] (with [`TaskExpectations`]), [`Settings`] and
 //! [`ConfigError`]. [`catalog`] holds the built-in scenarios.
 
 pub mod catalog;
@@ -16,6 +16,7 @@ mod error;
 mod locate;
 mod overrides;
 mod raw;
+mod recover;
 mod validate;
 
 use std::num::NonZeroU32;
@@ -119,7 +120,14 @@ fn read_within(
     Ok(text)
 }
 
-fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
+/// Why a text is not a [`raw::RawFile`]: the parser's first error and the
+/// key path it was reading.
+struct RawError {
+    path: Option<String>,
+    error: Box<serde_saphyr::Error>,
+}
+
+fn read_raw(text: &str) -> Result<raw::RawFile, RawError> {
     // serde_path_to_error adds the key path (`scenarios.smoke.tasks[0]`)
     // to the parser's line, column and snippet.
     let mut path = None;
@@ -132,23 +140,41 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
             e.into_inner()
         })
     });
-    raw.map_err(|e| {
+    raw.map_err(|error| RawError {
+        path,
+        error: Box::new(error),
+    })
+}
+
+impl RawError {
+    /// The error in words, with its line, column and snippet (`origin` names the file).
+    fn into_config(self, text: &str, origin: &str) -> ConfigError {
         let message = error::type_words(&error::limit_words(
-            &e.to_string()
+            &self
+                .error
+                .to_string()
                 .trim_start_matches("error: ")
                 .replace("<input>", origin),
             error::has_aliases(text),
         ));
-        let message = match error::suggestion(&message) {
-            Some(s) => format!("{message}\n{s}"),
-            None => message,
-        };
         ConfigError::Parse {
             origin: origin.to_owned(),
-            path,
-            message,
+            path: self.path,
+            message: with_suggestion(message),
         }
-    })
+    }
+}
+
+/// `message` with the closest known key when it names an unknown one.
+fn with_suggestion(message: String) -> String {
+    match error::suggestion(&message) {
+        Some(s) => format!("{message}\n{s}"),
+        None => message,
+    }
+}
+
+fn parse_raw(text: &str, origin: &str) -> Result<raw::RawFile, ConfigError> {
+    read_raw(text).map_err(|e| e.into_config(text, origin))
 }
 
 /// The folder a file's relative paths (data files) start from: the file's own.
@@ -171,32 +197,47 @@ impl ScenarioFile {
     /// Parses and validates YAML text on its own (no catalog underneath).
     /// `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        validate::file(parse_raw(text, origin)?, base_of(origin))
-            .map_err(|e| e.located(text, origin))
+        Self::checked(text, origin, |raw| validate::file(raw, base_of(origin)))
+    }
+
+    /// `text` read and checked by `check`; when it cannot be read, every
+    /// mistake in it ([`recover`]), not just the parser's first.
+    fn checked(
+        text: &str,
+        origin: &str,
+        check: impl Fn(raw::RawFile) -> Result<Self, ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        match read_raw(text) {
+            Ok(raw) => check(raw).map_err(|e| e.located(text, origin)),
+            Err(first) => Err(recover::every_mistake(text, origin, first, |raw| {
+                check(raw).err()
+            })),
+        }
     }
 
     /// Parses YAML text laid over the built-in catalog: the file may
     /// override any value of the catalog or add scenarios and user classes.
     pub fn parse_over_catalog(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let user = parse_raw(text, origin)?;
-        let written: Vec<String> = user
-            .scenarios
-            .as_ref()
-            .map(|s| s.keys().cloned().collect())
-            .unwrap_or_default();
-        let base = parse_raw(catalog::BUILTIN_YAML, "<built-in>")?;
-        let to_value =
-            |r: &raw::RawFile| serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
-        let merged = raw::merge(to_value(&base), to_value(&user));
-        let raw: raw::RawFile =
-            serde_json::from_value(merged).map_err(|e| ConfigError::Invalid {
-                path: origin.to_owned(),
-                message: format!("cannot combine with the built-in catalog: {e}"),
-                at: None,
-            })?;
-        let mut file = validate::file(raw, base_of(origin)).map_err(|e| e.located(text, origin))?;
-        file.written = written;
-        Ok(file)
+        Self::checked(text, origin, |user| {
+            let written: Vec<String> = user
+                .scenarios
+                .as_ref()
+                .map(|s| s.keys().cloned().collect())
+                .unwrap_or_default();
+            let base = parse_raw(catalog::BUILTIN_YAML, "<built-in>")?;
+            let to_value =
+                |r: &raw::RawFile| serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+            let merged = raw::merge(to_value(&base), to_value(&user));
+            let raw: raw::RawFile =
+                serde_json::from_value(merged).map_err(|e| ConfigError::Invalid {
+                    path: origin.to_owned(),
+                    message: format!("cannot combine with the built-in catalog: {e}"),
+                    at: None,
+                })?;
+            let mut file = validate::file(raw, base_of(origin))?;
+            file.written = written;
+            Ok(file)
+        })
     }
 
     /// Reads a file and lays it over the built-in catalog.
@@ -678,7 +719,7 @@ impl Task {
 }
 
 /// Pass/fail checks of a scenario (`performance_expectations`).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Expectations {
     /// Highest acceptable failure rate, in percent of all requests.
     pub max_failure_percent: Option<f64>,
@@ -694,6 +735,28 @@ pub struct Expectations {
     /// due and failed, and none succeeded); `None`: any outage fails it.
     #[serde(default)]
     pub max_outage: Option<OutageAllowance>,
+    /// Bounds on single tasks and flows (`expectations.tasks`), in the
+    /// order of their names.
+    #[serde(default)]
+    pub tasks: Vec<TaskExpectations>,
+}
+
+/// Bounds on one task or flow (`expectations.tasks.<name>`), judged on its
+/// own row of the result as the scenario's are on all its requests.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TaskExpectations {
+    /// Its name in results (`Class.task`), whichever name the file wrote.
+    pub name: String,
+    /// Highest acceptable failure rate, in percent of its requests.
+    pub max_failure_percent: Option<f64>,
+    /// Highest acceptable median latency of its successful requests, in ms.
+    pub max_median_ms: Option<f64>,
+    /// Highest acceptable p95 latency of its successful requests, in ms.
+    pub max_p95_ms: Option<f64>,
+    /// Highest acceptable p99 latency of its successful requests, in ms.
+    pub max_p99_ms: Option<f64>,
+    /// Lowest acceptable rate of its successful requests per second.
+    pub min_rps: Option<f64>,
 }
 
 /// How much outage a run may have (`expectations.max_outage`).
@@ -756,5 +819,7 @@ pub const DEFAULT_SEED: u64 = 0x00C1_1FF1_0AD5;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validate_tests;
 #[cfg(test)]
 mod workload_tests;

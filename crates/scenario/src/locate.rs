@@ -112,6 +112,64 @@ pub fn locate(text: &str, path: &str) -> Option<Position> {
     None
 }
 
+/// The key path of the first key or sequence item written on `line` (from
+/// 1) of `text`, as [`locate`] takes it (`scenarios.smoke.tasks[0]`).
+pub fn path_at(text: &str, line: usize) -> Option<String> {
+    let mut frames: Vec<Frame> = Vec::new();
+    let path = |frames: &[Frame]| {
+        let mut out = String::new();
+        for f in frames {
+            match f {
+                Frame::Map(Some(k)) if out.is_empty() => out.push_str(k),
+                Frame::Map(Some(k)) => {
+                    out.push('.');
+                    out.push_str(k);
+                }
+                Frame::Seq(i) => out.push_str(&format!("[{i}]")),
+                Frame::Map(None) => {}
+            }
+        }
+        Some(out).filter(|p| !p.is_empty())
+    };
+    for next in Parser::new_from_str(text) {
+        let (event, span) = next.ok()?;
+        let here = span.start.line();
+        if here > line {
+            return None;
+        }
+        let is_node = matches!(
+            event,
+            Event::Scalar(..)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..)
+                | Event::Alias(_)
+        );
+        if let (Event::Scalar(key, ..), Some(Frame::Map(current @ None))) =
+            (&event, frames.last_mut())
+        {
+            *current = Some(key.to_string());
+            if here == line {
+                return path(&frames);
+            }
+            continue;
+        }
+        if is_node && here == line && matches!(frames.last(), Some(Frame::Seq(_))) {
+            return path(&frames);
+        }
+        match event {
+            Event::MappingStart(..) => frames.push(Frame::Map(None)),
+            Event::SequenceStart(..) => frames.push(Frame::Seq(0)),
+            Event::MappingEnd | Event::SequenceEnd => {
+                frames.pop();
+                value_done(&mut frames);
+            }
+            Event::Scalar(..) | Event::Alias(_) => value_done(&mut frames),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// A value ended: the mapping around it reads a key next, the sequence its next item.
 fn value_done(frames: &mut [Frame]) {
     match frames.last_mut() {
@@ -157,6 +215,26 @@ scenarios:
         assert_eq!(locate(TEXT, "users"), None);
         assert_eq!(locate("a: [1", "a.b"), None);
         assert_eq!(locate(TEXT, ""), None);
+    }
+
+    #[test]
+    fn the_path_written_on_a_line_is_its_first_key_or_item() {
+        assert_eq!(path_at(TEXT, 1).as_deref(), Some("scenarios"));
+        assert_eq!(path_at(TEXT, 3).as_deref(), Some("scenarios.smoke.users"));
+        assert_eq!(
+            path_at(TEXT, 5).as_deref(),
+            Some("scenarios.smoke.tasks[0]")
+        );
+        assert_eq!(
+            path_at(TEXT, 6).as_deref(),
+            Some("scenarios.smoke.tasks[1]")
+        );
+        assert_eq!(
+            path_at(TEXT, 7).as_deref(),
+            Some("scenarios.smoke.tasks[1].timeout")
+        );
+        assert_eq!(path_at(TEXT, 8).as_deref(), Some("scenarios.other"));
+        assert_eq!(path_at(TEXT, 9), None);
     }
 
     #[test]

@@ -57,8 +57,10 @@ pub struct RawEnvironment {
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     pub description: Option<String>,
+    #[schemars(range(min = 1))]
     pub users: Option<i64>,
     pub spawn_rate: Option<f64>,
+    #[schemars(with = "Option<WithUnit>")]
     pub duration: Option<RawDuration>,
     /// Share of generated payloads with an injected error, 0..=1.
     pub error_rate: Option<f64>,
@@ -68,6 +70,7 @@ pub struct RawScenario {
     pub workload_distribution: Option<BTreeMap<String, f64>>,
     pub seed: Option<u64>,
     /// Stop after this many requests (or at `duration`, whichever comes first).
+    #[schemars(range(min = 1))]
     pub max_requests: Option<u64>,
     /// Think time of the scenario's own `tasks`.
     pub wait_time: Option<RawWait>,
@@ -115,6 +118,7 @@ pub struct RawData {
 pub struct RawArrival {
     pub rate: f64,
     pub ramp_to: Option<f64>,
+    #[schemars(range(min = 1))]
     pub max_in_flight: Option<i64>,
 }
 
@@ -125,6 +129,27 @@ pub struct RawArrival {
 pub enum RawDuration {
     Seconds(f64),
     Text(String),
+}
+
+/// The schema of a [`RawDuration`] whose key refuses a bare number
+/// (`duration`, `timeout`, `max_outage`): text with a unit, or 0. The parser
+/// still reads a bare number, to say which unit to add.
+pub struct WithUnit;
+
+impl schemars::JsonSchema for WithUnit {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DurationWithUnit".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration with its unit: `30s`, `1m 30s`, `250ms`, `2h` (a bare number is refused, since `100` is seconds to one tool and milliseconds to another; 0 is 0 in any unit).",
+            "anyOf": [
+                {"type": "string", "not": {"pattern": "^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$"}},
+                {"const": 0}
+            ]
+        })
+    }
 }
 
 /// `{between: [min, max]}`, `{constant: t}` or `{pacing: t}`.
@@ -150,7 +175,22 @@ pub struct RawExpectations {
     #[serde(alias = "min_requests_per_second")]
     pub min_rps: Option<f64>,
     /// Outage allowed: a duration (`2s`) or a share of the load (`10%`).
+    #[schemars(with = "Option<WithUnit>")]
     pub max_outage: Option<RawDuration>,
+    /// Bounds per task (or flow), by its name: `{place_order: {max_p95_ms: 50}}`.
+    pub tasks: Option<BTreeMap<String, RawTaskExpectations>>,
+}
+
+/// Bounds on one task's (or flow's) requests: the scenario's keys that
+/// mean something for one task (outage is judged on the whole load's seconds).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTaskExpectations {
+    pub max_failure_percent: Option<f64>,
+    pub max_median_ms: Option<f64>,
+    pub max_p95_ms: Option<f64>,
+    pub max_p99_ms: Option<f64>,
+    pub min_rps: Option<f64>,
 }
 
 /// The schema of [`RawExpectations`] also allows the original suite's key
@@ -182,6 +222,7 @@ fn original_key_names(schema: &mut schemars::Schema) {
 #[serde(deny_unknown_fields)]
 pub struct RawUserClass {
     pub description: Option<String>,
+    #[schemars(range(min = 1))]
     pub weight: Option<i64>,
     pub wait_time: Option<RawWait>,
     pub tasks: Option<Vec<RawTask>>,
@@ -203,7 +244,9 @@ pub struct RawTask {
     /// Wrap generated payloads as `{arg: payload}` (the handler's keyword argument).
     pub arg: Option<String>,
     pub protocol: Option<Protocol>,
+    #[schemars(range(min = 1))]
     pub weight: Option<i64>,
+    #[schemars(with = "Option<WithUnit>")]
     pub timeout: Option<RawDuration>,
     /// A fixed body.
     pub payload: Option<Value>,

@@ -23,4 +23,5 @@ mod scenarios;
 mod security;
 mod suite;
 mod terminal;
+mod thresholds;
 mod workload;

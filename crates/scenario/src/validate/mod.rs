@@ -2,7 +2,8 @@
 //!
 //! [`file`] checks each section and each scenario on its own and reports
 //! every error found; [`settings`] holds the file-wide sections, [`scenario`]
-//! one scenario's load and user classes, [`task`] one task's request.
+//! one scenario's load and user classes, [`task`] one task's request,
+//! [`thresholds`] the bounds on single tasks.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -18,6 +19,7 @@ use crate::{
 mod scenario;
 mod settings;
 mod task;
+mod thresholds;
 mod workload;
 
 use scenario::scenario;
@@ -82,20 +84,15 @@ fn range(path: &str, v: &[i64], max: i64) -> Result<(usize, usize), ConfigError>
 /// Validates a file; `base` is the folder its relative paths (data files)
 /// start from.
 pub(crate) fn file(raw: RawFile, base: &std::path::Path) -> Result<ScenarioFile, ConfigError> {
-    // Each section and each scenario is checked on its own, so a file with
-    // several mistakes hears of all of them at once.
+    // Each section, scenario, class and task is checked on its own, and a
+    // section in error stands in with its default, so a file with several
+    // mistakes hears of all of them at once.
     let mut errors = Vec::new();
-    let sections = (
-        keep(data_generation(raw.data_generation.as_ref()), &mut errors),
-        keep(analytics_sizes(raw.data_generation.as_ref()), &mut errors),
-        keep(metadata_kb(&raw), &mut errors),
-        keep(settings(&raw), &mut errors),
-        keep(gradual_stages(&raw), &mut errors),
-    );
-    let (Some(data), Some(batch_sizes), Some(metadata_kb), Some(settings), Some(stages)) = sections
-    else {
-        return Err(first_of(errors));
-    };
+    let data = keep(data_generation(raw.data_generation.as_ref()), &mut errors).unwrap_or_default();
+    let batch_sizes = analytics_sizes(raw.data_generation.as_ref(), &mut errors);
+    let metadata_kb = keep(metadata_kb(&raw), &mut errors).unwrap_or((1, 1));
+    let settings = keep(settings(&raw), &mut errors).unwrap_or_default();
+    let stages = gradual_stages(&raw, &mut errors);
     let ctx = Ctx {
         batch_sizes,
         metadata_kb,
@@ -127,12 +124,15 @@ pub(crate) fn file(raw: RawFile, base: &std::path::Path) -> Result<ScenarioFile,
     let mut scenarios = Vec::with_capacity(raw_scenarios.len());
     for (name, s) in raw_scenarios {
         let exp = expectations.get(&name).cloned().unwrap_or_default();
-        let built = claims_for(&name, s.claims.as_deref(), &settings.claims).and_then(|claims| {
-            let mut sc = scenario(name, s, &exp, &classes, &data, &ctx, stages.as_ref())?;
+        let claims = keep(
+            claims_for(&name, s.claims.as_deref(), &settings.claims),
+            &mut errors,
+        );
+        let built = scenario(name, s, &exp, &classes, &data, &ctx, stages.as_ref());
+        if let (Some(mut sc), Some(claims)) = (keep(built, &mut errors), claims) {
             sc.claims = claims;
-            Ok(sc)
-        });
-        scenarios.extend(keep(built, &mut errors));
+            scenarios.push(sc);
+        }
     }
     match ConfigError::all(errors) {
         Some(e) => Err(e),
@@ -152,9 +152,9 @@ fn keep<T>(r: Result<T, ConfigError>, errors: &mut Vec<ConfigError>) -> Option<T
     r.map_err(|e| errors.push(e)).ok()
 }
 
-/// `errors` as one error (there is at least one when this is called).
-fn first_of(errors: Vec<ConfigError>) -> ConfigError {
-    ConfigError::all(errors).unwrap_or_else(|| invalid("", "invalid file"))
+/// `Ok(())` when `errors` is empty, else all of them as one error.
+fn none_of(errors: Vec<ConfigError>) -> Result<(), ConfigError> {
+    ConfigError::all(errors).map_or(Ok(()), Err)
 }
 
 const CLAIMS: [&str; 3] = [
@@ -243,25 +243,79 @@ fn wait_time(path: &str, raw: Option<&RawWait>) -> Result<WaitTime, ConfigError>
 }
 
 fn expectations_of(path: &str, raw: &RawExpectations) -> Result<Expectations, ConfigError> {
-    let check = |key: &str, v: Option<f64>, max: f64| match v {
-        Some(x) if !(x.is_finite() && (0.0..=max).contains(&x)) => Err(invalid(
-            format!("{path}.{key}"),
-            format!("must be from 0 to {max}, got {x}"),
-        )),
-        _ => Ok(v),
+    let mut errors = Vec::new();
+    let b = Bounds {
+        path,
+        errors: &mut errors,
     };
+    let (max_failure_percent, max_median_ms, max_p95_ms, max_p99_ms, min_rps) = b.of(
+        raw.max_failure_percent,
+        raw.max_median_ms,
+        raw.max_p95_ms,
+        raw.max_p99_ms,
+        raw.min_rps,
+    );
+    let max_outage = raw
+        .max_outage
+        .as_ref()
+        .and_then(|m| keep(outage_of(&format!("{path}.max_outage"), m), &mut errors));
+    let tasks = thresholds::values(path, raw.tasks.as_ref(), &mut errors);
+    none_of(errors)?;
     Ok(Expectations {
-        max_failure_percent: check("max_failure_percent", raw.max_failure_percent, 100.0)?,
-        max_median_ms: check("max_median_ms", raw.max_median_ms, 3_600_000.0)?,
-        max_p95_ms: check("max_p95_ms", raw.max_p95_ms, 3_600_000.0)?,
-        max_p99_ms: check("max_p99_ms", raw.max_p99_ms, 3_600_000.0)?,
-        min_rps: check("min_rps", raw.min_rps, 1e9)?,
-        max_outage: raw
-            .max_outage
-            .as_ref()
-            .map(|m| outage_of(&format!("{path}.max_outage"), m))
-            .transpose()?,
+        max_failure_percent,
+        max_median_ms,
+        max_p95_ms,
+        max_p99_ms,
+        min_rps,
+        max_outage,
+        tasks,
     })
+}
+
+/// The numeric bounds of an `expectations` mapping (`path`), each checked
+/// for its range, every error kept.
+struct Bounds<'a> {
+    path: &'a str,
+    errors: &'a mut Vec<ConfigError>,
+}
+
+/// Failure percent, median, p95, p99 (ms) and successful requests/s.
+type Five = (
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+impl Bounds<'_> {
+    fn of(
+        self,
+        failure: Option<f64>,
+        median: Option<f64>,
+        p95: Option<f64>,
+        p99: Option<f64>,
+        rps: Option<f64>,
+    ) -> Five {
+        let Bounds { path, errors } = self;
+        let mut check = |key: &str, v: Option<f64>, max: f64| match v {
+            Some(x) if !(x.is_finite() && (0.0..=max).contains(&x)) => {
+                errors.push(invalid(
+                    format!("{path}.{key}"),
+                    format!("must be from 0 to {max}, got {x}"),
+                ));
+                None
+            }
+            _ => v,
+        };
+        (
+            check("max_failure_percent", failure, 100.0),
+            check("max_median_ms", median, 3_600_000.0),
+            check("max_p95_ms", p95, 3_600_000.0),
+            check("max_p99_ms", p99, 3_600_000.0),
+            check("min_rps", rps, 1e9),
+        )
+    }
 }
 
 /// `max_outage`: a duration with its unit, or a percentage of the load.

@@ -25,16 +25,36 @@ pub(super) fn scenario(
     ctx: &Ctx,
     file_stages: Option<&(bool, Stages)>,
 ) -> Result<Scenario, ConfigError> {
-    let arrival = arrival_of(&name, raw.arrival_rate.as_ref())?;
-    let users = users_of(&name, raw.users, arrival.as_ref())?;
-    let spawn_rate = spawn_rate_of(&name, raw.spawn_rate, users)?;
-    let duration = duration_of(&name, raw.duration.as_ref())?;
-    let error_rate = rate(&key(&name, "error_rate"), raw.error_rate)?.unwrap_or(0.0);
-    let expectations = merged_expectations(file_expectations, raw.expectations.as_ref());
-    let data_file = workload::data_of(&name, raw.data.as_ref(), &ctx.base, arrival.is_some())?;
-    let vars = workload::vars_of(raw_tasks_of(&name, &raw, file_classes))?;
-    if arrival.is_some() && !vars.is_empty() {
-        return Err(invalid(
+    // Every key is checked whatever the others hold; a value in error
+    // stands in with a default only so the keys that depend on it are
+    // checked too, and the scenario is not built.
+    let mut errors = Vec::new();
+    let load = load_of(&name, &raw, file_stages, &mut errors);
+    let error_rate = keep(rate(&key(&name, "error_rate"), raw.error_rate), &mut errors)
+        .flatten()
+        .unwrap_or(0.0);
+    let merged = merged_expectations(file_expectations, raw.expectations.as_ref());
+    let expectations = keep(
+        expectations_of(&key(&name, "expectations"), &merged),
+        &mut errors,
+    );
+    let payload_sizes = keep(
+        payload_sizes_of(&name, raw.payload_sizes.as_ref()),
+        &mut errors,
+    );
+    let open_model = raw.arrival_rate.is_some();
+    let data_file = keep(
+        workload::data_of(&name, raw.data.as_ref(), &ctx.base, open_model),
+        &mut errors,
+    )
+    .flatten();
+    let vars = keep(
+        workload::vars_of(raw_tasks_of(&name, &raw, file_classes)),
+        &mut errors,
+    )
+    .unwrap_or_default();
+    if open_model && !vars.is_empty() {
+        errors.push(invalid(
             key(&name, "arrival_rate"),
             format!(
                 "tasks save values ({}) for later requests, but in the open model each arrival is on its own: use users (the closed model)",
@@ -42,57 +62,48 @@ pub(super) fn scenario(
             ),
         ));
     }
-    let mut classes = ClassBuilder {
-        error_rate,
-        payload_sizes: payload_sizes_of(&name, raw.payload_sizes.as_ref())?,
-        ctx,
-        classes: Vec::new(),
-        tasks: Vec::new(),
-        data: data_file.as_ref().map(|d| d.table.clone()),
-        vars: &vars,
-        users: arrival.is_none(),
-    };
-    classes_of(&name, &raw, file_classes, &mut classes)?;
-    let ClassBuilder {
-        classes, mut tasks, ..
-    } = classes;
+    let mut classes = ClassBuilder::new(error_rate, payload_sizes.flatten(), ctx);
+    classes.data = data_file.as_ref().map(|d| d.table.clone());
+    classes.vars = &vars;
+    classes.users = !open_model;
+    keep(
+        classes_of(&name, &raw, file_classes, &mut classes),
+        &mut errors,
+    );
+    errors.append(&mut classes.errors);
     if let Some(dist) = &raw.workload_distribution {
-        apply_workload_distribution(&name, dist, &mut tasks)?;
+        let applied = apply_workload_distribution(&name, dist, &classes.names, &mut classes.tasks);
+        keep(applied, &mut errors);
     }
-    let stages = stages_of(&name, file_stages, raw.gradual_load_increase)?;
-    // Stages set the most users and the whole duration.
-    let (users, duration) = match &stages {
-        Some(s) => {
-            let most = s.steps.iter().copied().max().unwrap_or(1);
-            (
-                NonZeroU32::new(most).unwrap_or(users),
-                s.step_duration * s.steps.len() as u32,
-            )
-        }
-        None => (users, duration),
+    let threshold_names = thresholds::resolve(
+        &name,
+        &merged,
+        raw.expectations.as_ref(),
+        &thresholds::targets(&classes.names),
+    );
+    let threshold_names = keep(threshold_names, &mut errors);
+    none_of(errors)?;
+    let (Some(load), Some(mut expectations), Some(threshold_names)) =
+        (load, expectations, threshold_names)
+    else {
+        // Each is missing only with its error said.
+        return Err(invalid(key(&name, "expectations"), "could not be read"));
     };
-    let max_requests = match raw.max_requests {
-        Some(0) => {
-            return Err(invalid(
-                key(&name, "max_requests"),
-                "must be ≥ 1 (or leave it out)",
-            ));
-        }
-        n => n,
-    };
+    expectations.tasks =
+        thresholds::named(std::mem::take(&mut expectations.tasks), &threshold_names);
     Ok(Scenario {
-        expectations: expectations_of(&key(&name, "expectations"), &expectations)?,
+        expectations,
         description: raw.description,
-        users,
-        spawn_rate,
-        duration,
-        classes,
-        tasks,
+        users: load.users,
+        spawn_rate: load.spawn_rate,
+        duration: load.duration,
+        classes: classes.classes,
+        tasks: classes.tasks,
         seed: raw.seed.unwrap_or(DEFAULT_SEED),
-        max_requests,
+        max_requests: load.max_requests,
         error_rate,
-        stages,
-        arrival,
+        stages: load.stages,
+        arrival: load.arrival,
         claims: Claims::default(),
         data: data.clone(),
         preflight: raw.preflight.unwrap_or_default(),
@@ -132,6 +143,66 @@ fn raw_tasks_of<'a>(
             .map(move |(i, t)| (format!("user_classes.{c}.tasks[{i}]"), t))
     });
     own.chain(classes)
+}
+
+/// A scenario's load: users or arrivals, how fast users start, how long,
+/// in which stages, up to how many requests.
+struct Load {
+    arrival: Option<crate::ArrivalRate>,
+    users: NonZeroU32,
+    spawn_rate: f64,
+    duration: Duration,
+    stages: Option<Stages>,
+    max_requests: Option<u64>,
+}
+
+/// The scenario's load, every key in error kept in `errors` (then `None`).
+fn load_of(
+    name: &str,
+    raw: &RawScenario,
+    file_stages: Option<&(bool, Stages)>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Load> {
+    let arrival = keep(arrival_of(name, raw.arrival_rate.as_ref()), errors);
+    // Without users, an arrival_rate in error has already been named.
+    let users = match (raw.users, &arrival) {
+        (None, None) => None,
+        (_, a) => keep(users_of(name, raw.users, a.flatten().as_ref()), errors),
+    };
+    let spawn_rate = spawn_rate_of(name, raw.spawn_rate, users.unwrap_or(NonZeroU32::MIN));
+    let spawn_rate = keep(spawn_rate, errors);
+    let duration = keep(duration_of(name, raw.duration.as_ref()), errors);
+    let stages = keep(
+        stages_of(name, file_stages, raw.gradual_load_increase),
+        errors,
+    );
+    if raw.max_requests == Some(0) {
+        errors.push(invalid(
+            key(name, "max_requests"),
+            "must be ≥ 1 (or leave it out)",
+        ));
+    }
+    let (arrival, users, spawn_rate, duration, stages) =
+        (arrival?, users?, spawn_rate?, duration?, stages?);
+    // Stages set the most users and the whole duration.
+    let (users, duration) = match &stages {
+        Some(s) => {
+            let most = s.steps.iter().copied().max().unwrap_or(1);
+            (
+                NonZeroU32::new(most).unwrap_or(users),
+                s.step_duration * s.steps.len() as u32,
+            )
+        }
+        None => (users, duration),
+    };
+    Some(Load {
+        arrival,
+        users,
+        spawn_rate,
+        duration,
+        stages,
+        max_requests: raw.max_requests.filter(|n| *n > 0),
+    })
 }
 
 /// `arrival_rate`: the open model's schedule, if any.
@@ -213,6 +284,7 @@ pub(super) fn merged_expectations(
         e.max_p99_ms = o.max_p99_ms.or(e.max_p99_ms);
         e.min_rps = o.min_rps.or(e.min_rps);
         e.max_outage = o.max_outage.clone().or(e.max_outage);
+        e.tasks = thresholds::merged(e.tasks.take(), o.tasks.as_ref());
     }
     e
 }
@@ -240,6 +312,12 @@ pub(super) struct ClassBuilder<'a> {
     ctx: &'a Ctx,
     classes: Vec<UserClass>,
     tasks: Vec<Task>,
+    /// Every task written, valid or not, by its name in results and its
+    /// name within its class: what thresholds and workload shares may
+    /// name (a task in error is not also called unknown).
+    names: Vec<(String, String)>,
+    /// What was wrong with the classes and their tasks.
+    errors: Vec<ConfigError>,
     /// The scenario's data file, for `{{row.…}}`.
     data: Option<std::sync::Arc<cliffload_payloads::DataTable>>,
     /// The values its tasks save.
@@ -248,52 +326,82 @@ pub(super) struct ClassBuilder<'a> {
     users: bool,
 }
 
-impl ClassBuilder<'_> {
-    /// Adds class `class_name` with its tasks (written at `path`); with
-    /// `flow`, they run in order.
+impl<'a> ClassBuilder<'a> {
+    fn new(error_rate: f64, payload_sizes: Option<Vec<usize>>, ctx: &'a Ctx) -> Self {
+        Self {
+            error_rate,
+            payload_sizes,
+            ctx,
+            classes: Vec::new(),
+            tasks: Vec::new(),
+            names: Vec::new(),
+            errors: Vec::new(),
+            data: None,
+            vars: &[],
+            users: true,
+        }
+    }
+
+    /// Adds class `class_name` with its tasks (written at `path`); each
+    /// task in error is kept in `errors`, the others are added. With
+    /// `flow`, the tasks run in order.
     fn add(
         &mut self,
         class_name: &str,
         weight: NonZeroU32,
         wait: WaitTime,
         raw_tasks: &[RawTask],
-        path: &str,
-        flow: bool,
-    ) -> Result<(), ConfigError> {
+        (class_path, flow): (&str, bool),
+    ) {
         if raw_tasks.is_empty() {
-            return Err(invalid(
-                format!("{path}.tasks"),
+            self.errors.push(invalid(
+                format!("{class_path}.tasks"),
                 "is empty; a user needs at least one task",
             ));
+            return;
         }
         if flow && !self.users {
-            return Err(invalid(
-                format!("{path}.flow"),
+            self.errors.push(invalid(
+                format!("{class_path}.flow"),
                 "a flow needs virtual users (the closed model); the open model (arrival_rate) sends single requests",
             ));
+            return;
         }
         let columns = self.data.as_ref().map(|d| d.columns.clone());
+        let vars = self.vars;
         let names = cliffload_payloads::template::Names {
             data: self
                 .data
                 .as_ref()
                 .zip(columns.as_deref())
                 .map(|(d, c)| (d.origin.as_str(), c)),
-            vars: self.vars,
+            vars,
             users: self.users,
         };
         let mut positions = Vec::new();
         let mut steps = Vec::new();
-        let mut errors = Vec::new();
         for (i, t) in raw_tasks.iter().enumerate() {
+            let path = format!("{class_path}.tasks[{i}]");
             if flow && t.weight.is_some() {
-                return Err(invalid(
-                    format!("{path}.tasks[{i}].weight"),
+                self.errors.push(invalid(
+                    format!("{path}.weight"),
                     "a flow runs its steps in order, each once per iteration: weight has no meaning here",
                 ));
             }
+            let short = task::short_name(t);
+            let full = format!("{class_name}.{short}");
+            if self.names.iter().any(|(n, _)| *n == full) {
+                self.errors.push(invalid(
+                    format!("{path}.name"),
+                    format!("{full:?} is used twice; task names must be unique"),
+                ));
+                continue;
+            }
+            if !short.trim().is_empty() {
+                self.names.push((full, short));
+            }
             let task = task::task(
-                &format!("{path}.tasks[{i}]"),
+                &path,
                 t,
                 class_name,
                 self.error_rate,
@@ -301,24 +409,16 @@ impl ClassBuilder<'_> {
                 self.ctx,
                 &names,
             );
-            // Every task is checked, so a class with several mistakes hears of all.
-            let Some((task, uses)) = keep(task, &mut errors) else {
-                continue;
-            };
-            steps.push((uses, task.save.clone()));
-            if self.tasks.iter().any(|x| x.name == task.name) {
-                return Err(invalid(
-                    format!("{path}.tasks[{i}].name"),
-                    format!("{:?} is used twice; task names must be unique", task.name),
-                ));
+            if let Some((task, uses)) = keep(task, &mut self.errors) {
+                steps.push((uses, task.save.clone()));
+                positions.push(self.tasks.len());
+                self.tasks.push(task);
             }
-            positions.push(self.tasks.len());
-            self.tasks.push(task);
         }
-        if let Some(e) = ConfigError::all(errors) {
-            return Err(e);
-        }
-        workload::check_uses(path, flow, &steps, self.vars)?;
+        keep(
+            workload::check_uses(class_path, flow, &steps, vars),
+            &mut self.errors,
+        );
         self.classes.push(UserClass {
             name: class_name.to_owned(),
             weight,
@@ -326,7 +426,6 @@ impl ClassBuilder<'_> {
             tasks: positions,
             flow,
         });
-        Ok(())
     }
 }
 
@@ -344,26 +443,28 @@ pub(super) fn classes_of(
             "give either tasks or user_classes, not both",
         )),
         (Some(t), None) => {
-            let wait = wait_time(&key(name, "wait_time"), raw.wait_time.as_ref())?;
-            let flow = raw.flow.unwrap_or(false);
+            let wait = keep(
+                wait_time(&key(name, "wait_time"), raw.wait_time.as_ref()),
+                &mut out.errors,
+            );
             out.add(
                 name,
                 NonZeroU32::MIN,
-                wait,
+                wait.unwrap_or(WaitTime::Constant(Duration::ZERO)),
                 t,
-                &format!("scenarios.{name}"),
-                flow,
-            )
+                (&format!("scenarios.{name}"), raw.flow.unwrap_or(false)),
+            );
+            Ok(())
         }
         (None, names) => {
             if raw.flow.is_some() {
-                return Err(invalid(
+                out.errors.push(invalid(
                     key(name, "flow"),
                     "applies to the scenario's own tasks; set flow: true on the user classes instead",
                 ));
             }
             if raw.wait_time.is_some() {
-                return Err(invalid(
+                out.errors.push(invalid(
                     key(name, "wait_time"),
                     "applies to the scenario's own tasks; set wait_time on the user classes instead",
                 ));
@@ -379,19 +480,26 @@ pub(super) fn classes_of(
                 ));
             }
             for (i, class_name) in names.iter().enumerate() {
-                let c = named_class(name, i, class_name, file_classes)?;
+                let Some(c) = keep(
+                    named_class(name, i, class_name, file_classes),
+                    &mut out.errors,
+                ) else {
+                    continue;
+                };
                 let path = format!("user_classes.{class_name}");
-                let weight = positive_u32(&format!("{path}.weight"), c.weight.unwrap_or(1))?;
-                let wait = wait_time(&format!("{path}.wait_time"), c.wait_time.as_ref())?;
+                let weight = positive_u32(&format!("{path}.weight"), c.weight.unwrap_or(1));
+                let weight = keep(weight, &mut out.errors).unwrap_or(NonZeroU32::MIN);
+                let wait = wait_time(&format!("{path}.wait_time"), c.wait_time.as_ref());
+                let wait =
+                    keep(wait, &mut out.errors).unwrap_or(WaitTime::Constant(Duration::ZERO));
                 let tasks = c.tasks.as_deref().unwrap_or_default();
                 out.add(
                     class_name,
                     weight,
                     wait,
                     tasks,
-                    &path,
-                    c.flow.unwrap_or(false),
-                )?;
+                    (&path, c.flow.unwrap_or(false)),
+                );
             }
             Ok(())
         }
@@ -418,39 +526,47 @@ pub(super) fn named_class<'a>(
 }
 
 /// `workload_distribution`: each named task's share becomes its weight.
+/// `names`: every task written, by its name in results and in its class.
 pub(super) fn apply_workload_distribution(
     name: &str,
     dist: &BTreeMap<String, f64>,
+    names: &[(String, String)],
     tasks: &mut [Task],
 ) -> Result<(), ConfigError> {
+    let mut errors = Vec::new();
     for (task_name, share) in dist {
         let path = key(name, &format!("workload_distribution.{task_name}"));
         if !(share.is_finite() && *share > 0.0 && *share <= 1.0) {
-            return Err(invalid(
+            errors.push(invalid(
                 path,
                 format!("must be a share in (0, 1], got {share}"),
             ));
+            continue;
         }
-        let short = |t: &Task| t.name.rsplit('.').next().map(str::to_owned);
-        let matching: Vec<usize> = (0..tasks.len())
-            .filter(|i| short(&tasks[*i]).as_deref() == Some(task_name.as_str()))
+        let matching: Vec<&str> = names
+            .iter()
+            .filter(|(_, short)| short == task_name)
+            .map(|(full, _)| full.as_str())
             .collect();
         if matching.is_empty() {
-            let names: Vec<String> = tasks.iter().filter_map(short).collect();
-            let hint = closest(task_name, names.iter().map(String::as_str))
+            let hint = closest(task_name, names.iter().map(|(_, s)| s.as_str()))
                 .map(|c| format!("; did you mean {c:?}?"))
                 .unwrap_or_default();
-            return Err(invalid(
+            errors.push(invalid(
                 path,
                 format!("no task named {task_name:?} in this scenario{hint}"),
             ));
+            continue;
         }
-        for i in matching {
-            tasks[i].weight = NonZeroU32::new((share * 1000.0).round().max(1.0) as u32)
+        for t in tasks
+            .iter_mut()
+            .filter(|t| matching.contains(&t.name.as_str()))
+        {
+            t.weight = NonZeroU32::new((share * 1000.0).round().max(1.0) as u32)
                 .unwrap_or(NonZeroU32::MIN);
         }
     }
-    Ok(())
+    none_of(errors)
 }
 
 /// The file's stages, when they are on for this scenario.

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use cliffload_payloads::ModelSpec;
-
 use cliffload_payloads::template::Names;
 
 use super::*;
@@ -11,6 +10,14 @@ use crate::error::closest;
 use crate::{
     ConfigError, DEFAULT_TIMEOUT, ExpectStatus, Payload, Protocol, ReplyExpect, RequestSpec, Task,
 };
+
+/// A task's name within its class: its `name`, or its method.
+pub(super) fn short_name(raw: &RawTask) -> String {
+    raw.name
+        .clone()
+        .or_else(|| raw.method.clone())
+        .unwrap_or_default()
+}
 
 /// One task, and the saved values its templates read (slots).
 pub(super) fn task(
@@ -22,26 +29,38 @@ pub(super) fn task(
     ctx: &Ctx,
     names: &Names<'_>,
 ) -> Result<(Task, Vec<usize>), ConfigError> {
-    let short = raw
-        .name
-        .clone()
-        .or_else(|| raw.method.clone())
-        .unwrap_or_default();
+    // Each key is checked whatever the others hold.
+    let mut errors = Vec::new();
+    let short = short_name(raw);
     if short.trim().is_empty() {
-        return Err(invalid(
+        errors.push(invalid(
             format!("{path}.name"),
             "must not be empty (or give a method)",
         ));
     }
-    let subject = subject_of(path, raw)?;
-    let weight = positive_u32(&format!("{path}.weight"), raw.weight.unwrap_or(1))?;
-    let timeout = timeout_of(path, raw.timeout.as_ref())?;
-    let error_rate =
-        rate(&format!("{path}.error_rate"), raw.error_rate)?.unwrap_or(scenario_error_rate);
-    let payload = payload_of(path, raw, payload_sizes, ctx)?;
-    let error_rate = injected_share(path, &payload, error_rate)?;
-    let expect = reply_expect(&format!("{path}.expect"), raw)?;
-    let checked = workload::templates(path, raw, payload, names)?;
+    let subject = keep(subject_of(path, raw), &mut errors);
+    let weight = positive_u32(&format!("{path}.weight"), raw.weight.unwrap_or(1));
+    let weight = keep(weight, &mut errors);
+    let timeout = keep(timeout_of(path, raw.timeout.as_ref()), &mut errors);
+    let error_rate = keep(
+        rate(&format!("{path}.error_rate"), raw.error_rate),
+        &mut errors,
+    )
+    .flatten()
+    .unwrap_or(scenario_error_rate);
+    let payload = keep(payload_of(path, raw, payload_sizes, ctx), &mut errors);
+    let error_rate = payload
+        .as_ref()
+        .and_then(|p| keep(injected_share(path, p, error_rate), &mut errors));
+    let expect = keep(reply_expect(&format!("{path}.expect"), raw), &mut errors);
+    let checked = payload.and_then(|p| keep(workload::templates(path, raw, p, names), &mut errors));
+    none_of(errors)?;
+    let (Some(subject), Some(weight), Some(timeout), Some(checked), Some(error_rate), Some(expect)) =
+        (subject, weight, timeout, checked, error_rate, expect)
+    else {
+        // Each is missing only with its error said.
+        return Err(invalid(path, "could not be read"));
+    };
     let task = Task {
         name: format!("{class}.{short}"),
         request: RequestSpec {
