@@ -61,6 +61,12 @@ async fn a_flow_carries_each_created_id_into_its_get_and_uses_each_row_once() {
         flow["latency_us"]["p50"].as_f64() >= get["latency_us"]["p50"].as_f64(),
         "a pass takes at least its step: {flow}"
     );
+    // The flow's own threshold is judged on its row.
+    let check = r["verdict"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "shop.max_failure_percent"))
+        .unwrap_or_else(|| panic!("no flow threshold: {}", r["verdict"]));
+    assert_eq!(check["status"], "passed", "{check}");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
@@ -92,6 +98,11 @@ async fn a_wrong_capture_path_fails_the_step_with_its_reason_and_ends_the_pass()
     // The pass ended there: nothing was sent with a value never saved.
     assert_eq!(task(&r, "shop.get")["requests"], 0);
     assert_eq!(r["flows"][0]["failures"], create["requests"]);
+    let check = r["verdict"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "shop.max_failure_percent"))
+        .unwrap_or_else(|| panic!("no flow threshold: {}", r["verdict"]));
+    assert_eq!(check["status"], "failed", "{check}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

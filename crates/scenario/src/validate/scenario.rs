@@ -79,7 +79,14 @@ pub(super) fn scenario(
         &name,
         &merged,
         raw.expectations.as_ref(),
-        &thresholds::targets(&classes.names),
+        &thresholds::targets(
+            &classes.names,
+            classes
+                .classes
+                .iter()
+                .filter(|c| c.flow)
+                .map(|c| c.name.as_str()),
+        ),
     );
     let threshold_names = keep(threshold_names, &mut errors);
     none_of(errors)?;

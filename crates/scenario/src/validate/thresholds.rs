@@ -20,14 +20,20 @@ pub(super) struct Target {
 /// Flows (issue 29) join this list after the tasks once they exist, with
 /// their own names: a name is looked up in tasks, then in flows, as the
 /// verdict looks the rows up in `RunResult::tasks`, then `flows`.
-pub(super) fn targets(names: &[(String, String)]) -> Vec<Target> {
-    names
-        .iter()
-        .map(|(full, short)| Target {
-            full: full.clone(),
-            short: short.clone(),
-        })
-        .collect()
+pub(super) fn targets<'a>(
+    names: &[(String, String)],
+    flows: impl Iterator<Item = &'a str>,
+) -> Vec<Target> {
+    let tasks = names.iter().map(|(full, short)| Target {
+        full: full.clone(),
+        short: short.clone(),
+    });
+    // A flow is named by its class (the scenario's name for its own tasks).
+    let flows = flows.map(|f| Target {
+        full: f.to_owned(),
+        short: f.to_owned(),
+    });
+    tasks.chain(flows).collect()
 }
 
 /// The file's thresholds for a scenario (`performance_expectations.<name>.tasks`)
