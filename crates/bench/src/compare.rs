@@ -35,7 +35,7 @@ pub struct Args {
 }
 
 /// Kills the responder when the comparison ends, however it ends.
-struct Reaped(Child);
+pub(crate) struct Reaped(Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
@@ -119,7 +119,7 @@ pub fn cliffload_at(given: Option<&std::path::Path>) -> Result<PathBuf> {
 }
 
 /// The echo responder, once it has said it is subscribed.
-fn start_responder(me: &PathBuf, url: &str) -> Result<Reaped> {
+pub(crate) fn start_responder(me: &PathBuf, url: &str) -> Result<Reaped> {
     let mut responder = Command::new(me)
         .args(["responder", "--url", url])
         .stdout(Stdio::piped())
@@ -220,15 +220,15 @@ impl Bench<'_> {
     }
 }
 
-fn rps(f: &Figures) -> f64 {
+pub(crate) fn rps(f: &Figures) -> f64 {
     f.requests as f64 / f.wall_s
 }
 
-fn cpu_us_per_request(f: &Figures) -> f64 {
+pub(crate) fn cpu_us_per_request(f: &Figures) -> f64 {
     f.cpu_s * 1e6 / f.requests.max(1) as f64
 }
 
-fn spread(v: &mut [f64]) -> String {
+pub(crate) fn spread(v: &mut [f64]) -> String {
     v.sort_by(f64::total_cmp);
     let median = if v.len() % 2 == 1 {
         v[v.len() / 2]
@@ -259,7 +259,7 @@ fn run_bare(me: &PathBuf, url: &str, c: usize, args: &Args) -> Result<Figures> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
-fn run_cliffload(
+pub(crate) fn run_cliffload(
     bin: &PathBuf,
     config: &std::path::Path,
     url: &str,

@@ -12,7 +12,8 @@
 //! `order` measures the reference service's `process_order`; `cliffracer`
 //! puts it side by side with the real Cliffracer 1.0.0 serving the same
 //! contract; `dist` the same rate from one process and from N workers;
-//! `observe` what the dashboard and exporters cost per request.
+//! `observe` what the dashboard and exporters cost per request; `template`
+//! what per-request templates cost against a fixed body.
 
 mod bare;
 mod cliffracer;
@@ -21,6 +22,7 @@ mod dist;
 mod observe;
 mod order;
 mod responder;
+mod template;
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +52,8 @@ enum Cmd {
     Dist(dist::Args),
     /// What watching costs: CPU per request plain and with --dashboard --prometheus --otlp.
     Observe(observe::Args),
+    /// What templates cost: CPU per request of a fixed body and of one with three template fields.
+    Template(template::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,5 +65,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Cliffracer(a) => cliffracer::run(a),
         Cmd::Dist(a) => dist::run(a),
         Cmd::Observe(a) => observe::run(a),
+        Cmd::Template(a) => template::run(a),
     }
 }
