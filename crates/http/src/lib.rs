@@ -281,13 +281,16 @@ fn error_outcome(e: &reqwest::Error) -> Outcome {
 /// comparison with a message naming the task and URL.
 ///
 /// # Errors
-/// The first task that cannot be served, and why.
+/// The first task that cannot be served, and why. A task without a payload
+/// (`None`: it sends values saved from earlier replies, or takes unique
+/// data rows) is not called.
 pub async fn preflight(
     connector: &HttpConnector,
-    first_payloads: &[&Payload],
+    first_payloads: &[Option<&Payload>],
 ) -> Result<(), HttpError> {
     let transport = connector.connect(0).await?;
     for (task, payload) in first_payloads.iter().enumerate() {
+        let Some(payload) = payload else { continue };
         let (reply, detail) = transport.exchange(task, payload).await;
         let outcome = reply.outcome;
         if matches!(

@@ -96,7 +96,9 @@ async fn a_closed_port_is_a_transport_failure_and_preflight_names_it() {
         Outcome::Transport
     );
     let ping = Payload::valid(&b"{}"[..]);
-    let err = preflight(&c, &[&ping]).await.expect_err("nothing serves");
+    let err = preflight(&c, &[Some(&ping)])
+        .await
+        .expect_err("nothing serves");
     assert!(
         matches!(
             err,
@@ -120,7 +122,7 @@ async fn preflight_stops_at_a_route_nobody_serves() {
     let c = connector(&base);
     let ok = Payload::valid(&b"{}"[..]);
     let echo = Payload::valid(&br#"{"message":"hi"}"#[..]);
-    let err = preflight(&c, &[&ok, &echo, &ok, &ok])
+    let err = preflight(&c, &[Some(&ok), Some(&echo), Some(&ok), Some(&ok)])
         .await
         .expect_err("task 3 has no route");
     assert!(

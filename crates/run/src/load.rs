@@ -393,8 +393,11 @@ async fn drive_via(
                 .map(|t| HttpTarget::of(&t.name, &t.request, base))
                 .collect::<Result<Vec<_>, _>>()?;
             let connector = Arc::new(HttpConnector::new(targets));
-            let first: Vec<&cliffload_engine::Payload> =
-                plan.tasks.iter().map(|t| t.payload(0)).collect();
+            let first: Vec<Option<&cliffload_engine::Payload>> = plan
+                .tasks
+                .iter()
+                .map(|t| t.no_smoke.is_none().then(|| t.payload(0)))
+                .collect();
             cliffload_http::preflight(&connector, &first).await?;
             let output = drive(plan, connector, options, sampler, printer, cancel, None).await;
             Ok(Driven {

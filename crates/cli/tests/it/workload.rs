@@ -148,3 +148,54 @@ async fn rows_reused_by_a_sequential_file_are_refused_and_unique_rows_that_run_o
         stderr(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_rows_stay_unique_across_distributed_workers() {
+    let env = Env::with_test_service().await;
+    let rows: String = (0..40).map(|i| format!("w{i}@example.com\n")).collect();
+    std::fs::write(env.dir.path().join("forty.csv"), format!("email\n{rows}")).expect("write");
+    let cfg = example_copy(&env, |t| t.replace("customers.csv", "forty.csv"));
+    let mut workers: Vec<_> = ["w1", "w2"]
+        .iter()
+        .map(|n| crate::distributed::worker(&env, n, &["--exit-after-run"]))
+        .collect();
+    let out = env.out();
+    let o = crate::harness::run(
+        &[
+            "run",
+            "shop",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--distributed",
+            "2",
+            "--wait-workers",
+            "20s",
+            "-d",
+            "4s",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    let r = read_result(&out);
+    let register = task(&r, "shop.register");
+    // Both workers registered, none an address the other had: each of the
+    // 40 rows once, and then the users stopped.
+    assert_eq!(register["requests"], 40, "{register}\n{}", stderr(&o));
+    assert_eq!(register["rejected"], 0, "{register}");
+    let per_worker: Vec<u64> = r["distributed"]["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .map(|w| w["requests"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(per_worker.iter().all(|n| *n > 0), "{per_worker:?}");
+    assert!(crate::harness::warning(&r, "data_exhausted").is_some());
+    for w in &mut workers {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), w.wait()).await;
+    }
+}
