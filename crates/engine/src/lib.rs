@@ -22,6 +22,7 @@ pub mod mock;
 mod plan;
 mod rules;
 mod run;
+mod shape;
 mod slice;
 mod transport;
 mod worker;

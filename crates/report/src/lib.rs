@@ -24,9 +24,9 @@ pub mod verdict;
 mod warning;
 
 pub use result::{
-    ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel,
-    OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow,
-    UserClassRow, write_atomically,
+    ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadShape, LoadStage, LoadStages,
+    OpenMeasures, OpenModel, OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION,
+    Summary, TaskError, TaskRow, UserClassRow, write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
 pub use warning::Warning;

@@ -17,6 +17,7 @@ use crate::{
 
 mod scenario;
 mod settings;
+mod stages;
 mod task;
 
 use scenario::scenario;

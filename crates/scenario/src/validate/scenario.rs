@@ -25,10 +25,23 @@ pub(super) fn scenario(
     ctx: &Ctx,
     file_stages: Option<&(bool, Stages)>,
 ) -> Result<Scenario, ConfigError> {
-    let arrival = arrival_of(&name, raw.arrival_rate.as_ref())?;
-    let users = users_of(&name, raw.users, arrival.as_ref())?;
-    let spawn_rate = spawn_rate_of(&name, raw.spawn_rate, users)?;
-    let duration = duration_of(&name, raw.duration.as_ref())?;
+    let own = stages::own_stages(&name, raw.stages.as_deref())?;
+    let rate_stages = match &own {
+        Some(stages::Own::Rate(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let arrival = arrival_of(&name, raw.arrival_rate.as_ref(), rate_stages)?;
+    let (users, spawn_rate) = match &own {
+        Some(stages::Own::Users(s)) => users_of_stages(&name, &raw, s)?,
+        _ => {
+            let users = users_of(&name, raw.users, arrival.as_ref())?;
+            (users, spawn_rate_of(&name, raw.spawn_rate, users)?)
+        }
+    };
+    let duration = match &own {
+        Some(own) => stages::duration_with(&name, own, raw.duration.as_ref())?,
+        None => duration_of(&name, raw.duration.as_ref())?,
+    };
     let error_rate = rate(&key(&name, "error_rate"), raw.error_rate)?.unwrap_or(0.0);
     let expectations = merged_expectations(file_expectations, raw.expectations.as_ref());
     let mut classes = ClassBuilder {
@@ -45,17 +58,37 @@ pub(super) fn scenario(
     if let Some(dist) = &raw.workload_distribution {
         apply_workload_distribution(&name, dist, &mut tasks)?;
     }
-    let stages = stages_of(&name, file_stages, raw.gradual_load_increase)?;
-    // Stages set the most users and the whole duration.
-    let (users, duration) = match &stages {
-        Some(s) => {
-            let most = s.steps.iter().copied().max().unwrap_or(1);
-            (
-                NonZeroU32::new(most).unwrap_or(users),
-                s.step_duration * s.steps.len() as u32,
-            )
+    let (stages, users, duration) = match own {
+        Some(stages::Own::Users(s)) => {
+            if raw.gradual_load_increase == Some(true) {
+                return Err(invalid(
+                    key(&name, "gradual_load_increase"),
+                    "is true, but the scenario has its own stages: leave one out",
+                ));
+            }
+            (Some(Stages::Users(s)), users, duration)
         }
-        None => (users, duration),
+        // The open model's stages are its rate's.
+        Some(stages::Own::Rate(_)) => (None, users, duration),
+        None => match stages_of(&name, file_stages, raw.gradual_load_increase)? {
+            // Steps set the most users and the whole duration.
+            Some(Stages::Steps {
+                steps,
+                step_duration,
+            }) => {
+                let most = steps.iter().copied().max().unwrap_or(1);
+                let d = step_duration * steps.len() as u32;
+                (
+                    Some(Stages::Steps {
+                        steps,
+                        step_duration,
+                    }),
+                    NonZeroU32::new(most).unwrap_or(users),
+                    d,
+                )
+            }
+            other => (other, users, duration),
+        },
     };
     let max_requests = match raw.max_requests {
         Some(0) => {
@@ -86,26 +119,99 @@ pub(super) fn scenario(
     })
 }
 
-/// `arrival_rate`: the open model's schedule, if any.
+/// `arrival_rate` and rate `stages`: the open model's schedule, if any.
 pub(super) fn arrival_of(
     name: &str,
     raw: Option<&RawArrival>,
+    stages: Option<Vec<crate::Stage>>,
 ) -> Result<Option<crate::ArrivalRate>, ConfigError> {
-    let Some(a) = raw else { return Ok(None) };
-    crate::check_rate(a.rate).map_err(|m| invalid(key(name, "arrival_rate.rate"), m))?;
-    if let Some(r) = a.ramp_to {
-        crate::check_rate(r).map_err(|m| invalid(key(name, "arrival_rate.ramp_to"), m))?;
+    let cap = |a: Option<&RawArrival>| {
+        positive_u32(
+            &key(name, "arrival_rate.max_in_flight"),
+            a.and_then(|a| a.max_in_flight)
+                .unwrap_or(i64::from(crate::DEFAULT_MAX_IN_FLIGHT.get())),
+        )
+    };
+    let checked = |k: &str, r: f64| {
+        crate::check_rate(r).map_err(|m| invalid(key(name, &format!("arrival_rate.{k}")), m))
+    };
+    if let Some(stages) = stages {
+        // The rate starts from `arrival_rate.rate`, else from 0 (k6's startRate).
+        let start = match raw.and_then(|a| a.rate) {
+            Some(r) => checked("rate", r)?,
+            None => 0.0,
+        };
+        if raw.is_some_and(|a| a.ramp_to.is_some()) {
+            return Err(invalid(
+                key(name, "arrival_rate.ramp_to"),
+                "does not go with rate stages (the stages set the rate): leave it out",
+            ));
+        }
+        if start == 0.0 && stages.iter().all(|s| s.target == 0.0) {
+            return Err(invalid(
+                key(name, "stages"),
+                "never have a rate above 0; give at least one stage a rate",
+            ));
+        }
+        return Ok(Some(crate::ArrivalRate {
+            rate: crate::Rate::Stages(crate::Shape { start, stages }),
+            max_in_flight: cap(raw)?,
+        }));
     }
-    let cap = positive_u32(
-        &key(name, "arrival_rate.max_in_flight"),
-        a.max_in_flight
-            .unwrap_or(i64::from(crate::DEFAULT_MAX_IN_FLIGHT.get())),
-    )?;
+    let Some(a) = raw else { return Ok(None) };
+    let Some(rate) = a.rate else {
+        return Err(invalid(
+            key(name, "arrival_rate.rate"),
+            "is required: requests per second (or give stages with rate:)",
+        ));
+    };
+    let rate = checked("rate", rate)?;
+    let rate = match a.ramp_to {
+        Some(to) => crate::Rate::Ramp {
+            from: rate,
+            to: checked("ramp_to", to)?,
+        },
+        None => crate::Rate::Constant(rate),
+    };
     Ok(Some(crate::ArrivalRate {
-        rate: a.rate,
-        ramp_to: a.ramp_to,
-        max_in_flight: cap,
+        rate,
+        max_in_flight: cap(Some(a))?,
     }))
+}
+
+/// With user stages: the most users are the stages' peak (`users`, if
+/// written, must say the same), and the stages say how fast they start.
+fn users_of_stages(
+    name: &str,
+    raw: &RawScenario,
+    stages: &[crate::Stage],
+) -> Result<(NonZeroU32, f64), ConfigError> {
+    let peak = stages.iter().map(|s| s.target).fold(0.0, f64::max) as u32;
+    let users = NonZeroU32::new(peak).unwrap_or(NonZeroU32::MIN);
+    if raw.arrival_rate.is_some() {
+        return Err(invalid(
+            key(name, "arrival_rate"),
+            "is the open model, but the stages give users: give the stages rate: instead, \
+             or leave arrival_rate out",
+        ));
+    }
+    if let Some(u) = raw.users
+        && u != i64::from(peak)
+    {
+        return Err(invalid(
+            key(name, "users"),
+            format!(
+                "is {u}, but the stages peak at {peak} users: leave users out (the stages set it)"
+            ),
+        ));
+    }
+    if raw.spawn_rate.is_some() {
+        return Err(invalid(
+            key(name, "spawn_rate"),
+            "does not go with stages (they say how fast users start and stop): leave it out",
+        ));
+    }
+    Ok((users, f64::from(users.get())))
 }
 
 /// `users`, required unless the open model's cap stands in for it.

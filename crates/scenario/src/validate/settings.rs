@@ -240,7 +240,7 @@ pub(super) fn stages(g: &RawGradual) -> Result<Stages, ConfigError> {
     if step_duration.is_zero() {
         return Err(invalid(format!("{p}.step_duration_seconds"), "must be > 0"));
     }
-    Ok(Stages {
+    Ok(Stages::Steps {
         steps,
         step_duration,
     })
