@@ -228,11 +228,7 @@ impl Load {
                 return cliffload_scenario::describe_rate_stages(&shape.shape(), max);
             }
             (Some(shape), None) if self.stages.is_none() => {
-                return format!(
-                    "up to {} users in stages from 0: {}",
-                    self.users,
-                    shape.shape().describe(" users")
-                );
+                return cliffload_scenario::describe_user_stages(self.users, &shape.shape());
             }
             _ => {}
         }

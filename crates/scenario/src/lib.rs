@@ -378,11 +378,7 @@ impl Scenario {
                 start: 0.0,
                 stages: stages.clone(),
             };
-            return format!(
-                "up to {} users in stages from 0: {}",
-                self.users,
-                shape.describe(" users")
-            );
+            return describe_user_stages(self.users.get(), &shape);
         }
         let mut out = format!(
             "{} user{} (started {}/s)",
@@ -426,13 +422,21 @@ pub fn describe_arrival(rate: f64, ramp_to: Option<f64>, max_in_flight: u32) -> 
     format!("open model: {rate} requests/s{ramp}, at most {max_in_flight} in flight")
 }
 
-/// The open model's stages in words: `open model in stages from 0
-/// requests/s: → 100/s over 30 s, …, at most 1000 in flight`.
+/// The open model's stages in words: `open model in stages (from 0/s:
+/// → 100/s over 30 s, …), at most 1000 in flight`.
 pub fn describe_rate_stages(shape: &Shape, max_in_flight: u32) -> String {
     format!(
-        "open model in stages from {} requests/s: {}, at most {max_in_flight} in flight",
+        "open model in stages (from {}/s: {}), at most {max_in_flight} in flight",
         shape.start,
         shape.describe("/s")
+    )
+}
+
+/// User stages in words: `up to 200 users in stages (→ 50 users over 30 s, …)`.
+pub fn describe_user_stages(most: u32, shape: &Shape) -> String {
+    format!(
+        "up to {most} users in stages ({})",
+        shape.describe(" users")
     )
 }
 

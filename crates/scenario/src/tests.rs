@@ -935,7 +935,7 @@ fn the_catalog_and_the_examples_match_the_schema_and_a_typo_does_not() {
         .map(|e| e.expect("entry").path())
         .collect();
     own.sort();
-    assert_eq!(own.len(), 3, "{own:?}");
+    assert_eq!(own.len(), 4, "{own:?}");
     files.extend(own);
     for f in &files {
         let text = std::fs::read_to_string(f).expect("read");

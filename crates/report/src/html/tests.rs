@@ -437,7 +437,9 @@ fn the_users_chart_draws_the_planned_stages_beside_the_users_that_ran() {
     let html = super::render(&r);
     assert!(html.contains("planned users"), "in the legend");
     assert!(
-        html.contains("up to 4 users in stages from 0: → 4 users over 1 s, 4 users for 1 s, → 0 users over 1 s"),
+        html.contains(
+            "up to 4 users in stages (→ 4 users over 1 s, 4 users for 1 s, → 0 users over 1 s)"
+        ),
         "the load in words"
     );
     // A load without stages draws no plan.

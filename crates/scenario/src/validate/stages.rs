@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(s.arrival, None, "the closed model");
         assert_eq!(
             s.describe_load(),
-            "up to 200 users in stages from 0: → 50 users over 30 s, → 200 users over 2 min, → 0 users over 30 s"
+            "up to 200 users in stages (→ 50 users over 30 s, → 200 users over 2 min, → 0 users over 30 s)"
         );
         // A duration that agrees is accepted, however it is written.
         assert!(parse("    duration: 3m\n    stages: [{duration: 1m 30s, users: 5}, {duration: 90s, users: 5}]\n").is_ok());
