@@ -13,6 +13,7 @@ mod escape;
 pub mod frameworks;
 pub mod html;
 pub mod junit;
+mod load_shape;
 pub mod markdown;
 pub mod outage;
 pub mod processes;
@@ -23,10 +24,11 @@ pub mod text;
 pub mod verdict;
 mod warning;
 
+pub use load_shape::{LoadShape, LoadStage};
 pub use result::{
-    ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadShape, LoadStage, LoadStages,
-    OpenMeasures, OpenModel, OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION,
-    Summary, TaskError, TaskRow, UserClassRow, write_atomically,
+    ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel,
+    OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow,
+    UserClassRow, write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
 pub use warning::Warning;

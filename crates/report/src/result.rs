@@ -10,6 +10,7 @@ use cliffload_metrics::{
 use cliffload_scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
+use crate::load_shape::LoadShape;
 use crate::verdict::{self, Verdict};
 use crate::warning::Warning;
 
@@ -156,59 +157,6 @@ pub struct Load {
     /// (`stages:`, stepped users, `ramp_to`); absent for a constant load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape: Option<LoadShape>,
-}
-
-/// A load shape: from `start`, linear within each stage to its target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoadShape {
-    /// What it plans: `users` (closed model) or `arrivals_per_s` (open model).
-    pub of: String,
-    /// The target at the start.
-    pub start: f64,
-    /// The stages, in order.
-    pub stages: Vec<LoadStage>,
-}
-
-/// One stage of a [`LoadShape`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoadStage {
-    /// How long it lasts, in seconds (0: a jump).
-    pub duration_s: f64,
-    /// Users, or arrivals per second, at its end.
-    pub target: f64,
-}
-
-impl LoadShape {
-    /// `shape` of users (`open` false) or of arrivals per second.
-    pub fn of(shape: &cliffload_scenario::Shape, open: bool) -> Self {
-        Self {
-            of: if open { "arrivals_per_s" } else { "users" }.into(),
-            start: shape.start,
-            stages: shape
-                .stages
-                .iter()
-                .map(|s| LoadStage {
-                    duration_s: s.duration.as_secs_f64(),
-                    target: s.target,
-                })
-                .collect(),
-        }
-    }
-
-    /// The shape itself, to draw or describe.
-    pub fn shape(&self) -> cliffload_scenario::Shape {
-        cliffload_scenario::Shape {
-            start: self.start,
-            stages: self
-                .stages
-                .iter()
-                .map(|s| cliffload_scenario::Stage {
-                    duration: Duration::try_from_secs_f64(s.duration_s).unwrap_or_default(),
-                    target: s.target,
-                })
-                .collect(),
-        }
-    }
 }
 
 /// Stepped load: `users[k]` during step `k`.

@@ -273,6 +273,13 @@ async fn a_stage_ending_at_no_users_ends_with_none_running() {
     let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
     let out = run_inline(p, mock).await;
     assert_eq!(active(&out), [4, 4, 0]);
+    // The last user stops at 2.75 s; the load still lasts its 3 s, so the
+    // last second is a whole one.
+    assert!(
+        (Duration::from_secs(3)..Duration::from_millis(3050)).contains(&out.elapsed),
+        "{:?}",
+        out.elapsed
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -112,6 +112,28 @@ async fn rate_stages_start_from_the_arrival_rate_given() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_rate_that_falls_to_nothing_still_lasts_the_load() {
+    let yaml = "scenarios:\n  s:\n    stages: [{duration: 1s, rate: 100}, {duration: 1s, rate: 0}]\n    tasks:\n      - {name: a, subject: x.y}\n";
+    let file = ScenarioFile::parse(yaml, "t.yaml").expect("valid scenario");
+    let plan = Plan::new(
+        file.get("s").expect("s"),
+        vec![vec![Payload::valid(&b"{}"[..])]],
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = go(plan, &mock).await;
+    // The last of 100 arrivals is due at 1.9 s; the second is still whole.
+    let seconds: Vec<(u64, Duration)> = out
+        .intervals
+        .iter()
+        .map(|i| (i.counts.total(), i.length))
+        .collect();
+    assert_eq!(
+        seconds,
+        [(50, Duration::from_secs(1)), (50, Duration::from_secs(1))]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_stalled_transport_shows_in_intended_time_latency() {
     // 100 requests/s wanted, but 10 in flight × 500 ms each = 20/s possible.
     let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(500))]);

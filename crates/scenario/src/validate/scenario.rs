@@ -25,23 +25,13 @@ pub(super) fn scenario(
     ctx: &Ctx,
     file_stages: Option<&(bool, Stages)>,
 ) -> Result<Scenario, ConfigError> {
-    let own = stages::own_stages(&name, raw.stages.as_deref())?;
-    let rate_stages = match &own {
-        Some(stages::Own::Rate(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let arrival = arrival_of(&name, raw.arrival_rate.as_ref(), rate_stages)?;
-    let (users, spawn_rate) = match &own {
-        Some(stages::Own::Users(s)) => users_of_stages(&name, &raw, s)?,
-        _ => {
-            let users = users_of(&name, raw.users, arrival.as_ref())?;
-            (users, spawn_rate_of(&name, raw.spawn_rate, users)?)
-        }
-    };
-    let duration = match &own {
-        Some(own) => stages::duration_with(&name, own, raw.duration.as_ref())?,
-        None => duration_of(&name, raw.duration.as_ref())?,
-    };
+    let Load {
+        users,
+        spawn_rate,
+        duration,
+        stages,
+        arrival,
+    } = load_of(&name, &raw, file_stages)?;
     let error_rate = rate(&key(&name, "error_rate"), raw.error_rate)?.unwrap_or(0.0);
     let expectations = merged_expectations(file_expectations, raw.expectations.as_ref());
     let mut classes = ClassBuilder {
@@ -58,38 +48,6 @@ pub(super) fn scenario(
     if let Some(dist) = &raw.workload_distribution {
         apply_workload_distribution(&name, dist, &mut tasks)?;
     }
-    let (stages, users, duration) = match own {
-        Some(stages::Own::Users(s)) => {
-            if raw.gradual_load_increase == Some(true) {
-                return Err(invalid(
-                    key(&name, "gradual_load_increase"),
-                    "is true, but the scenario has its own stages: leave one out",
-                ));
-            }
-            (Some(Stages::Users(s)), users, duration)
-        }
-        // The open model's stages are its rate's.
-        Some(stages::Own::Rate(_)) => (None, users, duration),
-        None => match stages_of(&name, file_stages, raw.gradual_load_increase)? {
-            // Steps set the most users and the whole duration.
-            Some(Stages::Steps {
-                steps,
-                step_duration,
-            }) => {
-                let most = steps.iter().copied().max().unwrap_or(1);
-                let d = step_duration * steps.len() as u32;
-                (
-                    Some(Stages::Steps {
-                        steps,
-                        step_duration,
-                    }),
-                    NonZeroU32::new(most).unwrap_or(users),
-                    d,
-                )
-            }
-            other => (other, users, duration),
-        },
-    };
     let max_requests = match raw.max_requests {
         Some(0) => {
             return Err(invalid(
@@ -116,6 +74,81 @@ pub(super) fn scenario(
         data: data.clone(),
         preflight: raw.preflight.unwrap_or_default(),
         name,
+    })
+}
+
+/// A scenario's load: how many users, how fast, for how long, in what shape.
+struct Load {
+    users: NonZeroU32,
+    spawn_rate: f64,
+    duration: Duration,
+    stages: Option<Stages>,
+    arrival: Option<crate::ArrivalRate>,
+}
+
+/// The load: `users`, `spawn_rate`, `duration`, `arrival_rate`, and the
+/// scenario's own `stages:` or the file's gradual_load_increase.
+fn load_of(
+    name: &str,
+    raw: &RawScenario,
+    file_stages: Option<&(bool, Stages)>,
+) -> Result<Load, ConfigError> {
+    let own = stages::own_stages(name, raw.stages.as_deref())?;
+    let rate_stages = match &own {
+        Some(stages::Own::Rate(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let arrival = arrival_of(name, raw.arrival_rate.as_ref(), rate_stages)?;
+    let (users, spawn_rate) = match &own {
+        Some(stages::Own::Users(s)) => stages::users_of_stages(name, raw, s)?,
+        _ => {
+            let users = users_of(name, raw.users, arrival.as_ref())?;
+            (users, spawn_rate_of(name, raw.spawn_rate, users)?)
+        }
+    };
+    let duration = match &own {
+        Some(own) => stages::duration_with(name, own, raw.duration.as_ref())?,
+        None => duration_of(name, raw.duration.as_ref())?,
+    };
+    let load = |stages| Load {
+        users,
+        spawn_rate,
+        duration,
+        stages,
+        arrival: arrival.clone(),
+    };
+    Ok(match own {
+        Some(stages::Own::Users(s)) => {
+            if raw.gradual_load_increase == Some(true) {
+                return Err(invalid(
+                    key(name, "gradual_load_increase"),
+                    "is true, but the scenario has its own stages: leave one out",
+                ));
+            }
+            load(Some(Stages::Users(s)))
+        }
+        // The open model's stages are its rate's.
+        Some(stages::Own::Rate(_)) => load(None),
+        None => match stages_of(name, file_stages, raw.gradual_load_increase)? {
+            // Steps set the most users and the whole duration.
+            Some(Stages::Steps {
+                steps,
+                step_duration,
+            }) => Load {
+                users: steps
+                    .iter()
+                    .copied()
+                    .max()
+                    .and_then(NonZeroU32::new)
+                    .unwrap_or(users),
+                duration: step_duration * steps.len() as u32,
+                ..load(Some(Stages::Steps {
+                    steps,
+                    step_duration,
+                }))
+            },
+            other => load(other),
+        },
     })
 }
 
@@ -177,41 +210,6 @@ pub(super) fn arrival_of(
         rate,
         max_in_flight: cap(Some(a))?,
     }))
-}
-
-/// With user stages: the most users are the stages' peak (`users`, if
-/// written, must say the same), and the stages say how fast they start.
-fn users_of_stages(
-    name: &str,
-    raw: &RawScenario,
-    stages: &[crate::Stage],
-) -> Result<(NonZeroU32, f64), ConfigError> {
-    let peak = stages.iter().map(|s| s.target).fold(0.0, f64::max) as u32;
-    let users = NonZeroU32::new(peak).unwrap_or(NonZeroU32::MIN);
-    if raw.arrival_rate.is_some() {
-        return Err(invalid(
-            key(name, "arrival_rate"),
-            "is the open model, but the stages give users: give the stages rate: instead, \
-             or leave arrival_rate out",
-        ));
-    }
-    if let Some(u) = raw.users
-        && u != i64::from(peak)
-    {
-        return Err(invalid(
-            key(name, "users"),
-            format!(
-                "is {u}, but the stages peak at {peak} users: leave users out (the stages set it)"
-            ),
-        ));
-    }
-    if raw.spawn_rate.is_some() {
-        return Err(invalid(
-            key(name, "spawn_rate"),
-            "does not go with stages (they say how fast users start and stop): leave it out",
-        ));
-    }
-    Ok((users, f64::from(users.get())))
 }
 
 /// `users`, required unless the open model's cap stands in for it.

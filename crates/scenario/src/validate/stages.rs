@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use super::scenario::key;
 use super::*;
+use std::num::NonZeroU32;
+
 use crate::{ConfigError, MAX_RATE, Stage, human_duration};
 
 /// What a scenario's stages give.
@@ -40,25 +42,7 @@ pub(super) fn own_stages(name: &str, raw: Option<&[RawStage]>) -> Result<Option<
     let mut stages = Vec::with_capacity(raw.len());
     for (i, s) in raw.iter().enumerate() {
         let at = format!("{path}[{i}]");
-        let duration = match &s.duration {
-            None => Err(invalid(
-                format!("{at}.duration"),
-                "is required: how long the stage lasts (e.g. 30s)",
-            )),
-            Some(d) => duration(&format!("{at}.duration"), d, BareNumber::Refused),
-        };
-        let target = match (s.users, s.rate) {
-            (Some(_), Some(_)) => Err(invalid(
-                &at,
-                "gives both users and rate; a stage gives users (closed model) or rate (open model)",
-            )),
-            (None, None) => Err(invalid(
-                &at,
-                "gives neither users nor rate: e.g. {duration: 30s, users: 10} or {duration: 30s, rate: 100}",
-            )),
-            (Some(u), None) => stage_users(&format!("{at}.users"), u).map(|u| (true, u)),
-            (None, Some(r)) => stage_rate(&format!("{at}.rate"), r).map(|r| (false, r)),
-        };
+        let (duration, target) = one_stage(&at, s);
         if let Ok((users, _)) = target {
             match kind {
                 None => kind = Some((users, i)),
@@ -109,6 +93,72 @@ pub(super) fn own_stages(name: &str, raw: Option<&[RawStage]>) -> Result<Option<
         }
         _ => Own::Rate(stages),
     }))
+}
+
+/// With user stages: the most users are the stages' peak (`users`, if
+/// written, must say the same), and the stages say how fast they start.
+pub(super) fn users_of_stages(
+    name: &str,
+    raw: &RawScenario,
+    stages: &[Stage],
+) -> Result<(NonZeroU32, f64), ConfigError> {
+    let peak = stages.iter().map(|s| s.target).fold(0.0, f64::max) as u32;
+    let users = NonZeroU32::new(peak).unwrap_or(NonZeroU32::MIN);
+    if raw.arrival_rate.is_some() {
+        return Err(invalid(
+            key(name, "arrival_rate"),
+            "is the open model, but the stages give users: give the stages rate: instead, \
+             or leave arrival_rate out",
+        ));
+    }
+    if let Some(u) = raw.users
+        && u != i64::from(peak)
+    {
+        return Err(invalid(
+            key(name, "users"),
+            format!(
+                "is {u}, but the stages peak at {peak} users: leave users out (the stages set it)"
+            ),
+        ));
+    }
+    if raw.spawn_rate.is_some() {
+        return Err(invalid(
+            key(name, "spawn_rate"),
+            "does not go with stages (they say how fast users start and stop): leave it out",
+        ));
+    }
+    Ok((users, f64::from(users.get())))
+}
+
+/// One stage at `at`: its duration, and whether it gives users (true) or
+/// rate, with the number.
+fn one_stage(
+    at: &str,
+    s: &RawStage,
+) -> (
+    Result<Duration, ConfigError>,
+    Result<(bool, f64), ConfigError>,
+) {
+    let duration = match &s.duration {
+        None => Err(invalid(
+            format!("{at}.duration"),
+            "is required: how long the stage lasts (e.g. 30s)",
+        )),
+        Some(d) => duration(&format!("{at}.duration"), d, BareNumber::Refused),
+    };
+    let target = match (s.users, s.rate) {
+        (Some(_), Some(_)) => Err(invalid(
+            at,
+            "gives both users and rate; a stage gives users (closed model) or rate (open model)",
+        )),
+        (None, None) => Err(invalid(
+            at,
+            "gives neither users nor rate: e.g. {duration: 30s, users: 10} or {duration: 30s, rate: 100}",
+        )),
+        (Some(u), None) => stage_users(&format!("{at}.users"), u).map(|u| (true, u)),
+        (None, Some(r)) => stage_rate(&format!("{at}.rate"), r).map(|r| (false, r)),
+    };
+    (duration, target)
 }
 
 /// Users of a stage: a whole number from 0.
