@@ -56,7 +56,7 @@ impl Curve {
     /// When user number `user` runs, in order.
     pub(crate) fn windows(&self, user: u32) -> Vec<Window> {
         let u = f64::from(user);
-        let secs = |t: f64| Duration::from_secs_f64(t.max(0.0));
+        let secs = |t: f64| Duration::try_from_secs_f64(t.max(0.0)).unwrap_or(Duration::MAX);
         let mut out = Vec::new();
         // The start of the window the user is in, if it is running.
         let mut running = (self.points[0].1 > u).then_some(0.0);
@@ -109,7 +109,10 @@ impl Curve {
             2.0 * m / (r + (r * r + 2.0 * slope * m).max(0.0).sqrt())
         };
         let t = t0 + t.min(t1 - t0);
-        (t.is_finite() && t >= 0.0 && t < self.end()).then(|| Duration::from_secs_f64(t))
+        if !(t >= 0.0 && t < self.end()) {
+            return None;
+        }
+        Duration::try_from_secs_f64(t).ok()
     }
 
     /// The end of the run, in seconds.

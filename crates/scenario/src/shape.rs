@@ -57,20 +57,6 @@ impl Shape {
         out
     }
 
-    /// The target at `t` seconds from the start.
-    pub fn at(&self, t: f64) -> f64 {
-        let (mut from, mut v) = (0.0, self.start);
-        for s in &self.stages {
-            let d = s.duration.as_secs_f64();
-            if t < from + d {
-                return v + (s.target - v) * (t - from) / d;
-            }
-            from += d;
-            v = s.target;
-        }
-        v
-    }
-
     /// The highest target of the shape, at any time.
     pub fn peak(&self) -> f64 {
         self.stages
@@ -79,9 +65,11 @@ impl Shape {
             .fold(self.start, f64::max)
     }
 
-    /// How long its stages last in all.
+    /// How long its stages last in all (at most [`Duration::MAX`]).
     pub fn length(&self) -> Duration {
-        self.stages.iter().map(|s| s.duration).sum()
+        self.stages
+            .iter()
+            .fold(Duration::ZERO, |sum, s| sum.saturating_add(s.duration))
     }
 
     /// The stages in words: `→ 50 users over 30 s, 200 users for 2 min, → 0 users over 30 s`
@@ -187,7 +175,7 @@ impl Scenario {
             None => Shape {
                 start: 0.0,
                 stages: vec![Stage {
-                    duration: Duration::from_secs_f64(users / self.spawn_rate),
+                    duration: secs(users / self.spawn_rate),
                     target: users,
                 }],
             },
@@ -206,7 +194,7 @@ impl Scenario {
                     // More users start at the spawn rate, within the step;
                     // fewer stop at once.
                     let ramp = if n > prev {
-                        Duration::from_secs_f64((n - prev) / self.spawn_rate).min(*step_duration)
+                        secs((n - prev) / self.spawn_rate).min(*step_duration)
                     } else {
                         Duration::ZERO
                     };
@@ -235,6 +223,12 @@ impl Scenario {
             None => self.stages.as_ref().map(|_| self.user_shape()),
         }
     }
+}
+
+/// `s` seconds; a spawn rate of 1e-300 users/s gives the longest duration
+/// there is rather than a panic.
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]
@@ -266,6 +260,36 @@ mod tests {
     }
 
     #[test]
+    fn users_at_a_spawn_rate_and_steps_are_shapes_too() {
+        let file = crate::ScenarioFile::parse(
+            "advanced:\n  gradual_load_increase: {enabled: false, steps: [2, 6, 3], step_duration_seconds: 10}\nscenarios:\n  plain: {users: 10, spawn_rate: 2, duration: 60s, tasks: [{name: a, subject: x.a}]}\n  steps: {users: 1, spawn_rate: 1, duration: 1s, gradual_load_increase: true, tasks: [{name: a, subject: x.a}]}\n  crawl: {users: 10, spawn_rate: 1e-300, duration: 1s, tasks: [{name: a, subject: x.a}]}\n",
+            "t.yaml",
+        )
+        .expect("valid");
+        let points = |name: &str| {
+            let s = file.get(name).expect("scenario");
+            s.user_shape().points(s.duration)
+        };
+        assert_eq!(points("plain"), [(0.0, 0.0), (5.0, 10.0), (60.0, 10.0)]);
+        // Two users in 2 s, held; four more in 4 s, held; three fewer at once.
+        assert_eq!(
+            points("steps"),
+            [
+                (0.0, 0.0),
+                (2.0, 2.0),
+                (10.0, 2.0),
+                (14.0, 6.0),
+                (20.0, 6.0),
+                (20.0, 3.0),
+                (30.0, 3.0)
+            ]
+        );
+        // A spawn rate too slow to express as a duration starts nobody.
+        let crawl = points("crawl");
+        assert!(crawl[1].1 < 1e-9, "{crawl:?}");
+    }
+
+    #[test]
     fn a_shape_is_its_corner_points_cut_or_held_to_the_run() {
         let s = shape();
         assert_eq!(
@@ -274,10 +298,6 @@ mod tests {
         );
         assert_eq!(s.points(secs(2.5)).last(), Some(&(2.5, 2.0)), "cut");
         assert_eq!(s.points(secs(5.0)).last(), Some(&(5.0, 0.0)), "held");
-        assert_eq!(
-            (s.at(0.5), s.at(1.5), s.at(2.75), s.at(9.0)),
-            (2.0, 4.0, 1.0, 0.0)
-        );
         assert_eq!((s.peak(), s.length()), (4.0, secs(3.0)));
         assert_eq!(
             s.describe(" users"),

@@ -9,6 +9,10 @@ use std::num::NonZeroU32;
 
 use crate::{ConfigError, MAX_RATE, Stage, human_duration};
 
+/// The longest the stages may last in all: a year is not a load test, and
+/// it keeps every time of the run far from where arithmetic on it overflows.
+const MOST_TIME: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// What a scenario's stages give.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Own {
@@ -19,10 +23,11 @@ pub(super) enum Own {
 }
 
 impl Own {
-    /// How long the stages last in all.
+    /// How long the stages last in all (at most [`Duration::MAX`]).
     pub(super) fn length(&self) -> Duration {
         let (Own::Users(s) | Own::Rate(s)) = self;
-        s.iter().map(|s| s.duration).sum()
+        s.iter()
+            .fold(Duration::ZERO, |sum, s| sum.saturating_add(s.duration))
     }
 }
 
@@ -74,12 +79,23 @@ pub(super) fn own_stages(name: &str, raw: Option<&[RawStage]>) -> Result<Option<
     if let Some(e) = ConfigError::all(errors) {
         return Err(e);
     }
-    let total: Duration = stages.iter().map(|s| s.duration).sum();
-    if total.is_zero() {
-        return Err(invalid(
-            path,
-            "last 0 s in all; give at least one stage a duration",
-        ));
+    let total = stages
+        .iter()
+        .try_fold(Duration::ZERO, |sum, s| sum.checked_add(s.duration));
+    match total {
+        Some(t) if t.is_zero() => {
+            return Err(invalid(
+                path,
+                "last 0 s in all; give at least one stage a duration",
+            ));
+        }
+        Some(t) if t <= MOST_TIME => {}
+        _ => {
+            return Err(invalid(
+                path,
+                "last longer than a year in all; a load test that long is a typo",
+            ));
+        }
     }
     Ok(Some(match kind {
         Some((true, _)) => {
@@ -330,6 +346,13 @@ mod tests {
         assert!(e.contains("never have a user"), "{e}");
         let e = error_of("    stages: [{duration: 5s, rate: 0}]\n");
         assert!(e.contains("never have a rate above 0"), "{e}");
+        let e = error_of(
+            "    stages: [{duration: 5000000000000h, users: 1}, {duration: 5000000000000h, users: 1}]\n",
+        );
+        assert!(
+            e.contains("scenarios.s.stages: last longer than a year"),
+            "{e}"
+        );
         let e = error_of("    stages: [{duration: 5s, users: -1}]\n");
         assert!(
             e.contains("stages[0].users: must be a whole number of users from 0"),
