@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use cliffload_engine::{Payload, Plan};
-use cliffload_scenario::{ArrivalRate, Scenario};
+use cliffload_scenario::{ArrivalRate, Rate, Scenario};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -68,8 +68,10 @@ fn closed(c: &mut Criterion) {
 fn open(c: &mut Criterion) {
     let mut s = builtin("stress_test");
     s.arrival = Some(ArrivalRate {
-        rate: 5_000.0,
-        ramp_to: Some(20_000.0),
+        rate: Rate::Ramp {
+            from: 5_000.0,
+            to: 20_000.0,
+        },
         max_in_flight: NonZeroU32::new(1000).expect("non-zero"),
     });
     let plan = plan(&s);

@@ -23,6 +23,7 @@ mod plan;
 mod render;
 mod rules;
 mod run;
+mod shape;
 mod slice;
 mod transport;
 mod worker;

@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cliffload_payloads::{GenConfig, Generator, OrderComplexity, PayloadError, PoolSpec, pool};
-use cliffload_scenario::{
-    ArrivalRate, Payload as PayloadSource, Protocol, Scenario, Stages, WaitTime,
-};
+use cliffload_scenario::{ArrivalRate, Payload as PayloadSource, Protocol, Scenario, WaitTime};
 use rand::RngExt;
 
 use crate::run::EngineError;
+use crate::shape::{Curve, Window};
 
 /// One request body, encoded ahead of time so the load loop only picks bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,16 +96,15 @@ pub struct Plan {
     pub classes: Vec<PlanClass>,
     /// Virtual users (at most, with stages).
     pub users: NonZeroU32,
-    /// Users started per second.
-    pub spawn_rate: f64,
     /// Load duration, counted from the start.
     pub duration: Duration,
     /// Seed of every user's random choices.
     pub seed: u64,
-    /// Stepped user counts, if any.
-    pub stages: Option<Stages>,
     /// Open model: the arrival rate. `None`: closed model.
     pub arrival: Option<ArrivalRate>,
+    /// The users (closed model) or the arrival rate (open model) over the
+    /// run: every load shape, run the same way.
+    curve: Curve,
     /// Stop after this many requests in all (each worker sends its share).
     pub max_requests: Option<u64>,
     /// The data file users take rows from.
@@ -292,22 +290,25 @@ impl Plan {
             })
             .collect();
         let weights: Vec<u32> = scenario.classes.iter().map(|c| c.weight.get()).collect();
+        let shape = match &scenario.arrival {
+            Some(a) => a.shape(scenario.duration),
+            None => scenario.user_shape(),
+        };
         Ok(Self {
             user_class: assign_classes(&weights, scenario.users.get()),
             open_class: assign_classes(&weights, 997),
-            arrival: scenario.arrival,
+            arrival: scenario.arrival.clone(),
             max_requests: scenario.max_requests,
             tasks,
             classes,
             users: scenario.users,
-            spawn_rate: scenario.spawn_rate,
             duration: scenario.duration,
             seed: scenario.seed,
-            stages: scenario.stages.clone(),
             data: scenario.data_file.clone(),
             vars: scenario.vars.clone().into(),
             on_missing_capture: scenario.on_missing_capture,
             flows,
+            curve: Curve::new(&shape, scenario.duration),
         })
     }
 
@@ -323,21 +324,12 @@ impl Plan {
     }
 
     /// When the `n`th request of the whole run is due, after the start, or
-    /// `None` past the end: `n / rate`, or for a linear ramp from r0 to r1
-    /// over the duration T the `t` where r0·t + (r1 − r0)·t²/(2T) = n.
+    /// `None` past the end: when the integral of the rate reaches `n`
+    /// (`n / rate` for a constant one; see the `shape` module).
     #[doc(hidden)] // Public for `benches/engine.rs`.
     pub fn arrival_offset(&self, n: u64) -> Option<Duration> {
-        let a = self.arrival?;
-        let total = self.duration.as_secs_f64();
-        let r0 = a.rate;
-        let slope = a.ramp_to.map_or(0.0, |r1| (r1 - r0) / total);
-        let n = n as f64;
-        let t = if slope.abs() < 1e-12 {
-            n / r0
-        } else {
-            (-r0 + (r0 * r0 + 2.0 * slope * n).max(0.0).sqrt()) / slope
-        };
-        (t.is_finite() && t >= 0.0 && t < total).then(|| Duration::from_secs_f64(t))
+        self.arrival.as_ref()?;
+        self.curve.arrival(n)
     }
 
     /// The class of user number `user`.
@@ -345,30 +337,11 @@ impl Plan {
         &self.classes[usize::from(self.user_class.get(user as usize).copied().unwrap_or(0))]
     }
 
-    /// When user number `user` starts and (with stages) stops, after the run's start.
-    pub(crate) fn user_window(&self, user: u32) -> (Duration, Option<Duration>) {
-        let Some(stages) = &self.stages else {
-            return (
-                Duration::from_secs_f64(f64::from(user) / self.spawn_rate),
-                None,
-            );
-        };
-        let d = stages.step_duration;
-        let Some(first) = stages.steps.iter().position(|n| *n > user) else {
-            return (self.duration, None);
-        };
-        let below = if first == 0 {
-            0
-        } else {
-            stages.steps[first - 1].min(user)
-        };
-        let start =
-            d * first as u32 + Duration::from_secs_f64(f64::from(user - below) / self.spawn_rate);
-        let stop = stages.steps[first..]
-            .iter()
-            .position(|n| *n <= user)
-            .map(|k| d * (first + k) as u32);
-        (start.min(stop.unwrap_or(self.duration)), stop)
+    /// When user number `user` runs, after the run's start: its windows in
+    /// order, none if it never runs. A later user's first window never
+    /// starts before an earlier one's.
+    pub(crate) fn user_windows(&self, user: u32) -> Vec<Window> {
+        self.curve.windows(user)
     }
 
     /// Picks a task of `class` by weight.
@@ -468,24 +441,30 @@ mod tests {
 
     #[test]
     fn stages_give_each_user_a_window() {
-        let mut p = plan(
-            "scenarios:\n  s:\n    users: 5\n    spawn_rate: 10\n    duration: 30s\n    tasks:\n      - {name: a, subject: x.a}\n",
+        let steps = plan(
+            "advanced:\n  gradual_load_increase: {enabled: true, steps: [2, 5, 3], step_duration_seconds: 10}\nscenarios:\n  s:\n    users: 5\n    spawn_rate: 10\n    duration: 30s\n    tasks:\n      - {name: a, subject: x.a}\n",
         );
-        p.stages = Some(Stages {
-            steps: vec![2, 5, 3],
-            step_duration: Duration::from_secs(10),
-        });
-        assert_eq!(p.user_window(0), (Duration::ZERO, None));
-        assert_eq!(p.user_window(1), (Duration::from_millis(100), None));
-        assert_eq!(p.user_window(2), (Duration::from_secs(10), None));
+        assert_eq!(steps.user_windows(0), [(Duration::ZERO, None)]);
+        assert_eq!(steps.user_windows(1), [(Duration::from_millis(100), None)]);
+        assert_eq!(steps.user_windows(2), [(Duration::from_secs(10), None)]);
         assert_eq!(
-            p.user_window(4),
-            (Duration::from_millis(10_200), Some(Duration::from_secs(20)))
+            steps.user_windows(4),
+            [(Duration::from_millis(10_200), Some(Duration::from_secs(20)))]
         );
         let plain = plan(
             "scenarios:\n  s:\n    users: 5\n    spawn_rate: 2\n    duration: 30s\n    tasks:\n      - {name: a, subject: x.a}\n",
         );
-        assert_eq!(plain.user_window(3), (Duration::from_millis(1500), None));
+        assert_eq!(plain.user_windows(3), [(Duration::from_millis(1500), None)]);
+        // Up to 2, down to 0, up to 1: user 0 runs twice, user 1 once.
+        let shaped = plan(
+            "scenarios:\n  s:\n    stages: [{duration: 2s, users: 2}, {duration: 1s, users: 0}, {duration: 0s, users: 1}, {duration: 1s, users: 1}]\n    tasks:\n      - {name: a, subject: x.a}\n",
+        );
+        let s = Duration::from_secs_f64;
+        assert_eq!(
+            shaped.user_windows(0),
+            [(s(0.0), Some(s(2.5))), (s(3.0), None)]
+        );
+        assert_eq!(shaped.user_windows(1), [(s(1.0), Some(s(2.0)))]);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cpu::thread_cpu_time;
 use crate::plan::{Payload, Plan};
 use crate::run::EngineError;
+use crate::shape::Window;
 use crate::slice::{Slice, Slot};
 use crate::transport::{Boxed, Connector, Holding, Inline, Reply, Transport};
 
@@ -547,21 +548,18 @@ fn spawn_users<T: Transport + 'static>(ctx: &Rc<Ctx<T>>, slot: Slot) -> Vec<Join
 /// spawning. The users are in a `JoinSet`: aborting this task aborts them.
 async fn spawn_closed_users<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot) {
     let plan = &*ctx.plan;
+    // Users first start in number order (see `Plan::user_windows`), so no
+    // list of them is made or sorted.
     let mine = (slot.offset..u64::from(plan.users.get()))
         .step_by(usize::try_from(slot.stride).unwrap_or(usize::MAX))
         .map(|u| u as u32);
-    // With stages, user numbers do not start in order (and stages are few
-    // users); otherwise they do, and no list of them is made.
-    let order: Box<dyn Iterator<Item = u32>> = if plan.stages.is_some() {
-        let mut sorted: Vec<u32> = mine.collect();
-        sorted.sort_by_key(|u| plan.user_window(*u).0);
-        Box::new(sorted.into_iter())
-    } else {
-        Box::new(mine)
-    };
     let mut users = tokio::task::JoinSet::new();
-    for (i, user) in order.into_iter().enumerate() {
-        let begin = ctx.start + plan.user_window(user).0;
+    for (i, user) in mine.enumerate() {
+        let windows = plan.user_windows(user);
+        let Some(&(first, _)) = windows.first() else {
+            continue;
+        };
+        let begin = ctx.start + first;
         // Due after the end, or the end came while spawning fell behind.
         if begin >= ctx.deadline || Instant::now() >= ctx.deadline {
             break;
@@ -579,12 +577,18 @@ async fn spawn_closed_users<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot)
             tokio::task::yield_now().await;
         }
         if plan.class_of(user).thinks() {
-            users.spawn_local(user_loop::<T, Boxed>(ctx.clone(), user));
+            users.spawn_local(user_loop::<T, Boxed>(ctx.clone(), user, windows));
         } else {
-            users.spawn_local(user_loop::<T, Inline>(ctx.clone(), user));
+            users.spawn_local(user_loop::<T, Inline>(ctx.clone(), user, windows));
         }
     }
+    // Stages that end with no user still last the load's duration. (A
+    // worker that had no user to run ends at once, as it always did.)
+    let started = !users.is_empty();
     while users.join_next().await.is_some() {}
+    if started {
+        wait_for_deadline(&ctx).await;
+    }
 }
 
 /// Hands every finished interval to the aggregator once a second. It reads
@@ -620,75 +624,83 @@ async fn flush_every_interval<T>(
     }
 }
 
-/// One virtual user: pick a task, send, record, think, until the deadline or
-/// cancellation. A request in flight at the deadline completes and counts.
-/// `H` is where it keeps its request in flight: see [`Holding`].
-async fn user_loop<T: Transport, H: Holding>(ctx: Rc<Ctx<T>>, user: u32) {
-    let (from, until) = ctx.plan.user_window(user);
-    let begin = ctx.start + from;
-    let deadline = until.map_or(ctx.deadline, |u| (ctx.start + u).min(ctx.deadline));
-    if begin >= deadline {
-        return;
-    }
-    // Cancellation first (`biased`), here and below: a tie between it and
-    // a timer must not be settled at random, or two runs of one plan differ.
-    tokio::select! {
-        biased;
-        () = ctx.cancel.cancelled() => return,
-        () = tokio::time::sleep_until(begin) => {}
-    }
-    ctx.recorder.borrow_mut().active_up(Instant::now());
-    // A user whose stage ends before the run leaves the active count; one
-    // stopped by the end of the run (deadline, cancel, budget) still counts
-    // in the last interval, which then shows the users the load ended with.
-    let own_end = deadline < ctx.deadline;
+/// One virtual user: pick a task, send, record, think, in each of its
+/// `windows` (see `Plan::user_windows`), until the deadline or
+/// cancellation. A request in flight when a window or the load ends
+/// completes and counts. `H` is where it keeps its request in flight: see
+/// [`Holding`].
+async fn user_loop<T: Transport, H: Holding>(ctx: Rc<Ctx<T>>, user: u32, windows: Vec<Window>) {
     let plan = &*ctx.plan;
     let class = plan.class_of(user);
     let rng =
         SmallRng::seed_from_u64(plan.seed ^ u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut st = UserState::new(plan, user, rng);
     let row_per_user = plan.data.as_ref().map(|d| d.per == RowPer::User);
-    // A user that finds no row left stops, and leaves the active count.
-    if row_per_user == Some(true) && !ctx.take_row(&mut st, Instant::now()) {
-        ctx.recorder.borrow_mut().active_down(Instant::now());
-        return;
-    }
-    loop {
-        if ctx.stopped.get() {
+    let mut has_row = false;
+    for (from, until) in windows {
+        let begin = ctx.start + from;
+        let deadline = until.map_or(ctx.deadline, |u| (ctx.start + u).min(ctx.deadline));
+        if begin >= deadline {
             return;
         }
-        let now = Instant::now();
-        if now >= deadline {
-            if own_end {
-                ctx.recorder.borrow_mut().active_down(now);
+        // Cancellation first (`biased`), here and below: a tie between it and
+        // a timer must not be settled at random, or two runs of one plan differ.
+        tokio::select! {
+            biased;
+            () = ctx.cancel.cancelled() => return,
+            () = tokio::time::sleep_until(begin) => {}
+        }
+        ctx.recorder.borrow_mut().active_up(Instant::now());
+        // A user that finds no row left stops, and leaves the active count.
+        if row_per_user == Some(true) && !has_row {
+            has_row = ctx.take_row(&mut st, Instant::now());
+            if !has_row {
+                ctx.recorder.borrow_mut().active_down(Instant::now());
+                return;
             }
-            return;
         }
-        if row_per_user == Some(false) && !ctx.take_row(&mut st, now) {
-            ctx.recorder.borrow_mut().active_down(now);
-            return;
-        }
-        let (sent, done) = match class.flow {
-            Some(flow) => run_flow::<T, H>(&ctx, class, flow, &mut st, deadline).await,
-            None => {
-                if !ctx.take_one() {
+        // A user whose window ends before the run leaves the active count; one
+        // stopped by the end of the run (deadline, cancel, budget) still counts
+        // in the last interval, which then shows the users the load ended with.
+        let own_end = deadline < ctx.deadline;
+        loop {
+            if ctx.stopped.get() {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                if !own_end {
                     return;
                 }
-                let task = plan.pick_task(class, &mut st.rng);
-                let (sent, done, _, _) = send::<T, H>(&ctx, task, &mut st).await;
-                (sent, done)
+                ctx.recorder.borrow_mut().active_down(now);
+                break;
             }
-        };
-        let resume = Plan::resume_at(class, &mut st.rng, sent, done);
-        if resume <= done {
-            // A transport that completes without waiting must not starve
-            // the ticker and the other users.
-            tokio::task::consume_budget().await;
-        } else {
-            tokio::select! {
-                biased;
-                () = ctx.cancel.cancelled() => return,
-                () = tokio::time::sleep_until(resume.min(deadline)) => {}
+            if row_per_user == Some(false) && !ctx.take_row(&mut st, now) {
+                ctx.recorder.borrow_mut().active_down(now);
+                return;
+            }
+            let (sent, done) = match class.flow {
+                Some(flow) => run_flow::<T, H>(&ctx, class, flow, &mut st, deadline).await,
+                None => {
+                    if !ctx.take_one() {
+                        return;
+                    }
+                    let task = plan.pick_task(class, &mut st.rng);
+                    let (sent, done, _, _) = send::<T, H>(&ctx, task, &mut st).await;
+                    (sent, done)
+                }
+            };
+            let resume = Plan::resume_at(class, &mut st.rng, sent, done);
+            if resume <= done {
+                // A transport that completes without waiting must not starve
+                // the ticker and the other users.
+                tokio::task::consume_budget().await;
+            } else {
+                tokio::select! {
+                    biased;
+                    () = ctx.cancel.cancelled() => return,
+                    () = tokio::time::sleep_until(resume.min(deadline)) => {}
+                }
             }
         }
     }
@@ -759,7 +771,7 @@ async fn run_flow<T: Transport, H: Holding>(
 /// arrival due before the end is either sent or counted as never sent.
 async fn open_loop<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot) {
     let plan = &*ctx.plan;
-    let Some(arrival) = plan.arrival else { return };
+    let Some(arrival) = &plan.arrival else { return };
     let cap = slot.share(u64::from(arrival.max_in_flight.get())).max(1) as usize;
     let slots = Arc::new(tokio::sync::Semaphore::new(cap));
     let mut rng =
@@ -834,6 +846,23 @@ async fn open_loop<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot) {
     }
     // Every request in flight finishes and is recorded.
     let _ = slots.acquire_many(cap as u32).await;
+    // A schedule whose rate ends at 0 still lasts the load's duration (its
+    // last second is a whole second, not a sliver read as a rate).
+    if gave_up.is_none() {
+        wait_for_deadline(&ctx).await;
+    }
+}
+
+/// Sleeps until the load's deadline, unless the run was stopped or this
+/// worker's request budget is spent (then it is over now).
+async fn wait_for_deadline<T>(ctx: &Ctx<T>) {
+    if ctx.budget.get() > 0 {
+        tokio::select! {
+            biased;
+            () = ctx.cancel.cancelled() => {}
+            () = tokio::time::sleep_until(ctx.deadline) => {}
+        }
+    }
 }
 
 /// Sends arrival `n` now, in its own task, holding `permit` until the reply.

@@ -174,6 +174,10 @@ fn charts_section(out: &mut String, r: &RunResult) {
         Some(c) => out.push_str(&c.html()),
         None => out.push_str("<p>No request failed.</p>\n"),
     }
+    if let Some(c) = charts::arrivals(r) {
+        let _ = writeln!(out, "<h2>{}</h2>", escape(&c.title));
+        out.push_str(&c.html());
+    }
     let active = charts::active(r);
     let _ = writeln!(out, "<h2>{}</h2>", escape(&active.title));
     out.push_str(&active.html());

@@ -13,6 +13,7 @@ mod escape;
 pub mod frameworks;
 pub mod html;
 pub mod junit;
+mod load_shape;
 pub mod markdown;
 pub mod outage;
 pub mod processes;
@@ -23,6 +24,7 @@ pub mod text;
 pub mod verdict;
 mod warning;
 
+pub use load_shape::{LoadShape, LoadStage};
 pub use result::{
     ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel,
     OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow,

@@ -280,6 +280,12 @@ fn mismatch(new: &RunResult, base: &RunResult) -> Vec<String> {
             "the baseline ran {} users, this run {}",
             b.users, n.users
         ));
+    } else if n.shape != b.shape && n.ramp_to.is_none() {
+        out.push(format!(
+            "the baseline's load was {}, this run's {}",
+            b.describe(),
+            n.describe()
+        ));
     }
     out
 }

@@ -10,6 +10,7 @@ use cliffload_metrics::{
 use cliffload_scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
+use crate::load_shape::LoadShape;
 use crate::verdict::{self, Verdict};
 use crate::warning::Warning;
 
@@ -156,6 +157,10 @@ pub struct Load {
     /// Stepped user counts (`advanced.gradual_load_increase`), if any.
     #[serde(default)]
     pub stages: Option<LoadStages>,
+    /// The planned users or arrival rate over time, when they change
+    /// (`stages:`, stepped users, `ramp_to`); absent for a constant load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<LoadShape>,
 }
 
 /// Stepped load: `users[k]` during step `k`.
@@ -170,6 +175,15 @@ pub struct LoadStages {
 impl Load {
     /// The load in words: the arrival rate of the open model, or the users.
     pub fn describe(&self) -> String {
+        match (&self.shape, self.max_in_flight) {
+            (Some(shape), Some(max)) if self.ramp_to.is_none() => {
+                return cliffload_scenario::describe_rate_stages(&shape.shape(), max);
+            }
+            (Some(shape), None) if self.stages.is_none() => {
+                return cliffload_scenario::describe_user_stages(self.users, &shape.shape());
+            }
+            _ => {}
+        }
         match (self.arrival_rate, self.max_in_flight) {
             (Some(rate), Some(max)) => {
                 cliffload_scenario::describe_arrival(rate, self.ramp_to, max)
@@ -695,7 +709,10 @@ fn run_warnings(
     }
     let peak = intervals.iter().map(|i| i.active).max().unwrap_or(0);
     let wanted = s.planned_peak_users();
-    if s.arrival.is_none() && !intervals.is_empty() && peak > 0 && peak < wanted {
+    // User stages may peak between two seconds' counts; their chart
+    // draws the plan beside the users that ran instead.
+    let staged = matches!(s.stages, Some(cliffload_scenario::Stages::Users(_)));
+    if s.arrival.is_none() && !staged && !intervals.is_empty() && peak > 0 && peak < wanted {
         warnings.push(Warning::UsersNeverStarted {
             peak: peak.into(),
             wanted: wanted.into(),
@@ -737,14 +754,23 @@ fn load(s: &Scenario, workers: usize) -> Load {
         spawn_rate: s.spawn_rate,
         wait_time: s.describe_wait(),
         workers,
-        arrival_rate: s.arrival.map(|a| a.rate),
-        ramp_to: s.arrival.and_then(|a| a.ramp_to),
-        max_in_flight: s.arrival.map(|a| a.max_in_flight.get()),
+        arrival_rate: s.arrival.as_ref().map(|a| a.start_rate()),
+        ramp_to: s.arrival.as_ref().and_then(|a| a.ramp_to()),
+        max_in_flight: s.arrival.as_ref().map(|a| a.max_in_flight.get()),
         max_requests: s.max_requests,
-        stages: s.stages.as_ref().map(|st| LoadStages {
-            users: st.steps.clone(),
-            step_duration_s: st.step_duration.as_secs_f64(),
-        }),
+        stages: match &s.stages {
+            Some(cliffload_scenario::Stages::Steps {
+                steps,
+                step_duration,
+            }) => Some(LoadStages {
+                users: steps.clone(),
+                step_duration_s: step_duration.as_secs_f64(),
+            }),
+            _ => None,
+        },
+        shape: s
+            .planned_shape()
+            .map(|shape| LoadShape::of(&shape, s.arrival.is_some())),
     }
 }
 

@@ -119,8 +119,7 @@ fn a_latency_threshold_cannot_pass_without_enough_successes_of_its_task() {
 fn open_model_thresholds_judge_the_latency_from_the_intended_send_time() {
     let mut s = scenario("{tasks: {ping: {max_p95_ms: 10}}}");
     s.arrival = Some(cliffload_scenario::ArrivalRate {
-        rate: 100.0,
-        ramp_to: None,
+        rate: cliffload_scenario::Rate::Constant(100.0),
         max_in_flight: std::num::NonZeroU32::new(10).expect("10"),
     });
     // Answered in 100 µs, but sent 50 ms late.

@@ -205,8 +205,7 @@ fn open_model_latency_checks_count_never_sent_arrivals_as_their_wait() {
     // from the send the service looks fast; from the intended time it is not.
     let mut s = scenario("{max_failure_percent: 0, max_median_ms: 5}");
     s.arrival = Some(cliffload_scenario::ArrivalRate {
-        rate: 100.0,
-        ramp_to: None,
+        rate: cliffload_scenario::Rate::Constant(100.0),
         max_in_flight: std::num::NonZeroU32::new(10).expect("10"),
     });
     let mut t = TaskTable::new(2);

@@ -38,7 +38,7 @@ pub fn meta<'a>(
 
 /// The open model's measurements of `out` (`None` for the closed model).
 pub fn open_measures(scenario: &Scenario, out: &RunOutput) -> Option<OpenMeasures> {
-    scenario.arrival.map(|_| OpenMeasures {
+    scenario.arrival.as_ref().map(|_| OpenMeasures {
         intended: out.intended.clone(),
         never_sent_wait: out.never_sent_wait.clone(),
         planned: out.planned,

@@ -17,6 +17,7 @@ mod locate;
 mod overrides;
 mod raw;
 mod recover;
+mod shape;
 mod validate;
 
 use std::num::NonZeroU32;
@@ -31,6 +32,7 @@ pub use duration::parse_duration;
 pub use error::ConfigError;
 pub use locate::Position;
 pub use overrides::Overrides;
+pub use shape::{Rate, Shape, Stage, Stages};
 
 /// A parsed and validated scenario file.
 #[derive(Debug, Clone, PartialEq)]
@@ -386,7 +388,8 @@ pub struct Scenario {
     pub max_requests: Option<u64>,
     /// Share of generated payloads with an injected error.
     pub error_rate: f64,
-    /// Stepped user counts (`advanced.gradual_load_increase`), if enabled.
+    /// The closed model's stages (`stages:` with `users:`, or
+    /// `advanced.gradual_load_increase`), if its users follow any.
     pub stages: Option<Stages>,
     /// Open model: requests arrive at a rate, whatever the replies do. `None`: closed model (users).
     pub arrival: Option<ArrivalRate>,
@@ -510,17 +513,29 @@ pub struct Capture {
 impl Scenario {
     /// The most users the plan runs at once: the largest stage, or `users`.
     pub fn planned_peak_users(&self) -> u32 {
-        self.stages
-            .as_ref()
-            .and_then(|st| st.steps.iter().max().copied())
-            .unwrap_or(self.users.get())
+        match &self.stages {
+            Some(Stages::Steps { steps, .. }) => steps.iter().max().copied(),
+            Some(Stages::Users(_)) => Some(self.user_shape().peak() as u32),
+            None => None,
+        }
+        .unwrap_or(self.users.get())
     }
 
     /// The load in words, the same wherever it is shown: the arrival rate
     /// of the open model, or the users (spawn rate, stages) of the closed one.
     pub fn describe_load(&self) -> String {
         if let Some(a) = &self.arrival {
-            return describe_arrival(a.rate, a.ramp_to, a.max_in_flight.get());
+            return match &a.rate {
+                Rate::Stages(shape) => describe_rate_stages(shape, a.max_in_flight.get()),
+                _ => describe_arrival(a.start_rate(), a.ramp_to(), a.max_in_flight.get()),
+            };
+        }
+        if let Some(Stages::Users(stages)) = &self.stages {
+            let shape = Shape {
+                start: 0.0,
+                stages: stages.clone(),
+            };
+            return describe_user_stages(self.users.get(), &shape);
         }
         let mut out = format!(
             "{} user{} (started {}/s)",
@@ -528,12 +543,16 @@ impl Scenario {
             if self.users.get() == 1 { "" } else { "s" },
             self.spawn_rate
         );
-        if let Some(st) = &self.stages {
-            let steps: Vec<String> = st.steps.iter().map(u32::to_string).collect();
+        if let Some(Stages::Steps {
+            steps,
+            step_duration,
+        }) = &self.stages
+        {
+            let steps: Vec<String> = steps.iter().map(u32::to_string).collect();
             out.push_str(&format!(
                 ", in stages of {} users, {} s each",
                 steps.join(" → "),
-                st.step_duration.as_secs_f64()
+                step_duration.as_secs_f64()
             ));
         }
         out
@@ -558,6 +577,24 @@ impl Scenario {
 pub fn describe_arrival(rate: f64, ramp_to: Option<f64>, max_in_flight: u32) -> String {
     let ramp = ramp_to.map_or(String::new(), |r| format!(" ramping to {r}/s"));
     format!("open model: {rate} requests/s{ramp}, at most {max_in_flight} in flight")
+}
+
+/// The open model's stages in words: `open model in stages (from 0/s:
+/// → 100/s over 30 s, …), at most 1000 in flight`.
+pub fn describe_rate_stages(shape: &Shape, max_in_flight: u32) -> String {
+    format!(
+        "open model in stages (from {}/s: {}), at most {max_in_flight} in flight",
+        shape.start,
+        shape.describe("/s")
+    )
+}
+
+/// User stages in words: `up to 200 users in stages (→ 50 users over 30 s, …)`.
+pub fn describe_user_stages(most: u32, shape: &Shape) -> String {
+    format!(
+        "up to {most} users in stages ({})",
+        shape.describe(" users")
+    )
 }
 
 /// A duration for people: `0 s`, `250 ms`, `1.5 s`, `2 min`.
@@ -606,24 +643,13 @@ pub struct UserClass {
 }
 
 /// The open model (k6's arrival rate): requests start on a schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArrivalRate {
-    /// Requests per second at the start.
-    pub rate: f64,
-    /// Requests per second at the end (linear ramp), if it changes.
-    pub ramp_to: Option<f64>,
+    /// Requests per second over the run.
+    pub rate: Rate,
     /// Requests in flight at most; a request that finds no room waits, and
     /// counts as late (its latency from the intended time shows the wait).
     pub max_in_flight: NonZeroU32,
-}
-
-/// Stepped load: `steps[k]` users during step `k`, each `step_duration` long.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Stages {
-    /// Users per step.
-    pub steps: Vec<u32>,
-    /// Length of each step.
-    pub step_duration: Duration,
 }
 
 /// How payloads are generated (`data_generation`).

@@ -4,7 +4,8 @@
 use std::num::NonZeroU32;
 
 use crate::{
-    ArrivalRate, DEFAULT_MAX_IN_FLIGHT, PreflightMode, Scenario, check_rate, parse_duration,
+    ArrivalRate, DEFAULT_MAX_IN_FLIGHT, PreflightMode, Rate, Scenario, Stages, check_rate,
+    parse_duration,
 };
 
 /// Changes to a scenario's load; `None` keeps the scenario's own value.
@@ -36,6 +37,20 @@ impl Scenario {
                 return Err("--duration: must be > 0".into());
             }
         }
+        // Users that follow `stages:` have no one number or spawn rate to change.
+        if let Some(Stages::Users(_)) = self.stages {
+            for (given, flag) in [
+                (o.users.is_some(), "--users"),
+                (o.spawn_rate.is_some(), "--spawn-rate"),
+            ] {
+                if given {
+                    return Err(format!(
+                        "{flag}: scenario {} sets its users with stages; change the stages in its file",
+                        self.name
+                    ));
+                }
+            }
+        }
         if let Some(u) = o.users {
             self.users = NonZeroU32::new(u).ok_or("--users: must be ≥ 1, got 0")?;
         }
@@ -60,10 +75,10 @@ impl Scenario {
             check_rate(rate).map_err(|m| format!("--rate: {m}"))?;
             let max_in_flight = self
                 .arrival
+                .as_ref()
                 .map_or(DEFAULT_MAX_IN_FLIGHT, |a| a.max_in_flight);
             self.arrival = Some(ArrivalRate {
-                rate,
-                ramp_to: None,
+                rate: Rate::Constant(rate),
                 max_in_flight,
             });
         }
@@ -134,6 +149,6 @@ mod tests {
         assert_eq!(s.duration.as_secs(), 7);
         assert_eq!(s.users.get(), 3);
         assert_eq!(s.seed, 9);
-        assert_eq!(s.arrival.map(|a| a.rate), Some(50.0));
+        assert_eq!(s.arrival.map(|a| a.rate), Some(Rate::Constant(50.0)));
     }
 }

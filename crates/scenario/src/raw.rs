@@ -84,6 +84,10 @@ pub struct RawScenario {
     pub gradual_load_increase: Option<bool>,
     /// Open model: `{rate: 200, ramp_to: 500, max_in_flight: 1000}` (users are then not needed).
     pub arrival_rate: Option<RawArrival>,
+    /// Load shape (k6's `stages`): `[{duration: 30s, users: 50}, {duration: 2m, users: 200},
+    /// {duration: 30s, users: 0}]`, linear within each stage from the previous stage's target
+    /// (from 0); or the same with `rate:` (requests/s) for the open model.
+    pub stages: Option<Vec<RawStage>>,
     /// Which of `reporting.benchmark_claims` to judge here (default: none):
     /// `sub_millisecond`, `high_throughput`, `ten_x_faster_than_rest`.
     pub claims: Option<Vec<String>>,
@@ -116,10 +120,36 @@ pub struct RawData {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArrival {
-    pub rate: f64,
+    /// Requests per second (at the start, with `ramp_to` or rate `stages`).
+    pub rate: Option<f64>,
     pub ramp_to: Option<f64>,
     #[schemars(range(min = 1))]
     pub max_in_flight: Option<i64>,
+}
+
+/// One stage: how long, and the users (closed model) or requests per second
+/// (open model) at its end.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = one_stage)]
+pub struct RawStage {
+    /// With a unit (`30s`, `2m`); `0s` jumps.
+    pub duration: Option<RawDuration>,
+    /// Virtual users at the end of the stage.
+    pub users: Option<i64>,
+    /// Requests per second at the end of the stage.
+    pub rate: Option<f64>,
+}
+
+/// The schema of [`RawStage`] says what validation does: a duration, and
+/// users or rate (not both). They are optional in the parser so that a
+/// missing one is named by validation, with every other mistake.
+fn one_stage(schema: &mut schemars::Schema) {
+    schema.insert("required".into(), serde_json::json!(["duration"]));
+    schema.insert(
+        "oneOf".into(),
+        serde_json::json!([{"required": ["users"]}, {"required": ["rate"]}]),
+    );
 }
 
 /// A duration: text with a unit (`30s`, `1m 30s`, `250ms`, `2h`); a bare

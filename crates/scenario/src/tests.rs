@@ -154,8 +154,10 @@ fn a_users_file_overrides_the_catalog_key_by_key_and_adds_scenarios() {
 fn stages_follow_the_gradual_load_increase() {
     let f = ScenarioFile::parse_over_catalog("advanced:\n  gradual_load_increase: {enabled: true, steps: [2, 5], step_duration_seconds: 3}\n", "f.yaml").expect("valid");
     let s = f.get("stress_test").expect("stress");
-    let stages = s.stages.as_ref().expect("stages on");
-    assert_eq!(stages.steps, [2, 5]);
+    let Some(crate::Stages::Steps { steps, .. }) = s.stages.as_ref() else {
+        panic!("stages on: {:?}", s.stages);
+    };
+    assert_eq!(steps, &[2, 5]);
     assert_eq!(s.users.get(), 5);
     assert_eq!(s.duration, Duration::from_secs(6));
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_nats::service::ServiceExt;
 use futures_util::StreamExt;
 
-use crate::harness::{Env, read_result, stderr};
+use crate::harness::{Env, assert_schema_valid, read_result, stderr};
 
 fn example(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -187,4 +187,81 @@ async fn the_cliffracer_example_wraps_its_argument_and_reads_the_envelope() {
         .expect("a request arrived");
     let v: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
     assert!(v["cart"].is_object(), "{v}");
+}
+
+/// A number of `r` at `key` of every interval.
+fn per_interval(r: &serde_json::Value, key: &str) -> Vec<u64> {
+    r["intervals"]
+        .as_array()
+        .expect("intervals")
+        .iter()
+        .map(|i| i[key].as_u64().expect("a count"))
+        .collect()
+}
+
+/// Issue 29: users follow the stages up and down, as result.json's seconds
+/// show, and the report draws the plan beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stages_example_takes_users_up_and_down() {
+    let env = Env::with_test_service().await;
+    let o = env
+        .run_file("ramp_users", &example("stages.yaml"), &[])
+        .await;
+    let r = read_result(&env.out());
+    assert_schema_valid(&r);
+    assert_all_succeeded(&o, &r);
+    let active = per_interval(&r, "active");
+    // Planned at the end of each second: 4, 4, 0, 0 (a user starts every
+    // ¼ s of the first second and stops every ¼ s of the third). What is
+    // asserted holds however slowly this machine starts or answers them
+    // (a reply takes 1 s at most): all four run through the second second,
+    // the first starts in the first, the fall has begun by the end of the
+    // third, and none runs in the fourth, which still counts as load.
+    assert_eq!(active.len(), 4, "{active:?}\n{}", stderr(&o));
+    assert_eq!(active[1], 4, "{active:?}");
+    assert!((1..=4).contains(&active[0]), "{active:?}");
+    assert!(active[2] < 4, "{active:?}");
+    assert_eq!(active[3], 0, "{active:?}");
+    assert_eq!(
+        per_interval(&r, "requests")[3],
+        0,
+        "nobody sends at 0 users"
+    );
+    let shape = &r["load"]["shape"];
+    assert_eq!(shape["of"], "users", "{shape}");
+    assert_eq!(shape["stages"].as_array().map(Vec::len), Some(4), "{shape}");
+    let html = std::fs::read_to_string(env.out().join("report.html")).expect("report.html");
+    assert!(html.contains("planned users"), "the plan is drawn");
+}
+
+/// Issue 29: rate stages plan the integral of the rate, and every planned
+/// arrival is sent or counted as never sent. Per second, what completed
+/// never runs ahead of the plan; timing alone decides how far behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stages_example_sends_the_arrivals_its_rate_plans() {
+    let env = Env::with_test_service().await;
+    let o = env
+        .run_file("ramp_rate", &example("stages.yaml"), &[])
+        .await;
+    let r = read_result(&env.out());
+    assert_schema_valid(&r);
+    assert_all_succeeded(&o, &r);
+    let open = &r["open_model"];
+    let count = |k: &str| open[k].as_u64().expect("a count");
+    // 0 → 100/s over 1 s, 100/s for 1 s, 100/s → 0 over 1 s: 50 + 100 + 50.
+    assert_eq!(count("planned"), 200, "{open}");
+    assert_eq!(count("sent") + count("never_sent"), 200, "{open}");
+    let requests = per_interval(&r, "requests");
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    // Arrivals due by the end of each second: 50, 150, 200; a send may be
+    // woken a timer tick (1 ms) before its time, so one more may be done.
+    let mut done = 0;
+    for (k, due) in [50u64, 150, 200].iter().enumerate() {
+        done += requests[k];
+        assert!(done <= due + 1, "second {k}: {requests:?}");
+    }
+    assert_eq!(done, count("sent"), "every request sent completed");
+    assert_eq!(r["load"]["shape"]["of"], "arrivals_per_s");
+    let html = std::fs::read_to_string(env.out().join("report.html")).expect("report.html");
+    assert!(html.contains("Arrival rate against the plan"));
 }

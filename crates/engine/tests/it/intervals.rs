@@ -241,6 +241,48 @@ async fn active_follows_the_stages_up_and_down() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn active_follows_user_stages_up_down_and_up_again() {
+    use cliffload_engine::mock::{MockConnector, Script};
+    // 0 → 4 over 2 s, 4 for 2 s, → 0 over 2 s, none for 1 s, → 2 over 2 s, 2 for 1 s.
+    let p = plan(concat!(
+        "    stages:\n",
+        "      - {duration: 2s, users: 4}\n      - {duration: 2s, users: 4}\n",
+        "      - {duration: 2s, users: 0}\n      - {duration: 1s, users: 0}\n",
+        "      - {duration: 2s, users: 2}\n      - {duration: 1s, users: 2}\n",
+        "    wait_time: {constant: 100ms}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    ));
+    assert_eq!(p.duration, Duration::from_secs(10), "the stages' sum");
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = run_inline(p, mock).await;
+    // Users at the end of each second: a ramp of 4 over 2 s starts one
+    // every ½ s; one of 4 to 0 stops one every ½ s from its start.
+    assert_eq!(active(&out), [2, 4, 4, 4, 2, 0, 0, 1, 2, 2]);
+    // No user sends while the stages are at 0, and the load still lasts 10 s.
+    let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
+    assert_eq!(&per_second[6..7], &[0], "{per_second:?}");
+    assert!(per_second[3] > 30, "4 users every ~100 ms: {per_second:?}");
+    assert_eq!(out.elapsed.as_secs(), 10, "{:?}", out.elapsed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stage_ending_at_no_users_ends_with_none_running() {
+    use cliffload_engine::mock::{MockConnector, Script};
+    let p = plan(
+        "    stages: [{duration: 1s, users: 4}, {duration: 1s, users: 4}, {duration: 1s, users: 0}]\n    wait_time: {constant: 1s}\n    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = run_inline(p, mock).await;
+    assert_eq!(active(&out), [4, 4, 0]);
+    // The last user stops at 2.75 s; the load still lasts its 3 s, so the
+    // last second is a whole one.
+    assert!(
+        (Duration::from_secs(3)..Duration::from_millis(3050)).contains(&out.elapsed),
+        "{:?}",
+        out.elapsed
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn active_is_the_most_in_flight_under_the_open_model() {
     use cliffload_engine::mock::{MockConnector, Script};
     // 100/s wanted, 10 slots, 500 ms replies: all 10 in flight every second.

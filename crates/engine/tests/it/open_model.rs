@@ -71,6 +71,69 @@ async fn ramps_linearly() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn rate_stages_send_the_planned_arrivals_each_second() {
+    // 0 → 100/s over 2 s, 100/s for 2 s, → 0 over 2 s, a second of nothing,
+    // then 50/s at once for a second: the integral of the rate, per second.
+    let yaml = concat!(
+        "scenarios:\n  s:\n    arrival_rate: {max_in_flight: 100}\n    stages:\n",
+        "      - {duration: 2s, rate: 100}\n      - {duration: 2s, rate: 100}\n",
+        "      - {duration: 2s, rate: 0}\n      - {duration: 1s, rate: 0}\n",
+        "      - {duration: 0s, rate: 50}\n      - {duration: 1s, rate: 50}\n",
+        "    tasks:\n      - {name: a, subject: x.y}\n",
+    );
+    let file = ScenarioFile::parse(yaml, "t.yaml").expect("valid scenario");
+    let plan = Plan::new(
+        file.get("s").expect("s"),
+        vec![vec![Payload::valid(&b"{}"[..])]],
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = go(plan, &mock).await;
+    let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
+    assert_eq!(per_second, [25, 75, 100, 100, 75, 25, 0, 50]);
+    assert_eq!(
+        (out.planned, out.sent, out.never_sent, out.late),
+        (450, 450, 0, 0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_stages_start_from_the_arrival_rate_given() {
+    let yaml = "scenarios:\n  s:\n    arrival_rate: {rate: 100, max_in_flight: 100}\n    stages: [{duration: 2s, rate: 300}]\n    tasks:\n      - {name: a, subject: x.y}\n";
+    let file = ScenarioFile::parse(yaml, "t.yaml").expect("valid scenario");
+    let plan = Plan::new(
+        file.get("s").expect("s"),
+        vec![vec![Payload::valid(&b"{}"[..])]],
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = go(plan, &mock).await;
+    let per_second: Vec<u64> = out.intervals.iter().map(|i| i.counts.total()).collect();
+    // 100 → 200/s in the first second, 200 → 300/s in the second.
+    assert_eq!(per_second, [150, 250]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_that_falls_to_nothing_still_lasts_the_load() {
+    let yaml = "scenarios:\n  s:\n    stages: [{duration: 1s, rate: 100}, {duration: 1s, rate: 0}]\n    tasks:\n      - {name: a, subject: x.y}\n";
+    let file = ScenarioFile::parse(yaml, "t.yaml").expect("valid scenario");
+    let plan = Plan::new(
+        file.get("s").expect("s"),
+        vec![vec![Payload::valid(&b"{}"[..])]],
+    );
+    let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(1))]);
+    let out = go(plan, &mock).await;
+    // The last of 100 arrivals is due at 1.9 s; the second is still whole.
+    let seconds: Vec<(u64, Duration)> = out
+        .intervals
+        .iter()
+        .map(|i| (i.counts.total(), i.length))
+        .collect();
+    assert_eq!(
+        seconds,
+        [(50, Duration::from_secs(1)), (50, Duration::from_secs(1))]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_stalled_transport_shows_in_intended_time_latency() {
     // 100 requests/s wanted, but 10 in flight × 500 ms each = 20/s possible.
     let mock = MockConnector::new(vec![Script::ok(Duration::from_millis(500))]);

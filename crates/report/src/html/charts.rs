@@ -114,7 +114,8 @@ pub(super) fn failures(r: &RunResult) -> Option<Chart> {
     })
 }
 
-/// Users running (closed model) or requests in flight (open model).
+/// Users running (closed model) or requests in flight (open model); with
+/// user stages, the users the plan asked for beside them.
 pub(super) fn active(r: &RunResult) -> Chart {
     let (title, unit, name) = if r.open_model.is_some() {
         (
@@ -125,15 +126,48 @@ pub(super) fn active(r: &RunResult) -> Chart {
     } else {
         ("Users running", "users", "users running")
     };
-    Chart::new(
-        title,
-        unit,
+    let mut lines = vec![Line::new(
+        name,
+        BLUE,
+        per_second(r, |i| Some(f64::from(i.active))),
+    )];
+    if r.open_model.is_none()
+        && let Some(planned) = planned(r, "users")
+    {
+        lines.push(Line::new("planned users", ORANGE, planned));
+    }
+    Chart::new(title, unit, time(r), lines)
+}
+
+/// The open model's arrival rate against its plan, when the rate changes
+/// (`stages:`, `ramp_to`); `None` for a constant rate.
+pub(super) fn arrivals(r: &RunResult) -> Option<Chart> {
+    let planned = planned(r, "arrivals_per_s")?;
+    // Each second's requests are its average rate: drawn at its middle,
+    // where a linear plan has that average.
+    let done = whole(r)
+        .map(|i| (f64::from(i.t) + i.duration_s / 2.0, rate(i.requests, i)))
+        .collect();
+    Some(Chart::new(
+        "Arrival rate against the plan",
+        "per second",
         time(r),
-        vec![Line::new(
-            name,
-            BLUE,
-            per_second(r, |i| Some(f64::from(i.active))),
-        )],
+        vec![
+            Line::new("requests/s (completed)", BLUE, done),
+            Line::new("planned arrivals/s", ORANGE, planned),
+        ],
+    ))
+}
+
+/// The plan's line of `of` (`users`, `arrivals_per_s`) over the load, if
+/// the load follows a shape.
+fn planned(r: &RunResult, of: &str) -> Option<Vec<(f64, f64)>> {
+    let shape = r.load.shape.as_ref().filter(|s| s.of == of)?;
+    let end = r.planned_duration_s.min(run_end(r)).max(0.0);
+    Some(
+        shape
+            .shape()
+            .points(std::time::Duration::from_secs_f64(end)),
     )
 }
 

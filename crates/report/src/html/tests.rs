@@ -377,3 +377,89 @@ fn a_log_axis_is_ticked_at_round_figures_across_its_range() {
     assert_eq!(labels(20.0, 600.0), ["20", "50", "100", "200", "500"]);
     assert_eq!(labels(0.2, 5000.0), ["1", "10", "100", "1000"]);
 }
+
+/// A run of `stages` (a scenario's `stages:` list) whose per-second users
+/// or in-flight counts were `active`, 10 requests a second.
+fn staged_run(stages: &str, active: &[u32], open: bool) -> RunResult {
+    let yaml = format!(
+        "scenarios:\n  s:\n    stages: {stages}\n    tasks:\n      - {{name: ping, subject: test.rpc.ping}}\n"
+    );
+    let file = ScenarioFile::parse(&yaml, "t.yaml").expect("valid");
+    let s = file.get("s").expect("s").clone();
+    let mut all = TaskTable::new(1);
+    let intervals: Vec<IntervalStats> = active
+        .iter()
+        .zip(0u32..)
+        .map(|(a, sec)| {
+            let mut t = TaskTable::new(1);
+            for _ in 0..10 {
+                t.record(0, Outcome::Ok, Duration::from_micros(300));
+                all.record(0, Outcome::Ok, Duration::from_micros(300));
+            }
+            let mut i = IntervalStats::from_table(sec, &t);
+            i.length = Duration::from_secs(1);
+            i.active = *a;
+            i
+        })
+        .collect();
+    let mut m = crate::tests::meta(&s);
+    m.elapsed = Duration::from_secs(active.len() as u64);
+    if open {
+        m.open = Some(crate::OpenMeasures {
+            intended: all.clone(),
+            never_sent_wait: Default::default(),
+            planned: all.counts().total(),
+            sent: all.counts().total(),
+            never_sent: 0,
+            late: 0,
+        });
+    }
+    RunResult::build(m, &all, &intervals)
+}
+
+#[test]
+fn the_users_chart_draws_the_planned_stages_beside_the_users_that_ran() {
+    let r = staged_run(
+        "[{duration: 1s, users: 4}, {duration: 1s, users: 4}, {duration: 1s, users: 0}]",
+        &[4, 4, 0],
+        false,
+    );
+    crate::tests::validate(&r);
+    let c = charts::active(&r);
+    let names: Vec<&str> = c.lines.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["users running", "planned users"]);
+    assert_eq!(c.lines[0].points, [(1.0, 4.0), (2.0, 4.0), (3.0, 0.0)]);
+    assert_eq!(
+        c.lines[1].points,
+        [(0.0, 0.0), (1.0, 4.0), (2.0, 4.0), (3.0, 0.0)]
+    );
+    assert!(charts::arrivals(&r).is_none(), "a closed model");
+    let html = super::render(&r);
+    assert!(html.contains("planned users"), "in the legend");
+    assert!(
+        html.contains(
+            "up to 4 users in stages (→ 4 users over 1 s, 4 users for 1 s, → 0 users over 1 s)"
+        ),
+        "the load in words"
+    );
+    // A load without stages draws no plan.
+    let plain = build(&scenario("{}"), &TaskTable::new(2));
+    assert_eq!(charts::active(&plain).lines.len(), 1);
+}
+
+#[test]
+fn rate_stages_get_a_chart_of_the_arrival_rate_against_the_plan() {
+    let r = staged_run(
+        "[{duration: 2s, rate: 20}, {duration: 1s, rate: 0}]",
+        &[1, 1, 1],
+        true,
+    );
+    crate::tests::validate(&r);
+    let c = charts::arrivals(&r).expect("an arrival-rate chart");
+    let names: Vec<&str> = c.lines.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["requests/s (completed)", "planned arrivals/s"]);
+    assert_eq!(c.lines[0].points, [(0.5, 10.0), (1.5, 10.0), (2.5, 10.0)]);
+    assert_eq!(c.lines[1].points, [(0.0, 0.0), (2.0, 20.0), (3.0, 0.0)]);
+    assert_eq!(charts::active(&r).lines.len(), 1, "in flight has no plan");
+    assert!(super::render(&r).contains("Arrival rate against the plan"));
+}

@@ -18,6 +18,7 @@ use crate::{
 
 mod scenario;
 mod settings;
+mod stages;
 mod task;
 mod thresholds;
 mod workload;

@@ -42,7 +42,10 @@ pub(super) fn scenario(
         payload_sizes_of(&name, raw.payload_sizes.as_ref()),
         &mut errors,
     );
-    let open_model = raw.arrival_rate.is_some();
+    // Rate stages make the open model as arrival_rate does.
+    let open_model = load
+        .as_ref()
+        .map_or(raw.arrival_rate.is_some(), |l| l.arrival.is_some());
     let data_file = keep(
         workload::data_of(&name, raw.data.as_ref(), &ctx.base, open_model),
         &mut errors,
@@ -152,85 +155,174 @@ fn raw_tasks_of<'a>(
     own.chain(classes)
 }
 
-/// A scenario's load: users or arrivals, how fast users start, how long,
-/// in which stages, up to how many requests.
+/// A scenario's load: how many users, how fast, for how long, in what shape.
 struct Load {
-    arrival: Option<crate::ArrivalRate>,
     users: NonZeroU32,
     spawn_rate: f64,
     duration: Duration,
     stages: Option<Stages>,
+    arrival: Option<crate::ArrivalRate>,
     max_requests: Option<u64>,
 }
 
-/// The scenario's load, every key in error kept in `errors` (then `None`).
+/// The load: `users`, `spawn_rate`, `duration`, `arrival_rate`, and the
+/// scenario's own `stages:` or the file's gradual_load_increase. Every key
+/// in error is kept in `errors` (then `None`), each checked whatever the
+/// others hold.
 fn load_of(
     name: &str,
     raw: &RawScenario,
     file_stages: Option<&(bool, Stages)>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Load> {
-    let arrival = keep(arrival_of(name, raw.arrival_rate.as_ref()), errors);
-    // Without users, an arrival_rate in error has already been named.
-    let users = match (raw.users, &arrival) {
-        (None, None) => None,
-        (_, a) => keep(users_of(name, raw.users, a.flatten().as_ref()), errors),
-    };
-    let spawn_rate = spawn_rate_of(name, raw.spawn_rate, users.unwrap_or(NonZeroU32::MIN));
-    let spawn_rate = keep(spawn_rate, errors);
-    let duration = keep(duration_of(name, raw.duration.as_ref()), errors);
-    let stages = keep(
-        stages_of(name, file_stages, raw.gradual_load_increase),
-        errors,
-    );
     if raw.max_requests == Some(0) {
         errors.push(invalid(
             key(name, "max_requests"),
             "must be ≥ 1 (or leave it out)",
         ));
     }
-    let (arrival, users, spawn_rate, duration, stages) =
-        (arrival?, users?, spawn_rate?, duration?, stages?);
-    // Stages set the most users and the whole duration.
-    let (users, duration) = match &stages {
-        Some(s) => {
-            let most = s.steps.iter().copied().max().unwrap_or(1);
-            (
-                NonZeroU32::new(most).unwrap_or(users),
-                s.step_duration * s.steps.len() as u32,
-            )
-        }
-        None => (users, duration),
+    let own = keep(stages::own_stages(name, raw.stages.as_deref()), errors);
+    let rate_stages = match own.as_ref().and_then(Option::as_ref) {
+        Some(stages::Own::Rate(s)) => Some(s.clone()),
+        _ => None,
     };
-    Some(Load {
-        arrival,
+    let arrival = keep(
+        arrival_of(name, raw.arrival_rate.as_ref(), rate_stages),
+        errors,
+    );
+    let users_and_rate = match own.as_ref().and_then(Option::as_ref) {
+        Some(stages::Own::Users(s)) => keep(stages::users_of_stages(name, raw, s), errors),
+        _ => {
+            // Without users, an arrival_rate in error has already been named.
+            let users = match (raw.users, &arrival) {
+                (None, None) => None,
+                (_, a) => keep(
+                    users_of(name, raw.users, a.clone().flatten().as_ref()),
+                    errors,
+                ),
+            };
+            let spawn_rate = spawn_rate_of(name, raw.spawn_rate, users.unwrap_or(NonZeroU32::MIN));
+            users.zip(keep(spawn_rate, errors))
+        }
+    };
+    let duration = match own.as_ref().and_then(Option::as_ref) {
+        Some(o) => keep(
+            stages::duration_with(name, o, raw.duration.as_ref()),
+            errors,
+        ),
+        None => keep(duration_of(name, raw.duration.as_ref()), errors),
+    };
+    // The file's steps apply only to a scenario without stages of its own.
+    let gradual = match &own {
+        Some(None) => keep(
+            stages_of(name, file_stages, raw.gradual_load_increase),
+            errors,
+        ),
+        _ => Some(None),
+    };
+    let (own, arrival, (users, spawn_rate), duration, gradual) =
+        (own?, arrival?, users_and_rate?, duration?, gradual?);
+    let load = |stages| Load {
         users,
         spawn_rate,
         duration,
         stages,
-        max_requests: raw.max_requests.filter(|n| *n > 0),
-    })
+        arrival: arrival.clone(),
+        max_requests: raw.max_requests,
+    };
+    match own {
+        Some(stages::Own::Users(s)) => {
+            if raw.gradual_load_increase == Some(true) {
+                errors.push(invalid(
+                    key(name, "gradual_load_increase"),
+                    "is true, but the scenario has its own stages: leave one out",
+                ));
+                return None;
+            }
+            Some(load(Some(Stages::Users(s))))
+        }
+        // The open model's stages are its rate's.
+        Some(stages::Own::Rate(_)) => Some(load(None)),
+        None => Some(match gradual {
+            // Steps set the most users and the whole duration.
+            Some(Stages::Steps {
+                steps,
+                step_duration,
+            }) => Load {
+                users: steps
+                    .iter()
+                    .copied()
+                    .max()
+                    .and_then(NonZeroU32::new)
+                    .unwrap_or(users),
+                duration: step_duration * steps.len() as u32,
+                ..load(Some(Stages::Steps {
+                    steps,
+                    step_duration,
+                }))
+            },
+            other => load(other),
+        }),
+    }
 }
 
-/// `arrival_rate`: the open model's schedule, if any.
+/// `arrival_rate` and rate `stages`: the open model's schedule, if any.
 pub(super) fn arrival_of(
     name: &str,
     raw: Option<&RawArrival>,
+    stages: Option<Vec<crate::Stage>>,
 ) -> Result<Option<crate::ArrivalRate>, ConfigError> {
-    let Some(a) = raw else { return Ok(None) };
-    crate::check_rate(a.rate).map_err(|m| invalid(key(name, "arrival_rate.rate"), m))?;
-    if let Some(r) = a.ramp_to {
-        crate::check_rate(r).map_err(|m| invalid(key(name, "arrival_rate.ramp_to"), m))?;
+    let cap = |a: Option<&RawArrival>| {
+        positive_u32(
+            &key(name, "arrival_rate.max_in_flight"),
+            a.and_then(|a| a.max_in_flight)
+                .unwrap_or(i64::from(crate::DEFAULT_MAX_IN_FLIGHT.get())),
+        )
+    };
+    let checked = |k: &str, r: f64| {
+        crate::check_rate(r).map_err(|m| invalid(key(name, &format!("arrival_rate.{k}")), m))
+    };
+    if let Some(stages) = stages {
+        // The rate starts from `arrival_rate.rate`, else from 0 (k6's startRate).
+        let start = match raw.and_then(|a| a.rate) {
+            Some(r) => checked("rate", r)?,
+            None => 0.0,
+        };
+        if raw.is_some_and(|a| a.ramp_to.is_some()) {
+            return Err(invalid(
+                key(name, "arrival_rate.ramp_to"),
+                "does not go with rate stages (the stages set the rate): leave it out",
+            ));
+        }
+        if start == 0.0 && stages.iter().all(|s| s.target == 0.0) {
+            return Err(invalid(
+                key(name, "stages"),
+                "never have a rate above 0; give at least one stage a rate",
+            ));
+        }
+        return Ok(Some(crate::ArrivalRate {
+            rate: crate::Rate::Stages(crate::Shape { start, stages }),
+            max_in_flight: cap(raw)?,
+        }));
     }
-    let cap = positive_u32(
-        &key(name, "arrival_rate.max_in_flight"),
-        a.max_in_flight
-            .unwrap_or(i64::from(crate::DEFAULT_MAX_IN_FLIGHT.get())),
-    )?;
+    let Some(a) = raw else { return Ok(None) };
+    let Some(rate) = a.rate else {
+        return Err(invalid(
+            key(name, "arrival_rate.rate"),
+            "is required: requests per second (or give stages with rate:)",
+        ));
+    };
+    let rate = checked("rate", rate)?;
+    let rate = match a.ramp_to {
+        Some(to) => crate::Rate::Ramp {
+            from: rate,
+            to: checked("ramp_to", to)?,
+        },
+        None => crate::Rate::Constant(rate),
+    };
     Ok(Some(crate::ArrivalRate {
-        rate: a.rate,
-        ramp_to: a.ramp_to,
-        max_in_flight: cap,
+        rate,
+        max_in_flight: cap(Some(a))?,
     }))
 }
 

@@ -31,7 +31,7 @@ pub(super) fn gradual_stages(
     errors: &mut Vec<ConfigError>,
 ) -> Option<(bool, Stages)> {
     let g = raw.advanced.as_ref()?.gradual_load_increase.as_ref()?;
-    let stages = keep(stages(g), errors).unwrap_or(Stages {
+    let stages = keep(stages(g), errors).unwrap_or(Stages::Steps {
         steps: vec![1],
         step_duration: Duration::from_secs(60),
     });
@@ -304,7 +304,7 @@ pub(super) fn stages(g: &RawGradual) -> Result<Stages, ConfigError> {
     }
     none_of(errors)?;
     let step_duration = step_duration.unwrap_or_default();
-    Ok(Stages {
+    Ok(Stages::Steps {
         steps,
         step_duration,
     })
