@@ -31,7 +31,8 @@ fn finish(w: csv::Writer<Vec<u8>>) -> String {
         .unwrap_or_default()
 }
 
-/// `*_stats.csv`: a row per task (Type = the subject), then `Aggregated`.
+/// `*_stats.csv`: a row per task (Type = the subject), a row per flow
+/// (Type = `FLOW`), then `Aggregated` (of the tasks).
 pub fn stats(r: &RunResult) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = vec![
@@ -83,6 +84,19 @@ pub fn stats(r: &RunResult) -> String {
             t.failures,
             t.reply_bytes,
             &t.latency_us,
+        );
+    }
+    // Flows as rows of their own, typed FLOW (where a task's row has its
+    // subject), as Locust shows custom transactions; Aggregated sums the
+    // requests alone, so a request is never counted twice.
+    for f in &r.flows {
+        row(
+            "FLOW",
+            &f.name,
+            f.requests,
+            f.failures,
+            f.reply_bytes,
+            &f.latency_us,
         );
     }
     row(

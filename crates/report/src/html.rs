@@ -1,8 +1,8 @@
 //! One self-contained HTML file: verdict first, then the tables Locust's
-//! report has (requests and latency percentiles per task, failures), charts
-//! as inline SVG (`chart`, plotters, legends beside them) and each user
-//! class's task ratio. No script, no external URL; every string from the run
-//! (task names, subjects, service replies) is escaped.
+//! report has (requests and latency percentiles per task, each flow's whole
+//! passes, failures), charts as inline SVG (`chart`, plotters, legends beside
+//! them) and each user class's task ratio. No script, no external URL; every
+//! string from the run (task names, subjects, service replies) is escaped.
 
 use std::fmt::Write;
 
@@ -53,6 +53,7 @@ fn body_of(r: &RunResult, live: bool) -> String {
     }
     open_model(&mut out, r);
     tasks_table(&mut out, r);
+    flows_table(&mut out, r);
     percentile_table(&mut out, r);
     failures_table(&mut out, r);
     events_table(&mut out, r);
@@ -227,6 +228,43 @@ fn tasks_table(out: &mut String, r: &RunResult) {
         ))
     );
     out.push_str("</table>\n");
+}
+
+/// Each flow's whole passes (Locust's and k6's transactions): outcomes and
+/// the latency of the passes that succeeded. Nothing without flows.
+fn flows_table(out: &mut String, r: &RunResult) {
+    if r.flows.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Flows</h2>\n<table><tr><th>flow</th><th>steps</th><th>passes</th><th>ok</th><th>failed</th><th>passes/s</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>outcomes</th></tr>\n");
+    for f in &r.flows {
+        let l = &f.latency_us;
+        let lat = |v| {
+            if f.successes > 0 {
+                latency(v)
+            } else {
+                "-".into()
+            }
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            escape(&f.name),
+            escape(&f.subject),
+            f.requests,
+            f.successes,
+            f.failures,
+            f.rps,
+            lat(l.p50),
+            lat(l.p95),
+            lat(l.p99),
+            lat(l.max),
+            escape(&crate::text::outcome_words(
+                f.outcomes.iter().map(|(o, e)| (*o, e.count))
+            ))
+        );
+    }
+    out.push_str("</table>\n<p class=\"note\">A pass runs the flow's steps in order, and failed when a step failed (its outcome is the first failing step's). Latency is of the passes that succeeded, from the first step's send to the last step's reply. Passes are not counted among the requests above.</p>\n");
 }
 
 /// A subject that may break after each dot: a long one wraps at its

@@ -61,6 +61,8 @@ pub fn write_all(dir: &std::path::Path, r: &RunResult) -> std::io::Result<Vec<st
 pub const SCHEMA: &str = include_str!("../../../docs/run-result.schema.json");
 
 #[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod threshold_tests;

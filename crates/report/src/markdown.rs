@@ -15,6 +15,7 @@ pub fn render(r: &RunResult) -> String {
     claims(&mut out, r);
     checks(&mut out, r);
     tasks(&mut out, r);
+    flows(&mut out, r);
     outcomes(&mut out, r);
     notes(&mut out, r);
     out
@@ -110,6 +111,40 @@ fn tasks(out: &mut String, r: &RunResult) {
             t.rps,
             lat(l.p50),
             lat(l.p90),
+            lat(l.p99),
+            lat(l.max)
+        );
+    }
+}
+
+/// The Flows section, when there are flows: a row per flow, its whole passes.
+fn flows(out: &mut String, r: &RunResult) {
+    if r.flows.is_empty() {
+        return;
+    }
+    out.push_str("\n## Flows\n\nA pass runs the flow's steps in order; it failed when a step failed. Latency is of the passes that succeeded, from the first step's send to the last step's reply. Passes are not counted among the requests.\n\n");
+    out.push_str("| flow | steps | passes | ok | failed | passes/s | p50 | p95 | p99 | max |\n");
+    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for f in &r.flows {
+        let l = &f.latency_us;
+        let lat = |v| {
+            if f.successes > 0 {
+                latency(v)
+            } else {
+                "-".into()
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
+            cell(&f.name),
+            cell(&f.subject),
+            f.requests,
+            f.successes,
+            f.failures,
+            f.rps,
+            lat(l.p50),
+            lat(l.p95),
             lat(l.p99),
             lat(l.max)
         );

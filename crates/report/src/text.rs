@@ -163,6 +163,7 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
     task_table(&mut out, r, style.width);
     open_model(&mut out, r);
     out.push('\n');
+    flow_table(&mut out, r, style.width);
     outcomes(&mut out, r);
     failures(&mut out, r);
     comparison_and_processes(&mut out, r);
@@ -236,6 +237,69 @@ fn task_table(out: &mut String, r: &RunResult, width: Option<usize>) {
             hidden.join(", ")
         );
     }
+}
+
+/// The flows table's columns after the name: header and width. Steps come
+/// last, as the one column that can be cut.
+const FLOW_COLUMNS: [(&str, usize); 5] = [
+    ("passes", 8),
+    ("failed", 8),
+    ("p50", 9),
+    ("p95", 9),
+    ("p99", 9),
+];
+
+/// The fewest characters of the steps shown before the name is cut instead.
+const MIN_STEPS_WIDTH: usize = 16;
+
+/// A row per flow: its whole passes, those that failed, the latency of
+/// those that succeeded, and its steps; fitted to `width` by cutting the
+/// steps, then the name (every figure stays). Nothing without flows.
+fn flow_table(out: &mut String, r: &RunResult, width: Option<usize>) {
+    if r.flows.is_empty() {
+        return;
+    }
+    let longest = r.flows.iter().map(|f| f.name.chars().count()).max();
+    let mut name_width = longest.unwrap_or(0).max("flow".len());
+    // Indent, name, the figures, two spaces before the steps.
+    let fixed = 2 + FLOW_COLUMNS.iter().map(|c| c.1 + 1).sum::<usize>() + 2;
+    let steps_width = width.map(|w| {
+        let room = w.saturating_sub(fixed + MIN_STEPS_WIDTH);
+        name_width = name_width.min(room).max(MIN_NAME_WIDTH);
+        w.saturating_sub(fixed + name_width).max(MIN_STEPS_WIDTH)
+    });
+    out.push_str("flows (each pass runs every step; latency of the passes that succeeded):\n");
+    let mut row = |name: &str, figures: [String; 5], steps: &str| {
+        let _ = write!(out, "  {:<name_width$}", cut(name, name_width));
+        for ((_, w), cell) in FLOW_COLUMNS.iter().zip(figures) {
+            let _ = write!(out, " {cell:>w$}");
+        }
+        let steps = steps_width.map_or_else(|| steps.to_owned(), |w| cut(steps, w));
+        let _ = writeln!(out, "  {steps}");
+    };
+    row("flow", FLOW_COLUMNS.map(|(h, _)| h.to_owned()), "steps");
+    for f in &r.flows {
+        let l = &f.latency_us;
+        let lat = |us| {
+            if f.successes > 0 {
+                latency(us)
+            } else {
+                "-".to_owned()
+            }
+        };
+        row(
+            &f.name,
+            [
+                f.requests.to_string(),
+                f.failures.to_string(),
+                lat(l.p50),
+                lat(l.p95),
+                lat(l.p99),
+            ],
+            &f.subject,
+        );
+    }
+    out.push('\n');
 }
 
 /// Open model only: latency from the intended send time, and the arrivals.

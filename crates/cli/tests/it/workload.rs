@@ -68,6 +68,32 @@ async fn a_flow_carries_each_created_id_into_its_get_and_uses_each_row_once() {
         .unwrap_or_else(|| panic!("no flow threshold: {}", r["verdict"]));
     assert_eq!(check["status"], "passed", "{check}");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Every report shows the flow's row beside the tasks, with its passes.
+    let file = |name: &str| std::fs::read_to_string(env.out().join(name)).expect(name);
+    let passes = &flow["requests"];
+    let text = file("summary.txt");
+    let row = text
+        .lines()
+        .skip_while(|l| !l.starts_with("flows ("))
+        .find(|l| l.trim_start().starts_with("shop "))
+        .unwrap_or_else(|| panic!("no flow row:\n{text}"));
+    assert!(row.contains(&format!(" {passes} ")), "{row}");
+    assert!(row.ends_with("create → get → register"), "{row}");
+    let md = file("summary.md");
+    assert!(
+        md.contains(&format!(
+            "| shop | create → get → register | {passes} | {passes} | 0 |"
+        )),
+        "{md}"
+    );
+    let html = file("report.html");
+    assert!(
+        html.contains("<h2>Flows</h2>")
+            && html.contains("<td>shop</td><td>create → get → register</td>"),
+        "{html}"
+    );
+    let csv = file("cliffload_stats.csv");
+    assert!(csv.contains(&format!("\nFLOW,shop,{passes},0,")), "{csv}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
