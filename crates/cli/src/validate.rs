@@ -61,42 +61,46 @@ pub fn validate(args: ValidateArgs) -> Result<u8> {
                 }
             );
             for &t in &c.tasks {
-                let t = &s.tasks[t];
-                let payload = match &t.payload {
-                    cliffload_scenario::Payload::Static(v) => format!("fixed {v}"),
-                    cliffload_scenario::Payload::Template(v) => format!("template {v}"),
-                    cliffload_scenario::Payload::Generated { models, arg } => format!(
-                        "generated {} as {}",
-                        models
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(" or "),
-                        arg.as_deref().unwrap_or("the whole body")
-                    ),
-                };
-                let save: Vec<String> = t
-                    .save
-                    .iter()
-                    .map(|c| format!("{} ← {}", s.vars[c.var], c.path))
-                    .collect();
-                let save = if save.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · saves {}", save.join(", "))
-                };
-                outln!(
-                    "    {:<40} {} weight {} timeout {} error rate {} · {payload}{save}",
-                    t.name,
-                    t.request.subject,
-                    t.weight,
-                    human_duration(t.request.timeout),
-                    t.error_rate
-                );
+                print_task(s, &s.tasks[t]);
             }
         }
     }
     Ok(exit::OK)
+}
+
+/// One task of the plan: subject, weight, timeout, error rate, body, saves.
+fn print_task(s: &cliffload_scenario::Scenario, t: &cliffload_scenario::Task) {
+    let payload = match &t.payload {
+        cliffload_scenario::Payload::Static(v) => format!("fixed {v}"),
+        cliffload_scenario::Payload::Template(v) => format!("template {v}"),
+        cliffload_scenario::Payload::Generated { models, arg } => format!(
+            "generated {} as {}",
+            models
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            arg.as_deref().unwrap_or("the whole body")
+        ),
+    };
+    let save: Vec<String> = t
+        .save
+        .iter()
+        .map(|c| format!("{} ← {}", s.vars[c.var], c.path))
+        .collect();
+    let save = if save.is_empty() {
+        String::new()
+    } else {
+        format!(" · saves {}", save.join(", "))
+    };
+    outln!(
+        "    {:<40} {} weight {} timeout {} error rate {} · {payload}{save}",
+        t.name,
+        t.request.subject,
+        t.weight,
+        human_duration(t.request.timeout),
+        t.error_rate
+    );
 }
 
 /// The scenarios a file adds and changes, in words.

@@ -7,9 +7,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cliffload_metrics::{ErrorLog, LatencyHistogram, Outcome, TaskTable};
-use cliffload_payloads::template::Scope;
-use cliffload_scenario::{MissingCapture, RowPer};
+use cliffload_metrics::{ErrorLog, LatencyHistogram, TaskTable};
+use cliffload_scenario::RowPer;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
@@ -23,6 +22,10 @@ use crate::run::EngineError;
 use crate::shape::Window;
 use crate::slice::{Slice, Slot};
 use crate::transport::{Boxed, Connector, Holding, Inline, Reply, Transport};
+
+mod steps;
+
+use steps::{OutOfRows, UserState, run_flow, send};
 
 /// Interval length of the series.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -275,30 +278,6 @@ struct Ctx<T> {
     rows: Cell<u64>,
 }
 
-/// A virtual user's own state: its random numbers, its place in its
-/// tasks' pools, its data row, the values it saved, its render buffer.
-struct UserState {
-    user: u32,
-    rng: SmallRng,
-    cursor: usize,
-    row: Option<usize>,
-    vars: Vec<serde_json::Value>,
-    buf: Vec<u8>,
-}
-
-impl UserState {
-    fn new(plan: &Plan, user: u32, rng: SmallRng) -> Self {
-        Self {
-            user,
-            rng,
-            cursor: user as usize,
-            row: None,
-            vars: vec![serde_json::Value::Null; plan.vars.len()],
-            buf: Vec::new(),
-        }
-    }
-}
-
 /// Sets `ctx.stopped` once `ctx.cancel` fires (a task on the worker's own
 /// runtime, so the users read a plain `Cell`).
 async fn watch_cancel<T>(ctx: Rc<Ctx<T>>) {
@@ -307,64 +286,6 @@ async fn watch_cancel<T>(ctx: Rc<Ctx<T>>) {
 }
 
 impl<T> Ctx<T> {
-    /// The next `{{seq}}`: unique in the run.
-    fn next_seq(&self) -> u64 {
-        let k = self.seq.get();
-        self.seq.set(k + 1);
-        self.slot
-            .offset
-            .saturating_add(k.saturating_mul(self.slot.stride))
-    }
-
-    /// Gives the user its next data row; false when `unique` rows ran out
-    /// (counted at `at`), and the user stops.
-    fn take_row(&self, st: &mut UserState, at: Instant) -> bool {
-        let Some(data) = &self.plan.data else {
-            return true;
-        };
-        let k = self.rows.get();
-        self.rows.set(k + 1);
-        match crate::render::next_row(data, st.user, k, self.slot, &mut st.rng) {
-            Some(r) => {
-                st.row = Some(r);
-                true
-            }
-            None => {
-                self.recorder.borrow_mut().at(at).rec.out_of_rows += 1;
-                false
-            }
-        }
-    }
-
-    /// The body of the next request of `task` for a user: from the pool,
-    /// or rendered from the task's templates.
-    fn payload_for<'p>(
-        &'p self,
-        task: usize,
-        st: &mut UserState,
-        rendered: &'p mut Option<Payload>,
-    ) -> &'p Payload {
-        let t = &self.plan.tasks[task];
-        match &t.render {
-            None => {
-                let p = t.payload(st.cursor);
-                st.cursor = st.cursor.wrapping_add(1);
-                p
-            }
-            Some(r) => {
-                let row = self
-                    .plan
-                    .data
-                    .as_ref()
-                    .zip(st.row)
-                    .and_then(|(d, i)| d.table.rows.get(i))
-                    .map(Vec::as_slice);
-                let mut scope = Scope::new(&mut st.rng, self.next_seq(), st.user, row, &st.vars);
-                rendered.insert(r.render(&mut scope, &mut st.buf))
-            }
-        }
-    }
-
     /// Takes one request from the budget; false when it is spent.
     fn take_one(&self) -> bool {
         let left = self.budget.get();
@@ -706,65 +627,6 @@ async fn user_loop<T: Transport, H: Holding>(ctx: Rc<Ctx<T>>, user: u32, windows
     }
 }
 
-/// Sends one request of `task` for a user and records it. Returns when it
-/// was sent and answered, its outcome, and whether the values it saves
-/// were found (true when it saves none).
-async fn send<T: Transport, H: Holding>(
-    ctx: &Ctx<T>,
-    task: usize,
-    st: &mut UserState,
-) -> (Instant, Instant, Outcome, bool) {
-    let mut rendered = None;
-    let payload = ctx.payload_for(task, st, &mut rendered);
-    let sent = Instant::now();
-    let mut reply = H::call(&ctx.transport, task, payload).await;
-    let done = Instant::now();
-    let save = &ctx.plan.tasks[task].save;
-    let saved =
-        save.is_empty() || crate::render::capture(save, &ctx.plan.vars, &mut reply, &mut st.vars);
-    ctx.record(task, &reply, sent, done);
-    (sent, done, reply.outcome, saved)
-}
-
-/// One pass through a flow's steps, in order; returns when its first
-/// request was sent and its last answered. A completed pass is recorded as
-/// the flow's (its outcome: the first failing step's, or `ok`); a pass cut
-/// short by the end of the run (deadline, budget, cancellation) is not.
-/// A step whose saved value is missing ends the pass unless the scenario
-/// says `on_missing_capture: continue`.
-async fn run_flow<T: Transport, H: Holding>(
-    ctx: &Ctx<T>,
-    class: &crate::PlanClass,
-    flow: usize,
-    st: &mut UserState,
-    deadline: Instant,
-) -> (Instant, Instant) {
-    let begin = Instant::now();
-    let mut span: Option<(Instant, Instant)> = None;
-    let mut outcome = Outcome::Ok;
-    for &task in &class.tasks {
-        if ctx.stopped.get() || Instant::now() >= deadline || !ctx.take_one() {
-            return span.unwrap_or((begin, Instant::now()));
-        }
-        let (sent, done, o, saved) = send::<T, H>(ctx, task, st).await;
-        span = Some((span.map_or(sent, |s| s.0), done));
-        if outcome == Outcome::Ok && o.is_failure() {
-            outcome = o;
-        }
-        if !saved && ctx.plan.on_missing_capture == MissingCapture::EndIteration {
-            break;
-        }
-    }
-    let (first, last) = span.unwrap_or((begin, begin));
-    ctx.recorder
-        .borrow_mut()
-        .at(last)
-        .rec
-        .flows
-        .record(flow, outcome, last - first);
-    (first, last)
-}
-
 /// The open model: this worker's share of the arrivals (its slot's numbers),
 /// each started at its intended time, or as soon as a slot is free.
 /// Latency is recorded from the actual send and from the intended one. Every
@@ -818,25 +680,9 @@ async fn open_loop<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot) {
         let task = plan.pick_task(plan.open_class_of(n), &mut rng);
         // Templated tasks render here, on the arrival loop's random numbers
         // (the open model has no users: `{{user}}` and saved values are refused).
-        let payload = match &plan.tasks[task].render {
-            None => None,
-            Some(r) => {
-                let seedless = SmallRng::seed_from_u64(0);
-                let mut st = UserState::new(plan, 0, std::mem::replace(&mut rng, seedless));
-                let has_row = ctx.take_row(&mut st, Instant::now());
-                rng = st.rng;
-                if !has_row {
-                    break None;
-                }
-                let row = plan
-                    .data
-                    .as_ref()
-                    .zip(st.row)
-                    .and_then(|(d, i)| d.table.rows.get(i))
-                    .map(Vec::as_slice);
-                let mut scope = Scope::new(&mut rng, ctx.next_seq(), 0, row, &[]);
-                Some(r.render(&mut scope, &mut st.buf))
-            }
+        let payload = match ctx.render_arrival(task, &mut rng) {
+            Ok(p) => p,
+            Err(OutOfRows) => break None,
         };
         send_open(&ctx, n, task, intended, permit, payload);
         n += slot.stride;

@@ -14,6 +14,10 @@ use crate::load_shape::LoadShape;
 use crate::verdict::{self, Verdict};
 use crate::warning::Warning;
 
+mod rows;
+
+use rows::{flow_rows, task_rows};
+
 /// Version of the `result.json` format; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 3;
 
@@ -544,106 +548,6 @@ fn summary(totals: &TaskTable, secs: f64) -> Summary {
     }
 }
 
-/// One row per task, in scenario order (`intended`: the open model's
-/// latency from the intended send time).
-fn task_rows(
-    s: &Scenario,
-    totals: &TaskTable,
-    intended: Option<&TaskTable>,
-    errors: &cliffload_metrics::ErrorLog,
-    secs: f64,
-) -> Vec<TaskRow> {
-    let class_of = |i: usize| s.classes.iter().find(|c| c.tasks.contains(&i));
-    s.tasks
-        .iter()
-        .zip(totals.tasks())
-        .enumerate()
-        .map(|(i, (task, row))| {
-            let c = row.counts();
-            TaskRow {
-                name: task.name.clone(),
-                subject: task.request.subject.clone(),
-                class: class_of(i).map(|c| c.name.clone()),
-                weight: Some(task.weight.get()),
-                requests: c.total(),
-                successes: c.in_class(OutcomeClass::Success),
-                failures: c.in_class(OutcomeClass::Failure),
-                rejected: c.in_class(OutcomeClass::Rejected),
-                rps: per_second(c.total(), secs),
-                latency_us: row.merged(is_success).summary(),
-                intended_latency_us: intended
-                    .and_then(|t| t.tasks().get(i))
-                    .map(|row| row.merged(is_success).summary()),
-                outcomes: Outcome::ALL
-                    .into_iter()
-                    .filter_map(|o| {
-                        row.get(o).map(|h| {
-                            (
-                                o,
-                                OutcomeEntry {
-                                    count: h.count(),
-                                    latency_us: h.summary(),
-                                },
-                            )
-                        })
-                    })
-                    .collect(),
-                errors: task_errors(errors, i),
-                reply_bytes: totals.reply_bytes().get(i).copied().unwrap_or(0),
-            }
-        })
-        .collect()
-}
-
-/// One row per flow (a class with `flow: true`): its whole passes, timed
-/// from the first step's send to the last step's reply; the outcome of a
-/// pass is its first failing step's.
-fn flow_rows(s: &Scenario, flows: &TaskTable, secs: f64) -> Vec<TaskRow> {
-    let short = |i: &usize| {
-        let name = &s.tasks[*i].name;
-        name.rsplit_once('.')
-            .map_or(name.as_str(), |(_, n)| n)
-            .to_owned()
-    };
-    s.classes
-        .iter()
-        .filter(|c| c.flow)
-        .enumerate()
-        .map(|(i, c)| {
-            let empty = cliffload_metrics::OutcomeHistograms::default();
-            let row = flows.tasks().get(i).unwrap_or(&empty);
-            let n = row.counts();
-            TaskRow {
-                name: c.name.clone(),
-                subject: c.tasks.iter().map(short).collect::<Vec<_>>().join(" → "),
-                class: Some(c.name.clone()),
-                weight: None,
-                requests: n.total(),
-                successes: n.in_class(OutcomeClass::Success),
-                failures: n.in_class(OutcomeClass::Failure),
-                rejected: n.in_class(OutcomeClass::Rejected),
-                rps: per_second(n.total(), secs),
-                latency_us: row.merged(is_success).summary(),
-                outcomes: Outcome::ALL
-                    .into_iter()
-                    .filter_map(|o| {
-                        row.get(o).map(|h| {
-                            let entry = OutcomeEntry {
-                                count: h.count(),
-                                latency_us: h.summary(),
-                            };
-                            (o, entry)
-                        })
-                    })
-                    .collect(),
-                errors: Vec::new(),
-                reply_bytes: 0,
-                intended_latency_us: None,
-            }
-        })
-        .collect()
-}
-
 /// One row per second of the run.
 fn interval_rows(intervals: &[IntervalStats], secs: f64) -> Vec<IntervalRow> {
     intervals
@@ -808,22 +712,6 @@ fn connection_warning(events: &[ConnectionEventRow]) -> Option<Warning> {
         first_at_s: first.t_s,
         first_detail: first.detail.clone(),
     })
-}
-
-/// Task `i`'s messages, by outcome then frequency.
-fn task_errors(log: &cliffload_metrics::ErrorLog, i: usize) -> Vec<TaskError> {
-    Outcome::ALL
-        .into_iter()
-        .flat_map(|o| {
-            log.messages(i, o).into_iter().map(move |e| TaskError {
-                outcome: o,
-                message: e.message,
-                count: e.count,
-                sample: e.sample,
-                reply: e.reply,
-            })
-        })
-        .collect()
 }
 
 /// The tasks with a fixed body (simple RPCs), all together.

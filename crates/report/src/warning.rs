@@ -178,6 +178,22 @@ pub enum Warning {
     },
 }
 
+/// [`Warning::DataExhausted`] in words.
+fn data_exhausted(f: &mut fmt::Formatter<'_>, w: &Warning) -> fmt::Result {
+    let Warning::DataExhausted {
+        file,
+        rows,
+        stopped,
+    } = w
+    else {
+        return Ok(());
+    };
+    write!(
+        f,
+        "{file} ran out of unique rows: all {rows} were used, and {stopped} user(s) or arrival(s) that needed one stopped, so the load ended lighter than planned; add rows, shorten the run, or set data.when_exhausted: cycle"
+    )
+}
+
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -189,14 +205,7 @@ impl fmt::Display for Warning {
                 f,
                 "the open model fell behind its schedule: of {planned} arrivals planned, {late} were sent late and {never_sent} never sent; the latency from the intended send time (which counts each unsent arrival as its wait) is what the checks judge. Raise max_in_flight, lower the rate, or add --workers"
             ),
-            Self::DataExhausted {
-                file,
-                rows,
-                stopped,
-            } => write!(
-                f,
-                "{file} ran out of unique rows: all {rows} were used, and {stopped} user(s) or arrival(s) that needed one stopped, so the load ended lighter than planned; add rows, shorten the run, or set data.when_exhausted: cycle"
-            ),
+            w @ Self::DataExhausted { .. } => data_exhausted(f, w),
             Self::UsersNeverStarted {
                 peak,
                 wanted,

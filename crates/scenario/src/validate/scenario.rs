@@ -46,51 +46,24 @@ pub(super) fn scenario(
     let open_model = load
         .as_ref()
         .map_or(raw.arrival_rate.is_some(), |l| l.arrival.is_some());
-    let data_file = keep(
-        workload::data_of(&name, raw.data.as_ref(), &ctx.base, open_model),
-        &mut errors,
-    )
-    .flatten();
-    let vars = keep(
-        workload::vars_of(raw_tasks_of(&name, &raw, file_classes)),
-        &mut errors,
-    )
-    .unwrap_or_default();
-    if open_model && !vars.is_empty() {
-        errors.push(invalid(
-            key(&name, "arrival_rate"),
-            format!(
-                "tasks save values ({}) for later requests, but in the open model each arrival is on its own: use users (the closed model)",
-                vars.join(", ")
-            ),
-        ));
-    }
-    let mut classes = ClassBuilder::new(error_rate, payload_sizes.flatten(), ctx);
-    classes.data = data_file.as_ref().map(|d| d.table.clone());
-    classes.vars = &vars;
-    classes.users = !open_model;
-    keep(
-        classes_of(&name, &raw, file_classes, &mut classes),
+    let (data_file, vars) = workload::inputs_of(
+        &name,
+        &raw,
+        raw_tasks_of(&name, &raw, file_classes),
+        (&ctx.base, open_model),
         &mut errors,
     );
-    errors.append(&mut classes.errors);
+    let mut classes = ClassBuilder::new(error_rate, payload_sizes.flatten(), ctx);
+    classes.inputs(data_file.as_ref(), &vars, !open_model);
+    let built = classes_of(&name, &raw, file_classes, &mut classes);
+    errors.extend(built.err().into_iter().chain(classes.errors.drain(..)));
     if let Some(dist) = &raw.workload_distribution {
         let applied = apply_workload_distribution(&name, dist, &classes.names, &mut classes.tasks);
         keep(applied, &mut errors);
     }
-    let threshold_names = thresholds::resolve(
-        &name,
-        &merged,
-        raw.expectations.as_ref(),
-        &thresholds::targets(
-            &classes.names,
-            classes
-                .classes
-                .iter()
-                .filter(|c| c.flow)
-                .map(|c| c.name.as_str()),
-        ),
-    );
+    let flows = classes.classes.iter().filter(|c| c.flow);
+    let targets = thresholds::targets(&classes.names, flows.map(|c| c.name.as_str()));
+    let threshold_names = thresholds::resolve(&name, &merged, raw.expectations.as_ref(), &targets);
     let threshold_names = keep(threshold_names, &mut errors);
     none_of(errors)?;
     let (Some(load), Some(mut expectations), Some(threshold_names)) =
@@ -190,28 +163,8 @@ fn load_of(
         arrival_of(name, raw.arrival_rate.as_ref(), rate_stages),
         errors,
     );
-    let users_and_rate = match own.as_ref().and_then(Option::as_ref) {
-        Some(stages::Own::Users(s)) => keep(stages::users_of_stages(name, raw, s), errors),
-        _ => {
-            // Without users, an arrival_rate in error has already been named.
-            let users = match (raw.users, &arrival) {
-                (None, None) => None,
-                (_, a) => keep(
-                    users_of(name, raw.users, a.clone().flatten().as_ref()),
-                    errors,
-                ),
-            };
-            let spawn_rate = spawn_rate_of(name, raw.spawn_rate, users.unwrap_or(NonZeroU32::MIN));
-            users.zip(keep(spawn_rate, errors))
-        }
-    };
-    let duration = match own.as_ref().and_then(Option::as_ref) {
-        Some(o) => keep(
-            stages::duration_with(name, o, raw.duration.as_ref()),
-            errors,
-        ),
-        None => keep(duration_of(name, raw.duration.as_ref()), errors),
-    };
+    let own_stages = own.as_ref().and_then(Option::as_ref);
+    let (users_and_rate, duration) = size_of(name, raw, own_stages, arrival.as_ref(), errors);
     // The file's steps apply only to a scenario without stages of its own.
     let gradual = match &own {
         Some(None) => keep(
@@ -264,6 +217,41 @@ fn load_of(
             other => load(other),
         }),
     }
+}
+
+/// The users and their spawn rate, and the duration: from the scenario's
+/// own stages when it has some, else from its keys. Each mistake is kept
+/// in `errors`; `arrival` is `None` when `arrival_rate` was in error.
+fn size_of(
+    name: &str,
+    raw: &RawScenario,
+    own: Option<&stages::Own>,
+    arrival: Option<&Option<crate::ArrivalRate>>,
+    errors: &mut Vec<ConfigError>,
+) -> (Option<(NonZeroU32, f64)>, Option<Duration>) {
+    let users_and_rate = match own {
+        Some(stages::Own::Users(s)) => keep(stages::users_of_stages(name, raw, s), errors),
+        _ => {
+            // Without users, an arrival_rate in error has already been named.
+            let users = match (raw.users, arrival) {
+                (None, None) => None,
+                (_, a) => keep(
+                    users_of(name, raw.users, a.and_then(Option::as_ref)),
+                    errors,
+                ),
+            };
+            let spawn_rate = spawn_rate_of(name, raw.spawn_rate, users.unwrap_or(NonZeroU32::MIN));
+            users.zip(keep(spawn_rate, errors))
+        }
+    };
+    let duration = match own {
+        Some(o) => keep(
+            stages::duration_with(name, o, raw.duration.as_ref()),
+            errors,
+        ),
+        None => keep(duration_of(name, raw.duration.as_ref()), errors),
+    };
+    (users_and_rate, duration)
 }
 
 /// `arrival_rate` and rate `stages`: the open model's schedule, if any.
@@ -426,6 +414,14 @@ pub(super) struct ClassBuilder<'a> {
 }
 
 impl<'a> ClassBuilder<'a> {
+    /// What its tasks' templates may read: the scenario's data file, the
+    /// values its tasks save, and whether it has users.
+    fn inputs(&mut self, data: Option<&crate::DataSource>, vars: &'a [String], users: bool) {
+        self.data = data.map(|d| d.table.clone());
+        self.vars = vars;
+        self.users = users;
+    }
+
     fn new(error_rate: f64, payload_sizes: Option<Vec<usize>>, ctx: &'a Ctx) -> Self {
         Self {
             error_rate,
@@ -441,6 +437,23 @@ impl<'a> ClassBuilder<'a> {
         }
     }
 
+    /// Why a class with `raw_tasks` (a flow with `flow`) cannot be added, if it cannot.
+    fn can_add(&self, raw_tasks: &[RawTask], path: &str, flow: bool) -> Result<(), ConfigError> {
+        if raw_tasks.is_empty() {
+            return Err(invalid(
+                format!("{path}.tasks"),
+                "is empty; a user needs at least one task",
+            ));
+        }
+        if flow && !self.users {
+            return Err(invalid(
+                format!("{path}.flow"),
+                "a flow needs virtual users (the closed model); the open model (arrival_rate) sends single requests",
+            ));
+        }
+        Ok(())
+    }
+
     /// Adds class `class_name` with its tasks (written at `path`); each
     /// task in error is kept in `errors`, the others are added. With
     /// `flow`, the tasks run in order.
@@ -452,18 +465,8 @@ impl<'a> ClassBuilder<'a> {
         raw_tasks: &[RawTask],
         (class_path, flow): (&str, bool),
     ) {
-        if raw_tasks.is_empty() {
-            self.errors.push(invalid(
-                format!("{class_path}.tasks"),
-                "is empty; a user needs at least one task",
-            ));
-            return;
-        }
-        if flow && !self.users {
-            self.errors.push(invalid(
-                format!("{class_path}.flow"),
-                "a flow needs virtual users (the closed model); the open model (arrival_rate) sends single requests",
-            ));
+        if let Err(e) = self.can_add(raw_tasks, class_path, flow) {
+            self.errors.push(e);
             return;
         }
         let columns = self.data.as_ref().map(|d| d.columns.clone());

@@ -20,7 +20,7 @@ const RESERVED: [&str; 7] = ["uuid", "seq", "user", "random_int", "now", "now_ms
 
 /// `data:`: the file read (relative to the scenario file's folder) and how
 /// rows are taken.
-pub(super) fn data_of(
+fn data_of(
     name: &str,
     raw: Option<&RawData>,
     base: &Path,
@@ -64,9 +64,33 @@ pub(super) fn data_of(
     }))
 }
 
+/// A scenario's data file and the names of the values its tasks save
+/// (`tasks`: every task it runs, with its key path); each mistake is kept
+/// in `errors`. `base` is the folder data files are found from.
+pub(super) fn inputs_of<'a>(
+    name: &str,
+    raw: &RawScenario,
+    tasks: impl Iterator<Item = (String, &'a RawTask)>,
+    (base, open_model): (&Path, bool),
+    errors: &mut Vec<ConfigError>,
+) -> (Option<DataSource>, Vec<String>) {
+    let data_file = keep(data_of(name, raw.data.as_ref(), base, open_model), errors).flatten();
+    let vars = keep(vars_of(tasks), errors).unwrap_or_default();
+    if open_model && !vars.is_empty() {
+        errors.push(invalid(
+            scenario::key(name, "arrival_rate"),
+            format!(
+                "tasks save values ({}) for later requests, but in the open model each arrival is on its own: use users (the closed model)",
+                vars.join(", ")
+            ),
+        ));
+    }
+    (data_file, vars)
+}
+
 /// The names every `save:` of the scenario's tasks gives, in order of first
 /// appearance: templates refer to them by position.
-pub(super) fn vars_of<'a>(
+fn vars_of<'a>(
     tasks: impl Iterator<Item = (String, &'a RawTask)>,
 ) -> Result<Vec<String>, ConfigError> {
     let mut vars: Vec<String> = Vec::new();
@@ -181,6 +205,26 @@ pub(super) fn templates(
             Err(m) => errors.push(invalid(&subject_path, m)),
         }
     }
+    let headers = own_headers(path, raw, names, &mut errors, &mut note);
+    if let Some(e) = ConfigError::all(errors) {
+        return Err(e);
+    }
+    Ok(Checked {
+        payload,
+        headers,
+        uses,
+    })
+}
+
+/// A task's own headers (`headers: {Name: value}`), their values checked
+/// as templates; each mistake kept in `errors`, each field read passed to `note`.
+fn own_headers(
+    path: &str,
+    raw: &RawTask,
+    names: &Names<'_>,
+    errors: &mut Vec<ConfigError>,
+    note: &mut dyn FnMut(&mut dyn Iterator<Item = &Field>),
+) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     if let Some(RawHeaders::Own(map)) = &raw.headers {
         for (name, value) in map {
@@ -206,14 +250,7 @@ pub(super) fn templates(
             headers.push((name.clone(), value.clone()));
         }
     }
-    if let Some(e) = ConfigError::all(errors) {
-        return Err(e);
-    }
-    Ok(Checked {
-        payload,
-        headers,
-        uses,
-    })
+    headers
 }
 
 /// A subject with templates, checked as a subject with each field as one
