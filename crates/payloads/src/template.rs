@@ -475,9 +475,48 @@ impl<'a, R: rand::Rng> Scope<'a, R> {
         }
     }
 
+    /// Writes the text of a field that never needs escaping (a number, a
+    /// UUID) straight into `out`, with no formatting machinery or temporary
+    /// string: the fields most bodies hold. False for any other field.
+    fn write_plain(&mut self, field: &Field, out: &mut Vec<u8>) -> bool {
+        let mut n = itoa::Buffer::new();
+        match field {
+            Field::Seq => out.extend_from_slice(n.format(self.seq).as_bytes()),
+            Field::User => out.extend_from_slice(n.format(self.user).as_bytes()),
+            Field::RandomInt(lo, hi) => {
+                let v = self.rng.random_range(*lo..=*hi);
+                out.extend_from_slice(n.format(v).as_bytes());
+            }
+            Field::NowMs => {
+                let ms = self.now().as_millisecond();
+                out.extend_from_slice(n.format(ms).as_bytes());
+            }
+            Field::Uuid => {
+                let bytes: [u8; 16] = self.rng.random();
+                let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+                let mut buf = uuid::Uuid::encode_buffer();
+                out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Writes a field inside a JSON string: its text, escaped.
+    fn write_in_string(&mut self, field: &Field, text: &mut String, out: &mut Vec<u8>) {
+        if !self.write_plain(field, out) {
+            text.clear();
+            self.write_text(field, text);
+            escape_into(text, out);
+        }
+    }
+
     /// Writes a field that is a whole JSON value.
     fn write_json(&mut self, field: &Field, filter: Filter, out: &mut Vec<u8>) {
-        let mut text = String::new();
+        let plain_number = matches!(
+            field,
+            Field::Seq | Field::User | Field::RandomInt(..) | Field::NowMs
+        );
         match (field, filter) {
             // A picked, captured or JSONL value keeps its own type (an
             // object stays an object).
@@ -488,7 +527,11 @@ impl<'a, R: rand::Rng> Scope<'a, R> {
             (Field::Row(_) | Field::Var(_), Filter::Natural) => {
                 let _ = serde_json::to_writer(&mut *out, self.value(field));
             }
+            (_, Filter::Natural | Filter::Number) if plain_number => {
+                self.write_plain(field, out);
+            }
             (_, Filter::Number) => {
+                let mut text = String::new();
                 self.write_text(field, &mut text);
                 // Checked to be a number when loaded; a captured value that
                 // is not one is sent as null rather than as broken JSON.
@@ -499,13 +542,13 @@ impl<'a, R: rand::Rng> Scope<'a, R> {
                 }
             }
             (_, Filter::Natural) if self.is_number(field) => {
+                let mut text = String::new();
                 self.write_text(field, &mut text);
                 out.extend_from_slice(text.as_bytes());
             }
             _ => {
-                self.write_text(field, &mut text);
                 out.push(b'"');
-                escape_into(&text, out);
+                self.write_in_string(field, &mut String::new(), out);
                 out.push(b'"');
             }
         }
@@ -522,6 +565,11 @@ fn push_value_text(v: &Value, out: &mut String) {
 
 /// `text` as the inside of a JSON string.
 fn escape_into(text: &str, out: &mut Vec<u8>) {
+    // Most text (names, addresses, words) needs no escaping: one copy.
+    if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
     for c in text.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
@@ -604,11 +652,7 @@ impl JsonTemplate {
             match s {
                 Seg::Lit(b) => out.extend_from_slice(b),
                 Seg::Whole(f, filter) => scope.write_json(f, *filter, out),
-                Seg::InString(f) => {
-                    text.clear();
-                    scope.write_text(f, &mut text);
-                    escape_into(&text, out);
-                }
+                Seg::InString(f) => scope.write_in_string(f, &mut text, out),
             }
         }
     }
