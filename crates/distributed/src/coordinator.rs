@@ -311,6 +311,13 @@ async fn assign_all(
         std::env::var("HOSTNAME").unwrap_or_else(|_| "this host".into())
     );
     let of = found.len() as u32;
+    // A data file's rows travel with the plan: a plan over the server's
+    // max_payload would be refused message by message, so say it once.
+    let bytes = control::json(scenario).len();
+    let max = client.server_info().max_payload;
+    if max > 0 && bytes > max {
+        return Err(DistError::PlanTooLarge { bytes, max });
+    }
     let requests = found.iter().enumerate().map(|(k, w)| {
         let assign = Assign {
             protocol: PROTOCOL,

@@ -59,6 +59,17 @@ pub enum DistError {
         /// Why.
         reason: String,
     },
+    /// The plan (with its data file's rows) is over the control server's
+    /// largest message.
+    #[error(
+        "the plan is {bytes} bytes (a data file's rows travel with it), over the control server's max_payload of {max} bytes: use a smaller data file, or raise max_payload in the server's configuration"
+    )]
+    PlanTooLarge {
+        /// The plan's size.
+        bytes: usize,
+        /// The server's max_payload.
+        max: usize,
+    },
     /// Ctrl-C before the start.
     #[error("cancelled before the load started")]
     Cancelled,
@@ -78,6 +89,7 @@ impl DistError {
         matches!(
             self,
             Self::NotEnoughWorkers { .. }
+                | Self::PlanTooLarge { .. }
                 | Self::Assign {
                     verb: "refused",
                     ..

@@ -149,7 +149,10 @@ impl Render {
             Body::Fixed(b) => b.clone(),
             Body::Json(t, Codec::Json) => {
                 t.render(scope, buf);
-                Bytes::copy_from_slice(buf)
+                // The buffer becomes the body (no copy); the next one is
+                // made its size, so rendering into it never grows it.
+                let next = Vec::with_capacity(buf.len() + 16);
+                Bytes::from(std::mem::replace(buf, next))
             }
             Body::Json(t, codec) => {
                 t.render(scope, buf);

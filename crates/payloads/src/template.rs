@@ -524,9 +524,16 @@ impl<'a, R: rand::Rng> Scope<'a, R> {
                 let v = &values[self.rng.random_range(0..values.len())];
                 let _ = serde_json::to_writer(&mut *out, v);
             }
-            (Field::Row(_) | Field::Var(_), Filter::Natural) => {
-                let _ = serde_json::to_writer(&mut *out, self.value(field));
-            }
+            (Field::Row(_) | Field::Var(_), Filter::Natural) => match self.value(field) {
+                Value::String(text) => {
+                    out.push(b'"');
+                    escape_into(text, out);
+                    out.push(b'"');
+                }
+                other => {
+                    let _ = serde_json::to_writer(&mut *out, other);
+                }
+            },
             (_, Filter::Natural | Filter::Number) if plain_number => {
                 self.write_plain(field, out);
             }

@@ -225,3 +225,38 @@ async fn unique_rows_stay_unique_across_distributed_workers() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), w.wait()).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_too_large_for_the_control_server_is_refused_with_its_size() {
+    let env = Env::with_test_service().await;
+    // 1.5 MB of rows: over nats-server's default max_payload (1 MiB).
+    let rows: String = (0..30_000)
+        .map(|i| format!("someone.with.a.long.address.{i:06}@example.com\n"))
+        .collect();
+    std::fs::write(env.dir.path().join("big.csv"), format!("email\n{rows}")).expect("write");
+    let cfg = example_copy(&env, |t| t.replace("customers.csv", "big.csv"));
+    let _worker = crate::distributed::worker(&env, "w1", &["--exit-after-run"]);
+    let o = crate::harness::run(
+        &[
+            "run",
+            "shop",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            env.url(),
+            "--distributed",
+            "1",
+            "--wait-workers",
+            "20s",
+            "--quiet",
+        ],
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains("over the control server's max_payload of 1048576 bytes"),
+        "{said}"
+    );
+}
