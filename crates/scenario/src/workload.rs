@@ -96,7 +96,7 @@ file_names! {
 /// A value a task saves from its reply (`save: {order_id: result.order_id}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capture {
-    /// Its slot in [`Scenario::vars`].
+    /// Its slot in [`crate::Scenario::vars`].
     pub var: usize,
     /// The dot path into the reply's JSON (`result.order_id`, `items.0.id`).
     pub path: String,

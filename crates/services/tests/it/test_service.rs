@@ -250,7 +250,10 @@ async fn describe_lists_methods_and_srv_stats_counts_requests() {
         .iter()
         .filter_map(|m| m["name"].as_str())
         .collect();
-    assert_eq!(names, ["ping", "echo", "compute"]);
+    assert_eq!(
+        names,
+        ["ping", "echo", "compute", "create", "get", "register"]
+    );
     for _ in 0..7 {
         svc.call("test.rpc.ping", b"{}", None).await;
     }
@@ -302,4 +305,40 @@ async fn async_subject_runs_but_never_replies() {
         .sum();
     assert_eq!(delivered, 1, "{connz}");
     svc.stop().await;
+}
+
+#[tokio::test]
+async fn create_answers_an_id_get_knows_only_those_and_register_refuses_a_repeat() {
+    let svc = start().await;
+    let (_, created) = svc
+        .call("test.rpc.create", br#"{"item": "pen"}"#, None)
+        .await;
+    let id = created["result"]["id"].as_str().expect("an id").to_owned();
+    let (_, got) = svc
+        .call(
+            "test.rpc.get",
+            format!(r#"{{"id": "{id}"}}"#).as_bytes(),
+            None,
+        )
+        .await;
+    assert_eq!(got["result"]["item"], "pen", "{got}");
+    let (_, unknown) = svc
+        .call("test.rpc.get", br#"{"id": "it-999999"}"#, None)
+        .await;
+    assert_eq!(unknown["success"], false, "{unknown}");
+    assert!(
+        unknown["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no item"))
+    );
+    let body = br#"{"email": "a@example.com"}"#;
+    let (_, first) = svc.call("test.rpc.register", body, None).await;
+    assert_eq!(first["success"], true, "{first}");
+    let (_, again) = svc.call("test.rpc.register", body, None).await;
+    assert_eq!(again["success"], false, "{again}");
+    assert!(
+        again["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("already registered"))
+    );
 }
