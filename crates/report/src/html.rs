@@ -239,13 +239,7 @@ fn flows_table(out: &mut String, r: &RunResult) {
     out.push_str("<h2>Flows</h2>\n<table><tr><th>flow</th><th>steps</th><th>passes</th><th>ok</th><th>failed</th><th>passes/s</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>outcomes</th></tr>\n");
     for f in &r.flows {
         let l = &f.latency_us;
-        let lat = |v| {
-            if f.successes > 0 {
-                latency(v)
-            } else {
-                "-".into()
-            }
-        };
+        let lat = |v| crate::text::success_latency(f, v);
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",

@@ -92,13 +92,7 @@ fn tasks(out: &mut String, r: &RunResult) {
     out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for t in &r.tasks {
         let l = &t.latency_us;
-        let lat = |v| {
-            if t.successes > 0 {
-                latency(v)
-            } else {
-                "-".into()
-            }
-        };
+        let lat = |v| crate::text::success_latency(t, v);
         let _ = writeln!(
             out,
             "| {} | `{}` | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
@@ -127,13 +121,7 @@ fn flows(out: &mut String, r: &RunResult) {
     out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for f in &r.flows {
         let l = &f.latency_us;
-        let lat = |v| {
-            if f.successes > 0 {
-                latency(v)
-            } else {
-                "-".into()
-            }
-        };
+        let lat = |v| crate::text::success_latency(f, v);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",

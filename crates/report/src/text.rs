@@ -9,6 +9,16 @@ use crate::verdict::{Status, percent};
 
 /// Formats a latency in µs: `850µs` below 1 ms (never rounded to whole
 /// milliseconds), `12.35ms` below 1 s, `1.234s` above.
+/// A latency of a row's successful requests, or `-` when it has none (its
+/// summary is then zeros, not a measurement).
+pub(crate) fn success_latency(row: &crate::TaskRow, us: u64) -> String {
+    if row.successes > 0 {
+        latency(us)
+    } else {
+        "-".to_owned()
+    }
+}
+
 pub fn latency(us: u64) -> String {
     match us {
         0..=999 => format!("{us}µs"),
@@ -280,13 +290,7 @@ fn flow_table(out: &mut String, r: &RunResult, width: Option<usize>) {
     row("flow", FLOW_COLUMNS.map(|(h, _)| h.to_owned()), "steps");
     for f in &r.flows {
         let l = &f.latency_us;
-        let lat = |us| {
-            if f.successes > 0 {
-                latency(us)
-            } else {
-                "-".to_owned()
-            }
-        };
+        let lat = |us| crate::text::success_latency(f, us);
         row(
             &f.name,
             [

@@ -175,6 +175,32 @@ async fn rows_reused_by_a_sequential_file_are_refused_and_unique_rows_that_run_o
     );
 }
 
+/// `cliffload run shop --config CFG` on `env`, coordinating `workers`
+/// workers, quiet, plus `extra`; 60 s at most.
+async fn run_distributed(
+    env: &Env,
+    cfg: &std::path::Path,
+    workers: u32,
+    extra: &[&str],
+) -> std::process::Output {
+    let (cfg, workers) = (cfg.to_str().expect("utf-8"), workers.to_string());
+    let mut args = vec![
+        "run",
+        "shop",
+        "--config",
+        cfg,
+        "--nats-url",
+        env.url(),
+        "--distributed",
+        &workers,
+        "--wait-workers",
+        "20s",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    crate::harness::run(&args, std::time::Duration::from_secs(60)).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unique_rows_stay_unique_across_distributed_workers() {
     let env = Env::with_test_service().await;
@@ -186,25 +212,11 @@ async fn unique_rows_stay_unique_across_distributed_workers() {
         .map(|n| crate::distributed::worker(&env, n, &["--exit-after-run"]))
         .collect();
     let out = env.out();
-    let o = crate::harness::run(
-        &[
-            "run",
-            "shop",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            env.url(),
-            "--distributed",
-            "2",
-            "--wait-workers",
-            "20s",
-            "-d",
-            "4s",
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        std::time::Duration::from_secs(60),
+    let o = run_distributed(
+        &env,
+        &cfg,
+        2,
+        &["-d", "4s", "--out", out.to_str().expect("utf-8")],
     )
     .await;
     let r = read_result(&out);
@@ -236,23 +248,7 @@ async fn a_plan_too_large_for_the_control_server_is_refused_with_its_size() {
     std::fs::write(env.dir.path().join("big.csv"), format!("email\n{rows}")).expect("write");
     let cfg = example_copy(&env, |t| t.replace("customers.csv", "big.csv"));
     let _worker = crate::distributed::worker(&env, "w1", &["--exit-after-run"]);
-    let o = crate::harness::run(
-        &[
-            "run",
-            "shop",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            env.url(),
-            "--distributed",
-            "1",
-            "--wait-workers",
-            "20s",
-            "--quiet",
-        ],
-        std::time::Duration::from_secs(60),
-    )
-    .await;
+    let o = run_distributed(&env, &cfg, 1, &[]).await;
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let said = stderr(&o);
     assert!(

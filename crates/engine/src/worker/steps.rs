@@ -87,17 +87,17 @@ impl<T> Ctx<T> {
                 p
             }
             Some(r) => {
-                let row = self
-                    .plan
-                    .data
-                    .as_ref()
-                    .zip(st.row)
-                    .and_then(|(d, i)| d.table.rows.get(i))
-                    .map(Vec::as_slice);
+                let row = self.row(st.row);
                 let mut scope = Scope::new(&mut st.rng, self.next_seq(), st.user, row, &st.vars);
                 rendered.insert(r.render(&mut scope, &mut st.buf))
             }
         }
+    }
+
+    /// Data row number `i`'s values, when there is a data file and a row.
+    fn row(&self, i: Option<usize>) -> Option<&[serde_json::Value]> {
+        let data = self.plan.data.as_ref()?;
+        data.table.rows.get(i?).map(Vec::as_slice)
     }
 
     /// The body of open-model arrival for `task`, rendered on the arrival
@@ -119,14 +119,7 @@ impl<T> Ctx<T> {
         if !has_row {
             return Err(OutOfRows);
         }
-        let row = self
-            .plan
-            .data
-            .as_ref()
-            .zip(st.row)
-            .and_then(|(d, i)| d.table.rows.get(i))
-            .map(Vec::as_slice);
-        let mut scope = Scope::new(rng, self.next_seq(), 0, row, &[]);
+        let mut scope = Scope::new(rng, self.next_seq(), 0, self.row(st.row), &[]);
         Ok(Some(r.render(&mut scope, &mut st.buf)))
     }
 }

@@ -35,20 +35,7 @@ pub(super) fn task_rows(
                 intended_latency_us: intended
                     .and_then(|t| t.tasks().get(i))
                     .map(|row| row.merged(is_success).summary()),
-                outcomes: Outcome::ALL
-                    .into_iter()
-                    .filter_map(|o| {
-                        row.get(o).map(|h| {
-                            (
-                                o,
-                                OutcomeEntry {
-                                    count: h.count(),
-                                    latency_us: h.summary(),
-                                },
-                            )
-                        })
-                    })
-                    .collect(),
+                outcomes: outcome_entries(row),
                 errors: task_errors(errors, i),
                 reply_bytes: totals.reply_bytes().get(i).copied().unwrap_or(0),
             }
@@ -85,18 +72,7 @@ pub(super) fn flow_rows(s: &Scenario, flows: &TaskTable, secs: f64) -> Vec<TaskR
                 rejected: n.in_class(OutcomeClass::Rejected),
                 rps: per_second(n.total(), secs),
                 latency_us: row.merged(is_success).summary(),
-                outcomes: Outcome::ALL
-                    .into_iter()
-                    .filter_map(|o| {
-                        row.get(o).map(|h| {
-                            let entry = OutcomeEntry {
-                                count: h.count(),
-                                latency_us: h.summary(),
-                            };
-                            (o, entry)
-                        })
-                    })
-                    .collect(),
+                outcomes: outcome_entries(row),
                 errors: Vec::new(),
                 reply_bytes: 0,
                 intended_latency_us: None,
@@ -117,6 +93,23 @@ fn task_errors(log: &cliffload_metrics::ErrorLog, i: usize) -> Vec<TaskError> {
                 sample: e.sample,
                 reply: e.reply,
             })
+        })
+        .collect()
+}
+
+/// Count and latency of each outcome a row had.
+fn outcome_entries(
+    row: &cliffload_metrics::OutcomeHistograms,
+) -> std::collections::BTreeMap<Outcome, OutcomeEntry> {
+    Outcome::ALL
+        .into_iter()
+        .filter_map(|o| {
+            let h = row.get(o)?;
+            let entry = OutcomeEntry {
+                count: h.count(),
+                latency_us: h.summary(),
+            };
+            Some((o, entry))
         })
         .collect()
 }
