@@ -113,8 +113,6 @@ pub struct Plan {
     pub vars: Arc<[String]>,
     /// What a step whose saved value is missing does.
     pub on_missing_capture: cliffload_scenario::MissingCapture,
-    /// The names of the flows (classes with `flow: true`), by row.
-    pub flows: Vec<String>,
     /// The class of each user.
     user_class: Vec<u16>,
     /// Under the open model, the class of request `n` is `open_class[n % len]`.
@@ -267,7 +265,7 @@ impl Plan {
                 })
             })
             .collect::<Result<_, EngineError>>()?;
-        let mut flows = Vec::new();
+        let mut flows = 0;
         let classes: Vec<PlanClass> = scenario
             .classes
             .iter()
@@ -275,8 +273,8 @@ impl Plan {
                 name: c.name.clone(),
                 wait_time: c.wait_time,
                 flow: c.flow.then(|| {
-                    flows.push(c.name.clone());
-                    flows.len() - 1
+                    flows += 1;
+                    flows - 1
                 }),
                 cumulative: c
                     .tasks
@@ -307,9 +305,14 @@ impl Plan {
             data: scenario.data_file.clone(),
             vars: scenario.vars.clone().into(),
             on_missing_capture: scenario.on_missing_capture,
-            flows,
             curve: Curve::new(&shape, scenario.duration),
         })
+    }
+
+    /// How many flows the plan has (classes with `flow: true`): the rows
+    /// of the flows table.
+    pub fn flow_count(&self) -> usize {
+        self.classes.iter().filter(|c| c.flow.is_some()).count()
     }
 
     /// The class of the `n`th request of the open model.

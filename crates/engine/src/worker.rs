@@ -388,7 +388,7 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     let recorder = Recorder::new(
         start,
         plan.tasks.len(),
-        plan.flows.len(),
+        plan.flow_count(),
         plan.arrival.is_some(),
     );
     let ctx = Rc::new(Ctx {

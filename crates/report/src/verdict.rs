@@ -324,7 +324,7 @@ fn threshold_checks(t: &TaskExpectations, r: &RunResult) -> Vec<Check> {
                 &name,
                 Status::Inconclusive,
                 expected_words(key, bound?),
-                format!("no task or flow named {:?} in this run", t.name),
+                format!("no task or flow named \"{}\" in this run", t.name),
             ),
         })
     })

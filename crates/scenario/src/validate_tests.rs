@@ -125,7 +125,7 @@ const MANY: &str = "\
 data_generation:
   payload_pool_size: 0
 environment:
-  nats_url: http://localhost:4222
+  nats_url: http://localhost:1
   reference_service_latency: fast
 user_classes:
   Shop:
@@ -154,7 +154,7 @@ fn a_file_with_many_mistakes_hears_of_all_of_them_at_once() {
     let msg = err.to_string();
     let want = [
         "many.yaml:2:3: data_generation.payload_pool_size: must be at least 1, got 0",
-        "many.yaml:4:3: environment.nats_url: \"http://localhost:4222\" is not a NATS URL",
+        "many.yaml:4:3: environment.nats_url: \"http://localhost:1\" is not a NATS URL",
         "many.yaml:5:3: environment.reference_service_latency: \"fast\": one of realistic, none",
         "many.yaml:8:5: user_classes.Shop.weight: must be at least 1, got 0",
         "many.yaml:10:44: user_classes.Shop.tasks[0].timeout: 100 has no unit",

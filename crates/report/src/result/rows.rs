@@ -20,24 +20,16 @@ pub(super) fn task_rows(
         .zip(totals.tasks())
         .enumerate()
         .map(|(i, (task, row))| {
-            let c = row.counts();
+            let counted = counted(task.name.clone(), task.request.subject.clone(), row, secs);
             TaskRow {
-                name: task.name.clone(),
-                subject: task.request.subject.clone(),
                 class: class_of(i).map(|c| c.name.clone()),
                 weight: Some(task.weight.get()),
-                requests: c.total(),
-                successes: c.in_class(OutcomeClass::Success),
-                failures: c.in_class(OutcomeClass::Failure),
-                rejected: c.in_class(OutcomeClass::Rejected),
-                rps: per_second(c.total(), secs),
-                latency_us: row.merged(is_success).summary(),
                 intended_latency_us: intended
                     .and_then(|t| t.tasks().get(i))
                     .map(|row| row.merged(is_success).summary()),
-                outcomes: outcome_entries(row),
                 errors: task_errors(errors, i),
                 reply_bytes: totals.reply_bytes().get(i).copied().unwrap_or(0),
+                ..counted
             }
         })
         .collect()
@@ -60,22 +52,10 @@ pub(super) fn flow_rows(s: &Scenario, flows: &TaskTable, secs: f64) -> Vec<TaskR
         .map(|(i, c)| {
             let empty = cliffload_metrics::OutcomeHistograms::default();
             let row = flows.tasks().get(i).unwrap_or(&empty);
-            let n = row.counts();
+            let steps = c.tasks.iter().map(short).collect::<Vec<_>>().join(" → ");
             TaskRow {
-                name: c.name.clone(),
-                subject: c.tasks.iter().map(short).collect::<Vec<_>>().join(" → "),
                 class: Some(c.name.clone()),
-                weight: None,
-                requests: n.total(),
-                successes: n.in_class(OutcomeClass::Success),
-                failures: n.in_class(OutcomeClass::Failure),
-                rejected: n.in_class(OutcomeClass::Rejected),
-                rps: per_second(n.total(), secs),
-                latency_us: row.merged(is_success).summary(),
-                outcomes: outcome_entries(row),
-                errors: Vec::new(),
-                reply_bytes: 0,
-                intended_latency_us: None,
+                ..counted(c.name.clone(), steps, row, secs)
             }
         })
         .collect()
@@ -112,4 +92,31 @@ fn outcome_entries(
             Some((o, entry))
         })
         .collect()
+}
+
+/// A row's name and subject, its counts per outcome and the latency of its
+/// successes; no class, weight, messages or reply bytes.
+fn counted(
+    name: String,
+    subject: String,
+    row: &cliffload_metrics::OutcomeHistograms,
+    secs: f64,
+) -> TaskRow {
+    let c = row.counts();
+    TaskRow {
+        name,
+        subject,
+        class: None,
+        weight: None,
+        requests: c.total(),
+        successes: c.in_class(OutcomeClass::Success),
+        failures: c.in_class(OutcomeClass::Failure),
+        rejected: c.in_class(OutcomeClass::Rejected),
+        rps: per_second(c.total(), secs),
+        latency_us: row.merged(is_success).summary(),
+        intended_latency_us: None,
+        outcomes: outcome_entries(row),
+        errors: Vec::new(),
+        reply_bytes: 0,
+    }
 }
