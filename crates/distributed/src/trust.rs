@@ -5,13 +5,11 @@
 //! control token, an HMAC over the whole message under a per-run key.
 
 use cliffload_scenario::Scenario;
-use ring::digest;
 
-/// SHA-256 of the scenario's canonical JSON (fields in declaration order,
-/// no spaces), hex.
+/// SHA-256 of the scenario's canonical JSON, hex
+/// ([`Scenario::content_hash`]).
 pub fn plan_hash(scenario: &Scenario) -> String {
-    let json = serde_json::to_vec(scenario).unwrap_or_default();
-    crate::seal::hex(digest::digest(&digest::SHA256, &json).as_ref())
+    scenario.content_hash()
 }
 
 /// The servers a worker sends its login to: those it was given (its

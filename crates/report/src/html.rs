@@ -442,10 +442,10 @@ fn comparison(out: &mut String, c: &crate::comparison::Comparison) {
 fn baseline_table(out: &mut String, b: &crate::regression::BaselineComparison) {
     let _ = writeln!(
         out,
-        "<h2>Against the baseline ({} of {})</h2>\n<p>A figure regressed when it is worse by more than {}% and by more than the noise of the two runs (the failure rate: up by more than a tenth of that, in points).</p>",
-        escape(&b.baseline_scenario),
-        escape(&b.baseline_started_at),
-        b.max_degradation_percent
+        "<h2>Against the baseline ({})</h2>\n<p>A figure regressed when it is worse by more than {}% and by more than {} (the failure rate: up by more than a tenth of that, in points).</p>",
+        escape(&b.against()),
+        b.max_degradation_percent,
+        b.noise_words()
     );
     out.push_str("<table><tr><th>task</th><th>figure</th><th>before</th><th>after</th><th>change</th><th>noise</th><th></th></tr>\n");
     for row in &b.rows {

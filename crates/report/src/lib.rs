@@ -8,6 +8,7 @@
 
 pub mod comparison;
 pub mod csv_locust;
+pub mod diff;
 pub mod distributed;
 mod escape;
 pub mod frameworks;
@@ -21,14 +22,15 @@ pub mod regression;
 mod result;
 pub mod suite;
 pub mod text;
+pub mod trend;
 pub mod verdict;
 mod warning;
 
 pub use load_shape::{LoadShape, LoadStage};
 pub use result::{
-    ConnectionEventRow, Generator, IntervalRow, LatencyUs, LoadStages, OpenMeasures, OpenModel,
-    OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION, Summary, TaskError, TaskRow,
-    UserClassRow, write_atomically,
+    ConnectionEventRow, EncodedHistogram, Generator, IntervalRow, LatencyUs, LoadStages,
+    OpenMeasures, OpenModel, OutcomeEntry, PreflightRow, RunMeta, RunResult, SCHEMA_VERSION,
+    Summary, TaskError, TaskRow, UserClassRow, write_atomically,
 };
 pub use verdict::{Check, Claim, ClaimStatus, Verdict};
 pub use warning::Warning;

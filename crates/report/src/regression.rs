@@ -67,6 +67,28 @@ pub struct BaselineComparison {
     pub max_degradation_percent: f64,
     /// The tasks of this run that the baseline has, four figures each.
     pub rows: Vec<BaselineRow>,
+    /// When the baseline is the history (`--baseline history`): which runs,
+    /// in words (absent for a baseline file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl BaselineComparison {
+    /// What was compared with: "baseline of 2026-12-01T…" or the history's runs.
+    pub fn against(&self) -> String {
+        self.source.clone().unwrap_or_else(|| {
+            format!("{} of {}", self.baseline_scenario, self.baseline_started_at)
+        })
+    }
+
+    /// What "the noise" is, for the reports' legend.
+    pub fn noise_words(&self) -> &'static str {
+        if self.source.is_some() {
+            "three times the spread of the history's runs (1.4826 × their median absolute deviation)"
+        } else {
+            "the noise of the two runs"
+        }
+    }
 }
 
 impl BaselineRow {
@@ -132,6 +154,7 @@ pub fn table(
         baseline_scenario: base.scenario.clone(),
         max_degradation_percent,
         rows,
+        source: None,
     }
 }
 

@@ -14,7 +14,10 @@ use crate::load_shape::LoadShape;
 use crate::verdict::{self, Verdict};
 use crate::warning::Warning;
 
+mod histogram;
 mod rows;
+
+pub use histogram::EncodedHistogram;
 
 use rows::{flow_rows, task_rows};
 
@@ -102,6 +105,15 @@ pub struct RunResult {
     /// when none was compared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<crate::regression::BaselineComparison>,
+    /// SHA-256 of the scenario as run (its workload, load and
+    /// expectations, overrides included): runs with the same hash are
+    /// comparable. Absent in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_hash: Option<String>,
+    /// The same scenario and load over the recent runs in the history, this
+    /// run last (absent when no history was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<crate::trend::Trend>,
 }
 
 /// One event of one of the load's NATS connections.
@@ -327,6 +339,11 @@ pub struct TaskRow {
     /// Bytes of reply bodies received (absent in older results).
     #[serde(default)]
     pub reply_bytes: u64,
+    /// The successful requests' latencies, whole: HdrHistogram V2 in
+    /// base64, so any percentile can be read exactly later (`cliffload
+    /// diff`, the history). Absent in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<EncodedHistogram>,
 }
 
 /// One distinct failure or refusal message of a task.
@@ -498,6 +515,8 @@ impl RunResult {
             outage,
             connection_events: meta.connection_events,
             baseline: None,
+            scenario_hash: Some(s.content_hash()),
+            trend: None,
         };
         result.verdict = verdict::judge(s, &result, simple_rpcs(s, totals));
         result

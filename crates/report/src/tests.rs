@@ -346,7 +346,7 @@ fn html_is_self_contained_with_a_chart_each_and_escapes_hostile_strings() {
     assert!(html.contains("VALIDATED") && html.contains("PASSED"));
 }
 
-fn run_with(scale: f64, jitter: u64) -> RunResult {
+pub(crate) fn run_with(scale: f64, jitter: u64) -> RunResult {
     let s = scenario("{}");
     let mut t = TaskTable::new(2);
     let mut intervals = Vec::new();

@@ -425,8 +425,9 @@ fn baseline(out: &mut String, r: &RunResult, colour: bool) {
     let Some(b) = &r.baseline else { return };
     let _ = writeln!(
         out,
-        "baseline ({} of {}; ✗ worse by > {}% and the noise):",
-        b.baseline_scenario, b.baseline_started_at, b.max_degradation_percent
+        "baseline ({}; ✗ worse by > {}% and the noise):",
+        b.against(),
+        b.max_degradation_percent
     );
     let name = b
         .rows

@@ -109,6 +109,22 @@ pub enum Warning {
         /// The scenario, for the per-scenario place.
         scenario: String,
     },
+    /// `--baseline history`, but the history has too few passing runs of
+    /// this scenario (same hash) to judge by.
+    HistoryShort {
+        /// Passing runs found.
+        passing: usize,
+        /// Passing runs needed.
+        needed: usize,
+        /// Where the history is.
+        store: String,
+    },
+    /// The history could not be read or written; the run and its files are
+    /// unaffected.
+    HistoryUnavailable {
+        /// What went wrong and what to do, in words.
+        detail: String,
+    },
     /// The baseline ran another scenario or another load.
     BaselineUnlike {
         /// Each difference, in words.
@@ -262,6 +278,8 @@ impl fmt::Display for Warning {
             ),
             Self::NatsMonitorUnreadable { detail } => f.write_str(detail),
             Self::BaselineMissing { .. }
+            | Self::HistoryShort { .. }
+            | Self::HistoryUnavailable { .. }
             | Self::BaselineUnlike { .. }
             | Self::RestClaimWithoutHttp
             | Self::ComparisonInterrupted
@@ -290,6 +308,17 @@ impl Warning {
                 "the regression baseline is not like this run: {}; differences may come from that, not from the service",
                 differences.join("; ")
             ),
+            Self::HistoryShort {
+                passing,
+                needed,
+                store,
+            } => write!(
+                f,
+                "no regression check against the history: {store} has {passing} passing run(s) of this scenario with the same settings, and {needed} are needed; it is judged once there are"
+            ),
+            Self::HistoryUnavailable { detail } => {
+                write!(f, "history: {detail}; the run and its files are not affected")
+            }
             Self::RestClaimWithoutHttp => f.write_str(
                 "ten_x_faster_than_rest not judged: no HTTP endpoint to compare with; pass --http-url http://HOST:PORT of the same service",
             ),

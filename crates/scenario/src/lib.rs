@@ -415,6 +415,20 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// SHA-256 of the scenario's canonical JSON (fields in declaration
+    /// order, no spaces), hex: the same workload, load and expectations
+    /// have the same hash. A distributed plan is checked by it, and the
+    /// history groups runs by it.
+    pub fn content_hash(&self) -> String {
+        use std::fmt::Write as _;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let digest = ring::digest::digest(&ring::digest::SHA256, &json);
+        digest.as_ref().iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
     /// The most users the plan runs at once: the largest stage, or `users`.
     pub fn planned_peak_users(&self) -> u32 {
         match &self.stages {

@@ -3,11 +3,23 @@
 //! Key items: [`NatsServer`] (the same managed server the CLI starts: a real
 //! `nats-server` on a free loopback port, killed on drop), [`server`] (starts
 //! one or fails the test with the install hint), [`client`], and
-//! [`srv_stats`] (reads a service's request counts through `$SRV.STATS`).
+//! [`srv_stats`] (reads a service's request counts through `$SRV.STATS`),
+//! and [`PgServer`] (a real PostgreSQL server, for the history's tests).
 
 use std::time::Duration;
 
 pub use cliffload_nats::NatsServer;
+
+mod postgres;
+pub use postgres::PgServer;
+
+/// A free TCP port on 127.0.0.1 (free when asked).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
 
 /// Starts a nats-server for one test. Fails the test, with the install hint,
 /// when nats-server is missing: these tests need the real thing. The server

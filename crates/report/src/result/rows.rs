@@ -103,6 +103,7 @@ fn counted(
     secs: f64,
 ) -> TaskRow {
     let c = row.counts();
+    let ok = row.merged(is_success);
     TaskRow {
         name,
         subject,
@@ -113,10 +114,11 @@ fn counted(
         failures: c.in_class(OutcomeClass::Failure),
         rejected: c.in_class(OutcomeClass::Rejected),
         rps: per_second(c.total(), secs),
-        latency_us: row.merged(is_success).summary(),
+        latency_us: ok.summary(),
         intended_latency_us: None,
         outcomes: outcome_entries(row),
         errors: Vec::new(),
         reply_bytes: 0,
+        latency_histogram: (ok.count() > 0).then_some(super::EncodedHistogram(ok)),
     }
 }
