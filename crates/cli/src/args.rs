@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod connect;
+mod history;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ mod tests;
 pub use cliffload_run::embedded::{Latency, Service};
 pub use cliffload_run::suite::SuiteMode;
 pub use connect::ConnectArgs;
+pub use history::{DiffArgs, DiffFormat, HistoryArgs, HistoryCmd, HistorySub, ListFormat};
 use parse::*;
 
 /// Load testing for NATS request/reply microservices, measured honestly.
@@ -124,6 +126,10 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Kubernetes objects for a distributed run.
     K8s(K8sArgs),
+    /// The runs remembered: a table of recent runs (time, label, load, req/s, p50, p99, failures, verdict), or prune.
+    History(HistoryCmd),
+    /// Two runs side by side (ids from the history, or result.json files): what changed beyond the noise.
+    Diff(DiffArgs),
     /// Run a scenario over NATS, then the same plan against the frameworks of comparison_frameworks (FastAPI, Flask, Celery…), side by side.
     Compare(Box<CompareArgs>),
 }
@@ -361,6 +367,12 @@ pub struct TargetArgs {
     #[arg(long, value_enum)]
     pub latency: Option<Latency>,
 
+    /// Multiply the realistic delays of the reference services cliffload
+    /// starts by this (1.3: a service 30 % slower in its I/O, to see a
+    /// regression caught).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = above_zero)]
+    pub latency_factor: f64,
+
     /// Generator threads, each with its own connection.
     #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub workers: usize,
@@ -388,6 +400,7 @@ impl TargetArgs {
         cliffload_run::run::Deployment {
             target,
             latency: self.latency,
+            latency_factor: self.latency_factor,
             workers: self.workers,
             http_url: self.http_url.clone(),
             monitor_pids: self.monitor_pid.clone(),
@@ -419,6 +432,8 @@ Examples:
   cliffload run baseline --rate 2000 --duration 1m
   # fail on a regression against an earlier run
   cliffload run baseline --baseline last/result.json
+  # or against the recent runs in the history, labelled with the commit
+  cliffload run baseline --baseline history --label $(git rev-parse --short HEAD)
 
 Exit codes: 0 passed, 1 failed, 2 usage or connection error,
 3 inconclusive (run longer), 130 interrupted.";
@@ -464,10 +479,12 @@ pub struct RunArgs {
     #[arg(help_heading = "Load", long, value_enum, value_name = "MODE")]
     pub preflight: Option<PreflightArg>,
 
-    /// Compare with an earlier result.json: a task worse by more than the
+    /// Compare with an earlier result.json, or with `history`: the recent
+    /// passing runs of the same scenario in the history (their median and
+    /// spread, and a step in the series). A task worse by more than the
     /// allowed percentage (advanced.regression_detection, default 20) and
-    /// more than the runs' noise fails the verdict.
-    #[arg(help_heading = "Results", long, value_name = "RESULT_JSON")]
+    /// more than the noise fails the verdict.
+    #[arg(help_heading = "Results", long, value_name = "RESULT_JSON|history")]
     pub baseline: Option<PathBuf>,
 
     /// Write the results (result.json, report.html, summary.*, junit.xml, Locust CSVs) into this directory.
@@ -509,6 +526,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub observe: ObserveArgs,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 /// `--otlp`: a URL OTLP/HTTP can push to.
@@ -621,6 +641,9 @@ pub struct SuiteArgs {
 
     #[command(flatten)]
     pub observe: ObserveArgs,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -639,6 +662,11 @@ pub struct ServeArgs {
     /// Simulated I/O latency of order_processing_service.
     #[arg(long, value_enum, default_value_t = Latency::Realistic)]
     pub latency: Latency,
+
+    /// Multiply the realistic delays by this (1.3: a service 30 % slower
+    /// in its I/O, to see a regression caught).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = above_zero)]
+    pub latency_factor: f64,
 
     /// Instances of each service (they share load through the queue group).
     #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]

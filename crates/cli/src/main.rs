@@ -21,6 +21,8 @@ macro_rules! out {
 }
 
 mod args;
+mod diff;
+mod history;
 mod k8s;
 mod report;
 mod run;
@@ -67,6 +69,11 @@ pub fn out(text: &str) {
 
 use cliffload_run::{Interrupted, child, exit};
 
+/// `f` on the runtime's blocking threads.
+async fn blocking(f: impl FnOnce() -> anyhow::Result<u8> + Send + 'static) -> anyhow::Result<u8> {
+    tokio::task::spawn_blocking(f).await?
+}
+
 fn main() -> ExitCode {
     if let Some(code) = child::exec_if_requested() {
         return code;
@@ -107,6 +114,9 @@ fn main() -> ExitCode {
             Command::Report(a) => report::report(a, color),
             Command::Worker(a) => worker::worker(a, cancel).await,
             Command::K8s(a) => k8s::k8s(a),
+            // Off the runtime: the history's PostgreSQL client runs its own.
+            Command::History(a) => blocking(move || history::history(a)).await,
+            Command::Diff(a) => blocking(move || diff::diff(a)).await,
         };
         result.unwrap_or_else(|e| {
             if e.is::<Interrupted>() {

@@ -25,6 +25,9 @@ pub async fn run(
     compare: Option<Vec<String>>,
 ) -> Result<u8> {
     let spec = spec(&args, compare.as_deref())?;
+    if let Some(h) = spec.history.as_ref().filter(|h| h.judge) {
+        cliffload_run::history::check(h).await?;
+    }
     let mut printer = Printer::new(args.quiet);
     let observers: Arc<dyn Observer> = Arc::new(
         cliffload_observe::Observers::start(
@@ -66,7 +69,11 @@ fn spec(args: &RunArgs, compare: Option<&[String]>) -> Result<RunSpec> {
         })
         .map_err(anyhow::Error::msg)?;
     let settings = file.settings;
-    let baseline = find_baseline(&scenario.name, args.baseline.as_deref(), &settings)?;
+    // `--baseline history` is the history's business, not a file's.
+    let judge = args.baseline.as_deref() == Some(std::path::Path::new("history"));
+    let explicit = args.baseline.as_deref().filter(|_| !judge);
+    let baseline = find_baseline(&scenario.name, explicit, &settings)?;
+    let history = args.history.spec(judge)?;
     // --nats-url, else the file's environment.nats_url, else our own server.
     let target = args.target.connect.access(&settings)?;
     args.target.check()?;
@@ -89,6 +96,7 @@ fn spec(args: &RunArgs, compare: Option<&[String]>) -> Result<RunSpec> {
         deployment: args.target.deployment(target),
         route,
         frameworks,
+        history,
     })
 }
 

@@ -11,6 +11,7 @@ pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
     let config = ServeConfig {
         services: args.services.clone(),
         latency: args.latency,
+        latency_factor: args.latency_factor,
         replicas: args.replicas,
         http: args.http,
     };

@@ -38,6 +38,7 @@ pub async fn suite(args: SuiteArgs, color: ColorChoice, cancel: CancellationToke
         seed: args.seed,
         out: args.out.clone(),
         show: (!args.quiet).then(|| color.stderr_style()),
+        history: args.history.spec(false)?,
     };
     let mut session = Session {
         printer: &mut printer,

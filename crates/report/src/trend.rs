@@ -13,6 +13,7 @@ use crate::verdict::{Check, Status, failure_rate, judged_latency};
 use crate::warning::Warning;
 
 pub mod stats;
+pub mod table;
 
 /// The most recent runs a trend and `--baseline history` look at.
 pub const WINDOW: usize = 30;
@@ -408,7 +409,7 @@ fn regression_check(table: &BaselineComparison, runs: usize) -> Check {
 /// series; under 6 runs, inconclusive.
 fn step_check(trend: &Trend, allowance: f64) -> Check {
     let expected = format!(
-        "no step worse by > {allowance}% over the last {} runs (Pettitt, p < {STEP_P_VALUE})",
+        "no step worse by > {allowance}% over the last {} runs (rank change point, p < {STEP_P_VALUE})",
         trend.runs.len()
     );
     if trend.runs.iter().filter(|r| !r.interrupted).count() < 6 {

@@ -36,6 +36,8 @@ pub enum Latency {
 pub struct ServeConfig {
     pub services: Vec<Service>,
     pub latency: Latency,
+    /// The realistic delays multiplied by this (1.0: as they are).
+    pub latency_factor: f64,
     pub replicas: usize,
     pub http: Option<SocketAddr>,
 }
@@ -45,6 +47,7 @@ impl Default for ServeConfig {
         Self {
             services: vec![Service::Test, Service::Order],
             latency: Latency::Realistic,
+            latency_factor: 1.0,
             replicas: 1,
             http: None,
         }
@@ -91,8 +94,9 @@ struct ServicesProcess {
 }
 
 /// The order service with the simulated delays `latency` asks for.
-fn order_service_for(latency: Latency) -> OrderService {
+fn order_service_for(latency: Latency, latency_factor: f64) -> OrderService {
     OrderService::new(OrderConfig {
+        latency_factor,
         latency: match latency {
             Latency::Realistic => LatencyProfile::Realistic,
             Latency::None => LatencyProfile::None,
@@ -131,7 +135,7 @@ async fn spawn_replicas(
                     let svc = if replica == 0 {
                         order.clone()
                     } else {
-                        Arc::new(order_service_for(config.latency))
+                        Arc::new(order_service_for(config.latency, config.latency_factor))
                     };
                     tokio::spawn(async move { report(order_service::run(c, svc, shutdown).await) })
                 }
@@ -192,7 +196,7 @@ impl Embedded {
         };
         let client = cliffload_nats::connect(&access, "cliffload-services").await?;
         let stop = CancellationToken::new();
-        let order = Arc::new(order_service_for(config.latency));
+        let order = Arc::new(order_service_for(config.latency, config.latency_factor));
         let mut tasks = spawn_replicas(&access, config, &order, &stop).await?;
         for s in &config.services {
             cliffracer::wait_ready(&client, service_name(*s), Duration::from_secs(5)).await?;
@@ -248,6 +252,8 @@ impl Embedded {
                     Latency::Realistic => "realistic",
                     Latency::None => "none",
                 },
+                "--latency-factor",
+                &config.latency_factor.to_string(),
                 "--stop-on-stdin-eof",
                 // Also over HTTP, on a free port, for NATS-vs-HTTP comparisons.
                 "--http",

@@ -16,6 +16,7 @@ pub mod distributed;
 pub mod embedded;
 pub mod exit;
 pub mod frameworks;
+pub mod history;
 pub mod load;
 mod observer;
 pub mod output;

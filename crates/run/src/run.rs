@@ -32,6 +32,8 @@ pub struct RunSpec {
     pub route: Route,
     /// The frameworks to run the same plan against afterwards.
     pub frameworks: Vec<Framework>,
+    /// Where the run is remembered (`None`: `--no-history`).
+    pub history: Option<crate::history::HistorySpec>,
 }
 
 /// What a run's or a suite's loads go to, and how they are generated.
@@ -42,6 +44,8 @@ pub struct Deployment {
     pub target: Option<NatsAccess>,
     /// The embedded services' simulated latency (`None`: the file's).
     pub latency: Option<Latency>,
+    /// Their realistic delays multiplied by this (0 or 1: as they are).
+    pub latency_factor: f64,
     /// Engine worker threads.
     pub workers: usize,
     /// The HTTP endpoint of the services, for `ten_x_faster_than_rest`.
@@ -54,7 +58,8 @@ impl Deployment {
     /// The target, or the embedded start (then returned too, to be stopped
     /// after the loads).
     pub async fn connect(&self, settings: &Settings) -> Result<(Option<Embedded>, NatsAccess)> {
-        connect_or_embed(self.target.clone(), self.latency, settings).await
+        let latency = (self.latency, self.latency_factor);
+        connect_or_embed(self.target.clone(), latency, settings).await
     }
 
     /// The load's context on `access` (and `embedded`), watched by the
@@ -159,6 +164,10 @@ pub async fn run(spec: RunSpec, session: &mut Session<'_>) -> Result<RunResult> 
         result.interrupted |= cancel.is_cancelled();
     }
     compare_with_baseline(&mut result, spec.baseline, &spec.settings);
+    if let Some(h) = &spec.history {
+        let allowance = spec.settings.max_degradation_percent.unwrap_or(20.0);
+        result = crate::history::remember(result, h, allowance, session.printer).await;
+    }
     session.observer.finish(&mut result).await;
     Ok(result)
 }
@@ -212,7 +221,7 @@ pub fn frameworks_for(
 /// reference services (then returned too, to be stopped after the load).
 pub async fn connect_or_embed(
     target: Option<NatsAccess>,
-    latency: Option<Latency>,
+    latency: (Option<Latency>, f64),
     settings: &Settings,
 ) -> Result<(Option<Embedded>, NatsAccess)> {
     Ok(match target {
@@ -227,7 +236,10 @@ pub async fn connect_or_embed(
 
 /// The embedded nats-server and reference services, with the latency of
 /// `--latency`, else the file's `environment.reference_service_latency`.
-async fn start_embedded(latency: Option<Latency>, settings: &Settings) -> Result<Embedded> {
+async fn start_embedded(
+    (latency, factor): (Option<Latency>, f64),
+    settings: &Settings,
+) -> Result<Embedded> {
     let latency = if latency == Some(Latency::None)
         || (latency.is_none() && settings.reference_latency_none)
     {
@@ -237,6 +249,7 @@ async fn start_embedded(latency: Option<Latency>, settings: &Settings) -> Result
     };
     Embedded::spawn(&ServeConfig {
         latency,
+        latency_factor: if factor > 0.0 { factor } else { 1.0 },
         ..ServeConfig::default()
     })
     .await

@@ -13,7 +13,7 @@ use anyhow::Result;
 use cliffload_engine::CancellationToken;
 use cliffload_report::RunResult;
 use cliffload_report::suite::{SuiteRow, SuiteSummary};
-use cliffload_scenario::{Overrides, Scenario, ScenarioFile, Settings};
+use cliffload_scenario::{Overrides, Scenario, ScenarioFile};
 
 use crate::baseline::{Baseline, compare_with_baseline, find_baseline};
 use crate::load::run_scenario;
@@ -50,6 +50,8 @@ pub struct SuiteSpec {
     pub out: Option<PathBuf>,
     /// How to show each scenario's result on stderr (`None`: not at all).
     pub show: Option<cliffload_report::text::Style>,
+    /// Where each scenario's run is remembered (`None`: `--no-history`).
+    pub history: Option<crate::history::HistorySpec>,
 }
 
 /// What a suite left: its summary, in the directory its files are in.
@@ -138,7 +140,7 @@ pub async fn suite(spec: SuiteSpec, session: &mut Session<'_>) -> Result<SuiteDo
     let mut ctx = spec
         .deployment
         .ctx(access, embedded.as_ref(), settings, session);
-    let mut runs = Runs::new(&dir, settings, spec.show);
+    let mut runs = Runs::new(&dir, spec.show);
     let count = scenarios.len();
     for (i, (scenario, baseline)) in scenarios.iter_mut().enumerate() {
         let cancel = ctx.cancel.clone();
@@ -149,12 +151,12 @@ pub async fn suite(spec: SuiteSpec, session: &mut Session<'_>) -> Result<SuiteDo
         }
         ctx.printer
             .note(&format!("[{}/{count}] {}", i + 1, scenario.name));
-        let mut outcome =
-            run_scenario(&mut ctx, scenario, spec.deployment.http_url.as_deref()).await;
-        if let Ok(r) = &mut outcome {
-            observer.finish(r).await;
-        }
-        runs.record(scenario, outcome, baseline.take(), ctx.printer)?;
+        let outcome = run_scenario(&mut ctx, scenario, spec.deployment.http_url.as_deref()).await;
+        let outcome = match outcome {
+            Ok(r) => Ok(judged(r, baseline.take(), &spec, &mut ctx, &observer).await),
+            Err(e) => Err(e),
+        };
+        runs.record(scenario, outcome, ctx.printer)?;
     }
     drop(ctx);
     if let Some(e) = embedded {
@@ -169,6 +171,27 @@ pub async fn suite(spec: SuiteSpec, session: &mut Session<'_>) -> Result<SuiteDo
     );
     write_suite(&dir, &summary, &runs.junit, &runs.junit_errors)?;
     Ok(SuiteDone { summary, dir })
+}
+
+/// One scenario's result compared with its baseline, remembered in the
+/// history and shown to the observers, in that order (as a run's).
+async fn judged(
+    mut r: RunResult,
+    baseline: Option<Baseline>,
+    spec: &SuiteSpec,
+    ctx: &mut crate::load::Ctx<'_>,
+    observer: &std::sync::Arc<dyn crate::Observer>,
+) -> RunResult {
+    let settings = &spec.file.settings;
+    if let Some(b) = baseline {
+        compare_with_baseline(&mut r, b, settings);
+    }
+    if let Some(h) = &spec.history {
+        let allowance = settings.max_degradation_percent.unwrap_or(20.0);
+        r = crate::history::remember(r, h, allowance, ctx.printer).await;
+    }
+    observer.finish(&mut r).await;
+    r
 }
 
 /// `cliffload-reports/suite-MODE-TIME`.
@@ -217,8 +240,6 @@ async fn cool_down(cooldown: Duration, printer: &mut Printer, cancel: &Cancellat
 struct Runs<'a> {
     /// The suite's directory: each scenario writes into its own below it.
     dir: &'a std::path::Path,
-    /// For the regression check.
-    settings: &'a Settings,
     /// How to show each result on stderr (`None` under --quiet).
     show: Option<cliffload_report::text::Style>,
     rows: Vec<SuiteRow>,
@@ -227,14 +248,9 @@ struct Runs<'a> {
 }
 
 impl<'a> Runs<'a> {
-    fn new(
-        dir: &'a std::path::Path,
-        settings: &'a Settings,
-        show: Option<cliffload_report::text::Style>,
-    ) -> Self {
+    fn new(dir: &'a std::path::Path, show: Option<cliffload_report::text::Style>) -> Self {
         Self {
             dir,
-            settings,
             show,
             rows: Vec::new(),
             junit: Vec::new(),
@@ -242,20 +258,16 @@ impl<'a> Runs<'a> {
         }
     }
 
-    /// Keeps one scenario's outcome: its result compared with its baseline,
-    /// written and shown, or the reason it could not run.
+    /// Keeps one scenario's outcome: its judged result, written and shown,
+    /// or the reason it could not run.
     fn record(
         &mut self,
         scenario: &Scenario,
         outcome: Result<RunResult>,
-        baseline: Option<Baseline>,
         printer: &mut Printer,
     ) -> Result<()> {
         match outcome {
-            Ok(mut result) => {
-                if let Some(b) = baseline {
-                    compare_with_baseline(&mut result, b, self.settings);
-                }
+            Ok(result) => {
                 write_scenario(&self.dir.join(&scenario.name), &result)?;
                 if let Some(style) = self.show {
                     eprint!("{}", cliffload_report::text::render_styled(&result, style));

@@ -38,9 +38,9 @@ pub enum LatencyProfile {
 }
 
 impl LatencyProfile {
-    fn scaled(self, d: Duration) -> Duration {
+    fn scaled(self, d: Duration, factor: f64) -> Duration {
         match self {
-            LatencyProfile::Realistic => d,
+            LatencyProfile::Realistic => d.mul_f64(factor),
             LatencyProfile::None => Duration::ZERO,
         }
     }
@@ -51,6 +51,9 @@ impl LatencyProfile {
 pub struct OrderConfig {
     /// Simulated I/O.
     pub latency: LatencyProfile,
+    /// The realistic delays multiplied by this (1.3: a service 30 % slower
+    /// in its I/O, to see a regression caught).
+    pub latency_factor: f64,
     /// Orders per `batch_process_orders` call, at most.
     pub max_batch_orders: usize,
     /// Events per `analytics_ingestion` call, at most.
@@ -63,6 +66,7 @@ impl Default for OrderConfig {
     fn default() -> Self {
         Self {
             latency: LatencyProfile::Realistic,
+            latency_factor: 1.0,
             max_batch_orders: 100,
             max_events: 10_000,
             serve: ServeOptions::default(),
@@ -223,7 +227,7 @@ impl OrderService {
     }
 
     async fn io(&self, d: Duration) {
-        let d = self.config.latency.scaled(d);
+        let d = self.config.latency.scaled(d, self.config.latency_factor);
         if !d.is_zero() {
             let t = Instant::now();
             tokio::time::sleep(d).await;

@@ -167,7 +167,12 @@ pub fn free_port() -> u16 {
 /// The cliffload binary under test.
 pub fn cliffload() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cliffload"));
-    c.env_remove("CLIFFLOAD_NATS_URL").kill_on_drop(true);
+    // Runs are remembered only where a test asks (tests/it/history.rs),
+    // never in a results/ folder beside the tests.
+    c.env_remove("CLIFFLOAD_NATS_URL")
+        .env_remove("CLIFFLOAD_HISTORY")
+        .env("CLIFFLOAD_NO_HISTORY", "true")
+        .kill_on_drop(true);
     c
 }
 

@@ -11,6 +11,7 @@ mod examples;
 mod failures;
 mod faults;
 mod frameworks;
+mod history;
 mod interrupt;
 mod monitor;
 mod otlp;

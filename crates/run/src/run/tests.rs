@@ -72,6 +72,7 @@ fn spec(scenario: Scenario, settings: Settings, url: &str) -> RunSpec {
         },
         route: Route::Nats,
         frameworks: Vec::new(),
+        history: None,
     }
 }
 
