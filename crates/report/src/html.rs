@@ -14,8 +14,11 @@ mod axis;
 mod bars;
 mod chart;
 mod charts;
+mod diff_chart;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use diff_chart::diff_chart;
 
 pub use crate::escape::markup as escape;
 

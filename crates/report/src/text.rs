@@ -112,7 +112,7 @@ impl Layout {
 }
 
 /// `s` cut to `width` characters, ending in `…` when cut.
-fn cut(s: &str, width: usize) -> String {
+pub(crate) fn cut(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         s.to_owned()
     } else {
