@@ -17,6 +17,7 @@ mod charts;
 mod diff_chart;
 #[cfg(test)]
 mod tests;
+mod trend;
 
 pub(crate) use diff_chart::diff_chart;
 
@@ -77,6 +78,9 @@ fn body_of(r: &RunResult, live: bool) -> String {
     }
     if let Some(b) = &r.baseline {
         baseline_table(&mut out, b);
+    }
+    if let Some(t) = &r.trend {
+        trend::section(&mut out, t);
     }
     ratio_table(&mut out, r);
     out
