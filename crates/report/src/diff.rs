@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::result::{RunResult, TaskRow};
 use cliffload_metrics::LatencyHistogram;
 
+mod render;
+pub use render::{html, markdown, text};
+
 /// The change a diff calls noise unless told otherwise, in percent.
 pub const DEFAULT_MIN_CHANGE_PERCENT: f64 = 5.0;
 

@@ -14,8 +14,12 @@ mod axis;
 mod bars;
 mod chart;
 mod charts;
+mod diff_chart;
 #[cfg(test)]
 mod tests;
+mod trend;
+
+pub(crate) use diff_chart::diff_chart;
 
 pub use crate::escape::markup as escape;
 
@@ -74,6 +78,9 @@ fn body_of(r: &RunResult, live: bool) -> String {
     }
     if let Some(b) = &r.baseline {
         baseline_table(&mut out, b);
+    }
+    if let Some(t) = &r.trend {
+        trend::section(&mut out, t);
     }
     ratio_table(&mut out, r);
     out

@@ -14,6 +14,13 @@ pub fn render(r: &RunResult) -> String {
     headline(&mut out, r);
     claims(&mut out, r);
     checks(&mut out, r);
+    if let Some(t) = &r.trend {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            crate::escape::markdown_line(&crate::text::trend_line(t))
+        );
+    }
     tasks(&mut out, r);
     flows(&mut out, r);
     outcomes(&mut out, r);

@@ -112,7 +112,7 @@ impl Layout {
 }
 
 /// `s` cut to `width` characters, ending in `…` when cut.
-fn cut(s: &str, width: usize) -> String {
+pub(crate) fn cut(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         s.to_owned()
     } else {
@@ -178,6 +178,9 @@ pub fn render_styled(r: &RunResult, style: Style) -> String {
     failures(&mut out, r);
     comparison_and_processes(&mut out, r);
     baseline(&mut out, r, style.colour);
+    if let Some(t) = &r.trend {
+        let _ = writeln!(out, "{}", visible(&trend_line(t)));
+    }
     warnings(&mut out, r, style.colour);
     out.push('\n');
     verdict(&mut out, r, style.colour);
@@ -458,6 +461,25 @@ fn baseline(out: &mut String, r: &RunResult, colour: bool) {
             row.noise(),
         );
     }
+}
+
+/// The history in one line: how many runs, where, and the steps in them.
+pub(crate) fn trend_line(t: &crate::trend::Trend) -> String {
+    let steps = if t.steps.is_empty() {
+        "no step".to_owned()
+    } else {
+        let words: Vec<String> = t
+            .steps
+            .iter()
+            .map(|s| crate::trend::describe_step(t, s))
+            .collect();
+        format!("steps: {}", words.join("; "))
+    };
+    format!(
+        "trend: {} runs of this scenario in {}; {steps}",
+        t.runs.len(),
+        t.store
+    )
 }
 
 /// Each warning, marked as one.

@@ -96,17 +96,51 @@ impl ValueFormatter<f64> for LabelledAxis {
 /// Ticks every 1, 2 or 5 × 10^k, at most `steps` of them, from 0 to `end`.
 pub(super) fn nice_ticks(end: f64, steps: u32) -> Vec<(f64, String)> {
     let end = end.max(1e-3);
-    let magnitude = 10f64.powf((end / f64::from(steps)).log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * magnitude)
-        .find(|s| end / s <= f64::from(steps))
-        .unwrap_or(10.0 * magnitude);
+    let step = nice_step(end, steps);
     (0..)
         .map(|i| f64::from(i) * step)
         .take_while(|t| *t <= end + step * 1e-9)
         .map(|t| (t, number(t, step)))
         .collect()
+}
+
+/// The step of 1, 2 or 5 × 10^k that cuts `range` into at most `steps`.
+fn nice_step(range: f64, steps: u32) -> f64 {
+    let magnitude = 10f64.powf((range / f64::from(steps)).log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| range / s <= f64::from(steps))
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// An axis for latencies between `lo` and `hi` (ms): logarithmic when they
+/// span more than 5×, where a linear axis would press the low ones flat;
+/// else linear around them, not from zero, so that a change of a few
+/// percent is seen; `headroom` (a share of the span) left above `hi`.
+/// With the words for its description.
+pub(super) fn latency_axis(lo: f64, hi: f64, headroom: f64) -> (LabelledAxis, &'static str) {
+    let (lo, hi) = (lo.max(1e-3), hi.max(1e-3));
+    if hi / lo > 5.0 {
+        return (LabelledAxis::log(lo, hi), "ms (log scale)");
+    }
+    // At least a tenth of the value, so equal values still get an axis.
+    let span = (hi - lo).max(hi * 0.1);
+    let (start, end) = ((lo - span * 0.15).max(0.0), hi + span * headroom);
+    let step = nice_step(end - start, 6);
+    let first = (start / step).ceil() as i64;
+    let ticks = (first..)
+        .map(|i| i as f64 * step)
+        .take_while(|t| *t <= end)
+        .map(|t| (t, number(t, step)))
+        .collect();
+    let axis = LabelledAxis {
+        start,
+        end,
+        log: false,
+        ticks,
+    };
+    (axis, "ms")
 }
 
 /// `v` with as many decimals as a tick `step` needs (`0.5`, `20`, `1500`).
