@@ -111,7 +111,7 @@ pub enum Command {
     /// Run a scenario: preflight, load, summary, verdict.
     Run(Box<RunArgs>),
     /// Run scenarios in sequence with a cool-down between them, and write one summary.
-    Suite(SuiteArgs),
+    Suite(Box<SuiteArgs>),
     /// Run the reference services (test, order_processing_service) until Ctrl-C.
     Serve(ServeArgs),
     /// List the scenarios (built-in, or in a file).

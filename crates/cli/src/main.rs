@@ -106,7 +106,7 @@ fn main() -> ExitCode {
                 let a = *a;
                 run::run(a.run, color, cancel, Some(a.framework)).await
             }
-            Command::Suite(a) => suite::suite(a, color, cancel).await,
+            Command::Suite(a) => suite::suite(*a, color, cancel).await,
             Command::Serve(a) => serve::serve(a, cancel).await,
             Command::Scenarios(a) => scenarios::scenarios(a),
             Command::Sample(a) => sample::sample(a),
