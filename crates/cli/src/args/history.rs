@@ -20,12 +20,17 @@ pub struct HistoryArgs {
     pub history: Option<String>,
 
     /// Do not remember this run.
-    #[arg(long, env = "CLIFFLOAD_NO_HISTORY")]
+    #[arg(long, env = "CLIFFLOAD_NO_HISTORY", hide_env_values = true)]
     pub no_history: bool,
 
     /// A label kept with the run (the service's git commit, a build
     /// number), shown by `cliffload history` and in the trend.
-    #[arg(long, value_name = "TEXT", env = "CLIFFLOAD_LABEL")]
+    #[arg(
+        long,
+        value_name = "TEXT",
+        env = "CLIFFLOAD_LABEL",
+        hide_env_values = true
+    )]
     pub label: Option<String>,
 }
 
