@@ -17,13 +17,11 @@ pub enum HistoryError {
     },
     /// Another process held the SQLite file's lock for too long.
     #[error(
-        "{path} stayed locked by another process for {waited_s} s (SQLite says: {detail}); let the other run finish, or pass --history another path"
+        "{path} stayed locked by another process all the time cliffload waited (SQLite says: {detail}); let the other run finish, or pass --history another path"
     )]
     Locked {
         /// The file.
         path: String,
-        /// How long we waited.
-        waited_s: u64,
         /// SQLite's words.
         detail: String,
     },
@@ -109,8 +107,9 @@ impl From<postgres::Error> for Raw {
     }
 }
 
-/// How long a writer waits for another's lock on an SQLite history.
-pub(crate) const BUSY_WAIT_S: u64 = 30;
+/// How long a writer waits for another's lock on an SQLite history: a
+/// run's write takes milliseconds, so 30 s is another process stuck.
+pub(crate) const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Raw {
     /// The error, at `location`.
@@ -142,11 +141,7 @@ fn sqlite(e: rusqlite::Error, path: String) -> HistoryError {
     let detail = e.to_string();
     match e.sqlite_error_code() {
         Some(NotADatabase | DatabaseCorrupt) => HistoryError::Corrupt { path, detail },
-        Some(DatabaseBusy | DatabaseLocked) => HistoryError::Locked {
-            path,
-            waited_s: BUSY_WAIT_S,
-            detail,
-        },
+        Some(DatabaseBusy | DatabaseLocked) => HistoryError::Locked { path, detail },
         _ => HistoryError::Database {
             location: path,
             detail,

@@ -52,6 +52,11 @@ impl Location {
         }
     }
 
+    /// A flag's value (`--history`) parsed, else [`DEFAULT_PATH`].
+    pub fn or_default(flag: Option<&str>) -> Self {
+        flag.map_or_else(Self::default, Self::parse)
+    }
+
     /// For people and reports: the path, or the URL without its password.
     pub fn display(&self) -> String {
         match self {
@@ -117,7 +122,16 @@ impl History {
     /// folder) when missing and bringing its schema up to date. Refuses a
     /// schema newer than this cliffload knows.
     pub fn open(location: &Location) -> Result<Self, HistoryError> {
-        let store = store::open(location)?;
+        Self::open_waiting(location, error::BUSY_WAIT)
+    }
+
+    /// [`Self::open`], an SQLite writer waiting at most `wait` for another
+    /// process's lock (30 s for `open`) before [`HistoryError::Locked`].
+    pub fn open_waiting(
+        location: &Location,
+        wait: std::time::Duration,
+    ) -> Result<Self, HistoryError> {
+        let store = store::open(location, wait)?;
         let mut h = Self {
             location: location.clone(),
             store,

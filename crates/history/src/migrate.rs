@@ -54,6 +54,16 @@ const PG_LOCK: i64 = 0x00c1_1ff1_0ad0;
 
 /// Brings the schema up to [`LATEST`]; a newer schema is an error.
 pub(crate) fn up(conn: &mut Conn) -> Result<(), Raw> {
+    // Most opens find the schema current: read it without taking the
+    // write lock, so reading a history never waits for another's write.
+    if let Ok(found) = version(conn) {
+        if found > LATEST {
+            return Err(Raw::Newer(found, LATEST));
+        }
+        if found == LATEST {
+            return Ok(());
+        }
+    }
     conn.in_tx(|c| {
         if matches!(c, Conn::Postgres(_)) {
             // It returns void, which no row type reads: run it as a batch.

@@ -5,15 +5,16 @@ use std::time::Duration;
 use cliffload_report::RunResult;
 use cliffload_report::trend::{PastRun, PastTask};
 
-use crate::error::{BUSY_WAIT_S, HistoryError, Raw};
+use crate::error::{HistoryError, Raw};
 use crate::sql::{Conn, Val};
 use crate::{Filter, Location, Prune};
 
 /// How long connecting to a PostgreSQL history may take.
 const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connects to `location` (an SQLite file is created with its folder).
-pub(crate) fn open(location: &Location) -> Result<Conn, HistoryError> {
+/// Connects to `location` (an SQLite file is created with its folder);
+/// `wait`: how long an SQLite writer waits for another's lock.
+pub(crate) fn open(location: &Location, wait: Duration) -> Result<Conn, HistoryError> {
     match location {
         Location::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -23,7 +24,7 @@ pub(crate) fn open(location: &Location) -> Result<Conn, HistoryError> {
                 })?;
             }
             let c = rusqlite::Connection::open(path).map_err(|e| Raw::from(e).at(location))?;
-            c.busy_timeout(Duration::from_secs(BUSY_WAIT_S))
+            c.busy_timeout(wait)
                 .map_err(|e| Raw::from(e).at(location))?;
             // Readers never wait for a writer, and a writer's commit is one
             // append; the first statement also finds a file that is no database.

@@ -168,7 +168,7 @@ fn concurrent_writers_lose_nothing(loc: &Location) {
 
 /// A history written by a newer cliffload is refused, not rewritten.
 fn a_newer_schema_is_refused(loc: &Location) {
-    let mut conn = store::open(loc).expect("connects");
+    let mut conn = store::open(loc, error::BUSY_WAIT).expect("connects");
     migrate::up(&mut conn).expect("migrates");
     conn.exec(
         "INSERT INTO cliffload_schema (version) VALUES ($1)",
@@ -210,6 +210,33 @@ fn sqlite_newer_schema_and_a_file_that_is_no_database_are_named() {
         vec![b'x'; 4096],
         "left as it was"
     );
+}
+
+#[test]
+fn sqlite_a_lock_held_too_long_is_named_and_nothing_is_half_written() {
+    let dir = tempfile::tempdir().expect("temp");
+    let loc = Location::Sqlite(dir.path().join("h.sqlite"));
+    History::open(&loc).expect("made");
+    // Another process in the middle of a long write.
+    let other = rusqlite::Connection::open(dir.path().join("h.sqlite")).expect("opens");
+    other.execute_batch("BEGIN IMMEDIATE").expect("locks");
+    let mut h = History::open_waiting(&loc, std::time::Duration::from_millis(200)).expect("reads");
+    let err = h
+        .record(&result("shop", 1000, 0), None)
+        .expect_err("locked out");
+    assert!(matches!(err, HistoryError::Locked { .. }), "{err}");
+    assert!(
+        err.to_string().contains("let the other run finish"),
+        "{err}"
+    );
+    other.execute_batch("ROLLBACK").expect("unlocks");
+    assert_eq!(
+        h.runs(&Filter::default()).expect("lists").len(),
+        0,
+        "nothing half-written"
+    );
+    h.record(&result("shop", 1000, 0), None)
+        .expect("records once free");
 }
 
 #[test]

@@ -371,8 +371,8 @@ fn history_table(r: &RunResult, reference: &[&PastRun], allowance: f64) -> Basel
         source: Some(format!(
             "the history: median of {} passing runs, {} to {}",
             reference.len(),
-            first.get(..16).unwrap_or(first),
-            last.get(..16).unwrap_or(last)
+            table::minute(first),
+            table::minute(last)
         )),
     }
 }
@@ -477,10 +477,7 @@ pub fn describe_step(trend: &Trend, s: &TrendStep) -> String {
             .label
             .as_deref()
             .map_or_else(String::new, |l| format!("{l}, "));
-        format!(
-            " at {id} ({label}{})",
-            r.started_at.get(..16).unwrap_or(&r.started_at)
-        )
+        format!(" at {id} ({label}{})", table::minute(&r.started_at))
     });
     format!(
         "{} stepped from {} to {} ({change}){at}, p = {:.3}",

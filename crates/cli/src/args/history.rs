@@ -47,17 +47,10 @@ impl HistoryArgs {
             return Ok(None);
         }
         Ok(Some(cliffload_run::history::HistorySpec {
-            location: self.location(),
+            location: cliffload_history::Location::or_default(self.history.as_deref()),
             label: self.label.clone(),
             judge,
         }))
-    }
-
-    /// `--history`, else the default file.
-    pub fn location(&self) -> cliffload_history::Location {
-        self.history
-            .as_deref()
-            .map_or_else(Default::default, cliffload_history::Location::parse)
     }
 }
 
@@ -77,9 +70,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// `--history`, else the default file.
     pub fn location(&self) -> cliffload_history::Location {
-        self.history
-            .as_deref()
-            .map_or_else(Default::default, cliffload_history::Location::parse)
+        cliffload_history::Location::or_default(self.history.as_deref())
     }
 }
 

@@ -93,24 +93,35 @@ async fn three_workers_merge_to_the_services_count_and_start_together() {
         .collect();
     let out = env.out();
     let out_s = out.to_str().expect("utf-8");
-    let o = run(
-        &coordinate(
-            &env,
-            out_s,
-            &[
-                "--distributed",
-                "3",
-                "-d",
-                "3s",
-                "-u",
-                "5",
-                "--control-url",
-                control.url(),
-            ],
-        ),
+    // The coordinator remembers the run (the workers have no history).
+    let history = env.dir.path().join("history.sqlite");
+    let history = history.to_str().expect("utf-8");
+    let args = coordinate(
+        &env,
+        out_s,
+        &[
+            "--distributed",
+            "3",
+            "-d",
+            "3s",
+            "-u",
+            "5",
+            "--control-url",
+            control.url(),
+            "--history",
+            history,
+        ],
+    );
+    let o = tokio::time::timeout(
         Duration::from_secs(60),
+        cliffload()
+            .env_remove("CLIFFLOAD_NO_HISTORY")
+            .args(&args)
+            .output(),
     )
-    .await;
+    .await
+    .expect("in time")
+    .expect("runs");
     let r = read_result(&out);
     assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
     assert_schema_valid(&r);
@@ -142,6 +153,16 @@ async fn three_workers_merge_to_the_services_count_and_start_together() {
     for w in &mut workers {
         assert_eq!(exits(w).await, Some(0), "--exit-after-run");
     }
+    // Stored once, merged: one row with the run's own count.
+    let o = run(
+        &["history", "--history", history, "--format", "json"],
+        Duration::from_secs(30),
+    )
+    .await;
+    let runs: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let runs = runs.as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["requests"].as_u64(), Some(total));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

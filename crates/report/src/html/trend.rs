@@ -1,5 +1,5 @@
 //! The report's trend section: this run among the runs of its scenario
-//! before it (`--baseline history`). p50 and p99 over the runs, req/s and
+//! before it (every run the history remembers). p50 and p99 over the runs, req/s and
 //! the failure rate beside each other, the steps found in them as dashed
 //! lines, and the runs as a table, newest first.
 

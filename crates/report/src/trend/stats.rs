@@ -97,7 +97,7 @@ pub struct Step {
 }
 
 /// The most likely single step in `xs` and how likely chance made it: the
-/// maximally selected rank statistic ([`max_rank_z`]: Pettitt's, each split
+/// maximally selected rank statistic (`max_rank_z`: Pettitt's, each split
 /// standardised), whose p-value is found by shuffling the series
 /// [`PERMUTATIONS`] times (seeded: the same series gives the same answer).
 /// Ranks, so one slow run does not make a step; shuffles, because no
