@@ -94,10 +94,31 @@ fn sqlite_val(v: rusqlite::types::ValueRef<'_>) -> Val {
     }
 }
 
-/// The PostgreSQL value of `v` for a parameter of type `ty`.
+/// SQL NULL for a parameter of any type (an `Option<T>` is refused by a
+/// column of another type than `T`'s).
+#[derive(Debug)]
+struct AnyNull;
+
+impl postgres::types::ToSql for AnyNull {
+    fn to_sql(
+        &self,
+        _: &postgres::types::Type,
+        _: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(postgres::types::IsNull::Yes)
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// The PostgreSQL value of `v`.
 fn pg_param(v: &Val) -> Box<dyn postgres::types::ToSql + Sync + '_> {
     match v {
-        Val::Null => Box::new(None::<String>),
+        Val::Null => Box::new(AnyNull),
         Val::Int(i) => Box::new(*i),
         Val::Real(f) => Box::new(*f),
         Val::Text(t) => Box::new(t.as_str()),

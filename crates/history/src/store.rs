@@ -67,6 +67,9 @@ impl Conn {
             Val::Text(p.scenario.clone()),
             Val::Text(p.scenario_hash.clone()),
             Val::Text(p.load.clone()),
+            Val::Text(r.load.model.clone()),
+            Val::Int(i64::from(r.load.users)),
+            r.load.arrival_rate.map_or(Val::Null, Val::Real),
             Val::Real(p.duration_s),
             p.label.clone().map_or(Val::Null, Val::Text),
             Val::Text(p.verdict.clone()),
@@ -82,7 +85,7 @@ impl Conn {
         ];
         self.in_tx(|c| {
             let rows = c.rows(
-                "INSERT INTO cliffload_runs (started_at, started_ms, recorded_at, scenario, scenario_hash, load, duration_s, label, verdict, interrupted, requests, failures, failure_percent, rps, p50_us, p99_us, checks, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+                "INSERT INTO cliffload_runs (started_at, started_ms, recorded_at, scenario, scenario_hash, load, model, users, rate, duration_s, label, verdict, interrupted, requests, failures, failure_percent, rps, p50_us, p99_us, checks, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id",
                 &params,
             )?;
             let id = rows.first().and_then(|r| r.first()).map_or(0, Val::int);

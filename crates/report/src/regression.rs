@@ -202,13 +202,28 @@ fn figures(
         regressed: worse > max_degradation_percent && worse > noise,
     };
     let mut rows = Vec::new();
+    // A run's 95 % interval of a percentile, from its histogram (closed
+    // model: the open model judges latency from the intended send time).
+    let ci = |r: &TaskRow, q: f64| {
+        r.latency_histogram
+            .as_ref()
+            .filter(|_| r.intended_latency_us.is_none())
+            .and_then(|h| crate::diff::quantile_ci(&h.0, q))
+    };
     if t.successes > 0 && b.successes > 0 {
-        for (metric, n, o) in [
-            ("median_us", t.latency_us.p50, b.latency_us.p50),
-            ("p99_us", t.latency_us.p99, b.latency_us.p99),
+        for (metric, q, n, o) in [
+            ("median_us", 0.5, t.latency_us.p50, b.latency_us.p50),
+            ("p99_us", 0.99, t.latency_us.p99, b.latency_us.p99),
         ] {
             let (n, o) = (n as f64, o as f64);
-            rows.push(row(metric, o, n, pct(n, o), lat_noise));
+            let mut r = row(metric, o, n, pct(n, o), lat_noise);
+            // Judged on the gap between the two runs' intervals where both
+            // have one: the p99 of 200 requests is their second slowest.
+            if let (Some((lo, _)), Some((_, hi))) = (ci(t, q), ci(b, q)) {
+                let judged = pct(lo.min(n), hi.max(o));
+                r.regressed = judged > max_degradation_percent && judged > lat_noise;
+            }
+            rows.push(r);
         }
     }
     rows.push(row("rps", b.rps, t.rps, -pct(t.rps, b.rps), rps_noise));

@@ -855,3 +855,36 @@ fn a_generator_near_a_full_core_warns_that_it_may_be_the_bottleneck() {
         r.warnings
     );
 }
+
+/// `n` successes of task 0 at 1 ms, `slow` of them at 2 ms.
+fn with_slow(n: u64, slow: u64) -> RunResult {
+    let s = scenario("{}");
+    let mut t = TaskTable::new(2);
+    for i in 0..n {
+        let us = if i < slow { 2000 } else { 1000 };
+        t.record(0, Outcome::Ok, Duration::from_micros(us));
+    }
+    build(&s, &t)
+}
+
+// Issue 30: a p99 resting on three requests is not a regression; the same
+// share of slow requests among twenty thousand is.
+#[test]
+fn a_p99_is_judged_by_the_runs_intervals_not_their_points() {
+    let p99_regressed = |new: &RunResult, base: &RunResult| {
+        crate::regression::table(new, base, 20.0)
+            .rows
+            .iter()
+            .find(|r| r.task == "s.ping" && r.metric == "p99_us")
+            .map(|r| (r.worse_percent, r.regressed))
+            .expect("a p99 row")
+    };
+    let (worse, regressed) = p99_regressed(&with_slow(200, 3), &with_slow(200, 0));
+    assert!(worse > 90.0, "the points doubled: {worse}");
+    assert!(
+        !regressed,
+        "three slow requests in 200 are inside the p99's interval"
+    );
+    let (worse, regressed) = p99_regressed(&with_slow(20_000, 300), &with_slow(20_000, 0));
+    assert!(worse > 90.0 && regressed, "{worse} {regressed}");
+}

@@ -212,6 +212,14 @@ async fn tables_and_diffs_agree(history: &str, results: &[(PathBuf, Value)]) {
         assert_eq!(row["rps"], r["summary"]["rps"]);
         assert_eq!(row["verdict"], r["verdict"]["status"]);
     }
+    // What the last run's trend chart draws is the same twenty runs.
+    let drawn = results[19].1["trend"]["runs"].as_array().expect("a trend");
+    assert_eq!(drawn.len(), 20);
+    for (point, (_, r)) in drawn.iter().zip(results) {
+        assert_eq!(point["p50_us"], r["summary"]["latency_us"]["p50"]);
+        assert_eq!(point["p99_us"], r["summary"]["latency_us"]["p99"]);
+        assert_eq!(point["rps"], r["summary"]["rps"]);
+    }
     let ids: Vec<i64> = runs.iter().map(|r| r["id"].as_i64().expect("id")).collect();
     let o = history_cmd(history, &["nightly", "--max-degradation-percent", "10"]).await;
     let table = String::from_utf8_lossy(&o.stdout);
