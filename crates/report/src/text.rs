@@ -465,6 +465,12 @@ fn baseline(out: &mut String, r: &RunResult, colour: bool) {
 
 /// The history in one line: how many runs, where, and the steps in them.
 pub(crate) fn trend_line(t: &crate::trend::Trend) -> String {
+    if t.runs.len() < 2 {
+        return format!(
+            "trend: the first run of this scenario in {} (cliffload history lists the runs)",
+            t.store
+        );
+    }
     let steps = if t.steps.is_empty() {
         "no step".to_owned()
     } else {

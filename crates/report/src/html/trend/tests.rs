@@ -183,3 +183,14 @@ fn writes_pages_to_look_at() {
     std::fs::write(dir.join("trend-full.html"), crate::html::render(&r)).expect("writes");
     println!("{}", page.display());
 }
+
+#[test]
+fn the_first_run_of_a_scenario_says_so_rather_than_counting_one() {
+    let r = run_with(1.0, 5);
+    let t = crate::trend::Trend::new("results/history.sqlite".into(), &[], &r, 20.0);
+    let line = crate::text::trend_line(&t);
+    assert_eq!(
+        line,
+        "trend: the first run of this scenario in results/history.sqlite (cliffload history lists the runs)"
+    );
+}
