@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use cliffload_history::History;
-use cliffload_report::RunResult;
 use cliffload_report::diff::Diff;
 use cliffload_run::exit;
 
@@ -17,8 +16,12 @@ pub fn diff(args: DiffArgs) -> Result<u8> {
         );
     }
     let mut history = None;
-    let before = load(&args.before, &args, &mut history)?;
-    let after = load(&args.after, &args, &mut history)?;
+    let location = args.store.location();
+    let named = |which: &str, opened: &mut Option<History>| {
+        cliffload_history::named_run(which, &location, opened).map_err(anyhow::Error::msg)
+    };
+    let before = named(&args.before, &mut history)?;
+    let after = named(&args.after, &mut history)?;
     let d = Diff::of((&before.0, before.1), (&after.0, after.1), args.min_change);
     match args.format {
         DiffFormat::Text => out!("{}", cliffload_report::diff::text(&d)),
@@ -31,27 +34,4 @@ pub fn diff(args: DiffArgs) -> Result<u8> {
     } else {
         exit::OK
     })
-}
-
-/// A run by id from the history (opened once), or a result.json; with how
-/// it is named in the comparison.
-fn load(
-    which: &str,
-    args: &DiffArgs,
-    history: &mut Option<History>,
-) -> Result<(RunResult, String)> {
-    let path = std::path::Path::new(which);
-    match which.parse::<i64>() {
-        Ok(id) if !path.exists() => {
-            let h = match history {
-                Some(h) => h,
-                None => history.insert(History::open(&args.store.location())?),
-            };
-            Ok((h.result(id)?, format!("run {id}")))
-        }
-        _ => {
-            let r = cliffload_report::read_result(path).map_err(anyhow::Error::msg)?;
-            Ok((r, path.display().to_string()))
-        }
-    }
 }

@@ -170,6 +170,32 @@ impl History {
     }
 }
 
+/// A run named on a command line (`cliffload diff A B`): an id in the
+/// history at `location` (opened on first use, kept in `opened`), or the
+/// path of a result.json (a path that exists wins over an id); with how it
+/// is named in the comparison ("run 12", or the path).
+pub fn named_run(
+    which: &str,
+    location: &Location,
+    opened: &mut Option<History>,
+) -> Result<(RunResult, String), String> {
+    let path = std::path::Path::new(which);
+    match which.parse::<i64>() {
+        Ok(id) if !path.exists() => {
+            let h = match opened {
+                Some(h) => h,
+                None => opened.insert(History::open(location).map_err(|e| e.to_string())?),
+            };
+            let r = h.result(id).map_err(|e| e.to_string())?;
+            Ok((r, format!("run {id}")))
+        }
+        _ => Ok((
+            cliffload_report::read_result(path)?,
+            path.display().to_string(),
+        )),
+    }
+}
+
 impl Default for Location {
     /// [`DEFAULT_PATH`], relative to the working directory.
     fn default() -> Self {

@@ -273,3 +273,29 @@ fn a_url_is_shown_without_its_password() {
     );
     assert_eq!(Location::default().display(), DEFAULT_PATH);
 }
+
+#[test]
+fn a_run_is_named_by_its_id_or_by_a_result_file() {
+    let dir = tempfile::tempdir().expect("temp");
+    let loc = Location::Sqlite(dir.path().join("h.sqlite"));
+    let r = result("shop", 1000, 0);
+    let id = History::open(&loc)
+        .expect("opens")
+        .record(&r, None)
+        .expect("records");
+    let mut opened = None;
+    let (by_id, name) = named_run(&id.to_string(), &loc, &mut opened).expect("by id");
+    assert_eq!(
+        (by_id.tasks, name.as_str()),
+        (r.tasks.clone(), format!("run {id}").as_str())
+    );
+    let file = dir.path().join("7");
+    std::fs::write(&file, r.to_json()).expect("writes");
+    // A result file, by its path.
+    let (by_file, name) =
+        named_run(file.to_str().expect("utf-8"), &loc, &mut opened).expect("by file");
+    assert_eq!(by_file.tasks, r.tasks);
+    assert!(name.ends_with("/7"), "{name}");
+    let err = named_run("999", &loc, &mut opened).expect_err("no such run");
+    assert!(err.contains("has no run 999"), "{err}");
+}

@@ -144,46 +144,6 @@ fn run_labels_never_crowd_and_this_run_is_always_labelled() {
     assert!(!labelled);
 }
 
-/// Writes the pages to look at: `cargo test -p cliffload-report -- --ignored
-/// writes_pages_to_look_at`, then `scripts/screenshot-report` on each.
-#[test]
-#[ignore = "writes files for a person to look at"]
-fn writes_pages_to_look_at() {
-    let dir = std::env::temp_dir();
-    let r = stepped();
-    let page = dir.join("trend-report.html");
-    std::fs::write(&page, crate::html::render(&r)).expect("writes");
-    let d = crate::diff::Diff::of(
-        (&run_with(1.0, 5), "run 12".into()),
-        (&run_with(1.3, 5), "results/result.json".into()),
-        5.0,
-    );
-    std::fs::write(dir.join("diff.html"), crate::diff::html(&d)).expect("writes");
-    // A fuller window: 29 labelled runs, throughput up from run 12, a few
-    // failures from run 20, one run failed and one cut short.
-    let mut past = history(&[1.0; 29]);
-    for (i, p) in past.iter_mut().enumerate() {
-        p.label = Some(format!("{:07x}", 0x5eed + i * 7919));
-        p.rps = if i < 11 { 100.0 } else { 140.0 } + (i % 3) as f64;
-        p.failure_percent = if i < 19 {
-            0.0
-        } else {
-            0.4 + (i % 2) as f64 * 0.1
-        };
-    }
-    past[7].verdict = "failed".into();
-    past[23].interrupted = true;
-    let mut r = run_with(1.0, 5);
-    r.trend = Some(crate::trend::Trend::new(
-        "history.sqlite".into(),
-        &past,
-        &r,
-        20.0,
-    ));
-    std::fs::write(dir.join("trend-full.html"), crate::html::render(&r)).expect("writes");
-    println!("{}", page.display());
-}
-
 #[test]
 fn the_first_run_of_a_scenario_says_so_rather_than_counting_one() {
     let r = run_with(1.0, 5);
