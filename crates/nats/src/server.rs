@@ -93,6 +93,8 @@ pub struct NatsServer {
     launcher: Vec<std::ffi::OsString>,
     /// A configuration file (auth, TLS) passed with `-c`, if any.
     config: Option<PathBuf>,
+    /// JetStream on (`-js`), its store in this server's own folder.
+    jetstream: bool,
     port: u16,
     url: String,
     monitor_url: String,
@@ -110,6 +112,15 @@ impl NatsServer {
     /// server's life to this process's even when this one is SIGKILLed.
     pub fn start_via(launcher: Vec<std::ffi::OsString>) -> Result<Self, NatsError> {
         Self::start_full(launcher, None)
+    }
+
+    /// [`NatsServer::start_via`] with JetStream on, its store in the
+    /// server's own temporary folder (removed with it).
+    pub fn start_jetstream_via(launcher: Vec<std::ffi::OsString>) -> Result<Self, NatsError> {
+        let mut server = Self::prepare(launcher, None)?;
+        server.jetstream = true;
+        server.spawn("-1")?;
+        Ok(server)
     }
 
     /// Starts a server with `config` (nats-server configuration text: an
@@ -130,9 +141,14 @@ impl NatsServer {
     /// [`NatsServer::start_via`] without blocking the async runtime: the
     /// process is spawned from the calling thread (which a launcher ties
     /// its life to, so not a pool thread that may exit), and its readiness
-    /// is awaited, so Ctrl-C and timers go on meanwhile.
-    pub async fn start_via_async(launcher: Vec<std::ffi::OsString>) -> Result<Self, NatsError> {
+    /// is awaited, so Ctrl-C and timers go on meanwhile. With `jetstream`,
+    /// JetStream is on, its store in the server's own temporary folder.
+    pub async fn start_via_async(
+        launcher: Vec<std::ffi::OsString>,
+        jetstream: bool,
+    ) -> Result<Self, NatsError> {
         let mut server = Self::prepare(launcher, None)?;
+        server.jetstream = jetstream;
         let (ports_dir, log) = server.launch("-1")?;
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
@@ -185,6 +201,7 @@ impl NatsServer {
             binary,
             launcher,
             config,
+            jetstream: false,
             port: 0,
             url: String::new(),
             monitor_url: String::new(),
@@ -262,6 +279,7 @@ impl NatsServer {
                     .iter()
                     .flat_map(|c| [std::ffi::OsStr::new("-c"), c.as_os_str()]),
             )
+            .args(self.jetstream_args())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -278,6 +296,15 @@ impl NatsServer {
             })?;
         self.child = Some(child);
         Ok((ports_dir, log_path))
+    }
+
+    /// `-js -sd DIR` when JetStream is on: its store in this server's folder.
+    fn jetstream_args(&self) -> Vec<std::ffi::OsString> {
+        if !self.jetstream {
+            return Vec::new();
+        }
+        let store = self.dir.path().join("jetstream");
+        vec!["-js".into(), "-sd".into(), store.into_os_string()]
     }
 
     /// Waits for the ports file, which nats-server writes once it listens.

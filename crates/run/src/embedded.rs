@@ -361,7 +361,7 @@ impl Embedded {
 /// spawned from this thread, which the tie follows.
 async fn start_nats_server() -> Result<NatsServer> {
     Ok(match crate::child::launcher() {
-        Some(launcher) => NatsServer::start_via_async(launcher).await?,
-        None => NatsServer::start_via_async(Vec::new()).await?,
+        Some(launcher) => NatsServer::start_via_async(launcher, false).await?,
+        None => NatsServer::start_via_async(Vec::new(), false).await?,
     })
 }

@@ -32,6 +32,14 @@ pub fn server() -> NatsServer {
     }
 }
 
+/// [`server`] with JetStream on (its store in the server's temporary folder).
+pub fn jetstream_server() -> NatsServer {
+    match NatsServer::start_jetstream_via(cliffload_nats::setpriv_launcher()) {
+        Ok(s) => s,
+        Err(e) => panic!("integration tests need nats-server with JetStream: {e}"),
+    }
+}
+
 /// [`server`] with `config` (an `authorization` or `tls` block, say).
 pub fn server_with_config(config: &str) -> NatsServer {
     match NatsServer::start_with_config_via(cliffload_nats::setpriv_launcher(), config) {
