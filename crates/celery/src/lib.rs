@@ -362,6 +362,8 @@ mod tests {
             headers: true,
             expect: cliffload_protocol::ReplyExpect::default(),
             keep_reply: false,
+            send: Default::default(),
+            observe: None,
         };
         let t = CeleryTarget::of("t", &spec).expect("rpc subject");
         assert_eq!(t.task, "order_processing_service.process_order");

@@ -672,6 +672,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub replicas: usize,
 
+    /// Without --nats-url: start nats-server with JetStream on (its store in
+    /// a temporary folder), for the order service's JetStream listener.
+    #[arg(long)]
+    pub jetstream: bool,
+
     /// Stop when stdin closes (how `cliffload run` stops the services it started).
     #[arg(long, hide = true)]
     pub stop_on_stdin_eof: bool,

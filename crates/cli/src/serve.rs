@@ -14,6 +14,7 @@ pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
         latency_factor: args.latency_factor,
         replicas: args.replicas,
         http: args.http,
+        jetstream: args.jetstream,
     };
     let target = args
         .connect

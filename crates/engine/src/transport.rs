@@ -98,6 +98,13 @@ impl From<Outcome> for Reply {
 pub trait Transport {
     /// Sends `payload` for task number `task` (its position in the plan).
     fn call(&self, task: usize, payload: &Payload) -> impl Future<Output = Reply>;
+
+    /// Outcomes that came without a call of their own since the last time
+    /// this was asked (an effect seen a second time: `duplicate`), each
+    /// with its task and its latency from the message that caused it.
+    /// The worker takes them once a second and at its end, into the second
+    /// they are taken in. None by default.
+    fn unsolicited(&self, _take: &mut dyn FnMut(usize, Reply, std::time::Duration)) {}
 }
 
 /// Makes one [`Transport`] per worker. Called on the worker's own thread and

@@ -309,6 +309,22 @@ impl<T> Ctx<T> {
         }
     }
 
+    /// Records the outcomes the transport saw without a call (duplicate
+    /// effects) under `at`.
+    fn take_unsolicited(&self, at: Instant)
+    where
+        T: Transport,
+    {
+        let mut r = self.recorder.borrow_mut();
+        self.transport.unsolicited(&mut |task, reply, latency| {
+            let table = &mut r.at(at).rec.table;
+            table.record(task, reply.outcome, latency);
+            if let Some(detail) = &reply.detail {
+                r.errors.record_reply(task, reply.outcome, detail, None);
+            }
+        });
+    }
+
     /// The open model gave up at `at`: arrival `n` (its budget taken) and
     /// this worker's later ones that were due by then, within the budget, are
     /// never sent; arrivals not yet due were never planned.
@@ -411,6 +427,7 @@ pub(crate) async fn worker_main<C: Connector>(args: WorkerArgs<C>) {
     ticker.abort();
     watcher.abort();
     let at = Instant::now();
+    ctx.take_unsolicited(at);
     let tail = ctx.recorder.borrow_mut().close_all(at);
     let cpu = thread_cpu_time()
         .zip(cpu_at_start)
@@ -516,7 +533,7 @@ async fn spawn_closed_users<T: Transport + 'static>(ctx: Rc<Ctx<T>>, slot: Slot)
 /// the clock rather than counting ticks: woken late (the thread was
 /// starved), it sends every interval that is over, each with its own
 /// records, and keeps the one still running.
-async fn flush_every_interval<T>(
+async fn flush_every_interval<T: Transport>(
     ctx: Rc<Ctx<T>>,
     tx: mpsc::UnboundedSender<(usize, Msg)>,
     worker: usize,
@@ -524,8 +541,10 @@ async fn flush_every_interval<T>(
     let mut next = INTERVAL;
     loop {
         tokio::time::sleep_until(ctx.start + next).await;
+        let now = Instant::now();
+        ctx.take_unsolicited(now);
         let mut r = ctx.recorder.borrow_mut();
-        let over = r.index(Instant::now());
+        let over = r.index(now);
         let mut gone = false;
         r.close_before(over, |index, table| {
             gone |= tx

@@ -36,6 +36,16 @@ pub enum Outcome {
     /// The reply succeeded but failed the task's `expect` checks (the text,
     /// a JSON field, its size).
     CheckFailed,
+    /// An event whose effect (`observe:`) did not appear within the task's
+    /// timeout.
+    Lost,
+    /// An effect seen again for an event whose effect was already seen
+    /// (counted in addition to the event's own outcome).
+    Duplicate,
+    /// A JetStream publish the stream acknowledged as a duplicate of a
+    /// `Nats-Msg-Id` it had already stored, and so dropped: the correct
+    /// behaviour for a message sent twice.
+    Deduplicated,
 }
 
 /// The three classes an outcome falls into.
@@ -52,7 +62,7 @@ pub enum OutcomeClass {
 
 impl Outcome {
     /// Number of variants; the length of every per-outcome array.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 14;
 
     /// Every variant, in [`Outcome::index`] order.
     pub const ALL: [Outcome; Outcome::COUNT] = [
@@ -67,6 +77,9 @@ impl Outcome {
         Outcome::Transport,
         Outcome::Decode,
         Outcome::CheckFailed,
+        Outcome::Lost,
+        Outcome::Duplicate,
+        Outcome::Deduplicated,
     ];
 
     /// Position of this variant in per-outcome arrays.
@@ -88,6 +101,9 @@ impl Outcome {
             Outcome::Transport => "transport",
             Outcome::Decode => "decode",
             Outcome::CheckFailed => "check_failed",
+            Outcome::Lost => "lost",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Deduplicated => "deduplicated",
         }
     }
 
@@ -95,7 +111,9 @@ impl Outcome {
     pub const fn class(self) -> OutcomeClass {
         match self {
             Outcome::Ok => OutcomeClass::Success,
-            Outcome::RejectedExpected | Outcome::RejectedBusiness => OutcomeClass::Rejected,
+            Outcome::RejectedExpected | Outcome::RejectedBusiness | Outcome::Deduplicated => {
+                OutcomeClass::Rejected
+            }
             _ => OutcomeClass::Failure,
         }
     }
@@ -159,6 +177,9 @@ mod tests {
         assert!(Outcome::UnexpectedAccept.is_failure());
         assert!(Outcome::NoResponders.is_failure());
         assert!(!Outcome::Ok.is_failure());
+        assert!(Outcome::Lost.is_failure());
+        assert!(Outcome::Duplicate.is_failure());
+        assert_eq!(Outcome::Deduplicated.class(), OutcomeClass::Rejected);
     }
 
     #[test]

@@ -12,6 +12,22 @@ use std::path::PathBuf;
 /// returned by `source()`, so printing the chain (`{:#}`) does not repeat them.
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
+    /// A JetStream API call (creating a stream, reading a consumer) failed.
+    #[error("{what}: {why}")]
+    JetStream {
+        /// What was being done.
+        what: String,
+        /// Why it failed, and what to check.
+        why: String,
+    },
+    /// The subscription to an observed subject (`observe:`) failed.
+    #[error("cannot subscribe to {subject} (the subject a task observes): {error}")]
+    Subscribe {
+        /// The subject.
+        subject: String,
+        /// What async-nats said.
+        error: String,
+    },
     /// A server URL that does not parse, or would be read wrongly (its
     /// user info masked).
     #[error(

@@ -10,9 +10,12 @@
 //! and [`NatsError`] (every way reaching, logging in to, checking or starting a server fails).
 
 mod access;
+mod effects;
 mod error;
 mod events;
+mod jetstream;
 mod preflight;
+mod publish;
 mod server;
 mod transport;
 
@@ -20,6 +23,7 @@ pub use access::{Credentials, Logins, NatsAccess, Secret, Tls};
 pub use cliffload_engine::outcome_of;
 pub use error::NatsError;
 pub use events::{ConnectionEvent, ConnectionEvents};
+pub use jetstream::{ConsumerState, Streams, consumer_state, create_streams};
 pub use preflight::{Preflight, PreflightReport, Tolerated, preflight};
 pub use server::{NatsServer, setpriv_launcher};
 pub use transport::{NatsConnector, NatsTransport, Target, connect};

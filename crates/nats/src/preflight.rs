@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_nats::{Client, RequestErrorKind};
 use cliffload_engine::{Payload, Plan};
 use cliffload_metrics::Outcome;
-use cliffload_protocol::PreflightMode;
+use cliffload_protocol::{PreflightMode, SendMode};
 use cliffload_protocol::{ReplyKind, subject};
 
 use crate::error::NatsError;
@@ -142,6 +142,9 @@ async fn check(
     target: &Target,
     payload: &Payload,
 ) -> Result<PreflightReport, Problem> {
+    if target.send != SendMode::Request {
+        return check_message(client, target, payload).await;
+    }
     let sent = Instant::now();
     let reply = request_once(client, target, payload).await;
     let latency = sent.elapsed();
@@ -212,6 +215,58 @@ async fn check(
         outcome: reply.outcome,
         latency,
     })
+}
+
+/// The smoke call of a task that publishes: a JetStream publish must be
+/// stored (or deduplicated), and an observed message's effect must come
+/// back with its correlation id. A bare core publish has nothing to check.
+async fn check_message(
+    client: &Client,
+    target: &Target,
+    payload: &Payload,
+) -> Result<PreflightReport, Problem> {
+    let sent = Instant::now();
+    let watch = match &target.observe {
+        Some((subject, by)) => Some(
+            crate::effects::Watch::start(client, subject, by)
+                .await
+                .map_err(|e| problem(e.to_string(), false))?,
+        ),
+        None => None,
+    };
+    let id = watch.as_ref().map(|w| w.id.clone());
+    let mut reply = crate::transport::publish_once(client, target, payload, id.as_deref()).await;
+    if let (Some(w), Outcome::Ok) = (watch, reply.outcome) {
+        let left = target.timeout.saturating_sub(sent.elapsed());
+        if !w.seen_within(left).await {
+            let (subject, by) = target
+                .observe
+                .as_ref()
+                .map(|(s, b)| (s.as_str(), b))
+                .unzip();
+            return Err(problem(
+                format!(
+                    "no effect on {} within {:?}: is the listener running on this server, and does its effect carry the message's {}? (raise the task's timeout if it is only slow)",
+                    subject.unwrap_or_default(),
+                    target.timeout,
+                    by.map_or_else(String::new, crate::effects::describe)
+                ),
+                true,
+            ));
+        }
+        reply.outcome = Outcome::Ok;
+    }
+    match reply.outcome {
+        Outcome::Ok | Outcome::Deduplicated => Ok(PreflightReport {
+            task: target.name.clone(),
+            outcome: reply.outcome,
+            latency: sent.elapsed(),
+        }),
+        o => Err(problem(
+            reply.detail.unwrap_or_else(|| o.name().to_owned()),
+            matches!(o, Outcome::Timeout | Outcome::ServiceError),
+        )),
+    }
 }
 
 fn no_responders_hint(subj: &str, protocol: cliffload_protocol::Protocol) -> String {

@@ -7,11 +7,13 @@ use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, S
 use cliffload_engine::{Connector, Payload, Reply, ReplyRules, Transport};
 use cliffload_metrics::Outcome;
 use cliffload_protocol::headers::CorrelationIds;
-use cliffload_protocol::{ReplyKind, RequestSpec, headers};
+use cliffload_protocol::{MatchBy, ReplyKind, RequestSpec, SendMode, headers};
 
 use crate::access::NatsAccess;
+use crate::effects::Effects;
 use crate::error::NatsError;
 use crate::events::ConnectionEvents;
+use crate::publish;
 
 /// Where and how one task's requests go, prepared once before the load.
 #[derive(Debug, Clone)]
@@ -30,6 +32,10 @@ pub struct Target {
     pub correlation: bool,
     /// Hand the reply body back: the task saves values from it.
     pub keep_reply: bool,
+    /// A request, a publish, or a JetStream publish.
+    pub send: SendMode,
+    /// Where its effect appears and how it is matched, if it is observed.
+    pub observe: Option<(String, MatchBy)>,
 }
 
 impl Target {
@@ -48,6 +54,11 @@ impl Target {
             headers,
             correlation: request.headers,
             keep_reply: request.keep_reply,
+            send: request.send,
+            observe: request
+                .observe
+                .as_ref()
+                .map(|o| (o.subject.clone(), o.by.clone())),
         }
     }
 
@@ -135,6 +146,27 @@ impl NatsConnector {
     }
 }
 
+impl NatsConnector {
+    /// The effect matcher of a worker whose tasks observe effects: one
+    /// subscription per observed subject, in place before the load.
+    async fn effects(&self, client: &Client) -> Result<Option<Effects>, NatsError> {
+        let mut observed: Vec<(String, MatchBy)> = Vec::new();
+        let mut longest = Duration::ZERO;
+        for t in self.targets.iter() {
+            if let Some(o) = &t.observe {
+                longest = longest.max(t.timeout);
+                if !observed.contains(o) {
+                    observed.push(o.clone());
+                }
+            }
+        }
+        if observed.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Effects::start(client, &observed, longest).await?))
+    }
+}
+
 impl Connector for NatsConnector {
     type Transport = NatsTransport;
     type Error = NatsError;
@@ -147,27 +179,55 @@ impl Connector for NatsConnector {
         });
         let name = format!("{}/worker-{worker}", self.name);
         let client = connect_with(&self.access, &name, options).await?;
+        let effects = self.effects(&client).await?;
         Ok(NatsTransport {
             client,
             targets: self.targets.clone(),
             correlation: CorrelationIds::new(worker),
+            effects,
         })
     }
 }
 
 /// One worker's connection.
-#[derive(Debug)]
 pub struct NatsTransport {
     client: Client,
     targets: Arc<[Target]>,
     correlation: CorrelationIds,
+    /// Matches effects to their causes, when a task observes them.
+    effects: Option<Effects>,
+}
+
+impl std::fmt::Debug for NatsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsTransport")
+            .field("targets", &self.targets)
+            .field("observes", &self.effects.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl NatsTransport {
-    fn headers_for(&self, target: &Target, payload: &Payload) -> Option<HeaderMap> {
-        let mut h = target.headers.clone()?;
-        if target.correlation {
-            h.insert(headers::CORRELATION_ID, self.correlation.next_id().as_str());
+    /// The headers of one message: the task's own, and its correlation id
+    /// (`id` for an observed message, else a fresh one when the task sends
+    /// the standard headers).
+    fn headers_for(
+        &self,
+        target: &Target,
+        payload: &Payload,
+        id: Option<&str>,
+    ) -> Option<HeaderMap> {
+        let mut h = match (&target.headers, id) {
+            (Some(h), _) => h.clone(),
+            (None, Some(_)) => HeaderMap::new(),
+            (None, None) => return None,
+        };
+        match id {
+            Some(id) => h.insert(headers::CORRELATION_ID, id),
+            None if target.correlation => {
+                h.insert(headers::CORRELATION_ID, self.correlation.next_id().as_str());
+            }
+            None => {}
         }
         for (name, value) in payload.headers.iter().flatten() {
             h.insert(name.as_str(), value.as_str());
@@ -177,8 +237,17 @@ impl NatsTransport {
 }
 
 impl Transport for NatsTransport {
+    fn unsolicited(&self, take: &mut dyn FnMut(usize, Reply, Duration)) {
+        if let Some(e) = &self.effects {
+            e.take_duplicates(take);
+        }
+    }
+
     async fn call(&self, task: usize, payload: &Payload) -> Reply {
         let target = &self.targets[task];
+        if target.send != SendMode::Request {
+            return self.publish(task, target, payload).await;
+        }
         // async-nats starts its request timeout only once the request is
         // queued, and queueing waits while the connection is down and its
         // buffer full: requests then hung for ever. So the timeout here
@@ -186,13 +255,10 @@ impl Transport for NatsTransport {
         let mut request = async_nats::Request::new()
             .payload(payload.body.clone())
             .timeout(None);
-        if let Some(h) = self.headers_for(target, payload) {
+        if let Some(h) = self.headers_for(target, payload, None) {
             request = request.headers(h);
         }
-        let subject = match &payload.subject {
-            Some(s) => Subject::from(s.as_str()),
-            None => target.subject.clone(),
-        };
+        let subject = subject_of(target, payload);
         let sent = tokio::time::Instant::now();
         let reply =
             tokio::time::timeout(target.timeout, self.client.send_request(subject, request)).await;
@@ -217,6 +283,135 @@ impl Transport for NatsTransport {
                 format!("no reply within {:?}", target.timeout),
             ),
         }
+    }
+}
+
+impl NatsTransport {
+    /// A publish (core or JetStream) and, when the task observes one, its
+    /// effect. The task's timeout spans both.
+    async fn publish(&self, task: usize, target: &Target, payload: &Payload) -> Reply {
+        let sent = tokio::time::Instant::now();
+        let cause = match (&target.observe, &self.effects) {
+            (Some(_), Some(e)) => Some(e.expect(task)),
+            _ => None,
+        };
+        let headers = self.headers_for(target, payload, cause.as_ref().map(|c| c.0.as_str()));
+        let subject = subject_of(target, payload);
+        let handed = match target.send {
+            SendMode::Jetstream => self.jetstream(target, subject, headers, payload).await,
+            _ => self.core(target, subject, headers, payload).await,
+        };
+        let (Some(effects), Some((_, cause)), Some((observed, _))) =
+            (&self.effects, cause, &target.observe)
+        else {
+            return handed;
+        };
+        if handed.outcome != Outcome::Ok {
+            effects.give_up(cause.n);
+            return handed;
+        }
+        let left = target.timeout.saturating_sub(sent.elapsed());
+        effects.wait(cause, left, observed).await
+    }
+
+    /// A core NATS publish: a success once the connection has taken it.
+    async fn core(
+        &self,
+        target: &Target,
+        subject: Subject,
+        headers: Option<HeaderMap>,
+        payload: &Payload,
+    ) -> Reply {
+        let body = payload.body.clone();
+        let publish = async {
+            match headers {
+                Some(h) => self.client.publish_with_headers(subject, h, body).await,
+                None => self.client.publish(subject, body).await,
+            }
+        };
+        match tokio::time::timeout(target.timeout, publish).await {
+            Ok(Ok(())) => Reply::from(Outcome::Ok),
+            Ok(Err(e)) => Reply::with_detail(Outcome::Transport, format!("publish failed: {e}")),
+            Err(_) => Reply::with_detail(
+                Outcome::Timeout,
+                format!(
+                    "the connection did not take the message within {:?} (disconnected, its buffer full)",
+                    target.timeout
+                ),
+            ),
+        }
+    }
+
+    /// A JetStream publish: a request answered by the stream's PubAck.
+    async fn jetstream(
+        &self,
+        target: &Target,
+        subject: Subject,
+        headers: Option<HeaderMap>,
+        payload: &Payload,
+    ) -> Reply {
+        let mut request = async_nats::Request::new()
+            .payload(payload.body.clone())
+            .timeout(None);
+        if let Some(h) = headers {
+            request = request.headers(h);
+        }
+        let sent = tokio::time::Instant::now();
+        let ack =
+            tokio::time::timeout(target.timeout, self.client.send_request(subject, request)).await;
+        match ack {
+            Ok(Ok(_)) if sent.elapsed() > target.timeout => Reply::with_detail(
+                Outcome::Timeout,
+                format!("the PubAck came after the {:?} timeout", target.timeout),
+            ),
+            Ok(Ok(msg)) => publish::judge_ack(&msg.payload, target.subject.as_str()),
+            Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => Reply::with_detail(
+                Outcome::NoResponders,
+                publish::no_stream(target.subject.as_str()),
+            ),
+            Ok(Err(e)) => Reply::with_detail(error_outcome(e.kind()), e.to_string()),
+            Err(_) => Reply::with_detail(
+                Outcome::Timeout,
+                format!("no PubAck within {:?}", target.timeout),
+            ),
+        }
+    }
+}
+
+/// Publishes one message outside the engine (the smoke call) with the
+/// correlation id `id`, as the load would: a core publish (flushed, so a
+/// refused one is seen) or a JetStream publish judged by its PubAck.
+pub(crate) async fn publish_once(
+    client: &Client,
+    target: &Target,
+    payload: &Payload,
+    id: Option<&str>,
+) -> Reply {
+    let transport = NatsTransport {
+        client: client.clone(),
+        targets: Arc::from(Vec::new()),
+        correlation: CorrelationIds::new(0),
+        effects: None,
+    };
+    let headers = transport.headers_for(target, payload, id);
+    let subject = subject_of(target, payload);
+    match target.send {
+        SendMode::Jetstream => transport.jetstream(target, subject, headers, payload).await,
+        _ => {
+            let reply = transport.core(target, subject, headers, payload).await;
+            match client.flush().await {
+                Ok(()) => reply,
+                Err(e) => Reply::with_detail(Outcome::Transport, format!("publish failed: {e}")),
+            }
+        }
+    }
+}
+
+/// Where one message goes: its rendered subject, or the task's.
+fn subject_of(target: &Target, payload: &Payload) -> Subject {
+    match &payload.subject {
+        Some(s) => Subject::from(s.as_str()),
+        None => target.subject.clone(),
     }
 }
 

@@ -20,6 +20,7 @@ mod classify;
 mod codec;
 mod envelope;
 pub mod headers;
+mod jetstream;
 mod request;
 pub mod subject;
 
@@ -30,4 +31,7 @@ pub use envelope::{
     Envelope, ErrorDetail, INTERNAL_ERROR_PREFIX, Loc, REFUSED_PREFIX, UNKNOWN_METHOD_PREFIX,
     VALIDATION_FAILED,
 };
-pub use request::{ExpectStatus, PreflightMode, ReplyExpect, RequestSpec, Secret};
+pub use jetstream::{ConsumerRef, JetStreamSpec, StreamSpec, StreamStorage};
+pub use request::{
+    ExpectStatus, MatchBy, Observe, PreflightMode, ReplyExpect, RequestSpec, Secret, SendMode,
+};

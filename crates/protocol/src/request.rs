@@ -26,6 +26,68 @@ pub struct RequestSpec {
     /// Hand the reply body back to the engine: the task saves values from it.
     #[serde(default)]
     pub keep_reply: bool,
+    /// How the message goes: a request, a publish, a JetStream publish.
+    /// (Left out of the JSON when a request, as are absent fields below,
+    /// so a scenario's content hash is what it was before they existed.)
+    #[serde(default, skip_serializing_if = "SendMode::is_request")]
+    pub send: SendMode,
+    /// Where the message's effect appears, for a task timed from its
+    /// publish to its effect (`observe:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observe: Option<Observe>,
+}
+
+/// How a task's message goes (`send:`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SendMode {
+    /// A request that waits for its reply (the default).
+    #[default]
+    Request,
+    /// A core NATS publish: no reply. A success is a message handed to the
+    /// connection; with `observe`, its effect seen.
+    Publish,
+    /// A JetStream publish, timed to its acknowledgement (PubAck).
+    Jetstream,
+}
+
+impl SendMode {
+    /// A request (the default).
+    pub fn is_request(&self) -> bool {
+        *self == SendMode::Request
+    }
+
+    /// The name used in the scenario file.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SendMode::Request => "request",
+            SendMode::Publish => "publish",
+            SendMode::Jetstream => "jetstream",
+        }
+    }
+}
+
+/// Where a published message's effect appears and how it is matched to
+/// its cause: each message carries a unique `X-Correlation-ID`, and the
+/// effect must carry the same id, in a header or a JSON field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observe {
+    /// The subject effects are published on (wildcards allowed).
+    pub subject: String,
+    /// Where an effect carries its cause's correlation id.
+    pub by: MatchBy,
+}
+
+/// Where an effect carries its cause's correlation id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchBy {
+    /// In this header (the default: `X-Correlation-ID`).
+    Header(String),
+    /// At this dot path in the effect's JSON body (`correlation_id`).
+    Json(String),
 }
 
 /// What a task's reply should be (`expect: {status}`).
@@ -118,6 +180,8 @@ mod tests {
                 max_bytes: Some(10),
             },
             keep_reply: false,
+            send: Default::default(),
+            observe: None,
         };
         let text = serde_json::to_string(&spec).expect("serialises");
         assert!(text.contains(r#""codec":"msgpack""#), "{text}");

@@ -36,6 +36,11 @@ pub fn async_wildcard(namespace: Option<&str>, service: &str) -> String {
     format!("{}.async.*", prefixed(namespace, service))
 }
 
+/// `{ns.}{service}.async.{method}`: a fire-and-forget call of `method`.
+pub fn async_call(namespace: Option<&str>, service: &str, method: &str) -> String {
+    format!("{}.async.{method}", prefixed(namespace, service))
+}
+
 /// `{ns.}{service}.async`: the queue group of async calls.
 pub fn async_queue_group(namespace: Option<&str>, service: &str) -> String {
     format!("{}.async", prefixed(namespace, service))

@@ -7,6 +7,7 @@
 //! run), [`Verdict`] and [`Check`], and [`write_atomically`].
 
 pub mod comparison;
+pub mod consumers;
 pub mod csv_locust;
 pub mod diff;
 pub mod distributed;

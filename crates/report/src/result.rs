@@ -114,6 +114,10 @@ pub struct RunResult {
     /// run last (absent when no history was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<crate::trend::Trend>,
+    /// The durable consumers watched during the load (`jetstream.consumers`),
+    /// read once a second (absent when none was watched).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<crate::consumers::ConsumerSeries>,
 }
 
 /// One event of one of the load's NATS connections.
@@ -517,6 +521,7 @@ impl RunResult {
             baseline: None,
             scenario_hash: Some(s.content_hash()),
             trend: None,
+            consumers: Vec::new(),
         };
         result.verdict = verdict::judge(s, &result, simple_rpcs(s, totals));
         result

@@ -97,6 +97,11 @@ pub enum Warning {
         /// The monitoring URL read.
         url: String,
     },
+    /// Streams created for the run that could not be deleted after it.
+    StreamsLeft {
+        /// Each stream, with why.
+        streams: Vec<String>,
+    },
     /// nats-server's monitoring endpoint could not be read.
     NatsMonitorUnreadable {
         /// What went wrong.
@@ -275,6 +280,11 @@ impl fmt::Display for Warning {
             Self::SlowConsumers { count, url } => write!(
                 f,
                 "nats-server counted {count} new slow consumer(s) during the load ({url}): it dropped messages for clients that could not keep up, which shows here as timeouts; lower the load or add --workers"
+            ),
+            Self::StreamsLeft { streams } => write!(
+                f,
+                "the streams created for the run could not be deleted ({}): delete them with `nats stream rm NAME` before the next run, which refuses to reuse them",
+                streams.join("; ")
             ),
             Self::NatsMonitorUnreadable { detail } => f.write_str(detail),
             Self::BaselineMissing { .. }

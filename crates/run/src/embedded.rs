@@ -40,6 +40,9 @@ pub struct ServeConfig {
     pub latency_factor: f64,
     pub replicas: usize,
     pub http: Option<SocketAddr>,
+    /// Our own nats-server (when we start one) with JetStream on, its
+    /// store in the server's temporary folder.
+    pub jetstream: bool,
 }
 
 impl Default for ServeConfig {
@@ -50,6 +53,7 @@ impl Default for ServeConfig {
             latency_factor: 1.0,
             replicas: 1,
             http: None,
+            jetstream: false,
         }
     }
 }
@@ -187,7 +191,7 @@ impl Embedded {
         let (server, access) = match target {
             Some(a) => (None, a.clone()),
             None => {
-                let s = start_nats_server()
+                let s = start_nats_server(config.jetstream)
                     .await
                     .context("cannot start the embedded nats-server")?;
                 let a = NatsAccess::plain(s.url());
@@ -225,7 +229,7 @@ impl Embedded {
     /// uses this, so the generator and the services under test are separate
     /// processes: each one's memory and CPU can be measured on its own.
     pub async fn spawn(config: &ServeConfig) -> Result<Self> {
-        let server = start_nats_server()
+        let server = start_nats_server(config.jetstream)
             .await
             .context("cannot start the embedded nats-server")?;
         let url = server.url().to_owned();
@@ -359,9 +363,7 @@ impl Embedded {
 /// when cliffload is SIGKILLed (see [`crate::child`]). Its readiness is
 /// awaited, not waited for, so Ctrl-C goes on meanwhile; the process is
 /// spawned from this thread, which the tie follows.
-async fn start_nats_server() -> Result<NatsServer> {
-    Ok(match crate::child::launcher() {
-        Some(launcher) => NatsServer::start_via_async(launcher, false).await?,
-        None => NatsServer::start_via_async(Vec::new(), false).await?,
-    })
+async fn start_nats_server(jetstream: bool) -> Result<NatsServer> {
+    let launcher = crate::child::launcher().unwrap_or_default();
+    Ok(NatsServer::start_via_async(launcher, jetstream).await?)
 }

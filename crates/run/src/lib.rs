@@ -17,6 +17,7 @@ pub mod embedded;
 pub mod exit;
 pub mod frameworks;
 pub mod history;
+pub mod jetstream;
 pub mod load;
 mod observer;
 pub mod output;

@@ -193,7 +193,42 @@ pub async fn load(
 ) -> Result<RunResult> {
     let origin = (Instant::now(), SystemTime::now());
     let monitoring = &ctx.monitoring;
-    let mut sampler = start_sampler(monitoring, origin.0)?;
+    let sampler = start_sampler(monitoring, origin.0)?;
+    let mut jetstream = match via {
+        Via::Nats(access) => crate::jetstream::Side::prepare(access, scenario).await?,
+        _ => None,
+    };
+    let loaded = load_with(
+        ctx,
+        scenario,
+        plan,
+        via,
+        origin,
+        sampler,
+        jetstream.as_mut(),
+    )
+    .await;
+    // The streams go whatever became of the load.
+    let left = match jetstream {
+        Some(j) => j.finish().await,
+        None => None,
+    };
+    let mut result = loaded?;
+    result.warnings.extend(left);
+    Ok(result)
+}
+
+/// [`load`] once its streams exist: preflight, the load, its result.
+async fn load_with(
+    ctx: &mut Ctx<'_>,
+    scenario: &Scenario,
+    plan: &Arc<Plan>,
+    via: Via<'_>,
+    origin: (Instant, SystemTime),
+    mut sampler: Sampler,
+    mut jetstream: Option<&mut crate::jetstream::Side>,
+) -> Result<RunResult> {
+    let monitoring = &ctx.monitoring;
     let (preflight, url) = preflight(via, scenario, plan, &ctx.cancel).await?;
     for w in tolerated(&preflight.tolerated) {
         ctx.printer.note(&format!("warning: {w}"));
@@ -209,6 +244,9 @@ pub async fn load(
         Some(u) => Some(Varz::read(u).await),
         None => None,
     };
+    if let Some(j) = jetstream.as_deref_mut() {
+        j.watch();
+    }
     let driven = drive_via(
         via,
         scenario,
@@ -239,6 +277,11 @@ pub async fn load(
     };
     sampler.set_origin(load_start);
     let mut result = RunResult::build(meta, &out.totals, &out.intervals);
+    if let Some(j) = jetstream {
+        let series = j.series(tokio::time::Instant::from_std(load_start)).await;
+        let bound = scenario.expectations.max_consumer_lag;
+        cliffload_report::consumers::apply(&mut result, series, bound);
+    }
     let nats = nats_traffic(monitoring, varz_before, &mut result.warnings).await;
     cliffload_report::processes::apply(
         &mut result,

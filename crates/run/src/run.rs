@@ -57,9 +57,15 @@ pub struct Deployment {
 impl Deployment {
     /// The target, or the embedded start (then returned too, to be stopped
     /// after the loads).
-    pub async fn connect(&self, settings: &Settings) -> Result<(Option<Embedded>, NatsAccess)> {
+    /// `jetstream`: a scenario of the run needs JetStream, so an embedded
+    /// nats-server starts with it on.
+    pub async fn connect(
+        &self,
+        settings: &Settings,
+        jetstream: bool,
+    ) -> Result<(Option<Embedded>, NatsAccess)> {
         let latency = (self.latency, self.latency_factor);
-        connect_or_embed(self.target.clone(), latency, settings).await
+        connect_or_embed(self.target.clone(), latency, settings, jetstream).await
     }
 
     /// The load's context on `access` (and `embedded`), watched by the
@@ -130,7 +136,10 @@ pub async fn run(spec: RunSpec, session: &mut Session<'_>) -> Result<RunResult> 
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(crate::Interrupted.into()),
-            started = spec.deployment.connect(&spec.settings) => started?,
+            started = spec.deployment.connect(
+                &spec.settings,
+                crate::jetstream::needs_jetstream(&spec.scenario),
+            ) => started?,
         }
     };
     if embedded.is_some() {
@@ -223,11 +232,12 @@ pub async fn connect_or_embed(
     target: Option<NatsAccess>,
     latency: (Option<Latency>, f64),
     settings: &Settings,
+    jetstream: bool,
 ) -> Result<(Option<Embedded>, NatsAccess)> {
     Ok(match target {
         Some(access) => (None, access),
         None => {
-            let e = start_embedded(latency, settings).await?;
+            let e = start_embedded(latency, settings, jetstream).await?;
             let access = e.access().clone();
             (Some(e), access)
         }
@@ -239,6 +249,7 @@ pub async fn connect_or_embed(
 async fn start_embedded(
     (latency, factor): (Option<Latency>, f64),
     settings: &Settings,
+    jetstream: bool,
 ) -> Result<Embedded> {
     let latency = if latency == Some(Latency::None)
         || (latency.is_none() && settings.reference_latency_none)
@@ -250,6 +261,7 @@ async fn start_embedded(
     Embedded::spawn(&ServeConfig {
         latency,
         latency_factor: if factor > 0.0 { factor } else { 1.0 },
+        jetstream,
         ..ServeConfig::default()
     })
     .await

@@ -125,7 +125,10 @@ pub async fn suite(spec: SuiteSpec, session: &mut Session<'_>) -> Result<SuiteDo
         .unwrap_or_else(|| default_dir(mode, started));
     check_writable(&dir)?;
     let settings = &spec.file.settings;
-    let (embedded, access) = spec.deployment.connect(settings).await?;
+    let jetstream = scenarios
+        .iter()
+        .any(|(s, _)| crate::jetstream::needs_jetstream(s));
+    let (embedded, access) = spec.deployment.connect(settings, jetstream).await?;
     let url = access.display();
     announce(
         session.printer,

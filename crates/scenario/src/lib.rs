@@ -27,7 +27,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use cliffload_protocol::{
-    Codec, ExpectStatus, PreflightMode, Protocol, ReplyExpect, RequestSpec, Secret,
+    Codec, ConsumerRef, ExpectStatus, JetStreamSpec, MatchBy, Observe, PreflightMode, Protocol,
+    ReplyExpect, RequestSpec, Secret, SendMode, StreamSpec, StreamStorage,
 };
 pub use duration::parse_duration;
 pub use error::ConfigError;
@@ -412,6 +413,10 @@ pub struct Scenario {
     /// What a step whose saved value is missing from its reply does.
     #[serde(default)]
     pub on_missing_capture: MissingCapture,
+    /// Streams created for the run and consumers watched (`jetstream:`).
+    /// Left out of the hash's JSON when empty, so older scenarios keep theirs.
+    #[serde(default, skip_serializing_if = "JetStreamSpec::is_empty")]
+    pub jetstream: JetStreamSpec,
 }
 
 impl Scenario {
@@ -683,6 +688,10 @@ pub struct Expectations {
     /// order of their names.
     #[serde(default)]
     pub tasks: Vec<TaskExpectations>,
+    /// The most messages a watched consumer may have pending or
+    /// unacknowledged at any sample (`jetstream.consumers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_consumer_lag: Option<u64>,
 }
 
 /// Bounds on one task or flow (`expectations.tasks.<name>`), judged on its

@@ -100,6 +100,46 @@ pub struct RawScenario {
     /// `end_iteration` (default) or `continue`: what a step does when a
     /// value it saves is missing from its reply.
     pub on_missing_capture: Option<crate::MissingCapture>,
+    /// Streams created for the run (and deleted after it), and durable
+    /// consumers whose state is sampled while the load runs.
+    pub jetstream: Option<RawJetStream>,
+}
+
+/// `jetstream: {streams: [...], consumers: [...]}`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawJetStream {
+    /// Streams cliffload creates before the load and deletes after it
+    /// (never one that already exists).
+    pub streams: Option<Vec<RawStream>>,
+    /// Durable consumers (read by the service) whose pending, ack-pending
+    /// and redelivered counts are sampled each second.
+    pub consumers: Option<Vec<RawConsumer>>,
+}
+
+/// A stream created for the run: `{name: EVENTS, subjects: [events.>]}`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    pub name: String,
+    pub subjects: Vec<String>,
+    /// `file` (default) or `memory`.
+    pub storage: Option<crate::StreamStorage>,
+    /// The most messages it keeps; a publish beyond it is refused
+    /// (`stream full`: discard new).
+    #[schemars(range(min = 1))]
+    pub max_msgs: Option<i64>,
+    /// How long a `Nats-Msg-Id` is remembered for deduplication (default 2m).
+    #[schemars(with = "Option<WithUnit>")]
+    pub duplicate_window: Option<RawDuration>,
+}
+
+/// A durable consumer to watch: `{stream: ORDERS, name: order_processor}`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsumer {
+    pub stream: String,
+    pub name: String,
 }
 
 /// `data: {file: customers.csv, order: unique, per: user, when_exhausted: stop}`.
@@ -209,6 +249,10 @@ pub struct RawExpectations {
     pub max_outage: Option<RawDuration>,
     /// Bounds per task (or flow), by its name: `{place_order: {max_p95_ms: 50}}`.
     pub tasks: Option<BTreeMap<String, RawTaskExpectations>>,
+    /// The most messages a watched consumer (`jetstream.consumers`) may
+    /// have pending or unacknowledged at any sample.
+    #[schemars(range(min = 0))]
+    pub max_consumer_lag: Option<i64>,
 }
 
 /// Bounds on one task's (or flow's) requests: the scenario's keys that
@@ -293,6 +337,36 @@ pub struct RawTask {
     pub error_rate: Option<f64>,
     /// Checks on the replies.
     pub expect: Option<RawExpect>,
+    /// `request` (default), `publish` (core NATS, no reply) or `jetstream`
+    /// (a publish timed to its acknowledgement).
+    pub send: Option<crate::SendMode>,
+    /// With `service` and `method`: a fire-and-forget call on
+    /// `{service}.async.{method}` (published, never answered).
+    #[serde(rename = "async")]
+    pub async_call: Option<bool>,
+    /// Where the message's effect appears: `{subject: order.processed,
+    /// match: {header: X-Correlation-ID}}` (or `match: {json: correlation_id}`);
+    /// the task is then timed from its publish to its effect.
+    pub observe: Option<RawObserve>,
+}
+
+/// `observe: {subject, match}`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawObserve {
+    pub subject: String,
+    /// Where the effect carries the cause's correlation id: `{header: NAME}`
+    /// (default `X-Correlation-ID`) or `{json: dot.path}`.
+    #[serde(rename = "match")]
+    pub by: Option<RawMatch>,
+}
+
+/// `{header: X-Correlation-ID}` or `{json: correlation_id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RawMatch {
+    Header(String),
+    Json(String),
 }
 
 /// `headers: true`, or `headers: {X-Tenant: "{{row.tenant}}"}`.

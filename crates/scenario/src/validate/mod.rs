@@ -16,6 +16,7 @@ use crate::{
     parse_duration,
 };
 
+mod messaging;
 mod scenario;
 mod settings;
 mod stages;
@@ -261,6 +262,16 @@ fn expectations_of(path: &str, raw: &RawExpectations) -> Result<Expectations, Co
         .as_ref()
         .and_then(|m| keep(outage_of(&format!("{path}.max_outage"), m), &mut errors));
     let tasks = thresholds::values(path, raw.tasks.as_ref(), &mut errors);
+    let max_consumer_lag = match raw.max_consumer_lag {
+        Some(n) if n < 0 => {
+            errors.push(invalid(
+                format!("{path}.max_consumer_lag"),
+                format!("must be 0 or more messages, got {n}"),
+            ));
+            None
+        }
+        n => n.map(i64::unsigned_abs),
+    };
     none_of(errors)?;
     Ok(Expectations {
         max_failure_percent,
@@ -270,6 +281,7 @@ fn expectations_of(path: &str, raw: &RawExpectations) -> Result<Expectations, Co
         min_rps,
         max_outage,
         tasks,
+        max_consumer_lag,
     })
 }
 

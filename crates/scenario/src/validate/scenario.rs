@@ -65,6 +65,11 @@ pub(super) fn scenario(
     let targets = thresholds::targets(&classes.names, flows.map(|c| c.name.as_str()));
     let threshold_names = thresholds::resolve(&name, &merged, raw.expectations.as_ref(), &targets);
     let threshold_names = keep(threshold_names, &mut errors);
+    let jetstream = messaging::jetstream_of(&name, raw.jetstream.as_ref(), &mut errors);
+    if let Some(e) = &expectations {
+        let lag = messaging::check_lag_bound(&name, e.max_consumer_lag, &jetstream);
+        keep(lag, &mut errors);
+    }
     none_of(errors)?;
     let (Some(load), Some(mut expectations), Some(threshold_names)) =
         (load, expectations, threshold_names)
@@ -92,6 +97,7 @@ pub(super) fn scenario(
         preflight: raw.preflight.unwrap_or_default(),
         data_file,
         on_missing_capture: raw.on_missing_capture.unwrap_or_default(),
+        jetstream,
         vars,
         name,
     })
@@ -372,6 +378,7 @@ pub(super) fn merged_expectations(
         e.min_rps = o.min_rps.or(e.min_rps);
         e.max_outage = o.max_outage.clone().or(e.max_outage);
         e.tasks = thresholds::merged(e.tasks.take(), o.tasks.as_ref());
+        e.max_consumer_lag = o.max_consumer_lag.or(e.max_consumer_lag);
     }
     e
 }

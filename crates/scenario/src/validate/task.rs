@@ -38,6 +38,7 @@ pub(super) fn task(
             "must not be empty (or give a method)",
         ));
     }
+    let sending = keep(messaging::send_of(path, raw), &mut errors);
     let subject = keep(subject_of(path, raw), &mut errors);
     let weight = positive_u32(&format!("{path}.weight"), raw.weight.unwrap_or(1));
     let weight = keep(weight, &mut errors);
@@ -55,8 +56,17 @@ pub(super) fn task(
     let expect = keep(reply_expect(&format!("{path}.expect"), raw), &mut errors);
     let checked = payload.and_then(|p| keep(workload::templates(path, raw, p, names), &mut errors));
     none_of(errors)?;
-    let (Some(subject), Some(weight), Some(timeout), Some(checked), Some(error_rate), Some(expect)) =
-        (subject, weight, timeout, checked, error_rate, expect)
+    let (
+        Some(subject),
+        Some(weight),
+        Some(timeout),
+        Some(checked),
+        Some(error_rate),
+        Some(expect),
+        Some((send, observe)),
+    ) = (
+        subject, weight, timeout, checked, error_rate, expect, sending,
+    )
     else {
         // Each is missing only with its error said.
         return Err(invalid(path, "could not be read"));
@@ -74,6 +84,8 @@ pub(super) fn task(
             },
             expect,
             keep_reply: raw.save.as_ref().is_some_and(|s| !s.is_empty()),
+            send,
+            observe,
         },
         weight,
         payload: checked.payload,
@@ -88,6 +100,9 @@ pub(super) fn task(
 fn subject_of(path: &str, raw: &RawTask) -> Result<String, ConfigError> {
     let subject = match (&raw.subject, &raw.service, &raw.method) {
         (Some(s), None, None) => s.clone(),
+        (None, Some(svc), Some(m)) if raw.async_call == Some(true) => {
+            cliffload_protocol::subject::async_call(raw.namespace.as_deref(), svc, m)
+        }
         (None, Some(svc), Some(m)) => {
             cliffload_protocol::subject::rpc(raw.namespace.as_deref(), svc, m)
         }
