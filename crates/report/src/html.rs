@@ -70,6 +70,7 @@ fn body_of(r: &RunResult, live: bool) -> String {
     if let Some(m) = &r.monitor {
         processes(&mut out, m, r);
     }
+    consumers(&mut out, r);
     if let Some(d) = &r.distributed {
         workers_table(&mut out, d);
     }
@@ -483,6 +484,20 @@ fn processes(out: &mut String, m: &crate::processes::Monitor, r: &RunResult) {
     }
     out.push_str("<ul>\n");
     for l in crate::processes::lines(m) {
+        let _ = writeln!(out, "<li>{}</li>", escape(&l));
+    }
+    out.push_str("</ul>\n");
+}
+
+/// The watched JetStream consumers: their lag over the load, a line each.
+fn consumers(out: &mut String, r: &RunResult) {
+    let Some(chart) = charts::consumers(r) else {
+        return;
+    };
+    out.push_str("<h2>JetStream consumers</h2>\n");
+    out.push_str(&chart.html());
+    out.push_str("<ul>\n");
+    for l in crate::consumers::lines(r) {
         let _ = writeln!(out, "<li>{}</li>", escape(&l));
     }
     out.push_str("</ul>\n");

@@ -174,6 +174,12 @@ fn notes(out: &mut String, r: &RunResult) {
             let _ = writeln!(out, "- {}", cell(&l));
         }
     }
+    if !r.consumers.is_empty() {
+        out.push_str("\n## JetStream consumers\n\n");
+        for l in crate::consumers::lines(r) {
+            let _ = writeln!(out, "- {}", cell(&l));
+        }
+    }
     if let Some(m) = &r.monitor {
         out.push_str("\n## Processes\n\n");
         for l in crate::processes::lines(m) {

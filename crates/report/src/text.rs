@@ -403,6 +403,12 @@ fn comparison_and_processes(out: &mut String, r: &RunResult) {
             let _ = writeln!(out, "  {l}");
         }
     }
+    if !r.consumers.is_empty() {
+        out.push_str("JetStream consumers:\n");
+        for l in crate::consumers::lines(r) {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     if let Some(m) = &r.monitor {
         out.push_str("processes:\n");
         for l in crate::processes::lines(m) {

@@ -315,3 +315,28 @@ pub(super) fn processes(m: &Monitor, r: &RunResult) -> [Chart; 2] {
         Chart::new("CPU (100% = one core)", "%", x, series(&|s| s.cpu_percent)),
     ]
 }
+
+/// Each watched consumer's messages pending plus unacknowledged over the
+/// load: a consumer that keeps up stays flat, one that does not climbs.
+pub(super) fn consumers(r: &RunResult) -> Option<Chart> {
+    if r.consumers.is_empty() {
+        return None;
+    }
+    let end = run_end(r);
+    let lines = r
+        .consumers
+        .iter()
+        .zip(PROCESS_COLOURS.iter().cycle())
+        .map(|(c, colour)| {
+            Line::new(
+                format!("{} (pending + unacknowledged)", c.label()),
+                *colour,
+                c.samples
+                    .iter()
+                    .map(|x| (x.t_s.clamp(0.0, end), x.lag() as f64))
+                    .collect(),
+            )
+        })
+        .collect();
+    Some(Chart::new("Consumer lag", "messages", time(r), lines))
+}
