@@ -245,3 +245,103 @@ fn the_schema_refuses_a_bare_duration_and_a_negative_weight_and_knows_thresholds
         ScenarioFile::parse(&good, "t.yaml").expect("the parser takes it too");
     }
 }
+
+/// Issue 31: a scenario of `tasks` (YAML flow mappings, one per line) and
+/// `extra` scenario keys.
+fn messaging(tasks: &[&str], extra: &str) -> String {
+    let tasks: String = tasks.iter().map(|t| format!("      - {t}\n")).collect();
+    format!("scenarios:\n  s:\n    users: 1\n    duration: 5s\n{extra}    tasks:\n{tasks}")
+}
+
+#[test]
+fn publishes_async_calls_and_observed_events_resolve_to_their_requests() {
+    let yaml = messaging(
+        &[
+            "{name: place, subject: orders.placed, send: publish, observe: {subject: order.>}}",
+            "{service: svc, method: work, async: true, observe: {subject: done, match: {json: data.id}}}",
+            "{name: queue, subject: orders.queued, send: jetstream}",
+        ],
+        "    jetstream:\n      streams: [{name: S, subjects: [orders.queued], max_msgs: 5}]\n      consumers: [{stream: S, name: c}]\n    expectations: {max_consumer_lag: 7}\n",
+    );
+    let f = ScenarioFile::parse(&yaml, "t.yaml").expect("valid");
+    let s = f.get("s").expect("s");
+    let [place, work, queue] = &s.tasks[..] else {
+        panic!("three tasks")
+    };
+    use crate::{MatchBy, SendMode};
+    assert_eq!(place.request.send, SendMode::Publish);
+    let o = place.request.observe.as_ref().expect("observed");
+    assert_eq!(
+        (o.subject.as_str(), &o.by),
+        ("order.>", &MatchBy::Header("X-Correlation-ID".into()))
+    );
+    assert_eq!(work.request.subject, "svc.async.work");
+    assert_eq!(work.request.send, SendMode::Publish);
+    assert_eq!(
+        work.request.observe.as_ref().map(|o| &o.by),
+        Some(&MatchBy::Json("data.id".into()))
+    );
+    assert_eq!(queue.request.send, SendMode::Jetstream);
+    assert_eq!(s.jetstream.streams[0].max_msgs, Some(5));
+    assert_eq!(s.jetstream.consumers[0].to_string(), "S/c");
+    assert_eq!(s.expectations.max_consumer_lag, Some(7));
+}
+
+#[test]
+fn messaging_mistakes_are_named_with_their_fix() {
+    for (tasks, extra, want) in [
+        (
+            "{name: a, subject: x.y, async: true}",
+            "",
+            "async: needs service and method",
+        ),
+        (
+            "{service: s, method: m, async: true, send: request}",
+            "",
+            "an async call is never answered",
+        ),
+        (
+            "{name: a, subject: x.y, observe: {subject: done}}",
+            "",
+            "add send: publish",
+        ),
+        (
+            "{name: a, subject: x.y, send: publish, expect: {contains: ok}}",
+            "",
+            "a publish has no reply to check",
+        ),
+        (
+            "{name: a, subject: x.y, send: publish, observe: {subject: 'a..b'}}",
+            "",
+            "is not a subject to subscribe to",
+        ),
+        (
+            "{name: a, subject: x.y, send: publish, observe: {subject: d, match: {header: 'X Bad'}}}",
+            "",
+            "is not a header name",
+        ),
+        (
+            "{name: a, subject: x.y, send: publish, generate: {model: order}, error_rate: 0.1, observe: {subject: d}}",
+            "",
+            "would count as lost",
+        ),
+        (
+            "{name: a, subject: x.y}",
+            "    expectations: {max_consumer_lag: 3}\n",
+            "add jetstream: {consumers",
+        ),
+        (
+            "{name: a, subject: x.y}",
+            "    jetstream: {streams: [{name: a.b, subjects: [x.y]}]}\n",
+            "is not a stream or consumer name",
+        ),
+        (
+            "{name: a, subject: x.y}",
+            "    jetstream: {streams: [{name: A, subjects: []}]}\n",
+            "needs at least one subject",
+        ),
+    ] {
+        let e = error_of(&messaging(&[tasks], extra));
+        assert!(e.contains(want), "{tasks} {extra}: {e}");
+    }
+}

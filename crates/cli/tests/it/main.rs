@@ -7,6 +7,7 @@ mod attacks;
 mod comparison;
 mod dashboard;
 mod distributed;
+mod events;
 mod examples;
 mod failures;
 mod faults;
