@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_nats::Client;
@@ -15,6 +15,7 @@ use cliffload_payloads::{
     AnalyticsEvent, BatchProcessingRequest, ComplexOrder, PaymentMethod, Validate,
     ValidationErrorTest, parse_with,
 };
+use cliffload_protocol::ErrorDetail;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
@@ -22,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
+use crate::events::{EventCounts, Listeners, Outcome, Publisher};
 use crate::kwargs::{Kwargs, RawKwargs, details};
 
 /// Service name: subjects are `order_processing_service.rpc.*`.
@@ -148,6 +150,10 @@ pub struct OrderService {
     state: Mutex<State>,
     timings: Timings,
     noise: AtomicU64,
+    /// Where `process_order` publishes its effect: the connection of the
+    /// first [`run`] (none before, e.g. an HTTP-only service).
+    effects: OnceLock<Arc<Publisher>>,
+    events: EventCounts,
 }
 
 /// A uniform value in [0, 1) from a counter (splitmix64): noise without a lock.
@@ -215,6 +221,40 @@ impl OrderService {
             state: Mutex::new(State::default()),
             timings: Timings::default(),
             noise: AtomicU64::new(0x5EED),
+            effects: OnceLock::new(),
+            events: EventCounts::default(),
+        }
+    }
+
+    /// Event counters: events processed, dead letters, effects published.
+    pub fn event_counts(&self) -> &EventCounts {
+        &self.events
+    }
+
+    /// An event's order out of its keyword arguments, as `process_order`
+    /// reads its own: missing, extra and ill-typed keys refused.
+    pub(crate) fn read_order(
+        &self,
+        kwargs: Map<String, Value>,
+    ) -> Result<Box<ComplexOrder>, Vec<ErrorDetail>> {
+        take("order", kwargs)
+            .and_then(|v| self.read("order", v))
+            .map_err(invalid_details)
+    }
+
+    /// `order` if it breaks no validation rule.
+    pub(crate) fn check_order(
+        &self,
+        order: Box<ComplexOrder>,
+    ) -> Result<Box<ComplexOrder>, Vec<ErrorDetail>> {
+        self.checked("order", order).map_err(invalid_details)
+    }
+
+    /// An event's work: `process_order`'s, on a validated order.
+    pub(crate) async fn process_event(&self, order: &ComplexOrder) -> Outcome {
+        match self.process(order).await {
+            OrderResult::Done(_) => Outcome::Processed,
+            OrderResult::Refused(why) => Outcome::Refused(why),
         }
     }
 
@@ -485,7 +525,20 @@ impl OrderService {
             Ok(o) => o,
             Err(r) => return r,
         };
-        match self.process(&order).await {
+        let result = self.process(&order).await;
+        if let Some(publisher) = self.effects.get() {
+            let outcome = match &result {
+                OrderResult::Done(_) => Outcome::Processed,
+                OrderResult::Refused(why) => Outcome::Refused(why.clone()),
+            };
+            let corr = cliffracer::correlation_id().unwrap_or_default();
+            // As a handler's publish_event: the reply does not wait on the
+            // effect's subscribers, and a closed connection has no reply either.
+            let _ = publisher
+                .effect(&self.events, &corr, &order.order_id, &outcome)
+                .await;
+        }
+        match result {
             OrderResult::Done(v) => Reply::Ok(v),
             OrderResult::Refused(why) => Reply::Refused(why),
         }
@@ -658,6 +711,13 @@ fn take(key: &'static str, mut args: Map<String, Value>) -> Result<Value, Reply>
     }
 }
 
+fn invalid_details(reply: Reply) -> Vec<ErrorDetail> {
+    match reply {
+        Reply::Invalid(details) => details,
+        _ => Vec::new(),
+    }
+}
+
 fn too_many(key: &str, n: usize, max: usize) -> Reply {
     Reply::Invalid(vec![cliffload_protocol::ErrorDetail {
         kind: "too_long".into(),
@@ -711,12 +771,27 @@ impl Handler for OrderService {
     }
 }
 
-/// Runs the order service on `client` until `shutdown` completes.
+/// Runs the order service on `client` until `shutdown` completes: its
+/// methods (`cliffracer::serve`) and its event listeners
+/// ([`crate::events`]), which are subscribed before the service registers,
+/// so a service that answers `$SRV.PING` takes events too.
 pub async fn run(
     client: Client,
     service: Arc<OrderService>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let options = service.config.serve.clone();
-    cliffracer::serve(client, service, options, shutdown).await
+    let listeners = Listeners::start(&client, options.namespace.as_deref()).await?;
+    let _ = service.effects.set(listeners.publisher());
+    let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+    let max_in_flight = options.max_in_flight;
+    let served = cliffracer::serve(client, service.clone(), options, shutdown.clone());
+    let listening = listeners.run(service, max_in_flight, shutdown);
+    tokio::pin!(served, listening);
+    // Either ends on shutdown; serve also on an error, which ends the
+    // listeners (dropped: unsubscribed) with it.
+    tokio::select! {
+        r = &mut served => r,
+        () = &mut listening => served.await,
+    }
 }
