@@ -225,7 +225,7 @@ fn benign_orders(n: usize) -> Vec<ComplexOrder> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_event_yields_one_effect_with_its_correlation_id() {
     let mut env = env(cliffload_testkit::jetstream_server(), 1).await;
-    let orders = benign_orders(2);
+    let orders = benign_orders(3);
     env.publish(PLACED, Some("evt-1"), &json!({"order": orders[0]}))
         .await;
     let m = next(&mut env.effects, "effect").await;
@@ -240,12 +240,18 @@ async fn core_event_yields_one_effect_with_its_correlation_id() {
     let m = next(&mut env.effects, "effect of the envelope").await;
     assert_effect(&m, "evt-body-2", &orders[1].order_id, "processed");
 
-    env.wait_count("core events", 2, |s| s.event_counts().core())
+    // Both: the header wins, as for a request.
+    let body = json!({"order": orders[2], "correlation_id": "evt-3-body"});
+    env.publish(PLACED, Some("evt-3-header"), &body).await;
+    let m = next(&mut env.effects, "effect of the third").await;
+    assert_effect(&m, "evt-3-header", &orders[2].order_id, "processed");
+
+    env.wait_count("core events", 3, |s| s.event_counts().core())
         .await;
     env.barrier().await;
     assert!(drain(&mut env.effects).is_empty(), "one effect per event");
     assert!(drain(&mut env.dead_letters).is_empty());
-    assert_eq!(env.replicas[0].service.processed(), 2);
+    assert_eq!(env.replicas[0].service.processed(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
