@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
 use crate::events::{EventCounts, Listeners, Outcome, Publisher};
-use crate::kwargs::{Kwargs, RawKwargs, details};
+use crate::kwargs::{self, Kwargs, RawKwargs, details};
 
 /// Service name: subjects are `order_processing_service.rpc.*`.
 pub const NAME: &str = "order_processing_service";
@@ -688,27 +688,8 @@ impl OrderService {
     }
 }
 
-/// The one keyword argument `key` of a method: missing and extra keys are
-/// reported as pydantic does.
-fn take(key: &'static str, mut args: Map<String, Value>) -> Result<Value, Reply> {
-    let value = args.remove(key);
-    let mut errors = Vec::new();
-    if value.is_none() {
-        errors.push(cliffload_protocol::ErrorDetail {
-            kind: "missing".into(),
-            loc: vec![key.into()],
-            msg: "Field required".into(),
-            input: Some(Value::Object(args.clone())),
-            ctx: None,
-        });
-    }
-    if let Err(extra) = Kwargs::new(&args).finish() {
-        errors.extend(extra);
-    }
-    match value {
-        Some(v) if errors.is_empty() => Ok(v),
-        _ => Err(Reply::Invalid(errors)),
-    }
+fn take(key: &'static str, args: Map<String, Value>) -> Result<Value, Reply> {
+    kwargs::take_one(key, args).map_err(Reply::Invalid)
 }
 
 fn invalid_details(reply: Reply) -> Vec<ErrorDetail> {
@@ -719,23 +700,11 @@ fn invalid_details(reply: Reply) -> Vec<ErrorDetail> {
 }
 
 fn too_many(key: &str, n: usize, max: usize) -> Reply {
-    Reply::Invalid(vec![cliffload_protocol::ErrorDetail {
-        kind: "too_long".into(),
-        loc: vec![key.into()],
-        msg: format!("List should have at most {max} items after validation, not {n}"),
-        input: None,
-        ctx: Some(json!({"max_length": max, "actual_length": n})),
-    }])
+    Reply::Invalid(vec![kwargs::too_long(key, n, max)])
 }
 
 fn too_few(key: &str) -> Reply {
-    Reply::Invalid(vec![cliffload_protocol::ErrorDetail {
-        kind: "too_short".into(),
-        loc: vec![key.into()],
-        msg: "List should have at least 1 item after validation, not 0".into(),
-        input: None,
-        ctx: Some(json!({"min_length": 1, "actual_length": 0})),
-    }])
+    Reply::Invalid(vec![kwargs::too_short(key)])
 }
 
 impl Handler for OrderService {
