@@ -63,6 +63,18 @@ const SCHEMA: &str = "OrderPlaced";
 /// Cliffracer's `jetstream_max_deliver` (so either may create the consumer).
 const MAX_DELIVER: i64 = 5;
 
+/// Whether the service consumes [`QUEUED`] through JetStream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durable {
+    /// When the server has JetStream (`$JS.API.INFO` answers); without it,
+    /// one line on stderr says the durable listener is off.
+    #[default]
+    IfAvailable,
+    /// Never: no JetStream request at start and no line (for a server
+    /// known to run without JetStream, where the line would be noise).
+    Off,
+}
+
 /// Event counters of one service instance (for tests and metrics).
 #[derive(Debug, Default)]
 pub struct EventCounts {
@@ -115,11 +127,14 @@ struct EffectArgs<'a> {
 /// The body of an `order.processed` effect, as Cliffracer's
 /// `publish_event(subject, **kw)` writes it: `{**kw, "data": kw, "timestamp",
 /// "source_service", "correlation_id"}`. Encoded straight from borrowed
-/// fields: `process_order` publishes one per call.
+/// fields (`kw` spelled out, not `#[serde(flatten)]`, which goes through a
+/// map): `process_order` publishes one per call.
 #[derive(Debug, Serialize)]
 struct Effect<'a> {
-    #[serde(flatten)]
-    args: &'a EffectArgs<'a>,
+    order_id: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
     data: &'a EffectArgs<'a>,
     timestamp: String,
     source_service: &'static str,
@@ -163,7 +178,9 @@ impl Publisher {
             },
         };
         let effect = Effect {
-            args: &args,
+            order_id: args.order_id,
+            status: args.status,
+            reason: args.reason,
             data: &args,
             timestamp: timestamp(),
             source_service: NAME,
@@ -226,6 +243,7 @@ impl Listeners {
     pub(crate) async fn start(
         client: &Client,
         namespace: Option<&str>,
+        durable: Durable,
     ) -> Result<Self, ServiceError> {
         let core = client
             .subscribe(prefixed(namespace, PLACED))
@@ -234,7 +252,10 @@ impl Listeners {
                 name: NAME.to_owned(),
                 message: format!("cannot subscribe to {}: {e}", prefixed(namespace, PLACED)),
             })?;
-        let durable = durable_consumer(client, &prefixed(namespace, QUEUED)).await;
+        let durable = match durable {
+            Durable::IfAvailable => durable_consumer(client, &prefixed(namespace, QUEUED)).await,
+            Durable::Off => None,
+        };
         Ok(Self {
             core,
             durable,

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
-use crate::events::{EventCounts, Listeners, Outcome, Publisher};
+use crate::events::{Durable, EventCounts, Listeners, Outcome, Publisher};
 use crate::kwargs::{self, Kwargs, RawKwargs, details};
 
 /// Service name: subjects are `order_processing_service.rpc.*`.
@@ -62,6 +62,8 @@ pub struct OrderConfig {
     pub max_events: usize,
     /// Protocol options (namespace, concurrency, request size limit).
     pub serve: ServeOptions,
+    /// Whether `orders.queued` is consumed through JetStream.
+    pub durable: Durable,
 }
 
 impl Default for OrderConfig {
@@ -72,6 +74,7 @@ impl Default for OrderConfig {
             max_batch_orders: 100,
             max_events: 10_000,
             serve: ServeOptions::default(),
+            durable: Durable::default(),
         }
     }
 }
@@ -750,7 +753,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let options = service.config.serve.clone();
-    let listeners = Listeners::start(&client, options.namespace.as_deref()).await?;
+    let namespace = options.namespace.as_deref();
+    let listeners = Listeners::start(&client, namespace, service.config.durable).await?;
     let _ = service.effects.set(listeners.publisher());
     let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
     let max_in_flight = options.max_in_flight;

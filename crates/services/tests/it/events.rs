@@ -10,7 +10,9 @@ use async_nats::jetstream::{self, consumer::AckPolicy};
 use async_nats::{Client, HeaderMap, Message, Subscriber};
 use cliffload_payloads::{ComplexOrder, GenConfig, Generator, PaymentMethod};
 use cliffload_services::cliffracer::info_lists_endpoints;
-use cliffload_services::events::{DEAD_LETTER, DURABLE, PLACED, PROCESSED, QUEUED, STREAM};
+use cliffload_services::events::{
+    DEAD_LETTER, DURABLE, Durable, PLACED, PROCESSED, QUEUED, STREAM,
+};
 use cliffload_services::order_service::{self, LatencyProfile, NAME, OrderConfig, OrderService};
 use futures_util::{FutureExt, StreamExt};
 use rust_decimal::Decimal;
@@ -47,6 +49,10 @@ impl Drop for Env {
 }
 
 async fn env(server: cliffload_testkit::NatsServer, replicas: usize) -> Env {
+    env_with(server, replicas, Durable::IfAvailable).await
+}
+
+async fn env_with(server: cliffload_testkit::NatsServer, replicas: usize, durable: Durable) -> Env {
     let client = cliffload_testkit::client(&server).await;
     let effects = client.subscribe(PROCESSED).await.expect("subscribe");
     let dead_letters = client.subscribe(DEAD_LETTER).await.expect("subscribe");
@@ -57,6 +63,7 @@ async fn env(server: cliffload_testkit::NatsServer, replicas: usize) -> Env {
         let c = cliffload_testkit::client(&server).await;
         let service = Arc::new(OrderService::new(OrderConfig {
             latency: LatencyProfile::None,
+            durable,
             ..OrderConfig::default()
         }));
         let (run_client, svc, shutdown) = (c.clone(), service.clone(), stop.clone());
@@ -132,13 +139,23 @@ impl Env {
     }
 
     /// Everything the replicas published so far has reached the test
-    /// client's subscriptions: each connection's PING/PONG comes back after
-    /// what it sent before, the server routes in order.
+    /// client's subscriptions. A request a replica sends is answered after
+    /// the server has routed what that replica sent before it (into the
+    /// test connection's outgoing queue); the test client's own request is
+    /// then answered behind those messages. (`flush` is no barrier: it
+    /// only writes the client's buffer out.)
     async fn barrier(&self) {
+        let ping = format!("$SRV.PING.{NAME}");
         for r in &self.replicas {
-            r.client.flush().await.expect("flush");
+            r.client
+                .request(ping.clone(), "".into())
+                .await
+                .expect("a replica answers $SRV.PING");
         }
-        self.client.flush().await.expect("flush");
+        self.client
+            .request(ping, "".into())
+            .await
+            .expect("a replica answers $SRV.PING");
     }
 
     async fn publish(&self, subject: &str, corr: Option<&str>, body: &Value) {
@@ -524,4 +541,23 @@ async fn without_jetstream_rpc_and_core_events_are_served() {
         assert!(json_of(&info).get("error").is_some(), "{}", json_of(&info));
     }
     assert_eq!(env.counts(|s| s.event_counts().jetstream()), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_off_leaves_jetstream_alone() {
+    let mut env = env_with(cliffload_testkit::jetstream_server(), 1, Durable::Off).await;
+    let order = benign_orders(1).remove(0);
+    env.publish(PLACED, Some("evt-off"), &json!({"order": order}))
+        .await;
+    assert_effect(
+        &next(&mut env.effects, "effect").await,
+        "evt-off",
+        &order.order_id,
+        "processed",
+    );
+    let js = jetstream::new(env.client.clone());
+    assert!(
+        js.get_stream(STREAM).await.is_err(),
+        "no stream made with the durable listener off"
+    );
 }
