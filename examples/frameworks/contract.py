@@ -310,6 +310,12 @@ class ComplexOrder(Strict):
         return self
 
 
+class OrderPlaced(Strict):
+    """An orders.placed / orders.queued event: process_order's keyword arguments."""
+
+    order: ComplexOrder
+
+
 class AnalyticsEvent(Strict):
     event_id: uuid.UUID
     timestamp: datetime

@@ -283,7 +283,8 @@ pub async fn envelope_for<H: Handler>(
         RawKwargs::json_object(codec, body).and_then(|raw| handler.call_typed(method, raw))
     {
         let corr = header_corr.or(body_corr).or_else(new_correlation_id);
-        return reply_envelope(call.await, method, timestamp(), corr);
+        let reply = CORRELATION_ID.scope(corr.clone(), call).await;
+        return reply_envelope(reply, method, timestamp(), corr);
     }
     let args = match decode(codec, body) {
         Ok(v) => v,
@@ -304,7 +305,9 @@ pub async fn envelope_for<H: Handler>(
         _ => None,
     };
     let corr = header_corr.or(body_corr).or_else(new_correlation_id);
-    let reply = handler.call(method, args).await;
+    let reply = CORRELATION_ID
+        .scope(corr.clone(), handler.call(method, args))
+        .await;
     reply_envelope(reply, method, timestamp(), corr)
 }
 
@@ -371,7 +374,7 @@ fn reply_envelope(reply: Reply, method: &str, now: String, corr: Option<String>)
 
 /// Decodes a body: empty is `{}`; with a Content-Type, that codec only;
 /// without, JSON first and MsgPack second (as Cliffracer sniffs).
-fn decode(codec: Option<Codec>, body: &[u8]) -> Result<Value, String> {
+pub(crate) fn decode(codec: Option<Codec>, body: &[u8]) -> Result<Value, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
@@ -397,25 +400,61 @@ pub(crate) fn correlation_from_headers(h: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn new_correlation_id() -> Option<String> {
+tokio::task_local! {
+    /// The correlation id of the request a handler is running for, as
+    /// Cliffracer's `CorrelationContext` holds it for a handler's
+    /// `publish_event`: events a handler publishes carry its request's id
+    /// without every handler taking it as an argument.
+    static CORRELATION_ID: Option<String>;
+}
+
+/// The correlation id of the request the calling handler runs for (header,
+/// else body, else a new `corr_` id); `None` outside a handler.
+pub fn correlation_id() -> Option<String> {
+    CORRELATION_ID.try_with(Clone::clone).ok().flatten()
+}
+
+/// A new correlation id, `corr_` + 16 hex digits, as Cliffracer makes one.
+pub(crate) fn new_correlation_id() -> Option<String> {
     let hex = uuid::Uuid::new_v4().simple().to_string();
     Some(format!("corr_{}", &hex[..16]))
 }
 
-/// Waits until service `name` answers `$SRV.PING.{name}` (its endpoints are
-/// subscribed by then), polling until `timeout`.
+/// The endpoints [`serve`] registers, as `$SRV.INFO` names them.
+pub const ENDPOINTS: [&str; 3] = ["rpc", "describe", "async"];
+
+/// Whether a `$SRV.INFO` reply lists every endpoint of [`ENDPOINTS`]: the
+/// service adds an endpoint to its info after subscribing it, so such a
+/// replica takes requests. (`$SRV.PING` answers as soon as the service
+/// starts, before its endpoints subscribe: a request sent then can meet no
+/// responders.)
+pub fn info_lists_endpoints(info: &[u8]) -> bool {
+    let info: Value = serde_json::from_slice(info).unwrap_or(Value::Null);
+    let names: Vec<&str> = info["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    ENDPOINTS.iter().all(|e| names.contains(e))
+}
+
+/// Waits until service `name` answers `$SRV.INFO.{name}` with all its
+/// endpoints subscribed ([`info_lists_endpoints`]), polling until `timeout`.
 pub async fn wait_ready(
     client: &Client,
     name: &str,
     timeout: std::time::Duration,
 ) -> Result<(), ServiceError> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let subject = format!("$SRV.PING.{name}");
+    let subject = format!("$SRV.INFO.{name}");
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let ping = async_nats::Request::new()
+        let info = async_nats::Request::new()
             .timeout(Some(left.min(std::time::Duration::from_millis(250))));
-        if client.send_request(subject.clone(), ping).await.is_ok() {
+        if let Ok(reply) = client.send_request(subject.clone(), info).await
+            && info_lists_endpoints(&reply.payload)
+        {
             return Ok(());
         }
         if left.is_zero() {

@@ -188,6 +188,54 @@ pub fn details(violations: &[cliffload_payloads::Violation]) -> Vec<ErrorDetail>
         .collect()
 }
 
+/// The one keyword argument `key` of a method: missing and extra keys are
+/// reported as pydantic does.
+pub fn take_one(
+    key: &'static str,
+    mut args: Map<String, Value>,
+) -> Result<Value, Vec<ErrorDetail>> {
+    let value = args.remove(key);
+    let mut errors = Vec::new();
+    if value.is_none() {
+        errors.push(ErrorDetail {
+            kind: "missing".into(),
+            loc: vec![key.into()],
+            msg: "Field required".into(),
+            input: Some(Value::Object(args.clone())),
+            ctx: None,
+        });
+    }
+    if let Err(extra) = Kwargs::new(&args).finish() {
+        errors.extend(extra);
+    }
+    match value {
+        Some(v) if errors.is_empty() => Ok(v),
+        _ => Err(errors),
+    }
+}
+
+/// pydantic's error for list `key` of `n` items, over its `max`.
+pub fn too_long(key: &str, n: usize, max: usize) -> ErrorDetail {
+    ErrorDetail {
+        kind: "too_long".into(),
+        loc: vec![key.into()],
+        msg: format!("List should have at most {max} items after validation, not {n}"),
+        input: None,
+        ctx: Some(serde_json::json!({"max_length": max, "actual_length": n})),
+    }
+}
+
+/// pydantic's error for list `key`, empty where one item is the least.
+pub fn too_short(key: &str) -> ErrorDetail {
+    ErrorDetail {
+        kind: "too_short".into(),
+        loc: vec![key.into()],
+        msg: "List should have at least 1 item after validation, not 0".into(),
+        input: None,
+        ctx: Some(serde_json::json!({"min_length": 1, "actual_length": 0})),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 //! `compute`).
 
 pub mod cliffracer;
+pub mod events;
 pub mod http;
 pub mod kwargs;
 pub mod order_service;

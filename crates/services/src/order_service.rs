@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_nats::Client;
@@ -15,6 +15,7 @@ use cliffload_payloads::{
     AnalyticsEvent, BatchProcessingRequest, ComplexOrder, PaymentMethod, Validate,
     ValidationErrorTest, parse_with,
 };
+use cliffload_protocol::ErrorDetail;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
@@ -22,7 +23,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::cliffracer::{self, Handler, Method, Reply, ServeOptions, ServiceError};
-use crate::kwargs::{Kwargs, RawKwargs, details};
+use crate::events::{Durable, EventCounts, Listeners, Outcome, Publisher};
+use crate::kwargs::{self, Kwargs, RawKwargs, details};
 
 /// Service name: subjects are `order_processing_service.rpc.*`.
 pub const NAME: &str = "order_processing_service";
@@ -60,6 +62,8 @@ pub struct OrderConfig {
     pub max_events: usize,
     /// Protocol options (namespace, concurrency, request size limit).
     pub serve: ServeOptions,
+    /// Whether `orders.queued` is consumed through JetStream.
+    pub durable: Durable,
 }
 
 impl Default for OrderConfig {
@@ -70,6 +74,7 @@ impl Default for OrderConfig {
             max_batch_orders: 100,
             max_events: 10_000,
             serve: ServeOptions::default(),
+            durable: Durable::default(),
         }
     }
 }
@@ -148,6 +153,10 @@ pub struct OrderService {
     state: Mutex<State>,
     timings: Timings,
     noise: AtomicU64,
+    /// Where `process_order` publishes its effect: the connection of the
+    /// first [`run`] (none before, e.g. an HTTP-only service).
+    effects: OnceLock<Arc<Publisher>>,
+    events: EventCounts,
 }
 
 /// A uniform value in [0, 1) from a counter (splitmix64): noise without a lock.
@@ -215,6 +224,40 @@ impl OrderService {
             state: Mutex::new(State::default()),
             timings: Timings::default(),
             noise: AtomicU64::new(0x5EED),
+            effects: OnceLock::new(),
+            events: EventCounts::default(),
+        }
+    }
+
+    /// Event counters: events processed, dead letters, effects published.
+    pub fn event_counts(&self) -> &EventCounts {
+        &self.events
+    }
+
+    /// An event's order out of its keyword arguments, as `process_order`
+    /// reads its own: missing, extra and ill-typed keys refused.
+    pub(crate) fn read_order(
+        &self,
+        kwargs: Map<String, Value>,
+    ) -> Result<Box<ComplexOrder>, Vec<ErrorDetail>> {
+        take("order", kwargs)
+            .and_then(|v| self.read("order", v))
+            .map_err(invalid_details)
+    }
+
+    /// `order` if it breaks no validation rule.
+    pub(crate) fn check_order(
+        &self,
+        order: Box<ComplexOrder>,
+    ) -> Result<Box<ComplexOrder>, Vec<ErrorDetail>> {
+        self.checked("order", order).map_err(invalid_details)
+    }
+
+    /// An event's work: `process_order`'s, on a validated order.
+    pub(crate) async fn process_event(&self, order: &ComplexOrder) -> Outcome {
+        match self.process(order).await {
+            OrderResult::Done(_) => Outcome::Processed,
+            OrderResult::Refused(why) => Outcome::Refused(why),
         }
     }
 
@@ -485,7 +528,20 @@ impl OrderService {
             Ok(o) => o,
             Err(r) => return r,
         };
-        match self.process(&order).await {
+        let result = self.process(&order).await;
+        if let Some(publisher) = self.effects.get() {
+            let outcome = match &result {
+                OrderResult::Done(_) => Outcome::Processed,
+                OrderResult::Refused(why) => Outcome::Refused(why.clone()),
+            };
+            let corr = cliffracer::correlation_id().unwrap_or_default();
+            // As a handler's publish_event: the reply does not wait on the
+            // effect's subscribers, and a closed connection has no reply either.
+            let _ = publisher
+                .effect(&self.events, &corr, &order.order_id, &outcome)
+                .await;
+        }
+        match result {
             OrderResult::Done(v) => Reply::Ok(v),
             OrderResult::Refused(why) => Reply::Refused(why),
         }
@@ -635,47 +691,23 @@ impl OrderService {
     }
 }
 
-/// The one keyword argument `key` of a method: missing and extra keys are
-/// reported as pydantic does.
-fn take(key: &'static str, mut args: Map<String, Value>) -> Result<Value, Reply> {
-    let value = args.remove(key);
-    let mut errors = Vec::new();
-    if value.is_none() {
-        errors.push(cliffload_protocol::ErrorDetail {
-            kind: "missing".into(),
-            loc: vec![key.into()],
-            msg: "Field required".into(),
-            input: Some(Value::Object(args.clone())),
-            ctx: None,
-        });
-    }
-    if let Err(extra) = Kwargs::new(&args).finish() {
-        errors.extend(extra);
-    }
-    match value {
-        Some(v) if errors.is_empty() => Ok(v),
-        _ => Err(Reply::Invalid(errors)),
+fn take(key: &'static str, args: Map<String, Value>) -> Result<Value, Reply> {
+    kwargs::take_one(key, args).map_err(Reply::Invalid)
+}
+
+fn invalid_details(reply: Reply) -> Vec<ErrorDetail> {
+    match reply {
+        Reply::Invalid(details) => details,
+        _ => Vec::new(),
     }
 }
 
 fn too_many(key: &str, n: usize, max: usize) -> Reply {
-    Reply::Invalid(vec![cliffload_protocol::ErrorDetail {
-        kind: "too_long".into(),
-        loc: vec![key.into()],
-        msg: format!("List should have at most {max} items after validation, not {n}"),
-        input: None,
-        ctx: Some(json!({"max_length": max, "actual_length": n})),
-    }])
+    Reply::Invalid(vec![kwargs::too_long(key, n, max)])
 }
 
 fn too_few(key: &str) -> Reply {
-    Reply::Invalid(vec![cliffload_protocol::ErrorDetail {
-        kind: "too_short".into(),
-        loc: vec![key.into()],
-        msg: "List should have at least 1 item after validation, not 0".into(),
-        input: None,
-        ctx: Some(json!({"min_length": 1, "actual_length": 0})),
-    }])
+    Reply::Invalid(vec![kwargs::too_short(key)])
 }
 
 impl Handler for OrderService {
@@ -711,12 +743,28 @@ impl Handler for OrderService {
     }
 }
 
-/// Runs the order service on `client` until `shutdown` completes.
+/// Runs the order service on `client` until `shutdown` completes: its
+/// methods (`cliffracer::serve`) and its event listeners
+/// ([`crate::events`]), which are subscribed before the service registers,
+/// so a service that answers `$SRV.PING` takes events too.
 pub async fn run(
     client: Client,
     service: Arc<OrderService>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let options = service.config.serve.clone();
-    cliffracer::serve(client, service, options, shutdown).await
+    let namespace = options.namespace.as_deref();
+    let listeners = Listeners::start(&client, namespace, service.config.durable).await?;
+    let _ = service.effects.set(listeners.publisher());
+    let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+    let max_in_flight = options.max_in_flight;
+    let served = cliffracer::serve(client, service.clone(), options, shutdown.clone());
+    let listening = listeners.run(service, max_in_flight, shutdown);
+    tokio::pin!(served, listening);
+    // Either ends on shutdown; serve also on an error, which ends the
+    // listeners (dropped: unsubscribed) with it.
+    tokio::select! {
+        r = &mut served => r,
+        () = &mut listening => served.await,
+    }
 }
