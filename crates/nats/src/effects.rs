@@ -123,11 +123,16 @@ impl Effects {
         (format!("{}{n}", self.prefix), Cause { n, rx })
     }
 
-    /// Waits up to `timeout` for `cause`'s effect: `ok`, or `lost` naming
-    /// `subject`.
-    pub(crate) async fn wait(&self, cause: Cause, timeout: Duration, subject: &str) -> Reply {
+    /// Waits for `cause`'s effect: `ok`, or `lost` naming `subject`
+    /// (`left` of the task's `timeout`, which the text names.)
+    pub(crate) async fn wait(
+        &self,
+        cause: Cause,
+        (left, timeout): (Duration, Duration),
+        subject: &str,
+    ) -> Reply {
         let Cause { n, rx } = cause;
-        match tokio::time::timeout(timeout, rx).await {
+        match tokio::time::timeout(left, rx).await {
             Ok(Ok(_)) => Reply::from(Outcome::Ok),
             _ => {
                 self.give_up(n);

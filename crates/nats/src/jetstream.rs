@@ -49,7 +49,7 @@ async fn create_one(js: &jetstream::Context, spec: &StreamSpec) -> Result<(), Na
         what: format!("cannot create stream {}", spec.name),
         why,
     };
-    match js.get_stream_no_info(&spec.name).await {
+    match js.get_stream(&spec.name).await {
         Ok(_) => {
             return Err(failed(
                 "a stream of that name exists already; cliffload deletes the streams it creates after the run, so it will not take over one it did not create: rename it in jetstream.streams, or drop it from there to publish into the existing stream".to_owned(),

@@ -311,7 +311,7 @@ impl NatsTransport {
             return handed;
         }
         let left = target.timeout.saturating_sub(sent.elapsed());
-        effects.wait(cause, left, observed).await
+        effects.wait(cause, (left, target.timeout), observed).await
     }
 
     /// A core NATS publish: a success once the connection has taken it.
