@@ -2,6 +2,7 @@
 //! runs the plan over them, and builds the same result a single process
 //! would, from their merged figures, with each worker's part beside it.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -35,6 +36,40 @@ const LEAD: Duration = Duration::from_millis(500);
 
 /// Runs `scenario` on `spec.workers` workers against the deployment of `ctx`.
 pub async fn run_distributed(
+    ctx: &mut Ctx<'_>,
+    scenario: &Scenario,
+    spec: &DistributedSpec,
+) -> Result<RunResult> {
+    // The run's streams and watched consumers are the coordinator's: made
+    // before the workers start, read while they run, deleted after.
+    let mut jetstream = crate::jetstream::Side::prepare(&ctx.access, scenario).await?;
+    if let Some(j) = jetstream.as_mut() {
+        j.watch();
+    }
+    let origin = (tokio::time::Instant::now(), std::time::SystemTime::now());
+    let coordinated = coordinated(ctx, scenario, spec).await;
+    let Some(mut j) = jetstream else {
+        return coordinated;
+    };
+    let mut result = match coordinated {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = j.finish().await;
+            return Err(e);
+        }
+    };
+    let started = jiff::Timestamp::from_str(&result.started_at)
+        .ok()
+        .and_then(|t| std::time::SystemTime::try_from(t).ok());
+    let load_start = crate::jetstream::instant_of(started, origin);
+    let series = j.series(load_start).await;
+    cliffload_report::consumers::apply(&mut result, series, scenario.expectations.max_consumer_lag);
+    result.warnings.extend(j.finish().await);
+    Ok(result)
+}
+
+/// [`run_distributed`] once its streams exist.
+async fn coordinated(
     ctx: &mut Ctx<'_>,
     scenario: &Scenario,
     spec: &DistributedSpec,

@@ -24,6 +24,19 @@ pub fn needs_jetstream(scenario: &Scenario) -> bool {
             .any(|t| t.request.send == cliffload_scenario::SendMode::Jetstream)
 }
 
+/// The instant a load started at wall-clock `started` (`None`: unknown,
+/// then `origin`'s), from a pair of readings of both clocks taken together.
+pub(crate) fn instant_of(
+    started: Option<std::time::SystemTime>,
+    (at, wall): (Instant, std::time::SystemTime),
+) -> Instant {
+    match started.map(|s| s.duration_since(wall)) {
+        Some(Ok(after)) => at + after,
+        Some(Err(e)) => at.checked_sub(e.duration()).unwrap_or(at),
+        None => at,
+    }
+}
+
 /// The JetStream side of one load, from before its preflight to after it.
 pub(crate) struct Side {
     client: async_nats::Client,

@@ -381,3 +381,78 @@ async fn a_slowed_listener_lets_its_consumer_lag_and_fails_max_consumer_lag() {
         "{c}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_workers_each_match_their_own_effects_and_the_coordinator_watches_the_consumer()
+{
+    let server = cliffload_testkit::jetstream_server();
+    let stop = order_service(&server, 0.1).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut workers: Vec<tokio::process::Child> = ["w1", "w2"]
+        .iter()
+        .map(|n| {
+            cliffload()
+                .args([
+                    "worker",
+                    "--nats-url",
+                    server.url(),
+                    "--name",
+                    n,
+                    "--exit-after-run",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn worker")
+        })
+        .collect();
+    let cfg = dir.path().join("events.yaml");
+    std::fs::write(
+        &cfg,
+        format!("{SMALL_POOLS}scenarios:\n  events:\n    arrival_rate: {{rate: 40}}\n    duration: 4s\n    expectations: {{max_consumer_lag: 1000}}\n    jetstream: {{consumers: [{{stream: ORDERS, name: order_processor}}]}}\n    tasks:\n      - {{name: place, subject: orders.placed, send: publish, generate: {{model: order}}, arg: order, observe: {{subject: order.processed}}}}\n      - {{name: queue, subject: orders.queued, send: jetstream, generate: {{model: order}}, arg: order, observe: {{subject: order.processed}}}}\n"),
+    )
+    .expect("write");
+    let out = dir.path().join("out");
+    let o = run(
+        &[
+            "run",
+            "events",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--nats-url",
+            server.url(),
+            "--distributed",
+            "2",
+            "--wait-workers",
+            "20s",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(90),
+    )
+    .await;
+    stop.cancel();
+    for w in &mut workers {
+        let _ = tokio::time::timeout(Duration::from_secs(10), w.wait()).await;
+    }
+    let r = read_result(&out);
+    crate::harness::assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
+    assert_schema_valid(&r);
+    for name in ["events.place", "events.queue"] {
+        let row = task(&r, name);
+        // Both workers receive every effect; each counts only its own.
+        assert!(count(row, "ok") > 0, "{row}");
+        assert_eq!(row["requests"].as_u64(), Some(count(row, "ok")), "{row}");
+    }
+    let rows = r["distributed"]["workers"].as_array().expect("workers");
+    assert_eq!(rows.len(), 2, "{}", r["distributed"]);
+    assert!(
+        r["consumers"][0]["samples"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{}",
+        r["consumers"]
+    );
+    assert_eq!(check(&r, "max_consumer_lag")["status"], "passed");
+}
