@@ -1,10 +1,13 @@
-//! The reference: `concurrency` tasks, each `request().await` in a loop, on
-//! one current-thread runtime with one connection (or, `--flavor multi`, a
-//! two-worker multi-thread runtime: what the runtime choice costs). Nothing else.
+//! The reference: `concurrency` tasks, each `request().await` (or, with
+//! `--publish`, `publish().await`) in a loop, on one current-thread runtime
+//! with one connection (or, `--flavor multi`, a two-worker multi-thread
+//! runtime: what the runtime choice costs). Nothing else.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use async_nats::{Client, Subject};
+use bytes::Bytes;
 use cliffload_metrics::LatencyHistogram;
 use serde::Serialize;
 
@@ -28,6 +31,9 @@ pub struct Args {
     /// Runtime: `current` (one thread) or `multi` (two worker threads).
     #[arg(long, value_enum, default_value_t = Flavor::Current)]
     flavor: Flavor,
+    /// Publish (core NATS, no reply) instead of requesting; no latency is recorded.
+    #[arg(long)]
+    publish: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,20 +96,11 @@ pub fn run(args: Args) -> Result<()> {
         let tasks: Vec<_> = (0..args.concurrency)
             .map(|_| {
                 let (client, subject, payload) = (client.clone(), subject.clone(), payload.clone());
-                tokio::spawn(async move {
-                    let (mut ok, mut err, mut hist) = (0u64, 0u64, LatencyHistogram::new());
-                    while Instant::now() < deadline {
-                        let sent = Instant::now();
-                        match client.request(subject.clone(), payload.clone()).await {
-                            Ok(_) => {
-                                ok += 1;
-                                hist.record(sent.elapsed());
-                            }
-                            Err(_) => err += 1,
-                        }
-                    }
-                    (ok, err, hist)
-                })
+                if args.publish {
+                    tokio::spawn(publish_loop(client, subject, payload, deadline))
+                } else {
+                    tokio::spawn(request_loop(client, subject, payload, deadline))
+                }
             })
             .collect();
         let (mut requests, mut errors, mut hist) = (0, 0, LatencyHistogram::new());
@@ -112,6 +109,11 @@ pub fn run(args: Args) -> Result<()> {
             requests += ok;
             errors += err;
             hist.merge(&h);
+        }
+        // Published messages are counted once the connection took them, as
+        // cliffload counts them; flushed here so that they all reach the server.
+        if args.publish {
+            client.flush().await?;
         }
         let wall_s = start.elapsed().as_secs_f64();
         let cpu_s = (cpu_now() - cpu0).as_secs_f64();
@@ -125,4 +127,44 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     println!("{}", serde_json::to_string(&figures)?);
     Ok(())
+}
+
+type Counts = (u64, u64, LatencyHistogram);
+
+/// One task's requests until `deadline`: successes, errors, latencies.
+async fn request_loop(
+    client: Client,
+    subject: Subject,
+    payload: Bytes,
+    deadline: Instant,
+) -> Counts {
+    let (mut ok, mut err, mut hist) = (0u64, 0u64, LatencyHistogram::new());
+    while Instant::now() < deadline {
+        let sent = Instant::now();
+        match client.request(subject.clone(), payload.clone()).await {
+            Ok(_) => {
+                ok += 1;
+                hist.record(sent.elapsed());
+            }
+            Err(_) => err += 1,
+        }
+    }
+    (ok, err, hist)
+}
+
+/// One task's publishes until `deadline`: taken, refused, no latencies.
+async fn publish_loop(
+    client: Client,
+    subject: Subject,
+    payload: Bytes,
+    deadline: Instant,
+) -> Counts {
+    let (mut ok, mut err) = (0u64, 0u64);
+    while Instant::now() < deadline {
+        match client.publish(subject.clone(), payload.clone()).await {
+            Ok(()) => ok += 1,
+            Err(_) => err += 1,
+        }
+    }
+    (ok, err, LatencyHistogram::new())
 }

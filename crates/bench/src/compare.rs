@@ -194,14 +194,9 @@ impl Bench<'_> {
     /// cliffload's scenario at `c` users: no think time, a raw echo task whose
     /// body is a JSON string of exactly `payload` bytes, quotes included.
     fn write_scenario(&self, c: usize) -> Result<()> {
-        let body = "x".repeat(self.args.payload - 2);
-        std::fs::write(
-            &self.config,
-            format!(
-                "scenarios:\n  bench:\n    users: {c}\n    spawn_rate: 1000000\n    duration: {}s\n    wait_time: {{constant: 0}}\n    tasks:\n      - {{name: echo, subject: bench.echo, protocol: raw, timeout: 5s, payload: \"{body}\"}}\n",
-                self.args.seconds
-            ),
-        )?;
+        let task = "{name: echo, subject: bench.echo, protocol: raw, timeout: 5s}";
+        let yaml = scenario(c, self.args.seconds, self.args.payload, task);
+        std::fs::write(&self.config, yaml)?;
         Ok(())
     }
 
@@ -218,6 +213,17 @@ impl Bench<'_> {
             (run_bare(&self.me, self.url, c, self.args)?, cl)
         })
     }
+}
+
+/// Scenario `bench`: `users` users without think time for `seconds`, one
+/// task (`task`, a YAML flow map without its payload) whose body is a JSON
+/// string of exactly `payload` bytes, quotes included.
+pub(crate) fn scenario(users: usize, seconds: f64, payload: usize, task: &str) -> String {
+    let body = "x".repeat(payload.saturating_sub(2));
+    let task = task.strip_suffix('}').unwrap_or(task);
+    format!(
+        "scenarios:\n  bench:\n    users: {users}\n    spawn_rate: 1000000\n    duration: {seconds}s\n    wait_time: {{constant: 0}}\n    tasks:\n      - {task}, payload: \"{body}\"}}\n"
+    )
 }
 
 pub(crate) fn rps(f: &Figures) -> f64 {

@@ -139,11 +139,17 @@ fn measure(label: &str, exe: &Path, cmd: &[String], monitor: &str) -> Result<Row
 
 /// Bytes in and out of a nats-server, from its `/varz`.
 fn bytes_through(monitor: &str) -> Result<u64> {
+    let v = varz(monitor)?;
+    Ok(v["in_bytes"].as_u64().unwrap_or(0) + v["out_bytes"].as_u64().unwrap_or(0))
+}
+
+/// A nats-server's `/varz` (`monitor`: its monitoring URL).
+pub(crate) fn varz(monitor: &str) -> Result<Value> {
     let url = format!("{monitor}/varz");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let v: Value = runtime.block_on(async {
+    Ok(runtime.block_on(async {
         reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()?
@@ -152,8 +158,7 @@ fn bytes_through(monitor: &str) -> Result<u64> {
             .await?
             .json()
             .await
-    })?;
-    Ok(v["in_bytes"].as_u64().unwrap_or(0) + v["out_bytes"].as_u64().unwrap_or(0))
+    })?)
 }
 
 fn print(rows: &[Row], args: &Args) {

@@ -13,14 +13,18 @@
 //! puts it side by side with the real Cliffracer 1.0.0 serving the same
 //! contract; `dist` the same rate from one process and from N workers;
 //! `observe` what the dashboard and exporters cost per request; `template`
-//! what per-request templates cost against a fixed body.
+//! what per-request templates cost against a fixed body; `publish` core
+//! NATS publishes against a bare publish loop and, with `--observe`, what
+//! an event timed to its effect costs against a request.
 
 mod bare;
 mod cliffracer;
 mod compare;
 mod dist;
+mod events;
 mod observe;
 mod order;
+mod publish;
 mod responder;
 mod template;
 
@@ -54,6 +58,8 @@ enum Cmd {
     Observe(observe::Args),
     /// What templates cost: CPU per request of a fixed body and of one with three template fields.
     Template(template::Args),
+    /// Publishes: cliffload vs a bare async-nats publish loop; --observe: an event vs a request.
+    Publish(publish::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,5 +72,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Dist(a) => dist::run(a),
         Cmd::Observe(a) => observe::run(a),
         Cmd::Template(a) => template::run(a),
+        Cmd::Publish(a) => publish::run(a),
     }
 }

@@ -110,12 +110,11 @@ impl Effects {
         })
     }
 
-    /// A new cause of task `task`: its correlation id, and what to await.
-    pub(crate) fn expect(&self, task: usize) -> (String, Cause) {
+    /// A new cause of task `task`, sent at `sent`: its correlation id, and what to await.
+    pub(crate) fn expect(&self, task: usize, sent: Instant) -> (String, Cause) {
         let n = self.next.get();
         self.next.set(n + 1);
         let (tx, rx) = oneshot::channel();
-        let sent = Instant::now();
         self.book
             .borrow_mut()
             .waiting

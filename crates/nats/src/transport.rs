@@ -1,6 +1,8 @@
 //! The engine's [`Transport`] over async-nats.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, Subject};
@@ -290,28 +292,35 @@ impl NatsTransport {
     /// A publish (core or JetStream) and, when the task observes one, its
     /// effect. The task's timeout spans both.
     async fn publish(&self, task: usize, target: &Target, payload: &Payload) -> Reply {
+        let (Some((observed, _)), Some(effects)) = (&target.observe, &self.effects) else {
+            let headers = self.headers_for(target, payload, None);
+            return self.handed(target, headers, payload).await;
+        };
         let sent = tokio::time::Instant::now();
-        let cause = match (&target.observe, &self.effects) {
-            (Some(_), Some(e)) => Some(e.expect(task)),
-            _ => None,
-        };
-        let headers = self.headers_for(target, payload, cause.as_ref().map(|c| c.0.as_str()));
-        let subject = subject_of(target, payload);
-        let handed = match target.send {
-            SendMode::Jetstream => self.jetstream(target, subject, headers, payload).await,
-            _ => self.core(target, subject, headers, payload).await,
-        };
-        let (Some(effects), Some((_, cause)), Some((observed, _))) =
-            (&self.effects, cause, &target.observe)
-        else {
-            return handed;
-        };
+        let (id, cause) = effects.expect(task, sent);
+        let headers = self.headers_for(target, payload, Some(&id));
+        let handed = self.handed(target, headers, payload).await;
         if handed.outcome != Outcome::Ok {
             effects.give_up(cause.n);
             return handed;
         }
         let left = target.timeout.saturating_sub(sent.elapsed());
         effects.wait(cause, (left, target.timeout), observed).await
+    }
+
+    /// The message handed over: taken by the connection (core NATS) or
+    /// acknowledged by its stream (JetStream).
+    async fn handed(
+        &self,
+        target: &Target,
+        headers: Option<HeaderMap>,
+        payload: &Payload,
+    ) -> Reply {
+        let subject = subject_of(target, payload);
+        match target.send {
+            SendMode::Jetstream => self.jetstream(target, subject, headers, payload).await,
+            _ => self.core(target, subject, headers, payload).await,
+        }
     }
 
     /// A core NATS publish: a success once the connection has taken it.
@@ -329,7 +338,15 @@ impl NatsTransport {
                 None => self.client.publish(subject, body).await,
             }
         };
-        match tokio::time::timeout(target.timeout, publish).await {
+        // Taken at once unless the connection's queue is full: the timeout
+        // (a clock read and a timer) is armed only then.
+        let mut publish = std::pin::pin!(publish);
+        let first = std::future::poll_fn(|cx| Poll::Ready(publish.as_mut().poll(cx))).await;
+        let taken = match first {
+            Poll::Ready(r) => Ok(r),
+            Poll::Pending => tokio::time::timeout(target.timeout, publish).await,
+        };
+        match taken {
             Ok(Ok(())) => Reply::from(Outcome::Ok),
             Ok(Err(e)) => Reply::with_detail(Outcome::Transport, format!("publish failed: {e}")),
             Err(_) => Reply::with_detail(
