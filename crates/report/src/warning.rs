@@ -277,15 +277,6 @@ impl fmt::Display for Warning {
                 f,
                 "memory growth not judged: fewer than 3 samples after the {warmup_s:.0} s warm-up (run longer)"
             ),
-            Self::SlowConsumers { count, url } => write!(
-                f,
-                "nats-server counted {count} new slow consumer(s) during the load ({url}): it dropped messages for clients that could not keep up, which shows here as timeouts; lower the load or add --workers"
-            ),
-            Self::StreamsLeft { streams } => write!(
-                f,
-                "the streams created for the run could not be deleted ({}): delete them with `nats stream rm NAME` before the next run, which refuses to reuse them",
-                streams.join("; ")
-            ),
             Self::NatsMonitorUnreadable { detail } => f.write_str(detail),
             Self::BaselineMissing { .. }
             | Self::HistoryShort { .. }
@@ -297,7 +288,9 @@ impl fmt::Display for Warning {
             | Self::WorkerLost { .. }
             | Self::ControlRefused { .. }
             | Self::FrameworkSkipped { .. }
-            | Self::ExportFailed { .. } => self.fmt_beside(f),
+            | Self::ExportFailed { .. }
+            | Self::SlowConsumers { .. }
+            | Self::StreamsLeft { .. } => self.fmt_beside(f),
             Self::Note { message } => f.write_str(message),
         }
     }
@@ -306,7 +299,8 @@ impl fmt::Display for Warning {
 impl Warning {
     /// The words of the warnings about what runs beside the load: the
     /// baseline, the HTTP and framework comparisons, the workers, the
-    /// exporters. (`fmt` sends only those here.)
+    /// exporters, the NATS server's own state (its slow consumers, the
+    /// run's streams). (`fmt` sends only those here.)
     fn fmt_beside(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BaselineMissing { path, scenario } => write!(
@@ -370,6 +364,15 @@ impl Warning {
                     "--{exporter}: {failures} of {pushes} pushes to {endpoint} failed ({reason}): {lost}. Start an OTLP/HTTP collector there or correct --{exporter}; the run's figures and verdict do not depend on it"
                 )
             }
+            Self::SlowConsumers { count, url } => write!(
+                f,
+                "nats-server counted {count} new slow consumer(s) during the load ({url}): it dropped messages for clients that could not keep up, which shows here as timeouts; lower the load or add --workers"
+            ),
+            Self::StreamsLeft { streams } => write!(
+                f,
+                "the streams created for the run could not be deleted ({}): delete them with `nats stream rm NAME` before the next run, which refuses to reuse them",
+                streams.join("; ")
+            ),
             // The others are worded in `fmt`.
             _ => Ok(()),
         }

@@ -103,6 +103,24 @@ fn observe_of(path: &str, raw: &RawObserve) -> Result<Observe, ConfigError> {
     })
 }
 
+/// An observed task injects no errors: its dead-lettered messages would
+/// count as lost.
+pub(super) fn check_injected(
+    path: &str,
+    observed: bool,
+    error_rate: f64,
+) -> Result<(), ConfigError> {
+    if observed && error_rate > 0.0 {
+        return Err(invalid(
+            format!("{path}.error_rate"),
+            format!(
+                "an observed message with an injected error has no effect (a service dead-letters it), so it would count as lost: set error_rate: 0 on this task (the scenario's is {error_rate})"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn valid_header(name: &str) -> bool {
     !name.is_empty()
         && name
@@ -111,15 +129,20 @@ fn valid_header(name: &str) -> bool {
 }
 
 /// `jetstream:`: streams to create (names and subjects checked, no name
-/// twice) and consumers to watch.
+/// twice) and consumers to watch, which `expectations.max_consumer_lag`
+/// (`lag_bound`) needs.
 pub(super) fn jetstream_of(
     name: &str,
     raw: Option<&RawJetStream>,
+    lag_bound: Option<u64>,
     errors: &mut Vec<ConfigError>,
 ) -> JetStreamSpec {
-    let Some(raw) = raw else {
-        return JetStreamSpec::default();
-    };
+    let spec = raw.map_or_else(JetStreamSpec::default, |raw| spec_of(name, raw, errors));
+    keep(check_lag_bound(name, lag_bound, &spec), errors);
+    spec
+}
+
+fn spec_of(name: &str, raw: &RawJetStream, errors: &mut Vec<ConfigError>) -> JetStreamSpec {
     let path = format!("scenarios.{name}.jetstream");
     let mut spec = JetStreamSpec::default();
     for (i, s) in raw.streams.iter().flatten().enumerate() {
@@ -214,7 +237,7 @@ fn js_name_error(path: &str, name: &str) -> ConfigError {
 }
 
 /// `expectations.max_consumer_lag` needs a consumer to watch.
-pub(super) fn check_lag_bound(
+fn check_lag_bound(
     name: &str,
     bound: Option<u64>,
     spec: &JetStreamSpec,

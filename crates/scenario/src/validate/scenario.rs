@@ -57,19 +57,11 @@ pub(super) fn scenario(
     classes.inputs(data_file.as_ref(), &vars, !open_model);
     let built = classes_of(&name, &raw, file_classes, &mut classes);
     errors.extend(built.err().into_iter().chain(classes.errors.drain(..)));
-    if let Some(dist) = &raw.workload_distribution {
-        let applied = apply_workload_distribution(&name, dist, &classes.names, &mut classes.tasks);
-        keep(applied, &mut errors);
-    }
-    let flows = classes.classes.iter().filter(|c| c.flow);
-    let targets = thresholds::targets(&classes.names, flows.map(|c| c.name.as_str()));
-    let threshold_names = thresholds::resolve(&name, &merged, raw.expectations.as_ref(), &targets);
+    classes.distribute(&name, raw.workload_distribution.as_ref(), &mut errors);
+    let threshold_names = classes.threshold_names(&name, &merged, raw.expectations.as_ref());
     let threshold_names = keep(threshold_names, &mut errors);
-    let jetstream = messaging::jetstream_of(&name, raw.jetstream.as_ref(), &mut errors);
-    if let Some(e) = &expectations {
-        let lag = messaging::check_lag_bound(&name, e.max_consumer_lag, &jetstream);
-        keep(lag, &mut errors);
-    }
+    let lag_bound = expectations.as_ref().and_then(|e| e.max_consumer_lag);
+    let jetstream = messaging::jetstream_of(&name, raw.jetstream.as_ref(), lag_bound, &mut errors);
     none_of(errors)?;
     let (Some(load), Some(mut expectations), Some(threshold_names)) =
         (load, expectations, threshold_names)
@@ -421,6 +413,32 @@ pub(super) struct ClassBuilder<'a> {
 }
 
 impl<'a> ClassBuilder<'a> {
+    /// `workload_distribution`, if written: each named task's share becomes its weight.
+    fn distribute(
+        &mut self,
+        name: &str,
+        dist: Option<&BTreeMap<String, f64>>,
+        errors: &mut Vec<ConfigError>,
+    ) {
+        if let Some(dist) = dist {
+            let applied = apply_workload_distribution(name, dist, &self.names, &mut self.tasks);
+            keep(applied, errors);
+        }
+    }
+
+    /// The task thresholds of `merged` (the file's and the scenario's own
+    /// expectations), each resolved to a task or flow built here.
+    fn threshold_names(
+        &self,
+        name: &str,
+        merged: &RawExpectations,
+        own: Option<&RawExpectations>,
+    ) -> Result<Vec<(String, String)>, ConfigError> {
+        let flows = self.classes.iter().filter(|c| c.flow);
+        let targets = thresholds::targets(&self.names, flows.map(|c| c.name.as_str()));
+        thresholds::resolve(name, merged, own, &targets)
+    }
+
     /// What its tasks' templates may read: the scenario's data file, the
     /// values its tasks save, and whether it has users.
     fn inputs(&mut self, data: Option<&crate::DataSource>, vars: &'a [String], users: bool) {

@@ -71,14 +71,7 @@ pub(super) fn task(
         // Each is missing only with its error said.
         return Err(invalid(path, "could not be read"));
     };
-    if observe.is_some() && error_rate > 0.0 {
-        return Err(invalid(
-            format!("{path}.error_rate"),
-            format!(
-                "an observed message with an injected error has no effect (a service dead-letters it), so it would count as lost: set error_rate: 0 on this task (the scenario's is {error_rate})"
-            ),
-        ));
-    }
+    messaging::check_injected(path, observe.is_some(), error_rate)?;
     let task = Task {
         name: format!("{class}.{short}"),
         request: RequestSpec {
