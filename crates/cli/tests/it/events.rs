@@ -60,6 +60,26 @@ fn check<'a>(r: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {name}: {}", r["verdict"]))
 }
 
+/// `cliffload run SCENARIO --quiet` against `server`, from a file holding
+/// `yaml`, with `extra` arguments: its output and its result.json.
+async fn run_file(
+    server: &NatsServer,
+    yaml: &str,
+    scenario: &str,
+    extra: &[&str],
+) -> (std::process::Output, Value) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = dir.path().join("scenario.yaml");
+    std::fs::write(&cfg, yaml).expect("write");
+    let out = dir.path().join("out");
+    let mut args = vec!["run", scenario, "--config", cfg.to_str().expect("utf-8")];
+    args.extend(["--nats-url", server.url(), "--quiet"]);
+    args.extend(["--out", out.to_str().expect("utf-8")]);
+    args.extend(extra);
+    let o = run(&args, Duration::from_secs(90)).await;
+    (o, read_result(&out))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_built_in_event_scenario_runs_with_no_setup_and_every_event_has_its_effect() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -170,32 +190,12 @@ async fn two_replicas_of_a_fan_out_listener_give_each_event_two_effects() {
     let server = cliffload_testkit::jetstream_server();
     let first = order_service(&server, 0.1).await;
     let second = order_service(&server, 0.1).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = dir.path().join("events.yaml");
-    std::fs::write(
-        &cfg,
-        format!("{SMALL_POOLS}scenarios:\n  events:\n    users: 1\n    wait_time: {{constant: 0}}\n    max_requests: 30\n    duration: 20s\n    tasks:\n      - {{name: place, subject: orders.placed, send: publish, generate: {{model: order}}, arg: order, observe: {{subject: order.processed}}}}\n"),
-    )
-    .expect("write");
-    let out = dir.path().join("out");
-    let o = run(
-        &[
-            "run",
-            "events",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            server.url(),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(60),
-    )
-    .await;
+    let yaml = format!(
+        "{SMALL_POOLS}scenarios:\n  events:\n    users: 1\n    wait_time: {{constant: 0}}\n    max_requests: 30\n    duration: 20s\n    tasks:\n      - {{name: place, subject: orders.placed, send: publish, generate: {{model: order}}, arg: order, observe: {{subject: order.processed}}}}\n"
+    );
+    let (o, r) = run_file(&server, &yaml, "events", &[]).await;
     first.cancel();
     second.cancel();
-    let r = read_result(&out);
     let row = task(&r, "events.place");
     assert_eq!(count(row, "ok"), 30, "{row}\n{}", stderr(&o));
     // Each event's second effect, seen while the load ran (the last one's
@@ -219,30 +219,8 @@ async fn stream_exists(server: &NatsServer, name: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_publishes_are_acknowledged_deduplicated_or_refused_when_the_stream_is_full() {
     let server = cliffload_testkit::jetstream_server();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = dir.path().join("js.yaml");
-    std::fs::write(
-        &cfg,
-        "scenarios:\n  js:\n    users: 2\n    wait_time: {constant: 0}\n    max_requests: 200\n    duration: 30s\n    jetstream:\n      streams:\n        - {name: CLT_DEDUP, subjects: [t.dedup], storage: memory}\n        - {name: CLT_FULL, subjects: [t.full], storage: memory, max_msgs: 10}\n    tasks:\n      - {name: dedup, subject: t.dedup, send: jetstream, payload: {n: 1}, headers: {Nats-Msg-Id: \"m-{{random_int 1 20}}\"}}\n      - {name: full, subject: t.full, send: jetstream, payload: {n: 2}, headers: {Nats-Msg-Id: \"{{uuid}}\"}}\n",
-    )
-    .expect("write");
-    let out = dir.path().join("out");
-    let o = run(
-        &[
-            "run",
-            "js",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            server.url(),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(60),
-    )
-    .await;
-    let r = read_result(&out);
+    let yaml = "scenarios:\n  js:\n    users: 2\n    wait_time: {constant: 0}\n    max_requests: 200\n    duration: 30s\n    jetstream:\n      streams:\n        - {name: CLT_DEDUP, subjects: [t.dedup], storage: memory}\n        - {name: CLT_FULL, subjects: [t.full], storage: memory, max_msgs: 10}\n    tasks:\n      - {name: dedup, subject: t.dedup, send: jetstream, payload: {n: 1}, headers: {Nats-Msg-Id: \"m-{{random_int 1 20}}\"}}\n      - {name: full, subject: t.full, send: jetstream, payload: {n: 2}, headers: {Nats-Msg-Id: \"{{uuid}}\"}}\n";
+    let (o, r) = run_file(&server, yaml, "js", &[]).await;
     assert_schema_valid(&r);
     let dedup = task(&r, "js.dedup");
     let (ok, dup) = (count(dedup, "ok"), count(dedup, "deduplicated"));
@@ -322,31 +300,11 @@ async fn a_publish_with_no_stream_or_an_existing_stream_stops_before_the_load() 
 async fn queue_run(factor: f64) -> Value {
     let server = cliffload_testkit::jetstream_server();
     let stop = order_service(&server, factor).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = dir.path().join("queue.yaml");
-    std::fs::write(
-        &cfg,
-        format!("{SMALL_POOLS}scenarios:\n  queue:\n    arrival_rate: {{rate: 50}}\n    duration: 5s\n    expectations: {{max_consumer_lag: 20}}\n    jetstream: {{consumers: [{{stream: ORDERS, name: order_processor}}]}}\n    tasks:\n      - {{name: queue, subject: orders.queued, send: jetstream, generate: {{model: order}}, arg: order}}\n"),
-    )
-    .expect("write");
-    let out = dir.path().join("out");
-    let o = run(
-        &[
-            "run",
-            "queue",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            server.url(),
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(60),
-    )
-    .await;
+    let yaml = format!(
+        "{SMALL_POOLS}scenarios:\n  queue:\n    arrival_rate: {{rate: 50}}\n    duration: 5s\n    expectations: {{max_consumer_lag: 20}}\n    jetstream: {{consumers: [{{stream: ORDERS, name: order_processor}}]}}\n    tasks:\n      - {{name: queue, subject: orders.queued, send: jetstream, generate: {{model: order}}, arg: order}}\n"
+    );
+    let (o, r) = run_file(&server, &yaml, "queue", &[]).await;
     stop.cancel();
-    let r = read_result(&out);
     assert_schema_valid(&r);
     assert!(count(task(&r, "queue.queue"), "ok") > 0, "{}", stderr(&o));
     r
@@ -387,7 +345,6 @@ async fn distributed_workers_each_match_their_own_effects_and_the_coordinator_wa
 {
     let server = cliffload_testkit::jetstream_server();
     let stop = order_service(&server, 0.1).await;
-    let dir = tempfile::tempdir().expect("temp dir");
     let mut workers: Vec<tokio::process::Child> = ["w1", "w2"]
         .iter()
         .map(|n| {
@@ -406,37 +363,15 @@ async fn distributed_workers_each_match_their_own_effects_and_the_coordinator_wa
                 .expect("spawn worker")
         })
         .collect();
-    let cfg = dir.path().join("events.yaml");
-    std::fs::write(
-        &cfg,
-        format!("{SMALL_POOLS}scenarios:\n  events:\n    arrival_rate: {{rate: 40}}\n    duration: 4s\n    expectations: {{max_consumer_lag: 1000}}\n    jetstream: {{consumers: [{{stream: ORDERS, name: order_processor}}]}}\n    tasks:\n      - {{name: place, subject: orders.placed, send: publish, generate: {{model: order}}, arg: order, observe: {{subject: order.processed}}}}\n      - {{name: queue, subject: orders.queued, send: jetstream, generate: {{model: order}}, arg: order, observe: {{subject: order.processed}}}}\n"),
-    )
-    .expect("write");
-    let out = dir.path().join("out");
-    let o = run(
-        &[
-            "run",
-            "events",
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--nats-url",
-            server.url(),
-            "--distributed",
-            "2",
-            "--wait-workers",
-            "20s",
-            "--quiet",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(90),
-    )
-    .await;
+    let yaml = format!(
+        "{SMALL_POOLS}scenarios:\n  events:\n    arrival_rate: {{rate: 40}}\n    duration: 4s\n    expectations: {{max_consumer_lag: 1000}}\n    jetstream: {{consumers: [{{stream: ORDERS, name: order_processor}}]}}\n    tasks:\n      - {{name: place, subject: orders.placed, send: publish, generate: {{model: order}}, arg: order, observe: {{subject: order.processed}}}}\n      - {{name: queue, subject: orders.queued, send: jetstream, generate: {{model: order}}, arg: order, observe: {{subject: order.processed}}}}\n"
+    );
+    let extra = ["--distributed", "2", "--wait-workers", "20s"];
+    let (o, r) = run_file(&server, &yaml, "events", &extra).await;
     stop.cancel();
     for w in &mut workers {
         let _ = tokio::time::timeout(Duration::from_secs(10), w.wait()).await;
     }
-    let r = read_result(&out);
     crate::harness::assert_passed_but_for_speed(o.status.code(), &r, &stderr(&o));
     assert_schema_valid(&r);
     for name in ["events.place", "events.queue"] {
