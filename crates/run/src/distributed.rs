@@ -60,7 +60,7 @@ pub async fn run_distributed(
     };
     let started = jiff::Timestamp::from_str(&result.started_at)
         .ok()
-        .and_then(|t| std::time::SystemTime::try_from(t).ok());
+        .map(std::time::SystemTime::from);
     let load_start = crate::jetstream::instant_of(started, origin);
     let series = j.series(load_start).await;
     cliffload_report::consumers::apply(&mut result, series, scenario.expectations.max_consumer_lag);
