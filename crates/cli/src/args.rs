@@ -17,6 +17,14 @@ pub use connect::ConnectArgs;
 pub use history::{DiffArgs, DiffFormat, HistoryArgs, HistoryCmd, HistorySub, ListFormat};
 use parse::*;
 
+/// `cliffload --version`: the version and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CLIFFLOAD_COMMIT"),
+    ")"
+);
+
 /// Load testing for NATS request/reply microservices, measured honestly.
 ///
 /// Exit codes: 0 ran and every check passed; 1 ran and a check failed;
@@ -24,7 +32,7 @@ use parse::*;
 /// but a check could not be judged (too few samples: run longer);
 /// 130 interrupted (partial results written).
 #[derive(Debug, Parser)]
-#[command(name = "cliffload", version, about, long_about = None)]
+#[command(name = "cliffload", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

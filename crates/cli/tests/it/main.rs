@@ -26,4 +26,5 @@ mod security;
 mod suite;
 mod terminal;
 mod thresholds;
+mod version;
 mod workload;
