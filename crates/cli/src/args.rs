@@ -201,6 +201,24 @@ pub struct K8sRenderArgs {
     /// A Secret whose `token` key holds the control token.
     #[arg(long, value_name = "SECRET")]
     pub control_token_secret: Option<String>,
+
+    /// A worker pod's memory request in MiB (default: estimated from the
+    /// scenario's users and tasks; the limit is twice it).
+    #[arg(long, value_name = "MIB", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
+    pub worker_memory: Option<u64>,
+
+    /// A worker pod's CPU request in millicores (the limit is twice it).
+    #[arg(long, value_name = "MILLICORES", default_value_t = 1000, allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
+    pub worker_cpu: u32,
+
+    /// How long the finished Jobs, their pods and logs are kept.
+    #[arg(long, value_name = "DURATION", default_value = "24h", allow_hyphen_values = true, value_parser = positive_duration)]
+    pub ttl: String,
+
+    /// A PersistentVolumeClaim the coordinator writes every report into
+    /// (a folder per run, named after its pod).
+    #[arg(long, value_name = "CLAIM")]
+    pub results_claim: Option<String>,
 }
 
 #[derive(Debug, Args)]

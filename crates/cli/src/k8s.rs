@@ -1,7 +1,7 @@
 //! `cliffload k8s render`: the Kubernetes objects of a distributed run.
 
 use anyhow::{Result, bail};
-use cliffload_distributed::k8s::{self, K8sSpec, render};
+use cliffload_distributed::k8s::{self, K8sSpec, Resources, render};
 use cliffload_scenario::ScenarioFile;
 
 use crate::args::{K8sArgs, K8sCommand};
@@ -19,7 +19,7 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
         }
         None => (cliffload_scenario::catalog::builtin(), None),
     };
-    file.get(&a.scenario)?;
+    let scenario = file.get(&a.scenario)?;
     let nats_url = k8s::nats_url(a.nats_url.as_deref(), a.nats_url_secret.as_deref())
         .map_err(anyhow::Error::msg)?;
     if let (Some(path), Some(key)) = (&a.config, file.settings.nats_login.inline_secrets.first()) {
@@ -34,6 +34,18 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
     let name = k8s::object_name(a.name.as_deref(), &a.scenario).map_err(anyhow::Error::msg)?;
     k8s::require_token(&nats_url, a.control_token_secret.as_deref(), &name)
         .map_err(anyhow::Error::msg)?;
+    let ttl = cliffload_scenario::parse_duration(&a.ttl).map_err(anyhow::Error::msg)?;
+    let mib = |bytes: u64| bytes.div_ceil(1 << 20);
+    let resources = Resources {
+        worker_memory_mib: a.worker_memory.unwrap_or_else(|| {
+            mib(cliffload_engine::memory::process_bytes(
+                scenario,
+                a.distributed,
+            ))
+        }),
+        worker_cpu_millis: a.worker_cpu,
+        coordinator_memory_mib: mib(cliffload_engine::memory::merger_bytes(scenario)),
+    };
     out!(
         "{}",
         render(&K8sSpec {
@@ -44,6 +56,10 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
             nats_url,
             image: &a.image,
             token_secret: a.control_token_secret.as_deref(),
+            duration: scenario.duration,
+            resources,
+            ttl_s: u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX),
+            results_claim: a.results_claim.as_deref(),
         })
     );
     Ok(exit::OK)

@@ -6,6 +6,8 @@
 //! coordinator with the scenario file from a ConfigMap. No operator: apply
 //! it with `kubectl apply -f -`, delete it with `kubectl delete -f -`.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use serde_saphyr::LitStr;
@@ -27,7 +29,36 @@ pub struct K8sSpec<'a> {
     pub image: &'a str,
     /// A Secret with key `token` holding the control token, if any.
     pub token_secret: Option<&'a str>,
+    /// How long the load runs: the Jobs' deadlines follow it.
+    pub duration: Duration,
+    /// What each worker pod and the coordinator's pod ask for.
+    pub resources: Resources,
+    /// Seconds a finished Job, its pods and their logs are kept.
+    pub ttl_s: u32,
+    /// A PersistentVolumeClaim the coordinator writes its results into, if any.
+    pub results_claim: Option<&'a str>,
 }
+
+/// Each pod's requests; its limits are twice them (memory: at least 256
+/// MiB more), so that a pod past its estimate slows or grows rather than
+/// being killed with its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    /// A worker pod's memory request, in MiB.
+    pub worker_memory_mib: u64,
+    /// A worker pod's CPU request, in millicores.
+    pub worker_cpu_millis: u32,
+    /// The coordinator's memory request, in MiB.
+    pub coordinator_memory_mib: u64,
+}
+
+/// How long the coordinator waits for its workers (`--wait-workers`).
+const WAIT_WORKERS_S: u64 = 300;
+/// Beyond the wait and the load: preflight, the smoke calls, merging and
+/// writing the results.
+const DEADLINE_MARGIN_S: u64 = 300;
+/// Where the coordinator writes its results when a claim is mounted.
+const RESULTS_DIR: &str = "/results";
 
 /// Where the pods find the NATS URL.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +75,7 @@ pub enum NatsUrl<'a> {
 /// URL can break out of its field, whatever it holds.
 pub fn render(spec: &K8sSpec<'_>) -> String {
     let mut out = format!(
-        "# cliffload {}: {} workers for scenario {}; kubectl apply -f this, then read the\n# coordinator's log (kubectl logs job/{}-coordinator).\n",
+        "# cliffload {}: {} workers for scenario {}; kubectl apply -f this. The coordinator's\n# log ends with the run's result.json:\n#   kubectl logs job/{}-coordinator | sed -n '/^{{/,$p' > result.json\n",
         crate::control::VERSION,
         spec.workers,
         one_line(spec.scenario),
@@ -130,6 +161,8 @@ fn workers_job(spec: &K8sSpec<'_>) -> Value {
             "completions": spec.workers,
             "parallelism": spec.workers,
             "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline_s(spec),
+            "ttlSecondsAfterFinished": spec.ttl_s,
             "template": {
                 "metadata": {"labels": {"app.kubernetes.io/name": "cliffload-worker"}},
                 "spec": {
@@ -139,7 +172,14 @@ fn workers_job(spec: &K8sSpec<'_>) -> Value {
                         "image": spec.image,
                         "args": args,
                         "env": env,
-                    }]
+                        "resources": resources(
+                            spec.resources.worker_memory_mib,
+                            spec.resources.worker_cpu_millis,
+                        ),
+                        "securityContext": security_context(),
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
                 }
             }
         }
@@ -158,35 +198,83 @@ fn coordinator_job(spec: &K8sSpec<'_>) -> Value {
         json!("--distributed"),
         json!(spec.workers.to_string()),
         json!("--wait-workers"),
-        json!("300s"),
+        json!(format!("{WAIT_WORKERS_S}s")),
+        // The result is the log's last record (kubectl logs keeps it until
+        // the Job's TTL), and the claim's files when one is mounted.
+        json!("--format"),
+        json!("json"),
+        json!("--quiet"),
     ]);
-    let mut container = json!({
+    let mut mounts = vec![
+        json!({"name": "scenario", "mountPath": "/etc/cliffload"}),
+        json!({"name": "tmp", "mountPath": "/tmp"}),
+    ];
+    let mut volumes = vec![
+        json!({"name": "scenario", "configMap": {"name": format!("{}-scenario", spec.name)}}),
+        json!({"name": "tmp", "emptyDir": {}}),
+    ];
+    if let Some(claim) = spec.results_claim {
+        // One folder per run: the pod's name is unique.
+        args.extend([json!("--out"), json!(format!("{RESULTS_DIR}/$(POD_NAME)"))]);
+        mounts.push(json!({"name": "results", "mountPath": RESULTS_DIR}));
+        volumes.push(json!({"name": "results", "persistentVolumeClaim": {"claimName": claim}}));
+    }
+    // Its history would go with the pod (and the root is read-only): the
+    // result is kept by the log and the claim instead.
+    let mut env = vec![
+        json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
+        json!({"name": "CLIFFLOAD_NO_HISTORY", "value": "true"}),
+    ];
+    env.extend(secret_env(spec));
+    let container = json!({
         "name": "coordinator",
         "image": spec.image,
         "args": args,
-        "volumeMounts": [{"name": "scenario", "mountPath": "/etc/cliffload"}],
+        "env": env,
+        "volumeMounts": mounts,
+        "resources": resources(spec.resources.coordinator_memory_mib, 250),
+        "securityContext": security_context(),
     });
-    let env = secret_env(spec);
-    if !env.is_empty() {
-        container["env"] = Value::Array(env);
-    }
     json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": format!("{}-coordinator", spec.name)},
         "spec": {
             "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline_s(spec),
+            "ttlSecondsAfterFinished": spec.ttl_s,
             "template": {
                 "spec": {
                     "restartPolicy": "Never",
                     "containers": [container],
-                    "volumes": [{
-                        "name": "scenario",
-                        "configMap": {"name": format!("{}-scenario", spec.name)},
-                    }],
+                    "volumes": volumes,
                 }
             }
         }
+    })
+}
+
+/// Both Jobs' deadline: the wait for the workers, the load, and a margin.
+fn deadline_s(spec: &K8sSpec<'_>) -> u64 {
+    WAIT_WORKERS_S + spec.duration.as_secs_f64().ceil() as u64 + DEADLINE_MARGIN_S
+}
+
+/// Requests, and limits twice them (memory: at least 256 MiB more).
+fn resources(memory_mib: u64, cpu_millis: u32) -> Value {
+    let limit_mib = (memory_mib * 2).max(memory_mib + 256);
+    json!({
+        "requests": {"cpu": format!("{cpu_millis}m"), "memory": format!("{memory_mib}Mi")},
+        "limits": {"cpu": format!("{}m", cpu_millis * 2), "memory": format!("{limit_mib}Mi")},
+    })
+}
+
+/// The image's user (not root), no privilege escalation, a read-only root.
+fn security_context() -> Value {
+    json!({
+        "runAsNonRoot": true,
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "capabilities": {"drop": ["ALL"]},
     })
 }
 
@@ -293,12 +381,54 @@ mod tests {
             nats_url: NatsUrl::Plain("nats://nats.default.svc:4222"),
             image: "ghcr.io/example/cliffload:0.1.0",
             token_secret: Some("cliffload-control"),
+            duration: Duration::from_secs(60),
+            resources: Resources {
+                worker_memory_mib: 64,
+                worker_cpu_millis: 1000,
+                coordinator_memory_mib: 80,
+            },
+            ttl_s: 86_400,
+            results_claim: None,
         }
     }
 
     #[test]
     fn renders_an_indexed_job_of_workers_a_coordinator_and_the_scenario() {
         insta::assert_snapshot!(render(&spec()));
+    }
+
+    /// Issue 32: deadlines follow the load's duration; a claim keeps the
+    /// results in a folder per run; limits stay above requests.
+    #[test]
+    fn deadlines_follow_the_load_and_a_claim_keeps_the_results() {
+        let mut s = spec();
+        s.duration = Duration::from_secs(3600);
+        s.results_claim = Some("load-results");
+        let text = render(&s);
+        let docs: Vec<serde_json::Value> = text
+            .split("\n---\n")
+            .skip(1)
+            .map(|d| serde_saphyr::from_str(d).expect("valid YAML"))
+            .collect();
+        for job in &docs[1..] {
+            assert_eq!(job["spec"]["activeDeadlineSeconds"], 300 + 3600 + 300);
+            assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 86_400);
+        }
+        let pod = &docs[2]["spec"]["template"]["spec"];
+        let args = pod["containers"][0]["args"].as_array().expect("args");
+        let out = args.iter().position(|a| a == "--out").expect("--out");
+        assert_eq!(args[out + 1], "/results/$(POD_NAME)");
+        assert_eq!(
+            pod["volumes"][2]["persistentVolumeClaim"]["claimName"],
+            "load-results"
+        );
+        // Without a claim nothing is mounted there and the log carries the result.
+        let plain = render(&spec());
+        assert!(!plain.contains("persistentVolumeClaim") && !plain.contains("--out"));
+        assert_eq!(
+            resources(1000, 500)["limits"],
+            serde_json::json!({"cpu": "1000m", "memory": "2000Mi"})
+        );
     }
 
     #[test]

@@ -47,6 +47,37 @@ fn peak_users(s: &Scenario) -> u64 {
     )
 }
 
+/// What a generator process takes beside its users and tasks: the binary,
+/// the runtime, the connection, the payload pools (measured: 19 MB peak RSS
+/// for one task and 8 users, release; rounded up for the pools of larger
+/// payloads).
+const PROCESS_BYTES: u64 = 48 << 20;
+
+/// The memory one generator process needs for its share of `s` when
+/// `processes` share the load (a worker pod's memory request): its users
+/// (in the open model, the most requests in flight), its tasks'
+/// histograms and the process itself.
+pub fn process_bytes(s: &Scenario, processes: u32) -> u64 {
+    let load = match &s.arrival {
+        Some(a) => u64::from(a.max_in_flight.get()).saturating_mul(BUSY_USER_BYTES),
+        None => peak_users(s).saturating_mul(bytes_per_user(s)),
+    };
+    let share = load.div_ceil(u64::from(processes.max(1)));
+    PROCESS_BYTES + share + tasks_bytes(s)
+}
+
+/// The memory the process that merges `s`'s results needs (a distributed
+/// run's coordinator): the tasks' histograms twice over (the totals and a
+/// second's table in flight from each worker, merged as it comes) and the
+/// process itself.
+pub fn merger_bytes(s: &Scenario) -> u64 {
+    PROCESS_BYTES + tasks_bytes(s).saturating_mul(2)
+}
+
+fn tasks_bytes(s: &Scenario) -> u64 {
+    (s.tasks.len() as u64).saturating_mul(TASK_BYTES)
+}
+
 /// `MemAvailable` of /proc/meminfo, in bytes (`None` where it cannot be read).
 pub fn available() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -102,6 +133,26 @@ mod tests {
         s.spawn_rate = spawn_rate;
         s.duration = std::time::Duration::from_secs(secs);
         s
+    }
+
+    #[test]
+    fn a_process_needs_its_share_of_the_users_and_every_task() {
+        let (kib, mib) = (1024, 1 << 20);
+        let users = scenario(100_000, 1e6, 60);
+        // ping never waits: 3 KiB a user, 3 tasks of 0.5 MiB, 48 MiB besides.
+        let tasks = 3 * 512 * kib;
+        assert_eq!(
+            process_bytes(&users, 1),
+            48 * mib + 100_000 * 3 * kib + tasks
+        );
+        assert_eq!(
+            process_bytes(&users, 4),
+            48 * mib + 25_000 * 3 * kib + tasks
+        );
+        // Users that never start (10 in 10 s) take nothing.
+        let slow = scenario(100_000, 1.0, 10);
+        assert_eq!(process_bytes(&slow, 1), 48 * mib + 10 * 3 * kib + tasks);
+        assert_eq!(merger_bytes(&users), 48 * mib + 2 * tasks);
     }
 
     #[test]
