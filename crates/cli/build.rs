@@ -25,15 +25,21 @@ fn git_commit() -> Option<String> {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
     let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
-    // HEAD itself, the branch it names and packed refs: any of them moves it.
+    // HEAD itself, the folder of the branch it names (a commit rewrites
+    // its file; a new one appears there once packed refs are unpacked) and
+    // packed refs: any of them moves it. Only paths that exist: cargo runs a
+    // script again on every build while a path it watches is missing.
     let mut watched = vec![git(&["rev-parse", "--git-path", "HEAD"])];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        watched.push(git(&["rev-parse", "--git-path", &branch]));
+        let folder = branch.rsplit_once('/').map_or("refs", |(f, _)| f);
+        watched.push(git(&["rev-parse", "--git-path", folder]));
     }
     watched.push(git(&["rev-parse", "--git-path", "packed-refs"]));
     for path in watched.into_iter().flatten() {
         // Relative paths are relative to this crate's folder, as cargo reads them.
-        println!("cargo:rerun-if-changed={path}");
+        if std::path::Path::new(&path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
     }
     Some(commit)
 }

@@ -13,6 +13,23 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
 
+/// This process's resident memory (bytes) and the CPU time it has used
+/// since it started (`None` where it cannot be read).
+pub fn own_usage() -> Option<(u64, std::time::Duration)> {
+    let pid = sysinfo::get_current_pid().ok()?;
+    let mut system = System::new().ok()?;
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing().with_memory().with_cpu(),
+    );
+    let p = system.process(pid)?;
+    Some((
+        p.memory(),
+        std::time::Duration::from_millis(p.accumulated_cpu_time()),
+    ))
+}
+
 /// What a watched process is to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -331,6 +348,19 @@ pub fn warmup_for(duration_s: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_usage_reads_this_process() {
+        let (rss, cpu) = own_usage().expect("readable on Linux");
+        assert!(rss > 1 << 20, "{rss}");
+        let busy = std::time::Instant::now();
+        let mut x = 0u64;
+        while busy.elapsed() < std::time::Duration::from_millis(50) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        let (_, later) = own_usage().expect("readable");
+        assert!(later > cpu && x > 0, "{cpu:?} then {later:?}");
+    }
 
     #[test]
     fn unreadable_process_information_reads_as_before() {

@@ -8,7 +8,10 @@
 //! `cliffload_latency_seconds{task}` (a histogram of successful requests,
 //! buckets from 50 µs doubling to 26 s) and `cliffload_active`, each with
 //! the `scenario` label (a suite runs several) and the run's `run_id`; and
-//! `cliffload_run_finished`, 1 once the figures are final.
+//! `cliffload_run_finished`, 1 once the figures are final; and the
+//! process's own `process_resident_memory_bytes` and
+//! `process_cpu_seconds_total` (the client libraries' usual names), read
+//! at each scrape.
 //!
 //! The figures of the last second arrive after the run ends: were
 //! `/metrics` closed then, a scraper's last scrape would miss up to a
@@ -67,6 +70,11 @@ pub struct Exporter {
     finished: AtomicBool,
     /// Scrapes encoded after [`Exporter::finish`]: they hold the final figures.
     final_scrapes: AtomicU64,
+    /// `process_resident_memory_bytes`, read at each scrape.
+    memory: Gauge,
+    /// `process_cpu_seconds_total`, and the CPU time it last counted.
+    cpu: Counter<f64, AtomicU64>,
+    cpu_counted: std::sync::Mutex<std::time::Duration>,
     /// Wakes [`Exporter::final_scrape`].
     scraped: tokio::sync::Notify,
 }
@@ -102,6 +110,18 @@ impl Exporter {
             "1 once the run (a suite: every scenario) has ended and the figures are final, 0 before",
             finished_gauge.clone(),
         );
+        let memory = Gauge::default();
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the cliffload process, bytes",
+            memory.clone(),
+        );
+        let cpu = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "process_cpu_seconds",
+            "CPU time the cliffload process has used, seconds",
+            cpu.clone(),
+        );
         Self {
             registry,
             requests,
@@ -110,6 +130,9 @@ impl Exporter {
             finished_gauge,
             finished: AtomicBool::new(false),
             final_scrapes: AtomicU64::new(0),
+            memory,
+            cpu,
+            cpu_counted: std::sync::Mutex::new(std::time::Duration::ZERO),
             scraped: tokio::sync::Notify::new(),
         }
     }
@@ -138,6 +161,7 @@ impl Exporter {
     /// One scrape's answer; counted as final when [`Exporter::finish`] came
     /// before it was encoded (all records were in by then).
     fn scrape(&self) -> String {
+        self.read_process();
         let is_final = self.finished.load(Ordering::SeqCst);
         let text = self.text();
         if is_final {
@@ -145,6 +169,22 @@ impl Exporter {
             self.scraped.notify_one();
         }
         text
+    }
+
+    /// The process's memory and CPU time, into their series.
+    fn read_process(&self) {
+        let Some((rss, cpu)) = cliffload_monitor::own_usage() else {
+            return;
+        };
+        self.memory.set(i64::try_from(rss).unwrap_or(i64::MAX));
+        let mut counted = self
+            .cpu_counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cpu > *counted {
+            self.cpu.inc_by((cpu - *counted).as_secs_f64());
+            *counted = cpu;
+        }
     }
 
     /// Adds one second's record of `scenario`, whose tasks are `tasks` (plan order).
@@ -273,6 +313,28 @@ mod tests {
                 r#"cliffload_latency_seconds_count{run_id="r1",scenario="ping",task="b"}"#
             )
         );
+    }
+
+    #[test]
+    fn a_scrape_carries_the_process_memory_and_cpu() {
+        let e = Exporter::new("r1");
+        // CPU time counts in 10 ms ticks: use some first.
+        let busy = std::time::Instant::now();
+        let mut spun = 0u64;
+        while busy.elapsed() < Duration::from_millis(60) {
+            spun = spun.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(spun > 0);
+        let text = e.scrape();
+        let value = |name: &str| -> f64 {
+            let prefix = format!("{name}{{run_id=\"r1\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+        };
+        assert!(value("process_resident_memory_bytes") > 1e6);
+        assert!(value("process_cpu_seconds_total") > 0.0);
     }
 
     #[tokio::test]
