@@ -392,6 +392,14 @@ mod tests {
         }
     }
 
+    /// The rendered objects, parsed (the header comment left out).
+    fn documents(text: &str) -> Vec<serde_json::Value> {
+        text.split("\n---\n")
+            .skip(1)
+            .map(|d| serde_saphyr::from_str(d).expect("valid YAML"))
+            .collect()
+    }
+
     #[test]
     fn renders_an_indexed_job_of_workers_a_coordinator_and_the_scenario() {
         insta::assert_snapshot!(render(&spec()));
@@ -405,11 +413,7 @@ mod tests {
         s.duration = Duration::from_secs(3600);
         s.results_claim = Some("load-results");
         let text = render(&s);
-        let docs: Vec<serde_json::Value> = text
-            .split("\n---\n")
-            .skip(1)
-            .map(|d| serde_saphyr::from_str(d).expect("valid YAML"))
-            .collect();
+        let docs = documents(&text);
         for job in &docs[1..] {
             assert_eq!(job["spec"]["activeDeadlineSeconds"], 300 + 3600 + 300);
             assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 86_400);
@@ -459,11 +463,7 @@ mod tests {
         s.nats_url = NatsUrl::Secret("nats-login");
         let text = render(&s);
         assert!(!text.contains("--nats-url"), "{text}");
-        let docs: Vec<serde_json::Value> = text
-            .split("\n---\n")
-            .skip(1)
-            .map(|d| serde_saphyr::from_str(d).expect("valid YAML"))
-            .collect();
+        let docs = documents(&text);
         for job in &docs[1..] {
             let env = &job["spec"]["template"]["spec"]["containers"][0]["env"];
             let from = |var: &str| {
