@@ -131,6 +131,23 @@ impl History {
         location: &Location,
         wait: std::time::Duration,
     ) -> Result<Self, HistoryError> {
+        // SQLite answers "locked" at once, without waiting, where waiting
+        // could deadlock: switching a new file to WAL, or a reader turning
+        // writer, while another process does the same (two runs opening a
+        // new history together; one in eight lost its run here). Opening
+        // again after a pause gets through once the other has finished.
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open_once(location, wait) {
+                Err(HistoryError::Locked { .. }) if started.elapsed() < wait => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    fn open_once(location: &Location, wait: std::time::Duration) -> Result<Self, HistoryError> {
         let store = store::open(location, wait)?;
         let mut h = Self {
             location: location.clone(),

@@ -309,7 +309,14 @@ async fn two_runs_at_once_are_both_remembered() {
     assert!(ra.0.status.code().is_some() && rb.0.status.code().is_some());
     let o = history_cmd(h, &["--format", "json"]).await;
     let runs: Vec<Value> = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(runs.len(), 2, "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        runs.len(),
+        2,
+        "{}\nwarnings: {} / {}",
+        String::from_utf8_lossy(&o.stdout),
+        ra.1["warnings"],
+        rb.1["warnings"]
+    );
 }
 
 /// A history file that is no database, or a PostgreSQL that is not there:
