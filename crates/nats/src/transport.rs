@@ -250,29 +250,15 @@ impl Transport for NatsTransport {
         if target.send != SendMode::Request {
             return self.publish(task, target, payload).await;
         }
-        // async-nats starts its request timeout only once the request is
-        // queued, and queueing waits while the connection is down and its
-        // buffer full: requests then hung for ever. So the timeout here
-        // spans the whole call, and async-nats gets none (one timer, not two).
-        let mut request = async_nats::Request::new()
-            .payload(payload.body.clone())
-            .timeout(None);
-        if let Some(h) = self.headers_for(target, payload, None) {
-            request = request.headers(h);
-        }
+        let headers = self.headers_for(target, payload, None);
         let subject = subject_of(target, payload);
-        let sent = tokio::time::Instant::now();
-        let reply =
-            tokio::time::timeout(target.timeout, self.client.send_request(subject, request)).await;
-        match reply {
-            // A reply the worker saw only after the timeout (a starved
-            // runtime) is still late: a timeout, never a success.
-            Ok(Ok(_)) if sent.elapsed() > target.timeout => Reply::with_detail(
+        match self.timed_request(target, subject, headers, payload).await {
+            Ok(Timed::Late) => Reply::with_detail(
                 Outcome::Timeout,
                 format!("reply came after the {:?} timeout", target.timeout),
             ),
-            Ok(Ok(msg)) => target.reply(&msg, payload.injected),
-            Ok(Err(e)) => {
+            Ok(Timed::InTime(msg)) => target.reply(&msg, payload.injected),
+            Err(Some(e)) => {
                 let outcome = error_outcome(e.kind());
                 let detail = match outcome {
                     Outcome::NoResponders => format!("no responders on {}", target.subject),
@@ -280,7 +266,7 @@ impl Transport for NatsTransport {
                 };
                 Reply::with_detail(outcome, detail)
             }
-            Err(_) => Reply::with_detail(
+            Err(None) => Reply::with_detail(
                 Outcome::Timeout,
                 format!("no reply within {:?}", target.timeout),
             ),
@@ -367,6 +353,45 @@ impl NatsTransport {
         headers: Option<HeaderMap>,
         payload: &Payload,
     ) -> Reply {
+        match self.timed_request(target, subject, headers, payload).await {
+            Ok(Timed::Late) => Reply::with_detail(
+                Outcome::Timeout,
+                format!("the PubAck came after the {:?} timeout", target.timeout),
+            ),
+            Ok(Timed::InTime(msg)) => publish::judge_ack(&msg.payload, target.subject.as_str()),
+            Err(Some(e)) if e.kind() == RequestErrorKind::NoResponders => Reply::with_detail(
+                Outcome::NoResponders,
+                publish::no_stream(target.subject.as_str()),
+            ),
+            Err(Some(e)) => Reply::with_detail(error_outcome(e.kind()), e.to_string()),
+            Err(None) => Reply::with_detail(
+                Outcome::Timeout,
+                format!("no PubAck within {:?}", target.timeout),
+            ),
+        }
+    }
+}
+
+/// A reply that came within the task's timeout, or one the worker saw only
+/// after it (a starved runtime): still late, a timeout, never a success.
+enum Timed {
+    InTime(Message),
+    Late,
+}
+
+impl NatsTransport {
+    /// A request timed as a whole against the task's timeout: async-nats
+    /// starts its own only once the request is queued, and queueing waits
+    /// while the connection is down and its buffer full (requests then hung
+    /// for ever), so it gets none (one timer, not two). `Err(None)`: nothing
+    /// within the timeout.
+    async fn timed_request(
+        &self,
+        target: &Target,
+        subject: Subject,
+        headers: Option<HeaderMap>,
+        payload: &Payload,
+    ) -> Result<Timed, Option<async_nats::RequestError>> {
         let mut request = async_nats::Request::new()
             .payload(payload.body.clone())
             .timeout(None);
@@ -374,23 +399,12 @@ impl NatsTransport {
             request = request.headers(h);
         }
         let sent = tokio::time::Instant::now();
-        let ack =
-            tokio::time::timeout(target.timeout, self.client.send_request(subject, request)).await;
-        match ack {
-            Ok(Ok(_)) if sent.elapsed() > target.timeout => Reply::with_detail(
-                Outcome::Timeout,
-                format!("the PubAck came after the {:?} timeout", target.timeout),
-            ),
-            Ok(Ok(msg)) => publish::judge_ack(&msg.payload, target.subject.as_str()),
-            Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => Reply::with_detail(
-                Outcome::NoResponders,
-                publish::no_stream(target.subject.as_str()),
-            ),
-            Ok(Err(e)) => Reply::with_detail(error_outcome(e.kind()), e.to_string()),
-            Err(_) => Reply::with_detail(
-                Outcome::Timeout,
-                format!("no PubAck within {:?}", target.timeout),
-            ),
+        match tokio::time::timeout(target.timeout, self.client.send_request(subject, request)).await
+        {
+            Ok(Ok(_)) if sent.elapsed() > target.timeout => Ok(Timed::Late),
+            Ok(Ok(msg)) => Ok(Timed::InTime(msg)),
+            Ok(Err(e)) => Err(Some(e)),
+            Err(_) => Err(None),
         }
     }
 }

@@ -239,11 +239,7 @@ pub async fn handle<H: Handler>(
 ) -> (HeaderMap, Bytes) {
     let mut reply_headers = msg.headers.clone().unwrap_or_default();
     let header_corr = msg.headers.as_ref().and_then(correlation_from_headers);
-    let codec = msg
-        .headers
-        .as_ref()
-        .and_then(|h| find_header(h, headers::CONTENT_TYPE))
-        .map(Codec::from_content_type);
+    let codec = codec_of(msg);
     let method = subject::method_of(msg.subject.as_str());
     let envelope = envelope_for(
         handler,
@@ -373,6 +369,14 @@ fn reply_envelope(reply: Reply, method: &str, now: String, corr: Option<String>)
 }
 
 /// Decodes a body: empty is `{}`; with a Content-Type, that codec only;
+/// The codec a message's `Content-Type` names, if it has one.
+pub(crate) fn codec_of(msg: &Message) -> Option<Codec> {
+    msg.headers
+        .as_ref()
+        .and_then(|h| find_header(h, headers::CONTENT_TYPE))
+        .map(Codec::from_content_type)
+}
+
 /// without, JSON first and MsgPack second (as Cliffracer sniffs).
 pub(crate) fn decode(codec: Option<Codec>, body: &[u8]) -> Result<Value, String> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -39,7 +39,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use crate::cliffracer::{
-    ServiceError, correlation_from_headers, decode, find_header, new_correlation_id, timestamp,
+    ServiceError, correlation_from_headers, decode, new_correlation_id, timestamp,
 };
 use crate::kwargs::RawKwargs;
 use crate::order_service::{NAME, OrderService};
@@ -504,11 +504,7 @@ async fn handle(
     deliveries: i64,
 ) -> Handled {
     let header_corr = msg.headers.as_ref().and_then(correlation_from_headers);
-    let codec = msg
-        .headers
-        .as_ref()
-        .and_then(|h| find_header(h, headers::CONTENT_TYPE))
-        .map(Codec::from_content_type);
+    let codec = crate::cliffracer::codec_of(msg);
     let counts = service.event_counts();
     let (order, body_corr) = match read_event(service, codec, &msg.payload) {
         Ok(read) => read,
