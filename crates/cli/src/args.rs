@@ -703,6 +703,12 @@ pub struct ServeArgs {
     #[arg(long)]
     pub jetstream: bool,
 
+    /// The order service does not look for JetStream (its durable listener
+    /// off, without the line saying so): `cliffload run` serves on its own
+    /// server started without JetStream.
+    #[arg(long, hide = true)]
+    pub no_durable: bool,
+
     /// Stop when stdin closes (how `cliffload run` stops the services it started).
     #[arg(long, hide = true)]
     pub stop_on_stdin_eof: bool,

@@ -6,6 +6,7 @@ use cliffload_engine::CancellationToken;
 use crate::args::{ServeArgs, Service};
 use cliffload_run::embedded::{Embedded, ServeConfig};
 use cliffload_run::exit;
+use cliffload_services::events::Durable;
 
 pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
     let config = ServeConfig {
@@ -15,6 +16,11 @@ pub async fn serve(args: ServeArgs, cancel: CancellationToken) -> Result<u8> {
         replicas: args.replicas,
         http: args.http,
         jetstream: args.jetstream,
+        durable: if args.no_durable {
+            Durable::Off
+        } else {
+            Durable::IfAvailable
+        },
     };
     let target = args
         .connect

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use cliffload_engine::CancellationToken;
 use cliffload_nats::NatsAccess;
 use cliffload_nats::NatsServer;
+use cliffload_services::events::Durable;
 use cliffload_services::order_service::{self, LatencyProfile, OrderConfig, OrderService};
 use cliffload_services::{cliffracer, http, test_service};
 use tokio::task::JoinHandle;
@@ -43,6 +44,10 @@ pub struct ServeConfig {
     /// Our own nats-server (when we start one) with JetStream on, its
     /// store in the server's temporary folder.
     pub jetstream: bool,
+    /// Whether the order service looks for JetStream (its durable listener).
+    /// Off on our own server started without JetStream, whatever this says:
+    /// the line saying the listener is off would only be noise there.
+    pub durable: Durable,
 }
 
 impl Default for ServeConfig {
@@ -54,6 +59,7 @@ impl Default for ServeConfig {
             replicas: 1,
             http: None,
             jetstream: false,
+            durable: Durable::IfAvailable,
         }
     }
 }
@@ -97,14 +103,15 @@ struct ServicesProcess {
     stdin: Option<tokio::process::ChildStdin>,
 }
 
-/// The order service with the simulated delays `latency` asks for.
-fn order_service_for(latency: Latency, latency_factor: f64) -> OrderService {
+/// The order service with the simulated delays and listeners `config` asks for.
+fn order_service_for(config: &ServeConfig) -> OrderService {
     OrderService::new(OrderConfig {
-        latency_factor,
-        latency: match latency {
+        latency_factor: config.latency_factor,
+        latency: match config.latency {
             Latency::Realistic => LatencyProfile::Realistic,
             Latency::None => LatencyProfile::None,
         },
+        durable: config.durable,
         ..OrderConfig::default()
     })
 }
@@ -139,7 +146,7 @@ async fn spawn_replicas(
                     let svc = if replica == 0 {
                         order.clone()
                     } else {
-                        Arc::new(order_service_for(config.latency, config.latency_factor))
+                        Arc::new(order_service_for(config))
                     };
                     tokio::spawn(async move { report(order_service::run(c, svc, shutdown).await) })
                 }
@@ -188,9 +195,13 @@ impl Embedded {
         if config.replicas == 0 || config.replicas > 64 {
             bail!("--replicas: must be from 1 to 64, got {}", config.replicas);
         }
+        let mut config = config.clone();
         let (server, access) = match target {
             Some(a) => (None, a.clone()),
             None => {
+                if !config.jetstream {
+                    config.durable = Durable::Off;
+                }
                 let s = start_nats_server(config.jetstream)
                     .await
                     .context("cannot start the embedded nats-server")?;
@@ -200,8 +211,8 @@ impl Embedded {
         };
         let client = cliffload_nats::connect(&access, "cliffload-services").await?;
         let stop = CancellationToken::new();
-        let order = Arc::new(order_service_for(config.latency, config.latency_factor));
-        let mut tasks = spawn_replicas(&access, config, &order, &stop).await?;
+        let order = Arc::new(order_service_for(&config));
+        let mut tasks = spawn_replicas(&access, &config, &order, &stop).await?;
         for s in &config.services {
             cliffracer::wait_ready(&client, service_name(*s), Duration::from_secs(5)).await?;
         }
@@ -263,6 +274,8 @@ impl Embedded {
                 "--http",
                 "127.0.0.1:0",
             ])
+            // Our own server: JetStream is there exactly when we asked.
+            .args((!config.jetstream).then_some("--no-durable"))
             // Our own open server: credentials exported for a deployment
             // are not for it (and a password without --user is refused).
             .env_remove("CLIFFLOAD_NATS_URL")
