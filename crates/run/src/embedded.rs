@@ -247,35 +247,8 @@ impl Embedded {
         let exe = crate::child::binary().context(
             "the embedded start runs the services in a child `cliffload serve`, and this program is not cliffload: give a --nats-url with the services on it",
         )?;
-        let services: Vec<&str> = config
-            .services
-            .iter()
-            .map(|s| match s {
-                Service::Test => "test",
-                Service::Order => "order",
-            })
-            .collect();
         let mut child = tokio::process::Command::new(exe)
-            .args([
-                "serve",
-                "--nats-url",
-                &url,
-                "--services",
-                &services.join(","),
-                "--latency",
-                match config.latency {
-                    Latency::Realistic => "realistic",
-                    Latency::None => "none",
-                },
-                "--latency-factor",
-                &config.latency_factor.to_string(),
-                "--stop-on-stdin-eof",
-                // Also over HTTP, on a free port, for NATS-vs-HTTP comparisons.
-                "--http",
-                "127.0.0.1:0",
-            ])
-            // Our own server: JetStream is there exactly when we asked.
-            .args((!config.jetstream).then_some("--no-durable"))
+            .args(serve_args(config, &url))
             // Our own open server: credentials exported for a deployment
             // are not for it (and a password without --user is refused).
             .env_remove("CLIFFLOAD_NATS_URL")
@@ -370,6 +343,45 @@ impl Embedded {
         }
         drop(self.server);
     }
+}
+
+/// `cliffload serve`'s arguments for the services of `config` on our own
+/// server at `url`, stopped when its stdin closes.
+fn serve_args(config: &ServeConfig, url: &str) -> Vec<String> {
+    let services: Vec<&str> = config
+        .services
+        .iter()
+        .map(|s| match s {
+            Service::Test => "test",
+            Service::Order => "order",
+        })
+        .collect();
+    let latency = match config.latency {
+        Latency::Realistic => "realistic",
+        Latency::None => "none",
+    };
+    let mut args: Vec<String> = [
+        "serve",
+        "--nats-url",
+        url,
+        "--services",
+        &services.join(","),
+        "--latency",
+        latency,
+        "--latency-factor",
+        &config.latency_factor.to_string(),
+        "--stop-on-stdin-eof",
+        // Also over HTTP, on a free port, for NATS-vs-HTTP comparisons.
+        "--http",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .into();
+    // Our own server: JetStream is there exactly when we asked.
+    if !config.jetstream {
+        args.push("--no-durable".to_owned());
+    }
+    args
 }
 
 /// Our own nats-server, tied to this process: it dies with cliffload even

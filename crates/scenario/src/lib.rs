@@ -15,6 +15,7 @@ mod duration;
 mod error;
 mod locate;
 mod overrides;
+pub mod plan;
 mod raw;
 mod recover;
 mod shape;
