@@ -227,8 +227,8 @@ async fn check_message(
 ) -> Result<PreflightReport, Problem> {
     let sent = Instant::now();
     let watch = match &target.observe {
-        Some((subject, by)) => Some(
-            crate::effects::Watch::start(client, subject, by)
+        Some(o) => Some(
+            crate::effects::Watch::start(client, &o.subject, &o.by)
                 .await
                 .map_err(|e| problem(e.to_string(), false))?,
         ),
@@ -242,7 +242,7 @@ async fn check_message(
             let (subject, by) = target
                 .observe
                 .as_ref()
-                .map(|(s, b)| (s.as_str(), b))
+                .map(|o| (o.subject.as_str(), &o.by))
                 .unzip();
             return Err(problem(
                 format!(

@@ -9,7 +9,7 @@ use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, S
 use cliffload_engine::{Connector, Payload, Reply, ReplyRules, Transport};
 use cliffload_metrics::Outcome;
 use cliffload_protocol::headers::CorrelationIds;
-use cliffload_protocol::{MatchBy, ReplyKind, RequestSpec, SendMode, headers};
+use cliffload_protocol::{Observe, ReplyKind, RequestSpec, SendMode, headers};
 
 use crate::access::NatsAccess;
 use crate::effects::Effects;
@@ -36,8 +36,9 @@ pub struct Target {
     pub keep_reply: bool,
     /// A request, a publish, or a JetStream publish.
     pub send: SendMode,
-    /// Where its effect appears and how it is matched, if it is observed.
-    pub observe: Option<(String, MatchBy)>,
+    /// Where its effect (and dead letter) appears and how it is matched,
+    /// if it is observed.
+    pub observe: Option<Observe>,
 }
 
 impl Target {
@@ -57,10 +58,7 @@ impl Target {
             correlation: request.headers,
             keep_reply: request.keep_reply,
             send: request.send,
-            observe: request
-                .observe
-                .as_ref()
-                .map(|o| (o.subject.clone(), o.by.clone())),
+            observe: request.observe.clone(),
         }
     }
 
@@ -152,20 +150,18 @@ impl NatsConnector {
     /// The effect matcher of a worker whose tasks observe effects: one
     /// subscription per observed subject, in place before the load.
     async fn effects(&self, client: &Client) -> Result<Option<Effects>, NatsError> {
-        let mut observed: Vec<(String, MatchBy)> = Vec::new();
-        let mut longest = Duration::ZERO;
-        for t in self.targets.iter() {
-            if let Some(o) = &t.observe {
-                longest = longest.max(t.timeout);
-                if !observed.contains(o) {
-                    observed.push(o.clone());
-                }
-            }
-        }
-        if observed.is_empty() {
+        let observes: Vec<Option<&Observe>> =
+            self.targets.iter().map(|t| t.observe.as_ref()).collect();
+        let Some(longest) = self
+            .targets
+            .iter()
+            .filter(|t| t.observe.is_some())
+            .map(|t| t.timeout)
+            .max()
+        else {
             return Ok(None);
-        }
-        Ok(Some(Effects::start(client, &observed, longest).await?))
+        };
+        Ok(Some(Effects::start(client, &observes, longest).await?))
     }
 }
 
@@ -278,7 +274,7 @@ impl NatsTransport {
     /// A publish (core or JetStream) and, when the task observes one, its
     /// effect. The task's timeout spans both.
     async fn publish(&self, task: usize, target: &Target, payload: &Payload) -> Reply {
-        let (Some((observed, _)), Some(effects)) = (&target.observe, &self.effects) else {
+        let (Some(observed), Some(effects)) = (&target.observe, &self.effects) else {
             let headers = self.headers_for(target, payload, None);
             return self.handed(target, headers, payload).await;
         };
@@ -291,7 +287,8 @@ impl NatsTransport {
             return handed;
         }
         let left = target.timeout.saturating_sub(sent.elapsed());
-        effects.wait(cause, (left, target.timeout), observed).await
+        let wait = (left, target.timeout);
+        effects.wait(cause, wait, observed, payload.injected).await
     }
 
     /// The message handed over: taken by the connection (core NATS) or

@@ -78,6 +78,10 @@ pub struct Observe {
     pub subject: String,
     /// Where an effect carries its cause's correlation id.
     pub by: MatchBy,
+    /// Where the service dead-letters a message it refuses, if the task
+    /// watches for that (matched as effects are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter: Option<String>,
 }
 
 /// Where an effect carries its cause's correlation id.

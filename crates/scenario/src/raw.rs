@@ -350,7 +350,7 @@ pub struct RawTask {
     pub observe: Option<RawObserve>,
 }
 
-/// `observe: {subject, match}`.
+/// `observe: {subject, match, dead_letter}`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawObserve {
@@ -359,6 +359,11 @@ pub struct RawObserve {
     /// (default `X-Correlation-ID`) or `{json: dot.path}`.
     #[serde(rename = "match")]
     pub by: Option<RawMatch>,
+    /// Where the service sends a message it refuses (Cliffracer's
+    /// `dlq.{service}`), matched the same way: a message with an injected
+    /// error dead-lettered there is a correct refusal, a valid one a failure.
+    /// With it, the task may inject errors.
+    pub dead_letter: Option<String>,
 }
 
 /// `{header: X-Correlation-ID}` or `{json: correlation_id}`.

@@ -288,6 +288,28 @@ fn publishes_async_calls_and_observed_events_resolve_to_their_requests() {
 }
 
 #[test]
+fn an_observed_task_injects_errors_when_it_watches_the_dead_letters() {
+    let yaml = messaging(
+        &[
+            "{name: place, subject: orders.placed, send: publish, generate: {model: order}, arg: order, error_rate: 0.2, observe: {subject: order.processed, dead_letter: dlq.order_processing_service}}",
+        ],
+        "",
+    );
+    let f = ScenarioFile::parse(&yaml, "t.yaml").expect("valid");
+    let place = &f.get("s").expect("s").tasks[0];
+    assert_eq!(place.error_rate, 0.2);
+    let o = place.request.observe.as_ref().expect("observed");
+    assert_eq!(
+        o.dead_letter.as_deref(),
+        Some("dlq.order_processing_service")
+    );
+    // The plan a worker receives keeps it.
+    let back: crate::Observe =
+        serde_json::from_value(serde_json::to_value(o).expect("json")).expect("back");
+    assert_eq!(&back, o);
+}
+
+#[test]
 fn messaging_mistakes_are_named_with_their_fix() {
     for (tasks, extra, want) in [
         (
@@ -324,6 +346,16 @@ fn messaging_mistakes_are_named_with_their_fix() {
             "{name: a, subject: x.y, send: publish, generate: {model: order}, error_rate: 0.1, observe: {subject: d}}",
             "",
             "would count as lost",
+        ),
+        (
+            "{name: a, subject: x.y, send: publish, observe: {subject: d, dead_letter: 'dlq x'}}",
+            "",
+            "dead_letter: \"dlq x\" is not a subject to subscribe to",
+        ),
+        (
+            "{name: a, subject: x.y, send: publish, observe: {subject: d.e, dead_letter: ' d.e'}}",
+            "",
+            "a dead letter must be told from an effect",
         ),
         (
             "{name: a, subject: x.y}",

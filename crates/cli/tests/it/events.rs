@@ -106,10 +106,17 @@ async fn the_built_in_event_scenario_runs_with_no_setup_and_every_event_has_its_
     assert_schema_valid(&r);
     for name in ["place_order", "queue_order", "process_order_async"] {
         let row = task(&r, &format!("order_events.{name}"));
-        let ok = count(row, "ok");
+        let (ok, refused) = (count(row, "ok"), count(row, "rejected_expected"));
         assert!(ok > 0, "{name}: no event had its effect: {row}");
-        // Every event sent had its effect, once.
-        assert_eq!(row["requests"].as_u64(), Some(ok), "{name}: {row}");
+        // Every valid event sent had its effect, once; every injected one
+        // (one in ten of the listeners' events; the async calls have none)
+        // its dead letter.
+        assert_eq!(
+            row["requests"].as_u64(),
+            Some(ok + refused),
+            "{name}: {row}"
+        );
+        assert_eq!(refused > 0, name != "process_order_async", "{name}: {row}");
         assert!(row["latency_us"]["p50"].as_u64() > Some(0), "{row}");
     }
     let consumer = &r["consumers"][0];
@@ -390,4 +397,61 @@ async fn distributed_workers_each_match_their_own_effects_and_the_coordinator_wa
         r["consumers"]
     );
     assert_eq!(check(&r, "max_consumer_lag")["status"], "passed");
+}
+
+/// An observed task that injects errors and watches the service's dead
+/// letters: each injected order is dead-lettered by the real service and
+/// counted as a correct refusal, each valid one has its effect; a task
+/// watching a subject the service does not dead-letter to loses its
+/// injected orders, saying where it looked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_errors_dead_lettered_by_the_service_are_correct_refusals() {
+    let server = cliffload_testkit::jetstream_server();
+    let stop = CancellationToken::new();
+    let svc = Arc::new(OrderService::new(OrderConfig {
+        latency_factor: 0.1,
+        ..OrderConfig::default()
+    }));
+    let client = cliffload_testkit::client(&server).await;
+    let (s, shutdown) = (svc.clone(), stop.clone().cancelled_owned());
+    tokio::spawn(async move { order_service::run(client, s, shutdown).await });
+    let probe = cliffload_testkit::client(&server).await;
+    cliffload_services::cliffracer::wait_ready(
+        &probe,
+        order_service::NAME,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("order service ready");
+    let place =
+        "send: publish, generate: {model: order}, arg: order, timeout: 1s, error_rate: 0.25";
+    let yaml = format!(
+        "{SMALL_POOLS}scenarios:\n  events:\n    users: 1\n    wait_time: {{constant: 0}}\n    max_requests: 80\n    duration: 30s\n    tasks:\n      - {{name: watched, subject: orders.placed, {place}, observe: {{subject: order.processed, dead_letter: dlq.order_processing_service}}}}\n      - {{name: elsewhere, subject: orders.placed, {place}, observe: {{subject: order.processed, dead_letter: dlq.nobody}}}}\n"
+    );
+    let (o, r) = run_file(&server, &yaml, "events", &[]).await;
+    stop.cancel();
+    let watched = task(&r, "events.watched");
+    let (ok, refused) = (count(watched, "ok"), count(watched, "rejected_expected"));
+    assert!(ok > 0 && refused > 0, "{watched}\n{}", stderr(&o));
+    assert_eq!(
+        watched["requests"].as_u64(),
+        Some(ok + refused),
+        "nothing lost, accepted or refused wrongly: {watched}"
+    );
+    let elsewhere = task(&r, "events.elsewhere");
+    let lost = count(elsewhere, "lost");
+    assert!(lost > 0, "{elsewhere}");
+    assert_eq!(
+        elsewhere["requests"].as_u64(),
+        Some(count(elsewhere, "ok") + lost),
+        "{elsewhere}"
+    );
+    let errors = elsewhere["errors"].to_string();
+    assert!(
+        errors.contains("no effect on order.processed nor a dead letter on dlq.nobody within 1s"),
+        "{errors}"
+    );
+    // The service dead-lettered exactly the injected orders of both tasks.
+    assert_eq!(svc.event_counts().dead_lettered(), refused + lost);
+    assert_eq!(o.status.code(), Some(1), "lost events fail the run");
 }

@@ -58,22 +58,44 @@ pub(super) fn send_of(
     Ok((send, observe))
 }
 
-/// `observe: {subject, match}`: a subject to subscribe to (wildcards
-/// allowed) and where the effect carries the correlation id.
-fn observe_of(path: &str, raw: &RawObserve) -> Result<Observe, ConfigError> {
-    let subject = raw.subject.trim();
-    let bad = subject.is_empty()
-        || subject.split('.').any(str::is_empty)
-        || subject.chars().any(|c| c.is_whitespace() || c.is_control());
+/// A subject to subscribe to at `path`: dot-separated non-empty tokens, no
+/// spaces (wildcards allowed); trimmed.
+fn subscribable(path: &str, subject: &str) -> Result<String, ConfigError> {
+    let trimmed = subject.trim();
+    let bad = trimmed.is_empty()
+        || trimmed.split('.').any(str::is_empty)
+        || trimmed.chars().any(|c| c.is_whitespace() || c.is_control());
     if bad {
         return Err(invalid(
-            format!("{path}.subject"),
+            path.to_owned(),
             format!(
-                "{:?} is not a subject to subscribe to: dot-separated non-empty tokens, no spaces (wildcards * and > allowed), e.g. order.processed",
-                raw.subject
+                "{subject:?} is not a subject to subscribe to: dot-separated non-empty tokens, no spaces (wildcards * and > allowed), e.g. order.processed"
             ),
         ));
     }
+    Ok(trimmed.to_owned())
+}
+
+/// `observe: {subject, match, dead_letter}`: a subject to subscribe to
+/// (wildcards allowed), where the effect carries the correlation id, and
+/// where the service sends what it refuses (matched the same way).
+fn observe_of(path: &str, raw: &RawObserve) -> Result<Observe, ConfigError> {
+    let subject = subscribable(&format!("{path}.subject"), &raw.subject)?;
+    let dead_letter = match &raw.dead_letter {
+        None => None,
+        Some(d) => {
+            let d = subscribable(&format!("{path}.dead_letter"), d)?;
+            if d == subject {
+                return Err(invalid(
+                    format!("{path}.dead_letter"),
+                    format!(
+                        "is the effect's subject ({subject}): a dead letter must be told from an effect; name the subject the service dead-letters to (Cliffracer's dlq.SERVICE)"
+                    ),
+                ));
+            }
+            Some(d)
+        }
+    };
     let by = match &raw.by {
         None => MatchBy::Header(headers::CORRELATION_ID.to_owned()),
         Some(RawMatch::Header(h)) if valid_header(h) => MatchBy::Header(h.clone()),
@@ -98,23 +120,25 @@ fn observe_of(path: &str, raw: &RawObserve) -> Result<Observe, ConfigError> {
         }
     };
     Ok(Observe {
-        subject: subject.to_owned(),
+        subject,
         by,
+        dead_letter,
     })
 }
 
-/// An observed task injects no errors: its dead-lettered messages would
-/// count as lost.
+/// An observed task injects errors only when it says where the service
+/// dead-letters them: otherwise each would count as lost.
 pub(super) fn check_injected(
     path: &str,
-    observed: bool,
+    observe: Option<&Observe>,
     error_rate: f64,
 ) -> Result<(), ConfigError> {
-    if observed && error_rate > 0.0 {
+    let undeliverable = observe.is_some_and(|o| o.dead_letter.is_none());
+    if undeliverable && error_rate > 0.0 {
         return Err(invalid(
             format!("{path}.error_rate"),
             format!(
-                "an observed message with an injected error has no effect (a service dead-letters it), so it would count as lost: set error_rate: 0 on this task (the scenario's is {error_rate})"
+                "an observed message with an injected error has no effect (a service dead-letters it), so it would count as lost: name where the service dead-letters it (observe: {{dead_letter: dlq.SERVICE}}, Cliffracer's subject), or set error_rate: 0 on this task (the scenario's is {error_rate})"
             ),
         ));
     }
@@ -182,13 +206,7 @@ fn stream_of(path: &str, raw: &RawStream) -> Result<StreamSpec, ConfigError> {
         ));
     }
     for (i, s) in raw.subjects.iter().enumerate() {
-        observe_of(
-            &format!("{path}.subjects[{i}]"),
-            &RawObserve {
-                subject: s.clone(),
-                by: None,
-            },
-        )?;
+        subscribable(&format!("{path}.subjects[{i}]"), s)?;
     }
     let max_msgs = match raw.max_msgs {
         None => None,

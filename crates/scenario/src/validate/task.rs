@@ -71,7 +71,7 @@ pub(super) fn task(
         // Each is missing only with its error said.
         return Err(invalid(path, "could not be read"));
     };
-    messaging::check_injected(path, observe.is_some(), error_rate)?;
+    messaging::check_injected(path, observe.as_ref(), error_rate)?;
     let task = Task {
         name: format!("{class}.{short}"),
         request: RequestSpec {
