@@ -219,6 +219,13 @@ pub struct K8sRenderArgs {
     /// (a folder per run, named after its pod).
     #[arg(long, value_name = "CLAIM")]
     pub results_claim: Option<String>,
+
+    /// A Secret whose `url` key is the results history (a team's
+    /// PostgreSQL, postgres://…) the coordinator remembers the run in.
+    /// Without it the coordinator keeps no history: the pod's files go
+    /// with it.
+    #[arg(long, value_name = "SECRET")]
+    pub history_secret: Option<String>,
 }
 
 #[derive(Debug, Args)]

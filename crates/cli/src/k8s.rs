@@ -60,6 +60,7 @@ pub fn k8s(args: K8sArgs) -> Result<u8> {
             resources,
             ttl_s: u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX),
             results_claim: a.results_claim.as_deref(),
+            history_secret: a.history_secret.as_deref(),
         })
     );
     Ok(exit::OK)

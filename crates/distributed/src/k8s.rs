@@ -37,6 +37,9 @@ pub struct K8sSpec<'a> {
     pub ttl_s: u32,
     /// A PersistentVolumeClaim the coordinator writes its results into, if any.
     pub results_claim: Option<&'a str>,
+    /// A Secret whose `url` key is the results history the coordinator
+    /// remembers the run in (a team's PostgreSQL), if any.
+    pub history_secret: Option<&'a str>,
 }
 
 /// Each pod's requests; its limits are twice them (memory: at least 256
@@ -219,13 +222,18 @@ fn coordinator_job(spec: &K8sSpec<'_>) -> Value {
         mounts.push(json!({"name": "results", "mountPath": RESULTS_DIR}));
         volumes.push(json!({"name": "results", "persistentVolumeClaim": {"claimName": claim}}));
     }
-    // Its history would go with the pod (and the root is read-only): the
-    // result is kept by the log and the claim instead.
     let mut env = vec![
         json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
-        json!({"name": "CLIFFLOAD_NO_HISTORY", "value": "true"}),
     ];
+    if spec.history_secret.is_none() {
+        // A history file would go with the pod (and the root is read-only):
+        // the result is kept by the log and the claim instead.
+        env.push(json!({"name": "CLIFFLOAD_NO_HISTORY", "value": "true"}));
+    }
     env.extend(secret_env(spec));
+    if let Some(secret) = spec.history_secret {
+        env.push(secret_entry("CLIFFLOAD_HISTORY", secret, "url"));
+    }
     let container = json!({
         "name": "coordinator",
         "image": spec.image,
@@ -290,15 +298,19 @@ fn url_args(spec: &K8sSpec<'_>) -> Vec<Value> {
 /// A container's `env` entries for the secrets it reads from Secrets: the
 /// NATS URL with its credentials, the control token.
 fn secret_env(spec: &K8sSpec<'_>) -> Vec<Value> {
-    let entry = |var: &str, secret: &str, key: &str| json!({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}});
     let mut env = Vec::new();
     if let NatsUrl::Secret(secret) = spec.nats_url {
-        env.push(entry("CLIFFLOAD_NATS_URL", secret, "url"));
+        env.push(secret_entry("CLIFFLOAD_NATS_URL", secret, "url"));
     }
     if let Some(secret) = spec.token_secret {
-        env.push(entry("CLIFFLOAD_CONTROL_TOKEN", secret, "token"));
+        env.push(secret_entry("CLIFFLOAD_CONTROL_TOKEN", secret, "token"));
     }
     env
+}
+
+/// An `env` entry: variable `var` from key `key` of Secret `secret`.
+fn secret_entry(var: &str, secret: &str, key: &str) -> Value {
+    json!({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
 }
 
 /// The pods' NATS URL: `url` (`--nats-url`) or the Secret `secret` holds
@@ -389,6 +401,7 @@ mod tests {
             },
             ttl_s: 86_400,
             results_claim: None,
+            history_secret: None,
         }
     }
 
@@ -432,6 +445,44 @@ mod tests {
         assert_eq!(
             resources(1000, 500)["limits"],
             serde_json::json!({"cpu": "1000m", "memory": "2000Mi"})
+        );
+    }
+
+    /// The coordinator remembers the run in the history a Secret names
+    /// (no history otherwise: its files would go with the pod).
+    #[test]
+    fn a_history_secret_gives_the_coordinator_its_history() {
+        let env_of = |s: &K8sSpec<'_>| {
+            let docs = documents(&render(s));
+            docs[2]["spec"]["template"]["spec"]["containers"][0]["env"].clone()
+        };
+        let find = |env: &serde_json::Value, var: &str| {
+            env.as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["name"] == var)
+                .cloned()
+        };
+        let plain = env_of(&spec());
+        assert_eq!(
+            find(&plain, "CLIFFLOAD_NO_HISTORY").map(|e| e["value"].clone()),
+            Some(serde_json::json!("true"))
+        );
+        assert_eq!(find(&plain, "CLIFFLOAD_HISTORY"), None);
+        let mut s = spec();
+        s.history_secret = Some("results-db");
+        let kept = env_of(&s);
+        assert_eq!(find(&kept, "CLIFFLOAD_NO_HISTORY"), None, "{kept}");
+        assert_eq!(
+            find(&kept, "CLIFFLOAD_HISTORY").map(|e| e["valueFrom"]["secretKeyRef"].clone()),
+            Some(serde_json::json!({"name": "results-db", "key": "url"})),
+            "{kept}"
+        );
+        // The workers keep none either way.
+        let workers = &documents(&render(&s))[1]["spec"]["template"]["spec"]["containers"][0];
+        assert!(
+            !workers.to_string().contains("CLIFFLOAD_HISTORY"),
+            "{workers}"
         );
     }
 

@@ -93,7 +93,9 @@ async fn three_workers_merge_to_the_services_count_and_start_together() {
         .collect();
     let out = env.out();
     let out_s = out.to_str().expect("utf-8");
-    // The coordinator remembers the run (the workers have no history).
+    // The coordinator remembers the run (the workers have no history), in
+    // the history CLIFFLOAD_HISTORY names, as a Kubernetes coordinator
+    // reads it from a Secret (k8s render --history-secret).
     let history = env.dir.path().join("history.sqlite");
     let history = history.to_str().expect("utf-8");
     let args = coordinate(
@@ -108,14 +110,13 @@ async fn three_workers_merge_to_the_services_count_and_start_together() {
             "5",
             "--control-url",
             control.url(),
-            "--history",
-            history,
         ],
     );
     let o = tokio::time::timeout(
         Duration::from_secs(60),
         cliffload()
             .env_remove("CLIFFLOAD_NO_HISTORY")
+            .env("CLIFFLOAD_HISTORY", history)
             .args(&args)
             .output(),
     )
