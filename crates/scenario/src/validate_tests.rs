@@ -298,6 +298,20 @@ fn an_observed_task_injects_errors_when_it_watches_the_dead_letters() {
     let f = ScenarioFile::parse(&yaml, "t.yaml").expect("valid");
     let place = &f.get("s").expect("s").tasks[0];
     assert_eq!(place.error_rate, 0.2);
+    // Subjects that share no message are told apart, wildcards or not.
+    for (effect, letter) in [
+        ("order.*", "dlq.order"),
+        ("order.>", "order"),
+        ("a.*.c", "a.b.d"),
+    ] {
+        let yaml = messaging(
+            &[&format!(
+                "{{name: p, subject: x.y, send: publish, observe: {{subject: '{effect}', dead_letter: '{letter}'}}}}"
+            )],
+            "",
+        );
+        ScenarioFile::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{effect} {letter}: {e}"));
+    }
     let o = place.request.observe.as_ref().expect("observed");
     assert_eq!(
         o.dead_letter.as_deref(),
@@ -354,6 +368,16 @@ fn messaging_mistakes_are_named_with_their_fix() {
         ),
         (
             "{name: a, subject: x.y, send: publish, observe: {subject: d.e, dead_letter: ' d.e'}}",
+            "",
+            "a dead letter must be told from an effect",
+        ),
+        (
+            "{name: a, subject: x.y, send: publish, observe: {subject: 'order.>', dead_letter: order.dlq}}",
+            "",
+            "order.dlq shares messages with the effect's subject (order.>)",
+        ),
+        (
+            "{name: a, subject: x.y, send: publish, observe: {subject: order.processed, dead_letter: 'order.*'}}",
             "",
             "a dead letter must be told from an effect",
         ),

@@ -85,11 +85,11 @@ fn observe_of(path: &str, raw: &RawObserve) -> Result<Observe, ConfigError> {
         None => None,
         Some(d) => {
             let d = subscribable(&format!("{path}.dead_letter"), d)?;
-            if d == subject {
+            if overlap(&d, &subject) {
                 return Err(invalid(
                     format!("{path}.dead_letter"),
                     format!(
-                        "is the effect's subject ({subject}): a dead letter must be told from an effect; name the subject the service dead-letters to (Cliffracer's dlq.SERVICE)"
+                        "{d} shares messages with the effect's subject ({subject}): a dead letter must be told from an effect; name the subject the service dead-letters to (Cliffracer's dlq.SERVICE)"
                     ),
                 ));
             }
@@ -124,6 +124,20 @@ fn observe_of(path: &str, raw: &RawObserve) -> Result<Observe, ConfigError> {
         by,
         dead_letter,
     })
+}
+
+/// Whether one message could match both subject patterns (`*` one token,
+/// `>` the rest).
+fn overlap(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.split('.'), b.split('.'));
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(">"), Some(_)) | (Some(_), Some(">")) => return true,
+            (Some(x), Some(y)) if x == y || x == "*" || y == "*" => {}
+            _ => return false,
+        }
+    }
 }
 
 /// An observed task injects errors only when it says where the service
