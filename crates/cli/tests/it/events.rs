@@ -19,6 +19,14 @@ use crate::harness::{SMALL_POOLS, assert_schema_valid, cliffload, read_result, r
 /// The reference order service on `server`, in this process, until the
 /// token is cancelled; waits until it answers.
 async fn order_service(server: &NatsServer, latency_factor: f64) -> CancellationToken {
+    order_service_kept(server, latency_factor).await.0
+}
+
+/// [`order_service`], and the service itself (its counters).
+async fn order_service_kept(
+    server: &NatsServer,
+    latency_factor: f64,
+) -> (CancellationToken, Arc<OrderService>) {
     let stop = CancellationToken::new();
     let client = cliffload_testkit::client(server).await;
     let svc = Arc::new(OrderService::new(OrderConfig {
@@ -26,7 +34,7 @@ async fn order_service(server: &NatsServer, latency_factor: f64) -> Cancellation
         latency_factor,
         ..OrderConfig::default()
     }));
-    let shutdown = stop.clone().cancelled_owned();
+    let (kept, shutdown) = (svc.clone(), stop.clone().cancelled_owned());
     tokio::spawn(async move { order_service::run(client, svc, shutdown).await });
     let probe = cliffload_testkit::client(server).await;
     cliffload_services::cliffracer::wait_ready(
@@ -36,7 +44,7 @@ async fn order_service(server: &NatsServer, latency_factor: f64) -> Cancellation
     )
     .await
     .expect("order service ready");
-    stop
+    (stop, kept)
 }
 
 /// A task's row in result.json.
@@ -407,22 +415,7 @@ async fn distributed_workers_each_match_their_own_effects_and_the_coordinator_wa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_errors_dead_lettered_by_the_service_are_correct_refusals() {
     let server = cliffload_testkit::jetstream_server();
-    let stop = CancellationToken::new();
-    let svc = Arc::new(OrderService::new(OrderConfig {
-        latency_factor: 0.1,
-        ..OrderConfig::default()
-    }));
-    let client = cliffload_testkit::client(&server).await;
-    let (s, shutdown) = (svc.clone(), stop.clone().cancelled_owned());
-    tokio::spawn(async move { order_service::run(client, s, shutdown).await });
-    let probe = cliffload_testkit::client(&server).await;
-    cliffload_services::cliffracer::wait_ready(
-        &probe,
-        order_service::NAME,
-        Duration::from_secs(10),
-    )
-    .await
-    .expect("order service ready");
+    let (stop, svc) = order_service_kept(&server, 0.1).await;
     let place =
         "send: publish, generate: {model: order}, arg: order, timeout: 1s, error_rate: 0.25";
     let yaml = format!(
